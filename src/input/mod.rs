@@ -1,0 +1,1 @@
+//! Readers that split compressed video files into packets for the decoder.
