@@ -62,7 +62,9 @@ pub enum Error {
     },
 
     /// The GPU has no NVENC engine (`NV_ENC_ERR_NO_ENCODE_DEVICE`), e.g. an H100 or A100.
-    #[error("{device} has no NVENC encode engine (NvEncOpenEncodeSessionEx: NV_ENC_ERR_NO_ENCODE_DEVICE)")]
+    #[error(
+        "{device} has no NVENC encode engine (NvEncOpenEncodeSessionEx: NV_ENC_ERR_NO_ENCODE_DEVICE)"
+    )]
     NoEncodeDevice {
         /// The CUDA device name.
         device: String,
@@ -101,7 +103,9 @@ pub enum Error {
     InitLockHeld,
 
     /// More frames are mapped at once than the decoder has output surfaces.
-    #[error("{mapped} frames already mapped, the decoder has {surfaces} output surfaces; drop a frame first")]
+    #[error(
+        "{mapped} frames already mapped, the decoder has {surfaces} output surfaces; drop a frame first"
+    )]
     TooManyMappedFrames {
         /// Frames currently mapped.
         mapped: u32,

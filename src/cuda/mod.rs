@@ -1,0 +1,19 @@
+//! Safe CUDA types built on [`crate::ffi`]: contexts (created only under the init guard) and
+//! owned device memory.
+
+mod context;
+mod memory;
+
+pub use context::{Context, ContextMode, CurrentContext};
+pub use memory::DeviceBuffer;
+
+use crate::error::Result;
+use crate::ffi::cuda::Driver;
+
+/// Checks that the CUDA driver library can be loaded, without touching a device.
+///
+/// Returns [`crate::Error::LibraryNotFound`] on machines without the NVIDIA driver. Cheap
+/// after the first call.
+pub fn driver_available() -> Result<()> {
+    Driver::load().map(|_| ())
+}

@@ -1,0 +1,93 @@
+//! The `extern "C"` functions NVDEC's parser calls back into.
+//!
+//! Invariant: no Rust panic unwinds into the C parser. Each callback runs its body under
+//! `catch_unwind`; a panic or an error is stored in the core (first one wins) and the
+//! callback returns 0, which makes the parser stop that picture. `Decoder::decode` then
+//! returns the stored error.
+
+use std::ffi::{c_int, c_void};
+use std::panic::{AssertUnwindSafe, catch_unwind};
+
+use nvidia_video_codec_sdk::sys::cuviddec::CUVIDPICPARAMS;
+use nvidia_video_codec_sdk::sys::nvcuvid::{CUVIDEOFORMAT, CUVIDPARSERDISPINFO};
+
+use super::core::Core;
+use crate::error::{Error, Result};
+
+fn panic_message(payload: &(dyn std::any::Any + Send)) -> String {
+    payload
+        .downcast_ref::<&str>()
+        .map(|s| (*s).to_owned())
+        .or_else(|| payload.downcast_ref::<String>().cloned())
+        .unwrap_or_else(|| "unknown panic".to_owned())
+}
+
+/// Runs `body` for the core behind `user`, converting errors and panics into `failure`.
+fn guarded(
+    user: *mut c_void,
+    name: &str,
+    fatal: bool,
+    success: impl FnOnce(&Core) -> Result<c_int>,
+) -> c_int {
+    if user.is_null() {
+        return 0;
+    }
+    // SAFETY: `user` is the `&Core` the decoder registered as pUserData; the core outlives
+    // the parser, and callbacks run synchronously on the thread inside cuvidParseVideoData.
+    let core = unsafe { &*(user as *const Core) };
+    match catch_unwind(AssertUnwindSafe(|| success(core))) {
+        Ok(Ok(value)) => value,
+        Ok(Err(error)) => {
+            core.record_error(error, fatal);
+            0
+        }
+        Err(payload) => {
+            let message = panic_message(payload.as_ref());
+            core.record_error(
+                Error::Codec(format!("panic in the {name} callback: {message}")),
+                true,
+            );
+            0
+        }
+    }
+}
+
+/// `pfnSequenceCallback`.
+pub(crate) unsafe extern "C" fn on_sequence(
+    user: *mut c_void,
+    format: *mut CUVIDEOFORMAT,
+) -> c_int {
+    guarded(user, "sequence", true, |core| {
+        // SAFETY: the parser passes a valid format for the duration of the call.
+        let format = unsafe { format.as_ref() }
+            .ok_or_else(|| Error::Codec("the parser passed no video format".into()))?;
+        core.on_sequence(format)
+    })
+}
+
+/// `pfnDecodePicture`.
+pub(crate) unsafe extern "C" fn on_decode(user: *mut c_void, params: *mut CUVIDPICPARAMS) -> c_int {
+    guarded(user, "decode", false, |core| {
+        if params.is_null() {
+            return Err(Error::Codec("the parser passed no picture".into()));
+        }
+        // SAFETY: `params` is the parser's live picture, as the callback contract says.
+        unsafe { core.on_decode(params) }?;
+        Ok(1)
+    })
+}
+
+/// `pfnDisplayPicture`. A null `info` marks the end of the stream.
+pub(crate) unsafe extern "C" fn on_display(
+    user: *mut c_void,
+    info: *mut CUVIDPARSERDISPINFO,
+) -> c_int {
+    guarded(user, "display", false, |core| {
+        // SAFETY: the parser passes a valid display info (or null) for the call's duration.
+        match unsafe { info.as_ref() } {
+            Some(info) => core.on_display(info)?,
+            None => {}
+        }
+        Ok(1)
+    })
+}

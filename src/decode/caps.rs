@@ -1,0 +1,153 @@
+//! What the GPU's NVDEC can decode (`cuvidGetDecoderCaps`), cached per device.
+//!
+//! Caching matters for cold start: the query runs inside the init window, and 32 pipelines
+//! starting at once would otherwise each pay it while the others wait.
+
+use std::collections::HashMap;
+use std::sync::{Mutex, PoisonError};
+
+use nvidia_video_codec_sdk::sys::cuviddec::{
+    CUVIDDECODECAPS, cudaVideoChromaFormat, cudaVideoCodec, cudaVideoSurfaceFormat,
+};
+
+use crate::codec::Codec;
+use crate::error::{Error, Result};
+use crate::ffi::nvcuvid::Nvcuvid;
+
+/// The driver's codec id for `codec`.
+pub(crate) fn cuvid_codec(codec: Codec) -> cudaVideoCodec {
+    match codec {
+        Codec::H264 => cudaVideoCodec::cudaVideoCodec_H264,
+        Codec::Hevc => cudaVideoCodec::cudaVideoCodec_HEVC,
+        Codec::Vp8 => cudaVideoCodec::cudaVideoCodec_VP8,
+        Codec::Vp9 => cudaVideoCodec::cudaVideoCodec_VP9,
+        Codec::Av1 => cudaVideoCodec::cudaVideoCodec_AV1,
+        Codec::Mpeg2 => cudaVideoCodec::cudaVideoCodec_MPEG2,
+        Codec::Jpeg => cudaVideoCodec::cudaVideoCodec_JPEG,
+    }
+}
+
+/// The subset of `CUVIDDECODECAPS` this crate uses.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct DecodeCaps {
+    /// Whether this codec / chroma / bit depth decodes at all.
+    pub supported: bool,
+    /// Number of NVDEC engines.
+    pub engines: u8,
+    /// Largest coded width.
+    pub max_width: u32,
+    /// Largest coded height.
+    pub max_height: u32,
+    /// Smallest coded width.
+    pub min_width: u32,
+    /// Smallest coded height.
+    pub min_height: u32,
+    /// Whether NV12 output is possible.
+    pub nv12_output: bool,
+    /// Whether P016 output is possible.
+    pub p016_output: bool,
+}
+
+type Key = (u32, Codec, u8);
+static CACHE: Mutex<Option<HashMap<Key, DecodeCaps>>> = Mutex::new(None);
+
+/// Queries (or recalls) the caps for 4:2:0 `codec` at `bit_depth` on device `ordinal`.
+/// Needs the device's context current.
+pub(crate) fn query(
+    api: &Nvcuvid,
+    ordinal: u32,
+    codec: Codec,
+    bit_depth: u8,
+) -> Result<DecodeCaps> {
+    let key = (ordinal, codec, bit_depth);
+    if let Some(caps) = CACHE
+        .lock()
+        .unwrap_or_else(PoisonError::into_inner)
+        .as_ref()
+        .and_then(|m| m.get(&key))
+    {
+        return Ok(*caps);
+    }
+    let mut raw = CUVIDDECODECAPS {
+        eCodecType: cuvid_codec(codec),
+        eChromaFormat: cudaVideoChromaFormat::cudaVideoChromaFormat_420,
+        nBitDepthMinus8: u32::from(bit_depth.saturating_sub(8)),
+        ..Default::default()
+    };
+    api.decoder_caps(&mut raw)?;
+    let mask = raw.nOutputFormatMask;
+    let caps = DecodeCaps {
+        supported: raw.bIsSupported != 0,
+        engines: raw.nNumNVDECs,
+        max_width: raw.nMaxWidth,
+        max_height: raw.nMaxHeight,
+        min_width: u32::from(raw.nMinWidth),
+        min_height: u32::from(raw.nMinHeight),
+        nv12_output: mask & (1 << cudaVideoSurfaceFormat::cudaVideoSurfaceFormat_NV12 as u32) != 0,
+        p016_output: mask & (1 << cudaVideoSurfaceFormat::cudaVideoSurfaceFormat_P016 as u32) != 0,
+    };
+    CACHE
+        .lock()
+        .unwrap_or_else(PoisonError::into_inner)
+        .get_or_insert_with(HashMap::new)
+        .insert(key, caps);
+    Ok(caps)
+}
+
+/// A human-readable list of what the device decodes, for `Unsupported` errors.
+pub(crate) fn describe_supported(api: &Nvcuvid, ordinal: u32) -> String {
+    let candidates = [
+        (Codec::H264, 8),
+        (Codec::Hevc, 8),
+        (Codec::Hevc, 10),
+        (Codec::Hevc, 12),
+        (Codec::Vp8, 8),
+        (Codec::Vp9, 8),
+        (Codec::Vp9, 10),
+        (Codec::Av1, 8),
+        (Codec::Av1, 10),
+        (Codec::Mpeg2, 8),
+        (Codec::Jpeg, 8),
+    ];
+    let list: Vec<String> = candidates
+        .iter()
+        .filter_map(|&(codec, depth)| match query(api, ordinal, codec, depth) {
+            Ok(c) if c.supported => Some(format!(
+                "{codec} {depth}-bit up to {}x{}",
+                c.max_width, c.max_height
+            )),
+            _ => None,
+        })
+        .collect();
+    if list.is_empty() {
+        "nothing (no NVDEC engine reported)".to_owned()
+    } else {
+        format!("4:2:0 {}", list.join(", "))
+    }
+}
+
+/// Checks that `codec` at `bit_depth` and `width`×`height` decodes on this device.
+pub(crate) fn require(
+    api: &Nvcuvid,
+    ordinal: u32,
+    device_name: &str,
+    codec: Codec,
+    bit_depth: u8,
+    width: u32,
+    height: u32,
+) -> Result<DecodeCaps> {
+    let caps = query(api, ordinal, codec, bit_depth)?;
+    if !caps.supported {
+        return Err(Error::Unsupported {
+            what: format!("{codec} 4:2:0 {bit_depth}-bit decode on {device_name}"),
+            supported: describe_supported(api, ordinal),
+        });
+    }
+    if width > caps.max_width || height > caps.max_height {
+        return Err(Error::Unsupported {
+            what: format!("{codec} {width}x{height} decode on {device_name}"),
+            supported: format!("up to {}x{}", caps.max_width, caps.max_height),
+        });
+    }
+    Ok(caps)
+}

@@ -1,0 +1,281 @@
+//! [`DecoderConfig`]: what to decode and how big the decoder is made up front.
+
+use std::time::Duration;
+
+use crate::codec::Codec;
+use crate::cuda::ContextMode;
+use crate::error::{Error, Result};
+use crate::init::TeardownPolicy;
+use crate::phase::ContextSpec;
+
+/// The pixel layout of decoded frames.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum OutputFormat {
+    /// NV12 for 8-bit streams, P016 for 10/12-bit (the default).
+    #[default]
+    Auto,
+    /// 8-bit luma plane, then interleaved 8-bit UV at half resolution.
+    Nv12,
+    /// Like NV12 with 16-bit little-endian samples, the value in the high bits (P010/P016).
+    P016,
+}
+
+/// The layout a frame actually has (resolved from [`OutputFormat::Auto`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum PixelFormat {
+    /// 8-bit semi-planar 4:2:0.
+    Nv12,
+    /// 16-bit semi-planar 4:2:0, sample value in the high bits.
+    P016,
+}
+
+impl PixelFormat {
+    /// Bytes per sample: 1 for NV12, 2 for P016.
+    pub fn bytes_per_sample(self) -> usize {
+        match self {
+            PixelFormat::Nv12 => 1,
+            PixelFormat::P016 => 2,
+        }
+    }
+}
+
+impl OutputFormat {
+    /// The layout for a stream of `bit_depth` bits.
+    pub fn resolve(self, bit_depth: u8) -> PixelFormat {
+        match self {
+            OutputFormat::Nv12 => PixelFormat::Nv12,
+            OutputFormat::P016 => PixelFormat::P016,
+            OutputFormat::Auto if bit_depth > 8 => PixelFormat::P016,
+            OutputFormat::Auto => PixelFormat::Nv12,
+        }
+    }
+}
+
+/// How to build an NVDEC decoder.
+///
+/// The decoder is created *before* the stream is seen (inside the init window), so the
+/// config says how large to make it. A stream that turns out smaller is handled by
+/// `cuvidReconfigureDecoder` with no new window; one that is larger, or of another bit depth
+/// or chroma format, makes the decoder re-create itself in a new init window at run time.
+///
+/// Defaults: 1920×1080 maximum, 8-bit, [`OutputFormat::Auto`], decode surfaces by codec
+/// (see [`DecoderConfig::effective_decode_surfaces`]), 2 output surfaces, display delay 1,
+/// device 0, shared primary context, locked teardown.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DecoderConfig {
+    /// The codec of the stream.
+    pub codec: Codec,
+    /// Largest coded width the decoder is allocated for.
+    pub max_width: u32,
+    /// Largest coded height the decoder is allocated for (rounded up to a multiple of 16).
+    pub max_height: u32,
+    /// Expected luma bit depth (8, 10 or 12).
+    pub bit_depth: u8,
+    /// Output pixel layout.
+    pub output_format: OutputFormat,
+    /// Decode surfaces (reference frames + in flight). `None`: a per-codec default, raised
+    /// automatically if the stream needs more.
+    pub decode_surfaces: Option<u32>,
+    /// Output surfaces: how many frames can be mapped at the same time.
+    pub output_surfaces: u32,
+    /// Frames the parser holds back before display; more overlaps decoding with your
+    /// processing, 0 is lowest latency.
+    pub display_delay: u32,
+    /// CUDA device ordinal.
+    pub device: u32,
+    /// Shared primary (default) or dedicated context.
+    pub context_mode: ContextMode,
+    /// Whether destroying the decoder takes the init lock.
+    pub teardown: TeardownPolicy,
+    /// How long a re-creation at run time waits for the init lock before failing.
+    pub runtime_lock_timeout: Duration,
+}
+
+/// Hard limits checked before any driver call.
+const MAX_DIMENSION: u32 = 32_768;
+const MAX_SURFACES: u32 = 64;
+const MAX_DISPLAY_DELAY: u32 = 16;
+
+impl DecoderConfig {
+    /// The defaults for `codec`.
+    pub fn new(codec: Codec) -> Self {
+        DecoderConfig {
+            codec,
+            max_width: 1920,
+            max_height: 1080,
+            bit_depth: 8,
+            output_format: OutputFormat::Auto,
+            decode_surfaces: None,
+            output_surfaces: 2,
+            display_delay: 1,
+            device: 0,
+            context_mode: ContextMode::SharedPrimary,
+            teardown: TeardownPolicy::Locked,
+            runtime_lock_timeout: Duration::from_secs(30),
+        }
+    }
+
+    /// Sets the largest coded size.
+    pub fn with_max_size(mut self, width: u32, height: u32) -> Self {
+        self.max_width = width;
+        self.max_height = height;
+        self
+    }
+
+    /// Sets the expected bit depth.
+    pub fn with_bit_depth(mut self, bit_depth: u8) -> Self {
+        self.bit_depth = bit_depth;
+        self
+    }
+
+    /// Sets the CUDA device.
+    pub fn with_device(mut self, device: u32) -> Self {
+        self.device = device;
+        self
+    }
+
+    /// Sets the context mode.
+    pub fn with_context_mode(mut self, mode: ContextMode) -> Self {
+        self.context_mode = mode;
+        self
+    }
+
+    /// Sets the teardown policy.
+    pub fn with_teardown(mut self, teardown: TeardownPolicy) -> Self {
+        self.teardown = teardown;
+        self
+    }
+
+    /// Sets the display delay.
+    pub fn with_display_delay(mut self, frames: u32) -> Self {
+        self.display_delay = frames;
+        self
+    }
+
+    /// Sets the number of decode surfaces.
+    pub fn with_decode_surfaces(mut self, surfaces: u32) -> Self {
+        self.decode_surfaces = Some(surfaces);
+        self
+    }
+
+    /// Sets the number of output surfaces.
+    pub fn with_output_surfaces(mut self, surfaces: u32) -> Self {
+        self.output_surfaces = surfaces;
+        self
+    }
+
+    /// Sets the output format.
+    pub fn with_output_format(mut self, format: OutputFormat) -> Self {
+        self.output_format = format;
+        self
+    }
+
+    /// The decode surfaces the decoder is created with: the configured number, or a default
+    /// sized for the codec's largest reference structure plus the display delay.
+    pub fn effective_decode_surfaces(&self) -> u32 {
+        let base = self.decode_surfaces.unwrap_or(match self.codec {
+            // H.264/HEVC: up to 16 references for small pictures; the parser asks for more
+            // when a stream needs it and the decoder is then re-created.
+            Codec::H264 | Codec::Hevc => 8,
+            Codec::Vp9 | Codec::Av1 => 10,
+            Codec::Vp8 | Codec::Mpeg2 | Codec::Jpeg => 6,
+        });
+        base.clamp(1, MAX_SURFACES)
+    }
+
+    /// The maximum coded height actually allocated (a multiple of 16).
+    pub fn aligned_max_height(&self) -> u32 {
+        self.max_height.div_ceil(16) * 16
+    }
+
+    /// The maximum coded width actually allocated (a multiple of 16).
+    pub fn aligned_max_width(&self) -> u32 {
+        self.max_width.div_ceil(16) * 16
+    }
+
+    /// Rejects values no GPU can accept, before any driver call.
+    pub fn validate(&self) -> Result<()> {
+        if self.max_width == 0 || self.max_height == 0 {
+            return Err(Error::InvalidConfig(format!(
+                "maximum size {}x{} has a zero dimension",
+                self.max_width, self.max_height
+            )));
+        }
+        if self.max_width > MAX_DIMENSION || self.max_height > MAX_DIMENSION {
+            return Err(Error::InvalidConfig(format!(
+                "maximum size {}x{} exceeds {MAX_DIMENSION}",
+                self.max_width, self.max_height
+            )));
+        }
+        if ![8, 10, 12].contains(&self.bit_depth) {
+            return Err(Error::InvalidConfig(format!(
+                "bit depth {} (expected 8, 10 or 12)",
+                self.bit_depth
+            )));
+        }
+        if let Some(n) = self.decode_surfaces {
+            if n == 0 || n > MAX_SURFACES {
+                return Err(Error::InvalidConfig(format!(
+                    "{n} decode surfaces (expected 1..={MAX_SURFACES})"
+                )));
+            }
+        }
+        if self.output_surfaces == 0 || self.output_surfaces > MAX_SURFACES {
+            return Err(Error::InvalidConfig(format!(
+                "{} output surfaces (expected 1..={MAX_SURFACES})",
+                self.output_surfaces
+            )));
+        }
+        if self.display_delay > MAX_DISPLAY_DELAY {
+            return Err(Error::InvalidConfig(format!(
+                "display delay {} (expected 0..={MAX_DISPLAY_DELAY})",
+                self.display_delay
+            )));
+        }
+        Ok(())
+    }
+
+    pub(crate) fn context_spec(&self) -> ContextSpec {
+        ContextSpec {
+            device: self.device,
+            mode: self.context_mode,
+            teardown: self.teardown,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn defaults_are_valid_and_1080p_aligns_to_1088() {
+        let c = DecoderConfig::new(Codec::H264);
+        c.validate().unwrap();
+        assert_eq!(
+            (c.aligned_max_width(), c.aligned_max_height()),
+            (1920, 1088)
+        );
+        assert_eq!(c.output_format.resolve(8), PixelFormat::Nv12);
+        assert_eq!(c.output_format.resolve(10), PixelFormat::P016);
+    }
+
+    #[test]
+    fn out_of_range_values_are_rejected_before_any_driver_call() {
+        let bad = [
+            DecoderConfig::new(Codec::H264).with_max_size(0, 1080),
+            DecoderConfig::new(Codec::H264).with_max_size(40_000, 1080),
+            DecoderConfig::new(Codec::H264).with_bit_depth(9),
+            DecoderConfig::new(Codec::H264).with_decode_surfaces(0),
+            DecoderConfig::new(Codec::H264).with_decode_surfaces(65),
+            DecoderConfig::new(Codec::H264).with_output_surfaces(0),
+            DecoderConfig::new(Codec::H264).with_display_delay(17),
+        ];
+        for config in bad {
+            assert!(
+                matches!(config.validate(), Err(Error::InvalidConfig(_))),
+                "{config:?} was accepted"
+            );
+        }
+    }
+}

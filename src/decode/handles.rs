@@ -1,0 +1,205 @@
+//! RAII owners of the raw NVDEC objects a decoder is made of.
+//!
+//! Invariant: each handle is destroyed exactly once, by its owner's `Drop`, in the context
+//! it was created in; destruction failures are logged, never panicked on. Declaring them as
+//! separate owners means a failure half-way through construction releases exactly what was
+//! built so far, in reverse order.
+
+use nvidia_video_codec_sdk::sys::cuviddec::{
+    CUVIDDECODECREATEINFO, CUVIDRECONFIGUREDECODERINFO, CUvideoctxlock, CUvideodecoder,
+    cudaVideoChromaFormat, cudaVideoCreateFlags, cudaVideoDeinterlaceMode, cudaVideoSurfaceFormat,
+};
+use nvidia_video_codec_sdk::sys::nvcuvid::CUvideoparser;
+
+use cudarc::driver::sys::CUstream;
+
+use super::caps::cuvid_codec;
+use super::config::PixelFormat;
+use super::geometry::{Geometry, Shape};
+use crate::cuda::Context;
+use crate::error::Result;
+use crate::ffi::nvcuvid::Nvcuvid;
+use crate::init::TeardownPolicy;
+
+/// A CUDA stream owned by one decoder, for its maps and copies.
+pub(crate) struct OwnedStream {
+    raw: CUstream,
+    context: Context,
+}
+
+impl OwnedStream {
+    pub(crate) fn create(context: &Context) -> Result<Self> {
+        let _current = context.make_current()?;
+        let raw = context.driver().stream_create()?;
+        Ok(OwnedStream {
+            raw,
+            context: context.clone(),
+        })
+    }
+
+    pub(crate) fn raw(&self) -> CUstream {
+        self.raw
+    }
+
+    /// Waits for all work queued on the stream.
+    pub(crate) fn synchronize(&self) -> Result<()> {
+        // SAFETY: the stream is live while `self` exists.
+        unsafe { self.context.driver().stream_synchronize(self.raw) }
+    }
+}
+
+impl Drop for OwnedStream {
+    fn drop(&mut self) {
+        let destroyed = self.context.make_current().and_then(|_current| {
+            // SAFETY: we created the stream and nothing uses it after its decoder is gone.
+            unsafe { self.context.driver().stream_destroy(self.raw) }
+        });
+        if let Err(error) = destroyed {
+            tracing::error!(%error, "destroying a decoder stream failed");
+        }
+    }
+}
+
+/// The cuvid context lock shared by a decoder and its parser.
+pub(crate) struct CtxLock {
+    raw: CUvideoctxlock,
+    api: &'static Nvcuvid,
+}
+
+impl CtxLock {
+    pub(crate) fn create(api: &'static Nvcuvid, context: &Context) -> Result<Self> {
+        // SAFETY: the context is live (held by the caller).
+        let raw = unsafe { api.ctx_lock_create(context.raw()) }?;
+        Ok(CtxLock { raw, api })
+    }
+}
+
+impl Drop for CtxLock {
+    fn drop(&mut self) {
+        // SAFETY: the decoder that used this lock has been destroyed before (field order).
+        if let Err(error) = unsafe { self.api.ctx_lock_destroy(self.raw) } {
+            tracing::error!(%error, "destroying a cuvid context lock failed");
+        }
+    }
+}
+
+/// One `cuvidCreateDecoder` handle.
+pub(crate) struct DecoderHandle {
+    raw: CUvideodecoder,
+    shape: Shape,
+    api: &'static Nvcuvid,
+    context: Context,
+    teardown: TeardownPolicy,
+}
+
+fn surface_format(format: PixelFormat) -> cudaVideoSurfaceFormat {
+    match format {
+        PixelFormat::Nv12 => cudaVideoSurfaceFormat::cudaVideoSurfaceFormat_NV12,
+        PixelFormat::P016 => cudaVideoSurfaceFormat::cudaVideoSurfaceFormat_P016,
+    }
+}
+
+impl DecoderHandle {
+    /// `cuvidCreateDecoder` for `shape`, initially configured for `geometry`. Must run
+    /// inside an init window with `context` current.
+    pub(crate) fn create(
+        api: &'static Nvcuvid,
+        context: &Context,
+        lock: &CtxLock,
+        shape: Shape,
+        geometry: Geometry,
+        output_surfaces: u32,
+        teardown: TeardownPolicy,
+    ) -> Result<Self> {
+        let mut info = CUVIDDECODECREATEINFO {
+            ulWidth: geometry.coded_width.into(),
+            ulHeight: geometry.coded_height.into(),
+            ulNumDecodeSurfaces: shape.surfaces.into(),
+            CodecType: cuvid_codec(shape.codec),
+            ChromaFormat: cudaVideoChromaFormat::cudaVideoChromaFormat_420,
+            ulCreationFlags: cudaVideoCreateFlags::cudaVideoCreate_PreferCUVID as _,
+            bitDepthMinus8: u32::from(shape.bit_depth.saturating_sub(8)).into(),
+            ulIntraDecodeOnly: 0,
+            ulMaxWidth: shape.max_width.into(),
+            ulMaxHeight: shape.max_height.into(),
+            OutputFormat: surface_format(shape.format),
+            DeinterlaceMode: cudaVideoDeinterlaceMode::cudaVideoDeinterlaceMode_Weave,
+            ulTargetWidth: geometry.target_width().into(),
+            ulTargetHeight: geometry.target_height().into(),
+            ulNumOutputSurfaces: output_surfaces.into(),
+            vidLock: lock.raw,
+            ..Default::default()
+        };
+        let area = geometry.display_area_i16();
+        info.display_area.left = area.0;
+        info.display_area.top = area.1;
+        info.display_area.right = area.2;
+        info.display_area.bottom = area.3;
+        let raw = api.create_decoder(&mut info)?;
+        tracing::debug!(?shape, ?geometry, "cuvidCreateDecoder");
+        Ok(DecoderHandle {
+            raw,
+            shape,
+            api,
+            context: context.clone(),
+            teardown,
+        })
+    }
+
+    /// `cuvidReconfigureDecoder` to a new geometry within this handle's shape.
+    pub(crate) fn reconfigure(&self, geometry: Geometry) -> Result<()> {
+        // SAFETY: all-zero is a valid CUVIDRECONFIGUREDECODERINFO (plain integers).
+        let mut info: CUVIDRECONFIGUREDECODERINFO = unsafe { std::mem::zeroed() };
+        info.ulWidth = geometry.coded_width;
+        info.ulHeight = geometry.coded_height;
+        info.ulTargetWidth = geometry.target_width();
+        info.ulTargetHeight = geometry.target_height();
+        info.ulNumDecodeSurfaces = self.shape.surfaces;
+        let area = geometry.display_area_i16();
+        info.display_area.left = area.0;
+        info.display_area.top = area.1;
+        info.display_area.right = area.2;
+        info.display_area.bottom = area.3;
+        // SAFETY: the handle is live; no frame is mapped (callers materialize first and
+        // users cannot hold frames while the parser runs).
+        unsafe { self.api.reconfigure_decoder(self.raw, &mut info) }
+    }
+
+    pub(crate) fn raw(&self) -> CUvideodecoder {
+        self.raw
+    }
+
+    pub(crate) fn shape(&self) -> Shape {
+        self.shape
+    }
+}
+
+impl Drop for DecoderHandle {
+    fn drop(&mut self) {
+        let _window = self.teardown.enter();
+        let destroyed = self.context.make_current().and_then(|_current| {
+            // SAFETY: the handle is live, no frame is mapped (frames borrow the decoder),
+            // and nothing uses it afterwards.
+            unsafe { self.api.destroy_decoder(self.raw) }
+        });
+        if let Err(error) = destroyed {
+            tracing::error!(%error, "cuvidDestroyDecoder failed");
+        }
+    }
+}
+
+/// One `cuvidCreateVideoParser` handle.
+pub(crate) struct ParserHandle {
+    pub(crate) raw: CUvideoparser,
+    pub(crate) api: &'static Nvcuvid,
+}
+
+impl Drop for ParserHandle {
+    fn drop(&mut self) {
+        // SAFETY: the parser is live and its callbacks' user data outlives it (the decoder
+        // drops its parser before its core).
+        if let Err(error) = unsafe { self.api.destroy_parser(self.raw) } {
+            tracing::error!(%error, "cuvidDestroyVideoParser failed");
+        }
+    }
+}

@@ -1,0 +1,295 @@
+//! Thin, `Result`-returning wrappers over NVDEC (`libnvcuvid.so.1`), loaded at run time.
+//!
+//! Invariant: the library is opened once per process and every entry point this crate uses
+//! is resolved up front, so a missing symbol is one clear error at first use instead of a
+//! failure in the middle of a stream. The raw types come from `nvidia-video-codec-sdk`'s
+//! `sys` module; its `extern` declarations are never called (they would need build-time
+//! linking).
+
+use std::ffi::{c_int, c_uint, c_ulonglong};
+use std::sync::OnceLock;
+
+use cudarc::driver::sys::{CUcontext, CUresult};
+use nvidia_video_codec_sdk::sys::cuviddec::{
+    CUVIDDECODECAPS, CUVIDDECODECREATEINFO, CUVIDPICPARAMS, CUVIDPROCPARAMS,
+    CUVIDRECONFIGUREDECODERINFO, CUvideoctxlock, CUvideodecoder,
+};
+use nvidia_video_codec_sdk::sys::nvcuvid::{
+    CUVIDPARSERPARAMS, CUVIDSOURCEDATAPACKET, CUvideoparser,
+};
+
+use super::cuda::check;
+use crate::error::{Error, Result};
+
+/// The NVDEC library's file name.
+pub(crate) const LIBNVCUVID: &str = "libnvcuvid.so.1";
+
+type GetDecoderCaps = unsafe extern "C" fn(*mut CUVIDDECODECAPS) -> CUresult;
+type CreateDecoder =
+    unsafe extern "C" fn(*mut CUvideodecoder, *mut CUVIDDECODECREATEINFO) -> CUresult;
+type DestroyDecoder = unsafe extern "C" fn(CUvideodecoder) -> CUresult;
+type DecodePicture = unsafe extern "C" fn(CUvideodecoder, *mut CUVIDPICPARAMS) -> CUresult;
+type ReconfigureDecoder =
+    unsafe extern "C" fn(CUvideodecoder, *mut CUVIDRECONFIGUREDECODERINFO) -> CUresult;
+type MapVideoFrame64 = unsafe extern "C" fn(
+    CUvideodecoder,
+    c_int,
+    *mut c_ulonglong,
+    *mut c_uint,
+    *mut CUVIDPROCPARAMS,
+) -> CUresult;
+type UnmapVideoFrame64 = unsafe extern "C" fn(CUvideodecoder, c_ulonglong) -> CUresult;
+type CtxLockCreate = unsafe extern "C" fn(*mut CUvideoctxlock, CUcontext) -> CUresult;
+type CtxLockDestroy = unsafe extern "C" fn(CUvideoctxlock) -> CUresult;
+type CreateVideoParser =
+    unsafe extern "C" fn(*mut CUvideoparser, *mut CUVIDPARSERPARAMS) -> CUresult;
+type ParseVideoData = unsafe extern "C" fn(CUvideoparser, *mut CUVIDSOURCEDATAPACKET) -> CUresult;
+type DestroyVideoParser = unsafe extern "C" fn(CUvideoparser) -> CUresult;
+
+/// NVDEC's entry points, resolved from `libnvcuvid.so.1`.
+pub(crate) struct Nvcuvid {
+    get_decoder_caps: GetDecoderCaps,
+    create_decoder: CreateDecoder,
+    destroy_decoder: DestroyDecoder,
+    decode_picture: DecodePicture,
+    reconfigure_decoder: ReconfigureDecoder,
+    map_video_frame: MapVideoFrame64,
+    unmap_video_frame: UnmapVideoFrame64,
+    ctx_lock_create: CtxLockCreate,
+    ctx_lock_destroy: CtxLockDestroy,
+    create_video_parser: CreateVideoParser,
+    parse_video_data: ParseVideoData,
+    destroy_video_parser: DestroyVideoParser,
+    /// Keeps the library mapped for as long as the function pointers above are used.
+    _library: libloading::Library,
+}
+
+impl std::fmt::Debug for Nvcuvid {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Nvcuvid(libnvcuvid.so.1)")
+    }
+}
+
+fn symbol<T: Copy>(library: &libloading::Library, name: &'static str) -> Result<T> {
+    let mut bytes = name.as_bytes().to_vec();
+    bytes.push(0);
+    // SAFETY: each call site names `T` as the exact C signature documented in
+    // NVIDIA's cuviddec.h / nvcuvid.h for that symbol.
+    match unsafe { library.get::<T>(&bytes) } {
+        Ok(sym) => Ok(*sym),
+        Err(e) => Err(Error::SymbolNotFound {
+            library: LIBNVCUVID,
+            symbol: name,
+            reason: e.to_string(),
+        }),
+    }
+}
+
+#[derive(Debug, Clone)]
+enum LoadFailure {
+    Missing(String),
+    Symbol(&'static str, String),
+}
+
+impl Nvcuvid {
+    /// Loads the library once per process; later calls return the cached outcome.
+    pub(crate) fn get() -> Result<&'static Nvcuvid> {
+        static LOADED: OnceLock<Result<Nvcuvid, LoadFailure>> = OnceLock::new();
+        match LOADED.get_or_init(Self::load) {
+            Ok(api) => Ok(api),
+            Err(LoadFailure::Missing(reason)) => Err(Error::LibraryNotFound {
+                name: LIBNVCUVID,
+                reason: reason.clone(),
+            }),
+            Err(LoadFailure::Symbol(symbol, reason)) => Err(Error::SymbolNotFound {
+                library: LIBNVCUVID,
+                symbol,
+                reason: reason.clone(),
+            }),
+        }
+    }
+
+    fn load() -> Result<Nvcuvid, LoadFailure> {
+        // SAFETY: opening the NVIDIA driver's NVDEC library runs only its initializers.
+        let library = unsafe { libloading::Library::new(LIBNVCUVID) }
+            .map_err(|e| LoadFailure::Missing(e.to_string()))?;
+        let resolve = |e: Error| match e {
+            Error::SymbolNotFound { symbol, reason, .. } => LoadFailure::Symbol(symbol, reason),
+            other => LoadFailure::Symbol("?", other.to_string()),
+        };
+        Ok(Nvcuvid {
+            get_decoder_caps: symbol(&library, "cuvidGetDecoderCaps").map_err(resolve)?,
+            create_decoder: symbol(&library, "cuvidCreateDecoder").map_err(resolve)?,
+            destroy_decoder: symbol(&library, "cuvidDestroyDecoder").map_err(resolve)?,
+            decode_picture: symbol(&library, "cuvidDecodePicture").map_err(resolve)?,
+            reconfigure_decoder: symbol(&library, "cuvidReconfigureDecoder").map_err(resolve)?,
+            map_video_frame: symbol(&library, "cuvidMapVideoFrame64").map_err(resolve)?,
+            unmap_video_frame: symbol(&library, "cuvidUnmapVideoFrame64").map_err(resolve)?,
+            ctx_lock_create: symbol(&library, "cuvidCtxLockCreate").map_err(resolve)?,
+            ctx_lock_destroy: symbol(&library, "cuvidCtxLockDestroy").map_err(resolve)?,
+            create_video_parser: symbol(&library, "cuvidCreateVideoParser").map_err(resolve)?,
+            parse_video_data: symbol(&library, "cuvidParseVideoData").map_err(resolve)?,
+            destroy_video_parser: symbol(&library, "cuvidDestroyVideoParser").map_err(resolve)?,
+            _library: library,
+        })
+    }
+
+    /// `cuvidGetDecoderCaps`: fills the capability fields of `caps` (codec, chroma and bit
+    /// depth set by the caller). Needs a current context.
+    pub(crate) fn decoder_caps(&self, caps: &mut CUVIDDECODECAPS) -> Result<()> {
+        // SAFETY: `caps` is a live, initialized struct of the documented layout.
+        check("cuvidGetDecoderCaps", unsafe {
+            (self.get_decoder_caps)(caps)
+        })
+    }
+
+    /// `cuvidCreateDecoder`. Needs a current context.
+    pub(crate) fn create_decoder(
+        &self,
+        info: &mut CUVIDDECODECREATEINFO,
+    ) -> Result<CUvideodecoder> {
+        let mut decoder: CUvideodecoder = std::ptr::null_mut();
+        // SAFETY: both pointers are live; `info` is fully initialized by the caller.
+        check("cuvidCreateDecoder", unsafe {
+            (self.create_decoder)(&mut decoder, info)
+        })?;
+        Ok(decoder)
+    }
+
+    /// `cuvidDestroyDecoder`.
+    ///
+    /// # Safety
+    /// `decoder` must be live, with no frame mapped, and unused afterwards.
+    pub(crate) unsafe fn destroy_decoder(&self, decoder: CUvideodecoder) -> Result<()> {
+        // SAFETY: guaranteed by the caller.
+        check("cuvidDestroyDecoder", unsafe {
+            (self.destroy_decoder)(decoder)
+        })
+    }
+
+    /// `cuvidDecodePicture`.
+    ///
+    /// # Safety
+    /// `decoder` must be live; `params` must come from the parser's decode callback.
+    pub(crate) unsafe fn decode_picture(
+        &self,
+        decoder: CUvideodecoder,
+        params: *mut CUVIDPICPARAMS,
+    ) -> Result<()> {
+        // SAFETY: guaranteed by the caller.
+        check("cuvidDecodePicture", unsafe {
+            (self.decode_picture)(decoder, params)
+        })
+    }
+
+    /// `cuvidReconfigureDecoder`.
+    ///
+    /// # Safety
+    /// `decoder` must be live with no frame mapped.
+    pub(crate) unsafe fn reconfigure_decoder(
+        &self,
+        decoder: CUvideodecoder,
+        info: &mut CUVIDRECONFIGUREDECODERINFO,
+    ) -> Result<()> {
+        // SAFETY: guaranteed by the caller; `info` is live and initialized.
+        check("cuvidReconfigureDecoder", unsafe {
+            (self.reconfigure_decoder)(decoder, info)
+        })
+    }
+
+    /// `cuvidMapVideoFrame64`: returns the output surface's device pointer and pitch.
+    ///
+    /// # Safety
+    /// `decoder` must be live and `picture_index` a surface the parser handed out.
+    pub(crate) unsafe fn map_frame(
+        &self,
+        decoder: CUvideodecoder,
+        picture_index: c_int,
+        params: &mut CUVIDPROCPARAMS,
+    ) -> Result<(u64, u32)> {
+        let (mut ptr, mut pitch): (c_ulonglong, c_uint) = (0, 0);
+        // SAFETY: guaranteed by the caller; out-pointers are live locals.
+        check("cuvidMapVideoFrame64", unsafe {
+            (self.map_video_frame)(decoder, picture_index, &mut ptr, &mut pitch, params)
+        })?;
+        Ok((ptr, pitch))
+    }
+
+    /// `cuvidUnmapVideoFrame64`.
+    ///
+    /// # Safety
+    /// `ptr` must be a pointer mapped on `decoder` and unused afterwards.
+    pub(crate) unsafe fn unmap_frame(&self, decoder: CUvideodecoder, ptr: u64) -> Result<()> {
+        // SAFETY: guaranteed by the caller.
+        check("cuvidUnmapVideoFrame64", unsafe {
+            (self.unmap_video_frame)(decoder, ptr)
+        })
+    }
+
+    /// `cuvidCtxLockCreate`.
+    ///
+    /// # Safety
+    /// `ctx` must be a live context.
+    pub(crate) unsafe fn ctx_lock_create(&self, ctx: CUcontext) -> Result<CUvideoctxlock> {
+        let mut lock: CUvideoctxlock = std::ptr::null_mut();
+        // SAFETY: guaranteed by the caller; the out-pointer is a live local.
+        check("cuvidCtxLockCreate", unsafe {
+            (self.ctx_lock_create)(&mut lock, ctx)
+        })?;
+        Ok(lock)
+    }
+
+    /// `cuvidCtxLockDestroy`.
+    ///
+    /// # Safety
+    /// `lock` must be live and unused by any decoder afterwards.
+    pub(crate) unsafe fn ctx_lock_destroy(&self, lock: CUvideoctxlock) -> Result<()> {
+        // SAFETY: guaranteed by the caller.
+        check("cuvidCtxLockDestroy", unsafe {
+            (self.ctx_lock_destroy)(lock)
+        })
+    }
+
+    /// `cuvidCreateVideoParser`.
+    ///
+    /// # Safety
+    /// The callbacks in `params` must stay valid, and `pUserData` must point to memory that
+    /// outlives the parser and is not moved.
+    pub(crate) unsafe fn create_parser(
+        &self,
+        params: &mut CUVIDPARSERPARAMS,
+    ) -> Result<CUvideoparser> {
+        let mut parser: CUvideoparser = std::ptr::null_mut();
+        // SAFETY: guaranteed by the caller.
+        check("cuvidCreateVideoParser", unsafe {
+            (self.create_video_parser)(&mut parser, params)
+        })?;
+        Ok(parser)
+    }
+
+    /// `cuvidParseVideoData`: runs the parser, which calls back synchronously.
+    ///
+    /// # Safety
+    /// `parser` must be live; the packet's payload must be valid for `payload_size` bytes.
+    pub(crate) unsafe fn parse(
+        &self,
+        parser: CUvideoparser,
+        packet: &mut CUVIDSOURCEDATAPACKET,
+    ) -> Result<()> {
+        // SAFETY: guaranteed by the caller.
+        check("cuvidParseVideoData", unsafe {
+            (self.parse_video_data)(parser, packet)
+        })
+    }
+
+    /// `cuvidDestroyVideoParser`.
+    ///
+    /// # Safety
+    /// `parser` must be live and unused afterwards.
+    pub(crate) unsafe fn destroy_parser(&self, parser: CUvideoparser) -> Result<()> {
+        // SAFETY: guaranteed by the caller.
+        check("cuvidDestroyVideoParser", unsafe {
+            (self.destroy_video_parser)(parser)
+        })
+    }
+}

@@ -1,0 +1,168 @@
+//! [`CudaInitGuard`]: holding one means being inside the process-wide init window.
+
+use std::cell::Cell;
+use std::marker::PhantomData;
+use std::time::{Duration, Instant};
+
+use tracing::field::Empty;
+
+use super::lock::{INIT_LOCK, TakeError};
+use super::stats::COUNTERS;
+use crate::error::{Error, Result};
+
+thread_local! {
+    /// Whether this thread holds the init lock. Lets a second acquire on the same thread
+    /// fail fast instead of deadlocking.
+    static HELD_HERE: Cell<bool> = const { Cell::new(false) };
+}
+
+/// Whether the calling thread is inside an init window right now.
+pub fn held_by_current_thread() -> bool {
+    HELD_HERE.with(Cell::get)
+}
+
+/// Proof that the calling thread is inside the process-wide CUDA init window.
+///
+/// Invariant: while a `CudaInitGuard` exists, no other thread in the process holds one.
+/// Dropping it (or [`release`](Self::release)) ends the window. It is `!Send` and `!Sync`:
+/// the window belongs to one thread, as CUDA's current context does, and it cannot be
+/// cloned.
+///
+/// ```
+/// use nvcodec_guard::init::{CudaInitGuard, init_lock_stats};
+/// let guard = CudaInitGuard::acquire()?;
+/// // ... cuCtxCreate / cuvidCreateDecoder / NvEncOpenEncodeSessionEx happen here ...
+/// let timing = guard.release();
+/// assert!(init_lock_stats().max_concurrent_windows <= 1);
+/// # let _ = timing;
+/// # Ok::<(), nvcodec_guard::Error>(())
+/// ```
+#[must_use = "the init window closes as soon as the guard is dropped"]
+pub struct CudaInitGuard {
+    acquired_at: Instant,
+    waited: Duration,
+    span: tracing::Span,
+    /// `*const ()` makes the guard `!Send + !Sync`.
+    _one_thread: PhantomData<*const ()>,
+}
+
+/// How long an init window waited for the lock and how long it was held.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct WindowTiming {
+    /// Time spent waiting for other windows to close.
+    pub wait: Duration,
+    /// Time the window was held.
+    pub hold: Duration,
+}
+
+impl CudaInitGuard {
+    /// Enters the init window, blocking until every other window has closed.
+    ///
+    /// Fails only with [`Error::InitLockHeld`] if this thread already holds the lock.
+    pub fn acquire() -> Result<Self> {
+        Self::enter(None)
+    }
+
+    /// Enters the init window, giving up with [`Error::InitLockTimeout`] after `timeout`.
+    ///
+    /// Use this in servers: a driver call that hangs in one pipeline's window then surfaces
+    /// as an error in the others instead of freezing them silently.
+    pub fn acquire_timeout(timeout: Duration) -> Result<Self> {
+        Self::enter(Some(timeout))
+    }
+
+    fn enter(timeout: Option<Duration>) -> Result<Self> {
+        if held_by_current_thread() {
+            COUNTERS.refused_reentrant();
+            return Err(Error::InitLockHeld);
+        }
+        let start = Instant::now();
+        // A timeout too large to represent is no timeout at all.
+        let deadline = timeout.and_then(|t| start.checked_add(t));
+        let contended = match INIT_LOCK.take(deadline) {
+            Ok(contended) => contended,
+            Err(TakeError::TimedOut) => {
+                COUNTERS.timed_out();
+                let waited = start.elapsed();
+                tracing::warn!(?waited, "timed out waiting for the CUDA init lock");
+                return Err(Error::InitLockTimeout { waited });
+            }
+        };
+        let acquired_at = if contended { Instant::now() } else { start };
+        let waited = acquired_at - start;
+        HELD_HERE.with(|h| h.set(true));
+        COUNTERS.window_opened(waited, contended);
+        let span = tracing::info_span!(
+            "cuda_init_window",
+            device = Empty,
+            backend = Empty,
+            phase = "acquired",
+        );
+        Ok(Self {
+            acquired_at,
+            waited,
+            span,
+            _one_thread: PhantomData,
+        })
+    }
+
+    /// How long this window waited for the lock.
+    pub fn waited(&self) -> Duration {
+        self.waited
+    }
+
+    /// How long this window has been held so far.
+    pub fn held_for(&self) -> Duration {
+        self.acquired_at.elapsed()
+    }
+
+    /// The `cuda_init_window` tracing span of this window; enter it to attribute your own
+    /// init work to the window.
+    pub fn span(&self) -> &tracing::Span {
+        &self.span
+    }
+
+    /// Ends the window now and reports its timing.
+    pub fn release(self) -> WindowTiming {
+        WindowTiming {
+            wait: self.waited,
+            hold: self.acquired_at.elapsed(),
+        }
+        // `self` drops here, which closes the window.
+    }
+
+    /// Records which device and backend this window initializes (tracing only).
+    pub(crate) fn record_target(&self, device: u32, backend: &'static str) {
+        self.span.record("device", device);
+        self.span.record("backend", backend);
+    }
+
+    /// Records the furthest phase this window reached (tracing only).
+    pub(crate) fn record_phase(&self, phase: &'static str) {
+        self.span.record("phase", phase);
+    }
+}
+
+impl Drop for CudaInitGuard {
+    fn drop(&mut self) {
+        let hold = self.acquired_at.elapsed();
+        let panicking = std::thread::panicking();
+        COUNTERS.window_closed(hold, panicking);
+        HELD_HERE.with(|h| h.set(false));
+        INIT_LOCK.give_back();
+        if panicking {
+            tracing::warn!(parent: &self.span, ?hold, "init window ended by a panic; lock released");
+        } else {
+            tracing::debug!(parent: &self.span, wait = ?self.waited, ?hold, "init window closed");
+        }
+    }
+}
+
+impl std::fmt::Debug for CudaInitGuard {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("CudaInitGuard")
+            .field("waited", &self.waited)
+            .field("held_for", &self.held_for())
+            .finish()
+    }
+}
