@@ -1,0 +1,255 @@
+//! Decode benchmark for the GPU machine (not a timed test). Prints one JSON object per
+//! measurement on stdout; `bench/run-gpu-bench.sh` runs every mode and tabulates.
+//!
+//! ```text
+//! decode_bench throughput CLIP N [DISPLAY_DELAY]   # N decoders at once, built before timing
+//! decode_bench coldstart  CLIP N                   # N pipelines from nothing (run in a fresh process)
+//! decode_bench memory     CLIP                     # device memory per extra decoder session
+//! decode_bench teardown   CLIP N locked|unlocked   # wall time to drop N decoders at once
+//! ```
+//! Frames are mapped (zero-copy) and released, as a consumer that reads the surface does.
+
+use std::process::ExitCode;
+use std::sync::{Arc, Barrier};
+use std::thread;
+use std::time::{Duration, Instant};
+
+use nvcodec_guard::Codec;
+use nvcodec_guard::decode::{Decoder, DecoderBuilder, DecoderConfig};
+use nvcodec_guard::init::{TeardownPolicy, init_lock_stats};
+use nvcodec_guard::input::ElementaryStream;
+
+type Packets = Arc<Vec<(Vec<u8>, i64)>>;
+
+fn load(path: &str) -> nvcodec_guard::Result<(Codec, Packets)> {
+    let stream = ElementaryStream::open(path)?;
+    let packets = stream
+        .packets()
+        .map(|p| p.map(|p| (p.data.to_vec(), p.pts)))
+        .collect::<nvcodec_guard::Result<Vec<_>>>()?;
+    Ok((stream.codec(), Arc::new(packets)))
+}
+
+fn config(codec: Codec, delay: Option<u32>) -> DecoderConfig {
+    let mut c = DecoderConfig::new(codec).with_max_size(1920, 1080);
+    if let Some(d) = delay {
+        c = c.with_display_delay(d);
+    }
+    c
+}
+
+/// Decodes `packets`, returning (frames, time of first frame since `t0`).
+fn run(
+    decoder: &mut Decoder,
+    packets: &[(Vec<u8>, i64)],
+    t0: Instant,
+    stop_after_first: bool,
+) -> nvcodec_guard::Result<(u64, Option<Duration>)> {
+    let mut frames = 0;
+    let mut first = None;
+    for (data, pts) in packets {
+        for frame in decoder.decode(data, *pts)? {
+            drop(frame?);
+            frames += 1;
+            first.get_or_insert_with(|| t0.elapsed());
+        }
+        if stop_after_first && first.is_some() {
+            return Ok((frames, first));
+        }
+    }
+    for frame in decoder.flush()? {
+        drop(frame?);
+        frames += 1;
+        first.get_or_insert_with(|| t0.elapsed());
+    }
+    Ok((frames, first))
+}
+
+fn throughput(
+    codec: Codec,
+    packets: Packets,
+    n: usize,
+    delay: Option<u32>,
+) -> nvcodec_guard::Result<String> {
+    let barrier = Arc::new(Barrier::new(n + 1));
+    let mut handles = Vec::new();
+    for _ in 0..n {
+        let mut decoder = DecoderBuilder::new(config(codec, delay)).build()?;
+        let (packets, barrier) = (Arc::clone(&packets), Arc::clone(&barrier));
+        handles.push(thread::spawn(move || {
+            barrier.wait();
+            let t0 = Instant::now();
+            let r = run(&mut decoder, &packets, t0, false);
+            (r, t0.elapsed())
+        }));
+    }
+    barrier.wait();
+    let t0 = Instant::now();
+    let mut total = 0;
+    let mut per: Vec<u64> = Vec::new();
+    for h in handles {
+        let (r, _) = h
+            .join()
+            .map_err(|_| nvcodec_guard::Error::Codec("decoder thread panicked".into()))?;
+        let (frames, _) = r?;
+        total += frames;
+        per.push(frames);
+    }
+    let wall = t0.elapsed().as_secs_f64();
+    Ok(format!(
+        r#"{{"mode":"throughput","codec":"{codec}","n":{n},"display_delay":{},"frames":{total},"frames_per_decoder_min":{},"frames_per_decoder_max":{},"wall_s":{wall:.4},"fps":{:.1}}}"#,
+        delay.unwrap_or(1),
+        per.iter().min().unwrap_or(&0),
+        per.iter().max().unwrap_or(&0),
+        total as f64 / wall
+    ))
+}
+
+fn coldstart(codec: Codec, packets: Packets, n: usize) -> nvcodec_guard::Result<String> {
+    let barrier = Arc::new(Barrier::new(n + 1));
+    let t0 = Instant::now();
+    let handles: Vec<_> = (0..n)
+        .map(|_| {
+            let (packets, barrier) = (Arc::clone(&packets), Arc::clone(&barrier));
+            thread::spawn(
+                move || -> nvcodec_guard::Result<(Duration, Duration, Duration)> {
+                    barrier.wait();
+                    let start = Instant::now();
+                    let mut decoder = DecoderBuilder::new(config(codec, None)).build()?;
+                    let w = decoder.init_window();
+                    let (_, first) = run(&mut decoder, &packets, start, true)?;
+                    // Keep the decoder alive until every pipeline has its first frame.
+                    let first =
+                        first.ok_or_else(|| nvcodec_guard::Error::Codec("no frame".into()))?;
+                    Ok((first, w.wait, w.hold))
+                },
+            )
+        })
+        .collect();
+    barrier.wait();
+    let start = Instant::now();
+    let mut firsts = Vec::new();
+    let mut holds = Vec::new();
+    for h in handles {
+        let (first, _wait, hold) = h
+            .join()
+            .map_err(|_| nvcodec_guard::Error::Codec("pipeline panicked".into()))??;
+        firsts.push(first.as_secs_f64());
+        holds.push(hold.as_secs_f64());
+    }
+    let wall = start.elapsed().as_secs_f64();
+    let _ = t0;
+    firsts.sort_by(f64::total_cmp);
+    holds.sort_by(f64::total_cmp);
+    let stats = init_lock_stats();
+    Ok(format!(
+        r#"{{"mode":"coldstart","codec":"{codec}","n":{n},"wall_s":{wall:.4},"first_frame_median_s":{:.4},"first_frame_max_s":{:.4},"hold_median_ms":{:.2},"hold_max_ms":{:.2},"max_concurrent_windows":{}}}"#,
+        firsts[firsts.len() / 2],
+        firsts[firsts.len() - 1],
+        holds[holds.len() / 2] * 1e3,
+        holds[holds.len() - 1] * 1e3,
+        stats.max_concurrent_windows
+    ))
+}
+
+fn memory(codec: Codec, packets: Packets) -> nvcodec_guard::Result<String> {
+    let few = &packets[..packets.len().min(10)];
+    let mut decoders = Vec::new();
+    let mut free = Vec::new();
+    for _ in 0..8 {
+        let mut d = DecoderBuilder::new(config(codec, None)).build()?;
+        run(&mut d, few, Instant::now(), false)?;
+        free.push(d.context().memory_info()?.0);
+        decoders.push(d);
+    }
+    let per = (free[0] as f64 - free[7] as f64) / 7.0 / 1048576.0;
+    let (_, total) = decoders[0].context().memory_info()?;
+    Ok(format!(
+        r#"{{"mode":"memory","codec":"{codec}","first_session_free_mib":{:.1},"eight_sessions_free_mib":{:.1},"total_mib":{:.1},"mib_per_extra_session":{per:.1}}}"#,
+        free[0] as f64 / 1048576.0,
+        free[7] as f64 / 1048576.0,
+        total as f64 / 1048576.0
+    ))
+}
+
+fn teardown(
+    codec: Codec,
+    packets: Packets,
+    n: usize,
+    policy: TeardownPolicy,
+) -> nvcodec_guard::Result<String> {
+    let few = &packets[..packets.len().min(10)];
+    let barrier = Arc::new(Barrier::new(n + 1));
+    let mut handles = Vec::new();
+    for _ in 0..n {
+        let mut d = DecoderBuilder::new(config(codec, None).with_teardown(policy)).build()?;
+        run(&mut d, few, Instant::now(), false)?;
+        let barrier = Arc::clone(&barrier);
+        handles.push(thread::spawn(move || {
+            barrier.wait();
+            let t = Instant::now();
+            drop(d);
+            t.elapsed()
+        }));
+    }
+    barrier.wait();
+    let t0 = Instant::now();
+    let mut each = Vec::new();
+    for h in handles {
+        each.push(
+            h.join()
+                .map_err(|_| nvcodec_guard::Error::Codec("panicked".into()))?
+                .as_secs_f64(),
+        );
+    }
+    let wall = t0.elapsed().as_secs_f64();
+    each.sort_by(f64::total_cmp);
+    Ok(format!(
+        r#"{{"mode":"teardown","codec":"{codec}","n":{n},"policy":"{policy:?}","wall_s":{wall:.4},"drop_median_s":{:.4},"drop_max_s":{:.4}}}"#,
+        each[each.len() / 2],
+        each[each.len() - 1]
+    ))
+}
+
+fn main() -> ExitCode {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let usage = || {
+        eprintln!("usage: decode_bench throughput|coldstart|memory|teardown CLIP [N] [..]");
+        ExitCode::from(2)
+    };
+    let (Some(mode), Some(clip)) = (args.first(), args.get(1)) else {
+        return usage();
+    };
+    let n: usize = args.get(2).and_then(|a| a.parse().ok()).unwrap_or(1);
+    let (codec, packets) = match load(clip) {
+        Ok(x) => x,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let result = match mode.as_str() {
+        "throughput" => throughput(codec, packets, n, args.get(3).and_then(|a| a.parse().ok())),
+        "coldstart" => coldstart(codec, packets, n),
+        "memory" => memory(codec, packets),
+        "teardown" => {
+            let policy = if args.get(3).map(String::as_str) == Some("unlocked") {
+                TeardownPolicy::Unlocked
+            } else {
+                TeardownPolicy::Locked
+            };
+            teardown(codec, packets, n, policy)
+        }
+        _ => return usage(),
+    };
+    match result {
+        Ok(line) => {
+            println!("{line}");
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("error: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}

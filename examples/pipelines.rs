@@ -1,0 +1,138 @@
+//! The scenario this crate exists for: N transcoding pipelines start at the same moment,
+//! each building its decoder through the init lock and decoding.
+//!
+//! ```text
+//! cargo run --release --example pipelines [N=8] [FILE]
+//! ```
+//! Prints, per pipeline, how long it waited for the lock, how long it held it, its time to
+//! first frame and its decode rate; then the lock's stats, which must show at most one init
+//! window open at a time.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::{Arc, Barrier};
+use std::thread;
+use std::time::{Duration, Instant};
+
+use nvcodec_guard::decode::{DecoderBuilder, DecoderConfig};
+use nvcodec_guard::init::{WindowTiming, init_lock_stats};
+use nvcodec_guard::input::ElementaryStream;
+
+struct Report {
+    window: WindowTiming,
+    first_frame: Duration,
+    frames: u64,
+    decode_time: Duration,
+}
+
+fn pipeline(stream: &ElementaryStream, start: Instant) -> nvcodec_guard::Result<Report> {
+    let mut config = DecoderConfig::new(stream.codec());
+    if let Some((w, h)) = stream.dimensions() {
+        config = config.with_max_size(w, h);
+    }
+    let mut decoder = DecoderBuilder::new(config).build()?;
+    let window = decoder.init_window();
+    let mut first_frame = None;
+    let mut frames = 0u64;
+    let decode_start = Instant::now();
+    for packet in stream.packets() {
+        let packet = packet?;
+        for frame in decoder.decode(packet.data, packet.pts)? {
+            drop(frame?);
+            first_frame.get_or_insert_with(|| start.elapsed());
+            frames += 1;
+        }
+    }
+    for frame in decoder.flush()? {
+        drop(frame?);
+        first_frame.get_or_insert_with(|| start.elapsed());
+        frames += 1;
+    }
+    Ok(Report {
+        window,
+        first_frame: first_frame.unwrap_or_default(),
+        frames,
+        decode_time: decode_start.elapsed(),
+    })
+}
+
+fn main() -> ExitCode {
+    let mut args = std::env::args().skip(1);
+    let n: usize = match args.next().map(|a| a.parse()) {
+        None => 8,
+        Some(Ok(n)) if n > 0 => n,
+        Some(_) => {
+            eprintln!("usage: pipelines [N] [FILE]");
+            return ExitCode::from(2);
+        }
+    };
+    let path = args.next().map(PathBuf::from).unwrap_or_else(|| {
+        let local = PathBuf::from("tests/data/h264_640x360_b3.h264");
+        if local.exists() {
+            local
+        } else {
+            PathBuf::from(concat!(
+                env!("CARGO_MANIFEST_DIR"),
+                "/tests/data/h264_640x360_b3.h264"
+            ))
+        }
+    });
+    let stream = match ElementaryStream::open(&path) {
+        Ok(s) => Arc::new(s),
+        Err(e) => {
+            eprintln!("error: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let barrier = Arc::new(Barrier::new(n));
+    let start = Instant::now();
+    let handles: Vec<_> = (0..n)
+        .map(|_| {
+            let (stream, barrier) = (Arc::clone(&stream), Arc::clone(&barrier));
+            thread::spawn(move || {
+                barrier.wait();
+                pipeline(&stream, start)
+            })
+        })
+        .collect();
+    println!("pipeline  lock wait ms  lock hold ms  first frame ms  frames      fps");
+    let mut failed = false;
+    for (i, handle) in handles.into_iter().enumerate() {
+        match handle.join() {
+            Ok(Ok(r)) => println!(
+                "{i:>8}  {:>12.1}  {:>12.1}  {:>14.1}  {:>6}  {:>7.0}",
+                r.window.wait.as_secs_f64() * 1e3,
+                r.window.hold.as_secs_f64() * 1e3,
+                r.first_frame.as_secs_f64() * 1e3,
+                r.frames,
+                r.frames as f64 / r.decode_time.as_secs_f64().max(1e-9),
+            ),
+            Ok(Err(e)) => {
+                failed = true;
+                println!("{i:>8}  error: {e}");
+                if matches!(e, nvcodec_guard::Error::LibraryNotFound { .. }) {
+                    eprintln!("This example needs an NVIDIA GPU with its driver installed.");
+                }
+            }
+            Err(_) => {
+                failed = true;
+                println!("{i:>8}  panicked");
+            }
+        }
+    }
+    let stats = init_lock_stats();
+    println!(
+        "wall {:.3} s; init lock: {} windows, max concurrent {}, contended {}, max wait {:.1} ms, max hold {:.1} ms",
+        start.elapsed().as_secs_f64(),
+        stats.windows_opened,
+        stats.max_concurrent_windows,
+        stats.contended_acquires,
+        stats.max_wait.as_secs_f64() * 1e3,
+        stats.max_hold.as_secs_f64() * 1e3,
+    );
+    if failed || stats.max_concurrent_windows > 1 {
+        ExitCode::FAILURE
+    } else {
+        ExitCode::SUCCESS
+    }
+}
