@@ -2,7 +2,7 @@
 //! measurement on stdout; `bench/run-gpu-bench.sh` runs every mode and tabulates.
 //!
 //! ```text
-//! decode_bench throughput CLIP N [DISPLAY_DELAY]   # N decoders at once, built before timing
+//! decode_bench throughput CLIP N [DISPLAY_DELAY] [SURFACES]  # N decoders at once, built before timing
 //! decode_bench coldstart  CLIP N                   # N pipelines from nothing (run in a fresh process)
 //! decode_bench memory     CLIP                     # device memory per extra decoder session
 //! decode_bench teardown   CLIP N locked|unlocked   # wall time to drop N decoders at once
@@ -34,6 +34,12 @@ fn config(codec: Codec, delay: Option<u32>) -> DecoderConfig {
     let mut c = DecoderConfig::new(codec).with_max_size(1920, 1080);
     if let Some(d) = delay {
         c = c.with_display_delay(d);
+    }
+    if let Some(s) = std::env::var("BENCH_SURFACES")
+        .ok()
+        .and_then(|s| s.parse().ok())
+    {
+        c = c.with_decode_surfaces(s);
     }
     c
 }
@@ -73,35 +79,83 @@ fn throughput(
 ) -> nvcodec_guard::Result<String> {
     let barrier = Arc::new(Barrier::new(n + 1));
     let mut handles = Vec::new();
+    let mut hold_ms = Vec::new();
     for _ in 0..n {
         let mut decoder = DecoderBuilder::new(config(codec, delay)).build()?;
+        hold_ms.push(decoder.init_window().hold.as_secs_f64() * 1e3);
         let (packets, barrier) = (Arc::clone(&packets), Arc::clone(&barrier));
         handles.push(thread::spawn(move || {
             barrier.wait();
             let t0 = Instant::now();
             let r = run(&mut decoder, &packets, t0, false);
-            (r, t0.elapsed())
+            // Stop the clock before the decoder drops: teardown (cuvidDestroyDecoder,
+            // ~0.2 s) is not decoding.
+            let finished = Instant::now();
+            let shape = (decoder.decode_surfaces(), decoder.stats().recreations);
+            (r.map(|r| (r, shape)), finished)
         }));
     }
     barrier.wait();
     let t0 = Instant::now();
     let mut total = 0;
     let mut per: Vec<u64> = Vec::new();
+    let mut shape = (0, 0);
+    let mut last_finish = t0;
     for h in handles {
-        let (r, _) = h
+        let (r, finished) = h
             .join()
             .map_err(|_| nvcodec_guard::Error::Codec("decoder thread panicked".into()))?;
-        let (frames, _) = r?;
+        let ((frames, _), s) = r?;
+        last_finish = last_finish.max(finished);
+        shape = s;
         total += frames;
         per.push(frames);
     }
-    let wall = t0.elapsed().as_secs_f64();
+    let wall = (last_finish - t0).as_secs_f64();
+    hold_ms.sort_by(f64::total_cmp);
     Ok(format!(
-        r#"{{"mode":"throughput","codec":"{codec}","n":{n},"display_delay":{},"frames":{total},"frames_per_decoder_min":{},"frames_per_decoder_max":{},"wall_s":{wall:.4},"fps":{:.1}}}"#,
+        r#"{{"mode":"throughput","codec":"{codec}","n":{n},"display_delay":{},"surfaces":{},"recreations":{},"init_hold_median_ms":{:.1},"frames":{total},"frames_per_decoder_min":{},"frames_per_decoder_max":{},"wall_s":{wall:.4},"fps":{:.1}}}"#,
         delay.unwrap_or(1),
+        shape.0,
+        shape.1,
+        hold_ms[hold_ms.len() / 2],
         per.iter().min().unwrap_or(&0),
         per.iter().max().unwrap_or(&0),
         total as f64 / wall
+    ))
+}
+
+fn passes(codec: Codec, packets: Packets) -> nvcodec_guard::Result<String> {
+    let mut decoder = DecoderBuilder::new(config(codec, None)).build()?;
+    let mut out = Vec::new();
+    for pass in 0..3 {
+        let t0 = Instant::now();
+        let mut stamps = Vec::new();
+        for (data, pts) in packets.iter() {
+            for frame in decoder.decode(data, *pts)? {
+                drop(frame?);
+                stamps.push(t0.elapsed().as_secs_f64());
+            }
+        }
+        for frame in decoder.flush()? {
+            drop(frame?);
+            stamps.push(t0.elapsed().as_secs_f64());
+        }
+        let n = stamps.len();
+        let steady = if n > 40 {
+            (n - 21) as f64 / (stamps[n - 1] - stamps[20])
+        } else {
+            0.0
+        };
+        out.push(format!(
+            r#"{{"pass":{pass},"frames":{n},"first_frame_ms":{:.1},"total_s":{:.4},"steady_fps":{steady:.1}}}"#,
+            stamps.first().copied().unwrap_or(0.0) * 1e3,
+            stamps.last().copied().unwrap_or(0.0)
+        ));
+    }
+    Ok(format!(
+        r#"{{"mode":"passes","codec":"{codec}","passes":[{}]}}"#,
+        out.join(",")
     ))
 }
 
@@ -232,6 +286,7 @@ fn main() -> ExitCode {
         "throughput" => throughput(codec, packets, n, args.get(3).and_then(|a| a.parse().ok())),
         "coldstart" => coldstart(codec, packets, n),
         "memory" => memory(codec, packets),
+        "passes" => passes(codec, packets),
         "teardown" => {
             let policy = if args.get(3).map(String::as_str) == Some("unlocked") {
                 TeardownPolicy::Unlocked

@@ -84,9 +84,8 @@ pub(crate) unsafe extern "C" fn on_display(
 ) -> c_int {
     guarded(user, "display", false, |core| {
         // SAFETY: the parser passes a valid display info (or null) for the call's duration.
-        match unsafe { info.as_ref() } {
-            Some(info) => core.on_display(info)?,
-            None => {}
+        if let Some(info) = unsafe { info.as_ref() } {
+            core.on_display(info)?;
         }
         Ok(1)
     })

@@ -184,6 +184,12 @@ impl Decoder {
         self.core.stats.get()
     }
 
+    /// Decode surfaces the current decoder handle has (the configured or default number,
+    /// raised if the stream needed more).
+    pub fn decode_surfaces(&self) -> u32 {
+        self.core.decoder.borrow().shape().surfaces
+    }
+
     /// Frames decoded and waiting to be taken.
     pub fn queued_frames(&self) -> usize {
         self.core.pending.borrow().len()
