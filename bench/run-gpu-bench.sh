@@ -13,9 +13,14 @@ B=stage/examples/decode_bench
 } > "$OUT/machine.txt"
 : > "$OUT/ours.jsonl"
 for clip in bench-clips/h264_1080p30_8M.h264 bench-clips/hevc_1080p30_6M.hevc; do
-  for n in 1 2 4 7 14 28; do timeout 120 $B throughput "$clip" $n | tee -a "$OUT/ours.jsonl"; done
-  for d in 0 2 4; do timeout 60 $B throughput "$clip" 1 $d | tee -a "$OUT/ours.jsonl"; done
-  for n in 1 8 32; do timeout 120 $B coldstart "$clip" $n | tee -a "$OUT/ours.jsonl"; done
+  for rep in 1 2 3; do
+    for n in 1 2 4 7 14 28; do timeout 120 $B throughput "$clip" $n | tee -a "$OUT/ours.jsonl"; done
+  done
+  timeout 60 $B passes "$clip" | tee -a "$OUT/ours.jsonl"
+  for n in 1 8 32; do
+    timeout 120 $B coldstart "$clip" $n | tee -a "$OUT/ours.jsonl"
+    timeout 120 $B coldstart "$clip" $n warm | tee -a "$OUT/ours.jsonl"
+  done
   timeout 120 $B memory "$clip" | tee -a "$OUT/ours.jsonl"
 done
 for p in locked unlocked; do timeout 120 $B teardown bench-clips/h264_1080p30_8M.h264 8 $p | tee -a "$OUT/ours.jsonl"; done

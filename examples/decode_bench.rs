@@ -3,7 +3,9 @@
 //!
 //! ```text
 //! decode_bench throughput CLIP N [DISPLAY_DELAY] [SURFACES]  # N decoders at once, built before timing
-//! decode_bench coldstart  CLIP N                   # N pipelines from nothing (run in a fresh process)
+//! decode_bench coldstart  CLIP N [warm]            # N pipelines from nothing (run in a fresh process);
+//!                                                  # `warm`: CUDA initialized and the primary context
+//!                                                  # retained before the clock starts
 //! decode_bench memory     CLIP                     # device memory per extra decoder session
 //! decode_bench teardown   CLIP N locked|unlocked   # wall time to drop N decoders at once
 //! ```
@@ -159,7 +161,17 @@ fn passes(codec: Codec, packets: Packets) -> nvcodec_guard::Result<String> {
     ))
 }
 
-fn coldstart(codec: Codec, packets: Packets, n: usize) -> nvcodec_guard::Result<String> {
+fn coldstart(
+    codec: Codec,
+    packets: Packets,
+    n: usize,
+    warm: bool,
+) -> nvcodec_guard::Result<String> {
+    if warm {
+        let guard = nvcodec_guard::init::CudaInitGuard::acquire()?;
+        let spec = config(codec, None).context_spec();
+        nvcodec_guard::cuda::Context::acquire(&guard, spec.device, spec.mode, spec.teardown)?;
+    }
     let barrier = Arc::new(Barrier::new(n + 1));
     let t0 = Instant::now();
     let handles: Vec<_> = (0..n)
@@ -197,7 +209,7 @@ fn coldstart(codec: Codec, packets: Packets, n: usize) -> nvcodec_guard::Result<
     holds.sort_by(f64::total_cmp);
     let stats = init_lock_stats();
     Ok(format!(
-        r#"{{"mode":"coldstart","codec":"{codec}","n":{n},"wall_s":{wall:.4},"first_frame_median_s":{:.4},"first_frame_max_s":{:.4},"hold_median_ms":{:.2},"hold_max_ms":{:.2},"max_concurrent_windows":{}}}"#,
+        r#"{{"mode":"coldstart","codec":"{codec}","n":{n},"warm":{warm},"wall_s":{wall:.4},"first_frame_median_s":{:.4},"first_frame_max_s":{:.4},"hold_median_ms":{:.2},"hold_max_ms":{:.2},"max_concurrent_windows":{}}}"#,
         firsts[firsts.len() / 2],
         firsts[firsts.len() - 1],
         holds[holds.len() / 2] * 1e3,
@@ -284,7 +296,12 @@ fn main() -> ExitCode {
     };
     let result = match mode.as_str() {
         "throughput" => throughput(codec, packets, n, args.get(3).and_then(|a| a.parse().ok())),
-        "coldstart" => coldstart(codec, packets, n),
+        "coldstart" => coldstart(
+            codec,
+            packets,
+            n,
+            args.get(3).map(String::as_str) == Some("warm"),
+        ),
         "memory" => memory(codec, packets),
         "passes" => passes(codec, packets),
         "teardown" => {

@@ -61,13 +61,14 @@ pub enum Error {
         last_error: Option<String>,
     },
 
-    /// The GPU has no NVENC engine (`NV_ENC_ERR_NO_ENCODE_DEVICE`), e.g. an H100 or A100.
-    #[error(
-        "{device} has no NVENC encode engine (NvEncOpenEncodeSessionEx: NV_ENC_ERR_NO_ENCODE_DEVICE)"
-    )]
+    /// The GPU has no NVENC engine, e.g. an H100 or A100. Drivers report this as
+    /// `NV_ENC_ERR_NO_ENCODE_DEVICE` or (R580 on an H100) `NV_ENC_ERR_UNSUPPORTED_DEVICE`.
+    #[error("{device} has no NVENC encode engine (NvEncOpenEncodeSessionEx: {status})")]
     NoEncodeDevice {
         /// The CUDA device name.
         device: String,
+        /// The status the driver returned.
+        status: &'static str,
     },
 
     /// The GPU, driver or library cannot do what was asked.
@@ -83,7 +84,7 @@ pub enum Error {
     #[error("invalid configuration: {0}")]
     InvalidConfig(String),
 
-    /// The input bitstream or container is malformed.
+    /// Input data is malformed: a bitstream, a container or a frame handed to the encoder.
     #[error("invalid input: {0}")]
     InvalidInput(String),
 

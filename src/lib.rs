@@ -1,9 +1,11 @@
-//! nvcodec-guard (work in progress).
+#![doc = include_str!("../README.md")]
 #![deny(missing_docs)]
+#![warn(clippy::undocumented_unsafe_blocks)]
 
 pub mod codec;
 pub mod cuda;
 pub mod decode;
+pub mod encode;
 pub mod error;
 mod ffi;
 pub mod init;

@@ -116,6 +116,10 @@ pub trait Backend: sealed::Sealed + Sized {
     #[doc(hidden)]
     fn context_spec(config: &Self::Config) -> ContextSpec;
 
+    /// Rejects impossible configurations before any lock is taken or driver call made.
+    #[doc(hidden)]
+    fn validate(config: &Self::Config) -> Result<()>;
+
     /// Creates the codec session. Runs inside the init window.
     #[doc(hidden)]
     fn open(
@@ -152,9 +156,11 @@ impl<B: Backend> Builder<B, Uninit> {
         &self.config
     }
 
-    /// Enters the init window: takes the guard and creates (or joins) the CUDA context the
-    /// config asks for. On error the guard is dropped, releasing the lock.
+    /// Enters the init window: validates the config, takes the guard and creates (or joins)
+    /// the CUDA context the config asks for. On error the guard is dropped, releasing the
+    /// lock.
     pub fn context(self, guard: CudaInitGuard) -> Result<Builder<B, ContextReady>> {
+        B::validate(&self.config)?;
         let spec = B::context_spec(&self.config);
         guard.record_target(spec.device, B::NAME);
         let context = guard
@@ -169,6 +175,7 @@ impl<B: Backend> Builder<B, Uninit> {
 
     /// Acquires the lock, walks every phase and finishes: the common case in one call.
     pub fn build(self) -> Result<B::Product> {
+        B::validate(&self.config)?;
         let guard = CudaInitGuard::acquire()?;
         Ok(self.context(guard)?.open_session()?.finish())
     }
@@ -177,6 +184,7 @@ impl<B: Backend> Builder<B, Uninit> {
     /// [`Error::InitLockTimeout`](crate::Error::InitLockTimeout) if the lock is not free
     /// within `timeout`.
     pub fn build_timeout(self, timeout: Duration) -> Result<B::Product> {
+        B::validate(&self.config)?;
         let guard = CudaInitGuard::acquire_timeout(timeout)?;
         Ok(self.context(guard)?.open_session()?.finish())
     }

@@ -129,7 +129,7 @@ fn resolution_changes_reconfigure_down_and_recreate_up() {
     let config = DecoderConfig::new(Codec::H264).with_max_size(640, 360);
     let (got, decoder) = decode_clip("h264_reschange.h264", Some(config), false);
     assert_bit_exact("h264_reschange.h264", &got);
-    let sizes: Vec<(u32, u32)> = got.sizes.iter().copied().collect();
+    let sizes: Vec<(u32, u32)> = got.sizes.to_vec();
     assert_eq!(&sizes[..10], &[(640, 360); 10]);
     assert_eq!(&sizes[10..20], &[(320, 180); 10]);
     assert_eq!(&sizes[20..30], &[(1280, 720); 10]);
@@ -234,7 +234,7 @@ fn frames_left_queued_survive_surface_reuse_and_stay_in_order() {
         .unwrap();
     for packet in stream.packets() {
         let packet = packet.unwrap();
-        drop(decoder.decode(packet.data, packet.pts).unwrap());
+        let _queued = decoder.decode(packet.data, packet.pts).unwrap();
     }
     let mut out = Decoded::default();
     for frame in decoder.flush().unwrap() {
@@ -291,7 +291,6 @@ fn mapping_more_frames_than_output_surfaces_is_an_error_not_a_hang() {
     );
     let left = frames.remaining();
     drop((a, b));
-    drop(frames);
     assert_eq!(decoder.queued_frames(), left, "the frame stayed queued");
     let rest = decoder
         .decode(&[], 0)

@@ -235,7 +235,8 @@ impl DecoderConfig {
         Ok(())
     }
 
-    pub(crate) fn context_spec(&self) -> ContextSpec {
+    /// The device, context mode and teardown policy this config asks for.
+    pub fn context_spec(&self) -> ContextSpec {
         ContextSpec {
             device: self.device,
             mode: self.context_mode,

@@ -70,8 +70,7 @@ pub(crate) fn open(
     context: &Context,
     guard: &CudaInitGuard,
 ) -> Result<DecoderSession> {
-    let _ = guard;
-    config.validate()?;
+    let _ = guard; // proof of being inside the window; the builder already validated `config`
     let api = Nvcuvid::get()?;
     let _current = context.make_current()?;
     let shape = Shape {

@@ -62,6 +62,10 @@ impl Backend for Nvdec {
         config.context_spec()
     }
 
+    fn validate(config: &DecoderConfig) -> Result<()> {
+        config.validate()
+    }
+
     fn open(
         config: &DecoderConfig,
         context: &Context,

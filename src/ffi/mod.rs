@@ -7,3 +7,4 @@
 
 pub(crate) mod cuda;
 pub(crate) mod nvcuvid;
+pub(crate) mod nvenc;

@@ -1,0 +1,515 @@
+//! [`SessionHandle`]: the RAII owner of one NVENC session and every driver object made on
+//! it.
+//!
+//! Invariant: an NVENC session's buffers and registrations must be destroyed before the
+//! session, and all of it in the CUDA context it was made in. One owner holds them all, so
+//! its `Drop` can do that in one init window (per [`TeardownPolicy`]) and in the right
+//! order — device registrations (then their memory), input buffers, bitstream buffers,
+//! then the session — whether the
+//! encoder is dropped after a long run or construction failed half-way. Destruction
+//! failures are logged, never panicked on. Every driver call here makes the context current
+//! first.
+
+use std::ffi::c_void;
+
+use cudarc::driver::sys::CUdeviceptr;
+use nvidia_video_codec_sdk::sys::nvEncodeAPI::{
+    GUID, NV_ENC_BUFFER_FORMAT, NV_ENC_CAPS, NV_ENC_INITIALIZE_PARAMS, NV_ENC_TUNING_INFO,
+    NVENCSTATUS,
+};
+
+use super::layout::{HostPlane, PlaneLayout, copy_to_surface};
+use crate::cuda::{Context, DeviceBuffer};
+use crate::error::{Error, Result};
+use crate::ffi::cuda::{Copy2d, Mem};
+use crate::ffi::nvenc::{EncodeCodec, EncodeConfig, EncodeStatus, EncoderPtr, Nvenc, Picture};
+use crate::init::TeardownPolicy;
+
+/// Row alignment of the device staging surfaces (what `cuMemAllocPitch` picks on current
+/// GPUs).
+const STAGING_PITCH_ALIGN: usize = 512;
+
+/// An encoder-owned device surface for device input, registered with the session once;
+/// `mapped` while a picture from it is in flight.
+struct Staging {
+    /// The memory; freed only after its registration is gone (see `Drop`).
+    buffer: DeviceBuffer,
+    pitch: usize,
+    registered: *mut c_void,
+    mapped: Option<*mut c_void>,
+}
+
+/// One encoded picture, copied out of its bitstream buffer.
+#[derive(Debug)]
+pub(crate) struct Bitstream {
+    pub(crate) data: Vec<u8>,
+    pub(crate) timestamp: u64,
+    pub(crate) picture_type: u32,
+}
+
+/// One NVENC session with its input buffers, bitstream buffers and registered device
+/// staging surfaces.
+pub(crate) struct SessionHandle {
+    raw: EncoderPtr,
+    api: &'static Nvenc,
+    context: Context,
+    teardown: TeardownPolicy,
+    initialized: bool,
+    /// Pictures were submitted since the last end-of-stream.
+    unfinished: bool,
+    inputs: Vec<*mut c_void>,
+    outputs: Vec<*mut c_void>,
+    /// Per slot, made at the first device frame: the staging surface device frames are
+    /// copied into.
+    staging: Vec<Staging>,
+}
+
+impl SessionHandle {
+    /// `NvEncOpenEncodeSessionEx` on `context`. Must run inside an init window.
+    /// `NV_ENC_ERR_NO_ENCODE_DEVICE` and `NV_ENC_ERR_UNSUPPORTED_DEVICE` become
+    /// [`Error::NoEncodeDevice`] naming the GPU (see [`no_encoder_status`]).
+    pub(crate) fn open(
+        api: &'static Nvenc,
+        context: &Context,
+        teardown: TeardownPolicy,
+    ) -> Result<Self> {
+        let _current = context.make_current()?;
+        // SAFETY: the context is live: `context` holds a reference to it.
+        match unsafe { api.open_session(context.raw()) } {
+            Ok(raw) => Ok(SessionHandle {
+                raw,
+                api,
+                context: context.clone(),
+                teardown,
+                initialized: false,
+                unfinished: false,
+                inputs: Vec::new(),
+                outputs: Vec::new(),
+                staging: Vec::new(),
+            }),
+            // A GPU without NVENC: the header's status for it is NO_ENCODE_DEVICE, but the
+            // H100's driver answers UNSUPPORTED_DEVICE; both mean the same here.
+            Err(Error::Encoder { code, status, .. }) if no_encoder_status(code) => {
+                tracing::info!(
+                    device = context.device_name(),
+                    status,
+                    "NvEncOpenEncodeSessionEx: the GPU has no NVENC engine"
+                );
+                Err(Error::NoEncodeDevice {
+                    device: context.device_name().to_owned(),
+                    status,
+                })
+            }
+            Err(error) => Err(error),
+        }
+    }
+
+    pub(crate) fn raw(&self) -> *mut c_void {
+        self.raw.0
+    }
+
+    pub(crate) fn context(&self) -> &Context {
+        &self.context
+    }
+
+    pub(crate) fn api(&self) -> &'static Nvenc {
+        self.api
+    }
+
+    pub(crate) fn pool_size(&self) -> usize {
+        self.outputs.len()
+    }
+
+    pub(crate) fn encode_guids(&self) -> Result<Vec<GUID>> {
+        let _current = self.context.make_current()?;
+        // SAFETY: the session is live while `self` exists.
+        unsafe { self.api.encode_guids(self.raw) }
+    }
+
+    pub(crate) fn preset_guids(&self, codec: GUID) -> Result<Vec<GUID>> {
+        let _current = self.context.make_current()?;
+        // SAFETY: the session is live while `self` exists.
+        unsafe { self.api.preset_guids(self.raw, codec) }
+    }
+
+    pub(crate) fn input_formats(&self, codec: GUID) -> Result<Vec<u32>> {
+        let _current = self.context.make_current()?;
+        // SAFETY: the session is live while `self` exists.
+        unsafe { self.api.input_formats(self.raw, codec) }
+    }
+
+    pub(crate) fn cap(&self, codec: GUID, cap: NV_ENC_CAPS) -> Result<i32> {
+        let _current = self.context.make_current()?;
+        // SAFETY: the session is live while `self` exists.
+        unsafe { self.api.caps(self.raw, codec, cap) }
+    }
+
+    pub(crate) fn preset_config(
+        &self,
+        codec: EncodeCodec,
+        codec_guid: GUID,
+        preset: GUID,
+        tuning: NV_ENC_TUNING_INFO,
+    ) -> Result<EncodeConfig> {
+        let _current = self.context.make_current()?;
+        // SAFETY: the session is live while `self` exists.
+        unsafe {
+            self.api
+                .preset_config(self.raw, codec, codec_guid, preset, tuning)
+        }
+    }
+
+    pub(crate) fn initialize(
+        &mut self,
+        params: &mut NV_ENC_INITIALIZE_PARAMS,
+        config: &mut EncodeConfig,
+    ) -> Result<()> {
+        if self.initialized {
+            return Err(Error::Codec("NVENC session initialized twice".into()));
+        }
+        let _current = self.context.make_current()?;
+        // SAFETY: the session is live and not yet initialized (the flag).
+        unsafe { self.api.initialize(self.raw, params, config) }?;
+        self.initialized = true;
+        Ok(())
+    }
+
+    /// Allocates `count` input buffers of `width`×`height` `format` and `count` bitstream
+    /// buffers. On failure the ones made so far stay owned and are destroyed with `self`.
+    pub(crate) fn allocate(
+        &mut self,
+        count: usize,
+        width: u32,
+        height: u32,
+        format: NV_ENC_BUFFER_FORMAT,
+    ) -> Result<()> {
+        if !self.initialized {
+            return Err(Error::Codec(
+                "NVENC buffers requested before initialization".into(),
+            ));
+        }
+        let _current = self.context.make_current()?;
+        for _ in 0..count {
+            // SAFETY: the session is live and initialized.
+            let input = unsafe {
+                self.api
+                    .create_input_buffer(self.raw, width, height, format)
+            }?;
+            self.inputs.push(input);
+            // SAFETY: as above.
+            let output = unsafe { self.api.create_bitstream_buffer(self.raw) }?;
+            self.outputs.push(output);
+        }
+        Ok(())
+    }
+
+    /// Copies host planes (checked by the caller against `layout`) into the input buffer of
+    /// `slot`; returns the buffer and its pitch.
+    pub(crate) fn write_input(
+        &self,
+        slot: usize,
+        layout: &PlaneLayout,
+        planes: &[HostPlane<'_>],
+    ) -> Result<(*mut c_void, usize)> {
+        let buffer = *self.inputs.get(slot).ok_or_else(|| bad_slot(slot))?;
+        let _current = self.context.make_current()?;
+        // SAFETY: `buffer` is one of this live session's input buffers; slots are used by
+        // one picture at a time, so it is not locked already nor in use by the encoder.
+        let mut locked = unsafe { self.api.lock_input_buffer(self.raw, buffer) }?;
+        let pitch = locked.pitch();
+        let len = layout.surface_size(pitch).ok_or_else(|| {
+            Error::Codec(format!(
+                "NVENC input buffer pitch {pitch} is too small for this frame"
+            ))
+        })?;
+        // SAFETY: NVENC allocated this buffer for the session's size and format; a locked
+        // surface of that format holds `layout.surface_rows()` rows at `pitch` (planes back
+        // to back, as NvEncoder and ffmpeg rely on), and `len` does not exceed that.
+        let dst = unsafe { locked.bytes_mut(len) };
+        copy_to_surface(layout, planes, dst, pitch)?;
+        locked.unlock()?;
+        Ok((buffer, pitch))
+    }
+
+    /// Makes one registered device staging surface per slot (once).
+    fn ensure_staging(
+        &mut self,
+        layout: &PlaneLayout,
+        width: u32,
+        height: u32,
+        format: NV_ENC_BUFFER_FORMAT,
+    ) -> Result<()> {
+        if !self.staging.is_empty() {
+            return Ok(());
+        }
+        let row = layout.planes().first().map_or(0, |p| p.row_bytes);
+        let pitch = row.div_ceil(STAGING_PITCH_ALIGN) * STAGING_PITCH_ALIGN;
+        let pitch_u32 = u32::try_from(pitch)
+            .map_err(|_| Error::InvalidConfig(format!("surface pitch {pitch} is too large")))?;
+        let bytes = pitch
+            .checked_mul(layout.surface_rows())
+            .ok_or_else(|| Error::InvalidConfig("surface size overflows".into()))?;
+        let mut made = Vec::with_capacity(self.outputs.len());
+        for _ in 0..self.outputs.len() {
+            let buffer = DeviceBuffer::alloc(&self.context, bytes)?;
+            let _current = self.context.make_current()?;
+            // SAFETY: the session is live and initialized; `buffer` is device memory of
+            // the session's context holding `surface_rows` rows at `pitch` of this
+            // format and size, and it outlives the registration (unregistered before it is
+            // freed, in `Drop` or below on failure).
+            let registered = unsafe {
+                self.api.register_device_ptr(
+                    self.raw,
+                    buffer.device_ptr(),
+                    width,
+                    height,
+                    pitch_u32,
+                    format,
+                )
+            };
+            match registered {
+                Ok(registered) => made.push(Staging {
+                    buffer,
+                    pitch,
+                    registered,
+                    mapped: None,
+                }),
+                Err(error) => {
+                    for staging in made {
+                        // SAFETY: registered above on this live session, never mapped.
+                        let undone =
+                            unsafe { self.api.unregister_resource(self.raw, staging.registered) };
+                        if let Err(e) = undone {
+                            tracing::error!(error = %e, "NvEncUnregisterResource failed");
+                        }
+                    }
+                    return Err(error);
+                }
+            }
+        }
+        self.staging = made;
+        Ok(())
+    }
+
+    /// Copies a device surface into the staging surface of `slot` and maps it; returns the
+    /// mapped input and its pitch.
+    ///
+    /// # Safety
+    /// `src` must be device memory of this session's context holding the whole surface of
+    /// `layout` at `src_pitch`, alive for the duration of this call (the copy is waited for
+    /// before returning).
+    #[allow(clippy::too_many_arguments)]
+    pub(crate) unsafe fn stage_device_input(
+        &mut self,
+        slot: usize,
+        layout: &PlaneLayout,
+        width: u32,
+        height: u32,
+        format: NV_ENC_BUFFER_FORMAT,
+        src: CUdeviceptr,
+        src_pitch: usize,
+    ) -> Result<(*mut c_void, usize)> {
+        self.ensure_staging(layout, width, height, format)?;
+        self.release(slot)?;
+        let staging = self.staging.get(slot).ok_or_else(|| bad_slot(slot))?;
+        let (dst, dst_pitch, registered) = (
+            staging.buffer.device_ptr(),
+            staging.pitch,
+            staging.registered,
+        );
+        let driver = self.context.driver();
+        let _current = self.context.make_current()?;
+        for (index, plane) in layout.planes().iter().enumerate() {
+            let offset = |pitch: usize| -> Result<u64> {
+                layout
+                    .plane_offset(index, pitch)
+                    .and_then(|o| u64::try_from(o).ok())
+                    .ok_or_else(|| Error::InvalidInput("surface offset overflows".into()))
+            };
+            let copy = Copy2d {
+                src: Mem::Device(src.wrapping_add(offset(src_pitch)?)),
+                src_pitch,
+                dst: Mem::Device(dst.wrapping_add(offset(dst_pitch)?)),
+                dst_pitch,
+                width_bytes: plane.row_bytes,
+                height: plane.rows,
+            };
+            // SAFETY: the source holds this plane at `src_pitch` (caller's guarantee); the
+            // staging surface was allocated for every plane at `dst_pitch`; both live until
+            // the synchronize below.
+            unsafe { driver.memcpy_2d_async(&copy, std::ptr::null_mut()) }?;
+        }
+        // SAFETY: null is the legacy default stream, which the copies above were queued on.
+        unsafe { driver.stream_synchronize(std::ptr::null_mut()) }?;
+        // SAFETY: `registered` is a registration of this live session, unmapped (released
+        // above).
+        let mapped = unsafe { self.api.map_input(self.raw, registered) }?;
+        if let Some(staging) = self.staging.get_mut(slot) {
+            staging.mapped = Some(mapped);
+        }
+        Ok((mapped, dst_pitch))
+    }
+
+    /// Unmaps the staging surface of `slot`, if a picture from it was in flight.
+    pub(crate) fn release(&mut self, slot: usize) -> Result<()> {
+        let Some(mapped) = self.staging.get_mut(slot).and_then(|s| s.mapped.take()) else {
+            return Ok(());
+        };
+        let _current = self.context.make_current()?;
+        // SAFETY: mapped on this live session; its picture was encoded (slots are released
+        // after their output is read, or before being reused).
+        unsafe { self.api.unmap_input(self.raw, mapped) }
+    }
+
+    /// `NvEncEncodePicture` into the bitstream buffer of `slot`.
+    pub(crate) fn encode(&mut self, slot: usize, mut picture: Picture) -> Result<EncodeStatus> {
+        picture.output = *self.outputs.get(slot).ok_or_else(|| bad_slot(slot))?;
+        let _current = self.context.make_current()?;
+        // SAFETY: the session is live and initialized; the input is this slot's buffer or
+        // mapping and the output this slot's bitstream buffer, both owned by `self` until
+        // the slot's output is read.
+        let status = unsafe { self.api.encode_picture(self.raw, &picture) }?;
+        self.unfinished = true;
+        Ok(status)
+    }
+
+    /// Sends end of stream; afterwards every submitted picture's output can be read.
+    pub(crate) fn end_of_stream(&mut self) -> Result<()> {
+        let _current = self.context.make_current()?;
+        // SAFETY: the session is live and initialized.
+        unsafe { self.api.send_eos(self.raw) }?;
+        self.unfinished = false;
+        Ok(())
+    }
+
+    pub(crate) fn has_unfinished_pictures(&self) -> bool {
+        self.unfinished
+    }
+
+    /// Locks the bitstream buffer of `slot` (waiting for its picture), copies it out and
+    /// unlocks it.
+    pub(crate) fn read_output(&self, slot: usize) -> Result<Bitstream> {
+        let buffer = *self.outputs.get(slot).ok_or_else(|| bad_slot(slot))?;
+        let _current = self.context.make_current()?;
+        // SAFETY: the buffer belongs to this live session; the caller reads a slot only
+        // after NvEncEncodePicture reported its output ready, once.
+        let locked = unsafe { self.api.lock_bitstream(self.raw, buffer) }?;
+        let out = Bitstream {
+            data: locked.data().to_vec(),
+            timestamp: locked.timestamp,
+            picture_type: locked.picture_type,
+        };
+        locked.unlock()?;
+        Ok(out)
+    }
+
+    /// `NvEncGetSequenceParams`.
+    pub(crate) fn sequence_params(&self) -> Result<Vec<u8>> {
+        if !self.initialized {
+            return Err(Error::Codec(
+                "sequence headers requested before initialization".into(),
+            ));
+        }
+        let _current = self.context.make_current()?;
+        // SAFETY: the session is live and initialized.
+        unsafe { self.api.sequence_params(self.raw) }
+    }
+
+    /// `NvEncGetLastErrorString` of this session.
+    pub(crate) fn last_error(&self) -> Option<String> {
+        // SAFETY: the session is live while `self` exists.
+        unsafe { self.api.last_error(self.raw) }
+    }
+}
+
+/// Whether an `NvEncOpenEncodeSessionEx` status means "this GPU has no NVENC engine":
+/// `NV_ENC_ERR_NO_ENCODE_DEVICE`, or `NV_ENC_ERR_UNSUPPORTED_DEVICE`, which is what an H100
+/// actually returns (observed with the 12.1 API).
+pub(crate) fn no_encoder_status(code: u32) -> bool {
+    code == NVENCSTATUS::NV_ENC_ERR_NO_ENCODE_DEVICE as u32
+        || code == NVENCSTATUS::NV_ENC_ERR_UNSUPPORTED_DEVICE as u32
+}
+
+fn bad_slot(slot: usize) -> Error {
+    Error::Codec(format!("NVENC buffer slot {slot} does not exist"))
+}
+
+impl Drop for SessionHandle {
+    fn drop(&mut self) {
+        let _window = self.teardown.enter();
+        let _current = match self.context.make_current() {
+            Ok(current) => Some(current),
+            Err(error) => {
+                tracing::error!(%error, "NVENC teardown without a current context");
+                None
+            }
+        };
+        if self.initialized && self.unfinished {
+            // Lets the encoder finish what it holds before its buffers go away.
+            // SAFETY: the session is live and initialized.
+            if let Err(error) = unsafe { self.api.send_eos(self.raw) } {
+                tracing::warn!(%error, "end of stream before NVENC teardown failed");
+            }
+        }
+        for staging in std::mem::take(&mut self.staging) {
+            if let Some(mapped) = staging.mapped {
+                // SAFETY: mapped on this live session; end of stream was sent above.
+                if let Err(error) = unsafe { self.api.unmap_input(self.raw, mapped) } {
+                    tracing::error!(%error, "NvEncUnmapInputResource failed");
+                }
+            }
+            let unregistered =
+                // SAFETY: registered on this live session, unmapped, unused from here on.
+                unsafe { self.api.unregister_resource(self.raw, staging.registered) };
+            if let Err(error) = unregistered {
+                tracing::error!(%error, "NvEncUnregisterResource failed");
+            }
+            // `staging.buffer` is freed here, after its registration is gone.
+        }
+        for buffer in self.inputs.drain(..).collect::<Vec<_>>() {
+            // SAFETY: an input buffer of this live session, not locked (locks never
+            // outlive a call), unused from here on.
+            if let Err(error) = unsafe { self.api.destroy_input_buffer(self.raw, buffer) } {
+                tracing::error!(%error, "NvEncDestroyInputBuffer failed");
+            }
+        }
+        for buffer in self.outputs.drain(..).collect::<Vec<_>>() {
+            // SAFETY: a bitstream buffer of this live session, not locked, unused from here
+            // on.
+            if let Err(error) = unsafe { self.api.destroy_bitstream_buffer(self.raw, buffer) } {
+                tracing::error!(%error, "NvEncDestroyBitstreamBuffer failed");
+            }
+        }
+        // SAFETY: everything made on the session is destroyed above; nothing uses it after.
+        if let Err(error) = unsafe { self.api.destroy_encoder(self.raw) } {
+            tracing::error!(%error, "NvEncDestroyEncoder failed");
+        }
+    }
+}
+
+impl std::fmt::Debug for SessionHandle {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SessionHandle")
+            .field("raw", &self.raw.0)
+            .field("initialized", &self.initialized)
+            .field("buffers", &self.outputs.len())
+            .finish_non_exhaustive()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::no_encoder_status;
+
+    #[test]
+    fn encode_open_statuses_meaning_no_nvenc() {
+        assert!(no_encoder_status(1), "NV_ENC_ERR_NO_ENCODE_DEVICE");
+        assert!(
+            no_encoder_status(2),
+            "NV_ENC_ERR_UNSUPPORTED_DEVICE (what an H100 returns)"
+        );
+        for other in [0, 3, 4, 5, 8, 10, 15, 20, 21] {
+            assert!(!no_encoder_status(other), "{other}");
+        }
+    }
+}

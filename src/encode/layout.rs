@@ -1,0 +1,403 @@
+//! Plane and pitch arithmetic of each [`InputFormat`], and the checked copy of host planes
+//! into a pitched NVENC surface.
+//!
+//! Invariant: a frame's bytes are only copied after every plane was checked against its
+//! format's layout (rows × row bytes within the slice at the given pitch), and the copy
+//! itself uses checked slicing, so no input can make it read or write out of bounds.
+//!
+//! Surface layout (what NVENC's input buffers and registered device pointers hold): the
+//! planes one after another, each `rows` rows at the surface pitch; for NV12 and P010 the
+//! interleaved UV plane starts at `pitch × height`, for YUV444 U at `pitch × height` and V
+//! at `2 × pitch × height`.
+
+use super::config::InputFormat;
+use crate::error::{Error, Result};
+
+/// One plane of a frame: how many rows, and how many bytes of each row are picture.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Plane {
+    /// Bytes of picture per row (the smallest valid pitch).
+    pub row_bytes: usize,
+    /// Rows.
+    pub rows: usize,
+}
+
+/// The planes of one frame of a format and size, in memory order.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PlaneLayout {
+    planes: [Plane; 3],
+    count: usize,
+}
+
+impl PlaneLayout {
+    /// The planes (1 for ARGB, 2 for NV12/P010, 3 for YUV444).
+    pub fn planes(&self) -> &[Plane] {
+        self.planes.get(..self.count).unwrap_or(&[])
+    }
+
+    /// Bytes of a tightly packed frame (every pitch = row bytes).
+    pub fn packed_size(&self) -> usize {
+        self.planes().iter().map(|p| p.row_bytes * p.rows).sum()
+    }
+
+    /// Rows of a pitched surface holding every plane at one pitch.
+    pub fn surface_rows(&self) -> usize {
+        self.planes().iter().map(|p| p.rows).sum()
+    }
+
+    /// Bytes a pitched surface at `pitch` must span: every row at `pitch`, except that the
+    /// last row needs only its picture bytes. `None` if `pitch` is smaller than a plane's
+    /// row or the size overflows.
+    pub fn surface_size(&self, pitch: usize) -> Option<usize> {
+        if self.planes().iter().any(|p| pitch < p.row_bytes) {
+            return None;
+        }
+        let rows = self.surface_rows();
+        let last = self.planes().last()?;
+        pitch
+            .checked_mul(rows.checked_sub(1)?)?
+            .checked_add(last.row_bytes)
+    }
+
+    /// Byte offset of plane `index` in a pitched surface at `pitch`.
+    pub fn plane_offset(&self, index: usize, pitch: usize) -> Option<usize> {
+        let rows: usize = self.planes().get(..index)?.iter().map(|p| p.rows).sum();
+        pitch.checked_mul(rows)
+    }
+}
+
+impl InputFormat {
+    /// Bytes per sample of the luma plane (2 for P010, 4 for ARGB's packed pixels, else 1).
+    pub fn bytes_per_pixel(self) -> usize {
+        match self {
+            InputFormat::Nv12 | InputFormat::Yuv444 => 1,
+            InputFormat::P010 => 2,
+            InputFormat::Argb => 4,
+        }
+    }
+
+    /// The planes of a `width`×`height` frame. For the 4:2:0 formats the size must be even
+    /// ([`EncoderConfig::validate`](super::EncoderConfig::validate) ensures it); odd sizes
+    /// round the chroma plane up.
+    pub fn layout(self, width: u32, height: u32) -> PlaneLayout {
+        let (w, h) = (width as usize, height as usize);
+        let none = Plane {
+            row_bytes: 0,
+            rows: 0,
+        };
+        let luma = Plane {
+            row_bytes: w * self.bytes_per_pixel(),
+            rows: h,
+        };
+        match self {
+            InputFormat::Nv12 | InputFormat::P010 => PlaneLayout {
+                planes: [
+                    luma,
+                    Plane {
+                        // Interleaved U and V at half width: as many bytes as a luma row.
+                        row_bytes: w.div_ceil(2) * 2 * self.bytes_per_pixel(),
+                        rows: h.div_ceil(2),
+                    },
+                    none,
+                ],
+                count: 2,
+            },
+            InputFormat::Yuv444 => PlaneLayout {
+                planes: [luma, luma, luma],
+                count: 3,
+            },
+            InputFormat::Argb => PlaneLayout {
+                planes: [luma, none, none],
+                count: 1,
+            },
+        }
+    }
+}
+
+/// Host memory of one plane: `data` starts at the plane's first row, rows are `pitch`
+/// bytes apart. The last row needs only its picture bytes, no padding.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct HostPlane<'a> {
+    /// The plane's bytes.
+    pub data: &'a [u8],
+    /// Bytes from one row to the next (at least the plane's row bytes).
+    pub pitch: usize,
+}
+
+fn plane_name(format: InputFormat, index: usize) -> &'static str {
+    match (format, index) {
+        (InputFormat::Argb, _) => "ARGB",
+        (_, 0) => "Y",
+        (InputFormat::Nv12 | InputFormat::P010, _) => "UV",
+        (_, 1) => "U",
+        _ => "V",
+    }
+}
+
+/// Checks `planes` against the layout of a `width`×`height` frame of `format`.
+pub(crate) fn check_host_planes(
+    format: InputFormat,
+    width: u32,
+    height: u32,
+    planes: &[HostPlane<'_>],
+) -> Result<()> {
+    let layout = format.layout(width, height);
+    let expected = layout.planes();
+    if planes.len() != expected.len() {
+        return Err(Error::InvalidInput(format!(
+            "a {format:?} frame has {} plane(s), got {}",
+            expected.len(),
+            planes.len()
+        )));
+    }
+    for (index, (plane, spec)) in planes.iter().zip(expected).enumerate() {
+        let name = plane_name(format, index);
+        if plane.pitch < spec.row_bytes {
+            return Err(Error::InvalidInput(format!(
+                "{name} plane of a {width}x{height} {format:?} frame: pitch {} is below its {} bytes per row",
+                plane.pitch, spec.row_bytes
+            )));
+        }
+        let needed = spec
+            .rows
+            .checked_sub(1)
+            .and_then(|r| plane.pitch.checked_mul(r))
+            .and_then(|b| b.checked_add(spec.row_bytes))
+            .unwrap_or(0);
+        if spec.rows > 0 && plane.data.len() < needed {
+            return Err(Error::InvalidInput(format!(
+                "{name} plane of a {width}x{height} {format:?} frame: {} bytes, {} rows at pitch {} need {needed}",
+                plane.data.len(),
+                spec.rows,
+                plane.pitch
+            )));
+        }
+    }
+    Ok(())
+}
+
+/// Splits a tightly packed frame (planes back to back, pitch = row bytes) into planes.
+pub(crate) fn split_packed(
+    format: InputFormat,
+    width: u32,
+    height: u32,
+    data: &[u8],
+) -> Result<Vec<HostPlane<'_>>> {
+    let layout = format.layout(width, height);
+    let size = layout.packed_size();
+    if data.len() != size {
+        return Err(Error::InvalidInput(format!(
+            "a packed {width}x{height} {format:?} frame is {size} bytes, got {}",
+            data.len()
+        )));
+    }
+    let mut planes = Vec::with_capacity(layout.planes().len());
+    let mut rest = data;
+    for spec in layout.planes() {
+        let (plane, tail) = rest
+            .split_at_checked(spec.row_bytes * spec.rows)
+            .ok_or_else(|| Error::InvalidInput(format!("packed {format:?} frame is too short")))?;
+        planes.push(HostPlane {
+            data: plane,
+            pitch: spec.row_bytes,
+        });
+        rest = tail;
+    }
+    Ok(planes)
+}
+
+/// Copies checked `planes` into a pitched surface `dst` (planes back to back, each row at
+/// `dst_pitch`), as [`PlaneLayout::plane_offset`] places them.
+pub(crate) fn copy_to_surface(
+    layout: &PlaneLayout,
+    planes: &[HostPlane<'_>],
+    dst: &mut [u8],
+    dst_pitch: usize,
+) -> Result<()> {
+    let dst_len = dst.len();
+    let mut offset = 0usize;
+    for (spec, plane) in layout.planes().iter().zip(planes) {
+        for row in 0..spec.rows {
+            let src = row
+                .checked_mul(plane.pitch)
+                .and_then(|start| plane.data.get(start..start.checked_add(spec.row_bytes)?))
+                .ok_or_else(|| {
+                    Error::InvalidInput(format!(
+                        "plane of {} bytes at pitch {} has no row {row}",
+                        plane.data.len(),
+                        plane.pitch
+                    ))
+                })?;
+            let target = row
+                .checked_mul(dst_pitch)
+                .and_then(|r| r.checked_add(offset))
+                .filter(|_| dst_pitch >= spec.row_bytes)
+                .and_then(|start| dst.get_mut(start..start.checked_add(spec.row_bytes)?))
+                .ok_or_else(|| {
+                    Error::Codec(format!(
+                        "NVENC input surface of {dst_len} bytes at pitch {dst_pitch} has no room for this frame"
+                    ))
+                })?;
+            target.copy_from_slice(src);
+        }
+        offset = dst_pitch
+            .checked_mul(spec.rows)
+            .and_then(|bytes| bytes.checked_add(offset))
+            .ok_or_else(|| Error::Codec(format!("surface pitch {dst_pitch} overflows")))?;
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn encode_layouts_of_every_format() {
+        let nv12 = InputFormat::Nv12.layout(640, 360);
+        assert_eq!(
+            nv12.planes(),
+            &[
+                Plane {
+                    row_bytes: 640,
+                    rows: 360
+                },
+                Plane {
+                    row_bytes: 640,
+                    rows: 180
+                }
+            ]
+        );
+        assert_eq!(nv12.packed_size(), 640 * 360 * 3 / 2);
+        assert_eq!(nv12.surface_rows(), 540);
+        assert_eq!(nv12.plane_offset(1, 768), Some(768 * 360));
+
+        let p010 = InputFormat::P010.layout(640, 360);
+        assert_eq!(p010.planes()[0].row_bytes, 1280);
+        assert_eq!(
+            p010.planes()[1],
+            Plane {
+                row_bytes: 1280,
+                rows: 180
+            }
+        );
+        assert_eq!(p010.packed_size(), 640 * 360 * 3);
+
+        let yuv444 = InputFormat::Yuv444.layout(641, 361);
+        assert_eq!(yuv444.planes().len(), 3);
+        assert!(yuv444.planes().iter().all(|p| *p
+            == Plane {
+                row_bytes: 641,
+                rows: 361
+            }));
+        assert_eq!(yuv444.surface_rows(), 3 * 361);
+        assert_eq!(yuv444.plane_offset(2, 704), Some(2 * 704 * 361));
+
+        let argb = InputFormat::Argb.layout(320, 240);
+        assert_eq!(
+            argb.planes(),
+            &[Plane {
+                row_bytes: 1280,
+                rows: 240
+            }]
+        );
+        assert_eq!(argb.packed_size(), 320 * 240 * 4);
+        assert_eq!(argb.plane_offset(1, 1280), Some(1280 * 240));
+        assert_eq!(argb.plane_offset(2, 1280), None);
+    }
+
+    #[test]
+    fn encode_surface_size_needs_no_padding_after_the_last_row() {
+        let nv12 = InputFormat::Nv12.layout(640, 360);
+        assert_eq!(nv12.surface_size(640), Some(640 * 540));
+        assert_eq!(nv12.surface_size(768), Some(768 * 539 + 640));
+        assert_eq!(nv12.surface_size(639), None);
+        assert_eq!(nv12.surface_size(usize::MAX), None);
+    }
+
+    #[test]
+    fn encode_host_planes_are_checked_against_pitch_and_rows() {
+        let (w, h) = (64u32, 32u32);
+        let y = vec![0u8; 80 * 31 + 64];
+        let uv = vec![0u8; 64 * 16];
+        let ok = [
+            HostPlane {
+                data: &y,
+                pitch: 80,
+            },
+            HostPlane {
+                data: &uv,
+                pitch: 64,
+            },
+        ];
+        check_host_planes(InputFormat::Nv12, w, h, &ok).unwrap();
+
+        let short_y = [
+            HostPlane {
+                data: &y[..80 * 31 + 63],
+                pitch: 80,
+            },
+            ok[1],
+        ];
+        let err = check_host_planes(InputFormat::Nv12, w, h, &short_y).unwrap_err();
+        assert!(err.to_string().contains("Y plane"), "{err}");
+
+        let narrow = [
+            ok[0],
+            HostPlane {
+                data: &uv,
+                pitch: 63,
+            },
+        ];
+        let err = check_host_planes(InputFormat::Nv12, w, h, &narrow).unwrap_err();
+        assert!(
+            err.to_string().contains("UV plane") && err.to_string().contains("pitch 63"),
+            "{err}"
+        );
+
+        let err = check_host_planes(InputFormat::Yuv444, w, h, &ok).unwrap_err();
+        assert!(err.to_string().contains("3 plane(s), got 2"), "{err}");
+        assert!(matches!(err, Error::InvalidInput(_)));
+    }
+
+    #[test]
+    fn encode_packed_frames_split_into_planes() {
+        let data: Vec<u8> = (0..(8 * 4 * 3 / 2)).map(|i| i as u8).collect();
+        let planes = split_packed(InputFormat::Nv12, 8, 4, &data).unwrap();
+        assert_eq!(planes.len(), 2);
+        assert_eq!((planes[0].data.len(), planes[0].pitch), (32, 8));
+        assert_eq!((planes[1].data.len(), planes[1].pitch), (16, 8));
+        assert_eq!(planes[1].data[0], 32);
+        assert!(split_packed(InputFormat::Nv12, 8, 4, &data[1..]).is_err());
+        let argb = vec![0u8; 3 * 2 * 4];
+        assert_eq!(
+            split_packed(InputFormat::Argb, 3, 2, &argb).unwrap().len(),
+            1
+        );
+    }
+
+    #[test]
+    fn encode_copy_places_planes_at_pitch_offsets() {
+        // 4x2 NV12 from packed planes into a surface of pitch 6.
+        let y = [1u8, 2, 3, 4, 5, 6, 7, 8];
+        let uv = [9u8, 10, 11, 12];
+        let planes = [
+            HostPlane { data: &y, pitch: 4 },
+            HostPlane {
+                data: &uv,
+                pitch: 4,
+            },
+        ];
+        let layout = InputFormat::Nv12.layout(4, 2);
+        let mut dst = vec![0u8; 6 * layout.surface_rows()];
+        copy_to_surface(&layout, &planes, &mut dst, 6).unwrap();
+        assert_eq!(
+            dst,
+            [1, 2, 3, 4, 0, 0, 5, 6, 7, 8, 0, 0, 9, 10, 11, 12, 0, 0]
+        );
+        // A destination too small is an error, not a panic.
+        let mut small = vec![0u8; 13];
+        assert!(copy_to_surface(&layout, &planes, &mut small, 6).is_err());
+        assert!(copy_to_surface(&layout, &planes, &mut dst, 3).is_err());
+    }
+}
