@@ -37,12 +37,14 @@ use crate::error::Result;
 use crate::init::{CudaInitGuard, TeardownPolicy, WindowTiming};
 
 mod sealed {
-    /// Seals [`super::Phase`] and [`super::Backend`]: only this crate implements them.
-    pub trait Sealed {}
+    /// Seals [`super::Phase`]: the three markers are the only phases.
+    pub trait SealedPhase {}
+    /// Seals [`super::Backend`]: only this crate's codecs are backends.
+    pub trait SealedBackend {}
 }
 
 /// A build phase. Sealed: the three markers below are the only phases.
-pub trait Phase: sealed::Sealed {
+pub trait Phase: sealed::SealedPhase {
     /// What a builder in this phase owns besides its configuration.
     #[doc(hidden)]
     type State<B: Backend>;
@@ -66,9 +68,9 @@ pub struct SessionOpen {
     _sealed: (),
 }
 
-impl sealed::Sealed for Uninit {}
-impl sealed::Sealed for ContextReady {}
-impl sealed::Sealed for SessionOpen {}
+impl sealed::SealedPhase for Uninit {}
+impl sealed::SealedPhase for ContextReady {}
+impl sealed::SealedPhase for SessionOpen {}
 
 impl Phase for Uninit {
     type State<B: Backend> = ();
@@ -102,7 +104,7 @@ pub struct ContextSpec {
 }
 
 /// A codec that can be built through [`Builder`]. Sealed.
-pub trait Backend: sealed::Sealed + Sized {
+pub trait Backend: sealed::SealedBackend + Sized {
     /// The user's configuration.
     type Config: std::fmt::Debug;
     /// What exists in [`SessionOpen`]: the codec session created inside the window.
@@ -262,4 +264,4 @@ impl<B: Backend, P: Phase> std::fmt::Debug for Builder<B, P> {
     }
 }
 
-pub(crate) use sealed::Sealed;
+pub(crate) use sealed::SealedBackend;

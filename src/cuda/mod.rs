@@ -1,4 +1,4 @@
-//! Safe CUDA types built on [`crate::ffi`]: contexts (created only under the init guard) and
+//! Safe CUDA types built on the crate's FFI layer: contexts (created only under the init guard) and
 //! owned device memory.
 
 mod context;

@@ -42,7 +42,7 @@ pub use frame::{Frame, FrameLayout};
 use crate::cuda::Context;
 use crate::error::Result;
 use crate::init::{CudaInitGuard, WindowTiming};
-use crate::phase::{Backend, Builder, ContextSpec, Sealed, Uninit};
+use crate::phase::{Backend, Builder, ContextSpec, SealedBackend, Uninit};
 
 /// The NVDEC backend of [`Builder`].
 #[derive(Debug)]
@@ -50,7 +50,7 @@ pub struct Nvdec {
     _sealed: (),
 }
 
-impl Sealed for Nvdec {}
+impl SealedBackend for Nvdec {}
 
 impl Backend for Nvdec {
     type Config = DecoderConfig;

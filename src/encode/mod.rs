@@ -96,7 +96,7 @@ pub use session::EncoderSession;
 use crate::cuda::Context;
 use crate::error::Result;
 use crate::init::{CudaInitGuard, WindowTiming};
-use crate::phase::{Backend, Builder, ContextSpec, Sealed, Uninit};
+use crate::phase::{Backend, Builder, ContextSpec, SealedBackend, Uninit};
 
 /// The NVENC backend of [`Builder`].
 #[derive(Debug)]
@@ -104,7 +104,7 @@ pub struct Nvenc {
     _sealed: (),
 }
 
-impl Sealed for Nvenc {}
+impl SealedBackend for Nvenc {}
 
 impl Backend for Nvenc {
     type Config = EncoderConfig;

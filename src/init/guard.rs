@@ -41,6 +41,8 @@ pub fn held_by_current_thread() -> bool {
 pub struct CudaInitGuard {
     acquired_at: Instant,
     waited: Duration,
+    /// Set by `release`, so the hold it returns is the one recorded (one clock read).
+    released_hold: Option<Duration>,
     span: tracing::Span,
     /// `*const ()` makes the guard `!Send + !Sync`.
     _one_thread: PhantomData<*const ()>,
@@ -76,6 +78,15 @@ impl CudaInitGuard {
             COUNTERS.refused_reentrant();
             return Err(Error::InitLockHeld);
         }
+        // The span is created before the lock is taken: a subscriber is user code, and
+        // nothing but the guard's constructor may run between taking the lock and owning
+        // a guard whose `Drop` gives it back.
+        let span = tracing::info_span!(
+            "cuda_init_window",
+            device = Empty,
+            backend = Empty,
+            phase = "waiting",
+        );
         let start = Instant::now();
         // A timeout too large to represent is no timeout at all.
         let deadline = timeout.and_then(|t| start.checked_add(t));
@@ -84,26 +95,22 @@ impl CudaInitGuard {
             Err(TakeError::TimedOut) => {
                 COUNTERS.timed_out();
                 let waited = start.elapsed();
-                tracing::warn!(?waited, "timed out waiting for the CUDA init lock");
+                tracing::warn!(parent: &span, ?waited, "timed out waiting for the CUDA init lock");
                 return Err(Error::InitLockTimeout { waited });
             }
         };
         let acquired_at = if contended { Instant::now() } else { start };
-        let waited = acquired_at - start;
-        HELD_HERE.with(|h| h.set(true));
-        COUNTERS.window_opened(waited, contended);
-        let span = tracing::info_span!(
-            "cuda_init_window",
-            device = Empty,
-            backend = Empty,
-            phase = "acquired",
-        );
-        Ok(Self {
+        let guard = Self {
             acquired_at,
-            waited,
+            waited: acquired_at - start,
+            released_hold: None,
             span,
             _one_thread: PhantomData,
-        })
+        };
+        HELD_HERE.with(|h| h.set(true));
+        COUNTERS.window_opened(guard.waited, contended);
+        guard.span.record("phase", "acquired");
+        Ok(guard)
     }
 
     /// How long this window waited for the lock.
@@ -123,10 +130,12 @@ impl CudaInitGuard {
     }
 
     /// Ends the window now and reports its timing.
-    pub fn release(self) -> WindowTiming {
+    pub fn release(mut self) -> WindowTiming {
+        let hold = self.acquired_at.elapsed();
+        self.released_hold = Some(hold);
         WindowTiming {
             wait: self.waited,
-            hold: self.acquired_at.elapsed(),
+            hold,
         }
         // `self` drops here, which closes the window.
     }
@@ -145,7 +154,9 @@ impl CudaInitGuard {
 
 impl Drop for CudaInitGuard {
     fn drop(&mut self) {
-        let hold = self.acquired_at.elapsed();
+        let hold = self
+            .released_hold
+            .unwrap_or_else(|| self.acquired_at.elapsed());
         let panicking = std::thread::panicking();
         COUNTERS.window_closed(hold, panicking);
         HELD_HERE.with(|h| h.set(false));

@@ -1,0 +1,17 @@
+// Handing one guard to two builders (two sessions in one window, the second unguarded) is impossible.
+use nvcodec_guard::decode::DecoderBuilder;
+use nvcodec_guard::init::CudaInitGuard;
+use nvcodec_guard::phase::Uninit;
+
+fn one_guard_two_builders(
+    first: DecoderBuilder<Uninit>,
+    second: DecoderBuilder<Uninit>,
+    guard: CudaInitGuard,
+) {
+    let _ = first.context(guard);
+    let _ = second.context(guard);
+}
+
+fn main() {
+    let _ = one_guard_two_builders;
+}
