@@ -30,7 +30,7 @@ for codec in ("h264", "hevc"):
         o = statistics.median(ours_fps) if ours_fps else float("nan")
         if theirs:
             agg, ns = theirs[0]["aggregate_fps"], theirs[0].get("nvidia_style_sum_fps", float("nan"))
-            print(f"| {codec} | {n} | {o:.0f} | {agg:.0f} / {ns:.0f} | {o / ns:.2f}× |")
+            print(f"| {codec} | {n} | {o:.0f} | {agg:.0f} / {ns:.0f} | {o / ns:.3f}× |")
         else:
             print(f"| {codec} | {n} | {o:.0f} | – | – |")
 
