@@ -214,7 +214,9 @@ impl Core {
         if current.fits(&needs) {
             if self.geometry.get() != Some(geometry) {
                 self.materialize(None)?;
-                match self.decoder.borrow().reconfigure(geometry) {
+                // Bind first: the handle's borrow must end before `recreate` replaces it.
+                let reconfigured = self.decoder.borrow().reconfigure(geometry);
+                match reconfigured {
                     Ok(()) => self.bump(|s| s.reconfigurations += 1),
                     Err(error) => {
                         tracing::warn!(%error, "reconfigure failed; re-creating the decoder");

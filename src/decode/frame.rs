@@ -262,18 +262,7 @@ impl<'a> Frame<'a> {
                 dst.len()
             )));
         }
-        let (src, pitch, rows) = self.source();
-        copy_planes(
-            &self.core.context,
-            &self.core.stream,
-            &self.layout,
-            src,
-            pitch,
-            rows,
-            Mem::Host(dst.as_mut_ptr().cast()),
-            self.layout.packed_pitch(),
-            self.layout.height as usize,
-        )
+        self.copy_packed_to(Mem::Host(dst.as_mut_ptr().cast()))
     }
 
     /// Copies the frame into a new `Vec` in the packed layout.
@@ -287,6 +276,13 @@ impl<'a> Frame<'a> {
     /// outlives the decoder's surface.
     pub fn copy_to_device(&self) -> Result<DeviceBuffer> {
         let buffer = DeviceBuffer::alloc(&self.core.context, self.layout.packed_size())?;
+        self.copy_packed_to(Mem::Device(buffer.device_ptr()))?;
+        Ok(buffer)
+    }
+
+    /// Copies both planes to `dst` in the packed layout and waits for the copy. `dst` must
+    /// hold [`FrameLayout::packed_size`] bytes (the callers allocate or check it).
+    fn copy_packed_to(&self, dst: Mem) -> Result<()> {
         let (src, pitch, rows) = self.source();
         copy_planes(
             &self.core.context,
@@ -295,11 +291,10 @@ impl<'a> Frame<'a> {
             src,
             pitch,
             rows,
-            Mem::Device(buffer.device_ptr()),
+            dst,
             self.layout.packed_pitch(),
             self.layout.height as usize,
-        )?;
-        Ok(buffer)
+        )
     }
 }
 
