@@ -23,7 +23,7 @@ for clip in bench-clips/h264_1080p30_8M.h264 bench-clips/hevc_1080p30_6M.hevc; d
   done
   timeout 120 $B memory "$clip" | tee -a "$OUT/ours.jsonl"
 done
-for p in locked unlocked; do timeout 120 $B teardown bench-clips/h264_1080p30_8M.h264 8 $p | tee -a "$OUT/ours.jsonl"; done
+timeout 120 $B teardown bench-clips/h264_1080p30_8M.h264 8 | tee -a "$OUT/ours.jsonl"
 if [ "${SKIP_PYNV:-0}" != 1 ]; then
   python3 -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --upgrade --target /tmp/site .whl/*.whl \
     && PYTHONPATH=/tmp/site PYTHONUNBUFFERED=1 timeout 300 python3 bench/pynv_bench.py --clips bench-clips --out "$OUT" ${PYNV_ARGS:-} \

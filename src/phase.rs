@@ -34,7 +34,7 @@ use std::time::Duration;
 
 use crate::cuda::{Context, ContextMode};
 use crate::error::Result;
-use crate::init::{CudaInitGuard, TeardownPolicy, WindowTiming};
+use crate::init::{CudaInitGuard, WindowTiming};
 
 mod sealed {
     /// Seals [`super::Phase`]: the three markers are the only phases.
@@ -99,8 +99,6 @@ pub struct ContextSpec {
     pub device: u32,
     /// Shared primary (default) or dedicated context.
     pub mode: ContextMode,
-    /// Whether destroying the session (and a dedicated context) takes the init lock.
-    pub teardown: TeardownPolicy,
 }
 
 /// A codec that can be built through [`Builder`]. Sealed.
@@ -167,7 +165,7 @@ impl<B: Backend> Builder<B, Uninit> {
         guard.record_target(spec.device, B::NAME);
         let context = guard
             .span()
-            .in_scope(|| Context::acquire(&guard, spec.device, spec.mode, spec.teardown))?;
+            .in_scope(|| Context::acquire(&guard, spec.device, spec.mode))?;
         guard.record_phase("context_ready");
         Ok(Builder {
             config: self.config,

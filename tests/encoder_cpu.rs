@@ -13,7 +13,7 @@ use nvcodec_guard::encode::{
     EncoderBuilder, EncoderConfig, HostPlane, INFINITE_GOP, InputFormat, InputFrame, Plane, Preset,
     RateControl, Tuning,
 };
-use nvcodec_guard::init::{CudaInitGuard, TeardownPolicy, init_lock_stats};
+use nvcodec_guard::init::{CudaInitGuard, init_lock_stats};
 use nvcodec_guard::{Codec, Error};
 use nvidia_video_codec_sdk::sys::nvEncodeAPI as nv;
 
@@ -141,10 +141,7 @@ fn defaults_are_sensible_and_valid() {
     );
     assert_eq!((c.gop_length, c.b_frames), (60, 0));
     assert_eq!(c.input_format, InputFormat::Nv12);
-    assert_eq!(
-        (c.device, c.context_mode, c.teardown),
-        (0, ContextMode::SharedPrimary, TeardownPolicy::Locked)
-    );
+    assert_eq!((c.device, c.context_mode), (0, ContextMode::SharedPrimary));
     c.validate().unwrap();
     for codec in [Codec::Hevc, Codec::Av1] {
         EncoderConfig::new(codec, 3840, 2160).validate().unwrap();
@@ -162,7 +159,6 @@ fn defaults_are_sensible_and_valid() {
         .with_b_frames(3)
         .with_input_format(InputFormat::P010)
         .with_context_mode(ContextMode::Dedicated)
-        .with_teardown(TeardownPolicy::Unlocked)
         .validate()
         .unwrap();
 }

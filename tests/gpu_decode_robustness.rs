@@ -14,7 +14,7 @@ use std::time::Duration;
 use common::*;
 use nvcodec_guard::cuda::{Context, ContextMode};
 use nvcodec_guard::decode::{DecoderBuilder, DecoderConfig};
-use nvcodec_guard::init::{CudaInitGuard, TeardownPolicy, init_lock_stats};
+use nvcodec_guard::init::{CudaInitGuard, init_lock_stats};
 use nvcodec_guard::input::ElementaryStream;
 
 const MIB: usize = 1 << 20;
@@ -128,13 +128,7 @@ fn damaged_streams_give_frames_or_errors_and_leave_memory_at_baseline() {
     // Warm up: the shared primary context and one decoder's worth of driver state.
     drop(decode_clip("h264_640x360_b3.h264", None, false));
     let guard = CudaInitGuard::acquire().unwrap();
-    let ctx = Context::acquire(
-        &guard,
-        0,
-        ContextMode::SharedPrimary,
-        TeardownPolicy::Locked,
-    )
-    .unwrap();
+    let ctx = Context::acquire(&guard, 0, ContextMode::SharedPrimary).unwrap();
     drop(guard);
     let (baseline, _) = ctx.memory_info().unwrap();
 

@@ -12,7 +12,7 @@ use std::time::{Duration, Instant};
 
 use nvcodec_guard::cuda::{Context, ContextMode};
 use nvcodec_guard::encode::{EncoderBuilder, EncoderConfig};
-use nvcodec_guard::init::{CudaInitGuard, TeardownPolicy, init_lock_stats};
+use nvcodec_guard::init::{CudaInitGuard, init_lock_stats};
 use nvcodec_guard::{Codec, Error};
 
 const MIB: usize = 1 << 20;
@@ -26,13 +26,8 @@ fn serial() -> MutexGuard<'static, ()> {
 /// Device 0's shared primary context, obtained through the guard API.
 fn primary() -> Context {
     let guard = CudaInitGuard::acquire().expect("init lock");
-    let ctx = Context::acquire(
-        &guard,
-        0,
-        ContextMode::SharedPrimary,
-        TeardownPolicy::Locked,
-    )
-    .expect("CUDA context on device 0");
+    let ctx =
+        Context::acquire(&guard, 0, ContextMode::SharedPrimary).expect("CUDA context on device 0");
     drop(guard);
     ctx
 }

@@ -8,7 +8,7 @@ use std::sync::{Arc, Barrier};
 use std::thread;
 
 use nvcodec_guard::cuda::{Context, ContextMode};
-use nvcodec_guard::init::{CudaInitGuard, TeardownPolicy, init_lock_stats};
+use nvcodec_guard::init::{CudaInitGuard, init_lock_stats};
 
 const MIB: usize = 1 << 20;
 
@@ -16,20 +16,8 @@ const MIB: usize = 1 << 20;
 #[ignore = "needs an NVIDIA GPU"]
 fn the_shared_primary_context_is_created_once_per_device() {
     let guard = CudaInitGuard::acquire().unwrap();
-    let a = Context::acquire(
-        &guard,
-        0,
-        ContextMode::SharedPrimary,
-        TeardownPolicy::Locked,
-    )
-    .unwrap();
-    let b = Context::acquire(
-        &guard,
-        0,
-        ContextMode::SharedPrimary,
-        TeardownPolicy::Locked,
-    )
-    .unwrap();
+    let a = Context::acquire(&guard, 0, ContextMode::SharedPrimary).unwrap();
+    let b = Context::acquire(&guard, 0, ContextMode::SharedPrimary).unwrap();
     drop(guard);
     assert_eq!(a.raw(), b.raw(), "one primary context per device");
     assert!(!a.raw().is_null());
@@ -46,13 +34,7 @@ fn the_shared_primary_context_is_created_once_per_device() {
 #[ignore = "needs an NVIDIA GPU"]
 fn a_missing_device_is_a_clear_error() {
     let guard = CudaInitGuard::acquire().unwrap();
-    let err = Context::acquire(
-        &guard,
-        999,
-        ContextMode::SharedPrimary,
-        TeardownPolicy::Locked,
-    )
-    .unwrap_err();
+    let err = Context::acquire(&guard, 999, ContextMode::SharedPrimary).unwrap_err();
     assert!(err.to_string().contains("999"), "{err}");
 }
 
@@ -60,19 +42,12 @@ fn a_missing_device_is_a_clear_error() {
 #[ignore = "needs an NVIDIA GPU"]
 fn dedicated_contexts_are_created_and_destroyed_without_leaking() {
     let guard = CudaInitGuard::acquire().unwrap();
-    let primary = Context::acquire(
-        &guard,
-        0,
-        ContextMode::SharedPrimary,
-        TeardownPolicy::Locked,
-    )
-    .unwrap();
+    let primary = Context::acquire(&guard, 0, ContextMode::SharedPrimary).unwrap();
     drop(guard);
     let (baseline, _) = primary.memory_info().unwrap();
     for _ in 0..20 {
         let guard = CudaInitGuard::acquire().unwrap();
-        let ctx =
-            Context::acquire(&guard, 0, ContextMode::Dedicated, TeardownPolicy::Locked).unwrap();
+        let ctx = Context::acquire(&guard, 0, ContextMode::Dedicated).unwrap();
         assert_ne!(ctx.raw(), primary.raw());
         assert_eq!(ctx.mode(), ContextMode::Dedicated);
         // Destroyed inside this window (the policy sees the thread already holds it).
@@ -105,7 +80,7 @@ fn sixty_four_threads_racing_to_build_contexts_never_overlap_windows() {
                 } else {
                     ContextMode::SharedPrimary
                 };
-                let ctx = Context::acquire(&guard, 0, mode, TeardownPolicy::Locked).unwrap();
+                let ctx = Context::acquire(&guard, 0, mode).unwrap();
                 let timing = guard.release();
                 (ctx.raw() as usize, timing)
             })

@@ -20,7 +20,7 @@ use cudarc::driver::sys::{CUcontext, CUdevice};
 
 use crate::error::{Error, Result};
 use crate::ffi::cuda::Driver;
-use crate::init::{CudaInitGuard, TeardownPolicy};
+use crate::init::{CudaInitGuard, held_by_current_thread};
 
 /// Which CUDA context a session runs in.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -45,7 +45,6 @@ struct ContextInner {
     ordinal: u32,
     name: String,
     mode: ContextMode,
-    teardown: TeardownPolicy,
     driver: Driver,
 }
 
@@ -62,13 +61,7 @@ impl Context {
     /// Returns the context for `ordinal` in `mode`, creating it if needed.
     ///
     /// Requires the init guard: this is where `cuInit` and context creation happen.
-    /// `teardown` governs the destruction of a [`ContextMode::Dedicated`] context.
-    pub fn acquire(
-        guard: &CudaInitGuard,
-        ordinal: u32,
-        mode: ContextMode,
-        teardown: TeardownPolicy,
-    ) -> Result<Context> {
+    pub fn acquire(guard: &CudaInitGuard, ordinal: u32, mode: ContextMode) -> Result<Context> {
         let _ = guard;
         let driver = Driver::load()?;
         driver.init()?;
@@ -79,12 +72,12 @@ impl Context {
             )));
         }
         match mode {
-            ContextMode::SharedPrimary => Self::shared_primary(driver, ordinal, teardown),
-            ContextMode::Dedicated => Self::dedicated(driver, ordinal, teardown),
+            ContextMode::SharedPrimary => Self::shared_primary(driver, ordinal),
+            ContextMode::Dedicated => Self::dedicated(driver, ordinal),
         }
     }
 
-    fn shared_primary(driver: Driver, ordinal: u32, teardown: TeardownPolicy) -> Result<Context> {
+    fn shared_primary(driver: Driver, ordinal: u32) -> Result<Context> {
         let mut registry = PRIMARY.lock().unwrap_or_else(PoisonError::into_inner);
         let registry = registry.get_or_insert_with(HashMap::new);
         if let Some(ctx) = registry.get(&ordinal) {
@@ -101,7 +94,6 @@ impl Context {
                 ordinal,
                 name,
                 mode: ContextMode::SharedPrimary,
-                teardown,
                 driver,
             }),
         };
@@ -109,7 +101,7 @@ impl Context {
         Ok(ctx)
     }
 
-    fn dedicated(driver: Driver, ordinal: u32, teardown: TeardownPolicy) -> Result<Context> {
+    fn dedicated(driver: Driver, ordinal: u32) -> Result<Context> {
         let device = driver.device(ordinal)?;
         let name = driver.device_name(device)?;
         let raw = driver.context_create(device)?;
@@ -123,7 +115,6 @@ impl Context {
                 ordinal,
                 name,
                 mode: ContextMode::Dedicated,
-                teardown,
                 driver,
             }),
         })
@@ -190,7 +181,7 @@ impl Drop for ContextInner {
         if self.mode != ContextMode::Dedicated {
             return; // Primary contexts live in the registry until the process exits.
         }
-        let _window = self.teardown.enter();
+        let _window = (!held_by_current_thread()).then(CudaInitGuard::acquire);
         // SAFETY: this is the last reference to a context we created; everything that
         // used it (decoders, buffers) held a clone and has been dropped.
         if let Err(error) = unsafe { self.driver.context_destroy(self.raw) } {

@@ -5,7 +5,6 @@ use std::time::Duration;
 use crate::codec::Codec;
 use crate::cuda::ContextMode;
 use crate::error::{Error, Result};
-use crate::init::TeardownPolicy;
 use crate::phase::ContextSpec;
 
 /// The pixel layout of decoded frames.
@@ -60,7 +59,7 @@ impl OutputFormat {
 ///
 /// Defaults: 1920×1080 maximum, 8-bit, [`OutputFormat::Auto`], decode surfaces by codec
 /// (see [`DecoderConfig::effective_decode_surfaces`]), 2 output surfaces, display delay 1,
-/// device 0, shared primary context, locked teardown.
+/// device 0, shared primary context.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct DecoderConfig {
     /// The codec of the stream.
@@ -85,8 +84,6 @@ pub struct DecoderConfig {
     pub device: u32,
     /// Shared primary (default) or dedicated context.
     pub context_mode: ContextMode,
-    /// Whether destroying the decoder takes the init lock.
-    pub teardown: TeardownPolicy,
     /// How long a re-creation at run time waits for the init lock before failing.
     pub runtime_lock_timeout: Duration,
 }
@@ -110,7 +107,6 @@ impl DecoderConfig {
             display_delay: 1,
             device: 0,
             context_mode: ContextMode::SharedPrimary,
-            teardown: TeardownPolicy::Locked,
             runtime_lock_timeout: Duration::from_secs(30),
         }
     }
@@ -137,12 +133,6 @@ impl DecoderConfig {
     /// Sets the context mode.
     pub fn with_context_mode(mut self, mode: ContextMode) -> Self {
         self.context_mode = mode;
-        self
-    }
-
-    /// Sets the teardown policy.
-    pub fn with_teardown(mut self, teardown: TeardownPolicy) -> Self {
-        self.teardown = teardown;
         self
     }
 
@@ -235,12 +225,11 @@ impl DecoderConfig {
         Ok(())
     }
 
-    /// The device, context mode and teardown policy this config asks for.
+    /// The device and context mode this config asks for.
     pub fn context_spec(&self) -> ContextSpec {
         ContextSpec {
             device: self.device,
             mode: self.context_mode,
-            teardown: self.teardown,
         }
     }
 }

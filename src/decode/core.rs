@@ -261,7 +261,6 @@ impl Core {
                 shape,
                 geometry,
                 self.config.output_surfaces,
-                self.config.teardown,
             )
         });
         let new = match created {

@@ -112,7 +112,6 @@ pub(crate) fn open(
         shape,
         Geometry::full(shape.max_width, shape.max_height),
         config.output_surfaces,
-        config.teardown,
     )?;
     let core = Box::new(Core {
         decoder: RefCell::new(decoder),

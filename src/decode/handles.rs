@@ -19,7 +19,7 @@ use super::geometry::{Geometry, Shape};
 use crate::cuda::Context;
 use crate::error::Result;
 use crate::ffi::nvcuvid::Nvcuvid;
-use crate::init::TeardownPolicy;
+use crate::init::{CudaInitGuard, held_by_current_thread};
 
 /// A CUDA stream owned by one decoder, for its maps and copies.
 pub(crate) struct OwnedStream {
@@ -89,7 +89,6 @@ pub(crate) struct DecoderHandle {
     shape: Shape,
     api: &'static Nvcuvid,
     context: Context,
-    teardown: TeardownPolicy,
 }
 
 fn surface_format(format: PixelFormat) -> cudaVideoSurfaceFormat {
@@ -109,7 +108,6 @@ impl DecoderHandle {
         shape: Shape,
         geometry: Geometry,
         output_surfaces: u32,
-        teardown: TeardownPolicy,
     ) -> Result<Self> {
         let mut info = CUVIDDECODECREATEINFO {
             ulWidth: geometry.coded_width.into(),
@@ -142,7 +140,6 @@ impl DecoderHandle {
             shape,
             api,
             context: context.clone(),
-            teardown,
         })
     }
 
@@ -176,7 +173,7 @@ impl DecoderHandle {
 
 impl Drop for DecoderHandle {
     fn drop(&mut self) {
-        let _window = self.teardown.enter();
+        let _window = (!held_by_current_thread()).then(CudaInitGuard::acquire);
         let destroyed = self.context.make_current().and_then(|_current| {
             // SAFETY: the handle is live, no frame is mapped (frames borrow the decoder),
             // and nothing uses it afterwards.

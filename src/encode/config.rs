@@ -3,7 +3,6 @@
 use crate::codec::Codec;
 use crate::cuda::ContextMode;
 use crate::error::{Error, Result};
-use crate::init::TeardownPolicy;
 use crate::phase::ContextSpec;
 
 /// `gop_length` meaning "no automatic IDR frames" (`NVENC_INFINITE_GOPLENGTH`).
@@ -134,8 +133,7 @@ impl InputFormat {
 ///
 /// Defaults (from [`EncoderConfig::new`]): 30/1 fps, [`RateControl::default`] (CQP
 /// 23/25/27), preset P4, high-quality tuning, a GOP of 60 frames (2 s at 30 fps) with an
-/// IDR at each start, no B-frames, NV12 input, device 0, shared primary context, locked
-/// teardown.
+/// IDR at each start, no B-frames, NV12 input, device 0, shared primary context.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct EncoderConfig {
     /// H.264, HEVC or AV1.
@@ -165,8 +163,6 @@ pub struct EncoderConfig {
     pub device: u32,
     /// Shared primary (default) or dedicated context.
     pub context_mode: ContextMode,
-    /// Whether destroying the encoder takes the init lock.
-    pub teardown: TeardownPolicy,
 }
 
 impl EncoderConfig {
@@ -186,7 +182,6 @@ impl EncoderConfig {
             input_format: InputFormat::default(),
             device: 0,
             context_mode: ContextMode::SharedPrimary,
-            teardown: TeardownPolicy::Locked,
         }
     }
 
@@ -242,12 +237,6 @@ impl EncoderConfig {
     /// Sets the context mode.
     pub fn with_context_mode(mut self, mode: ContextMode) -> Self {
         self.context_mode = mode;
-        self
-    }
-
-    /// Sets the teardown policy.
-    pub fn with_teardown(mut self, teardown: TeardownPolicy) -> Self {
-        self.teardown = teardown;
         self
     }
 
@@ -369,12 +358,11 @@ impl EncoderConfig {
         Ok(())
     }
 
-    /// The device, context mode and teardown policy this config asks for.
+    /// The device and context mode this config asks for.
     pub fn context_spec(&self) -> ContextSpec {
         ContextSpec {
             device: self.device,
             mode: self.context_mode,
-            teardown: self.teardown,
         }
     }
 }

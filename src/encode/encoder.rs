@@ -22,7 +22,7 @@ use crate::init::WindowTiming;
 ///
 /// `Send` (move it to a worker thread) but not `Sync` (one thread feeds it at a time).
 /// Dropping it sends end of stream if needed and destroys its buffers, then the session,
-/// under its [`TeardownPolicy`](crate::init::TeardownPolicy); it never panics.
+/// inside an init window; it never panics.
 pub struct Encoder {
     session: SessionHandle,
     config: EncoderConfig,

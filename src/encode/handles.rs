@@ -3,7 +3,7 @@
 //!
 //! Invariant: an NVENC session's buffers and registrations must be destroyed before the
 //! session, and all of it in the CUDA context it was made in. One owner holds them all, so
-//! its `Drop` can do that in one init window (per [`TeardownPolicy`]) and in the right
+//! its `Drop` can do that in one init window and in the right
 //! order — device registrations (then their memory), input buffers, bitstream buffers,
 //! then the session — whether the
 //! encoder is dropped after a long run or construction failed half-way. Destruction
@@ -23,7 +23,7 @@ use crate::cuda::{Context, DeviceBuffer};
 use crate::error::{Error, Result};
 use crate::ffi::cuda::{Copy2d, Mem};
 use crate::ffi::nvenc::{EncodeCodec, EncodeConfig, EncodeStatus, EncoderPtr, Nvenc, Picture};
-use crate::init::TeardownPolicy;
+use crate::init::{CudaInitGuard, held_by_current_thread};
 
 /// Row alignment of the device staging surfaces (what `cuMemAllocPitch` picks on current
 /// GPUs).
@@ -53,7 +53,6 @@ pub(crate) struct SessionHandle {
     raw: EncoderPtr,
     api: &'static Nvenc,
     context: Context,
-    teardown: TeardownPolicy,
     initialized: bool,
     /// Pictures were submitted since the last end-of-stream.
     unfinished: bool,
@@ -68,11 +67,7 @@ impl SessionHandle {
     /// `NvEncOpenEncodeSessionEx` on `context`. Must run inside an init window.
     /// `NV_ENC_ERR_NO_ENCODE_DEVICE` and `NV_ENC_ERR_UNSUPPORTED_DEVICE` become
     /// [`Error::NoEncodeDevice`] naming the GPU (see [`no_encoder_status`]).
-    pub(crate) fn open(
-        api: &'static Nvenc,
-        context: &Context,
-        teardown: TeardownPolicy,
-    ) -> Result<Self> {
+    pub(crate) fn open(api: &'static Nvenc, context: &Context) -> Result<Self> {
         let _current = context.make_current()?;
         // SAFETY: the context is live: `context` holds a reference to it.
         match unsafe { api.open_session(context.raw()) } {
@@ -80,7 +75,6 @@ impl SessionHandle {
                 raw,
                 api,
                 context: context.clone(),
-                teardown,
                 initialized: false,
                 unfinished: false,
                 inputs: Vec::new(),
@@ -436,7 +430,7 @@ fn bad_slot(slot: usize) -> Error {
 
 impl Drop for SessionHandle {
     fn drop(&mut self) {
-        let _window = self.teardown.enter();
+        let _window = (!held_by_current_thread()).then(CudaInitGuard::acquire);
         let _current = match self.context.make_current() {
             Ok(current) => Some(current),
             Err(error) => {

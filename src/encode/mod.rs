@@ -65,8 +65,7 @@
 //!   does), so a frame borrowed for one `encode` call may be freed after it even while NVENC
 //!   holds the picture for B-frames.
 //! - **One owner for teardown.** The session and everything made on it belong to one RAII
-//!   value, destroyed in reverse order in one init window (per
-//!   [`TeardownPolicy`](crate::init::TeardownPolicy)), also when construction fails
+//!   value, destroyed in reverse order in one init window, also when construction fails
 //!   half-way. A handle returned by a failed `NvEncOpenEncodeSessionEx` is destroyed too, as
 //!   the API requires.
 //! - **Driver-written enums are never trusted as Rust enums.** Statuses, picture types and

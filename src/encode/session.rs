@@ -60,7 +60,7 @@ pub(crate) fn open(
     let _ = guard; // proof of being inside the window; the builder already validated `config`
     let codec = mapping::encode_codec(config.codec)?;
     let api = Nvenc::get()?;
-    let mut handle = SessionHandle::open(api, context, config.teardown)?;
+    let mut handle = SessionHandle::open(api, context)?;
 
     let reported = caps::query(&handle, codec)?;
     caps::check(config, codec, context.device_name(), &reported)?;

@@ -73,6 +73,35 @@ impl CudaInitGuard {
         Self::enter(Some(timeout))
     }
 
+    /// Enters the init window only if no other window is open or waiting; never blocks.
+    /// `None` also when this thread already holds the lock.
+    pub(crate) fn try_acquire() -> Option<Self> {
+        if held_by_current_thread() || !INIT_LOCK.try_take() {
+            return None;
+        }
+        let span = tracing::info_span!(
+            "cuda_init_window",
+            device = Empty,
+            backend = Empty,
+            phase = "acquired",
+        );
+        Some(Self::opened(Instant::now(), Instant::now(), false, span))
+    }
+
+    fn opened(start: Instant, acquired_at: Instant, contended: bool, span: tracing::Span) -> Self {
+        let guard = Self {
+            acquired_at,
+            waited: acquired_at - start,
+            released_hold: None,
+            span,
+            _one_thread: PhantomData,
+        };
+        HELD_HERE.with(|h| h.set(true));
+        COUNTERS.window_opened(guard.waited, contended);
+        guard.span.record("phase", "acquired");
+        guard
+    }
+
     fn enter(timeout: Option<Duration>) -> Result<Self> {
         if held_by_current_thread() {
             COUNTERS.refused_reentrant();
@@ -100,17 +129,7 @@ impl CudaInitGuard {
             }
         };
         let acquired_at = if contended { Instant::now() } else { start };
-        let guard = Self {
-            acquired_at,
-            waited: acquired_at - start,
-            released_hold: None,
-            span,
-            _one_thread: PhantomData,
-        };
-        HELD_HERE.with(|h| h.set(true));
-        COUNTERS.window_opened(guard.waited, contended);
-        guard.span.record("phase", "acquired");
-        Ok(guard)
+        Ok(Self::opened(start, acquired_at, contended, span))
     }
 
     /// How long this window waited for the lock.

@@ -47,8 +47,9 @@ impl RawInitLock {
         self.sleep.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
+    /// Takes the lock if it is free; never waits.
     #[inline]
-    fn try_take(&self) -> bool {
+    pub(super) fn try_take(&self) -> bool {
         self.held
             .compare_exchange(false, true, SeqCst, SeqCst)
             .is_ok()

@@ -38,6 +38,16 @@ pub struct InitLockStats {
     pub total_hold: Duration,
     /// Longest single window.
     pub max_hold: Duration,
+    /// Session lifecycle calls made (context, decoder, parser, encoder session and buffer
+    /// creation and destruction), counted at the FFI boundary.
+    pub lifecycle_calls: u64,
+    /// The most lifecycle calls ever observed in flight at the same moment, process-wide.
+    /// Must be 1 (or 0 before the first call): every lifecycle call runs inside an init
+    /// window.
+    pub max_concurrent_lifecycle_calls: u32,
+    /// Teardowns handed to the background reaper because the lock was busy when a session
+    /// was dropped (they still run inside an init window).
+    pub deferred_teardowns: u64,
 }
 
 pub(super) struct Counters {
@@ -52,6 +62,10 @@ pub(super) struct Counters {
     max_wait_ns: AtomicU64,
     total_hold_ns: AtomicU64,
     max_hold_ns: AtomicU64,
+    lifecycle_calls: AtomicU64,
+    lifecycle_in_flight: AtomicU32,
+    max_lifecycle_in_flight: AtomicU32,
+    deferred: AtomicU64,
 }
 
 pub(super) static COUNTERS: Counters = Counters {
@@ -66,6 +80,10 @@ pub(super) static COUNTERS: Counters = Counters {
     max_wait_ns: AtomicU64::new(0),
     total_hold_ns: AtomicU64::new(0),
     max_hold_ns: AtomicU64::new(0),
+    lifecycle_calls: AtomicU64::new(0),
+    lifecycle_in_flight: AtomicU32::new(0),
+    max_lifecycle_in_flight: AtomicU32::new(0),
+    deferred: AtomicU64::new(0),
 };
 
 fn nanos(d: Duration) -> u64 {
@@ -109,6 +127,21 @@ impl Counters {
         self.open_windows.fetch_sub(1, Relaxed);
     }
 
+    /// A lifecycle call starts; counted with read-modify-writes, so overlap shows.
+    pub(super) fn lifecycle_started(&self) {
+        self.lifecycle_calls.fetch_add(1, Relaxed);
+        let now = self.lifecycle_in_flight.fetch_add(1, Relaxed) + 1;
+        self.max_lifecycle_in_flight.fetch_max(now, Relaxed);
+    }
+
+    pub(super) fn lifecycle_ended(&self) {
+        self.lifecycle_in_flight.fetch_sub(1, Relaxed);
+    }
+
+    pub(super) fn teardown_deferred(&self) {
+        self.deferred.fetch_add(1, Relaxed);
+    }
+
     pub(super) fn timed_out(&self) {
         self.timeouts.fetch_add(1, Relaxed);
     }
@@ -130,6 +163,9 @@ impl Counters {
             max_wait: Duration::from_nanos(self.max_wait_ns.load(Relaxed)),
             total_hold: Duration::from_nanos(self.total_hold_ns.load(Relaxed)),
             max_hold: Duration::from_nanos(self.max_hold_ns.load(Relaxed)),
+            lifecycle_calls: self.lifecycle_calls.load(Relaxed),
+            max_concurrent_lifecycle_calls: self.max_lifecycle_in_flight.load(Relaxed),
+            deferred_teardowns: self.deferred.load(Relaxed),
         }
     }
 }
