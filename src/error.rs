@@ -114,6 +114,16 @@ pub enum Error {
         surfaces: u32,
     },
 
+    /// `Decoder::decode` refused a packet because the frames it returned earlier were not
+    /// taken; the packet was not consumed.
+    #[error(
+        "{queued} decoded frames are waiting to be taken; take them before feeding more input (the packet was not consumed)"
+    )]
+    FramesNotTaken {
+        /// Frames queued.
+        queued: usize,
+    },
+
     /// A session is unusable after an earlier failure (e.g. a failed decoder re-creation).
     #[error("session is unusable after an earlier error: {0}")]
     Poisoned(String),

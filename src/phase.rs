@@ -79,7 +79,9 @@ impl Phase for ContextReady {
     type State<B: Backend> = InitWindow;
 }
 impl Phase for SessionOpen {
-    type State<B: Backend> = (InitWindow, B::Session);
+    /// Session first: a builder dropped unfinished destroys its session while the guard
+    /// still holds the window (a tuple drops its fields in order).
+    type State<B: Backend> = (B::Session, InitWindow);
 }
 
 /// The init window in progress: the guard and the context created under it.
@@ -216,7 +218,7 @@ impl<B: Backend> Builder<B, ContextReady> {
         guard.record_phase("session_open");
         Ok(Builder {
             config: self.config,
-            state: (InitWindow { context, guard }, session),
+            state: (session, InitWindow { context, guard }),
         })
     }
 }
@@ -229,23 +231,23 @@ impl<B: Backend> Builder<B, SessionOpen> {
 
     /// The CUDA context, for your own init work under the same guard.
     pub fn cuda_context(&self) -> &Context {
-        &self.state.0.context
+        &self.state.1.context
     }
 
     /// The guard held by this builder.
     pub fn guard(&self) -> &CudaInitGuard {
-        &self.state.0.guard
+        &self.state.1.guard
     }
 
     /// The codec session created in this window (its raw handle, for your own init work).
     pub fn session(&self) -> &B::Session {
-        &self.state.1
+        &self.state.0
     }
 
     /// Closes the init window (drops the guard, recording its hold time) and returns the
     /// session type with the frame methods.
     pub fn finish(self) -> B::Product {
-        let (InitWindow { guard, context }, session) = self.state;
+        let (session, InitWindow { guard, context }) = self.state;
         guard.record_phase("finished");
         let window = guard.release();
         B::finish(self.config, context, session, window)

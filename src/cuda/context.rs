@@ -2,7 +2,8 @@
 //!
 //! Invariant: a [`Context`] can only be obtained through [`Context::acquire`], which takes a
 //! `&CudaInitGuard`, so context creation (`cuInit`, `cuDevicePrimaryCtxRetain`,
-//! `cuCtxCreate`) always happens inside the process-wide init window.
+//! `cuCtxCreate`) always happens inside the process-wide init window; a dedicated context is
+//! destroyed inside one too (at once, or by the teardown thread if the lock is busy).
 //!
 //! Trade-off: [`ContextMode::SharedPrimary`] (the default) retains each device's primary
 //! context once and keeps it for the life of the process. Re-creating a primary context
@@ -10,7 +11,7 @@
 //! pipelines come and go, so releasing it when the last session closes would put that cost
 //! back into the next cold start. The price is ~300–500 MiB of device memory that stays
 //! reserved until exit. [`ContextMode::Dedicated`] creates a context per session and
-//! destroys it with the session, under the [`TeardownPolicy`].
+//! destroys it with the session.
 
 use std::collections::HashMap;
 use std::marker::PhantomData;
@@ -20,7 +21,7 @@ use cudarc::driver::sys::{CUcontext, CUdevice};
 
 use crate::error::{Error, Result};
 use crate::ffi::cuda::Driver;
-use crate::init::{CudaInitGuard, held_by_current_thread};
+use crate::init::{CudaInitGuard, WindowToken, destroy_in_window};
 
 /// Which CUDA context a session runs in.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -61,8 +62,24 @@ impl Context {
     /// Returns the context for `ordinal` in `mode`, creating it if needed.
     ///
     /// Requires the init guard: this is where `cuInit` and context creation happen.
+    ///
+    /// # Errors
+    /// [`Error::LibraryNotFound`] / [`Error::SymbolNotFound`] without a usable driver,
+    /// [`Error::InvalidConfig`] for a device that does not exist, [`Error::Cuda`] naming the
+    /// failing driver call and its status.
+    ///
+    /// # Examples
+    /// ```no_run
+    /// use nvcodec_guard::cuda::{Context, ContextMode};
+    /// use nvcodec_guard::init::CudaInitGuard;
+    /// let guard = CudaInitGuard::acquire()?;
+    /// let ctx = Context::acquire(&guard, 0, ContextMode::SharedPrimary)?;
+    /// drop(guard);
+    /// println!("{}", ctx.device_name());
+    /// # Ok::<(), nvcodec_guard::Error>(())
+    /// ```
     pub fn acquire(guard: &CudaInitGuard, ordinal: u32, mode: ContextMode) -> Result<Context> {
-        let _ = guard;
+        let window = guard.token();
         let driver = Driver::load()?;
         driver.init()?;
         let count = driver.device_count()?;
@@ -72,12 +89,12 @@ impl Context {
             )));
         }
         match mode {
-            ContextMode::SharedPrimary => Self::shared_primary(driver, ordinal),
-            ContextMode::Dedicated => Self::dedicated(driver, ordinal),
+            ContextMode::SharedPrimary => Self::shared_primary(window, driver, ordinal),
+            ContextMode::Dedicated => Self::dedicated(window, driver, ordinal),
         }
     }
 
-    fn shared_primary(driver: Driver, ordinal: u32) -> Result<Context> {
+    fn shared_primary(window: WindowToken<'_>, driver: Driver, ordinal: u32) -> Result<Context> {
         let mut registry = PRIMARY.lock().unwrap_or_else(PoisonError::into_inner);
         let registry = registry.get_or_insert_with(HashMap::new);
         if let Some(ctx) = registry.get(&ordinal) {
@@ -85,7 +102,7 @@ impl Context {
         }
         let device = driver.device(ordinal)?;
         let name = driver.device_name(device)?;
-        let raw = driver.primary_context_retain(device)?;
+        let raw = driver.primary_context_retain(window, device)?;
         tracing::info!(device = ordinal, %name, "retained shared primary context");
         let ctx = Context {
             inner: Arc::new(ContextInner {
@@ -101,12 +118,27 @@ impl Context {
         Ok(ctx)
     }
 
-    fn dedicated(driver: Driver, ordinal: u32) -> Result<Context> {
+    fn dedicated(window: WindowToken<'_>, driver: Driver, ordinal: u32) -> Result<Context> {
         let device = driver.device(ordinal)?;
         let name = driver.device_name(device)?;
-        let raw = driver.context_create(device)?;
-        // cuCtxCreate made it current on this thread; leave the thread's stack as it was.
-        driver.context_pop()?;
+        let raw = driver.context_create(window, device)?;
+        // cuCtxCreate made it current on this thread; leave the thread's stack as it was. If
+        // that fails, destroy it (which also pops it): nothing may leak or stay current.
+        let popped = driver.context_pop();
+        if popped.as_ref().map_or(true, |&top| top != raw) {
+            if let Ok(other) = popped {
+                // Not ours on top (cannot happen with a conforming driver): put it back.
+                // SAFETY: the driver just handed `other` out as a live current context.
+                let _ = unsafe { driver.context_push(other) };
+            }
+            // SAFETY: `raw` was created above and nothing else has seen it.
+            if let Err(error) = unsafe { driver.context_destroy(window, raw) } {
+                tracing::error!(%error, "destroying a dedicated context after a failed pop failed");
+            }
+            return Err(popped.err().unwrap_or_else(|| {
+                Error::Codec("cuCtxPopCurrent_v2 popped another context than the new one".into())
+            }));
+        }
         tracing::info!(device = ordinal, %name, "created dedicated context");
         Ok(Context {
             inner: Arc::new(ContextInner {
@@ -176,17 +208,32 @@ impl std::fmt::Debug for Context {
     }
 }
 
+/// A dedicated context on its way to `cuCtxDestroy`.
+struct DedicatedTeardown {
+    raw: CUcontext,
+    driver: Driver,
+}
+
+// SAFETY: a context handle may be destroyed from any thread; nothing else refers to it.
+unsafe impl Send for DedicatedTeardown {}
+
 impl Drop for ContextInner {
     fn drop(&mut self) {
         if self.mode != ContextMode::Dedicated {
             return; // Primary contexts live in the registry until the process exits.
         }
-        let _window = (!held_by_current_thread()).then(CudaInitGuard::acquire);
-        // SAFETY: this is the last reference to a context we created; everything that
-        // used it (decoders, buffers) held a clone and has been dropped.
-        if let Err(error) = unsafe { self.driver.context_destroy(self.raw) } {
-            tracing::error!(%error, "destroying a dedicated CUDA context failed");
-        }
+        let doomed = DedicatedTeardown {
+            raw: self.raw,
+            driver: self.driver,
+        };
+        destroy_in_window("dedicated CUDA context", move |window| {
+            let doomed = doomed;
+            // SAFETY: this was the last reference to a context we created; everything that
+            // used it (decoders, buffers, encoder sessions) held a clone and is gone.
+            if let Err(error) = unsafe { doomed.driver.context_destroy(window, doomed.raw) } {
+                tracing::error!(%error, "destroying a dedicated CUDA context failed");
+            }
+        });
     }
 }
 
@@ -204,9 +251,20 @@ impl CurrentContext<'_> {
 }
 
 impl Drop for CurrentContext<'_> {
+    /// Pops this context — and only this one: if other code pushed a context on top without
+    /// popping it, that context is pushed back and the mismatch logged.
     fn drop(&mut self) {
-        if let Err(error) = self.context.inner.driver.context_pop() {
-            tracing::error!(%error, "popping the current CUDA context failed");
+        let driver = self.context.inner.driver;
+        match driver.context_pop() {
+            Ok(popped) if popped == self.context.inner.raw => {}
+            Ok(popped) => {
+                tracing::error!("the current CUDA context was not ours; leaving it current");
+                // SAFETY: the driver just reported `popped` as a live current context.
+                if let Err(error) = unsafe { driver.context_push(popped) } {
+                    tracing::error!(%error, "restoring a foreign CUDA context failed");
+                }
+            }
+            Err(error) => tracing::error!(%error, "popping the current CUDA context failed"),
         }
     }
 }

@@ -11,7 +11,8 @@ use std::panic::{AssertUnwindSafe, catch_unwind};
 use nvidia_video_codec_sdk::sys::cuviddec::CUVIDPICPARAMS;
 use nvidia_video_codec_sdk::sys::nvcuvid::{CUVIDEOFORMAT, CUVIDPARSERDISPINFO};
 
-use super::core::Core;
+use super::callback_target::CallbackTarget;
+use super::core::{Core, SequenceFormat};
 use crate::error::{Error, Result};
 
 fn panic_message(payload: &(dyn std::any::Any + Send)) -> String {
@@ -32,9 +33,10 @@ fn guarded(
     if user.is_null() {
         return 0;
     }
-    // SAFETY: `user` is the `&Core` the decoder registered as pUserData; the core outlives
-    // the parser, and callbacks run synchronously on the thread inside cuvidParseVideoData.
-    let core = unsafe { &*(user as *const Core) };
+    // SAFETY: `user` is the core's `CallbackTarget::user_data`, registered as pUserData; the
+    // core outlives the parser, and callbacks run synchronously on the thread inside
+    // cuvidParseVideoData.
+    let core = unsafe { CallbackTarget::<Core>::from_user_data(user) };
     match catch_unwind(AssertUnwindSafe(|| success(core))) {
         Ok(Ok(value)) => value,
         Ok(Err(error)) => {
@@ -52,16 +54,48 @@ fn guarded(
     }
 }
 
+/// Reads the driver's `CUVIDEOFORMAT` field by field: its `codec` and `chroma_format` are
+/// Rust enums in the bindings, and a driver may write values they do not list, so they are
+/// read as the integers they are and never as a `&CUVIDEOFORMAT`.
+///
+/// # Safety
+/// `format` must be null or point to a live, initialized `CUVIDEOFORMAT`.
+unsafe fn read_format(format: *const CUVIDEOFORMAT) -> Option<SequenceFormat> {
+    if format.is_null() {
+        return None;
+    }
+    // SAFETY: guaranteed by the caller; every read is of a plain integer field, the enum
+    // fields through `u32` pointers (the C enums are 32-bit).
+    unsafe {
+        let area = &raw const (*format).display_area;
+        Some(SequenceFormat {
+            codec: (&raw const (*format).codec).cast::<u32>().read(),
+            chroma_format: (&raw const (*format).chroma_format).cast::<u32>().read(),
+            bit_depth_luma_minus8: (&raw const (*format).bit_depth_luma_minus8).read(),
+            bit_depth_chroma_minus8: (&raw const (*format).bit_depth_chroma_minus8).read(),
+            min_num_decode_surfaces: (&raw const (*format).min_num_decode_surfaces).read(),
+            coded_width: (&raw const (*format).coded_width).read(),
+            coded_height: (&raw const (*format).coded_height).read(),
+            display_area: (
+                (&raw const (*area).left).read(),
+                (&raw const (*area).top).read(),
+                (&raw const (*area).right).read(),
+                (&raw const (*area).bottom).read(),
+            ),
+        })
+    }
+}
+
 /// `pfnSequenceCallback`.
 pub(crate) unsafe extern "C" fn on_sequence(
     user: *mut c_void,
     format: *mut CUVIDEOFORMAT,
 ) -> c_int {
     guarded(user, "sequence", true, |core| {
-        // SAFETY: the parser passes a valid format for the duration of the call.
-        let format = unsafe { format.as_ref() }
+        // SAFETY: the parser passes a valid format (or null) for the duration of the call.
+        let format = unsafe { read_format(format) }
             .ok_or_else(|| Error::Codec("the parser passed no video format".into()))?;
-        core.on_sequence(format)
+        core.on_sequence(&format)
     })
 }
 

@@ -7,12 +7,14 @@ use std::collections::HashMap;
 use std::sync::{Mutex, PoisonError};
 
 use nvidia_video_codec_sdk::sys::cuviddec::{
-    CUVIDDECODECAPS, cudaVideoChromaFormat, cudaVideoCodec, cudaVideoSurfaceFormat,
+    cudaVideoChromaFormat, cudaVideoCodec, cudaVideoSurfaceFormat,
 };
 
 use crate::codec::Codec;
+use crate::cuda::Context;
 use crate::error::{Error, Result};
 use crate::ffi::nvcuvid::Nvcuvid;
+use crate::init::WindowToken;
 
 /// The driver's codec id for `codec`.
 pub(crate) fn cuvid_codec(codec: Codec) -> cudaVideoCodec {
@@ -26,6 +28,32 @@ pub(crate) fn cuvid_codec(codec: Codec) -> cudaVideoCodec {
         Codec::Jpeg => cudaVideoCodec::cudaVideoCodec_JPEG,
     }
 }
+
+/// The `cudaVideoCodec` value for `codec`, as the integer drivers read and write.
+pub(crate) fn cuvid_codec_value(codec: Codec) -> u32 {
+    cuvid_codec(codec) as u32
+}
+
+/// The name of a `cudaVideoCodec` value a driver reported (it may be one this crate's
+/// header does not list).
+pub(crate) fn cuvid_codec_name(value: u32) -> String {
+    let known = [
+        Codec::H264,
+        Codec::Hevc,
+        Codec::Vp8,
+        Codec::Vp9,
+        Codec::Av1,
+        Codec::Mpeg2,
+        Codec::Jpeg,
+    ];
+    match known.iter().find(|&&c| cuvid_codec_value(c) == value) {
+        Some(codec) => format!("{codec} (cudaVideoCodec {value})"),
+        None => format!("cudaVideoCodec {value}"),
+    }
+}
+
+/// `cudaVideoChromaFormat_420`.
+pub(crate) const CHROMA_420: u32 = cudaVideoChromaFormat::cudaVideoChromaFormat_420 as u32;
 
 /// The subset of `CUVIDDECODECAPS` this crate uses.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -52,8 +80,10 @@ type Key = (u32, Codec, u8);
 static CACHE: Mutex<Option<HashMap<Key, DecodeCaps>>> = Mutex::new(None);
 
 /// Queries (or recalls) the caps for 4:2:0 `codec` at `bit_depth` on device `ordinal`.
-/// Needs the device's context current.
+/// Needs the device's context current and an init window (`cuvidGetDecoderCaps` is a
+/// lifecycle call).
 pub(crate) fn query(
+    window: WindowToken<'_>,
     api: &Nvcuvid,
     ordinal: u32,
     codec: Codec,
@@ -68,21 +98,20 @@ pub(crate) fn query(
     {
         return Ok(*caps);
     }
-    let mut raw = CUVIDDECODECAPS {
-        eCodecType: cuvid_codec(codec),
-        eChromaFormat: cudaVideoChromaFormat::cudaVideoChromaFormat_420,
-        nBitDepthMinus8: u32::from(bit_depth.saturating_sub(8)),
-        ..Default::default()
-    };
-    api.decoder_caps(&mut raw)?;
-    let mask = raw.nOutputFormatMask;
+    let raw = api.decoder_caps(
+        window,
+        cuvid_codec_value(codec),
+        CHROMA_420,
+        u32::from(bit_depth.saturating_sub(8)),
+    )?;
+    let mask = raw.output_format_mask;
     let caps = DecodeCaps {
-        supported: raw.bIsSupported != 0,
-        engines: raw.nNumNVDECs,
-        max_width: raw.nMaxWidth,
-        max_height: raw.nMaxHeight,
-        min_width: u32::from(raw.nMinWidth),
-        min_height: u32::from(raw.nMinHeight),
+        supported: raw.supported,
+        engines: raw.engines,
+        max_width: raw.max_width,
+        max_height: raw.max_height,
+        min_width: u32::from(raw.min_width),
+        min_height: u32::from(raw.min_height),
         nv12_output: mask & (1 << cudaVideoSurfaceFormat::cudaVideoSurfaceFormat_NV12 as u32) != 0,
         p016_output: mask & (1 << cudaVideoSurfaceFormat::cudaVideoSurfaceFormat_P016 as u32) != 0,
     };
@@ -95,7 +124,7 @@ pub(crate) fn query(
 }
 
 /// A human-readable list of what the device decodes, for `Unsupported` errors.
-pub(crate) fn describe_supported(api: &Nvcuvid, ordinal: u32) -> String {
+pub(crate) fn describe_supported(window: WindowToken<'_>, api: &Nvcuvid, ordinal: u32) -> String {
     let candidates = [
         (Codec::H264, 8),
         (Codec::Hevc, 8),
@@ -111,13 +140,15 @@ pub(crate) fn describe_supported(api: &Nvcuvid, ordinal: u32) -> String {
     ];
     let list: Vec<String> = candidates
         .iter()
-        .filter_map(|&(codec, depth)| match query(api, ordinal, codec, depth) {
-            Ok(c) if c.supported => Some(format!(
-                "{codec} {depth}-bit up to {}x{}",
-                c.max_width, c.max_height
-            )),
-            _ => None,
-        })
+        .filter_map(
+            |&(codec, depth)| match query(window, api, ordinal, codec, depth) {
+                Ok(c) if c.supported => Some(format!(
+                    "{codec} {depth}-bit up to {}x{}",
+                    c.max_width, c.max_height
+                )),
+                _ => None,
+            },
+        )
         .collect();
     if list.is_empty() {
         "nothing (no NVDEC engine reported)".to_owned()
@@ -128,19 +159,20 @@ pub(crate) fn describe_supported(api: &Nvcuvid, ordinal: u32) -> String {
 
 /// Checks that `codec` at `bit_depth` and `width`×`height` decodes on this device.
 pub(crate) fn require(
+    window: WindowToken<'_>,
     api: &Nvcuvid,
-    ordinal: u32,
-    device_name: &str,
+    context: &Context,
     codec: Codec,
     bit_depth: u8,
     width: u32,
     height: u32,
 ) -> Result<DecodeCaps> {
-    let caps = query(api, ordinal, codec, bit_depth)?;
+    let (ordinal, device_name) = (context.ordinal(), context.device_name());
+    let caps = query(window, api, ordinal, codec, bit_depth)?;
     if !caps.supported {
         return Err(Error::Unsupported {
             what: format!("{codec} 4:2:0 {bit_depth}-bit decode on {device_name}"),
-            supported: describe_supported(api, ordinal),
+            supported: describe_supported(window, api, ordinal),
         });
     }
     if width > caps.max_width || height > caps.max_height {

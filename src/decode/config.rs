@@ -84,13 +84,15 @@ pub struct DecoderConfig {
     pub device: u32,
     /// Shared primary (default) or dedicated context.
     pub context_mode: ContextMode,
-    /// How long a re-creation at run time waits for the init lock before failing.
+    /// How long a stream change (reconfiguration or re-creation) or a parser renewal after
+    /// `flush` waits for the init lock at run time before failing with
+    /// [`Error::InitLockTimeout`].
     pub runtime_lock_timeout: Duration,
 }
 
 /// Hard limits checked before any driver call.
-const MAX_DIMENSION: u32 = 32_768;
-const MAX_SURFACES: u32 = 64;
+pub(crate) const MAX_DIMENSION: u32 = 32_768;
+pub(crate) const MAX_SURFACES: u32 = 64;
 const MAX_DISPLAY_DELAY: u32 = 16;
 
 impl DecoderConfig {

@@ -1,9 +1,9 @@
 //! The decoder's state that the parser's callbacks reach through `pUserData`.
 //!
-//! Invariant: the core lives in a `Box` whose address is fixed for the parser's whole life,
-//! and is only ever accessed through `&Core`; everything that changes is in a `Cell` or
-//! `RefCell`, so the callbacks (which run synchronously inside `cuvidParseVideoData`) never
-//! alias a `&mut`.
+//! Invariant: the core lives in a [`CallbackTarget`](super::callback_target::CallbackTarget)
+//! whose address is fixed for the parser's whole life, and is only ever accessed through
+//! `&Core`; everything that changes is in a `Cell` or `RefCell`, so the callbacks (which run
+//! synchronously inside `cuvidParseVideoData`) never alias a `&mut`.
 //!
 //! Surface reuse: the parser may hand a decode surface out again as soon as it has been
 //! displayed. A frame that is displayed but not yet taken by the user would then be
@@ -11,17 +11,21 @@
 //! re-created, every queued frame still living in a decoder surface is *materialized*:
 //! mapped and copied into memory of its own. In the common case (one picture per packet,
 //! frames taken after each `decode`) this never happens and frames stay zero-copy.
+//!
+//! Stream changes: a reconfiguration or re-creation is a lifecycle call, so it runs inside an
+//! init window taken at run time. The first sequence header of a stream whose coded size is
+//! the decoder's and whose picture starts at the top-left corner (every 1080p stream in a
+//! decoder made for 1080p: coded 1088 rows, displayed 1080) needs none: the output surfaces
+//! keep the coded size and frames present the display rectangle of them.
 
 use std::cell::{Cell, RefCell};
 use std::collections::VecDeque;
 
-use nvidia_video_codec_sdk::sys::cuviddec::{
-    CUVIDPICPARAMS, CUVIDPROCPARAMS, cudaVideoChromaFormat,
-};
-use nvidia_video_codec_sdk::sys::nvcuvid::{CUVIDEOFORMAT, CUVIDPARSERDISPINFO};
+use nvidia_video_codec_sdk::sys::cuviddec::{CUVIDPICPARAMS, CUVIDPROCPARAMS};
+use nvidia_video_codec_sdk::sys::nvcuvid::CUVIDPARSERDISPINFO;
 
-use super::caps::{self, cuvid_codec};
-use super::config::{DecoderConfig, PixelFormat};
+use super::caps::{self, CHROMA_420, cuvid_codec_name, cuvid_codec_value};
+use super::config::{DecoderConfig, MAX_DIMENSION, MAX_SURFACES, PixelFormat};
 use super::frame::{FrameLayout, copy_planes};
 use super::geometry::{Geometry, Shape};
 use super::handles::{CtxLock, DecoderHandle, OwnedStream};
@@ -29,7 +33,7 @@ use crate::cuda::{Context, DeviceBuffer};
 use crate::error::{Error, Result};
 use crate::ffi::cuda::Mem;
 use crate::ffi::nvcuvid::Nvcuvid;
-use crate::init::CudaInitGuard;
+use crate::init::{CudaInitGuard, WindowToken, held_by_current_thread, with_current_window};
 
 /// Where a displayed-but-not-yet-taken frame's pixels are.
 pub(crate) enum Backing {
@@ -53,14 +57,33 @@ pub(crate) struct Pending {
 /// Counters of stream changes.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct DecoderStats {
-    /// `cuvidReconfigureDecoder` calls (resolution changes within the allocated size,
-    /// including the first sequence header).
+    /// `cuvidReconfigureDecoder` calls (resolution changes within the allocated size).
     pub reconfigurations: u32,
     /// Decoder re-creations in a run-time init window (larger size, other bit depth, more
     /// surfaces).
     pub recreations: u32,
     /// Frames that had to be copied out of their decode surface before it was reused.
     pub materialized_frames: u64,
+    /// Mapped frames that were never dropped (`std::mem::forget`) and were unmapped by the
+    /// decoder before it touched its surfaces again.
+    pub leaked_frames_unmapped: u64,
+}
+
+/// What a sequence callback reported, read from the driver's `CUVIDEOFORMAT` field by field
+/// (enum fields as the integers the driver wrote).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct SequenceFormat {
+    /// `cudaVideoCodec` value.
+    pub(crate) codec: u32,
+    /// `cudaVideoChromaFormat` value.
+    pub(crate) chroma_format: u32,
+    pub(crate) bit_depth_luma_minus8: u8,
+    pub(crate) bit_depth_chroma_minus8: u8,
+    pub(crate) min_num_decode_surfaces: u8,
+    pub(crate) coded_width: u32,
+    pub(crate) coded_height: u32,
+    /// `(left, top, right, bottom)`.
+    pub(crate) display_area: (i32, i32, i32, i32),
 }
 
 /// Field order is drop order: decoder handle, then lock, then stream, then context.
@@ -73,12 +96,15 @@ pub(crate) struct Core {
     pub(crate) config: DecoderConfig,
     /// `None` until the first sequence header.
     pub(crate) geometry: Cell<Option<Geometry>>,
+    /// How frames of the current sequence are laid out; `None` before the first header.
+    pub(crate) layout: Cell<Option<FrameLayout>>,
     pub(crate) pending: RefCell<VecDeque<Pending>>,
     /// The first error raised inside a callback, returned by the next `decode`.
     pub(crate) error: RefCell<Option<Error>>,
     /// Set when the decoder can no longer decode the stream (failed re-creation).
     pub(crate) fatal: Cell<bool>,
-    pub(crate) mapped: Cell<u32>,
+    /// Device pointers of frames mapped right now.
+    pub(crate) mapped: RefCell<Vec<u64>>,
     pub(crate) stats: Cell<DecoderStats>,
 }
 
@@ -100,7 +126,9 @@ impl Core {
         self.stats.set(s);
     }
 
-    /// Maps surface `index` with the current decoder configuration.
+    /// Maps surface `index` with the current decoder configuration and waits for NVDEC's
+    /// post-processing into the output surface, so the pixels are ready for any reader on
+    /// any stream. Needs the context current.
     pub(crate) fn map(
         &self,
         index: i32,
@@ -117,14 +145,37 @@ impl Core {
         };
         let decoder = self.decoder.borrow();
         // SAFETY: the decoder is live and `index` came from the parser's display callback.
-        unsafe { self.api.map_frame(decoder.raw(), index, &mut params) }
+        let (ptr, pitch) = unsafe { self.api.map_frame(decoder.raw(), index, &mut params) }?;
+        self.mapped.borrow_mut().push(ptr);
+        if let Err(error) = self.stream.synchronize() {
+            self.unmap(ptr)?;
+            return Err(error);
+        }
+        Ok((ptr, pitch))
     }
 
-    /// Unmaps a pointer from [`map`](Self::map).
+    /// Unmaps a pointer from [`map`](Self::map). Needs the context current.
     pub(crate) fn unmap(&self, ptr: u64) -> Result<()> {
+        self.mapped.borrow_mut().retain(|&p| p != ptr);
         let decoder = self.decoder.borrow();
         // SAFETY: `ptr` was mapped on this decoder and is not used afterwards.
         unsafe { self.api.unmap_frame(decoder.raw(), ptr) }
+    }
+
+    /// Unmaps the surfaces of frames that were never dropped (`mem::forget`). Called where
+    /// no `Frame` can be alive (`&mut Decoder`), so every mapping left is a leaked one.
+    pub(crate) fn unmap_leaked(&self) -> Result<()> {
+        let leaked: Vec<u64> = self.mapped.borrow().clone();
+        if leaked.is_empty() {
+            return Ok(());
+        }
+        let _current = self.context.make_current()?;
+        for ptr in leaked {
+            tracing::warn!("a decoded frame was leaked; unmapping its surface");
+            self.unmap(ptr)?;
+            self.bump(|s| s.leaked_frames_unmapped += 1);
+        }
+        Ok(())
     }
 
     /// Copies queued frames that still live in decode surfaces into buffers of their own.
@@ -170,23 +221,35 @@ impl Core {
         Ok(())
     }
 
-    /// The sequence callback: fits the decoder to the stream. Returns the number of decode
-    /// surfaces the parser may use.
-    pub(crate) fn on_sequence(&self, format: &CUVIDEOFORMAT) -> Result<i32> {
-        let wanted = cuvid_codec(self.config.codec);
+    /// Runs `f` inside an init window: the one this thread is already in, or a new one
+    /// taken with the config's run-time timeout.
+    fn in_window<R>(&self, f: impl for<'w> FnOnce(WindowToken<'w>) -> Result<R>) -> Result<R> {
+        if held_by_current_thread() {
+            return with_current_window(f).unwrap_or_else(|| Err(Error::InitLockHeld));
+        }
+        let guard = CudaInitGuard::acquire_timeout(self.config.runtime_lock_timeout)?;
+        guard.record_target(self.context.ordinal(), "nvdec-stream-change");
+        f(guard.token())
+    }
+
+    /// Checks a sequence header against the decoder and the hard limits, before any
+    /// arithmetic on its sizes.
+    fn validate(&self, format: &SequenceFormat) -> Result<(Geometry, u8, u32)> {
+        let wanted = cuvid_codec_value(self.config.codec);
         if format.codec != wanted {
             return Err(Error::InvalidInput(format!(
-                "the stream is {:?} but the decoder was built for {}",
-                format.codec, self.config.codec
+                "the stream is {} but the decoder was built for {}",
+                cuvid_codec_name(format.codec),
+                self.config.codec
             )));
         }
-        if format.chroma_format != cudaVideoChromaFormat::cudaVideoChromaFormat_420 {
+        if format.chroma_format != CHROMA_420 {
             return Err(Error::Unsupported {
                 what: format!(
-                    "{} chroma format {:?}",
+                    "{} chroma format {} (cudaVideoChromaFormat)",
                     self.config.codec, format.chroma_format
                 ),
-                supported: "4:2:0".to_owned(),
+                supported: format!("4:2:0 ({CHROMA_420})"),
             });
         }
         if format.bit_depth_chroma_minus8 != format.bit_depth_luma_minus8 {
@@ -196,58 +259,84 @@ impl Core {
             });
         }
         let bit_depth = format.bit_depth_luma_minus8.saturating_add(8);
-        let area = &format.display_area;
-        let geometry = Geometry::from_stream(
-            format.coded_width,
-            format.coded_height,
-            (area.left, area.top, area.right, area.bottom),
-        );
-        let current = self.decoder.borrow().shape();
+        if bit_depth > 16 {
+            return Err(Error::InvalidInput(format!(
+                "the stream reports a bit depth of {bit_depth}"
+            )));
+        }
+        let (w, h) = (format.coded_width, format.coded_height);
+        if w == 0 || h == 0 || w > MAX_DIMENSION || h > MAX_DIMENSION {
+            return Err(Error::InvalidInput(format!(
+                "the stream reports a coded size of {w}x{h} (supported: 1..={MAX_DIMENSION})"
+            )));
+        }
+        let surfaces = u32::from(format.min_num_decode_surfaces).max(1);
+        if surfaces > MAX_SURFACES {
+            return Err(Error::Unsupported {
+                what: format!("a stream that needs {surfaces} decode surfaces"),
+                supported: format!("at most {MAX_SURFACES}"),
+            });
+        }
+        let geometry = Geometry::from_stream(w, h, format.display_area);
+        Ok((geometry, bit_depth, surfaces))
+    }
+
+    /// The sequence callback: fits the decoder to the stream. Returns the number of decode
+    /// surfaces the parser may use.
+    pub(crate) fn on_sequence(&self, format: &SequenceFormat) -> Result<i32> {
+        let (geometry, bit_depth, surfaces) = self.validate(format)?;
+        let (current, configured) = {
+            let handle = self.decoder.borrow();
+            (handle.shape(), handle.configured())
+        };
         let needs = Shape {
             codec: self.config.codec,
             bit_depth,
             format: self.config.output_format.resolve(bit_depth),
             max_width: geometry.coded_width.div_ceil(16) * 16,
             max_height: geometry.coded_height.div_ceil(16) * 16,
-            surfaces: u32::from(format.min_num_decode_surfaces).max(1),
+            surfaces,
         };
-        if current.fits(&needs) {
-            if self.geometry.get() != Some(geometry) {
-                self.materialize(None)?;
+        let crops_in_place = configured
+            == Geometry::full(geometry.coded_width, geometry.coded_height)
+            && geometry.left == 0
+            && geometry.top == 0;
+        if !current.fits(&needs) {
+            self.materialize(None)?;
+            self.in_window(|window| self.recreate(window, current.grown_to(&needs), geometry))?;
+        } else if configured != geometry && !crops_in_place {
+            self.materialize(None)?;
+            self.in_window(|window| {
                 // Bind first: the handle's borrow must end before `recreate` replaces it.
-                let reconfigured = self.decoder.borrow().reconfigure(geometry);
+                let reconfigured = self.decoder.borrow_mut().reconfigure(window, geometry);
                 match reconfigured {
-                    Ok(()) => self.bump(|s| s.reconfigurations += 1),
+                    Ok(()) => {
+                        self.bump(|s| s.reconfigurations += 1);
+                        Ok(())
+                    }
                     Err(error) => {
                         tracing::warn!(%error, "reconfigure failed; re-creating the decoder");
-                        self.recreate(current, geometry)?;
+                        self.recreate(window, current, geometry)
                     }
                 }
-            }
-        } else {
-            self.materialize(None)?;
-            self.recreate(current.grown_to(&needs), geometry)?;
+            })?;
         }
+        let handle = self.decoder.borrow();
+        let layout = FrameLayout::new(geometry, handle.configured(), handle.shape().format);
         self.geometry.set(Some(geometry));
+        self.layout.set(Some(layout));
         tracing::debug!(?geometry, bit_depth, "sequence");
-        Ok(i32::try_from(self.decoder.borrow().shape().surfaces).unwrap_or(i32::MAX))
+        Ok(i32::try_from(handle.shape().surfaces).unwrap_or(i32::MAX))
     }
 
-    /// Replaces the decoder handle inside a run-time init window: create the new one first,
-    /// so that a failure leaves the old one in place (and the error reported).
-    fn recreate(&self, shape: Shape, geometry: Geometry) -> Result<()> {
-        let window = match CudaInitGuard::acquire_timeout(self.config.runtime_lock_timeout) {
-            Ok(guard) => Some(guard),
-            Err(Error::InitLockHeld) => None, // already inside a window on this thread
-            Err(error) => return Err(error),
-        };
-        if let Some(guard) = &window {
-            guard.record_target(self.context.ordinal(), "nvdec-recreate");
-        }
+    /// Replaces the decoder handle inside the window: create the new one first, so that a
+    /// failure leaves the old one in place (and the error reported); the old one is
+    /// destroyed in the same window.
+    fn recreate(&self, window: WindowToken<'_>, shape: Shape, geometry: Geometry) -> Result<()> {
         let created = caps::require(
+            window,
             self.api,
-            self.context.ordinal(),
-            self.context.device_name(),
+            &self.context,
             shape.codec,
             shape.bit_depth,
             shape.max_width,
@@ -255,6 +344,7 @@ impl Core {
         )
         .and_then(|_| {
             DecoderHandle::create(
+                window,
                 self.api,
                 &self.context,
                 &self.lock,
@@ -282,8 +372,9 @@ impl Core {
     /// # Safety
     /// `params` must be the pointer the parser passed to the callback.
     pub(crate) unsafe fn on_decode(&self, params: *mut CUVIDPICPARAMS) -> Result<()> {
-        // SAFETY: guaranteed by the caller: a live struct for the callback's duration.
-        let index = unsafe { (*params).CurrPicIdx };
+        // SAFETY: guaranteed by the caller: a live struct for the callback's duration; only
+        // its integer field is read.
+        let index = unsafe { (&raw const (*params).CurrPicIdx).read() };
         let reused = self
             .pending
             .borrow()
@@ -299,12 +390,11 @@ impl Core {
 
     /// The display callback: queues the frame in display order.
     pub(crate) fn on_display(&self, info: &CUVIDPARSERDISPINFO) -> Result<()> {
-        let Some(geometry) = self.geometry.get() else {
+        let Some(layout) = self.layout.get() else {
             return Err(Error::Codec(
                 "a frame was displayed before any sequence header".into(),
             ));
         };
-        let format = self.decoder.borrow().shape().format;
         self.pending.borrow_mut().push_back(Pending {
             backing: Backing::Surface {
                 index: info.picture_index,
@@ -312,7 +402,7 @@ impl Core {
                 top_field_first: info.top_field_first != 0,
             },
             pts: info.timestamp,
-            layout: FrameLayout::new(geometry, format),
+            layout,
         });
         Ok(())
     }

@@ -3,13 +3,15 @@
 
 use std::cell::{Cell, RefCell};
 use std::collections::VecDeque;
-use std::ffi::c_void;
+use std::mem::ManuallyDrop;
+use std::ops::Deref;
 
 use nvidia_video_codec_sdk::sys::cuviddec::CUvideodecoder;
 use nvidia_video_codec_sdk::sys::nvcuvid::{
     CUVIDPARSERPARAMS, CUVIDSOURCEDATAPACKET, CUvideopacketflags,
 };
 
+use super::callback_target::CallbackTarget;
 use super::callbacks;
 use super::caps::{self, cuvid_codec};
 use super::config::DecoderConfig;
@@ -20,15 +22,28 @@ use super::handles::{CtxLock, DecoderHandle, OwnedStream, ParserHandle};
 use crate::cuda::Context;
 use crate::error::{Error, Result};
 use crate::ffi::nvcuvid::Nvcuvid;
-use crate::init::{CudaInitGuard, WindowTiming};
+use crate::init::{
+    CudaInitGuard, WindowTiming, WindowToken, destroy_in_window, held_by_current_thread,
+    with_current_window,
+};
+
+/// Frames a decoder queues for the caller at most before `decode` refuses more input: frames
+/// not taken are eventually copied out of their surfaces, each into device memory of its own.
+pub const MAX_QUEUED_FRAMES: usize = 32;
 
 /// The decoder as it exists inside the init window: parser and `cuvidCreateDecoder` handle
 /// created, no frame decoded yet. Reach it with
 /// [`Builder::session`](crate::phase::Builder::session).
 pub struct DecoderSession {
+    /// Dropped first: the parser calls into `core`.
     parser: ParserHandle,
-    core: Box<Core>,
+    core: CallbackTarget<Core>,
 }
+
+// SAFETY: the session owns every handle it points to (parser, decoder, lock, stream) and
+// nothing else references its core but its own parser, so moving the whole to another thread
+// is sound; NVDEC handles are not tied to the thread that created them. It is not `Sync`.
+unsafe impl Send for DecoderSession {}
 
 impl DecoderSession {
     /// The raw `CUvideodecoder`, for your own init work under the same guard.
@@ -45,22 +60,26 @@ impl std::fmt::Debug for DecoderSession {
     }
 }
 
-fn create_parser(api: &'static Nvcuvid, core: &Core) -> Result<ParserHandle> {
+fn create_parser(
+    window: WindowToken<'_>,
+    api: &'static Nvcuvid,
+    core: &CallbackTarget<Core>,
+) -> Result<ParserHandle> {
     let mut params = CUVIDPARSERPARAMS {
         CodecType: cuvid_codec(core.config.codec),
         ulMaxNumDecodeSurfaces: core.decoder.borrow().shape().surfaces,
         ulClockRate: 0,
         ulErrorThreshold: 100,
         ulMaxDisplayDelay: core.config.display_delay,
-        pUserData: core as *const Core as *mut c_void,
+        pUserData: core.user_data(),
         pfnSequenceCallback: Some(callbacks::on_sequence),
         pfnDecodePicture: Some(callbacks::on_decode),
         pfnDisplayPicture: Some(callbacks::on_display),
         ..Default::default()
     };
-    // SAFETY: the callbacks are `extern "C"` functions that never unwind; `pUserData` points
-    // into a `Box<Core>` that is dropped only after this parser (Decoder's field order).
-    let raw = unsafe { api.create_parser(&mut params) }?;
+    // SAFETY: the callbacks are `extern "C"` functions that never unwind; `pUserData` is the
+    // core's fixed address, freed only after this parser is destroyed (field order).
+    let raw = unsafe { api.create_parser(window, &mut params) }?;
     Ok(ParserHandle { raw, api })
 }
 
@@ -70,7 +89,7 @@ pub(crate) fn open(
     context: &Context,
     guard: &CudaInitGuard,
 ) -> Result<DecoderSession> {
-    let _ = guard; // proof of being inside the window; the builder already validated `config`
+    let window = guard.token(); // the builder already validated `config`
     let api = Nvcuvid::get()?;
     let _current = context.make_current()?;
     let shape = Shape {
@@ -82,9 +101,9 @@ pub(crate) fn open(
         surfaces: config.effective_decode_surfaces(),
     };
     let caps = caps::require(
+        window,
         api,
-        context.ordinal(),
-        context.device_name(),
+        context,
         shape.codec,
         shape.bit_depth,
         shape.max_width,
@@ -104,8 +123,9 @@ pub(crate) fn open(
         });
     }
     let stream = OwnedStream::create(context)?;
-    let lock = CtxLock::create(api, context)?;
+    let lock = CtxLock::create(window, api, context)?;
     let decoder = DecoderHandle::create(
+        window,
         api,
         context,
         &lock,
@@ -113,7 +133,7 @@ pub(crate) fn open(
         Geometry::full(shape.max_width, shape.max_height),
         config.output_surfaces,
     )?;
-    let core = Box::new(Core {
+    let core = CallbackTarget::new(Core {
         decoder: RefCell::new(decoder),
         lock,
         stream,
@@ -121,13 +141,14 @@ pub(crate) fn open(
         api,
         config: config.clone(),
         geometry: Cell::new(None),
+        layout: Cell::new(None),
         pending: RefCell::new(VecDeque::new()),
         error: RefCell::new(None),
         fatal: Cell::new(false),
-        mapped: Cell::new(0),
+        mapped: RefCell::new(Vec::new()),
         stats: Cell::new(DecoderStats::default()),
     });
-    let parser = create_parser(api, &core)?;
+    let parser = create_parser(window, api, &core)?;
     Ok(DecoderSession { parser, core })
 }
 
@@ -139,24 +160,43 @@ pub(crate) fn open(
 /// Frames borrow the decoder: take them, use them, drop them before the next
 /// [`decode`](Self::decode).
 pub struct Decoder {
-    /// Dropped first: the parser calls into `core`.
-    parser: ParserHandle,
-    core: Box<Core>,
+    /// Taken only by `Drop`, which hands it to one teardown inside an init window.
+    session: ManuallyDrop<DecoderSession>,
     window: WindowTiming,
     /// After `flush` the parser is re-created (in an init window) before more data.
     needs_new_parser: bool,
 }
 
-// SAFETY: the decoder owns every handle it points to (parser, decoder, lock, stream) and
-// nothing else references its core, so moving the whole to another thread is sound; NVDEC
-// handles are not tied to the thread that created them. It is not `Sync` (Cell/RefCell).
+// SAFETY: as for `DecoderSession`, which the decoder owns; `Decoder` is not `Sync`
+// (Cell/RefCell inside).
 unsafe impl Send for Decoder {}
+
+impl Deref for Decoder {
+    type Target = DecoderSession;
+
+    fn deref(&self) -> &DecoderSession {
+        &self.session
+    }
+}
+
+impl Drop for Decoder {
+    /// Unmaps frames leaked with `mem::forget`, then destroys parser, decoder, context lock
+    /// and stream, in that order, inside one init window: at once if the lock is free,
+    /// otherwise on the teardown thread (see [`crate::init::wait_for_teardowns`]).
+    fn drop(&mut self) {
+        if let Err(error) = self.core.unmap_leaked() {
+            tracing::error!(%error, "unmapping leaked frames before teardown failed");
+        }
+        // SAFETY: `session` is taken exactly once, here, and never used afterwards.
+        let session = unsafe { ManuallyDrop::take(&mut self.session) };
+        destroy_in_window("NVDEC decoder", move |_window| drop(session));
+    }
+}
 
 impl Decoder {
     pub(crate) fn from_session(session: DecoderSession, window: WindowTiming) -> Decoder {
         Decoder {
-            parser: session.parser,
-            core: session.core,
+            session: ManuallyDrop::new(session),
             window,
             needs_new_parser: false,
         }
@@ -202,7 +242,7 @@ impl Decoder {
         Ok(())
     }
 
-    fn parse(&mut self, packet: &mut CUVIDSOURCEDATAPACKET) -> Result<()> {
+    fn parse(&self, packet: &mut CUVIDSOURCEDATAPACKET) -> Result<()> {
         let _current = self.core.context.make_current()?;
         // SAFETY: the parser is live; the packet's payload is valid for its size for the
         // duration of the call (the parser copies what it keeps).
@@ -215,16 +255,25 @@ impl Decoder {
         }
     }
 
+    /// Replaces the parser after `flush`: the new one is created and the old one destroyed
+    /// inside one init window.
     fn renew_parser(&mut self) -> Result<()> {
-        let window = match CudaInitGuard::acquire_timeout(self.core.config.runtime_lock_timeout) {
-            Ok(guard) => Some(guard),
-            Err(Error::InitLockHeld) => None,
-            Err(error) => return Err(error),
+        let session = &mut *self.session;
+        let mut renew = |window: WindowToken<'_>| -> Result<()> {
+            let parser = create_parser(window, session.core.api, &session.core)?;
+            // The old parser is destroyed here, inside the window.
+            drop(std::mem::replace(&mut session.parser, parser));
+            Ok(())
         };
-        let parser = create_parser(self.core.api, &self.core)?;
-        drop(window);
-        self.parser = parser; // the old parser is destroyed here
+        if held_by_current_thread() {
+            with_current_window(renew).unwrap_or(Err(Error::InitLockHeld))?;
+        } else {
+            let guard = CudaInitGuard::acquire_timeout(session.core.config.runtime_lock_timeout)?;
+            guard.record_target(session.core.context.ordinal(), "nvdec-parser-renewal");
+            renew(guard.token())?;
+        }
         self.core.geometry.set(None);
+        self.core.layout.set(None);
         self.needs_new_parser = false;
         Ok(())
     }
@@ -232,10 +281,40 @@ impl Decoder {
     /// Feeds one packet (an access unit / a frame) with its timestamp and returns the frames
     /// that became ready, in display order.
     ///
-    /// Errors from the parser's callbacks (a stream the decoder cannot handle, a failed
-    /// picture) surface here. Empty packets are ignored; use [`flush`](Self::flush) at the end.
+    /// Take the frames: frames not taken stay queued and come first with the next call, and
+    /// at most [`MAX_QUEUED_FRAMES`] may wait before `decode` refuses more input.
+    ///
+    /// # Errors
+    /// - [`Error::FramesNotTaken`] when [`MAX_QUEUED_FRAMES`] frames are queued; the packet
+    ///   was not consumed: take the queued frames and call again with it.
+    /// - Errors of the parser's callbacks: [`Error::InvalidInput`] or
+    ///   [`Error::Unsupported`] for a stream this decoder cannot handle,
+    ///   [`Error::Cuda`] for a failed picture or stream change (naming the driver call).
+    /// - [`Error::InitLockTimeout`] when a stream change (which needs an init window) could
+    ///   not get the lock within [`DecoderConfig::runtime_lock_timeout`].
+    /// - [`Error::Poisoned`] after a stream change could not be applied.
+    ///
+    /// Empty packets are ignored; use [`flush`](Self::flush) at the end.
+    ///
+    /// # Examples
+    /// ```no_run
+    /// # use nvcodec_guard::decode::{DecoderBuilder, DecoderConfig};
+    /// # use nvcodec_guard::Codec;
+    /// let mut decoder = DecoderBuilder::new(DecoderConfig::new(Codec::H264)).build()?;
+    /// # let packet: &[u8] = &[];
+    /// for frame in decoder.decode(packet, 0)? {
+    ///     let frame = frame?;
+    ///     println!("{} {}x{}", frame.pts(), frame.width(), frame.height());
+    /// }
+    /// # Ok::<(), nvcodec_guard::Error>(())
+    /// ```
     pub fn decode(&mut self, packet: &[u8], pts: i64) -> Result<DecodedFrames<'_>> {
         self.check_usable()?;
+        self.core.unmap_leaked()?;
+        let queued = self.core.pending.borrow().len();
+        if queued >= MAX_QUEUED_FRAMES {
+            return Err(Error::FramesNotTaken { queued });
+        }
         if self.needs_new_parser {
             self.renew_parser()?;
         }
@@ -252,15 +331,31 @@ impl Decoder {
             self.parse(&mut raw)?;
         }
         Ok(DecodedFrames {
-            core: &self.core,
+            core: &self.session.core,
             stopped: false,
         })
     }
 
     /// Signals end of stream and returns every frame still held back. Afterwards the decoder
-    /// accepts a new stream (the parser is re-created on the next `decode`).
+    /// accepts a new stream (the parser is re-created, in an init window, on the next
+    /// `decode`).
+    ///
+    /// # Errors
+    /// As [`decode`](Self::decode), except that `flush` never refuses for queued frames.
+    ///
+    /// # Examples
+    /// ```no_run
+    /// # use nvcodec_guard::decode::{DecoderBuilder, DecoderConfig};
+    /// # use nvcodec_guard::Codec;
+    /// # let mut decoder = DecoderBuilder::new(DecoderConfig::new(Codec::H264)).build()?;
+    /// for frame in decoder.flush()? {
+    ///     let _nv12 = frame?.to_vec()?;
+    /// }
+    /// # Ok::<(), nvcodec_guard::Error>(())
+    /// ```
     pub fn flush(&mut self) -> Result<DecodedFrames<'_>> {
         self.check_usable()?;
+        self.core.unmap_leaked()?;
         if !self.needs_new_parser {
             let mut raw = CUVIDSOURCEDATAPACKET {
                 flags: (CUvideopacketflags::CUVID_PKT_ENDOFSTREAM as u32
@@ -273,7 +368,7 @@ impl Decoder {
             self.parse(&mut raw)?;
         }
         Ok(DecodedFrames {
-            core: &self.core,
+            core: &self.session.core,
             stopped: false,
         })
     }
@@ -294,10 +389,11 @@ impl std::fmt::Debug for Decoder {
 /// Each [`Frame`] is mapped when taken; at most
 /// [`output_surfaces`](DecoderConfig::output_surfaces) can be alive at once. Frames not
 /// taken stay queued and come with the next `decode`.
+#[must_use = "decoded frames queue up until they are taken"]
 pub struct DecodedFrames<'a> {
     core: &'a Core,
-    /// Set after a `TooManyMappedFrames` error: the iterator ends (so a loop that ignores
-    /// errors cannot spin) and the frame stays queued for the next call.
+    /// Set after an error taking a frame: the iterator ends (so a loop that ignores errors
+    /// cannot spin) and the frame stays queued for the next call.
     stopped: bool,
 }
 
@@ -321,7 +417,7 @@ impl<'a> DecodedFrames<'a> {
                 top_field_first,
             } => {
                 let surfaces = core.config.output_surfaces;
-                let mapped = core.mapped.get();
+                let mapped = u32::try_from(core.mapped.borrow().len()).unwrap_or(u32::MAX);
                 if mapped >= surfaces {
                     core.pending.borrow_mut().push_front(next);
                     self.stopped = true;
@@ -333,10 +429,14 @@ impl<'a> DecodedFrames<'a> {
                     .and_then(|_current| core.map(index, progressive, top_field_first));
                 match result {
                     Ok((ptr, pitch)) => {
-                        core.mapped.set(mapped + 1);
                         Some(Ok(Frame::mapped(core, ptr, pitch, next.pts, next.layout)))
                     }
-                    Err(error) => Some(Err(error)),
+                    Err(error) => {
+                        // Not lost: the frame stays first in the queue for the next call.
+                        core.pending.borrow_mut().push_front(next);
+                        self.stopped = true;
+                        Some(Err(error))
+                    }
                 }
             }
         }

@@ -2,7 +2,9 @@
 //!
 //! Invariant: a [`Frame`] borrows its decoder, so it cannot outlive the decoder's mapping
 //! and the decoder cannot be fed (or dropped) while a frame is alive; the surface is
-//! unmapped when the frame drops.
+//! unmapped when the frame drops (or, for a frame leaked with `mem::forget`, by the decoder
+//! before it touches its surfaces again). NVDEC's post-processing into the surface has
+//! finished before a frame is handed out, so its pixels can be read on any CUDA stream.
 //!
 //! Layout of every copy this module makes ("packed"): the luma plane, `width` samples per
 //! row and `height` rows, then the interleaved UV plane, `2·⌈width/2⌉` samples per row and
@@ -33,11 +35,14 @@ pub struct FrameLayout {
 }
 
 impl FrameLayout {
-    pub(crate) fn new(geometry: Geometry, format: PixelFormat) -> Self {
+    /// The layout of frames of a stream of `geometry` decoded into output surfaces
+    /// configured for `configured` (the same geometry, or the whole coded picture when the
+    /// display rectangle starts at its top-left corner).
+    pub(crate) fn new(geometry: Geometry, configured: Geometry, format: PixelFormat) -> Self {
         FrameLayout {
-            width: geometry.width(),
-            height: geometry.height(),
-            surface_height: geometry.target_height(),
+            width: geometry.width().min(configured.target_width()),
+            height: geometry.height().min(configured.target_height()),
+            surface_height: configured.target_height(),
             format,
         }
     }
@@ -203,7 +208,9 @@ impl<'a> Frame<'a> {
         matches!(self.backing, FrameBacking::Mapped { .. })
     }
 
-    /// Device address of the luma plane.
+    /// Device address of the luma plane. The pixels are complete: NVDEC's work on this
+    /// surface finished before the frame was handed out, so any stream may read them while
+    /// the frame is alive.
     pub fn device_ptr(&self) -> u64 {
         match &self.backing {
             FrameBacking::Mapped { ptr, .. } => *ptr,
@@ -319,9 +326,6 @@ impl Drop for Frame<'_> {
             if let Err(error) = unmapped {
                 tracing::error!(%error, "unmapping a decoded frame failed");
             }
-            self.core
-                .mapped
-                .set(self.core.mapped.get().saturating_sub(1));
         }
     }
 }

@@ -1,9 +1,12 @@
 //! RAII owners of the raw NVDEC objects a decoder is made of.
 //!
-//! Invariant: each handle is destroyed exactly once, by its owner's `Drop`, in the context
-//! it was created in; destruction failures are logged, never panicked on. Declaring them as
-//! separate owners means a failure half-way through construction releases exactly what was
-//! built so far, in reverse order.
+//! Invariant: each handle is created and destroyed inside an init window (creation takes a
+//! [`WindowToken`]; `Drop` goes through [`destroy_in_window`], which runs at once inside a
+//! window or hands the handle to the teardown thread), exactly once, in the context it was
+//! created in; destruction failures are logged, never panicked on. Declaring them as separate
+//! owners means a failure half-way through construction releases exactly what was built so
+//! far, in reverse order. A decoder drops all of them inside one teardown, so their order
+//! holds across threads too.
 
 use nvidia_video_codec_sdk::sys::cuviddec::{
     CUVIDDECODECREATEINFO, CUVIDRECONFIGUREDECODERINFO, CUvideoctxlock, CUvideodecoder,
@@ -19,7 +22,13 @@ use super::geometry::{Geometry, Shape};
 use crate::cuda::Context;
 use crate::error::Result;
 use crate::ffi::nvcuvid::Nvcuvid;
-use crate::init::{CudaInitGuard, held_by_current_thread};
+use crate::init::{WindowToken, destroy_in_window};
+
+/// A raw handle on its way to destruction, possibly on the teardown thread.
+struct Doomed<T>(T);
+// SAFETY: NVDEC and CUDA handles are not tied to the thread that made them; a doomed handle
+// is used by nothing but its teardown.
+unsafe impl<T> Send for Doomed<T> {}
 
 /// A CUDA stream owned by one decoder, for its maps and copies.
 pub(crate) struct OwnedStream {
@@ -67,26 +76,36 @@ pub(crate) struct CtxLock {
 }
 
 impl CtxLock {
-    pub(crate) fn create(api: &'static Nvcuvid, context: &Context) -> Result<Self> {
+    pub(crate) fn create(
+        window: WindowToken<'_>,
+        api: &'static Nvcuvid,
+        context: &Context,
+    ) -> Result<Self> {
         // SAFETY: the context is live (held by the caller).
-        let raw = unsafe { api.ctx_lock_create(context.raw()) }?;
+        let raw = unsafe { api.ctx_lock_create(window, context.raw()) }?;
         Ok(CtxLock { raw, api })
     }
 }
 
 impl Drop for CtxLock {
     fn drop(&mut self) {
-        // SAFETY: the decoder that used this lock has been destroyed before (field order).
-        if let Err(error) = unsafe { self.api.ctx_lock_destroy(self.raw) } {
-            tracing::error!(%error, "destroying a cuvid context lock failed");
-        }
+        let (raw, api) = (Doomed(self.raw), self.api);
+        destroy_in_window("cuvid context lock", move |window| {
+            let raw = raw;
+            // SAFETY: the decoder that used this lock has been destroyed before (field order
+            // of `Core`, dropped inside one teardown).
+            if let Err(error) = unsafe { api.ctx_lock_destroy(window, raw.0) } {
+                tracing::error!(%error, "destroying a cuvid context lock failed");
+            }
+        });
     }
 }
 
-/// One `cuvidCreateDecoder` handle.
+/// One `cuvidCreateDecoder` handle and the geometry it is configured for now.
 pub(crate) struct DecoderHandle {
     raw: CUvideodecoder,
     shape: Shape,
+    configured: Geometry,
     api: &'static Nvcuvid,
     context: Context,
 }
@@ -99,9 +118,10 @@ fn surface_format(format: PixelFormat) -> cudaVideoSurfaceFormat {
 }
 
 impl DecoderHandle {
-    /// `cuvidCreateDecoder` for `shape`, initially configured for `geometry`. Must run
-    /// inside an init window with `context` current.
+    /// `cuvidCreateDecoder` for `shape`, initially configured for `geometry`. Needs `context`
+    /// current.
     pub(crate) fn create(
+        window: WindowToken<'_>,
         api: &'static Nvcuvid,
         context: &Context,
         lock: &CtxLock,
@@ -133,18 +153,24 @@ impl DecoderHandle {
         info.display_area.top = area.1;
         info.display_area.right = area.2;
         info.display_area.bottom = area.3;
-        let raw = api.create_decoder(&mut info)?;
+        let raw = api.create_decoder(window, &mut info)?;
         tracing::debug!(?shape, ?geometry, "cuvidCreateDecoder");
         Ok(DecoderHandle {
             raw,
             shape,
+            configured: geometry,
             api,
             context: context.clone(),
         })
     }
 
-    /// `cuvidReconfigureDecoder` to a new geometry within this handle's shape.
-    pub(crate) fn reconfigure(&self, geometry: Geometry) -> Result<()> {
+    /// `cuvidReconfigureDecoder` to a new geometry within this handle's shape. No frame of
+    /// this decoder may be mapped (callers unmap leaked ones and materialize queued ones).
+    pub(crate) fn reconfigure(
+        &mut self,
+        window: WindowToken<'_>,
+        geometry: Geometry,
+    ) -> Result<()> {
         // SAFETY: all-zero is a valid CUVIDRECONFIGUREDECODERINFO (plain integers).
         let mut info: CUVIDRECONFIGUREDECODERINFO = unsafe { std::mem::zeroed() };
         info.ulWidth = geometry.coded_width;
@@ -157,9 +183,10 @@ impl DecoderHandle {
         info.display_area.top = area.1;
         info.display_area.right = area.2;
         info.display_area.bottom = area.3;
-        // SAFETY: the handle is live; no frame is mapped (callers materialize first and
-        // users cannot hold frames while the parser runs).
-        unsafe { self.api.reconfigure_decoder(self.raw, &mut info) }
+        // SAFETY: the handle is live; no frame is mapped (the caller's contract).
+        unsafe { self.api.reconfigure_decoder(window, self.raw, &mut info) }?;
+        self.configured = geometry;
+        Ok(())
     }
 
     pub(crate) fn raw(&self) -> CUvideodecoder {
@@ -169,19 +196,27 @@ impl DecoderHandle {
     pub(crate) fn shape(&self) -> Shape {
         self.shape
     }
+
+    /// The geometry the output surfaces are configured for.
+    pub(crate) fn configured(&self) -> Geometry {
+        self.configured
+    }
 }
 
 impl Drop for DecoderHandle {
     fn drop(&mut self) {
-        let _window = (!held_by_current_thread()).then(CudaInitGuard::acquire);
-        let destroyed = self.context.make_current().and_then(|_current| {
-            // SAFETY: the handle is live, no frame is mapped (frames borrow the decoder),
-            // and nothing uses it afterwards.
-            unsafe { self.api.destroy_decoder(self.raw) }
+        let (raw, api, context) = (Doomed(self.raw), self.api, self.context.clone());
+        destroy_in_window("NVDEC decoder", move |window| {
+            let raw = raw;
+            let destroyed = context.make_current().and_then(|_current| {
+                // SAFETY: the handle is live, no frame is mapped (the decoder unmaps leaked
+                // frames before it drops; frames borrow it), and nothing uses it afterwards.
+                unsafe { api.destroy_decoder(window, raw.0) }
+            });
+            if let Err(error) = destroyed {
+                tracing::error!(%error, "cuvidDestroyDecoder failed");
+            }
         });
-        if let Err(error) = destroyed {
-            tracing::error!(%error, "cuvidDestroyDecoder failed");
-        }
     }
 }
 
@@ -193,10 +228,14 @@ pub(crate) struct ParserHandle {
 
 impl Drop for ParserHandle {
     fn drop(&mut self) {
-        // SAFETY: the parser is live and its callbacks' user data outlives it (the decoder
-        // drops its parser before its core).
-        if let Err(error) = unsafe { self.api.destroy_parser(self.raw) } {
-            tracing::error!(%error, "cuvidDestroyVideoParser failed");
-        }
+        let (raw, api) = (Doomed(self.raw), self.api);
+        destroy_in_window("NVDEC parser", move |window| {
+            let raw = raw;
+            // SAFETY: the parser is live and its callbacks' user data outlives it (the
+            // decoder drops its parser before its core).
+            if let Err(error) = unsafe { api.destroy_parser(window, raw.0) } {
+                tracing::error!(%error, "cuvidDestroyVideoParser failed");
+            }
+        });
     }
 }

@@ -24,6 +24,7 @@
 //! - JPEG is not offered: NVDEC's JPEG path goes through nvJPEG in practice, and the
 //!   parser-based pipeline here is for video streams.
 
+mod callback_target;
 mod callbacks;
 mod caps;
 mod config;
@@ -36,7 +37,7 @@ mod handles;
 pub use caps::DecodeCaps;
 pub use config::{DecoderConfig, OutputFormat, PixelFormat};
 pub use core::DecoderStats;
-pub use decoder::{DecodedFrames, Decoder, DecoderSession};
+pub use decoder::{DecodedFrames, Decoder, DecoderSession, MAX_QUEUED_FRAMES};
 pub use frame::{Frame, FrameLayout};
 
 use crate::cuda::Context;

@@ -5,8 +5,10 @@
 //! session, and all of it in the CUDA context it was made in. One owner holds them all, so
 //! its `Drop` can do that in one init window and in the right
 //! order — device registrations (then their memory), input buffers, bitstream buffers,
-//! then the session — whether the
-//! encoder is dropped after a long run or construction failed half-way. Destruction
+//! then the session — whether the encoder is dropped after a long run or construction
+//! failed half-way. Creation and destruction of all of them are lifecycle calls: they run
+//! inside an init window (the builder's, or one taken at run time for the staging surfaces
+//! of the first device frame). Destruction
 //! failures are logged, never panicked on. Every driver call here makes the context current
 //! first.
 
@@ -23,11 +25,24 @@ use crate::cuda::{Context, DeviceBuffer};
 use crate::error::{Error, Result};
 use crate::ffi::cuda::{Copy2d, Mem};
 use crate::ffi::nvenc::{EncodeCodec, EncodeConfig, EncodeStatus, EncoderPtr, Nvenc, Picture};
-use crate::init::{CudaInitGuard, held_by_current_thread};
+use crate::init::{
+    CudaInitGuard, WindowToken, destroy_in_window, held_by_current_thread, with_current_window,
+};
 
 /// Row alignment of the device staging surfaces (what `cuMemAllocPitch` picks on current
 /// GPUs).
 const STAGING_PITCH_ALIGN: usize = 512;
+
+/// How long registering staging surfaces at the first device frame (a lifecycle call, so
+/// inside an init window taken at run time) waits for the lock.
+const RUNTIME_LOCK_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(30);
+
+/// Whether a pitch NVENC reported for an input buffer with rows of `row_bytes` is one a
+/// driver could mean: at least a row, at most the row rounded up to 4 KiB. A larger value
+/// would make the crate write past what the driver allocated.
+fn plausible_input_pitch(pitch: usize, row_bytes: usize) -> bool {
+    pitch >= row_bytes && pitch <= row_bytes.next_multiple_of(4096)
+}
 
 /// An encoder-owned device surface for device input, registered with the session once;
 /// `mapped` while a picture from it is in flight.
@@ -61,16 +76,22 @@ pub(crate) struct SessionHandle {
     /// Per slot, made at the first device frame: the staging surface device frames are
     /// copied into.
     staging: Vec<Staging>,
+    /// The most bytes one encoded picture may plausibly have (set by `allocate`).
+    max_bitstream: usize,
 }
 
 impl SessionHandle {
     /// `NvEncOpenEncodeSessionEx` on `context`. Must run inside an init window.
     /// `NV_ENC_ERR_NO_ENCODE_DEVICE` and `NV_ENC_ERR_UNSUPPORTED_DEVICE` become
     /// [`Error::NoEncodeDevice`] naming the GPU (see [`no_encoder_status`]).
-    pub(crate) fn open(api: &'static Nvenc, context: &Context) -> Result<Self> {
+    pub(crate) fn open(
+        window: WindowToken<'_>,
+        api: &'static Nvenc,
+        context: &Context,
+    ) -> Result<Self> {
         let _current = context.make_current()?;
         // SAFETY: the context is live: `context` holds a reference to it.
-        match unsafe { api.open_session(context.raw()) } {
+        match unsafe { api.open_session(window, context.raw()) } {
             Ok(raw) => Ok(SessionHandle {
                 raw,
                 api,
@@ -80,6 +101,7 @@ impl SessionHandle {
                 inputs: Vec::new(),
                 outputs: Vec::new(),
                 staging: Vec::new(),
+                max_bitstream: 0,
             }),
             // A GPU without NVENC: the header's status for it is NO_ENCODE_DEVICE, but the
             // H100's driver answers UNSUPPORTED_DEVICE; both mean the same here.
@@ -155,6 +177,7 @@ impl SessionHandle {
 
     pub(crate) fn initialize(
         &mut self,
+        window: WindowToken<'_>,
         params: &mut NV_ENC_INITIALIZE_PARAMS,
         config: &mut EncodeConfig,
     ) -> Result<()> {
@@ -163,7 +186,7 @@ impl SessionHandle {
         }
         let _current = self.context.make_current()?;
         // SAFETY: the session is live and not yet initialized (the flag).
-        unsafe { self.api.initialize(self.raw, params, config) }?;
+        unsafe { self.api.initialize(window, self.raw, params, config) }?;
         self.initialized = true;
         Ok(())
     }
@@ -172,6 +195,7 @@ impl SessionHandle {
     /// buffers. On failure the ones made so far stay owned and are destroyed with `self`.
     pub(crate) fn allocate(
         &mut self,
+        window: WindowToken<'_>,
         count: usize,
         width: u32,
         height: u32,
@@ -182,16 +206,22 @@ impl SessionHandle {
                 "NVENC buffers requested before initialization".into(),
             ));
         }
+        // An encoded picture is at most a few times its raw size; anything above this bound
+        // from `NvEncLockBitstream` is not trusted.
+        self.max_bitstream = (width as usize)
+            .saturating_mul(height as usize)
+            .saturating_mul(8)
+            .saturating_add(1 << 20);
         let _current = self.context.make_current()?;
         for _ in 0..count {
             // SAFETY: the session is live and initialized.
             let input = unsafe {
                 self.api
-                    .create_input_buffer(self.raw, width, height, format)
+                    .create_input_buffer(window, self.raw, width, height, format)
             }?;
             self.inputs.push(input);
             // SAFETY: as above.
-            let output = unsafe { self.api.create_bitstream_buffer(self.raw) }?;
+            let output = unsafe { self.api.create_bitstream_buffer(window, self.raw) }?;
             self.outputs.push(output);
         }
         Ok(())
@@ -211,6 +241,12 @@ impl SessionHandle {
         // one picture at a time, so it is not locked already nor in use by the encoder.
         let mut locked = unsafe { self.api.lock_input_buffer(self.raw, buffer) }?;
         let pitch = locked.pitch();
+        let row = layout.planes().first().map_or(0, |p| p.row_bytes);
+        if !plausible_input_pitch(pitch, row) {
+            return Err(Error::Codec(format!(
+                "NvEncLockInputBuffer reported a pitch of {pitch} bytes for rows of {row}"
+            )));
+        }
         let len = layout.surface_size(pitch).ok_or_else(|| {
             Error::Codec(format!(
                 "NVENC input buffer pitch {pitch} is too small for this frame"
@@ -243,46 +279,69 @@ impl SessionHandle {
         let bytes = pitch
             .checked_mul(layout.surface_rows())
             .ok_or_else(|| Error::InvalidConfig("surface size overflows".into()))?;
-        let mut made = Vec::with_capacity(self.outputs.len());
-        for _ in 0..self.outputs.len() {
-            let buffer = DeviceBuffer::alloc(&self.context, bytes)?;
-            let _current = self.context.make_current()?;
-            // SAFETY: the session is live and initialized; `buffer` is device memory of
-            // the session's context holding `surface_rows` rows at `pitch` of this
-            // format and size, and it outlives the registration (unregistered before it is
-            // freed, in `Drop` or below on failure).
-            let registered = unsafe {
-                self.api.register_device_ptr(
-                    self.raw,
-                    buffer.device_ptr(),
-                    width,
-                    height,
-                    pitch_u32,
-                    format,
-                )
-            };
-            match registered {
-                Ok(registered) => made.push(Staging {
-                    buffer,
-                    pitch,
-                    registered,
-                    mapped: None,
-                }),
+        let count = self.outputs.len();
+        let made = self.in_window(|window| {
+            // Every surface made so far is unregistered (and freed) if a later one fails.
+            let mut made: Vec<Staging> = Vec::with_capacity(count);
+            let outcome = (|| -> Result<()> {
+                for _ in 0..count {
+                    let buffer = DeviceBuffer::alloc(&self.context, bytes)?;
+                    let _current = self.context.make_current()?;
+                    // SAFETY: the session is live and initialized; `buffer` is device memory
+                    // of the session's context holding `surface_rows` rows at `pitch` of
+                    // this format and size, and it outlives the registration (unregistered
+                    // before it is freed, in `Drop` or below on failure).
+                    let registered = unsafe {
+                        self.api.register_device_ptr(
+                            window,
+                            self.raw,
+                            buffer.device_ptr(),
+                            width,
+                            height,
+                            pitch_u32,
+                            format,
+                        )
+                    }?;
+                    made.push(Staging {
+                        buffer,
+                        pitch,
+                        registered,
+                        mapped: None,
+                    });
+                }
+                Ok(())
+            })();
+            match outcome {
+                Ok(()) => Ok(made),
                 Err(error) => {
+                    let _current = self.context.make_current();
                     for staging in made {
                         // SAFETY: registered above on this live session, never mapped.
-                        let undone =
-                            unsafe { self.api.unregister_resource(self.raw, staging.registered) };
+                        let undone = unsafe {
+                            self.api
+                                .unregister_resource(window, self.raw, staging.registered)
+                        };
                         if let Err(e) = undone {
                             tracing::error!(error = %e, "NvEncUnregisterResource failed");
                         }
+                        // `staging.buffer` is freed here, after its registration is gone.
                     }
-                    return Err(error);
+                    Err(error)
                 }
             }
-        }
+        })?;
         self.staging = made;
         Ok(())
+    }
+
+    /// Runs `f` inside an init window: the one this thread is already in, or a new one.
+    fn in_window<R>(&self, f: impl for<'w> FnOnce(WindowToken<'w>) -> Result<R>) -> Result<R> {
+        if held_by_current_thread() {
+            return with_current_window(f).unwrap_or(Err(Error::InitLockHeld));
+        }
+        let guard = CudaInitGuard::acquire_timeout(RUNTIME_LOCK_TIMEOUT)?;
+        guard.record_target(self.context.ordinal(), "nvenc-staging");
+        f(guard.token())
     }
 
     /// Copies a device surface into the staging surface of `slot` and maps it; returns the
@@ -387,7 +446,10 @@ impl SessionHandle {
         let _current = self.context.make_current()?;
         // SAFETY: the buffer belongs to this live session; the caller reads a slot only
         // after NvEncEncodePicture reported its output ready, once.
-        let locked = unsafe { self.api.lock_bitstream(self.raw, buffer) }?;
+        let locked = unsafe {
+            self.api
+                .lock_bitstream(self.raw, buffer, self.max_bitstream)
+        }?;
         let out = Bitstream {
             data: locked.data().to_vec(),
             timestamp: locked.timestamp,
@@ -428,9 +490,26 @@ fn bad_slot(slot: usize) -> Error {
     Error::Codec(format!("NVENC buffer slot {slot} does not exist"))
 }
 
-impl Drop for SessionHandle {
-    fn drop(&mut self) {
-        let _window = (!held_by_current_thread()).then(CudaInitGuard::acquire);
+/// Everything of one NVENC session, on its way to destruction inside an init window.
+struct SessionTeardown {
+    raw: EncoderPtr,
+    api: &'static Nvenc,
+    context: Context,
+    initialized: bool,
+    unfinished: bool,
+    inputs: Vec<*mut c_void>,
+    outputs: Vec<*mut c_void>,
+    staging: Vec<Staging>,
+}
+
+// SAFETY: NVENC and CUDA handles are not tied to the thread that made them, and a session
+// being torn down is used by nothing but its teardown.
+unsafe impl Send for SessionTeardown {}
+
+impl SessionTeardown {
+    /// Destroys device registrations (then their memory), input buffers, bitstream buffers,
+    /// then the session, in the session's context.
+    fn run(self, window: WindowToken<'_>) {
         let _current = match self.context.make_current() {
             Ok(current) => Some(current),
             Err(error) => {
@@ -445,7 +524,7 @@ impl Drop for SessionHandle {
                 tracing::warn!(%error, "end of stream before NVENC teardown failed");
             }
         }
-        for staging in std::mem::take(&mut self.staging) {
+        for staging in self.staging {
             if let Some(mapped) = staging.mapped {
                 // SAFETY: mapped on this live session; end of stream was sent above.
                 if let Err(error) = unsafe { self.api.unmap_input(self.raw, mapped) } {
@@ -454,30 +533,51 @@ impl Drop for SessionHandle {
             }
             let unregistered =
                 // SAFETY: registered on this live session, unmapped, unused from here on.
-                unsafe { self.api.unregister_resource(self.raw, staging.registered) };
+                unsafe { self.api.unregister_resource(window, self.raw, staging.registered) };
             if let Err(error) = unregistered {
                 tracing::error!(%error, "NvEncUnregisterResource failed");
             }
             // `staging.buffer` is freed here, after its registration is gone.
         }
-        for buffer in self.inputs.drain(..).collect::<Vec<_>>() {
+        for buffer in self.inputs {
             // SAFETY: an input buffer of this live session, not locked (locks never
             // outlive a call), unused from here on.
-            if let Err(error) = unsafe { self.api.destroy_input_buffer(self.raw, buffer) } {
+            let destroyed = unsafe { self.api.destroy_input_buffer(window, self.raw, buffer) };
+            if let Err(error) = destroyed {
                 tracing::error!(%error, "NvEncDestroyInputBuffer failed");
             }
         }
-        for buffer in self.outputs.drain(..).collect::<Vec<_>>() {
+        for buffer in self.outputs {
             // SAFETY: a bitstream buffer of this live session, not locked, unused from here
             // on.
-            if let Err(error) = unsafe { self.api.destroy_bitstream_buffer(self.raw, buffer) } {
+            let destroyed = unsafe { self.api.destroy_bitstream_buffer(window, self.raw, buffer) };
+            if let Err(error) = destroyed {
                 tracing::error!(%error, "NvEncDestroyBitstreamBuffer failed");
             }
         }
         // SAFETY: everything made on the session is destroyed above; nothing uses it after.
-        if let Err(error) = unsafe { self.api.destroy_encoder(self.raw) } {
+        if let Err(error) = unsafe { self.api.destroy_encoder(window, self.raw) } {
             tracing::error!(%error, "NvEncDestroyEncoder failed");
         }
+    }
+}
+
+impl Drop for SessionHandle {
+    /// Destroys the session and everything made on it inside one init window: at once if
+    /// the lock is free (or this thread is inside a window, as on a failed build), otherwise
+    /// on the teardown thread.
+    fn drop(&mut self) {
+        let doomed = SessionTeardown {
+            raw: self.raw,
+            api: self.api,
+            context: self.context.clone(),
+            initialized: self.initialized,
+            unfinished: self.unfinished,
+            inputs: std::mem::take(&mut self.inputs),
+            outputs: std::mem::take(&mut self.outputs),
+            staging: std::mem::take(&mut self.staging),
+        };
+        destroy_in_window("NVENC session", move |window| doomed.run(window));
     }
 }
 

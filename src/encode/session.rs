@@ -57,10 +57,10 @@ pub(crate) fn open(
     context: &Context,
     guard: &CudaInitGuard,
 ) -> Result<EncoderSession> {
-    let _ = guard; // proof of being inside the window; the builder already validated `config`
+    let window = guard.token(); // the builder already validated `config`
     let codec = mapping::encode_codec(config.codec)?;
     let api = Nvenc::get()?;
-    let mut handle = SessionHandle::open(api, context)?;
+    let mut handle = SessionHandle::open(window, api, context)?;
 
     let reported = caps::query(&handle, codec)?;
     caps::check(config, codec, context.device_name(), &reported)?;
@@ -73,12 +73,13 @@ pub(crate) fn open(
     )?;
     mapping::apply_overrides(config, &mut nv_config);
     let mut params = mapping::init_params(config, codec);
-    handle.initialize(&mut params, &mut nv_config)?;
+    handle.initialize(window, &mut params, &mut nv_config)?;
 
     let rc = &nv_config.get().rcParams;
     let lookahead = mapping::effective_lookahead(rc.enableLookahead() != 0, rc.lookaheadDepth);
     let pool = mapping::pool_size(config.b_frames, lookahead);
     handle.allocate(
+        window,
         pool,
         config.width,
         config.height,

@@ -1,94 +1,300 @@
-//! Thin, `Result`-returning wrappers over the CUDA driver API (through cudarc's dynamically
-//! loaded bindings).
+//! Thin, `Result`-returning wrappers over the CUDA driver API, loaded at run time.
 //!
-//! Invariant: no cudarc driver function is reached before [`Driver::load`] succeeded.
-//! cudarc *panics* when `libcuda` cannot be opened; a [`Driver`] token exists only after this
-//! module opened `libcuda.so.1` itself and checked that cudarc's symbol table loads from it,
-//! and every wrapper here is a method on that token.
+//! Invariants:
+//! - **One library, opened once, kept.** `libcuda.so.1` is opened by that name (the file
+//!   `libnvcuvid.so.1` and `libnvidia-encode.so.1` bind to as well), exactly once per process,
+//!   and never unloaded: the [`Api`] holding it lives in a `static`. Every entry point the crate
+//!   uses is resolved up front; a driver lacking one is [`Error::SymbolNotFound`] naming it.
+//! - **Statuses are integers.** Every entry point is called through a signature that returns
+//!   `CUresult` as `u32`: a Rust enum holding a value it does not list is undefined behaviour,
+//!   and drivers newer than any binding return new codes (226 `CUDA_ERROR_CONTAINED` after a
+//!   contained hardware error, 913–916, ...). Known codes are named from a table; others are
+//!   `unknown CUDA status`.
+//! - **Lifecycle calls need a window.** Context creation, primary-context retain and context
+//!   destruction take a [`WindowToken`], which only exists inside an init window.
+//!
+//! Why not cudarc's loader: `cudarc::driver::sys::Lib::new` resolves its whole symbol table
+//! with `expect` (a driver older than the binding panics), its lazy loader searches its own
+//! list of names (it can bind a different file than the `libcuda.so.1` NVDEC uses), and its
+//! functions return the `CUresult` enum. cudarc is kept for what stays sound: the handle and
+//! struct types (`CUcontext`, `CUdeviceptr`, `CUDA_MEMCPY2D`, ...), which
+//! `nvidia-video-codec-sdk`'s raw types are built on.
 
 use std::ffi::{CStr, c_char, c_int, c_uint, c_void};
 use std::sync::OnceLock;
 
-use cudarc::driver::sys::{self, CUcontext, CUdevice, CUdeviceptr, CUresult, CUstream};
+use cudarc::driver::sys::{self, CUcontext, CUdevice, CUdeviceptr, CUstream};
 
 use crate::error::{Error, Result};
+use crate::init::WindowToken;
 
 /// The driver library's file name.
 pub(crate) const LIBCUDA: &str = "libcuda.so.1";
 
-/// Proof that the CUDA driver library is loaded and cudarc's bindings resolve against it.
-#[derive(Debug, Clone, Copy)]
-pub(crate) struct Driver {
-    _loaded: (),
+/// `CUDA_SUCCESS`.
+const SUCCESS: u32 = 0;
+
+/// `CUresult` names by value (CUDA 12.9 / 13.0 `cuda.h`), sorted by value.
+const STATUS_NAMES: &[(u32, &str)] = &[
+    (0, "CUDA_SUCCESS"),
+    (1, "CUDA_ERROR_INVALID_VALUE"),
+    (2, "CUDA_ERROR_OUT_OF_MEMORY"),
+    (3, "CUDA_ERROR_NOT_INITIALIZED"),
+    (4, "CUDA_ERROR_DEINITIALIZED"),
+    (5, "CUDA_ERROR_PROFILER_DISABLED"),
+    (6, "CUDA_ERROR_PROFILER_NOT_INITIALIZED"),
+    (7, "CUDA_ERROR_PROFILER_ALREADY_STARTED"),
+    (8, "CUDA_ERROR_PROFILER_ALREADY_STOPPED"),
+    (34, "CUDA_ERROR_STUB_LIBRARY"),
+    (46, "CUDA_ERROR_DEVICE_UNAVAILABLE"),
+    (100, "CUDA_ERROR_NO_DEVICE"),
+    (101, "CUDA_ERROR_INVALID_DEVICE"),
+    (102, "CUDA_ERROR_DEVICE_NOT_LICENSED"),
+    (200, "CUDA_ERROR_INVALID_IMAGE"),
+    (201, "CUDA_ERROR_INVALID_CONTEXT"),
+    (202, "CUDA_ERROR_CONTEXT_ALREADY_CURRENT"),
+    (205, "CUDA_ERROR_MAP_FAILED"),
+    (206, "CUDA_ERROR_UNMAP_FAILED"),
+    (207, "CUDA_ERROR_ARRAY_IS_MAPPED"),
+    (208, "CUDA_ERROR_ALREADY_MAPPED"),
+    (209, "CUDA_ERROR_NO_BINARY_FOR_GPU"),
+    (210, "CUDA_ERROR_ALREADY_ACQUIRED"),
+    (211, "CUDA_ERROR_NOT_MAPPED"),
+    (212, "CUDA_ERROR_NOT_MAPPED_AS_ARRAY"),
+    (213, "CUDA_ERROR_NOT_MAPPED_AS_POINTER"),
+    (214, "CUDA_ERROR_ECC_UNCORRECTABLE"),
+    (215, "CUDA_ERROR_UNSUPPORTED_LIMIT"),
+    (216, "CUDA_ERROR_CONTEXT_ALREADY_IN_USE"),
+    (217, "CUDA_ERROR_PEER_ACCESS_UNSUPPORTED"),
+    (218, "CUDA_ERROR_INVALID_PTX"),
+    (219, "CUDA_ERROR_INVALID_GRAPHICS_CONTEXT"),
+    (220, "CUDA_ERROR_NVLINK_UNCORRECTABLE"),
+    (221, "CUDA_ERROR_JIT_COMPILER_NOT_FOUND"),
+    (222, "CUDA_ERROR_UNSUPPORTED_PTX_VERSION"),
+    (223, "CUDA_ERROR_JIT_COMPILATION_DISABLED"),
+    (224, "CUDA_ERROR_UNSUPPORTED_EXEC_AFFINITY"),
+    (225, "CUDA_ERROR_UNSUPPORTED_DEVSIDE_SYNC"),
+    (226, "CUDA_ERROR_CONTAINED"),
+    (300, "CUDA_ERROR_INVALID_SOURCE"),
+    (301, "CUDA_ERROR_FILE_NOT_FOUND"),
+    (302, "CUDA_ERROR_SHARED_OBJECT_SYMBOL_NOT_FOUND"),
+    (303, "CUDA_ERROR_SHARED_OBJECT_INIT_FAILED"),
+    (304, "CUDA_ERROR_OPERATING_SYSTEM"),
+    (400, "CUDA_ERROR_INVALID_HANDLE"),
+    (401, "CUDA_ERROR_ILLEGAL_STATE"),
+    (402, "CUDA_ERROR_LOSSY_QUERY"),
+    (500, "CUDA_ERROR_NOT_FOUND"),
+    (600, "CUDA_ERROR_NOT_READY"),
+    (700, "CUDA_ERROR_ILLEGAL_ADDRESS"),
+    (701, "CUDA_ERROR_LAUNCH_OUT_OF_RESOURCES"),
+    (702, "CUDA_ERROR_LAUNCH_TIMEOUT"),
+    (703, "CUDA_ERROR_LAUNCH_INCOMPATIBLE_TEXTURING"),
+    (704, "CUDA_ERROR_PEER_ACCESS_ALREADY_ENABLED"),
+    (705, "CUDA_ERROR_PEER_ACCESS_NOT_ENABLED"),
+    (708, "CUDA_ERROR_PRIMARY_CONTEXT_ACTIVE"),
+    (709, "CUDA_ERROR_CONTEXT_IS_DESTROYED"),
+    (710, "CUDA_ERROR_ASSERT"),
+    (711, "CUDA_ERROR_TOO_MANY_PEERS"),
+    (712, "CUDA_ERROR_HOST_MEMORY_ALREADY_REGISTERED"),
+    (713, "CUDA_ERROR_HOST_MEMORY_NOT_REGISTERED"),
+    (714, "CUDA_ERROR_HARDWARE_STACK_ERROR"),
+    (715, "CUDA_ERROR_ILLEGAL_INSTRUCTION"),
+    (716, "CUDA_ERROR_MISALIGNED_ADDRESS"),
+    (717, "CUDA_ERROR_INVALID_ADDRESS_SPACE"),
+    (718, "CUDA_ERROR_INVALID_PC"),
+    (719, "CUDA_ERROR_LAUNCH_FAILED"),
+    (720, "CUDA_ERROR_COOPERATIVE_LAUNCH_TOO_LARGE"),
+    (721, "CUDA_ERROR_TENSOR_MEMORY_LEAK"),
+    (800, "CUDA_ERROR_NOT_PERMITTED"),
+    (801, "CUDA_ERROR_NOT_SUPPORTED"),
+    (802, "CUDA_ERROR_SYSTEM_NOT_READY"),
+    (803, "CUDA_ERROR_SYSTEM_DRIVER_MISMATCH"),
+    (804, "CUDA_ERROR_COMPAT_NOT_SUPPORTED_ON_DEVICE"),
+    (805, "CUDA_ERROR_MPS_CONNECTION_FAILED"),
+    (806, "CUDA_ERROR_MPS_RPC_FAILURE"),
+    (807, "CUDA_ERROR_MPS_SERVER_NOT_READY"),
+    (808, "CUDA_ERROR_MPS_MAX_CLIENTS_REACHED"),
+    (809, "CUDA_ERROR_MPS_MAX_CONNECTIONS_REACHED"),
+    (810, "CUDA_ERROR_MPS_CLIENT_TERMINATED"),
+    (811, "CUDA_ERROR_CDP_NOT_SUPPORTED"),
+    (812, "CUDA_ERROR_CDP_VERSION_MISMATCH"),
+    (900, "CUDA_ERROR_STREAM_CAPTURE_UNSUPPORTED"),
+    (901, "CUDA_ERROR_STREAM_CAPTURE_INVALIDATED"),
+    (902, "CUDA_ERROR_STREAM_CAPTURE_MERGE"),
+    (903, "CUDA_ERROR_STREAM_CAPTURE_UNMATCHED"),
+    (904, "CUDA_ERROR_STREAM_CAPTURE_UNJOINED"),
+    (905, "CUDA_ERROR_STREAM_CAPTURE_ISOLATION"),
+    (906, "CUDA_ERROR_STREAM_CAPTURE_IMPLICIT"),
+    (907, "CUDA_ERROR_CAPTURED_EVENT"),
+    (908, "CUDA_ERROR_STREAM_CAPTURE_WRONG_THREAD"),
+    (909, "CUDA_ERROR_TIMEOUT"),
+    (910, "CUDA_ERROR_GRAPH_EXEC_UPDATE_FAILURE"),
+    (911, "CUDA_ERROR_EXTERNAL_DEVICE"),
+    (912, "CUDA_ERROR_INVALID_CLUSTER_SIZE"),
+    (913, "CUDA_ERROR_FUNCTION_NOT_LOADED"),
+    (914, "CUDA_ERROR_INVALID_RESOURCE_TYPE"),
+    (915, "CUDA_ERROR_INVALID_RESOURCE_CONFIGURATION"),
+    (916, "CUDA_ERROR_KEY_ROTATION"),
+    (999, "CUDA_ERROR_UNKNOWN"),
+];
+
+/// The `CUDA_ERROR_*` name of a `CUresult`, if this crate knows it.
+pub(crate) fn status_name(code: u32) -> Option<&'static str> {
+    STATUS_NAMES
+        .binary_search_by_key(&code, |&(value, _)| value)
+        .ok()
+        .map(|i| STATUS_NAMES[i].1)
 }
 
-/// Converts a `CUresult` into this crate's error, naming the call.
-pub(crate) fn check(call: &'static str, status: CUresult) -> Result<()> {
-    if status == CUresult::CUDA_SUCCESS {
+/// Converts a `CUresult` (as the integer the driver returned) into this crate's error,
+/// naming the call.
+pub(crate) fn check(call: &'static str, status: u32) -> Result<()> {
+    if status == SUCCESS {
         Ok(())
     } else {
         Err(cuda_error(call, status))
     }
 }
 
-/// The error for a failed `CUresult`. The enum's variant name *is* the `CUDA_ERROR_*` name.
-pub(crate) fn cuda_error(call: &'static str, status: CUresult) -> Error {
+/// The error for a failed `CUresult`: `CUDA_ERROR_… (n)`, or `unknown CUDA status (n)`.
+pub(crate) fn cuda_error(call: &'static str, status: u32) -> Error {
     Error::Cuda {
         call,
-        name: format!("{status:?}"),
-        code: status as u32,
+        name: status_name(status)
+            .unwrap_or("unknown CUDA status")
+            .to_owned(),
+        code: status,
     }
+}
+
+type Init = unsafe extern "C" fn(c_uint) -> u32;
+type DeviceGetCount = unsafe extern "C" fn(*mut c_int) -> u32;
+type DeviceGet = unsafe extern "C" fn(*mut CUdevice, c_int) -> u32;
+type DeviceGetName = unsafe extern "C" fn(*mut c_char, c_int, CUdevice) -> u32;
+type PrimaryCtxRetain = unsafe extern "C" fn(*mut CUcontext, CUdevice) -> u32;
+type CtxCreate = unsafe extern "C" fn(*mut CUcontext, c_uint, CUdevice) -> u32;
+type CtxDestroy = unsafe extern "C" fn(CUcontext) -> u32;
+type CtxPush = unsafe extern "C" fn(CUcontext) -> u32;
+type CtxPop = unsafe extern "C" fn(*mut CUcontext) -> u32;
+type MemGetInfo = unsafe extern "C" fn(*mut usize, *mut usize) -> u32;
+type MemAlloc = unsafe extern "C" fn(*mut CUdeviceptr, usize) -> u32;
+type MemFree = unsafe extern "C" fn(CUdeviceptr) -> u32;
+type StreamCreate = unsafe extern "C" fn(*mut CUstream, c_uint) -> u32;
+type StreamDestroy = unsafe extern "C" fn(CUstream) -> u32;
+type StreamSynchronize = unsafe extern "C" fn(CUstream) -> u32;
+type Memcpy2DAsync = unsafe extern "C" fn(*const sys::CUDA_MEMCPY2D, CUstream) -> u32;
+
+/// The driver entry points this crate uses, resolved from `libcuda.so.1`.
+struct Api {
+    init: Init,
+    device_get_count: DeviceGetCount,
+    device_get: DeviceGet,
+    device_get_name: DeviceGetName,
+    primary_ctx_retain: PrimaryCtxRetain,
+    ctx_create: CtxCreate,
+    ctx_destroy: CtxDestroy,
+    ctx_push: CtxPush,
+    ctx_pop: CtxPop,
+    mem_get_info: MemGetInfo,
+    mem_alloc: MemAlloc,
+    mem_free: MemFree,
+    stream_create: StreamCreate,
+    stream_destroy: StreamDestroy,
+    stream_synchronize: StreamSynchronize,
+    memcpy_2d_async: Memcpy2DAsync,
+    /// Keeps the library mapped for the life of the process (the `Api` is a `static`).
+    _library: libloading::Library,
 }
 
 #[derive(Debug, Clone)]
 enum LoadFailure {
     Missing(String),
-    Symbols(String),
+    Symbol(&'static str, String),
+}
+
+/// Resolves `name` as `T`.
+///
+/// # Safety
+/// `T` must be the C signature `cuda.h` documents for `name`, with `CUresult` as `u32`
+/// (same size and ABI as the C enum).
+unsafe fn symbol<T: Copy>(
+    library: &libloading::Library,
+    name: &'static str,
+) -> Result<T, LoadFailure> {
+    let mut bytes = name.as_bytes().to_vec();
+    bytes.push(0);
+    // SAFETY: guaranteed by the caller.
+    match unsafe { library.get::<T>(&bytes) } {
+        Ok(sym) => Ok(*sym),
+        Err(e) => Err(LoadFailure::Symbol(name, e.to_string())),
+    }
+}
+
+impl Api {
+    fn load() -> Result<Api, LoadFailure> {
+        // SAFETY: opening the NVIDIA driver library runs only its (trusted) initializers.
+        let library = unsafe { libloading::Library::new(LIBCUDA) }
+            .map_err(|e| LoadFailure::Missing(e.to_string()))?;
+        // SAFETY: for every `symbol` call below, the type alias spells the documented C
+        // signature of the symbol it is resolved for, with `CUresult` returned as `u32`.
+        unsafe {
+            Ok(Api {
+                init: symbol(&library, "cuInit")?,
+                device_get_count: symbol(&library, "cuDeviceGetCount")?,
+                device_get: symbol(&library, "cuDeviceGet")?,
+                device_get_name: symbol(&library, "cuDeviceGetName")?,
+                primary_ctx_retain: symbol(&library, "cuDevicePrimaryCtxRetain")?,
+                ctx_create: symbol(&library, "cuCtxCreate_v2")?,
+                ctx_destroy: symbol(&library, "cuCtxDestroy_v2")?,
+                ctx_push: symbol(&library, "cuCtxPushCurrent_v2")?,
+                ctx_pop: symbol(&library, "cuCtxPopCurrent_v2")?,
+                mem_get_info: symbol(&library, "cuMemGetInfo_v2")?,
+                mem_alloc: symbol(&library, "cuMemAlloc_v2")?,
+                mem_free: symbol(&library, "cuMemFree_v2")?,
+                stream_create: symbol(&library, "cuStreamCreate")?,
+                stream_destroy: symbol(&library, "cuStreamDestroy_v2")?,
+                stream_synchronize: symbol(&library, "cuStreamSynchronize")?,
+                memcpy_2d_async: symbol(&library, "cuMemcpy2DAsync_v2")?,
+                _library: library,
+            })
+        }
+    }
+}
+
+/// Proof that `libcuda.so.1` is loaded with every entry point this crate uses.
+#[derive(Clone, Copy)]
+pub(crate) struct Driver {
+    api: &'static Api,
+}
+
+impl std::fmt::Debug for Driver {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Driver(libcuda.so.1)")
+    }
 }
 
 impl Driver {
     /// Opens the driver library once per process; later calls return the cached outcome.
     pub(crate) fn load() -> Result<Driver> {
-        static OUTCOME: OnceLock<Result<(), LoadFailure>> = OnceLock::new();
-        let outcome = OUTCOME.get_or_init(|| {
-            // SAFETY: loading the NVIDIA driver library runs only its (trusted) initializers.
-            let probe = unsafe { libloading::Library::new(LIBCUDA) };
-            if let Err(e) = probe {
-                return Err(LoadFailure::Missing(e.to_string()));
-            }
-            // cudarc resolves its whole symbol table at first use and panics on any miss;
-            // resolve it here first so that a driver too old for it becomes an error.
-            // SAFETY: as above; the table is dropped right away, the library stays loaded
-            // (the probe above and cudarc's own copy keep it referenced).
-            match unsafe { sys::Lib::new(LIBCUDA) } {
-                Ok(_) => Ok(()),
-                Err(e) => Err(LoadFailure::Symbols(e.to_string())),
-            }
-        });
-        match outcome {
-            Ok(()) => Ok(Driver { _loaded: () }),
+        static LOADED: OnceLock<Result<Api, LoadFailure>> = OnceLock::new();
+        match LOADED.get_or_init(Api::load) {
+            Ok(api) => Ok(Driver { api }),
             Err(LoadFailure::Missing(reason)) => Err(Error::LibraryNotFound {
                 name: LIBCUDA,
                 reason: reason.clone(),
             }),
-            Err(LoadFailure::Symbols(reason)) => Err(Error::SymbolNotFound {
+            Err(LoadFailure::Symbol(symbol, reason)) => Err(Error::SymbolNotFound {
                 library: LIBCUDA,
-                symbol: "(CUDA 12.2 driver API)",
+                symbol,
                 reason: reason.clone(),
             }),
         }
     }
 
-    fn lib(self) -> &'static sys::Lib {
-        // SAFETY: a `Driver` exists only after `sys::Lib::new(LIBCUDA)` succeeded, so
-        // cudarc's lazy loader finds a library with every symbol and does not panic.
-        unsafe { sys::culib() }
-    }
-
     /// `cuInit(0)`; cheap after the first call.
     pub(crate) fn init(self) -> Result<()> {
         // SAFETY: cuInit takes a flags word only.
-        check("cuInit", unsafe { (self.lib().cuInit)(0) })
+        check("cuInit", unsafe { (self.api.init)(0) })
     }
 
     /// `cuDeviceGetCount`.
@@ -96,7 +302,7 @@ impl Driver {
         let mut count: c_int = 0;
         // SAFETY: the out-pointer is a live local.
         check("cuDeviceGetCount", unsafe {
-            (self.lib().cuDeviceGetCount)(&mut count)
+            (self.api.device_get_count)(&mut count)
         })?;
         Ok(u32::try_from(count).unwrap_or(0))
     }
@@ -109,7 +315,7 @@ impl Driver {
         let mut device: CUdevice = 0;
         // SAFETY: the out-pointer is a live local.
         check("cuDeviceGet", unsafe {
-            (self.lib().cuDeviceGet)(&mut device, ordinal)
+            (self.api.device_get)(&mut device, ordinal)
         })?;
         Ok(device)
     }
@@ -117,44 +323,56 @@ impl Driver {
     /// `cuDeviceGetName`.
     pub(crate) fn device_name(self, device: CUdevice) -> Result<String> {
         let mut buf = [0 as c_char; 256];
-        // SAFETY: the buffer is live and its length is passed; the driver NUL-terminates.
+        // SAFETY: the buffer is live and one byte shorter is passed, so the last byte stays
+        // NUL whatever the driver writes.
         check("cuDeviceGetName", unsafe {
-            (self.lib().cuDeviceGetName)(buf.as_mut_ptr(), buf.len() as c_int, device)
+            (self.api.device_get_name)(buf.as_mut_ptr(), (buf.len() - 1) as c_int, device)
         })?;
-        // SAFETY: the driver wrote a NUL-terminated string into `buf`.
+        // SAFETY: `buf` ends with a NUL byte the driver cannot have overwritten.
         let name = unsafe { CStr::from_ptr(buf.as_ptr()) };
         Ok(name.to_string_lossy().into_owned())
     }
 
-    /// `cuDevicePrimaryCtxRetain`.
-    pub(crate) fn primary_context_retain(self, device: CUdevice) -> Result<CUcontext> {
+    /// `cuDevicePrimaryCtxRetain`, a lifecycle call.
+    pub(crate) fn primary_context_retain(
+        self,
+        window: WindowToken<'_>,
+        device: CUdevice,
+    ) -> Result<CUcontext> {
         let mut ctx: CUcontext = std::ptr::null_mut();
         // SAFETY: the out-pointer is a live local; `device` came from cuDeviceGet.
-        check("cuDevicePrimaryCtxRetain", unsafe {
-            (self.lib().cuDevicePrimaryCtxRetain)(&mut ctx, device)
-        })?;
-        Ok(ctx)
+        let status =
+            window.lifecycle(|| unsafe { (self.api.primary_ctx_retain)(&mut ctx, device) });
+        check("cuDevicePrimaryCtxRetain", status)?;
+        non_null_context("cuDevicePrimaryCtxRetain", ctx)
     }
 
-    /// `cuCtxCreate_v2`. The new context is current on this thread afterwards; callers pop it.
-    pub(crate) fn context_create(self, device: CUdevice) -> Result<CUcontext> {
+    /// `cuCtxCreate_v2`, a lifecycle call. The new context is current on this thread
+    /// afterwards; callers pop it.
+    pub(crate) fn context_create(
+        self,
+        window: WindowToken<'_>,
+        device: CUdevice,
+    ) -> Result<CUcontext> {
         let mut ctx: CUcontext = std::ptr::null_mut();
         // SAFETY: the out-pointer is a live local; flags 0 = default scheduling.
-        check("cuCtxCreate_v2", unsafe {
-            (self.lib().cuCtxCreate_v2)(&mut ctx, 0, device)
-        })?;
-        Ok(ctx)
+        let status = window.lifecycle(|| unsafe { (self.api.ctx_create)(&mut ctx, 0, device) });
+        check("cuCtxCreate_v2", status)?;
+        non_null_context("cuCtxCreate_v2", ctx)
     }
 
-    /// `cuCtxDestroy_v2`.
+    /// `cuCtxDestroy_v2`, a lifecycle call. Also pops the context if it is current.
     ///
     /// # Safety
     /// `ctx` must be a context from [`Self::context_create`] that nothing uses any more.
-    pub(crate) unsafe fn context_destroy(self, ctx: CUcontext) -> Result<()> {
+    pub(crate) unsafe fn context_destroy(
+        self,
+        window: WindowToken<'_>,
+        ctx: CUcontext,
+    ) -> Result<()> {
         // SAFETY: guaranteed by the caller.
-        check("cuCtxDestroy_v2", unsafe {
-            (self.lib().cuCtxDestroy_v2)(ctx)
-        })
+        let status = window.lifecycle(|| unsafe { (self.api.ctx_destroy)(ctx) });
+        check("cuCtxDestroy_v2", status)
     }
 
     /// `cuCtxPushCurrent_v2`.
@@ -163,17 +381,15 @@ impl Driver {
     /// `ctx` must be a live context.
     pub(crate) unsafe fn context_push(self, ctx: CUcontext) -> Result<()> {
         // SAFETY: guaranteed by the caller.
-        check("cuCtxPushCurrent_v2", unsafe {
-            (self.lib().cuCtxPushCurrent_v2)(ctx)
-        })
+        check("cuCtxPushCurrent_v2", unsafe { (self.api.ctx_push)(ctx) })
     }
 
-    /// `cuCtxPopCurrent_v2`.
+    /// `cuCtxPopCurrent_v2`: returns the context that was popped.
     pub(crate) fn context_pop(self) -> Result<CUcontext> {
         let mut ctx: CUcontext = std::ptr::null_mut();
         // SAFETY: the out-pointer is a live local.
         check("cuCtxPopCurrent_v2", unsafe {
-            (self.lib().cuCtxPopCurrent_v2)(&mut ctx)
+            (self.api.ctx_pop)(&mut ctx)
         })?;
         Ok(ctx)
     }
@@ -183,7 +399,7 @@ impl Driver {
         let (mut free, mut total) = (0usize, 0usize);
         // SAFETY: out-pointers are live locals.
         check("cuMemGetInfo_v2", unsafe {
-            (self.lib().cuMemGetInfo_v2)(&mut free, &mut total)
+            (self.api.mem_get_info)(&mut free, &mut total)
         })?;
         Ok((free, total))
     }
@@ -193,8 +409,13 @@ impl Driver {
         let mut ptr: CUdeviceptr = 0;
         // SAFETY: the out-pointer is a live local.
         check("cuMemAlloc_v2", unsafe {
-            (self.lib().cuMemAlloc_v2)(&mut ptr, bytes)
+            (self.api.mem_alloc)(&mut ptr, bytes)
         })?;
+        if ptr == 0 {
+            return Err(Error::Codec(
+                "cuMemAlloc_v2 succeeded but returned no memory".into(),
+            ));
+        }
         Ok(ptr)
     }
 
@@ -204,7 +425,7 @@ impl Driver {
     /// `ptr` must come from [`Self::mem_alloc`] and not be used afterwards.
     pub(crate) unsafe fn mem_free(self, ptr: CUdeviceptr) -> Result<()> {
         // SAFETY: guaranteed by the caller.
-        check("cuMemFree_v2", unsafe { (self.lib().cuMemFree_v2)(ptr) })
+        check("cuMemFree_v2", unsafe { (self.api.mem_free)(ptr) })
     }
 
     /// `cuStreamCreate` (non-blocking with respect to the legacy default stream).
@@ -212,11 +433,17 @@ impl Driver {
         let mut stream: CUstream = std::ptr::null_mut();
         // SAFETY: the out-pointer is a live local.
         check("cuStreamCreate", unsafe {
-            (self.lib().cuStreamCreate)(
+            (self.api.stream_create)(
                 &mut stream,
                 sys::CUstream_flags::CU_STREAM_NON_BLOCKING as c_uint,
             )
         })?;
+        if stream.is_null() {
+            // Null is the legacy default stream: never hand it out as a stream of our own.
+            return Err(Error::Codec(
+                "cuStreamCreate succeeded but returned no stream".into(),
+            ));
+        }
         Ok(stream)
     }
 
@@ -227,7 +454,7 @@ impl Driver {
     pub(crate) unsafe fn stream_destroy(self, stream: CUstream) -> Result<()> {
         // SAFETY: guaranteed by the caller.
         check("cuStreamDestroy_v2", unsafe {
-            (self.lib().cuStreamDestroy_v2)(stream)
+            (self.api.stream_destroy)(stream)
         })
     }
 
@@ -238,7 +465,7 @@ impl Driver {
     pub(crate) unsafe fn stream_synchronize(self, stream: CUstream) -> Result<()> {
         // SAFETY: guaranteed by the caller.
         check("cuStreamSynchronize", unsafe {
-            (self.lib().cuStreamSynchronize)(stream)
+            (self.api.stream_synchronize)(stream)
         })
     }
 
@@ -252,8 +479,19 @@ impl Driver {
         // SAFETY: guaranteed by the caller; `raw` lives across the call (the driver copies
         // the descriptor before returning).
         check("cuMemcpy2DAsync_v2", unsafe {
-            (self.lib().cuMemcpy2DAsync_v2)(&raw, stream)
+            (self.api.memcpy_2d_async)(&raw, stream)
         })
+    }
+}
+
+/// A successful call that handed back no context is an error, not a null handle.
+fn non_null_context(call: &'static str, ctx: CUcontext) -> Result<CUcontext> {
+    if ctx.is_null() {
+        Err(Error::Codec(format!(
+            "{call} succeeded but returned no context"
+        )))
+    } else {
+        Ok(ctx)
     }
 }
 
@@ -309,5 +547,60 @@ impl Copy2d {
             WidthInBytes: self.width_bytes,
             Height: self.height,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_status_has_its_cuda_h_name_and_unknown_ones_say_so() {
+        assert!(STATUS_NAMES.windows(2).all(|w| w[0].0 < w[1].0), "sorted");
+        assert_eq!(status_name(2), Some("CUDA_ERROR_OUT_OF_MEMORY"));
+        assert_eq!(status_name(226), Some("CUDA_ERROR_CONTAINED"));
+        assert_eq!(status_name(721), Some("CUDA_ERROR_TENSOR_MEMORY_LEAK"));
+        assert_eq!(status_name(916), Some("CUDA_ERROR_KEY_ROTATION"));
+        assert_eq!(status_name(999), Some("CUDA_ERROR_UNKNOWN"));
+        assert_eq!(status_name(227), None);
+        assert_eq!(
+            cuda_error("cuInit", 226).to_string(),
+            "cuInit failed: CUDA_ERROR_CONTAINED (226)"
+        );
+        assert_eq!(
+            cuda_error("cuInit", 12345).to_string(),
+            "cuInit failed: unknown CUDA status (12345)"
+        );
+        assert_eq!(
+            cuda_error("cuInit", u32::MAX).to_string(),
+            format!("cuInit failed: unknown CUDA status ({})", u32::MAX)
+        );
+    }
+
+    #[test]
+    fn the_table_agrees_with_the_bindings_it_replaces() {
+        // Every value cudarc's CUDA 12.2 enum lists has the same name here.
+        for (code, name) in STATUS_NAMES {
+            if let Some(variant) = known_variant(*code) {
+                assert_eq!(format!("{variant:?}"), *name);
+            }
+        }
+    }
+
+    fn known_variant(code: u32) -> Option<sys::CUresult> {
+        use sys::CUresult::*;
+        [
+            CUDA_SUCCESS,
+            CUDA_ERROR_INVALID_VALUE,
+            CUDA_ERROR_OUT_OF_MEMORY,
+            CUDA_ERROR_NOT_INITIALIZED,
+            CUDA_ERROR_NO_DEVICE,
+            CUDA_ERROR_INVALID_CONTEXT,
+            CUDA_ERROR_INVALID_HANDLE,
+            CUDA_ERROR_NOT_SUPPORTED,
+            CUDA_ERROR_UNKNOWN,
+        ]
+        .into_iter()
+        .find(|v| *v as u32 == code)
     }
 }

@@ -1,15 +1,19 @@
 //! Thin, `Result`-returning wrappers over NVDEC (`libnvcuvid.so.1`), loaded at run time.
 //!
-//! Invariant: the library is opened once per process and every entry point this crate uses
+//! Invariants: the library is opened once per process and every entry point this crate uses
 //! is resolved up front, so a missing symbol is one clear error at first use instead of a
-//! failure in the middle of a stream. The raw types come from `nvidia-video-codec-sdk`'s
-//! `sys` module; its `extern` declarations are never called (they would need build-time
-//! linking).
+//! failure in the middle of a stream. Every entry point returns its `CUresult` as `u32` (see
+//! [`super::cuda`]), and structs the driver writes are read field by field, enum fields as
+//! integers. Lifecycle calls (caps, decoder create/reconfigure/destroy, parser and context
+//! lock create/destroy) take a [`WindowToken`]; per-frame calls (parse, decode, map, unmap)
+//! do not. The raw types come from `nvidia-video-codec-sdk`'s `sys` module; its `extern`
+//! declarations are never called (they would need build-time linking).
 
 use std::ffi::{c_int, c_uint, c_ulonglong};
+use std::mem::MaybeUninit;
 use std::sync::OnceLock;
 
-use cudarc::driver::sys::{CUcontext, CUresult};
+use cudarc::driver::sys::CUcontext;
 use nvidia_video_codec_sdk::sys::cuviddec::{
     CUVIDDECODECAPS, CUVIDDECODECREATEINFO, CUVIDPICPARAMS, CUVIDPROCPARAMS,
     CUVIDRECONFIGUREDECODERINFO, CUvideoctxlock, CUvideodecoder,
@@ -20,31 +24,30 @@ use nvidia_video_codec_sdk::sys::nvcuvid::{
 
 use super::cuda::check;
 use crate::error::{Error, Result};
+use crate::init::WindowToken;
 
 /// The NVDEC library's file name.
 pub(crate) const LIBNVCUVID: &str = "libnvcuvid.so.1";
 
-type GetDecoderCaps = unsafe extern "C" fn(*mut CUVIDDECODECAPS) -> CUresult;
-type CreateDecoder =
-    unsafe extern "C" fn(*mut CUvideodecoder, *mut CUVIDDECODECREATEINFO) -> CUresult;
-type DestroyDecoder = unsafe extern "C" fn(CUvideodecoder) -> CUresult;
-type DecodePicture = unsafe extern "C" fn(CUvideodecoder, *mut CUVIDPICPARAMS) -> CUresult;
+type GetDecoderCaps = unsafe extern "C" fn(*mut CUVIDDECODECAPS) -> u32;
+type CreateDecoder = unsafe extern "C" fn(*mut CUvideodecoder, *mut CUVIDDECODECREATEINFO) -> u32;
+type DestroyDecoder = unsafe extern "C" fn(CUvideodecoder) -> u32;
+type DecodePicture = unsafe extern "C" fn(CUvideodecoder, *mut CUVIDPICPARAMS) -> u32;
 type ReconfigureDecoder =
-    unsafe extern "C" fn(CUvideodecoder, *mut CUVIDRECONFIGUREDECODERINFO) -> CUresult;
+    unsafe extern "C" fn(CUvideodecoder, *mut CUVIDRECONFIGUREDECODERINFO) -> u32;
 type MapVideoFrame64 = unsafe extern "C" fn(
     CUvideodecoder,
     c_int,
     *mut c_ulonglong,
     *mut c_uint,
     *mut CUVIDPROCPARAMS,
-) -> CUresult;
-type UnmapVideoFrame64 = unsafe extern "C" fn(CUvideodecoder, c_ulonglong) -> CUresult;
-type CtxLockCreate = unsafe extern "C" fn(*mut CUvideoctxlock, CUcontext) -> CUresult;
-type CtxLockDestroy = unsafe extern "C" fn(CUvideoctxlock) -> CUresult;
-type CreateVideoParser =
-    unsafe extern "C" fn(*mut CUvideoparser, *mut CUVIDPARSERPARAMS) -> CUresult;
-type ParseVideoData = unsafe extern "C" fn(CUvideoparser, *mut CUVIDSOURCEDATAPACKET) -> CUresult;
-type DestroyVideoParser = unsafe extern "C" fn(CUvideoparser) -> CUresult;
+) -> u32;
+type UnmapVideoFrame64 = unsafe extern "C" fn(CUvideodecoder, c_ulonglong) -> u32;
+type CtxLockCreate = unsafe extern "C" fn(*mut CUvideoctxlock, CUcontext) -> u32;
+type CtxLockDestroy = unsafe extern "C" fn(CUvideoctxlock) -> u32;
+type CreateVideoParser = unsafe extern "C" fn(*mut CUvideoparser, *mut CUVIDPARSERPARAMS) -> u32;
+type ParseVideoData = unsafe extern "C" fn(CUvideoparser, *mut CUVIDSOURCEDATAPACKET) -> u32;
+type DestroyVideoParser = unsafe extern "C" fn(CUvideoparser) -> u32;
 
 /// NVDEC's entry points, resolved from `libnvcuvid.so.1`.
 pub(crate) struct Nvcuvid {
@@ -134,37 +137,72 @@ impl Nvcuvid {
         })
     }
 
-    /// `cuvidGetDecoderCaps`: fills the capability fields of `caps` (codec, chroma and bit
-    /// depth set by the caller). Needs a current context.
-    pub(crate) fn decoder_caps(&self, caps: &mut CUVIDDECODECAPS) -> Result<()> {
-        // SAFETY: `caps` is a live, initialized struct of the documented layout.
-        check("cuvidGetDecoderCaps", unsafe {
-            (self.get_decoder_caps)(caps)
-        })
+    /// `cuvidGetDecoderCaps` for `codec` (a `cudaVideoCodec` value), `chroma` (a
+    /// `cudaVideoChromaFormat` value) and bit depth; a lifecycle call. Needs a current
+    /// context. The driver-written struct is read field by field, never as a Rust value.
+    pub(crate) fn decoder_caps(
+        &self,
+        window: WindowToken<'_>,
+        codec: u32,
+        chroma: u32,
+        bit_depth_minus8: u32,
+    ) -> Result<RawDecodeCaps> {
+        let mut caps = MaybeUninit::<CUVIDDECODECAPS>::zeroed();
+        let p = caps.as_mut_ptr();
+        // SAFETY: `p` points to a zeroed local of the right type; the input fields are
+        // written in place, the enum-typed ones through `u32` pointers (same size and ABI).
+        unsafe {
+            (&raw mut (*p).eCodecType).cast::<u32>().write(codec);
+            (&raw mut (*p).eChromaFormat).cast::<u32>().write(chroma);
+            (&raw mut (*p).nBitDepthMinus8).write(bit_depth_minus8);
+        }
+        // SAFETY: `p` is live and initialized (zeroed, inputs set) as the API requires.
+        let status = window.lifecycle(|| unsafe { (self.get_decoder_caps)(p) });
+        check("cuvidGetDecoderCaps", status)?;
+        // SAFETY: every byte of `*p` is initialized; only integer fields are read.
+        unsafe {
+            Ok(RawDecodeCaps {
+                supported: (&raw const (*p).bIsSupported).read() != 0,
+                engines: (&raw const (*p).nNumNVDECs).read(),
+                output_format_mask: (&raw const (*p).nOutputFormatMask).read(),
+                max_width: (&raw const (*p).nMaxWidth).read(),
+                max_height: (&raw const (*p).nMaxHeight).read(),
+                min_width: (&raw const (*p).nMinWidth).read(),
+                min_height: (&raw const (*p).nMinHeight).read(),
+            })
+        }
     }
 
-    /// `cuvidCreateDecoder`. Needs a current context.
+    /// `cuvidCreateDecoder`, a lifecycle call. Needs a current context.
     pub(crate) fn create_decoder(
         &self,
+        window: WindowToken<'_>,
         info: &mut CUVIDDECODECREATEINFO,
     ) -> Result<CUvideodecoder> {
         let mut decoder: CUvideodecoder = std::ptr::null_mut();
         // SAFETY: both pointers are live; `info` is fully initialized by the caller.
-        check("cuvidCreateDecoder", unsafe {
-            (self.create_decoder)(&mut decoder, info)
-        })?;
+        let status = window.lifecycle(|| unsafe { (self.create_decoder)(&mut decoder, info) });
+        check("cuvidCreateDecoder", status)?;
+        if decoder.is_null() {
+            return Err(Error::Codec(
+                "cuvidCreateDecoder succeeded but returned no decoder".into(),
+            ));
+        }
         Ok(decoder)
     }
 
-    /// `cuvidDestroyDecoder`.
+    /// `cuvidDestroyDecoder`, a lifecycle call.
     ///
     /// # Safety
     /// `decoder` must be live, with no frame mapped, and unused afterwards.
-    pub(crate) unsafe fn destroy_decoder(&self, decoder: CUvideodecoder) -> Result<()> {
+    pub(crate) unsafe fn destroy_decoder(
+        &self,
+        window: WindowToken<'_>,
+        decoder: CUvideodecoder,
+    ) -> Result<()> {
         // SAFETY: guaranteed by the caller.
-        check("cuvidDestroyDecoder", unsafe {
-            (self.destroy_decoder)(decoder)
-        })
+        let status = window.lifecycle(|| unsafe { (self.destroy_decoder)(decoder) });
+        check("cuvidDestroyDecoder", status)
     }
 
     /// `cuvidDecodePicture`.
@@ -182,22 +220,23 @@ impl Nvcuvid {
         })
     }
 
-    /// `cuvidReconfigureDecoder`.
+    /// `cuvidReconfigureDecoder`, a lifecycle call.
     ///
     /// # Safety
     /// `decoder` must be live with no frame mapped.
     pub(crate) unsafe fn reconfigure_decoder(
         &self,
+        window: WindowToken<'_>,
         decoder: CUvideodecoder,
         info: &mut CUVIDRECONFIGUREDECODERINFO,
     ) -> Result<()> {
         // SAFETY: guaranteed by the caller; `info` is live and initialized.
-        check("cuvidReconfigureDecoder", unsafe {
-            (self.reconfigure_decoder)(decoder, info)
-        })
+        let status = window.lifecycle(|| unsafe { (self.reconfigure_decoder)(decoder, info) });
+        check("cuvidReconfigureDecoder", status)
     }
 
-    /// `cuvidMapVideoFrame64`: returns the output surface's device pointer and pitch.
+    /// `cuvidMapVideoFrame64`: returns the output surface's device pointer and pitch. The
+    /// post-processing it starts is queued on `params.output_stream`.
     ///
     /// # Safety
     /// `decoder` must be live and `picture_index` a surface the parser handed out.
@@ -212,6 +251,11 @@ impl Nvcuvid {
         check("cuvidMapVideoFrame64", unsafe {
             (self.map_video_frame)(decoder, picture_index, &mut ptr, &mut pitch, params)
         })?;
+        if ptr == 0 {
+            return Err(Error::Codec(
+                "cuvidMapVideoFrame64 succeeded but returned no surface".into(),
+            ));
+        }
         Ok((ptr, pitch))
     }
 
@@ -226,44 +270,61 @@ impl Nvcuvid {
         })
     }
 
-    /// `cuvidCtxLockCreate`.
+    /// `cuvidCtxLockCreate`, a lifecycle call.
     ///
     /// # Safety
     /// `ctx` must be a live context.
-    pub(crate) unsafe fn ctx_lock_create(&self, ctx: CUcontext) -> Result<CUvideoctxlock> {
+    pub(crate) unsafe fn ctx_lock_create(
+        &self,
+        window: WindowToken<'_>,
+        ctx: CUcontext,
+    ) -> Result<CUvideoctxlock> {
         let mut lock: CUvideoctxlock = std::ptr::null_mut();
         // SAFETY: guaranteed by the caller; the out-pointer is a live local.
-        check("cuvidCtxLockCreate", unsafe {
-            (self.ctx_lock_create)(&mut lock, ctx)
-        })?;
+        let status = window.lifecycle(|| unsafe { (self.ctx_lock_create)(&mut lock, ctx) });
+        check("cuvidCtxLockCreate", status)?;
+        if lock.is_null() {
+            return Err(Error::Codec(
+                "cuvidCtxLockCreate succeeded but returned no lock".into(),
+            ));
+        }
         Ok(lock)
     }
 
-    /// `cuvidCtxLockDestroy`.
+    /// `cuvidCtxLockDestroy`, a lifecycle call.
     ///
     /// # Safety
     /// `lock` must be live and unused by any decoder afterwards.
-    pub(crate) unsafe fn ctx_lock_destroy(&self, lock: CUvideoctxlock) -> Result<()> {
+    pub(crate) unsafe fn ctx_lock_destroy(
+        &self,
+        window: WindowToken<'_>,
+        lock: CUvideoctxlock,
+    ) -> Result<()> {
         // SAFETY: guaranteed by the caller.
-        check("cuvidCtxLockDestroy", unsafe {
-            (self.ctx_lock_destroy)(lock)
-        })
+        let status = window.lifecycle(|| unsafe { (self.ctx_lock_destroy)(lock) });
+        check("cuvidCtxLockDestroy", status)
     }
 
-    /// `cuvidCreateVideoParser`.
+    /// `cuvidCreateVideoParser`, a lifecycle call.
     ///
     /// # Safety
     /// The callbacks in `params` must stay valid, and `pUserData` must point to memory that
     /// outlives the parser and is not moved.
     pub(crate) unsafe fn create_parser(
         &self,
+        window: WindowToken<'_>,
         params: &mut CUVIDPARSERPARAMS,
     ) -> Result<CUvideoparser> {
         let mut parser: CUvideoparser = std::ptr::null_mut();
         // SAFETY: guaranteed by the caller.
-        check("cuvidCreateVideoParser", unsafe {
-            (self.create_video_parser)(&mut parser, params)
-        })?;
+        let status =
+            window.lifecycle(|| unsafe { (self.create_video_parser)(&mut parser, params) });
+        check("cuvidCreateVideoParser", status)?;
+        if parser.is_null() {
+            return Err(Error::Codec(
+                "cuvidCreateVideoParser succeeded but returned no parser".into(),
+            ));
+        }
         Ok(parser)
     }
 
@@ -282,14 +343,30 @@ impl Nvcuvid {
         })
     }
 
-    /// `cuvidDestroyVideoParser`.
+    /// `cuvidDestroyVideoParser`, a lifecycle call.
     ///
     /// # Safety
     /// `parser` must be live and unused afterwards.
-    pub(crate) unsafe fn destroy_parser(&self, parser: CUvideoparser) -> Result<()> {
+    pub(crate) unsafe fn destroy_parser(
+        &self,
+        window: WindowToken<'_>,
+        parser: CUvideoparser,
+    ) -> Result<()> {
         // SAFETY: guaranteed by the caller.
-        check("cuvidDestroyVideoParser", unsafe {
-            (self.destroy_video_parser)(parser)
-        })
+        let status = window.lifecycle(|| unsafe { (self.destroy_video_parser)(parser) });
+        check("cuvidDestroyVideoParser", status)
     }
+}
+
+/// What `cuvidGetDecoderCaps` reported, as plain integers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct RawDecodeCaps {
+    pub(crate) supported: bool,
+    pub(crate) engines: u8,
+    /// Bit `1 << cudaVideoSurfaceFormat` per output format.
+    pub(crate) output_format_mask: u16,
+    pub(crate) max_width: u32,
+    pub(crate) max_height: u32,
+    pub(crate) min_width: u16,
+    pub(crate) min_height: u16,
 }

@@ -18,6 +18,8 @@
 //!   holding them (`NV_ENC_CONFIG`, `NV_ENC_PIC_PARAMS`, `NV_ENC_LOCK_BITSTREAM`, ...) are
 //!   built here with those fields set before the value exists.
 //!
+//! Lifecycle calls (session open/initialize/destroy, buffer create/destroy, resource
+//! register/unregister) take a [`WindowToken`]: they compile only inside an init window.
 //! Every function taking an [`EncoderPtr`] needs the session's CUDA context current.
 
 use std::ffi::{CStr, c_char, c_int, c_void};
@@ -51,6 +53,7 @@ use nvidia_video_codec_sdk::sys::nvEncodeAPI::{
 };
 
 use crate::error::{Error, Result};
+use crate::init::WindowToken;
 
 /// The NVENC library's file name.
 pub(crate) const LIBNVENC: &str = "libnvidia-encode.so.1";
@@ -58,6 +61,17 @@ pub(crate) const LIBNVENC: &str = "libnvidia-encode.so.1";
 /// The API version of the header the raw types were generated from, in the encoding
 /// `NvEncodeAPIGetMaxSupportedVersion` reports: `major << 4 | minor`.
 pub(crate) const HEADER_API_VERSION: u32 = (NVENCAPI_MAJOR_VERSION << 4) | NVENCAPI_MINOR_VERSION;
+
+/// A successful call that handed back a null object is an error, not a null handle.
+fn non_null(call: &'static str, ptr: *mut c_void) -> Result<*mut c_void> {
+    if ptr.is_null() {
+        Err(Error::Codec(format!(
+            "{call} succeeded but returned no object"
+        )))
+    } else {
+        Ok(ptr)
+    }
+}
 
 /// `NV_ENC_SUCCESS`.
 const SUCCESS: u32 = NVENCSTATUS::NV_ENC_SUCCESS as u32;
@@ -523,7 +537,11 @@ impl Nvenc {
     ///
     /// # Safety
     /// `ctx` must be a live CUDA context.
-    pub(crate) unsafe fn open_session(&self, ctx: CUcontext) -> Result<EncoderPtr> {
+    pub(crate) unsafe fn open_session(
+        &self,
+        window: WindowToken<'_>,
+        ctx: CUcontext,
+    ) -> Result<EncoderPtr> {
         let mut params = NV_ENC_OPEN_ENCODE_SESSION_EX_PARAMS {
             version: NV_ENC_OPEN_ENCODE_SESSION_EX_PARAMS_VER,
             deviceType: NV_ENC_DEVICE_TYPE::NV_ENC_DEVICE_TYPE_CUDA,
@@ -533,11 +551,11 @@ impl Nvenc {
         };
         let mut raw: Handle = std::ptr::null_mut();
         // SAFETY: both pointers are live locals; `params` is fully initialized.
-        let status = unsafe { (self.open_session_ex)(&mut params, &mut raw) };
+        let status = window.lifecycle(|| unsafe { (self.open_session_ex)(&mut params, &mut raw) });
         if status != SUCCESS {
             if !raw.is_null() {
                 // SAFETY: the handle came from the failed open and is used by nobody else.
-                let destroyed = unsafe { (self.destroy_encoder)(raw) };
+                let destroyed = window.lifecycle(|| unsafe { (self.destroy_encoder)(raw) });
                 if destroyed != SUCCESS {
                     tracing::warn!(
                         status = status_name(destroyed),
@@ -560,9 +578,13 @@ impl Nvenc {
     /// # Safety
     /// `enc` must be live, with every buffer and resource of it destroyed, and unused
     /// afterwards.
-    pub(crate) unsafe fn destroy_encoder(&self, enc: EncoderPtr) -> Result<()> {
+    pub(crate) unsafe fn destroy_encoder(
+        &self,
+        window: WindowToken<'_>,
+        enc: EncoderPtr,
+    ) -> Result<()> {
         // SAFETY: guaranteed by the caller.
-        let status = unsafe { (self.destroy_encoder)(enc.0) };
+        let status = window.lifecycle(|| unsafe { (self.destroy_encoder)(enc.0) });
         if status == SUCCESS {
             Ok(())
         } else {
@@ -715,6 +737,7 @@ impl Nvenc {
     /// `enc` must be a live, not yet initialized session.
     pub(crate) unsafe fn initialize(
         &self,
+        window: WindowToken<'_>,
         enc: EncoderPtr,
         params: &mut NV_ENC_INITIALIZE_PARAMS,
         config: &mut EncodeConfig,
@@ -722,7 +745,7 @@ impl Nvenc {
         params.encodeConfig = config.as_mut_ptr();
         // SAFETY: guaranteed by the caller; `params` and the config it points to are live
         // for the call (the driver copies them).
-        let status = unsafe { (self.initialize_encoder)(enc.0, params) };
+        let status = window.lifecycle(|| unsafe { (self.initialize_encoder)(enc.0, params) });
         params.encodeConfig = std::ptr::null_mut();
         // SAFETY: guaranteed by the caller.
         unsafe { self.check(enc, "NvEncInitializeEncoder", status) }
@@ -734,6 +757,7 @@ impl Nvenc {
     /// `enc` must be a live, initialized session.
     pub(crate) unsafe fn create_input_buffer(
         &self,
+        window: WindowToken<'_>,
         enc: EncoderPtr,
         width: u32,
         height: u32,
@@ -748,10 +772,10 @@ impl Nvenc {
             ..Default::default()
         };
         // SAFETY: guaranteed by the caller; `params` is live and initialized.
-        let status = unsafe { (self.create_input_buffer)(enc.0, &mut params) };
+        let status = window.lifecycle(|| unsafe { (self.create_input_buffer)(enc.0, &mut params) });
         // SAFETY: guaranteed by the caller.
         unsafe { self.check(enc, "NvEncCreateInputBuffer", status) }?;
-        Ok(params.inputBuffer)
+        non_null("NvEncCreateInputBuffer", params.inputBuffer)
     }
 
     /// `NvEncDestroyInputBuffer`.
@@ -760,11 +784,12 @@ impl Nvenc {
     /// `enc` must be live; `buffer` one of its input buffers, unlocked and unused afterwards.
     pub(crate) unsafe fn destroy_input_buffer(
         &self,
+        window: WindowToken<'_>,
         enc: EncoderPtr,
         buffer: *mut c_void,
     ) -> Result<()> {
         // SAFETY: guaranteed by the caller.
-        let status = unsafe { (self.destroy_input_buffer)(enc.0, buffer) };
+        let status = window.lifecycle(|| unsafe { (self.destroy_input_buffer)(enc.0, buffer) });
         // SAFETY: guaranteed by the caller.
         unsafe { self.check(enc, "NvEncDestroyInputBuffer", status) }
     }
@@ -773,16 +798,21 @@ impl Nvenc {
     ///
     /// # Safety
     /// `enc` must be a live, initialized session.
-    pub(crate) unsafe fn create_bitstream_buffer(&self, enc: EncoderPtr) -> Result<*mut c_void> {
+    pub(crate) unsafe fn create_bitstream_buffer(
+        &self,
+        window: WindowToken<'_>,
+        enc: EncoderPtr,
+    ) -> Result<*mut c_void> {
         let mut params = NV_ENC_CREATE_BITSTREAM_BUFFER {
             version: NV_ENC_CREATE_BITSTREAM_BUFFER_VER,
             ..Default::default()
         };
         // SAFETY: guaranteed by the caller; `params` is live and initialized.
-        let status = unsafe { (self.create_bitstream_buffer)(enc.0, &mut params) };
+        let status =
+            window.lifecycle(|| unsafe { (self.create_bitstream_buffer)(enc.0, &mut params) });
         // SAFETY: guaranteed by the caller.
         unsafe { self.check(enc, "NvEncCreateBitstreamBuffer", status) }?;
-        Ok(params.bitstreamBuffer)
+        non_null("NvEncCreateBitstreamBuffer", params.bitstreamBuffer)
     }
 
     /// `NvEncDestroyBitstreamBuffer`.
@@ -792,11 +822,12 @@ impl Nvenc {
     /// afterwards.
     pub(crate) unsafe fn destroy_bitstream_buffer(
         &self,
+        window: WindowToken<'_>,
         enc: EncoderPtr,
         buffer: *mut c_void,
     ) -> Result<()> {
         // SAFETY: guaranteed by the caller.
-        let status = unsafe { (self.destroy_bitstream_buffer)(enc.0, buffer) };
+        let status = window.lifecycle(|| unsafe { (self.destroy_bitstream_buffer)(enc.0, buffer) });
         // SAFETY: guaranteed by the caller.
         unsafe { self.check(enc, "NvEncDestroyBitstreamBuffer", status) }
     }
@@ -890,6 +921,7 @@ impl Nvenc {
         &self,
         enc: EncoderPtr,
         buffer: *mut c_void,
+        max_len: usize,
     ) -> Result<LockedBitstream<'_>> {
         let mut params = MaybeUninit::new(lock_bitstream_params());
         let p = params.as_mut_ptr();
@@ -914,6 +946,13 @@ impl Nvenc {
                 locked: true,
             }
         };
+        if guard.len > max_len || (guard.data.is_null() && guard.len != 0) {
+            // Dropping the guard unlocks the buffer.
+            return Err(Error::Codec(format!(
+                "NvEncLockBitstream reported {} bytes at {:p}; at most {max_len} are plausible for this session",
+                guard.len, guard.data
+            )));
+        }
         Ok(guard)
     }
 
@@ -946,8 +985,10 @@ impl Nvenc {
     /// `enc` must be a live, initialized session; `ptr` must be device memory of the
     /// session's context holding a `width`×`height` surface of `format` at `pitch`, alive
     /// until unregistered.
+    #[allow(clippy::too_many_arguments)]
     pub(crate) unsafe fn register_device_ptr(
         &self,
+        window: WindowToken<'_>,
         enc: EncoderPtr,
         ptr: CUdeviceptr,
         width: u32,
@@ -967,10 +1008,10 @@ impl Nvenc {
             ..Default::default()
         };
         // SAFETY: guaranteed by the caller; `params` is live and initialized.
-        let status = unsafe { (self.register_resource)(enc.0, &mut params) };
+        let status = window.lifecycle(|| unsafe { (self.register_resource)(enc.0, &mut params) });
         // SAFETY: guaranteed by the caller.
         unsafe { self.check(enc, "NvEncRegisterResource", status) }?;
-        Ok(params.registeredResource)
+        non_null("NvEncRegisterResource", params.registeredResource)
     }
 
     /// `NvEncUnregisterResource`.
@@ -980,11 +1021,12 @@ impl Nvenc {
     /// afterwards.
     pub(crate) unsafe fn unregister_resource(
         &self,
+        window: WindowToken<'_>,
         enc: EncoderPtr,
         registered: *mut c_void,
     ) -> Result<()> {
         // SAFETY: guaranteed by the caller.
-        let status = unsafe { (self.unregister_resource)(enc.0, registered) };
+        let status = window.lifecycle(|| unsafe { (self.unregister_resource)(enc.0, registered) });
         // SAFETY: guaranteed by the caller.
         unsafe { self.check(enc, "NvEncUnregisterResource", status) }
     }
