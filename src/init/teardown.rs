@@ -43,7 +43,12 @@ fn queue() -> std::sync::MutexGuard<'static, Queue> {
 }
 
 fn run(what: &'static str, job: Job, token: WindowToken<'_>) {
-    if let Err(payload) = catch_unwind(AssertUnwindSafe(|| job(token))) {
+    let Err(payload) = catch_unwind(AssertUnwindSafe(|| job(token))) else {
+        return;
+    };
+    // Logging (a subscriber) and dropping the payload are user code too: neither may unwind
+    // into the reaper, which would die and leave every later teardown queued forever.
+    let reported = catch_unwind(AssertUnwindSafe(move || {
         let message = payload
             .downcast_ref::<&str>()
             .map(|s| (*s).to_owned())
@@ -54,6 +59,9 @@ fn run(what: &'static str, job: Job, token: WindowToken<'_>) {
             message,
             "a teardown panicked; its objects may be leaked"
         );
+    }));
+    if let Err(second) = reported {
+        std::mem::forget(second);
     }
 }
 
@@ -94,13 +102,12 @@ fn defer(what: &'static str, job: Job) {
         q.reaper_started = true;
     }
     q.jobs.push_back((what, job));
-    tracing::debug!(
-        what,
-        queued = q.jobs.len(),
-        "teardown deferred to the reaper"
-    );
+    let queued = q.jobs.len();
     drop(q);
     CHANGED.notify_all();
+    // Logged after the queue is unlocked and the reaper woken: a panicking subscriber then
+    // cannot strand the job.
+    tracing::debug!(what, queued, "teardown deferred to the reaper");
 }
 
 fn reaper() {
@@ -138,6 +145,9 @@ pub fn pending_teardowns() -> usize {
 /// Waits until every deferred teardown has run, at most `timeout`. Returns whether the queue
 /// drained. Call it where device memory must be back now (leak checks, shrinking a server).
 ///
+/// Called inside an init window it cannot wait (the reaper needs the window): it returns at
+/// once, `true` only if nothing is pending.
+///
 /// # Examples
 /// ```
 /// use std::time::Duration;
@@ -149,6 +159,10 @@ pub fn wait_for_teardowns(timeout: Duration) -> bool {
     loop {
         if q.jobs.is_empty() && q.running == 0 {
             return true;
+        }
+        if held_by_current_thread() {
+            // Waiting would only run out the timeout: the reaper cannot enter a window.
+            return false;
         }
         let wait = match deadline {
             None => Duration::from_secs(3600),
@@ -163,3 +177,4 @@ pub fn wait_for_teardowns(timeout: Duration) -> bool {
             .0;
     }
 }
+
