@@ -10,9 +10,10 @@
 //! is set) and sleeps. While `QUEUED` is set the fast release fails, and the releaser pops the
 //! head ticket and *hands the lock over*: `HELD` stays set and `handed_to` names the new owner,
 //! so the lock is never free in between and no newcomer can barge ([`try_take`] and the fast
-//! path both need the word to be exactly 0). Why: the flag-and-`notify_one` lock this replaces
-//! let newcomers overtake sleepers and woke an arbitrary one; 32 threads holding 50–300 ms
-//! each saw waits of up to 26.3 s.
+//! path both need the word to be exactly 0); only that thread is unparked, so a hand-off wakes
+//! one thread, not the herd. Why: the flag-and-`notify_one` lock this replaces let newcomers
+//! overtake sleepers and woke an arbitrary one; 32 threads holding 50–300 ms each saw waits of
+//! up to 26.3 s.
 //!
 //! Under the mutex, a non-empty queue implies `QUEUED`, which implies `HELD`: `QUEUED` is set
 //! (by CAS, only with `HELD` set) before a push and cleared when the queue empties; `HELD` is
@@ -30,7 +31,8 @@
 use std::collections::VecDeque;
 use std::sync::atomic::AtomicU32;
 use std::sync::atomic::Ordering::{Acquire, Relaxed, Release};
-use std::sync::{Condvar, Mutex, MutexGuard, PoisonError};
+use std::sync::{Mutex, MutexGuard, PoisonError};
+use std::thread::{self, Thread};
 use std::time::Instant;
 
 /// Someone owns the lock.
@@ -44,12 +46,11 @@ pub(super) struct RawInitLock {
     /// Tickets queued right now (a copy of the queue length, for the stats).
     waiting: AtomicU32,
     queue: Mutex<Queue>,
-    handed: Condvar,
 }
 
 struct Queue {
-    /// Waiters' tickets in arrival order.
-    tickets: VecDeque<u64>,
+    /// Waiters' tickets in arrival order, with the thread to wake when it is their turn.
+    tickets: VecDeque<(u64, Thread)>,
     next_ticket: u64,
     /// The ticket the lock was handed to and that has not picked it up yet.
     handed_to: Option<u64>,
@@ -75,7 +76,6 @@ impl RawInitLock {
                 next_ticket: 0,
                 handed_to: None,
             }),
-            handed: Condvar::new(),
         }
     }
 
@@ -115,6 +115,8 @@ impl RawInitLock {
 
     #[cold]
     fn take_slow(&self, deadline: Option<Instant>) -> Result<(), TakeError> {
+        // Outside the mutex: nothing that could panic runs while it is held.
+        let me = thread::current();
         let mut q = self.queue();
         let ticket = loop {
             let state = self.state.load(Relaxed);
@@ -136,7 +138,7 @@ impl RawInitLock {
                 // here (to the mutex) to hand the lock over.
                 let ticket = q.next_ticket;
                 q.next_ticket = ticket.wrapping_add(1);
-                q.tickets.push_back(ticket);
+                q.tickets.push_back((ticket, me));
                 self.publish_waiting(&q);
                 break ticket;
             }
@@ -146,26 +148,30 @@ impl RawInitLock {
                 q.handed_to = None;
                 return Ok(());
             }
-            q = match deadline {
-                None => self.handed.wait(q).unwrap_or_else(PoisonError::into_inner),
+            // An unpark that comes between this check and `park` is not lost: it makes the
+            // `park` return at once. Spurious returns just check again.
+            match deadline {
+                None => {
+                    drop(q);
+                    thread::park();
+                }
                 Some(deadline) => {
                     let now = Instant::now();
                     if now >= deadline {
                         self.leave_queue(&mut q, ticket);
                         return Err(TakeError::TimedOut);
                     }
-                    self.handed
-                        .wait_timeout(q, deadline - now)
-                        .unwrap_or_else(PoisonError::into_inner)
-                        .0
+                    drop(q);
+                    thread::park_timeout(deadline - now);
                 }
-            };
+            }
+            q = self.queue();
         }
     }
 
     /// A timed-out waiter whose ticket was not handed the lock removes it.
     fn leave_queue(&self, q: &mut Queue, ticket: u64) {
-        if let Some(at) = q.tickets.iter().position(|&t| t == ticket) {
+        if let Some(at) = q.tickets.iter().position(|(t, _)| *t == ticket) {
             q.tickets.remove(at);
         }
         if q.tickets.is_empty() {
@@ -197,7 +203,7 @@ impl RawInitLock {
                 // and, with the mutex held, nobody can queue: just free it.
                 self.state.store(0, Release);
             }
-            Some(next) => {
+            Some((next, thread)) => {
                 // `HELD` stays set: ownership passes to `next` without the lock ever being free.
                 q.handed_to = Some(next);
                 if q.tickets.is_empty() {
@@ -205,7 +211,8 @@ impl RawInitLock {
                 }
                 self.publish_waiting(&q);
                 drop(q);
-                self.handed.notify_all();
+                // Only the new owner is woken, not every waiter.
+                thread.unpark();
             }
         }
     }
