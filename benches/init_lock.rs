@@ -8,7 +8,8 @@
 
 use std::cell::Cell;
 use std::hint::black_box;
-use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
+use std::sync::{Arc, Barrier};
 use std::time::{Duration, Instant};
 
 use nvcodec_guard::init::{CudaInitGuard, init_lock_stats};
@@ -130,17 +131,18 @@ fn main() {
         }),
     );
 
-    let held = AtomicBool::new(false);
-    let waiters = AtomicU32::new(0);
+    let state = AtomicU32::new(0);
     row(
-        "SeqCst CAS + SeqCst store + SeqCst load (the lock)",
+        "CAS 0->HELD + CAS HELD->0 (the lock's fast path)",
         measure(|| {
-            let ok = black_box(&held)
-                .compare_exchange(false, true, Ordering::SeqCst, Ordering::SeqCst)
+            let taken = black_box(&state)
+                .compare_exchange(0, 1, Ordering::Acquire, Ordering::Relaxed)
                 .is_ok();
-            black_box(ok);
-            held.store(false, Ordering::SeqCst);
-            black_box(waiters.load(Ordering::SeqCst));
+            black_box(taken);
+            let given = state
+                .compare_exchange(1, 0, Ordering::Release, Ordering::Relaxed)
+                .is_ok();
+            black_box(given);
         }),
     );
 
@@ -181,9 +183,61 @@ fn main() {
     println!(
         "acquire + release: median {median:.1} ns, min {min:.1} ns: {verdict} the {TARGET_NS} ns target"
     );
+
+    println!("{}", "-".repeat(72));
+    contended(CONTENDERS, WINDOWS_EACH, HOLD);
+
     let stats = init_lock_stats();
     println!(
         "windows opened: {}, contended: {}, max concurrent: {}",
         stats.windows_opened, stats.contended_acquires, stats.max_concurrent_windows
+    );
+}
+
+/// Threads competing in the contended run.
+const CONTENDERS: usize = 16;
+/// Windows each contender opens, back to back.
+const WINDOWS_EACH: usize = 100;
+/// How long each contended window is held (a sleep, like a driver call).
+const HOLD: Duration = Duration::from_micros(200);
+
+/// `threads` threads each open `windows` windows back to back, holding each for `hold`;
+/// prints the distribution of the waits. With a FIFO lock a wait is about `threads - 1`
+/// windows (each a hold plus one hand-off); an unfair one lets the longest grow without bound.
+fn contended(threads: usize, windows: usize, hold: Duration) {
+    let start = Arc::new(Barrier::new(threads));
+    let workers: Vec<_> = (0..threads)
+        .map(|_| {
+            let start = start.clone();
+            std::thread::spawn(move || {
+                start.wait();
+                (0..windows)
+                    .map(|_| {
+                        let guard = CudaInitGuard::acquire().expect("acquire");
+                        std::thread::sleep(hold);
+                        guard.release()
+                    })
+                    .collect::<Vec<_>>()
+            })
+        })
+        .collect();
+    let timings: Vec<_> = workers
+        .into_iter()
+        .flat_map(|w| w.join().expect("no contender panicked"))
+        .collect();
+    let mut waits: Vec<Duration> = timings.iter().map(|t| t.wait).collect();
+    waits.sort();
+    let pick = |q: f64| waits[((waits.len() - 1) as f64 * q).round() as usize];
+    let mean_hold = timings.iter().map(|t| t.hold).sum::<Duration>() / timings.len() as u32;
+    println!(
+        "contended: {threads} threads x {windows} windows, hold {hold:?} (measured mean {mean_hold:.1?})"
+    );
+    println!(
+        "wait p50 {:.2?}  p99 {:.2?}  max {:.2?}  (max = {:.1} mean holds; {} other threads)",
+        pick(0.5),
+        pick(0.99),
+        pick(1.0),
+        pick(1.0).as_secs_f64() / mean_hold.as_secs_f64(),
+        threads - 1,
     );
 }

@@ -4,10 +4,12 @@
 //! and its counters. So counters are compared as deltas with `>=` (other tests add to them
 //! too), the only absolute check is `max_concurrent_windows == 1`, and a test that needs the
 //! lock waits for it generously (another test may be holding it for a few hundred ms).
+//! The tests of queue order need to know exactly who is queued, so they run alone: they take
+//! [`EXCLUSIVE`] for writing, every other test takes it for reading.
 
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::sync::atomic::{AtomicU32, Ordering};
-use std::sync::{Arc, Barrier, mpsc};
+use std::sync::{Arc, Barrier, Mutex, PoisonError, RwLock, RwLockReadGuard, mpsc};
 use std::thread;
 use std::time::{Duration, Instant};
 
@@ -18,6 +20,14 @@ use nvcodec_guard::{Codec, Error};
 /// How long a test waits for the lock when it expects to get it: far longer than any other
 /// test in this binary holds it.
 const GENEROUS: Duration = Duration::from_secs(5);
+
+/// Taken for writing by the tests that count queued waiters, for reading by all others.
+static EXCLUSIVE: RwLock<()> = RwLock::new(());
+
+/// Lets this test run beside the others (but not beside the queue-order tests).
+fn shared() -> RwLockReadGuard<'static, ()> {
+    EXCLUSIVE.read().unwrap_or_else(PoisonError::into_inner)
+}
 
 /// Runs `body` on its own thread and fails the test if it has not finished within `limit`,
 /// so a deadlock shows up as a failure instead of a hung test run.
@@ -55,6 +65,7 @@ fn libcuda_loadable() -> bool {
 
 #[test]
 fn at_most_one_window_is_open_at_any_moment_under_heavy_contention() {
+    let _shared = shared();
     finishes_within(Duration::from_secs(60), "32 threads x 200 windows", || {
         one_window_at_a_time(32, 200)
     });
@@ -110,6 +121,7 @@ fn one_window_at_a_time(threads: usize, windows_per_thread: usize) {
 
 #[test]
 fn a_panic_inside_a_window_releases_the_lock_and_is_counted() {
+    let _shared = shared();
     let before = init_lock_stats();
     let panicked = thread::spawn(|| {
         let _guard = CudaInitGuard::acquire_timeout(GENEROUS).expect("lock acquired");
@@ -138,6 +150,7 @@ fn a_panic_inside_a_window_releases_the_lock_and_is_counted() {
 
 #[test]
 fn acquire_timeout_gives_up_with_the_time_waited_while_another_thread_holds_the_lock() {
+    let _shared = shared();
     finishes_within(
         GENEROUS * 4,
         "the timeout test",
@@ -193,6 +206,7 @@ fn timeout_while_another_thread_holds() {
 
 #[test]
 fn acquire_timeout_with_an_unrepresentable_timeout_waits_like_acquire() {
+    let _shared = shared();
     // `Instant + Duration::MAX` overflows; the lock treats it as "no timeout", not a panic.
     finishes_within(GENEROUS, "acquire_timeout(Duration::MAX)", || {
         let guard = CudaInitGuard::acquire_timeout(Duration::MAX).expect("acquired");
@@ -203,6 +217,7 @@ fn acquire_timeout_with_an_unrepresentable_timeout_waits_like_acquire() {
 
 #[test]
 fn a_second_acquire_on_the_same_thread_is_refused_at_once_instead_of_deadlocking() {
+    let _shared = shared();
     let before = init_lock_stats();
     finishes_within(GENEROUS * 2, "a re-entrant acquire", || {
         assert!(!held_by_current_thread());
@@ -239,6 +254,7 @@ fn a_second_acquire_on_the_same_thread_is_refused_at_once_instead_of_deadlocking
 
 #[test]
 fn wait_and_hold_times_are_measured_and_recorded() {
+    let _shared = shared();
     const INSIDE: Duration = Duration::from_millis(20);
 
     let before = init_lock_stats();
@@ -265,6 +281,7 @@ fn wait_and_hold_times_are_measured_and_recorded() {
 
 #[test]
 fn a_thread_that_has_to_wait_is_counted_as_contended_and_its_wait_recorded() {
+    let _shared = shared();
     finishes_within(
         GENEROUS * 4,
         "the contention test",
@@ -315,6 +332,7 @@ fn wait_behind_another_thread() {
 
 #[test]
 fn building_a_decoder_without_the_cuda_driver_is_a_library_not_found_error() {
+    let _shared = shared();
     if libcuda_loadable() {
         // A machine with the driver: the crate must agree that it is there.
         nvcodec_guard::cuda::driver_available()
@@ -350,6 +368,7 @@ fn building_a_decoder_without_the_cuda_driver_is_a_library_not_found_error() {
 
 #[test]
 fn a_builder_error_inside_the_window_releases_the_lock() {
+    let _shared = shared();
     // Device 999 fails either way: without a driver at `libcuda.so.1`, with one at the
     // device-count check. Either way `context` fails while holding the guard.
     let config = DecoderConfig::new(Codec::H264).with_device(999);
@@ -382,4 +401,156 @@ fn a_builder_error_inside_the_window_releases_the_lock() {
     let stats = init_lock_stats();
     assert_eq!(stats.open_windows, 1, "{stats:?}");
     drop(guard);
+}
+
+// ---- Fairness: the lock is handed to waiters in the order they queued. ----
+
+/// Takes [`EXCLUSIVE`] for writing: no other test of this binary queues for the lock meanwhile,
+/// so `waiting_now` counts exactly this test's waiters.
+fn alone() -> std::sync::RwLockWriteGuard<'static, ()> {
+    EXCLUSIVE.write().unwrap_or_else(PoisonError::into_inner)
+}
+
+/// Waits until exactly `n` threads are queued for the lock.
+fn until_queued(n: u32) {
+    let deadline = Instant::now() + GENEROUS;
+    loop {
+        let now = init_lock_stats().waiting_now;
+        if now == n {
+            return;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "expected {n} queued waiters, still {now} after {GENEROUS:?}"
+        );
+        thread::sleep(Duration::from_millis(1));
+    }
+}
+
+/// Spawns `body` and returns once it is queued for the lock, i.e. once `waiting_now` reached
+/// `queued_after`: the caller holds the lock, so `body` must be waiting for it.
+fn spawn_queued<T: Send + 'static>(
+    queued_after: u32,
+    body: impl FnOnce() -> T + Send + 'static,
+) -> thread::JoinHandle<T> {
+    let waiter = thread::spawn(body);
+    until_queued(queued_after);
+    waiter
+}
+
+fn lock_order(order: &Mutex<Vec<usize>>) -> std::sync::MutexGuard<'_, Vec<usize>> {
+    order.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+#[test]
+fn waiters_get_the_lock_in_the_order_they_queued() {
+    const WAITERS: usize = 12;
+    let _alone = alone();
+    finishes_within(GENEROUS * 2, "the FIFO test", || {
+        let order = Arc::new(Mutex::new(Vec::new()));
+        let guard = CudaInitGuard::acquire_timeout(GENEROUS).expect("acquired");
+        assert_eq!(init_lock_stats().waiting_now, 0, "this test runs alone");
+        let waiters: Vec<_> = (0..WAITERS)
+            .map(|i| {
+                let order = order.clone();
+                spawn_queued(i as u32 + 1, move || {
+                    let guard = CudaInitGuard::acquire().expect("acquired in turn");
+                    lock_order(&order).push(i);
+                    drop(guard);
+                })
+            })
+            .collect();
+        assert!(lock_order(&order).is_empty(), "a waiter got in while held");
+        drop(guard);
+        for waiter in waiters {
+            waiter.join().expect("no waiter panicked");
+        }
+        assert_eq!(*lock_order(&order), (0..WAITERS).collect::<Vec<_>>());
+        assert_eq!(init_lock_stats().waiting_now, 0);
+        assert_eq!(init_lock_stats().max_concurrent_windows, 1);
+    });
+}
+
+#[test]
+fn a_waiter_timing_out_mid_queue_keeps_the_others_in_order_and_the_lock_usable() {
+    const TIMEOUT: Duration = Duration::from_millis(100);
+    let _alone = alone();
+    finishes_within(GENEROUS * 2, "the mid-queue timeout test", || {
+        let before = init_lock_stats();
+        let order = Arc::new(Mutex::new(Vec::new()));
+        let guard = CudaInitGuard::acquire_timeout(GENEROUS).expect("acquired");
+        let in_turn = |i: usize| {
+            let order = order.clone();
+            move || {
+                let guard = CudaInitGuard::acquire().expect("acquired in turn");
+                lock_order(&order).push(i);
+                drop(guard);
+            }
+        };
+        let first = spawn_queued(1, in_turn(0));
+        let quitter = spawn_queued(2, || CudaInitGuard::acquire_timeout(TIMEOUT).map(drop));
+        let last = spawn_queued(3, in_turn(2));
+
+        match quitter.join().expect("the quitter did not panic") {
+            Err(Error::InitLockTimeout { waited }) => assert!(waited >= TIMEOUT, "{waited:?}"),
+            other => panic!("expected InitLockTimeout while the lock is held, got {other:?}"),
+        }
+        assert_eq!(
+            init_lock_stats().waiting_now,
+            2,
+            "the quitter left the queue"
+        );
+        assert!(lock_order(&order).is_empty());
+
+        drop(guard);
+        first.join().expect("no panic");
+        last.join().expect("no panic");
+        assert_eq!(*lock_order(&order), [0, 2]);
+
+        // Not wedged: free, nobody queued, and it can be taken again at once.
+        assert_eq!(init_lock_stats().waiting_now, 0);
+        let again = CudaInitGuard::acquire_timeout(GENEROUS).expect("the lock is free");
+        assert_eq!(
+            again.waited(),
+            Duration::ZERO,
+            "uncontended once the queue drained"
+        );
+        drop(again);
+        let after = init_lock_stats();
+        assert!(after.timeouts > before.timeouts, "{before:?} -> {after:?}");
+    });
+}
+
+#[test]
+fn a_panic_in_a_handed_over_window_passes_the_lock_on_in_order() {
+    let _alone = alone();
+    finishes_within(GENEROUS * 2, "the hand-over panic test", || {
+        let before = init_lock_stats();
+        let order = Arc::new(Mutex::new(Vec::new()));
+        let guard = CudaInitGuard::acquire_timeout(GENEROUS).expect("acquired");
+        let panicker = {
+            let order = order.clone();
+            spawn_queued(1, move || {
+                let _guard = CudaInitGuard::acquire().expect("acquired in turn");
+                lock_order(&order).push(0);
+                panic!("deliberate panic in a handed-over window (expected by this test)");
+            })
+        };
+        let next = {
+            let order = order.clone();
+            spawn_queued(2, move || {
+                let guard = CudaInitGuard::acquire().expect("acquired after the panic");
+                lock_order(&order).push(1);
+                drop(guard);
+            })
+        };
+        drop(guard);
+        assert!(panicker.join().is_err(), "the first waiter panicked");
+        next.join().expect("the second waiter got the lock");
+        assert_eq!(*lock_order(&order), [0, 1]);
+        let after = init_lock_stats();
+        assert!(after.windows_ended_by_panic > before.windows_ended_by_panic);
+        assert_eq!(after.waiting_now, 0);
+        assert_eq!(after.max_concurrent_windows, 1);
+    });
 }

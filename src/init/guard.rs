@@ -76,16 +76,22 @@ impl CudaInitGuard {
     /// Enters the init window only if no other window is open or waiting; never blocks.
     /// `None` also when this thread already holds the lock.
     pub(crate) fn try_acquire() -> Option<Self> {
-        if held_by_current_thread() || !INIT_LOCK.try_take() {
+        if held_by_current_thread() {
             return None;
         }
+        // As in `enter`: the span (user code, through a subscriber) is made before the lock is
+        // taken, so nothing that could panic runs between taking it and owning the guard.
         let span = tracing::info_span!(
             "cuda_init_window",
             device = Empty,
             backend = Empty,
             phase = "acquired",
         );
-        Some(Self::opened(Instant::now(), Instant::now(), false, span))
+        if !INIT_LOCK.try_take() {
+            return None;
+        }
+        let now = Instant::now();
+        Some(Self::opened(now, now, false, span))
     }
 
     fn opened(start: Instant, acquired_at: Instant, contended: bool, span: tracing::Span) -> Self {

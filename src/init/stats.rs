@@ -12,6 +12,8 @@
 use std::sync::atomic::{AtomicU32, AtomicU64, Ordering::Relaxed};
 use std::time::Duration;
 
+use super::lock::INIT_LOCK;
+
 /// A snapshot of the process-wide init-lock counters, from [`init_lock_stats`](super::init_lock_stats).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub struct InitLockStats {
@@ -22,6 +24,9 @@ pub struct InitLockStats {
     pub max_concurrent_windows: u32,
     /// Windows open right now (0 or 1).
     pub open_windows: u32,
+    /// Threads queued for the lock right now, waiting their turn (the lock is handed to them
+    /// in arrival order). Read from the lock's queue, not accumulated like the other counters.
+    pub waiting_now: u32,
     /// Acquires that had to wait for another window.
     pub contended_acquires: u64,
     /// `acquire_timeout` calls that gave up.
@@ -155,6 +160,7 @@ impl Counters {
             windows_opened: self.windows_opened.load(Relaxed),
             max_concurrent_windows: self.max_concurrent.load(Relaxed),
             open_windows: self.open_windows.load(Relaxed),
+            waiting_now: INIT_LOCK.waiting_now(),
             contended_acquires: self.contended.load(Relaxed),
             timeouts: self.timeouts.load(Relaxed),
             reentrant_refusals: self.reentrant.load(Relaxed),

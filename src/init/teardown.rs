@@ -43,7 +43,12 @@ fn queue() -> std::sync::MutexGuard<'static, Queue> {
 }
 
 fn run(what: &'static str, job: Job, token: WindowToken<'_>) {
-    if let Err(payload) = catch_unwind(AssertUnwindSafe(|| job(token))) {
+    let Err(payload) = catch_unwind(AssertUnwindSafe(|| job(token))) else {
+        return;
+    };
+    // Logging (a subscriber) and dropping the payload are user code too: neither may unwind
+    // into the reaper, which would die and leave every later teardown queued forever.
+    let reported = catch_unwind(AssertUnwindSafe(move || {
         let message = payload
             .downcast_ref::<&str>()
             .map(|s| (*s).to_owned())
@@ -54,6 +59,9 @@ fn run(what: &'static str, job: Job, token: WindowToken<'_>) {
             message,
             "a teardown panicked; its objects may be leaked"
         );
+    }));
+    if let Err(second) = reported {
+        std::mem::forget(second);
     }
 }
 
@@ -94,13 +102,12 @@ fn defer(what: &'static str, job: Job) {
         q.reaper_started = true;
     }
     q.jobs.push_back((what, job));
-    tracing::debug!(
-        what,
-        queued = q.jobs.len(),
-        "teardown deferred to the reaper"
-    );
+    let queued = q.jobs.len();
     drop(q);
     CHANGED.notify_all();
+    // Logged after the queue is unlocked and the reaper woken: a panicking subscriber then
+    // cannot strand the job.
+    tracing::debug!(what, queued, "teardown deferred to the reaper");
 }
 
 fn reaper() {
@@ -138,6 +145,9 @@ pub fn pending_teardowns() -> usize {
 /// Waits until every deferred teardown has run, at most `timeout`. Returns whether the queue
 /// drained. Call it where device memory must be back now (leak checks, shrinking a server).
 ///
+/// Called inside an init window it cannot wait (the reaper needs the window): it returns at
+/// once, `true` only if nothing is pending.
+///
 /// # Examples
 /// ```
 /// use std::time::Duration;
@@ -150,6 +160,10 @@ pub fn wait_for_teardowns(timeout: Duration) -> bool {
         if q.jobs.is_empty() && q.running == 0 {
             return true;
         }
+        if held_by_current_thread() {
+            // Waiting would only run out the timeout: the reaper cannot enter a window.
+            return false;
+        }
         let wait = match deadline {
             None => Duration::from_secs(3600),
             Some(deadline) => match deadline.checked_duration_since(Instant::now()) {
@@ -161,5 +175,164 @@ pub fn wait_for_teardowns(timeout: Duration) -> bool {
             .wait_timeout(q, wait)
             .unwrap_or_else(PoisonError::into_inner)
             .0;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::atomic::{AtomicBool, Ordering::SeqCst};
+    use std::sync::{Arc, MutexGuard, mpsc};
+    use std::thread::{self, ThreadId};
+
+    use super::*;
+    use crate::init::init_lock_stats;
+
+    const LIMIT: Duration = Duration::from_secs(5);
+
+    /// These tests share the process-wide lock and the reaper: one at a time, each starting
+    /// with an empty teardown queue.
+    static SERIAL: Mutex<()> = Mutex::new(());
+
+    fn serial() -> MutexGuard<'static, ()> {
+        let turn = SERIAL.lock().unwrap_or_else(PoisonError::into_inner);
+        assert!(wait_for_teardowns(LIMIT), "an earlier test left teardowns");
+        turn
+    }
+
+    /// What a job saw when it ran.
+    #[derive(Debug)]
+    struct Ran {
+        thread: ThreadId,
+        thread_name: Option<String>,
+        /// `held_by_current_thread()` from inside the job's lifecycle call.
+        in_window: bool,
+        /// Whether the test had let go of the lock by then.
+        after_release: bool,
+    }
+
+    fn reporting(
+        report: mpsc::Sender<Ran>,
+        released: Arc<AtomicBool>,
+    ) -> impl for<'w> FnOnce(WindowToken<'w>) + Send + 'static {
+        move |token: WindowToken<'_>| {
+            let current = thread::current();
+            let _ = report.send(Ran {
+                thread: current.id(),
+                thread_name: current.name().map(str::to_owned),
+                in_window: token.lifecycle(held_by_current_thread),
+                after_release: released.load(SeqCst),
+            });
+        }
+    }
+
+    /// Calls `destroy_in_window` on another thread and fails unless it returns within `LIMIT`.
+    fn destroy_elsewhere(job: impl for<'w> FnOnce(WindowToken<'w>) + Send + 'static) {
+        let (done, returned) = mpsc::channel();
+        let caller = thread::spawn(move || {
+            destroy_in_window("test objects", job);
+            let _ = done.send(());
+        });
+        returned
+            .recv_timeout(LIMIT)
+            .expect("destroy_in_window must return while another thread holds the lock");
+        caller.join().expect("the caller did not panic");
+    }
+
+    #[test]
+    fn with_the_lock_free_the_job_runs_inline_with_a_token() {
+        let _turn = serial();
+        let deferred = init_lock_stats().deferred_teardowns;
+        let (report, ran) = mpsc::channel();
+        destroy_in_window("test objects", reporting(report, Arc::default()));
+        let ran = ran
+            .try_recv()
+            .expect("ran before destroy_in_window returned");
+        assert_eq!(ran.thread, thread::current().id(), "{ran:?}");
+        assert!(ran.in_window, "{ran:?}");
+        assert!(!held_by_current_thread(), "the window it opened is closed");
+        assert_eq!(init_lock_stats().deferred_teardowns, deferred);
+    }
+
+    #[test]
+    fn inside_a_window_on_the_same_thread_the_job_runs_inline() {
+        let _turn = serial();
+        let deferred = init_lock_stats().deferred_teardowns;
+        let guard = CudaInitGuard::acquire_timeout(LIMIT).expect("acquired");
+        let (report, ran) = mpsc::channel();
+        destroy_in_window("test objects", reporting(report, Arc::default()));
+        let ran = ran
+            .try_recv()
+            .expect("ran before destroy_in_window returned");
+        assert_eq!(ran.thread, thread::current().id(), "{ran:?}");
+        assert!(ran.in_window, "{ran:?}");
+        assert!(
+            held_by_current_thread(),
+            "the caller's window is still open"
+        );
+        drop(guard);
+        assert_eq!(init_lock_stats().deferred_teardowns, deferred);
+    }
+
+    #[test]
+    fn with_the_lock_held_elsewhere_the_job_is_deferred_to_the_reaper_inside_a_window() {
+        let _turn = serial();
+        let deferred = init_lock_stats().deferred_teardowns;
+        let released = Arc::new(AtomicBool::new(false));
+        let (report, ran) = mpsc::channel();
+
+        let guard = CudaInitGuard::acquire_timeout(LIMIT).expect("acquired");
+        destroy_elsewhere(reporting(report, released.clone()));
+        assert!(
+            ran.try_recv().is_err(),
+            "the job ran while the lock was held"
+        );
+        assert_eq!(pending_teardowns(), 1);
+        let asked = Instant::now();
+        assert!(
+            !wait_for_teardowns(LIMIT),
+            "it cannot drain inside a window"
+        );
+        assert!(asked.elapsed() < LIMIT / 2, "and says so at once");
+        assert_eq!(init_lock_stats().deferred_teardowns, deferred + 1);
+
+        released.store(true, SeqCst);
+        drop(guard);
+        assert!(wait_for_teardowns(LIMIT), "the reaper drained the queue");
+        let ran = ran.try_recv().expect("the job ran");
+        assert_eq!(ran.thread_name.as_deref(), Some("nvcodec-guard-reaper"));
+        assert_ne!(ran.thread, thread::current().id());
+        assert!(ran.in_window, "{ran:?}");
+        assert!(ran.after_release, "ran before the holder released: {ran:?}");
+        assert_eq!(pending_teardowns(), 0);
+    }
+
+    #[test]
+    fn a_panicking_job_wedges_neither_the_lock_nor_the_reaper() {
+        let _turn = serial();
+        let panicky = |_: WindowToken<'_>| panic!("deliberate panic in a teardown (expected)");
+
+        // Inline: the panic is contained and the window closed.
+        destroy_in_window("test objects", panicky);
+        assert!(!held_by_current_thread());
+
+        // On the reaper.
+        let guard = CudaInitGuard::acquire_timeout(LIMIT).expect("acquired");
+        destroy_elsewhere(panicky);
+        drop(guard);
+        assert!(wait_for_teardowns(LIMIT), "the panicking job finished");
+
+        // A later deferred job still runs, and the lock is free after it.
+        let released = Arc::new(AtomicBool::new(false));
+        let (report, ran) = mpsc::channel();
+        let guard = CudaInitGuard::acquire_timeout(LIMIT).expect("not wedged by the panic");
+        destroy_elsewhere(reporting(report, released.clone()));
+        released.store(true, SeqCst);
+        drop(guard);
+        assert!(wait_for_teardowns(LIMIT), "the reaper survived the panic");
+        let ran = ran.try_recv().expect("the later job ran");
+        assert!(ran.in_window && ran.after_release, "{ran:?}");
+        CudaInitGuard::acquire_timeout(LIMIT)
+            .expect("the lock is free")
+            .release();
     }
 }
