@@ -91,21 +91,7 @@ impl CudaInitGuard {
             return None;
         }
         let now = Instant::now();
-        Some(Self::opened(now, now, false, span))
-    }
-
-    fn opened(start: Instant, acquired_at: Instant, contended: bool, span: tracing::Span) -> Self {
-        let guard = Self {
-            acquired_at,
-            waited: acquired_at - start,
-            released_hold: None,
-            span,
-            _one_thread: PhantomData,
-        };
-        HELD_HERE.with(|h| h.set(true));
-        COUNTERS.window_opened(guard.waited, contended);
-        guard.span.record("phase", "acquired");
-        guard
+        Some(opened(now, now, false, span))
     }
 
     fn enter(timeout: Option<Duration>) -> Result<Self> {
@@ -135,7 +121,7 @@ impl CudaInitGuard {
             }
         };
         let acquired_at = if contended { Instant::now() } else { start };
-        Ok(Self::opened(start, acquired_at, contended, span))
+        Ok(opened(start, acquired_at, contended, span))
     }
 
     /// How long this window waited for the lock.
@@ -175,6 +161,27 @@ impl CudaInitGuard {
     pub(crate) fn record_phase(&self, phase: &'static str) {
         self.span.record("phase", phase);
     }
+}
+
+/// Builds the guard of a window just opened (the lock is taken). A free function, not an
+/// associated one: nothing outside this module should see a way to make a guard.
+fn opened(
+    start: Instant,
+    acquired_at: Instant,
+    contended: bool,
+    span: tracing::Span,
+) -> CudaInitGuard {
+    let guard = CudaInitGuard {
+        acquired_at,
+        waited: acquired_at - start,
+        released_hold: None,
+        span,
+        _one_thread: PhantomData,
+    };
+    HELD_HERE.with(|h| h.set(true));
+    COUNTERS.window_opened(guard.waited, contended);
+    guard.span.record("phase", "acquired");
+    guard
 }
 
 impl Drop for CudaInitGuard {
