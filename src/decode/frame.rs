@@ -178,6 +178,12 @@ impl<'a> Frame<'a> {
         }
     }
 
+    /// The CUDA context the frame's memory belongs to (make it current before your own
+    /// CUDA work on [`device_ptr`](Self::device_ptr)).
+    pub fn context(&self) -> &Context {
+        &self.core.context
+    }
+
     /// The timestamp passed with the packet this frame came from.
     pub fn pts(&self) -> i64 {
         self.pts
