@@ -16,7 +16,11 @@ const PKT_ENDOFSTREAM: u64 = 0x01;
 const MAX_SIZE: u64 = 8192;
 const MIN_WIDTH: u64 = 48;
 const MIN_HEIGHT: u64 = 16;
+/// Output surfaces a decoder may have.
 const MAX_SURFACES: u64 = 64;
+/// Decode surfaces a decoder may have: lenient (anything a CUVIDEOFORMAT can ask for), so
+/// that capping the number is the client's job, as the crate promises.
+const MAX_DECODE_SURFACES: u64 = 255;
 
 /// Codecs the stand-in decodes: MPEG2, H264, HEVC, VP8, VP9 (not AV1).
 fn codec_supported(codec: u32) -> bool {
@@ -364,7 +368,7 @@ pub extern "C" fn cuvidCreateDecoder(
         && info.max_height.max(info.height) <= MAX_SIZE
         && (1..=MAX_SIZE).contains(&info.target_width)
         && (1..=MAX_SIZE).contains(&info.target_height)
-        && (1..=MAX_SURFACES).contains(&info.num_decode_surfaces)
+        && (1..=MAX_DECODE_SURFACES).contains(&info.num_decode_surfaces)
         && (1..=MAX_SURFACES).contains(&info.num_output_surfaces);
     if !valid {
         return INVALID_VALUE;
