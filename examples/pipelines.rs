@@ -103,12 +103,12 @@ fn main() -> ExitCode {
             Ok(Ok(r)) => {
                 waits.push(r.window.wait.as_secs_f64() * 1e3);
                 println!(
-                "{i:>8}  {:>12.1}  {:>12.1}  {:>14.1}  {:>6}  {:>7.0}",
-                r.window.wait.as_secs_f64() * 1e3,
-                r.window.hold.as_secs_f64() * 1e3,
-                r.first_frame.as_secs_f64() * 1e3,
-                r.frames,
-                r.frames as f64 / r.decode_time.as_secs_f64().max(1e-9),
+                    "{i:>8}  {:>12.1}  {:>12.1}  {:>14.1}  {:>6}  {:>7.0}",
+                    r.window.wait.as_secs_f64() * 1e3,
+                    r.window.hold.as_secs_f64() * 1e3,
+                    r.first_frame.as_secs_f64() * 1e3,
+                    r.frames,
+                    r.frames as f64 / r.decode_time.as_secs_f64().max(1e-9),
                 )
             }
             Ok(Err(e)) => {

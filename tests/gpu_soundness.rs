@@ -110,7 +110,7 @@ fn frames_are_complete_for_a_reader_on_an_unrelated_stream() {
     let copy = LegacyCopy::load();
     for pass in 0..10 {
         let mut got = Decoded::default();
-        let mut take = |frame: Frame<'_>, got: &mut Decoded| {
+        let take = |frame: Frame<'_>, got: &mut Decoded| {
             let _current = frame_context(&frame);
             let bytes = copy.packed(&frame);
             got.frames.push(RefFrame {
@@ -196,8 +196,8 @@ fn lifecycle_calls_never_overlap_under_churn() {
                 while Instant::now() < deadline {
                     let roll = next(&mut seed);
                     if roll % 11 == 0 {
-                        let built = EncoderBuilder::new(EncoderConfig::new(Codec::H264, 640, 360))
-                            .build();
+                        let built =
+                            EncoderBuilder::new(EncoderConfig::new(Codec::H264, 640, 360)).build();
                         match built {
                             Err(Error::NoEncodeDevice { .. }) => {}
                             Ok(_) => {} // a GPU with NVENC: opened and dropped
@@ -260,7 +260,10 @@ fn lifecycle_calls_never_overlap_under_churn() {
     for handle in handles {
         handle.join().expect("churn thread");
     }
-    assert!(wait_for_teardowns(Duration::from_secs(120)), "teardowns drained");
+    assert!(
+        wait_for_teardowns(Duration::from_secs(120)),
+        "teardowns drained"
+    );
     let stats = init_lock_stats();
     let (after, _) = primary.memory_info().unwrap();
     eprintln!(
@@ -281,7 +284,11 @@ fn lifecycle_calls_never_overlap_under_churn() {
         baseline / MIB,
         after / MIB,
     );
-    assert_eq!(wrong.load(Ordering::Relaxed), 0, "every full decode bit-exact");
+    assert_eq!(
+        wrong.load(Ordering::Relaxed),
+        0,
+        "every full decode bit-exact"
+    );
     assert!(full.load(Ordering::Relaxed) > 0);
     assert_eq!(stats.max_concurrent_lifecycle_calls, 1);
     assert_eq!(stats.max_concurrent_windows, 1);
