@@ -117,7 +117,7 @@ pub enum Error {
     /// `Decoder::decode` refused a packet because the frames it returned earlier were not
     /// taken; the packet was not consumed.
     #[error(
-        "{queued} decoded frames are waiting to be taken; take them before feeding more input (the packet was not consumed)"
+        "{queued} decoded frames are waiting to be taken; take them (`Decoder::queued`) before feeding more input (the packet was not consumed)"
     )]
     FramesNotTaken {
         /// Frames queued.

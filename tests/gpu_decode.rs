@@ -232,11 +232,31 @@ fn frames_left_queued_survive_surface_reuse_and_stay_in_order() {
     let mut decoder = DecoderBuilder::new(config_for(Codec::H264, &stream))
         .build()
         .unwrap();
+    // Take nothing until the decoder refuses more input (MAX_QUEUED_FRAMES), then take the
+    // queue and go on.
+    let mut out = Decoded::default();
+    let mut refusals = 0;
     for packet in stream.packets() {
         let packet = packet.unwrap();
-        let _queued = decoder.decode(packet.data, packet.pts).unwrap();
+        loop {
+            match decoder.decode(packet.data, packet.pts) {
+                Ok(_untaken) => break,
+                Err(nvcodec_guard::Error::FramesNotTaken { queued }) => {
+                    assert_eq!(queued, nvcodec_guard::decode::MAX_QUEUED_FRAMES);
+                    refusals += 1;
+                    for frame in decoder.queued() {
+                        let bytes = frame.unwrap().to_vec().unwrap();
+                        out.frames.push(RefFrame {
+                            size: bytes.len(),
+                            md5: md5_hex(&bytes),
+                        });
+                    }
+                }
+                Err(other) => panic!("decode: {other}"),
+            }
+        }
     }
-    let mut out = Decoded::default();
+    assert!(refusals >= 1, "60 frames queued: refused at 32");
     for frame in decoder.flush().unwrap() {
         let frame = frame.unwrap();
         let bytes = frame.to_vec().unwrap();

@@ -108,35 +108,28 @@ fn frames_are_complete_for_a_reader_on_an_unrelated_stream() {
         .build()
         .unwrap();
     let copy = LegacyCopy::load();
+    let take = |frame: Frame<'_>, got: &mut Decoded| {
+        let _current = frame.context().make_current().unwrap();
+        let bytes = copy.packed(&frame);
+        got.frames.push(RefFrame {
+            size: bytes.len(),
+            md5: md5_hex(&bytes),
+        });
+    };
     for pass in 0..10 {
         let mut got = Decoded::default();
-        let take = |frame: Frame<'_>, got: &mut Decoded| {
-            let _current = frame_context(&frame);
-            let bytes = copy.packed(&frame);
-            got.frames.push(RefFrame {
-                size: bytes.len(),
-                md5: md5_hex(&bytes),
-            });
-        };
         for packet in stream.packets() {
             let packet = packet.unwrap();
-            let frames: Vec<_> = decoder.decode(packet.data, packet.pts).unwrap().collect();
-            for frame in frames {
+            for frame in decoder.decode(packet.data, packet.pts).unwrap() {
                 take(frame.unwrap(), &mut got);
             }
         }
-        let frames: Vec<_> = decoder.flush().unwrap().collect();
-        for frame in frames {
+        for frame in decoder.flush().unwrap() {
             take(frame.unwrap(), &mut got);
         }
         assert_bit_exact(clip, &got);
         eprintln!("pass {pass}: {} frames bit-exact", got.frames.len());
     }
-}
-
-/// Holds the decoder's context current while the raw copy runs.
-fn frame_context<'a>(frame: &'a Frame<'_>) -> nvcodec_guard::cuda::CurrentContext<'a> {
-    frame.context().make_current().unwrap()
 }
 
 /// Clips the churn cycles through, with their codec.

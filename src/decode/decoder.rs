@@ -286,7 +286,8 @@ impl Decoder {
     ///
     /// # Errors
     /// - [`Error::FramesNotTaken`] when [`MAX_QUEUED_FRAMES`] frames are queued; the packet
-    ///   was not consumed: take the queued frames and call again with it.
+    ///   was not consumed: take the queued frames ([`queued`](Self::queued)) and call again
+    ///   with it.
     /// - Errors of the parser's callbacks: [`Error::InvalidInput`] or
     ///   [`Error::Unsupported`] for a stream this decoder cannot handle,
     ///   [`Error::Cuda`] for a failed picture or stream change (naming the driver call).
@@ -312,7 +313,7 @@ impl Decoder {
         self.check_usable()?;
         self.core.unmap_leaked()?;
         let queued = self.core.pending.borrow().len();
-        if queued >= MAX_QUEUED_FRAMES {
+        if queued >= MAX_QUEUED_FRAMES && !packet.is_empty() {
             return Err(Error::FramesNotTaken { queued });
         }
         if self.needs_new_parser {
@@ -334,6 +335,31 @@ impl Decoder {
             core: &self.session.core,
             stopped: false,
         })
+    }
+
+    /// The frames decoded and not taken yet, without feeding any input.
+    ///
+    /// # Examples
+    /// ```no_run
+    /// # use nvcodec_guard::decode::{DecoderBuilder, DecoderConfig};
+    /// # use nvcodec_guard::{Codec, Error};
+    /// # let mut decoder = DecoderBuilder::new(DecoderConfig::new(Codec::H264)).build()?;
+    /// # let packet: &[u8] = &[];
+    /// if let Err(Error::FramesNotTaken { .. }) = decoder.decode(packet, 0) {
+    ///     for frame in decoder.queued() {
+    ///         let _nv12 = frame?.to_vec()?;
+    ///     }
+    /// }
+    /// # Ok::<(), nvcodec_guard::Error>(())
+    /// ```
+    pub fn queued(&mut self) -> DecodedFrames<'_> {
+        if let Err(error) = self.core.unmap_leaked() {
+            tracing::error!(%error, "unmapping leaked frames failed");
+        }
+        DecodedFrames {
+            core: &self.session.core,
+            stopped: false,
+        }
     }
 
     /// Signals end of stream and returns every frame still held back. Afterwards the decoder

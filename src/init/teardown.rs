@@ -116,21 +116,20 @@ fn reaper() {
         while q.jobs.is_empty() {
             q = CHANGED.wait(q).unwrap_or_else(PoisonError::into_inner);
         }
-        q.running += q.jobs.len();
-        let batch: Vec<_> = q.jobs.drain(..).collect();
+        // One teardown per window: a destroy can take ~230 ms, and pipelines queued for the
+        // (fair) lock must not wait behind a whole batch of them.
+        let Some((what, job)) = q.jobs.pop_front() else {
+            continue;
+        };
+        q.running += 1;
         drop(q);
-        let count = batch.len();
         match CudaInitGuard::acquire() {
-            Ok(guard) => {
-                for (what, job) in batch {
-                    run(what, job, guard.token());
-                }
-            }
+            Ok(guard) => run(what, job, guard.token()),
             // Unreachable: the reaper never holds the lock when it asks for it.
             Err(error) => tracing::error!(%error, "the reaper could not enter an init window"),
         }
         let mut q = queue();
-        q.running -= count;
+        q.running -= 1;
         drop(q);
         CHANGED.notify_all();
     }
