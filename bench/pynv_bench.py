@@ -858,6 +858,7 @@ def main():
     modes = [m.strip() for m in args.modes.split(",") if m.strip()]
     ns, cold_ns = parse_ns(args.ns), parse_ns(args.cold_ns)
     clips = sorted(glob.glob(os.path.join(args.clips, "*.h264")) + glob.glob(os.path.join(args.clips, "*.hevc")))
+    clips = [c for c in clips if "_2s." not in c]  # the short clip has its own benchmark
     log(f"clips: {clips}")
     if not clips:
         run.res["error"] = f"no *.h264 / *.hevc in {args.clips}"

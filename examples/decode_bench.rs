@@ -5,7 +5,14 @@
 //! decode_bench throughput CLIP N [DISPLAY_DELAY] [SURFACES]  # N decoders at once, built before timing
 //! decode_bench coldstart  CLIP N [warm]            # N pipelines from nothing (run in a fresh process);
 //!                                                  # `warm`: CUDA initialized and the primary context
-//!                                                  # retained before the clock starts
+//!                                                  # retained before the clock starts. Every decoder
+//!                                                  # lives until all have their first frame.
+//! decode_bench poolstart  CLIP N [DEVICES]         # N pipelines per device from pools pre-warmed with
+//!                                                  # N (before the clock); DEVICES like `0,1`
+//! decode_bench shortclips CLIP THREADS CLIPS new|pool|reuse
+//!                                                  # THREADS × CLIPS whole decodes of a short clip:
+//!                                                  # a new decoder per clip, a pooled one, or one per
+//!                                                  # thread reused after `flush`
 //! decode_bench memory     CLIP                     # device memory per extra decoder session
 //! decode_bench teardown   CLIP N                   # wall time to drop N decoders at once
 //! ```
@@ -17,7 +24,9 @@ use std::thread;
 use std::time::{Duration, Instant};
 
 use nvcodec_guard::Codec;
-use nvcodec_guard::decode::{Decoder, DecoderBuilder, DecoderConfig};
+use nvcodec_guard::decode::{
+    Decoder, DecoderBuilder, DecoderConfig, DecoderPools, DecoderSpec, PoolConfig,
+};
 use nvcodec_guard::init::{init_lock_stats, wait_for_teardowns};
 use nvcodec_guard::input::ElementaryStream;
 
@@ -172,21 +181,35 @@ fn coldstart(
         let spec = config(codec, None).context_spec();
         nvcodec_guard::cuda::Context::acquire(&guard, spec.device, spec.mode)?;
     }
+    // Two barriers: all start together; all keep their decoders until every pipeline has
+    // its first frame, so no teardown runs inside the measurement.
     let barrier = Arc::new(Barrier::new(n + 1));
-    let t0 = Instant::now();
+    let all_first = Arc::new(Barrier::new(n + 1));
     let handles: Vec<_> = (0..n)
         .map(|_| {
-            let (packets, barrier) = (Arc::clone(&packets), Arc::clone(&barrier));
+            let (packets, barrier, all_first) = (
+                Arc::clone(&packets),
+                Arc::clone(&barrier),
+                Arc::clone(&all_first),
+            );
             thread::spawn(
                 move || -> nvcodec_guard::Result<(Duration, Duration, Duration)> {
                     barrier.wait();
                     let start = Instant::now();
-                    let mut decoder = DecoderBuilder::new(config(codec, None)).build()?;
-                    let w = decoder.init_window();
-                    let (_, first) = run(&mut decoder, &packets, start, true)?;
-                    // Keep the decoder alive until every pipeline has its first frame.
-                    let first =
-                        first.ok_or_else(|| nvcodec_guard::Error::Codec("no frame".into()))?;
+                    let built =
+                        DecoderBuilder::new(config(codec, None))
+                            .build()
+                            .and_then(|mut decoder| {
+                                let w = decoder.init_window();
+                                let (_, first) = run(&mut decoder, &packets, start, true)?;
+                                let first = first.ok_or_else(|| {
+                                    nvcodec_guard::Error::Codec("no frame".into())
+                                })?;
+                                Ok((decoder, first, w))
+                            });
+                    all_first.wait();
+                    let (decoder, first, w) = built?;
+                    drop(decoder);
                     Ok((first, w.wait, w.hold))
                 },
             )
@@ -194,6 +217,8 @@ fn coldstart(
         .collect();
     barrier.wait();
     let start = Instant::now();
+    all_first.wait();
+    let to_last_first = start.elapsed().as_secs_f64();
     let mut firsts = Vec::new();
     let mut holds = Vec::new();
     for h in handles {
@@ -203,18 +228,154 @@ fn coldstart(
         firsts.push(first.as_secs_f64());
         holds.push(hold.as_secs_f64());
     }
-    let wall = start.elapsed().as_secs_f64();
-    let _ = t0;
+    wait_for_teardowns(Duration::from_secs(120));
+    let with_teardown = start.elapsed().as_secs_f64();
     firsts.sort_by(f64::total_cmp);
     holds.sort_by(f64::total_cmp);
     let stats = init_lock_stats();
     Ok(format!(
-        r#"{{"mode":"coldstart","codec":"{codec}","n":{n},"warm":{warm},"wall_s":{wall:.4},"first_frame_median_s":{:.4},"first_frame_max_s":{:.4},"hold_median_ms":{:.2},"hold_max_ms":{:.2},"max_concurrent_windows":{}}}"#,
+        r#"{{"mode":"coldstart","codec":"{codec}","n":{n},"warm":{warm},"to_last_first_frame_s":{to_last_first:.4},"wall_with_teardown_s":{with_teardown:.4},"first_frame_median_s":{:.4},"first_frame_max_s":{:.4},"hold_median_ms":{:.2},"hold_max_ms":{:.2},"max_concurrent_windows":{},"max_concurrent_lifecycle_calls":{}}}"#,
         firsts[firsts.len() / 2],
         firsts[firsts.len() - 1],
         holds[holds.len() / 2] * 1e3,
         holds[holds.len() - 1] * 1e3,
-        stats.max_concurrent_windows
+        stats.max_concurrent_windows,
+        stats.max_concurrent_lifecycle_calls,
+    ))
+}
+
+fn spec_of(codec: Codec) -> DecoderSpec {
+    DecoderSpec::new(codec, 1920, 1080)
+}
+
+/// N pipelines per device from pools pre-warmed with N: time to the last first frame.
+fn poolstart(
+    codec: Codec,
+    packets: Packets,
+    n: usize,
+    devices: &[u32],
+) -> nvcodec_guard::Result<String> {
+    let pools = DecoderPools::new(devices, PoolConfig::default());
+    let t_prewarm = Instant::now();
+    for pool in pools.pools() {
+        pool.prewarm(spec_of(codec), n)?;
+    }
+    let prewarm_s = t_prewarm.elapsed().as_secs_f64();
+    let total = n * devices.len();
+    let barrier = Arc::new(Barrier::new(total + 1));
+    let all_first = Arc::new(Barrier::new(total + 1));
+    let handles: Vec<_> = (0..total)
+        .map(|i| {
+            let (packets, barrier, all_first) = (
+                Arc::clone(&packets),
+                Arc::clone(&barrier),
+                Arc::clone(&all_first),
+            );
+            let pool = pools.pools()[i % devices.len()].clone();
+            thread::spawn(move || -> nvcodec_guard::Result<Duration> {
+                barrier.wait();
+                let start = Instant::now();
+                let result = pool.checkout(spec_of(codec)).and_then(|mut decoder| {
+                    let (_, first) = run(&mut decoder, &packets, start, true)?;
+                    first
+                        .map(|f| (decoder, f))
+                        .ok_or_else(|| nvcodec_guard::Error::Codec("no frame".into()))
+                });
+                all_first.wait();
+                let (decoder, first) = result?;
+                drop(decoder);
+                Ok(first)
+            })
+        })
+        .collect();
+    barrier.wait();
+    let start = Instant::now();
+    all_first.wait();
+    let to_last_first = start.elapsed().as_secs_f64();
+    let mut firsts = Vec::new();
+    for h in handles {
+        firsts.push(
+            h.join()
+                .map_err(|_| nvcodec_guard::Error::Codec("pipeline panicked".into()))??
+                .as_secs_f64(),
+        );
+    }
+    firsts.sort_by(f64::total_cmp);
+    let stats: Vec<_> = pools.pools().iter().map(|p| p.stats()).collect();
+    let hits: u64 = stats.iter().map(|s| s.hits).sum();
+    let idle_mib: u64 = stats.iter().map(|s| s.memory_held >> 20).sum();
+    Ok(format!(
+        r#"{{"mode":"poolstart","codec":"{codec}","n_per_device":{n},"devices":{},"prewarm_s":{prewarm_s:.4},"to_last_first_frame_s":{to_last_first:.4},"first_frame_median_s":{:.4},"hits":{hits},"pool_estimate_mib":{idle_mib},"max_concurrent_lifecycle_calls":{}}}"#,
+        devices.len(),
+        firsts[firsts.len() / 2],
+        init_lock_stats().max_concurrent_lifecycle_calls,
+    ))
+}
+
+/// THREADS × CLIPS whole decodes of a short clip: frames per second over the whole run.
+fn shortclips(
+    codec: Codec,
+    packets: Packets,
+    threads: usize,
+    clips: usize,
+    how: &str,
+) -> nvcodec_guard::Result<String> {
+    let pools = DecoderPools::new(&[0], PoolConfig::default());
+    if how == "pool" {
+        pools.prewarm(spec_of(codec), threads)?;
+    }
+    // CUDA and the primary context exist before the clock starts, for every variant.
+    {
+        let guard = nvcodec_guard::init::CudaInitGuard::acquire()?;
+        nvcodec_guard::cuda::Context::acquire(&guard, 0, Default::default())?;
+    }
+    let barrier = Arc::new(Barrier::new(threads + 1));
+    let handles: Vec<_> = (0..threads)
+        .map(|_| {
+            let (packets, barrier, pools) =
+                (Arc::clone(&packets), Arc::clone(&barrier), pools.clone());
+            let how = how.to_owned();
+            thread::spawn(move || -> nvcodec_guard::Result<u64> {
+                barrier.wait();
+                let mut frames = 0;
+                let t0 = Instant::now();
+                match how.as_str() {
+                    "new" => {
+                        for _ in 0..clips {
+                            let mut d = DecoderBuilder::new(config(codec, None)).build()?;
+                            frames += run(&mut d, &packets, t0, false)?.0;
+                        }
+                    }
+                    "pool" => {
+                        for _ in 0..clips {
+                            let mut d = pools.checkout(spec_of(codec))?;
+                            frames += run(&mut d, &packets, t0, false)?.0;
+                        }
+                    }
+                    _ => {
+                        let mut d = DecoderBuilder::new(config(codec, None)).build()?;
+                        for _ in 0..clips {
+                            frames += run(&mut d, &packets, t0, false)?.0;
+                        }
+                    }
+                }
+                Ok(frames)
+            })
+        })
+        .collect();
+    barrier.wait();
+    let start = Instant::now();
+    let mut total = 0;
+    for h in handles {
+        total += h
+            .join()
+            .map_err(|_| nvcodec_guard::Error::Codec("thread panicked".into()))??;
+    }
+    let wall = start.elapsed().as_secs_f64();
+    Ok(format!(
+        r#"{{"mode":"shortclips","codec":"{codec}","how":"{how}","threads":{threads},"clips_per_thread":{clips},"frames":{total},"wall_s":{wall:.4},"fps":{:.1},"max_concurrent_lifecycle_calls":{}}}"#,
+        total as f64 / wall,
+        init_lock_stats().max_concurrent_lifecycle_calls,
     ))
 }
 
@@ -301,6 +462,18 @@ fn main() -> ExitCode {
             args.get(3).map(String::as_str) == Some("warm"),
         ),
         "memory" => memory(codec, packets),
+        "poolstart" => {
+            let devices: Vec<u32> = args
+                .get(3)
+                .map(|d| d.split(',').filter_map(|x| x.parse().ok()).collect())
+                .unwrap_or_else(|| vec![0]);
+            poolstart(codec, packets, n, &devices)
+        }
+        "shortclips" => {
+            let clips = args.get(3).and_then(|a| a.parse().ok()).unwrap_or(20);
+            let how = args.get(4).map(String::as_str).unwrap_or("new");
+            shortclips(codec, packets, n, clips, how)
+        }
         "passes" => passes(codec, packets),
         "teardown" => teardown(codec, packets, n),
         _ => return usage(),

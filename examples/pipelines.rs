@@ -2,11 +2,13 @@
 //! each building its decoder through the init lock and decoding.
 //!
 //! ```text
-//! cargo run --release --example pipelines [N=8] [FILE]
+//! cargo run --release --example pipelines [--pool] [N=8] [FILE]
 //! ```
 //! Prints, per pipeline, how long it waited for the lock, how long it held it, its time to
 //! first frame and its decode rate; then the lock's stats, which must show at most one init
-//! window open at a time.
+//! window open at a time. With `--pool`, a [`DecoderPool`] is pre-warmed with N decoders
+//! first (not timed) and each pipeline checks one out instead of building it: the start-up a
+//! server gets once its pool is warm.
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -14,7 +16,9 @@ use std::sync::{Arc, Barrier};
 use std::thread;
 use std::time::{Duration, Instant};
 
-use nvcodec_guard::decode::{DecoderBuilder, DecoderConfig};
+use nvcodec_guard::decode::{
+    Decoder, DecoderBuilder, DecoderConfig, DecoderPool, DecoderSpec, PoolConfig,
+};
 use nvcodec_guard::init::{WindowTiming, init_lock_stats};
 use nvcodec_guard::input::ElementaryStream;
 
@@ -25,13 +29,39 @@ struct Report {
     decode_time: Duration,
 }
 
-fn pipeline(stream: &ElementaryStream, start: Instant) -> nvcodec_guard::Result<Report> {
-    let mut config = DecoderConfig::new(stream.codec());
-    if let Some((w, h)) = stream.dimensions() {
-        config = config.with_max_size(w, h);
+fn spec(stream: &ElementaryStream) -> DecoderSpec {
+    let (w, h) = stream.dimensions().unwrap_or((1920, 1080));
+    DecoderSpec::new(stream.codec(), w, h)
+}
+
+fn pipeline(
+    stream: &ElementaryStream,
+    start: Instant,
+    pool: Option<&DecoderPool>,
+) -> nvcodec_guard::Result<Report> {
+    match pool {
+        Some(pool) => {
+            let mut decoder = pool.checkout(spec(stream))?;
+            decode_all(&mut decoder, stream, start, WindowTiming::default())
+        }
+        None => {
+            let mut config = DecoderConfig::new(stream.codec());
+            if let Some((w, h)) = stream.dimensions() {
+                config = config.with_max_size(w, h);
+            }
+            let mut decoder = DecoderBuilder::new(config).build()?;
+            let window = decoder.init_window();
+            decode_all(&mut decoder, stream, start, window)
+        }
     }
-    let mut decoder = DecoderBuilder::new(config).build()?;
-    let window = decoder.init_window();
+}
+
+fn decode_all(
+    decoder: &mut Decoder,
+    stream: &ElementaryStream,
+    start: Instant,
+    window: WindowTiming,
+) -> nvcodec_guard::Result<Report> {
     let mut first_frame = None;
     let mut frames = 0u64;
     let decode_start = Instant::now();
@@ -57,12 +87,13 @@ fn pipeline(stream: &ElementaryStream, start: Instant) -> nvcodec_guard::Result<
 }
 
 fn main() -> ExitCode {
-    let mut args = std::env::args().skip(1);
+    let mut args = std::env::args().skip(1).peekable();
+    let use_pool = args.next_if(|a| a == "--pool").is_some();
     let n: usize = match args.next().map(|a| a.parse()) {
         None => 8,
         Some(Ok(n)) if n > 0 => n,
         Some(_) => {
-            eprintln!("usage: pipelines [N] [FILE]");
+            eprintln!("usage: pipelines [--pool] [N] [FILE]");
             return ExitCode::from(2);
         }
     };
@@ -84,14 +115,29 @@ fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
+    let pool = if use_pool {
+        let pool = DecoderPool::new(PoolConfig::default());
+        let warm = Instant::now();
+        if let Err(e) = pool.prewarm(spec(&stream), n) {
+            eprintln!("error: {e}");
+            return ExitCode::FAILURE;
+        }
+        println!(
+            "pool pre-warmed with {n} decoders in {:.3} s",
+            warm.elapsed().as_secs_f64()
+        );
+        Some(pool)
+    } else {
+        None
+    };
     let barrier = Arc::new(Barrier::new(n));
     let start = Instant::now();
     let handles: Vec<_> = (0..n)
         .map(|_| {
-            let (stream, barrier) = (Arc::clone(&stream), Arc::clone(&barrier));
+            let (stream, barrier, pool) = (Arc::clone(&stream), Arc::clone(&barrier), pool.clone());
             thread::spawn(move || {
                 barrier.wait();
-                pipeline(&stream, start)
+                pipeline(&stream, start, pool.as_ref())
             })
         })
         .collect();

@@ -2,6 +2,7 @@
 # Generate the benchmark clips in bench-clips/ (git-ignored; ~17 MB):
 #   h264_1080p30_8M.h264   libx264, 8 Mb/s, preset medium, default B-frames, 300 frames
 #   hevc_1080p30_6M.hevc   libx265, 6 Mb/s, preset medium, default B-frames, 300 frames
+#   h264_360p_2s.h264      libx264, 1 Mb/s, 640x360, 60 frames (the short-clip benchmark)
 # Both are 10 s of 1920x1080 testsrc2 at 30 fps, Annex-B elementary streams.
 # Existing files are kept unless FORCE=1.
 set -euo pipefail
@@ -30,6 +31,12 @@ if [[ "$FORCE" == 1 || ! -s "$OUT/hevc_1080p30_6M.hevc" ]]; then
     echo "making hevc_1080p30_6M.hevc"
     "${FF[@]}" "${SRC[@]}" -c:v libx265 -preset medium -b:v 6M \
         -x265-params log-level=error -f hevc "$OUT/hevc_1080p30_6M.hevc"
+fi
+
+if [[ "$FORCE" == 1 || ! -s "$OUT/h264_360p_2s.h264" ]]; then
+    echo "making h264_360p_2s.h264"
+    "${FF[@]}" -f lavfi -i testsrc2=size=640x360:rate=30 -frames:v 60 -pix_fmt yuv420p \
+        -c:v libx264 -preset medium -b:v 1M -f h264 "$OUT/h264_360p_2s.h264"
 fi
 
 for f in "$OUT"/*.h264 "$OUT"/*.hevc; do

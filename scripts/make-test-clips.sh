@@ -85,6 +85,13 @@ if need h264_642x362.h264; then
         -x264-params keyint=20:min-keyint=20:scenecut=0:b-adapt=0
 fi
 
+# 640x364: the same coded size as h264_640x360_b3 (640x368) with another display height,
+# for decoders reused across streams (a pooled decoder must not keep the old crop).
+if need h264_640x364.h264; then
+    x264_seg 640 364 15 "$OUT/h264_640x364.h264" -bf 2 \
+        -x264-params keyint=15:min-keyint=15:scenecut=0:b-adapt=0
+fi
+
 # Resolution change: independently encoded segments (each SPS/PPS/IDR) concatenated.
 # 640x360 (10) -> 320x180 (10) -> 1280x720 (10) -> 640x360 (5) = 35 frames.
 if need h264_reschange.h264; then

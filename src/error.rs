@@ -124,6 +124,15 @@ pub enum Error {
         queued: usize,
     },
 
+    /// A `DecoderPool` checkout found every limit reached and no decoder came back in time.
+    #[error(
+        "the decoder pool is exhausted (waited {waited:?}): every decoder it may hold is in use"
+    )]
+    PoolExhausted {
+        /// How long the checkout waited.
+        waited: Duration,
+    },
+
     /// A session is unusable after an earlier failure (e.g. a failed decoder re-creation).
     #[error("session is unusable after an earlier error: {0}")]
     Poisoned(String),

@@ -228,6 +228,49 @@ impl Decoder {
         self.core.decoder.borrow().shape().surfaces
     }
 
+    /// What the current decoder handle was created for.
+    pub(crate) fn shape(&self) -> Shape {
+        self.core.decoder.borrow().shape()
+    }
+
+    /// The largest coded size the current decoder handle is allocated for (the configured
+    /// maximum rounded up to 16, or larger after a re-creation for a bigger stream).
+    pub fn max_coded_size(&self) -> (u32, u32) {
+        let shape = self.core.decoder.borrow().shape();
+        (shape.max_width, shape.max_height)
+    }
+
+    /// Readies the decoder for a new, unrelated stream: frames still queued are discarded,
+    /// and the parser is replaced at once (inside an init window), so nothing of the old
+    /// stream — queued, held back for reordering or half-parsed — can come out afterwards.
+    /// The decoder handle and its surfaces are kept; the next stream's first sequence header
+    /// reconfigures them if its size differs. This is what a [`DecoderPool`](super::DecoderPool)
+    /// does to a decoder coming back.
+    ///
+    /// # Errors
+    /// [`Error::Poisoned`] if an earlier stream change failed (build a new decoder);
+    /// [`Error::InitLockTimeout`] if no init window could be had within
+    /// [`DecoderConfig::runtime_lock_timeout`]; [`Error::Cuda`] if the new parser could not
+    /// be created.
+    ///
+    /// # Examples
+    /// ```no_run
+    /// # use nvcodec_guard::decode::{DecoderBuilder, DecoderConfig};
+    /// # use nvcodec_guard::Codec;
+    /// let mut decoder = DecoderBuilder::new(DecoderConfig::new(Codec::H264)).build()?;
+    /// // ... decode part of one stream, then abandon it:
+    /// decoder.reset()?;
+    /// // ... decode the next stream from its first packet.
+    /// # Ok::<(), nvcodec_guard::Error>(())
+    /// ```
+    pub fn reset(&mut self) -> Result<()> {
+        self.check_usable()?;
+        self.core.unmap_leaked()?;
+        self.core.pending.borrow_mut().clear();
+        self.core.error.borrow_mut().take();
+        self.renew_parser()
+    }
+
     /// Frames decoded and waiting to be taken.
     pub fn queued_frames(&self) -> usize {
         self.core.pending.borrow().len()

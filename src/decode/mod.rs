@@ -33,12 +33,14 @@ mod decoder;
 mod frame;
 mod geometry;
 mod handles;
+mod pool;
 
 pub use caps::DecodeCaps;
 pub use config::{DecoderConfig, OutputFormat, PixelFormat};
 pub use core::DecoderStats;
 pub use decoder::{DecodedFrames, Decoder, DecoderSession, MAX_QUEUED_FRAMES};
 pub use frame::{Frame, FrameLayout};
+pub use pool::{DecoderPool, DecoderPools, DecoderSpec, PoolConfig, PoolStats, PooledDecoder};
 
 use crate::cuda::Context;
 use crate::error::Result;

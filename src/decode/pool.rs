@@ -1,0 +1,737 @@
+//! [`DecoderPool`]: decoders built ahead of demand and reused, so a new stream starts in
+//! milliseconds instead of behind a queue of serialized `cuvidCreateDecoder` calls.
+//!
+//! Invariant: the pool cannot become a way around the init lock. Decoders are made only
+//! through the typed builder ([`DecoderBuilder::build_timeout`]) and destroyed only by
+//! dropping them (a teardown inside an init window); a decoder coming back is
+//! [`reset`](Decoder::reset) — parser renewed inside a window, queued frames discarded —
+//! before anyone else can check it out, so no frame of one stream can reach the next user.
+//! Reconfiguration for another size happens inside a window too, at the new stream's first
+//! sequence header.
+//!
+//! Design choices:
+//! - **Reset on return, not on checkout.** The parser renewal (one short window) is paid by
+//!   the thread giving the decoder back, so a checkout that hits is a mutex and a `Vec` scan.
+//! - **Best fit, then LRU.** A checkout takes the idle decoder of the same codec and bit depth
+//!   with the smallest maximum size that holds the request (least recently used among equals);
+//!   one whose maximum is too small is never handed out for a larger stream.
+//! - **Limits.** Per key and in total, and an optional device-memory budget. Memory is an
+//!   estimate from the decoder's shape (surfaces × surface bytes + 16 MiB of driver state,
+//!   which matches the measured 47 / 57 MiB per 1080p H.264 / HEVC session within a few MiB);
+//!   the budget is never exceeded by that estimate. When a limit is reached, idle decoders are
+//!   evicted least recently used first; if none is idle, a checkout waits for a return up to its
+//!   timeout and then fails with [`Error::PoolExhausted`]. Idle decoders older than the idle
+//!   timeout are evicted lazily, at the next pool operation (no background thread).
+
+use std::collections::HashMap;
+use std::mem::ManuallyDrop;
+use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError};
+use std::time::{Duration, Instant};
+
+use super::config::{DecoderConfig, OutputFormat};
+use super::decoder::Decoder;
+use super::geometry::Shape;
+use super::{DecoderBuilder, DecoderStats};
+use crate::codec::Codec;
+use crate::cuda::ContextMode;
+use crate::error::{Error, Result};
+
+/// What a stream needs from a pooled decoder.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct DecoderSpec {
+    /// The codec.
+    pub codec: Codec,
+    /// Luma bit depth (8, 10 or 12).
+    pub bit_depth: u8,
+    /// Largest coded width of the stream.
+    pub max_width: u32,
+    /// Largest coded height of the stream.
+    pub max_height: u32,
+}
+
+impl DecoderSpec {
+    /// An 8-bit 4:2:0 stream of at most `max_width`×`max_height`.
+    pub fn new(codec: Codec, max_width: u32, max_height: u32) -> Self {
+        DecoderSpec {
+            codec,
+            bit_depth: 8,
+            max_width,
+            max_height,
+        }
+    }
+
+    /// Sets the bit depth.
+    pub fn with_bit_depth(mut self, bit_depth: u8) -> Self {
+        self.bit_depth = bit_depth;
+        self
+    }
+}
+
+/// How a [`DecoderPool`] builds and keeps decoders.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PoolConfig {
+    /// CUDA device ordinal.
+    pub device: u32,
+    /// Context of the pooled decoders (shared primary by default).
+    pub context_mode: ContextMode,
+    /// At most this many decoders (idle and in use) of one codec and bit depth.
+    pub max_per_key: usize,
+    /// At most this many decoders in all.
+    pub max_total: usize,
+    /// Device memory the pool's decoders may hold, by the pool's estimate; `None`: no limit.
+    pub memory_budget: Option<u64>,
+    /// Idle decoders older than this are destroyed; `None`: kept until evicted.
+    pub idle_timeout: Option<Duration>,
+    /// How long a checkout waits for a decoder to come back when a limit is reached.
+    pub checkout_timeout: Duration,
+    /// How long building, resetting or reconfiguring a decoder waits for the init lock.
+    pub lock_timeout: Duration,
+    /// Display delay of the pooled decoders (see [`DecoderConfig::display_delay`]).
+    pub display_delay: u32,
+    /// Output surfaces of the pooled decoders (see [`DecoderConfig::output_surfaces`]).
+    pub output_surfaces: u32,
+}
+
+impl Default for PoolConfig {
+    /// Device 0, shared primary context, 64 decoders per key and in all, no memory budget,
+    /// no idle timeout, 30 s checkout and lock timeouts, the decoder's default display delay
+    /// and output surfaces.
+    fn default() -> Self {
+        let base = DecoderConfig::new(Codec::H264);
+        PoolConfig {
+            device: 0,
+            context_mode: ContextMode::SharedPrimary,
+            max_per_key: 64,
+            max_total: 64,
+            memory_budget: None,
+            idle_timeout: None,
+            checkout_timeout: Duration::from_secs(30),
+            lock_timeout: Duration::from_secs(30),
+            display_delay: base.display_delay,
+            output_surfaces: base.output_surfaces,
+        }
+    }
+}
+
+impl PoolConfig {
+    /// The decoder configuration the pool builds for `spec`.
+    pub fn decoder_config(&self, spec: &DecoderSpec) -> DecoderConfig {
+        let mut config = DecoderConfig::new(spec.codec)
+            .with_max_size(spec.max_width, spec.max_height)
+            .with_bit_depth(spec.bit_depth)
+            .with_device(self.device)
+            .with_context_mode(self.context_mode)
+            .with_display_delay(self.display_delay)
+            .with_output_surfaces(self.output_surfaces)
+            .with_output_format(OutputFormat::Auto);
+        config.runtime_lock_timeout = self.lock_timeout;
+        config
+    }
+}
+
+/// Counters of a [`DecoderPool`].
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct PoolStats {
+    /// Successful checkouts.
+    pub checkouts: u64,
+    /// Checkouts served by an idle decoder.
+    pub hits: u64,
+    /// Checkouts that had to build a decoder.
+    pub misses: u64,
+    /// Decoders built (by checkouts and `prewarm`).
+    pub creations: u64,
+    /// `cuvidReconfigureDecoder` calls made by pooled decoders while checked out.
+    pub reconfigurations: u64,
+    /// Idle decoders destroyed to make room, by the idle timeout, or by `trim`.
+    pub evictions: u64,
+    /// Decoders that could not be reset on return and were destroyed.
+    pub discarded: u64,
+    /// Decoders checked out now.
+    pub in_use: usize,
+    /// Decoders idle in the pool now.
+    pub idle: usize,
+    /// Device memory the pool's decoders hold, by the pool's estimate (bytes).
+    pub memory_held: u64,
+}
+
+type Key = (Codec, u8);
+
+struct Idle {
+    decoder: Decoder,
+    shape: Shape,
+    bytes: u64,
+    since: Instant,
+}
+
+#[derive(Default)]
+struct State {
+    idle: Vec<Idle>,
+    /// Decoders checked out or being built, per key.
+    busy: HashMap<Key, usize>,
+    busy_bytes: u64,
+    closed: bool,
+    stats: PoolStats,
+}
+
+impl State {
+    fn count(&self, key: Key) -> usize {
+        self.busy.get(&key).copied().unwrap_or(0)
+            + self
+                .idle
+                .iter()
+                .filter(|i| (i.shape.codec, i.shape.bit_depth) == key)
+                .count()
+    }
+
+    fn total(&self) -> usize {
+        self.busy.values().sum::<usize>() + self.idle.len()
+    }
+
+    fn bytes(&self) -> u64 {
+        self.busy_bytes + self.idle.iter().map(|i| i.bytes).sum::<u64>()
+    }
+
+    fn snapshot(&self) -> PoolStats {
+        PoolStats {
+            in_use: self.busy.values().sum(),
+            idle: self.idle.len(),
+            memory_held: self.bytes(),
+            ..self.stats
+        }
+    }
+
+    /// Removes and returns the least recently used idle decoder matching `pick`.
+    fn evict_lru(&mut self, pick: impl Fn(&Idle) -> bool) -> Option<Decoder> {
+        let i = self
+            .idle
+            .iter()
+            .enumerate()
+            .filter(|(_, idle)| pick(idle))
+            .min_by_key(|(_, idle)| idle.since)
+            .map(|(i, _)| i)?;
+        self.stats.evictions += 1;
+        Some(self.idle.swap_remove(i).decoder)
+    }
+}
+
+struct PoolInner {
+    config: PoolConfig,
+    state: Mutex<State>,
+    returned: Condvar,
+}
+
+impl PoolInner {
+    fn state(&self) -> MutexGuard<'_, State> {
+        self.state.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Idle decoders past the idle timeout, removed from the pool (dropped by the caller,
+    /// outside the mutex).
+    fn expire(&self, state: &mut State) -> Vec<Decoder> {
+        let Some(timeout) = self.config.idle_timeout else {
+            return Vec::new();
+        };
+        let now = Instant::now();
+        let mut expired = Vec::new();
+        while let Some(decoder) =
+            state.evict_lru(|idle| now.saturating_duration_since(idle.since) >= timeout)
+        {
+            expired.push(decoder);
+        }
+        expired
+    }
+}
+
+/// The device memory a decoder of `shape` holds, by this pool's estimate.
+fn estimate_bytes(shape: &Shape, output_surfaces: u32) -> u64 {
+    let samples = u64::from(shape.max_width) * u64::from(shape.max_height) * 3 / 2;
+    let surface = samples * shape.format.bytes_per_sample() as u64;
+    (u64::from(shape.surfaces) + u64::from(output_surfaces)) * surface + (16 << 20)
+}
+
+fn spec_shape(config: &DecoderConfig) -> Shape {
+    Shape {
+        codec: config.codec,
+        bit_depth: config.bit_depth,
+        format: config.output_format.resolve(config.bit_depth),
+        max_width: config.aligned_max_width(),
+        max_height: config.aligned_max_height(),
+        surfaces: config.effective_decode_surfaces(),
+    }
+}
+
+/// A pool of NVDEC decoders on one device, shared by every thread of a server.
+///
+/// Cloning shares the pool. Dropping the last handle destroys the idle decoders; decoders
+/// checked out then are destroyed when they come back.
+///
+/// # Examples
+/// ```no_run
+/// use nvcodec_guard::decode::{DecoderPool, DecoderSpec, PoolConfig};
+/// use nvcodec_guard::Codec;
+///
+/// let pool = DecoderPool::new(PoolConfig::default());
+/// let spec = DecoderSpec::new(Codec::H264, 1920, 1080);
+/// pool.prewarm(spec, 8)?;                      // at server start: 8 decoders built
+/// let mut decoder = pool.checkout(spec)?;      // per stream: milliseconds
+/// # let packet: &[u8] = &[];
+/// for frame in decoder.decode(packet, 0)? {
+///     let _ = frame?;
+/// }
+/// drop(decoder);                               // back to the pool, reset for the next stream
+/// # Ok::<(), nvcodec_guard::Error>(())
+/// ```
+#[derive(Clone)]
+pub struct DecoderPool {
+    inner: Arc<PoolInner>,
+    /// Shared by the clones: the last one to drop closes the pool.
+    _closer: Arc<Closer>,
+}
+
+struct Closer(Arc<PoolInner>);
+
+impl Drop for Closer {
+    fn drop(&mut self) {
+        let idle = {
+            let mut state = self.0.state();
+            state.closed = true;
+            std::mem::take(&mut state.idle)
+        };
+        self.0.returned.notify_all();
+        drop(idle); // each decoder's teardown runs inside an init window
+    }
+}
+
+impl std::fmt::Debug for DecoderPool {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("DecoderPool")
+            .field("device", &self.inner.config.device)
+            .field("stats", &self.stats())
+            .finish()
+    }
+}
+
+impl DecoderPool {
+    /// An empty pool; nothing is built until [`prewarm`](Self::prewarm) or
+    /// [`checkout`](Self::checkout).
+    pub fn new(config: PoolConfig) -> Self {
+        let inner = Arc::new(PoolInner {
+            config,
+            state: Mutex::new(State::default()),
+            returned: Condvar::new(),
+        });
+        DecoderPool {
+            _closer: Arc::new(Closer(Arc::clone(&inner))),
+            inner,
+        }
+    }
+
+    /// The pool's configuration.
+    pub fn config(&self) -> &PoolConfig {
+        &self.inner.config
+    }
+
+    /// The pool's counters now.
+    pub fn stats(&self) -> PoolStats {
+        self.inner.state().snapshot()
+    }
+
+    /// Builds `n` decoders for `spec` now and keeps them idle, so that the next `n`
+    /// checkouts of `spec` hit. Each is built in its own init window.
+    ///
+    /// # Errors
+    /// What [`DecoderBuilder::build`] returns for `spec` (an unsupported codec, bit depth or
+    /// size names what the GPU supports), or [`Error::PoolExhausted`] if the pool's limits
+    /// leave no room for `n` more decoders (those built before stay in the pool).
+    pub fn prewarm(&self, spec: DecoderSpec, n: usize) -> Result<()> {
+        for _ in 0..n {
+            let decoder = self.build(spec, Some(Duration::ZERO))?;
+            self.give_back(decoder, None);
+        }
+        Ok(())
+    }
+
+    /// A decoder for a stream of `spec`: an idle one that fits, or a new one. Waits up to
+    /// [`PoolConfig::checkout_timeout`] when a limit is reached.
+    ///
+    /// # Errors
+    /// [`Error::PoolExhausted`] after the timeout; what [`DecoderBuilder::build`] returns
+    /// when a decoder must be built (unsupported codec, bit depth or size on this GPU,
+    /// [`Error::InitLockTimeout`], a driver error).
+    pub fn checkout(&self, spec: DecoderSpec) -> Result<PooledDecoder> {
+        self.checkout_timeout(spec, self.inner.config.checkout_timeout)
+    }
+
+    /// [`checkout`](Self::checkout) with its own timeout.
+    ///
+    /// # Errors
+    /// As [`checkout`](Self::checkout).
+    pub fn checkout_timeout(&self, spec: DecoderSpec, timeout: Duration) -> Result<PooledDecoder> {
+        let decoder = self.build(spec, Some(timeout))?;
+        let reconfigurations_at_checkout = decoder.stats().reconfigurations;
+        Ok(PooledDecoder {
+            decoder: ManuallyDrop::new(decoder),
+            pool: Arc::clone(&self.inner),
+            reconfigurations_at_checkout,
+        })
+    }
+
+    /// Destroys every idle decoder now (each inside an init window).
+    pub fn trim(&self) {
+        let evicted: Vec<Decoder> = {
+            let mut state = self.inner.state();
+            let mut out = Vec::new();
+            while let Some(decoder) = state.evict_lru(|_| true) {
+                out.push(decoder);
+            }
+            out
+        };
+        tracing::debug!(evicted = evicted.len(), "decoder pool trimmed");
+        drop(evicted);
+    }
+
+    /// Takes an idle decoder that fits `spec`, or builds one (counted busy either way).
+    /// `wait`: `Some(ZERO)` for prewarm (no hit: always build, fail at once when full).
+    fn build(&self, spec: DecoderSpec, wait: Option<Duration>) -> Result<Decoder> {
+        let inner = &self.inner;
+        let config = inner.config.decoder_config(&spec);
+        config.validate()?;
+        let shape = spec_shape(&config);
+        let key = (spec.codec, spec.bit_depth);
+        let bytes = estimate_bytes(&shape, config.output_surfaces);
+        if inner
+            .config
+            .memory_budget
+            .is_some_and(|budget| bytes > budget)
+        {
+            return Err(Error::InvalidConfig(format!(
+                "one {} {}x{} decoder needs about {} MiB, more than the pool's budget of {} MiB",
+                spec.codec,
+                spec.max_width,
+                spec.max_height,
+                bytes >> 20,
+                inner.config.memory_budget.unwrap_or(0) >> 20
+            )));
+        }
+        let prewarm = wait == Some(Duration::ZERO);
+        let deadline = wait.and_then(|w| Instant::now().checked_add(w));
+        let start = Instant::now();
+        let mut doomed: Vec<Decoder> = Vec::new();
+        let mut state = inner.state();
+        loop {
+            doomed.extend(inner.expire(&mut state));
+            if !prewarm {
+                // Best fit: the smallest maximum that holds the spec, least recently used.
+                let best = state
+                    .idle
+                    .iter()
+                    .enumerate()
+                    .filter(|(_, idle)| {
+                        let s = &idle.shape;
+                        s.codec == shape.codec
+                            && s.bit_depth == shape.bit_depth
+                            && s.format == shape.format
+                            && s.max_width >= shape.max_width
+                            && s.max_height >= shape.max_height
+                    })
+                    .min_by_key(|(_, idle)| {
+                        (
+                            u64::from(idle.shape.max_width) * u64::from(idle.shape.max_height),
+                            idle.since,
+                        )
+                    })
+                    .map(|(i, _)| i);
+                if let Some(i) = best {
+                    let idle = state.idle.swap_remove(i);
+                    *state.busy.entry(key).or_default() += 1;
+                    state.busy_bytes += idle.bytes;
+                    state.stats.checkouts += 1;
+                    state.stats.hits += 1;
+                    drop(state);
+                    drop(doomed);
+                    tracing::debug!(?spec, "decoder pool hit");
+                    return Ok(idle.decoder);
+                }
+            }
+            // A miss: make room by evicting idle decoders, least recently used first —
+            // others of this key first when the key is full (they are too small).
+            let fits = |state: &State| {
+                state.total() < inner.config.max_total
+                    && state.count(key) < inner.config.max_per_key
+                    && inner
+                        .config
+                        .memory_budget
+                        .is_none_or(|budget| state.bytes() + bytes <= budget)
+            };
+            while !fits(&state) {
+                let key_full = state.count(key) >= inner.config.max_per_key;
+                let evicted = if key_full {
+                    state.evict_lru(|idle| (idle.shape.codec, idle.shape.bit_depth) == key)
+                } else {
+                    state.evict_lru(|_| true)
+                };
+                match evicted {
+                    Some(decoder) => doomed.push(decoder),
+                    None => break,
+                }
+            }
+            if fits(&state) {
+                break;
+            }
+            let now = Instant::now();
+            let left = match deadline {
+                Some(deadline) if now >= deadline => {
+                    drop(state);
+                    drop(doomed);
+                    tracing::warn!(?spec, "decoder pool exhausted");
+                    return Err(Error::PoolExhausted {
+                        waited: now - start,
+                    });
+                }
+                Some(deadline) => deadline - now,
+                None => Duration::from_secs(3600),
+            };
+            state = inner
+                .returned
+                .wait_timeout(state, left)
+                .unwrap_or_else(PoisonError::into_inner)
+                .0;
+        }
+        *state.busy.entry(key).or_default() += 1;
+        state.busy_bytes += bytes;
+        state.stats.misses += u64::from(!prewarm);
+        drop(state);
+        drop(doomed); // evicted decoders are destroyed (in init windows) outside the mutex
+        tracing::debug!(?spec, "decoder pool builds a decoder");
+        let built = DecoderBuilder::new(config).build_timeout(inner.config.lock_timeout);
+        let mut state = inner.state();
+        match built {
+            Ok(decoder) => {
+                state.stats.creations += 1;
+                state.stats.checkouts += u64::from(!prewarm);
+                // The estimate is of the shape it was asked for, which is what it got.
+                Ok(decoder)
+            }
+            Err(error) => {
+                if let Some(n) = state.busy.get_mut(&key) {
+                    *n = n.saturating_sub(1);
+                }
+                state.busy_bytes = state.busy_bytes.saturating_sub(bytes);
+                drop(state);
+                inner.returned.notify_all();
+                Err(error)
+            }
+        }
+    }
+
+    /// Puts a decoder built by `build` (for `prewarm`) into the idle list.
+    fn give_back(&self, decoder: Decoder, reconfigurations_at_checkout: Option<u32>) {
+        checkin(&self.inner, decoder, reconfigurations_at_checkout);
+    }
+}
+
+/// Returns a decoder to the pool: reset (outside the mutex; one short init window), then
+/// idle, or destroyed if the reset failed or the pool is closed.
+fn checkin(inner: &PoolInner, mut decoder: Decoder, reconfigurations_at_checkout: Option<u32>) {
+    let shape = decoder.shape();
+    let key = (shape.codec, shape.bit_depth);
+    let checked_out_bytes = estimate_bytes(
+        &spec_shape(decoder.config()),
+        decoder.config().output_surfaces,
+    );
+    let reset = match reconfigurations_at_checkout {
+        None => Ok(()), // fresh from prewarm: nothing to reset
+        Some(_) => decoder.reset(),
+    };
+    let bytes = estimate_bytes(&shape, decoder.config().output_surfaces);
+    let stats: DecoderStats = decoder.stats();
+    let mut state = inner.state();
+    if let Some(n) = state.busy.get_mut(&key) {
+        *n = n.saturating_sub(1);
+    }
+    state.busy_bytes = state.busy_bytes.saturating_sub(checked_out_bytes);
+    if let Some(before) = reconfigurations_at_checkout {
+        state.stats.reconfigurations += u64::from(stats.reconfigurations.saturating_sub(before));
+    }
+    let keep = match &reset {
+        Ok(()) => !state.closed,
+        Err(error) => {
+            tracing::warn!(%error, "a pooled decoder could not be reset; destroying it");
+            state.stats.discarded += 1;
+            false
+        }
+    };
+    let doomed = if keep {
+        state.idle.push(Idle {
+            decoder,
+            shape,
+            bytes,
+            since: Instant::now(),
+        });
+        None
+    } else {
+        Some(decoder)
+    };
+    drop(state);
+    inner.returned.notify_all();
+    drop(doomed);
+}
+
+/// A decoder checked out of a [`DecoderPool`]: a [`Decoder`] (through `Deref`) that goes back
+/// to the pool when dropped, reset for the next stream.
+///
+/// `Send`: check it out on one thread, decode on another.
+pub struct PooledDecoder {
+    /// Taken only by `Drop`, which returns it to the pool.
+    decoder: ManuallyDrop<Decoder>,
+    pool: Arc<PoolInner>,
+    reconfigurations_at_checkout: u32,
+}
+
+impl std::ops::Deref for PooledDecoder {
+    type Target = Decoder;
+
+    fn deref(&self) -> &Decoder {
+        &self.decoder
+    }
+}
+
+impl std::ops::DerefMut for PooledDecoder {
+    fn deref_mut(&mut self) -> &mut Decoder {
+        &mut self.decoder
+    }
+}
+
+impl Drop for PooledDecoder {
+    fn drop(&mut self) {
+        // SAFETY: `decoder` is taken exactly once, here, and never used afterwards.
+        let decoder = unsafe { ManuallyDrop::take(&mut self.decoder) };
+        checkin(&self.pool, decoder, Some(self.reconfigurations_at_checkout));
+    }
+}
+
+impl std::fmt::Debug for PooledDecoder {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PooledDecoder")
+            .field("decoder", &*self.decoder)
+            .finish()
+    }
+}
+
+/// One [`DecoderPool`] per device, with checkout on the least-loaded device.
+///
+/// NVIDIA's driver serializes decoder creation across all GPUs of a process, so a per-device
+/// lock would buy nothing at start-up; pre-warmed pools on every device are what makes many
+/// GPUs start many streams fast.
+#[derive(Debug, Clone)]
+pub struct DecoderPools {
+    pools: Vec<DecoderPool>,
+}
+
+impl DecoderPools {
+    /// A pool on each of `devices`, each with `config` (its `device` replaced).
+    pub fn new(devices: &[u32], config: PoolConfig) -> Self {
+        DecoderPools {
+            pools: devices
+                .iter()
+                .map(|&device| {
+                    DecoderPool::new(PoolConfig {
+                        device,
+                        ..config.clone()
+                    })
+                })
+                .collect(),
+        }
+    }
+
+    /// The pool of `device`, if it is one of this set's.
+    pub fn pool(&self, device: u32) -> Option<&DecoderPool> {
+        self.pools.iter().find(|p| p.config().device == device)
+    }
+
+    /// Every pool, in the order of the devices given.
+    pub fn pools(&self) -> &[DecoderPool] {
+        &self.pools
+    }
+
+    /// Pre-warms `n` decoders for `spec` on every device.
+    ///
+    /// # Errors
+    /// As [`DecoderPool::prewarm`].
+    pub fn prewarm(&self, spec: DecoderSpec, n: usize) -> Result<()> {
+        self.pools.iter().try_for_each(|p| p.prewarm(spec, n))
+    }
+
+    /// Checks out on the device with the fewest decoders in use, preferring one with an idle
+    /// decoder that fits.
+    ///
+    /// # Errors
+    /// As [`DecoderPool::checkout`]; [`Error::InvalidConfig`] if the set has no device.
+    pub fn checkout(&self, spec: DecoderSpec) -> Result<PooledDecoder> {
+        let pool = self
+            .pools
+            .iter()
+            .min_by_key(|p| {
+                let s = p.stats();
+                (s.idle == 0, s.in_use)
+            })
+            .ok_or_else(|| Error::InvalidConfig("a pool set with no device".into()))?;
+        pool.checkout(spec)
+    }
+
+    /// Checks out on `device`.
+    ///
+    /// # Errors
+    /// As [`DecoderPool::checkout`]; [`Error::InvalidConfig`] if `device` is not in the set.
+    pub fn checkout_on(&self, device: u32, spec: DecoderSpec) -> Result<PooledDecoder> {
+        self.pool(device)
+            .ok_or_else(|| Error::InvalidConfig(format!("device {device} has no pool here")))?
+            .checkout(spec)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::decode::PixelFormat;
+
+    #[test]
+    fn the_memory_estimate_matches_measured_1080p_sessions() {
+        let config =
+            PoolConfig::default().decoder_config(&DecoderSpec::new(Codec::H264, 1920, 1080));
+        let mib = estimate_bytes(&spec_shape(&config), config.output_surfaces) >> 20;
+        // Measured on H100 and H200: 46.6–46.7 MiB per extra 1080p H.264 session.
+        assert!((40..=60).contains(&mib), "{mib} MiB");
+        let ten = Shape {
+            format: PixelFormat::P016,
+            ..spec_shape(&config)
+        };
+        assert!(estimate_bytes(&ten, 2) > estimate_bytes(&spec_shape(&config), 2));
+    }
+
+    #[test]
+    fn a_spec_the_budget_cannot_hold_is_refused_before_any_driver_call() {
+        let pool = DecoderPool::new(PoolConfig {
+            memory_budget: Some(1 << 20),
+            ..PoolConfig::default()
+        });
+        let err = pool
+            .checkout(DecoderSpec::new(Codec::H264, 1920, 1080))
+            .unwrap_err();
+        assert!(matches!(err, Error::InvalidConfig(_)), "{err}");
+        assert_eq!(pool.stats(), PoolStats::default());
+    }
+
+    #[test]
+    fn an_invalid_spec_is_refused_before_any_driver_call() {
+        let pool = DecoderPool::new(PoolConfig::default());
+        let err = pool
+            .checkout(DecoderSpec::new(Codec::H264, 0, 1080))
+            .unwrap_err();
+        assert!(matches!(err, Error::InvalidConfig(_)), "{err}");
+        let err = pool
+            .checkout(DecoderSpec::new(Codec::Hevc, 1920, 1080).with_bit_depth(9))
+            .unwrap_err();
+        assert!(matches!(err, Error::InvalidConfig(_)), "{err}");
+    }
+}
