@@ -25,7 +25,7 @@ export PYTHONPATH=/tmp/site PYTHONUNBUFFERED=1
 P="$OUT/pynv_pool.jsonl"
 : > "$P"
 for rep in 1 2 3; do
-  timeout 200 python3 bench/pynv_shortclips.py $SHORT 7 20 | tee -a "$P"
+  timeout 200 python3 bench/pynv_shortclips.py ${SHORT%.h264}.mp4 7 20 | tee -a "$P"
   for clip in $H264 $HEVC; do
     timeout 120 python3 bench/pynv_coldstart_gpus.py "$clip" 32 "$DEVICES" | tee -a "$P"
   done

@@ -33,10 +33,14 @@ if [[ "$FORCE" == 1 || ! -s "$OUT/hevc_1080p30_6M.hevc" ]]; then
         -x265-params log-level=error -f hevc "$OUT/hevc_1080p30_6M.hevc"
 fi
 
-if [[ "$FORCE" == 1 || ! -s "$OUT/h264_360p_2s.h264" ]]; then
-    echo "making h264_360p_2s.h264"
+# The short clip is encoded into MP4 (PyNvVideoCodec's SimpleDecoder needs a seekable
+# container with timestamps) and the same stream extracted as Annex-B for decode_bench.
+if [[ "$FORCE" == 1 || ! -s "$OUT/h264_360p_2s.mp4" ]]; then
+    echo "making h264_360p_2s.mp4 / .h264"
     "${FF[@]}" -f lavfi -i testsrc2=size=640x360:rate=30 -frames:v 60 -pix_fmt yuv420p \
-        -c:v libx264 -preset medium -b:v 1M -f h264 "$OUT/h264_360p_2s.h264"
+        -c:v libx264 -preset medium -b:v 1M "$OUT/h264_360p_2s.mp4"
+    "${FF[@]}" -i "$OUT/h264_360p_2s.mp4" -c:v copy -bsf:v h264_mp4toannexb -f h264 \
+        "$OUT/h264_360p_2s.h264"
 fi
 
 for f in "$OUT"/*.h264 "$OUT"/*.hevc; do
