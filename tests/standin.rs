@@ -16,6 +16,9 @@
 //! three "libraries" share one state (a real driver's libnvcuvid also shares libcuda's).
 //!
 //! The stand-in is for error paths and ordering only: success paths stay verified on the GPU.
+//! Its NVENC working mode (`standin_set_nvenc_working(1)`) models the API's bookkeeping
+//! (buffers, locks, registrations, mappings) and invents a few bytes per picture, so the
+//! encoder's ownership and error paths run on CPU; it says nothing about real encoding.
 
 use std::collections::BTreeMap;
 use std::ffi::{CString, c_char, c_void};
