@@ -16,6 +16,9 @@
 //! three "libraries" share one state (a real driver's libnvcuvid also shares libcuda's).
 //!
 //! The stand-in is for error paths and ordering only: success paths stay verified on the GPU.
+//! Its NVENC working mode (`standin_set_nvenc_working(1)`) models the API's bookkeeping
+//! (buffers, locks, registrations, mappings) and invents a few bytes per picture, so the
+//! encoder's ownership and error paths run on CPU; it says nothing about real encoding.
 
 use std::collections::BTreeMap;
 use std::ffi::{CString, c_char, c_void};
@@ -26,9 +29,9 @@ use std::sync::OnceLock;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
-use nvcodec_guard::cuda::{Context, ContextMode};
+use nvcodec_guard::cuda::{Context, ContextMode, DeviceBuffer};
 use nvcodec_guard::decode::{Decoder, DecoderBuilder, DecoderConfig};
-use nvcodec_guard::encode::{EncoderBuilder, EncoderConfig};
+use nvcodec_guard::encode::{EncoderBuilder, EncoderConfig, InputFrame};
 use nvcodec_guard::init::{CudaInitGuard, init_lock_stats, wait_for_teardowns};
 use nvcodec_guard::{Codec, Error};
 
@@ -47,10 +50,17 @@ struct Control {
     set_format: unsafe extern "C" fn(*const c_char, i64) -> i32,
     ctx_get_current: unsafe extern "C" fn(*mut *mut c_void) -> u32,
     ctx_pop: unsafe extern "C" fn(*mut *mut c_void) -> u32,
+    ctx_push: unsafe extern "C" fn(*mut c_void) -> u32,
+    ctx_create: unsafe extern "C" fn(*mut *mut c_void, u32, i32) -> u32,
+    ctx_destroy: unsafe extern "C" fn(*mut c_void) -> u32,
+    set_nvenc_working: unsafe extern "C" fn(u32),
+    set_nvenc_pitch: unsafe extern "C" fn(u32),
+    set_nvenc_bitstream_size: unsafe extern "C" fn(u64),
+    report: unsafe extern "C" fn(*mut c_char, usize) -> usize,
     _lib: libloading::Library,
 }
 
-const KINDS: [&str; 12] = [
+const KINDS: [&str; 13] = [
     "context",
     "primary",
     "stream",
@@ -63,6 +73,7 @@ const KINDS: [&str; 12] = [
     "encoder",
     "enc_buffer",
     "registration",
+    "enc_mapped",
 ];
 
 fn c(s: &str) -> CString {
@@ -100,6 +111,13 @@ fn standin() -> &'static Control {
             set_format: sym!(b"standin_set_format\0"),
             ctx_get_current: sym!(b"cuCtxGetCurrent\0"),
             ctx_pop: sym!(b"cuCtxPopCurrent_v2\0"),
+            ctx_push: sym!(b"cuCtxPushCurrent_v2\0"),
+            ctx_create: sym!(b"cuCtxCreate_v2\0"),
+            ctx_destroy: sym!(b"cuCtxDestroy_v2\0"),
+            set_nvenc_working: sym!(b"standin_set_nvenc_working\0"),
+            set_nvenc_pitch: sym!(b"standin_set_nvenc_pitch\0"),
+            set_nvenc_bitstream_size: sym!(b"standin_set_nvenc_bitstream_size\0"),
+            report: sym!(b"standin_report\0"),
             _lib: lib,
         }
     })
@@ -143,6 +161,41 @@ impl Control {
         let mut ctx = std::ptr::null_mut();
         unsafe { (self.ctx_get_current)(&mut ctx) };
         ctx as usize
+    }
+    fn set_nvenc_working(&self, on: bool) {
+        unsafe { (self.set_nvenc_working)(u32::from(on)) }
+    }
+    fn set_nvenc_pitch(&self, pitch: u32) {
+        unsafe { (self.set_nvenc_pitch)(pitch) }
+    }
+    fn set_nvenc_bitstream_size(&self, size: u64) {
+        unsafe { (self.set_nvenc_bitstream_size)(size) }
+    }
+    /// Every non-zero `overlap:*` and `misuse:*` counter, one `name=count` per line.
+    fn report(&self) -> String {
+        let mut buf = vec![0u8; 8192];
+        let n = unsafe { (self.report)(buf.as_mut_ptr().cast(), buf.len()) };
+        buf.truncate(n.min(buf.len() - 1));
+        String::from_utf8_lossy(&buf).into_owned()
+    }
+    /// Pushes `ctx` on this thread's context stack, as foreign code would.
+    fn push_context(&self, ctx: usize) -> u32 {
+        unsafe { (self.ctx_push)(ctx as *mut c_void) }
+    }
+    /// Creates a context of the test's own (left current, as cuCtxCreate does).
+    fn create_context(&self) -> usize {
+        let mut ctx = std::ptr::null_mut();
+        let status = unsafe { (self.ctx_create)(&mut ctx, 0, 0) };
+        assert_eq!(status, 0, "cuCtxCreate_v2 of the test's own context");
+        ctx as usize
+    }
+    fn destroy_context(&self, ctx: usize) -> u32 {
+        unsafe { (self.ctx_destroy)(ctx as *mut c_void) }
+    }
+    fn pop_context(&self) -> (u32, usize) {
+        let mut popped = std::ptr::null_mut();
+        let status = unsafe { (self.ctx_pop)(&mut popped) };
+        (status, popped as usize)
     }
     /// Pops this thread's context stack back to `ctx` (after a failure left it dirty).
     fn restore_current(&self, ctx: usize) {
@@ -211,6 +264,10 @@ fn diagnostics(s: &Control) -> String {
         }
     }
     out.push(format!("misuse total={}", s.misuse()));
+    let report = s.report();
+    if !report.is_empty() {
+        out.push(format!("stand-in report: {}", report.replace('\n', ", ")));
+    }
     out.join(", ")
 }
 
@@ -826,6 +883,518 @@ fn dedicated_pop_failure_does_not_leak() {
 }
 
 // =======================================================================================
+// NVENC working mode
+
+const ENC_W: u32 = 640;
+const ENC_H: u32 = 360;
+
+fn enc_config() -> EncoderConfig {
+    EncoderConfig::new(Codec::H264, ENC_W, ENC_H)
+}
+
+/// Byte `(row, col)` of the test pattern of a packed NV12 frame (luma rows, then UV rows).
+fn pattern(row: usize, col: usize, seed: u8) -> u8 {
+    if row < ENC_H as usize {
+        (row * 7 + col + usize::from(seed)) as u8
+    } else {
+        0x80u8.wrapping_add(seed).wrapping_add(col as u8)
+    }
+}
+
+/// A packed NV12 frame of the test pattern.
+fn nv12_frame(seed: u8) -> Vec<u8> {
+    let (w, rows) = (ENC_W as usize, ENC_H as usize * 3 / 2);
+    let mut frame = vec![0u8; w * rows];
+    for (i, byte) in frame.iter_mut().enumerate() {
+        *byte = pattern(i / w, i % w, seed);
+    }
+    frame
+}
+
+/// What the stand-in encodes for a frame of the pattern: an Annex-B slice (IDR or P)
+/// carrying the first byte of the first and last luma rows and of the UV plane.
+fn expected_packet(idr: bool, seed: u8) -> Vec<u8> {
+    let h = ENC_H as usize;
+    vec![
+        0,
+        0,
+        0,
+        1,
+        if idr { 0x65 } else { 0x41 },
+        pattern(0, 0, seed),
+        pattern(h - 1, 0, seed),
+        pattern(h, 0, seed),
+    ]
+}
+
+/// A device buffer of the encoder's context holding the pattern at `pitch`.
+///
+/// The stand-in's device memory is host memory, so the test fills it through its address.
+fn device_frame(
+    encoder: &nvcodec_guard::encode::Encoder,
+    pitch: usize,
+    seed: u8,
+) -> nvcodec_guard::Result<DeviceBuffer> {
+    let (w, rows) = (ENC_W as usize, ENC_H as usize * 3 / 2);
+    let buffer = DeviceBuffer::alloc(encoder.context(), pitch * rows)?;
+    let base = buffer.device_ptr() as usize as *mut u8;
+    for row in 0..rows {
+        for col in 0..w {
+            // SAFETY: the stand-in's device memory is host memory of `pitch * rows` bytes.
+            unsafe { base.add(row * pitch + col).write(pattern(row, col, seed)) };
+        }
+    }
+    Ok(buffer)
+}
+
+/// The stand-in in NVENC working mode with counters reset; returns the live baseline.
+fn nvenc_working() -> (&'static Control, BTreeMap<&'static str, i64>) {
+    let s = on_standin();
+    settle();
+    let baseline = s.live_all();
+    s.reset();
+    s.set_nvenc_working(true);
+    (s, baseline)
+}
+
+/// After the scenario: nothing live beyond the baseline, no overlap, no misuse, one
+/// lifecycle call in flight at most.
+fn nvenc_clean_end(s: &Control, baseline: &BTreeMap<&'static str, i64>, what: &str) {
+    settle();
+    assert_live(s, baseline, what);
+    assert_eq!(s.overlaps(), 0, "{what}: overlaps ({})", diagnostics(s));
+    assert_eq!(s.misuse(), 0, "{what}: misuse ({})", diagnostics(s));
+    let stats = init_lock_stats();
+    assert!(
+        stats.max_concurrent_lifecycle_calls <= 1,
+        "{what}: max_concurrent_lifecycle_calls = {}",
+        stats.max_concurrent_lifecycle_calls
+    );
+    s.reset();
+}
+
+/// Working mode: build, encode a host and a device frame, flush, drop: nothing leaks.
+fn encoder_builds_and_encodes_on_the_standin() {
+    let (s, baseline) = nvenc_working();
+    let mut encoder = EncoderBuilder::new(enc_config())
+        .build()
+        .expect("an encoder builds on the working stand-in");
+    let pool = encoder.buffer_pool_size();
+    assert!(pool >= 1, "buffer pool of {pool}");
+    assert_eq!(s.live("encoder"), baseline["encoder"] + 1);
+    assert_eq!(
+        s.live("enc_buffer"),
+        baseline["enc_buffer"] + 2 * pool as i64
+    );
+
+    let host = nv12_frame(3);
+    let packets = encoder
+        .encode(InputFrame::packed(&host), 1000)
+        .expect("encode a host frame");
+    assert_eq!(packets.len(), 1, "no B-frames: one packet per frame");
+    assert_eq!(packets[0].pts, 1000, "timestamp echoed");
+    assert_eq!(packets[0].dts, 1000);
+    assert!(packets[0].keyframe, "the first picture is an IDR");
+    assert_eq!(
+        packets[0].data,
+        expected_packet(true, 3),
+        "host frame bytes"
+    );
+
+    // A device frame at a pitch wider than the row: copied into a registered staging
+    // surface (one per slot, registered in a window taken at run time).
+    let device = device_frame(&encoder, 1024, 9).expect("device buffer");
+    let windows = init_lock_stats().windows_opened;
+    let packets = encoder
+        .encode(InputFrame::device(&device, 1024), 2000)
+        .expect("encode a device frame");
+    assert!(
+        init_lock_stats().windows_opened > windows,
+        "the staging registrations took no init window"
+    );
+    assert_eq!(
+        s.live("registration"),
+        baseline["registration"] + pool as i64
+    );
+    assert_eq!(packets.len(), 1);
+    assert_eq!(packets[0].pts, 2000);
+    assert!(!packets[0].keyframe, "the second picture is a P picture");
+    assert_eq!(
+        packets[0].data,
+        expected_packet(false, 9),
+        "device frame bytes"
+    );
+    drop(device);
+
+    // The device buffer may go as soon as encode returned: a second device frame reuses
+    // the staging surfaces without registering again.
+    let registrations = s.calls("nvEncRegisterResource");
+    let device = device_frame(&encoder, ENC_W as usize, 11).expect("device buffer");
+    let packets = encoder
+        .encode(InputFrame::device(&device, ENC_W as usize), 3000)
+        .expect("encode a second device frame");
+    assert_eq!(packets[0].data, expected_packet(false, 11));
+    assert_eq!(s.calls("nvEncRegisterResource"), registrations);
+    drop(device);
+
+    assert!(
+        encoder.flush().expect("flush").is_empty(),
+        "nothing held back"
+    );
+    let headers = encoder.sequence_headers().expect("sequence headers");
+    assert!(headers.starts_with(&[0, 0, 0, 1, 0x67]), "{headers:?}");
+    // After a flush the next frame is an IDR again.
+    let packets = encoder
+        .encode(InputFrame::packed(&host), 4000)
+        .expect("encode after flush");
+    assert!(packets[0].keyframe, "{:?}", packets[0]);
+    drop(encoder);
+    nvenc_clean_end(s, &baseline, "after dropping the encoder");
+}
+
+/// A staging registration or allocation fails at the first device frame: Err, and nothing
+/// of the half-made staging set stays registered or allocated.
+fn staging_registration_failure_leaks_nothing() {
+    let (s, baseline) = nvenc_working();
+    for (call, status) in [("nvEncRegisterResource", 23), ("cuMemAlloc_v2", 2)] {
+        let mut encoder = EncoderBuilder::new(enc_config()).build().expect("build");
+        assert!(
+            encoder.buffer_pool_size() >= 2,
+            "a second staging surface is needed for this scenario"
+        );
+        let device = device_frame(&encoder, ENC_W as usize, 5).expect("device buffer");
+        let allocs = s.live("alloc");
+        s.fail_nth(call, 2, status);
+        let result = encoder.encode(InputFrame::device(&device, ENC_W as usize), 1);
+        s.fail_nth(call, 0, 0);
+        assert!(
+            result.is_err(),
+            "{call} #2 failed, yet encode gave {result:?}"
+        );
+        eprintln!("{call} #2 failed: {result:?}");
+        assert_eq!(
+            s.live("registration"),
+            baseline["registration"],
+            "{call} #2 failed: a staging surface stayed registered ({})",
+            diagnostics(s)
+        );
+        assert_eq!(
+            s.live("alloc"),
+            allocs,
+            "{call} #2 failed: a staging surface stayed allocated"
+        );
+        // The encoder is still usable: the next device frame makes the staging set anew.
+        let packets = encoder
+            .encode(InputFrame::device(&device, ENC_W as usize), 2)
+            .expect("a device frame after the failure");
+        assert_eq!(packets[0].data, expected_packet(true, 5));
+        drop(device);
+        drop(encoder);
+        settle();
+        assert_eq!(
+            s.live("registration"),
+            baseline["registration"],
+            "{call}: registrations left"
+        );
+        assert_eq!(
+            s.live("alloc"),
+            baseline["alloc"],
+            "{call}: allocations left"
+        );
+    }
+    nvenc_clean_end(s, &baseline, "after both failures");
+}
+
+/// `NvEncLockInputBuffer` reports a pitch no driver would: encoding a host frame fails
+/// without writing out of bounds, the buffer is unlocked, and the encoder recovers.
+fn encoder_rejects_absurd_driver_pitch() {
+    let (s, baseline) = nvenc_working();
+    let mut encoder = EncoderBuilder::new(enc_config()).build().expect("build");
+    let host = nv12_frame(1);
+    for pitch in [1u32 << 30, ENC_W / 2, ENC_W - 1, u32::MAX] {
+        s.set_nvenc_pitch(pitch);
+        let result = encoder.encode(InputFrame::packed(&host), i64::from(pitch));
+        eprintln!("pitch {pitch}: {result:?}");
+        assert!(result.is_err(), "pitch {pitch} accepted: {result:?}");
+        assert_eq!(s.misuse(), 0, "pitch {pitch}: {}", diagnostics(s));
+    }
+    // A wide but plausible pitch (the stand-in backs it with memory) and the default work.
+    for pitch in [4096, 0] {
+        s.set_nvenc_pitch(pitch);
+        let packets = encoder
+            .encode(InputFrame::packed(&host), 7)
+            .unwrap_or_else(|e| panic!("pitch {pitch}: {e}"));
+        assert_eq!(packets[0].data[5..], expected_packet(true, 1)[5..]);
+        assert_eq!(s.misuse(), 0, "pitch {pitch}: {}", diagnostics(s));
+    }
+    drop(encoder);
+    nvenc_clean_end(s, &baseline, "after the pitch checks");
+}
+
+/// `NvEncLockBitstream` reports an absurd size: the encode that reads it fails, nothing
+/// panics, and the encoder drops cleanly.
+fn encoder_rejects_absurd_bitstream_size() {
+    let (s, baseline) = nvenc_working();
+    let host = nv12_frame(2);
+    // 1 << 40 saturates the 32-bit field to u32::MAX; 8 MiB is backed by memory but above
+    // what a 640x360 picture may plausibly take.
+    for size in [1u64 << 40, u64::from(u32::MAX), 8 << 20] {
+        let mut encoder = EncoderBuilder::new(enc_config()).build().expect("build");
+        s.set_nvenc_bitstream_size(size);
+        let result = encoder.encode(InputFrame::packed(&host), 1);
+        s.set_nvenc_bitstream_size(u64::MAX);
+        eprintln!("bitstream size {size}: {result:?}");
+        assert!(result.is_err(), "bitstream size {size} accepted");
+        // The output could not be trusted: the encoder says so from now on.
+        let again = encoder.encode(InputFrame::packed(&host), 2);
+        assert!(again.is_err(), "usable after a bad output: {again:?}");
+        drop(encoder);
+        settle();
+        assert_live(s, &baseline, &format!("bitstream size {size}"));
+    }
+    // A plausible size (1 MiB, backed) is read in full.
+    let mut encoder = EncoderBuilder::new(enc_config()).build().expect("build");
+    s.set_nvenc_bitstream_size(1 << 20);
+    let packets = encoder
+        .encode(InputFrame::packed(&host), 1)
+        .expect("a 1 MiB picture");
+    s.set_nvenc_bitstream_size(u64::MAX);
+    assert_eq!(packets[0].data.len(), 1 << 20);
+    drop(encoder);
+    nvenc_clean_end(s, &baseline, "after the size checks");
+}
+
+/// A builder dropped in `SessionOpen` destroys its session (and context) inside its own
+/// window: no extra window, no deferred teardown, nothing left.
+fn session_open_builder_dropped_destroys_inside_its_window() {
+    let s = on_standin();
+    settle();
+    let baseline = s.live_all();
+    s.reset();
+    let check = |what: &str, before: nvcodec_guard::init::InitLockStats| {
+        let after = init_lock_stats();
+        assert_eq!(
+            after.windows_opened, before.windows_opened,
+            "{what}: dropping the builder opened another window"
+        );
+        assert_eq!(
+            after.deferred_teardowns, before.deferred_teardowns,
+            "{what}: the teardown was deferred"
+        );
+        assert_eq!(nvcodec_guard::init::pending_teardowns(), 0, "{what}");
+        // Checked before any wait: everything went during the drop itself.
+        assert_live(s, &baseline, what);
+        lock_is_free();
+    };
+    for mode in [ContextMode::SharedPrimary, ContextMode::Dedicated] {
+        let guard = CudaInitGuard::acquire().expect("guard");
+        let builder = DecoderBuilder::new(h264(mode))
+            .context(guard)
+            .expect("context")
+            .open_session()
+            .expect("open_session");
+        assert_eq!(s.live("decoder"), baseline["decoder"] + 1);
+        let before = init_lock_stats();
+        drop(builder);
+        check(&format!("decoder, {mode:?}"), before);
+    }
+    s.set_nvenc_working(true);
+    for mode in [ContextMode::SharedPrimary, ContextMode::Dedicated] {
+        let guard = CudaInitGuard::acquire().expect("guard");
+        let builder = EncoderBuilder::new(enc_config().with_context_mode(mode))
+            .context(guard)
+            .expect("context")
+            .open_session()
+            .expect("open_session");
+        assert_eq!(s.live("encoder"), baseline["encoder"] + 1);
+        let before = init_lock_stats();
+        drop(builder);
+        check(&format!("encoder, {mode:?}"), before);
+    }
+    assert_eq!(s.overlaps(), 0, "{}", diagnostics(s));
+    assert_eq!(s.misuse(), 0, "{}", diagnostics(s));
+    s.reset();
+}
+
+/// A context pushed by foreign code on top of the crate's while its `CurrentContext` guard
+/// lives stays current when the guard drops: the crate pops only what it pushed.
+fn foreign_context_on_top_is_not_popped() {
+    let s = on_standin();
+    settle();
+    let baseline = s.live_all();
+    let before = s.current_context();
+    s.reset();
+    // The test's own context X, created (and so pushed) by the test, then popped.
+    let foreign = s.create_context();
+    assert_eq!(s.pop_context(), (0, foreign));
+    let guard = CudaInitGuard::acquire().expect("guard");
+    let ctx = Context::acquire(&guard, 0, ContextMode::SharedPrimary).expect("context");
+    drop(guard);
+    let ours = ctx.raw() as usize;
+    assert_ne!(ours, foreign);
+    let current = ctx.make_current().expect("make_current");
+    assert_eq!(s.current_context(), ours);
+    assert_eq!(s.push_context(foreign), 0, "pushing X");
+    drop(current);
+    let after = s.current_context();
+    // What lies under X now (the crate cannot pop its own context from under X).
+    let (_, popped) = s.pop_context();
+    let under = s.current_context();
+    eprintln!(
+        "after the guard dropped: current {after:#x} (X {foreign:#x}, ours {ours:#x}); under X: {under:#x}"
+    );
+    s.restore_current(before);
+    assert_eq!(
+        s.current_context(),
+        before,
+        "the stack could not be restored"
+    );
+    assert_eq!(s.destroy_context(foreign), 0, "destroying X");
+    drop(ctx);
+    settle();
+    assert_eq!(after, foreign, "the crate popped a context it did not push");
+    assert_eq!(popped, foreign);
+    assert_live(s, &baseline, "after the cleanup");
+    assert_eq!(s.misuse(), 0, "{}", diagnostics(s));
+}
+
+/// 16 threads build, use and drop encoders (host and device frames) and decoders for about
+/// a second with every lifecycle call widened: none overlaps, nothing leaks.
+fn nvenc_lifecycle_never_overlaps() {
+    let (s, baseline) = nvenc_working();
+    s.set_delay_us(200);
+    let stop = AtomicBool::new(false);
+    let encoders = AtomicU64::new(0);
+    let device_frames = AtomicU64::new(0);
+    let decoders = AtomicU64::new(0);
+    let errors: std::sync::Mutex<BTreeMap<String, u64>> = Default::default();
+    let note = |e: &Error| {
+        let text: String = e.to_string().chars().take(100).collect();
+        *errors
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .entry(text)
+            .or_insert(0) += 1;
+    };
+    let host = nv12_frame(4);
+    std::thread::scope(|scope| {
+        for t in 0..16u32 {
+            let (stop, encoders, device_frames, decoders, note, host) =
+                (&stop, &encoders, &device_frames, &decoders, &note, &host);
+            scope.spawn(move || {
+                let mut i = 0u32;
+                while !stop.load(Ordering::Relaxed) {
+                    i += 1;
+                    let mode = if (i + t) % 2 == 0 {
+                        ContextMode::SharedPrimary
+                    } else {
+                        ContextMode::Dedicated
+                    };
+                    if (i + t) % 3 != 0 {
+                        let mut encoder =
+                            match EncoderBuilder::new(enc_config().with_context_mode(mode)).build()
+                            {
+                                Ok(e) => e,
+                                Err(e) => {
+                                    note(&e);
+                                    continue;
+                                }
+                            };
+                        encoders.fetch_add(1, Ordering::Relaxed);
+                        if let Err(e) = encoder.encode(InputFrame::packed(host), 1) {
+                            note(&e);
+                        }
+                        if i % 2 == 0 {
+                            match device_frame(&encoder, ENC_W as usize, 4) {
+                                Ok(device) => {
+                                    match encoder
+                                        .encode(InputFrame::device(&device, ENC_W as usize), 2)
+                                    {
+                                        Ok(_) => {
+                                            device_frames.fetch_add(1, Ordering::Relaxed);
+                                        }
+                                        Err(e) => note(&e),
+                                    }
+                                }
+                                Err(e) => note(&e),
+                            }
+                        }
+                        if let Err(e) = encoder.flush() {
+                            note(&e);
+                        }
+                        drop(encoder);
+                    } else {
+                        let mut decoder = match build(mode) {
+                            Ok(d) => d,
+                            Err(e) => {
+                                note(&e);
+                                continue;
+                            }
+                        };
+                        decoders.fetch_add(1, Ordering::Relaxed);
+                        match decoder.decode(PACKET, 1) {
+                            Ok(frames) => frames.for_each(drop),
+                            Err(e) => note(&e),
+                        }
+                        drop(decoder);
+                    }
+                }
+            });
+        }
+        std::thread::sleep(Duration::from_millis(1000));
+        stop.store(true, Ordering::Relaxed);
+    });
+    let settled = wait_for_teardowns(Duration::from_secs(20));
+    s.set_delay_us(0);
+    let overlaps = s.overlaps();
+    let stats = init_lock_stats();
+    let errors = errors.into_inner().unwrap_or_else(|p| p.into_inner());
+    let (encoders, device_frames, decoders) = (
+        encoders.load(Ordering::Relaxed),
+        device_frames.load(Ordering::Relaxed),
+        decoders.load(Ordering::Relaxed),
+    );
+    eprintln!(
+        "churn: {encoders} encoders ({device_frames} device frames), {decoders} decoders, \
+         {overlaps} overlapping lifecycle calls, max_concurrent_lifecycle_calls {}, \
+         deferred teardowns {}, errors {errors:?}",
+        stats.max_concurrent_lifecycle_calls, stats.deferred_teardowns
+    );
+    let mut failures = Vec::new();
+    if !settled {
+        failures.push("deferred teardowns did not drain within 20 s".to_owned());
+    }
+    if encoders == 0 || device_frames == 0 || decoders == 0 {
+        failures.push(format!(
+            "too little churn: {encoders} encoders, {device_frames} device frames, {decoders} decoders"
+        ));
+    }
+    if overlaps != 0 {
+        failures.push(format!(
+            "{overlaps} lifecycle calls overlapped another ({})",
+            diagnostics(s)
+        ));
+    }
+    if stats.max_concurrent_lifecycle_calls != 1 {
+        failures.push(format!(
+            "init_lock_stats().max_concurrent_lifecycle_calls = {}",
+            stats.max_concurrent_lifecycle_calls
+        ));
+    }
+    if !errors.is_empty() {
+        failures.push(format!("errors: {errors:?}"));
+    }
+    if s.misuse() != 0 {
+        failures.push(format!("misuse: {}", diagnostics(s)));
+    }
+    let now = s.live_all();
+    if now != baseline {
+        failures.push(format!("live objects {now:?}, baseline {baseline:?}"));
+    }
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+}
+
+// =======================================================================================
 // Harness
 
 /// Which library directory a scenario runs against.
@@ -864,6 +1433,13 @@ fn scenarios() -> Vec<(String, Driver)> {
         "ignored_frames_are_bounded",
         "map_failure_keeps_the_frame",
         "dedicated_pop_failure_does_not_leak",
+        "encoder_builds_and_encodes_on_the_standin",
+        "staging_registration_failure_leaks_nothing",
+        "encoder_rejects_absurd_driver_pitch",
+        "encoder_rejects_absurd_bitstream_size",
+        "session_open_builder_dropped_destroys_inside_its_window",
+        "foreign_context_on_top_is_not_popped",
+        "nvenc_lifecycle_never_overlaps",
     ] {
         list.push((name.into(), Driver::Current));
     }
@@ -887,6 +1463,19 @@ fn run_scenario(name: &str) {
         ["ignored_frames_are_bounded"] => ignored_frames_are_bounded(),
         ["map_failure_keeps_the_frame"] => map_failure_keeps_the_frame(),
         ["dedicated_pop_failure_does_not_leak"] => dedicated_pop_failure_does_not_leak(),
+        ["encoder_builds_and_encodes_on_the_standin"] => {
+            encoder_builds_and_encodes_on_the_standin()
+        }
+        ["staging_registration_failure_leaks_nothing"] => {
+            staging_registration_failure_leaks_nothing()
+        }
+        ["encoder_rejects_absurd_driver_pitch"] => encoder_rejects_absurd_driver_pitch(),
+        ["encoder_rejects_absurd_bitstream_size"] => encoder_rejects_absurd_bitstream_size(),
+        ["session_open_builder_dropped_destroys_inside_its_window"] => {
+            session_open_builder_dropped_destroys_inside_its_window()
+        }
+        ["foreign_context_on_top_is_not_popped"] => foreign_context_on_top_is_not_popped(),
+        ["nvenc_lifecycle_never_overlaps"] => nvenc_lifecycle_never_overlaps(),
         _ => panic!("unknown scenario {name:?}"),
     }
 }

@@ -49,7 +49,7 @@ pub(crate) static MEMORY: LazyLock<Mutex<Memory>> = LazyLock::new(|| Mutex::new(
 
 impl Memory {
     /// Whether `[addr, addr + len)` lies inside one known block.
-    fn contains(&self, addr: u64, len: usize) -> bool {
+    pub(crate) fn contains(&self, addr: u64, len: usize) -> bool {
         let inside = |base: u64, size: usize| {
             addr >= base
                 && (addr - base)

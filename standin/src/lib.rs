@@ -6,7 +6,8 @@
 //! What it models: a per-thread CUDA context stack, "device" memory that is host memory (so
 //! copies work), an NVDEC parser that invents one frame per packet, decoders whose mapped
 //! surfaces are filled with a deterministic pattern, and an NVENC that has no encode engine
-//! (like an H100).
+//! (like an H100) or, after `standin_set_nvenc_working(1)`, one that encodes (inventing a
+//! few bytes per picture; see `nvenc.rs`).
 //!
 //! What it checks: every *session lifecycle call* (context create/destroy, primary
 //! retain/release, decoder caps/create/reconfigure/destroy, parser and ctx-lock
@@ -137,7 +138,7 @@ impl Drop for Lifecycle {
 // ---------------------------------------------------------------------------------------
 // Live objects, misuse and handles
 
-pub(crate) const KINDS: [&str; 12] = [
+pub(crate) const KINDS: [&str; 13] = [
     "context",
     "primary",
     "stream",
@@ -150,9 +151,10 @@ pub(crate) const KINDS: [&str; 12] = [
     "encoder",
     "enc_buffer",
     "registration",
+    "enc_mapped",
 ];
 
-static LIVE: [AtomicI64; 12] = [const { AtomicI64::new(0) }; 12];
+static LIVE: [AtomicI64; 13] = [const { AtomicI64::new(0) }; 13];
 
 pub(crate) fn live_add(kind: &str, delta: i64) {
     if let Some(i) = KINDS.iter().position(|k| *k == kind) {
@@ -180,7 +182,8 @@ pub(crate) fn new_handle() -> usize {
 // Control API
 
 /// Clears every injected status, the call counters, the overlap and misuse counters, the
-/// lifecycle delay and the format overrides. Live objects stay as they are.
+/// lifecycle delay, the format overrides and the NVENC settings (working mode off, pitch and
+/// bitstream size not overridden). Live objects stay as they are.
 #[unsafe(no_mangle)]
 pub extern "C" fn standin_reset() {
     *lock(&RULES) = Rules::default();
@@ -188,7 +191,7 @@ pub extern "C" fn standin_reset() {
     MISUSE.store(0, SeqCst);
     DELAY_US.store(0, SeqCst);
     cuvid::reset_format();
-    nvenc::set_working(false);
+    nvenc::reset();
 }
 
 /// Every later call of `call` returns `status` without doing anything; 0 clears.
@@ -270,9 +273,53 @@ pub extern "C" fn standin_set_format(field: *const c_char, value: i64) -> i32 {
 }
 
 /// Switches NVENC between "no encode engine" (0, the default: open fails with
-/// NV_ENC_ERR_UNSUPPORTED_DEVICE) and a working encoder (1). Not implemented yet: working
-/// mode currently behaves like the default.
+/// NV_ENC_ERR_UNSUPPORTED_DEVICE) and a working encoder (1).
 #[unsafe(no_mangle)]
 pub extern "C" fn standin_set_nvenc_working(on: u32) {
     nvenc::set_working(on != 0);
+}
+
+/// The pitch `nvEncLockInputBuffer` reports from now on; 0 = the default (the row rounded up
+/// to 256). A pitch whose surface fits in 1 GiB is backed by that much memory; a larger one
+/// is reported over the memory there is, as a broken driver would.
+#[unsafe(no_mangle)]
+pub extern "C" fn standin_set_nvenc_pitch(pitch: u32) {
+    nvenc::set_pitch(pitch);
+}
+
+/// The `bitstreamSizeInBytes` `nvEncLockBitstream` reports from now on; `u64::MAX` = the
+/// real size (the default). The field is 32 bits: larger values saturate to `u32::MAX`.
+/// Sizes up to 16 MiB are backed by memory (the fake picture, then zeros); larger ones are
+/// reported over the few real bytes, as a broken driver would.
+#[unsafe(no_mangle)]
+pub extern "C" fn standin_set_nvenc_bitstream_size(size: u64) {
+    nvenc::set_bitstream_size(size);
+}
+
+/// Writes every non-zero `overlap:*` and `misuse:*` counter as `name=count` lines into
+/// `buf` (at most `len` bytes, NUL-terminated, truncated if needed); returns the bytes the
+/// whole report needs, without the NUL.
+///
+/// # Safety
+/// `buf` must be null or writable for `len` bytes.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn standin_report(buf: *mut c_char, len: usize) -> usize {
+    let mut lines: Vec<String> = lock(&RULES)
+        .calls
+        .iter()
+        .filter(|(k, n)| **n > 0 && (k.starts_with("overlap:") || k.starts_with("misuse:")))
+        .map(|(k, n)| format!("{k}={n}"))
+        .collect();
+    lines.sort();
+    let text = lines.join("\n");
+    if !buf.is_null() && len > 0 {
+        let n = text.len().min(len - 1);
+        // SAFETY: the caller's buffer holds `len` bytes (the function's contract); at most
+        // `len` are written.
+        unsafe {
+            std::ptr::copy_nonoverlapping(text.as_ptr().cast::<c_char>(), buf, n);
+            buf.add(n).write(0);
+        }
+    }
+    text.len()
 }
