@@ -1,6 +1,7 @@
 //! Telling which input format a file is in.
 //!
-//! Invariant: the IVF magic (`DKIF`) decides first, whatever the name says; otherwise the
+//! Invariant: a container magic (MP4 `ftyp` box, Matroska/WebM EBML header, IVF `DKIF`)
+//! decides first, whatever the name says; otherwise the
 //! caller's [`FormatHint`] (usually the file extension) decides, and with neither the answer
 //! is an error listing the supported formats. Raw elementary streams carry no reliable
 //! magic, so content sniffing is deliberately not attempted: a wrong guess would hand the
@@ -11,19 +12,22 @@ use std::path::Path;
 use crate::{Codec, Error, Result};
 
 /// The formats and extensions this module recognises, for error messages.
-pub(crate) const SUPPORTED: &str = "IVF (.ivf, magic DKIF: VP8, VP9, AV1), \
+pub(crate) const SUPPORTED: &str = "MP4 (magic ftyp: H.264, HEVC, VP8, VP9, AV1), \
+     Matroska/WebM (EBML magic: H.264, HEVC, VP8, VP9, AV1), \
+     IVF (.ivf, magic DKIF: VP8, VP9, AV1), \
      H.264 Annex-B (.h264, .264, .avc), HEVC Annex-B (.hevc, .h265, .265), \
      MPEG-2 video elementary stream (.m2v, .mpg2, .mpeg2)";
 
 /// What the caller knows about the bytes' format before they are looked at.
 ///
-/// The IVF magic overrides the hint (and must then agree with a [`FormatHint::Codec`]).
+/// A container magic (MP4, Matroska/WebM, IVF) overrides the hint (and must then agree with a
+/// [`FormatHint::Codec`]).
 /// Without the magic the hint decides alone: raw elementary streams carry no reliable
 /// magic, so their content is not sniffed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum FormatHint {
-    /// Nothing known: only the IVF magic can identify the input.
+    /// Nothing known: only a container magic (MP4, Matroska/WebM, IVF) can identify the input.
     Unknown,
     /// An IVF file (e.g. from a `.ivf` extension): a missing magic is reported as such.
     Ivf,
@@ -62,6 +66,10 @@ pub enum StreamFormat {
     Mpeg2,
     /// IVF container (VP8, VP9, AV1), one frame per record.
     Ivf,
+    /// MP4 / ISO base media file, progressive or fragmented (recognised by its `ftyp` box).
+    Mp4,
+    /// Matroska or WebM (recognised by the EBML magic).
+    Matroska,
 }
 
 /// Whether `bytes` begin with the IVF magic.
@@ -71,6 +79,12 @@ pub(crate) fn has_ivf_magic(bytes: &[u8]) -> bool {
 
 /// The format of `bytes` given `hint`; `what` names the input in error messages.
 pub(crate) fn detect(bytes: &[u8], hint: FormatHint, what: &str) -> Result<StreamFormat> {
+    if super::container::has_mp4_magic(bytes) {
+        return Ok(StreamFormat::Mp4);
+    }
+    if super::container::has_ebml_magic(bytes) {
+        return Ok(StreamFormat::Matroska);
+    }
     if has_ivf_magic(bytes) {
         return Ok(StreamFormat::Ivf);
     }

@@ -2,7 +2,8 @@
 //!
 //! Invariant: no reader panics or reads out of bounds, whatever the bytes; malformed input
 //! becomes [`Error::InvalidInput`](crate::Error::InvalidInput) naming the byte offset (or
-//! frame) at fault, and every packet is a zero-copy sub-slice of the input. This holds for
+//! frame) at fault, and every packet is a zero-copy sub-slice of the input (for MP4/Matroska:
+//! of the file or of the converted packet table built when it is opened). This holds for
 //! arbitrary bytes because files come from users, and it is checked by property tests.
 //!
 //! One packet is one access unit (one picture), the unit NVDEC's `cuvidParseVideoData`
@@ -13,13 +14,16 @@
 //! * **MPEG-2 video** elementary streams (`.m2v`, `.mpg2`, `.mpeg2`), split by
 //!   [`Mpeg2Pictures`].
 //! * **IVF** files (`DKIF` magic; VP8, VP9 or AV1), read by [`IvfReader`].
+//! * **MP4** (progressive and fragmented) and **Matroska/WebM** files (H.264, HEVC, VP8, VP9,
+//!   AV1), demuxed by [`container`] (cargo feature `containers`, on by default).
 //!
-//! [`ElementaryStream`] owns a file's bytes, detects which of these it is (IVF magic first,
-//! then the file extension or a [`FormatHint`]) and yields [`Packet`]s with timestamps. The
-//! format modules ([`annexb`], [`ivf`], [`mpeg2`]) document exactly where packets are cut
-//! and what counts as malformed.
+//! [`ElementaryStream`] owns a file's bytes, detects which of these it is (container magic
+//! first, then the file extension or a [`FormatHint`]) and yields [`Packet`]s with timestamps.
+//! The format modules ([`annexb`], [`ivf`], [`mpeg2`], [`container`]) document exactly where
+//! packets are cut and what counts as malformed.
 
 pub mod annexb;
+pub mod container;
 mod detect;
 pub mod ivf;
 pub mod mpeg2;
@@ -27,6 +31,7 @@ mod start_code;
 mod stream;
 
 pub use annexb::AccessUnits;
+pub use container::{ContainerKind, ContainerTrack, Rational};
 pub use detect::{FormatHint, StreamFormat};
 pub use ivf::{IvfFrames, IvfHeader, IvfReader};
 pub use mpeg2::Mpeg2Pictures;
@@ -34,8 +39,9 @@ pub use stream::{ElementaryStream, Packets};
 
 /// One compressed picture (access unit / frame) and its timestamp, borrowed from the input.
 ///
-/// `pts` is the container's timestamp (IVF, in the header's timebase) or, for raw elementary
-/// streams, which carry none, the packet's index 0, 1, 2, ... in stream order.
+/// `pts` is the container's timestamp (IVF, MP4, Matroska/WebM: in
+/// [`ElementaryStream::time_base`] units) or, for raw elementary streams, which carry none,
+/// the packet's index 0, 1, 2, ... in stream order.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Packet<'a> {
     /// The compressed bytes, a sub-slice of the input (start codes included for Annex-B and

@@ -8,6 +8,7 @@ use std::path::Path;
 
 use super::Packet;
 use super::annexb::AccessUnits;
+use super::container::{self, ContainerTrack, Demuxed, Entry, Rational};
 use super::detect::{self, FormatHint, StreamFormat};
 use super::ivf::{IvfFrames, IvfHeader};
 use super::mpeg2::Mpeg2Pictures;
@@ -15,20 +16,31 @@ use crate::{Codec, Error, Result};
 
 /// A compressed video file held in memory, ready to be split into packets.
 ///
+/// MP4 and Matroska/WebM files (recognised by content) are demuxed when opened: their first
+/// video track becomes a table of packets, H.264/HEVC converted to Annex-B with the parameter
+/// sets before key frames (see [`container`](super::container)), with the container's
+/// timestamps ([`time_base`](Self::time_base)), frame rate and duration.
+///
 /// Invariant: `codec` and `format` agree (H.264/HEVC ⇔ Annex-B, MPEG-2 ⇔ MPEG-2 ES,
-/// VP8/VP9/AV1 ⇔ IVF) and `ivf` is `Some` exactly for IVF input, its header already
-/// validated against `bytes`.
+/// VP8/VP9/AV1 ⇔ IVF, any of H.264/HEVC/VP8/VP9/AV1 ⇔ MP4/Matroska), `ivf` is `Some` exactly
+/// for IVF input, its header already validated against `bytes`, and `container` is `Some`
+/// exactly for MP4/Matroska input, its entries' ranges inside `bytes` or its own data.
 #[derive(Debug, Clone)]
 pub struct ElementaryStream {
     bytes: Vec<u8>,
     format: StreamFormat,
     codec: Codec,
     ivf: Option<IvfHeader>,
+    container: Option<Box<Demuxed>>,
 }
 
 impl ElementaryStream {
-    /// Reads the file at `path` and detects its format from the IVF magic, else from the
-    /// extension (see [`FormatHint::from_path`]).
+    /// Reads the file at `path` and detects its format from its content (MP4 `ftyp`,
+    /// Matroska/WebM EBML or IVF magic), else from the extension (see
+    /// [`FormatHint::from_path`]).
+    ///
+    /// MP4/Matroska/WebM errors name what cannot be read: the codec, an encrypted track, a
+    /// missing video track, or the malformed structure.
     ///
     /// I/O errors keep their kind and gain the path in their message.
     pub fn open(path: impl AsRef<Path>) -> Result<Self> {
@@ -46,16 +58,35 @@ impl ElementaryStream {
         )
     }
 
-    /// Takes `bytes` as a whole file whose format is detected from the IVF magic, else from
-    /// `hint`.
+    /// Takes `bytes` as a whole file whose format is detected from its content (MP4,
+    /// Matroska/WebM or IVF magic), else from `hint`.
     ///
-    /// With [`FormatHint::Codec`] and IVF bytes, the fourcc must name that codec.
+    /// With [`FormatHint::Codec`] and IVF or container bytes, the file's codec must be that
+    /// codec.
     pub fn from_bytes(bytes: impl Into<Vec<u8>>, hint: FormatHint) -> Result<Self> {
         Self::build(bytes.into(), hint, "input")
     }
 
     fn build(bytes: Vec<u8>, hint: FormatHint, what: &str) -> Result<Self> {
         let format = detect::detect(&bytes, hint, what)?;
+        if matches!(format, StreamFormat::Mp4 | StreamFormat::Matroska) {
+            let demuxed = container::demux(&bytes, what)?;
+            if let FormatHint::Codec(expected) = hint {
+                if expected != demuxed.codec {
+                    return Err(Error::InvalidInput(format!(
+                        "{what}: expected {expected}, but the {} video track is {} (\"{}\")",
+                        demuxed.track.kind, demuxed.codec, demuxed.track.codec_tag
+                    )));
+                }
+            }
+            return Ok(Self {
+                bytes,
+                format,
+                codec: demuxed.codec,
+                ivf: None,
+                container: Some(Box::new(demuxed)),
+            });
+        }
         let (codec, ivf) = match (format, hint) {
             (StreamFormat::Ivf, _) => {
                 let header = IvfHeader::parse(&bytes)
@@ -85,6 +116,7 @@ impl ElementaryStream {
             format,
             codec,
             ivf,
+            container: None,
         })
     }
 
@@ -93,14 +125,18 @@ impl ElementaryStream {
         self.codec
     }
 
-    /// How the bytes are framed (Annex-B, MPEG-2 ES or IVF).
+    /// How the bytes are framed (Annex-B, MPEG-2 ES, IVF, MP4 or Matroska).
     pub fn format(&self) -> StreamFormat {
         self.format
     }
 
-    /// `(width, height)` when the container declares them (IVF with non-zero sizes); raw
-    /// elementary streams return `None`, the decoder's sequence callback has the real size.
+    /// `(width, height)` when the container declares them (IVF with non-zero sizes, MP4 or
+    /// Matroska); raw elementary streams return `None`, the decoder's sequence callback has
+    /// the real size.
     pub fn dimensions(&self) -> Option<(u32, u32)> {
+        if let Some(c) = &self.container {
+            return c.track.dimensions;
+        }
         self.ivf
             .filter(|h| h.width != 0 && h.height != 0)
             .map(|h| (u32::from(h.width), u32::from(h.height)))
@@ -111,6 +147,51 @@ impl ElementaryStream {
         self.ivf.as_ref()
     }
 
+    /// The MP4/Matroska track being read, for container input.
+    pub fn container(&self) -> Option<&ContainerTrack> {
+        self.container.as_ref().map(|c| &c.track)
+    }
+
+    /// Seconds per [`Packet::pts`] tick, where the input has timestamps (IVF, MP4,
+    /// Matroska/WebM); `None` for raw streams, whose packets are numbered instead.
+    pub fn time_base(&self) -> Option<Rational> {
+        if let Some(c) = &self.container {
+            return Some(c.track.time_base);
+        }
+        self.ivf.and_then(|h| {
+            Rational::new(u64::from(h.timebase_num), u64::from(h.timebase_den))
+                .filter(|r| r.num != 0)
+        })
+    }
+
+    /// Frames per second where the container says (MP4 constant sample duration, Matroska
+    /// `DefaultDuration`); `None` otherwise.
+    pub fn frame_rate(&self) -> Option<Rational> {
+        self.container.as_ref().and_then(|c| c.track.frame_rate)
+    }
+
+    /// The duration the container declares (MP4, Matroska/WebM), if any.
+    pub fn duration(&self) -> Option<std::time::Duration> {
+        let c = self.container.as_ref()?;
+        let (ticks, tb) = (c.track.duration?, c.track.time_base);
+        let nanos = u128::from(ticks) * u128::from(tb.num) * 1_000_000_000 / u128::from(tb.den);
+        Some(std::time::Duration::from_nanos(
+            u64::try_from(nanos).unwrap_or(u64::MAX),
+        ))
+    }
+
+    /// Heap bytes this value holds: the file, plus for container input the converted packet
+    /// bytes and the packet table. Bounded by
+    /// [`MAX_EXPANSION`](super::container::MAX_EXPANSION) × the file size plus
+    /// [`EXPANSION_SLACK`](super::container::EXPANSION_SLACK) on top of the file itself.
+    pub fn memory_footprint(&self) -> usize {
+        self.bytes.capacity().saturating_add(
+            self.container
+                .as_ref()
+                .map_or(0, |c| c.heap_bytes().saturating_add(size_of::<Demuxed>())),
+        )
+    }
+
     /// The whole file's bytes.
     pub fn bytes(&self) -> &[u8] {
         &self.bytes
@@ -118,6 +199,15 @@ impl ElementaryStream {
 
     /// The packets (one picture each), in stream order; restartable by calling again.
     pub fn packets(&self) -> Packets<'_> {
+        if let Some(c) = &self.container {
+            let inner = Inner::Table {
+                file: &self.bytes,
+                demuxed: c,
+                entries: c.entries.iter(),
+                error: c.error.as_deref(),
+            };
+            return Packets { inner, index: 0 };
+        }
         // By the type's invariant: IVF iff `ivf` is set, else the codec picks the splitter.
         let inner = match (&self.ivf, self.codec) {
             (Some(h), _) => Inner::Ivf(IvfFrames::starting_at(
@@ -146,12 +236,21 @@ enum Inner<'a> {
     AnnexB(AccessUnits<'a>),
     Mpeg2(Mpeg2Pictures<'a>),
     Ivf(IvfFrames<'a>),
+    /// A demuxed container track: its entries, then its error if demuxing stopped early.
+    Table {
+        file: &'a [u8],
+        demuxed: &'a Demuxed,
+        entries: std::slice::Iter<'a, Entry>,
+        error: Option<&'a str>,
+    },
 }
 
 /// Iterator over an [`ElementaryStream`]'s packets.
 ///
-/// Invariant: IVF packets carry the file's pts; raw-stream packets carry their index
-/// (0, 1, 2, ...), since raw streams have no timestamps. Ends after the first `Err`.
+/// Invariant: IVF, MP4 and Matroska packets carry the file's pts (in
+/// [`ElementaryStream::time_base`] units; container packets in decode order); raw-stream
+/// packets carry their index (0, 1, 2, ...), since raw streams have no timestamps. Ends after
+/// the first `Err`.
 #[derive(Debug)]
 pub struct Packets<'a> {
     inner: Inner<'a>,
@@ -167,6 +266,18 @@ impl<'a> Iterator for Packets<'a> {
             Inner::Ivf(frames) => frames.next()?,
             Inner::AnnexB(units) => units.next()?.map(|data| Packet { data, pts: index }),
             Inner::Mpeg2(pictures) => pictures.next()?.map(|data| Packet { data, pts: index }),
+            Inner::Table {
+                file,
+                demuxed,
+                entries,
+                error,
+            } => match entries.next() {
+                Some(e) => Ok(Packet {
+                    data: demuxed.bytes(file, e),
+                    pts: e.pts,
+                }),
+                None => Err(Error::InvalidInput(error.take()?.to_string())),
+            },
         };
         self.index = index.saturating_add(1);
         Some(item)

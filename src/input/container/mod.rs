@@ -1,0 +1,397 @@
+//! Container input: MP4 (progressive and fragmented) and Matroska/WebM, demuxed into the same
+//! [`Packet`](super::Packet)s as the elementary-stream readers.
+//!
+//! Invariant: a demuxed file is a table of packets in decode order, each with its
+//! presentation timestamp in the track's [time base](ContainerTrack::time_base); packet bytes
+//! are what NVDEC's parser wants (Annex-B for H.264/HEVC, the stored frame for VP8/VP9/AV1).
+//! Nothing here panics on malformed input, and every allocation is bounded by a small multiple
+//! of the file size (checked before allocating: see [`MAX_EXPANSION`]).
+//!
+//! **Crates** (cargo feature `containers`, on by default): MP4 boxes are decoded by
+//! [`mp4-atom`](https://crates.io/crates/mp4-atom) 0.16 (MIT/Apache-2.0, maintained, decodes
+//! `moof`/`traf`/`trun` for fragmented files, never sizes an allocation from an untrusted count;
+//! 0.17 needs Rust 1.88, above this crate's 1.85); the sample table (`stts`/`ctts`/`stsc`/
+//! `stsz`/`stco`, or `tfhd`/`tfdt`/`trun`) is resolved here with checked arithmetic.
+//! Matroska/WebM is read by
+//! [`matroska-demuxer`](https://crates.io/crates/matroska-demuxer) (Zlib/MIT/Apache-2.0, no
+//! dependencies, Rust 1.70, checks element sizes against the stream). Not chosen: `re_mp4`
+//! (MIT only, Rust 1.92, and its sample-table code indexes and allocates from unchecked box
+//! counts), `mp4` 0.14 (unmaintained since 2023, same sample-table code), `mp4parse` (MPL-2.0).
+//!
+//! **Conversions.** H.264 and HEVC samples are length-prefixed NAL units; they become Annex-B
+//! exactly as ffmpeg's `h264_mp4toannexb` / `hevc_mp4toannexb` (5.x) write them, so packets are
+//! byte-identical to `ffmpeg -c:v copy -bsf:v h264_mp4toannexb`:
+//!
+//! * H.264: the `avcC` SPS and PPS (4-byte start codes) go before the first IDR slice of a
+//!   sample that carries no SPS/PPS of its own; other NAL units get a 4-byte start code when
+//!   first in the packet or a parameter set, else 3 bytes. A first packet that is not IDR and
+//!   carries no SPS (an open-GOP start) also gets them, before its first NAL unit, since NVDEC
+//!   cannot start without them (ffmpeg omits them there).
+//! * HEVC: every `hvcC` array (VPS, SPS, PPS, SEI, in record order) goes before the first IRAP
+//!   NAL unit (types 16-23) of each sample; all start codes are 4 bytes.
+//!
+//! VP8, VP9 and AV1 samples pass through as stored (AV1: the temporal unit's OBUs, without the
+//! temporal delimiter that IVF writers add).
+//!
+//! **Timestamps** are the container's: MP4 `pts = dts + ctts/trun offset - edit-list media
+//! time` (the first edit; an initial empty edit delays), in the `mdhd` timescale; Matroska block
+//! timestamps in `TimestampScale` units (1/1000 s by default). They match ffmpeg's packet pts.
+//!
+//! **Not supported** (clear errors): encrypted tracks (`encv`/`sinf`, Matroska
+//! `ContentEncryption`), compressed Matroska tracks (`ContentCompression`, header stripping),
+//! codecs other than H.264/HEVC/VP8/VP9/AV1, and files without a video track. Only the first
+//! video track is read; sample descriptions other than the first (`stsd` index > 1), multiple
+//! edits beyond an initial empty one, and MP4 data references to other files are ignored.
+
+use std::fmt;
+
+use crate::{Codec, Error, Result};
+
+#[cfg(feature = "containers")]
+mod mkv;
+#[cfg(feature = "containers")]
+mod mp4;
+#[cfg(feature = "containers")]
+mod nal;
+
+/// A packet table's bytes may grow to at most this many times the file size (plus
+/// [`EXPANSION_SLACK`]): Annex-B start codes can outgrow 1- or 2-byte length prefixes, and
+/// parameter sets are repeated before key frames. A larger need means a corrupt or hostile
+/// file and is refused before anything is allocated.
+pub const MAX_EXPANSION: usize = 4;
+/// Fixed allowance on top of [`MAX_EXPANSION`] × file size, for tiny files.
+pub const EXPANSION_SLACK: usize = 1 << 20;
+
+/// A rational number `num / den`, e.g. a time base (seconds per tick) or a frame rate.
+///
+/// Invariant: `den > 0` for values this crate returns.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct Rational {
+    /// Numerator.
+    pub num: u64,
+    /// Denominator.
+    pub den: u64,
+}
+
+impl Rational {
+    /// `num / den` reduced to lowest terms; `None` if `den` is 0.
+    pub fn new(num: u64, den: u64) -> Option<Self> {
+        if den == 0 {
+            return None;
+        }
+        let g = gcd(num, den).max(1);
+        Some(Self {
+            num: num / g,
+            den: den / g,
+        })
+    }
+
+    /// The value as a float.
+    pub fn as_f64(self) -> f64 {
+        self.num as f64 / self.den as f64
+    }
+}
+
+impl fmt::Display for Rational {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}/{}", self.num, self.den)
+    }
+}
+
+fn gcd(mut a: u64, mut b: u64) -> u64 {
+    while b != 0 {
+        (a, b) = (b, a % b);
+    }
+    a
+}
+
+/// Which container a file is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum ContainerKind {
+    /// ISO base media file (MP4, MOV-style `ftyp` files), progressive or fragmented.
+    Mp4,
+    /// Matroska (`.mkv`).
+    Matroska,
+    /// WebM (Matroska with DocType `webm`).
+    WebM,
+}
+
+impl fmt::Display for ContainerKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            ContainerKind::Mp4 => "MP4",
+            ContainerKind::Matroska => "Matroska",
+            ContainerKind::WebM => "WebM",
+        })
+    }
+}
+
+/// The container's description of the video track that is read.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct ContainerTrack {
+    /// The container.
+    pub kind: ContainerKind,
+    /// The track's id (MP4 `track_ID`, Matroska `TrackNumber`).
+    pub track_id: u64,
+    /// The codec as the container names it (`avc1`, `hev1`, `vp09`, `V_MPEG4/ISO/AVC`, ...).
+    pub codec_tag: String,
+    /// Seconds per timestamp tick: packet pts are in these units.
+    pub time_base: Rational,
+    /// Frames per second, from the sample durations (MP4, when all equal) or the track's
+    /// `DefaultDuration` (Matroska), when the container says.
+    pub frame_rate: Option<Rational>,
+    /// Duration in `time_base` ticks, when the container says (MP4 `mdhd`, else the sum of
+    /// sample durations; Matroska segment `Duration`).
+    pub duration: Option<u64>,
+    /// `(width, height)` in pixels as the container declares them.
+    pub dimensions: Option<(u32, u32)>,
+    /// Number of packets (samples / frames) in the track.
+    pub packet_count: usize,
+}
+
+/// Where an [`Entry`]'s bytes live.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[cfg_attr(not(feature = "containers"), allow(dead_code))]
+pub(crate) enum Source {
+    /// A range of the file's bytes (pass-through MP4 samples).
+    File,
+    /// A range of [`Demuxed::data`] (converted or copied samples).
+    Data,
+}
+
+/// One packet of the table.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Entry {
+    pub(crate) source: Source,
+    pub(crate) start: usize,
+    pub(crate) end: usize,
+    pub(crate) pts: i64,
+}
+
+/// A demuxed container track: packets in decode order, then possibly the error that stopped
+/// demuxing (yielded after them).
+#[derive(Debug, Clone)]
+pub(crate) struct Demuxed {
+    pub(crate) codec: Codec,
+    pub(crate) track: ContainerTrack,
+    pub(crate) data: Vec<u8>,
+    pub(crate) entries: Vec<Entry>,
+    pub(crate) error: Option<String>,
+}
+
+impl Demuxed {
+    /// Bytes held by the table (packet bytes plus entries), for [`memory_footprint`].
+    ///
+    /// [`memory_footprint`]: super::ElementaryStream::memory_footprint
+    pub(crate) fn heap_bytes(&self) -> usize {
+        self.data
+            .capacity()
+            .saturating_add(self.entries.capacity().saturating_mul(size_of::<Entry>()))
+            .saturating_add(self.track.codec_tag.capacity())
+    }
+
+    /// The packet bytes of `entry`, given the file's bytes.
+    pub(crate) fn bytes<'a>(&'a self, file: &'a [u8], entry: &Entry) -> &'a [u8] {
+        let from = match entry.source {
+            Source::File => file,
+            Source::Data => &self.data,
+        };
+        from.get(entry.start..entry.end).unwrap_or(&[])
+    }
+}
+
+/// Builds a [`Demuxed`] packet table sample by sample, converting H.264/HEVC to Annex-B.
+#[cfg(feature = "containers")]
+#[derive(Debug)]
+pub(crate) struct Builder {
+    converter: Option<nal::Converter>,
+    data: Vec<u8>,
+    entries: Vec<Entry>,
+    budget: usize,
+}
+
+#[cfg(feature = "containers")]
+impl Builder {
+    /// A table for `codec`; `config` (required for H.264/HEVC) gives the parameter sets.
+    pub(crate) fn new(codec: Codec, config: Option<&nal::NalConfig>, file_len: usize) -> Self {
+        let budget = byte_budget(file_len);
+        Self {
+            converter: config.map(|c| nal::Converter::new(codec, c, budget)),
+            data: Vec::new(),
+            entries: Vec::new(),
+            budget,
+        }
+    }
+
+    /// Room for `n` more entries, refused when the table alone would pass the byte budget.
+    pub(crate) fn reserve(&mut self, n: usize) -> Result<()> {
+        let total = self.entries.len().saturating_add(n);
+        if total.saturating_mul(size_of::<Entry>()) > self.budget {
+            return Err(invalid(format!(
+                "{n} samples is more than a file of this size can hold; refusing as corrupt"
+            )));
+        }
+        self.entries.reserve_exact(n);
+        Ok(())
+    }
+
+    /// Adds sample `index`, the bytes `file[start..end]`, presented at `pts`.
+    pub(crate) fn push_file_range(
+        &mut self,
+        file: &[u8],
+        start: usize,
+        end: usize,
+        pts: i64,
+    ) -> Result<()> {
+        if self.converter.is_none() {
+            self.push_entry(Source::File, start, end, pts)
+        } else {
+            let sample = file.get(start..end).unwrap_or(&[]);
+            self.push_copy(sample, pts)
+        }
+    }
+
+    /// Adds a sample held elsewhere (copied into the table), presented at `pts`.
+    pub(crate) fn push_copy(&mut self, sample: &[u8], pts: i64) -> Result<()> {
+        let index = self.entries.len();
+        let start = self.data.len();
+        match &mut self.converter {
+            Some(conv) => conv.convert(sample, &mut self.data, index)?,
+            None => {
+                if start.saturating_add(sample.len()) > self.budget {
+                    return Err(invalid(format!(
+                        "sample {index}: frames exceed {} bytes in all; refusing as corrupt",
+                        self.budget
+                    )));
+                }
+                self.data.extend_from_slice(sample);
+            }
+        }
+        let end = self.data.len();
+        self.push_entry(Source::Data, start, end, pts)
+    }
+
+    fn push_entry(&mut self, source: Source, start: usize, end: usize, pts: i64) -> Result<()> {
+        if self.entries.len() == self.entries.capacity() {
+            self.reserve(self.entries.len().max(64))?;
+        }
+        self.entries.push(Entry {
+            source,
+            start,
+            end,
+            pts,
+        });
+        Ok(())
+    }
+
+    /// The finished table; `error`, if any, stopped demuxing after the entries so far.
+    pub(crate) fn finish(
+        mut self,
+        codec: Codec,
+        mut track: ContainerTrack,
+        error: Option<Error>,
+    ) -> Demuxed {
+        self.data.shrink_to_fit();
+        self.entries.shrink_to_fit();
+        track.packet_count = self.entries.len();
+        Demuxed {
+            codec,
+            track,
+            data: self.data,
+            entries: self.entries,
+            error: error.map(|e| match e {
+                Error::InvalidInput(msg) => msg,
+                other => other.to_string(),
+            }),
+        }
+    }
+}
+
+/// Whether `bytes` start like an MP4 file (`ftyp` box first).
+pub(crate) fn has_mp4_magic(bytes: &[u8]) -> bool {
+    bytes.get(4..8) == Some(b"ftyp")
+}
+
+/// Whether `bytes` start with the EBML magic of Matroska/WebM.
+pub(crate) fn has_ebml_magic(bytes: &[u8]) -> bool {
+    bytes.starts_with(&[0x1a, 0x45, 0xdf, 0xa3])
+}
+
+/// Demuxes the first video track of the MP4 or Matroska file `bytes`; `what` names it in
+/// errors.
+pub(crate) fn demux(bytes: &[u8], what: &str) -> Result<Demuxed> {
+    #[cfg(feature = "containers")]
+    {
+        // Belt and braces: a panic inside a third-party demuxer on hostile bytes (none is
+        // known in mp4-atom; matroska-demuxer adds cluster and block timestamps unchecked)
+        // becomes an error instead of unwinding through the caller.
+        let result = std::panic::catch_unwind(|| {
+            if has_mp4_magic(bytes) {
+                mp4::demux(bytes)
+            } else {
+                mkv::demux(bytes)
+            }
+        })
+        .unwrap_or_else(|_| {
+            Err(invalid(
+                "the demuxer failed on malformed data (a panic inside it was caught)",
+            ))
+        });
+        result.map_err(|e| match e {
+            Error::InvalidInput(msg) => Error::InvalidInput(format!("{what}: {msg}")),
+            other => other,
+        })
+    }
+    #[cfg(not(feature = "containers"))]
+    {
+        let kind = if has_mp4_magic(bytes) {
+            "MP4"
+        } else {
+            "Matroska/WebM"
+        };
+        Err(Error::InvalidInput(format!(
+            "{what}: {kind} input needs this crate's `containers` cargo feature, which this \
+             build was made without"
+        )))
+    }
+}
+
+/// The allocation limit for a file of `file_len` bytes.
+#[cfg_attr(not(feature = "containers"), allow(dead_code))]
+pub(crate) fn byte_budget(file_len: usize) -> usize {
+    file_len
+        .saturating_mul(MAX_EXPANSION)
+        .saturating_add(EXPANSION_SLACK)
+}
+
+/// An `InvalidInput` error with `msg`.
+#[cfg_attr(not(feature = "containers"), allow(dead_code))]
+pub(crate) fn invalid(msg: impl Into<String>) -> Error {
+    Error::InvalidInput(msg.into())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rationals_reduce_and_refuse_zero_denominators() {
+        assert_eq!(
+            Rational::new(12800, 512),
+            Some(Rational { num: 25, den: 1 })
+        );
+        assert_eq!(Rational::new(0, 7), Some(Rational { num: 0, den: 1 }));
+        assert_eq!(Rational::new(1, 0), None);
+        assert_eq!(Rational { num: 1, den: 1000 }.to_string(), "1/1000");
+    }
+
+    #[test]
+    fn magic_numbers_are_recognised() {
+        assert!(has_mp4_magic(b"\0\0\0\x18ftypisom"));
+        assert!(!has_mp4_magic(b"\0\0\0\x18moov"));
+        assert!(has_ebml_magic(&[0x1a, 0x45, 0xdf, 0xa3, 0x9f]));
+        assert!(!has_ebml_magic(b"DKIF"));
+    }
+}
