@@ -30,7 +30,9 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use nvcodec_guard::cuda::{Context, ContextMode, DeviceBuffer};
-use nvcodec_guard::decode::{Decoder, DecoderBuilder, DecoderConfig};
+use nvcodec_guard::decode::{
+    Decoder, DecoderBuilder, DecoderConfig, DecoderPool, DecoderSpec, PoolConfig,
+};
 use nvcodec_guard::encode::{EncoderBuilder, EncoderConfig, InputFrame};
 use nvcodec_guard::init::{CudaInitGuard, init_lock_stats, wait_for_teardowns};
 use nvcodec_guard::{Codec, Error};
@@ -1404,6 +1406,217 @@ enum Driver {
     Old,
 }
 
+// ---------------------------------------------------------------------------------------
+// Decoder pool (issue 8): keys, LRU, limits, reset semantics, concurrency.
+// ---------------------------------------------------------------------------------------
+
+fn spec(codec: Codec) -> DecoderSpec {
+    DecoderSpec::new(codec, 640, 360)
+}
+
+/// The pts of every frame one packet gives (taking them all).
+fn decode_pts(decoder: &mut Decoder, pts: i64) -> Vec<i64> {
+    decoder
+        .decode(PACKET, pts)
+        .expect("decode")
+        .map(|f| f.expect("frame").pts())
+        .collect()
+}
+
+/// Keys and LRU: a full pool evicts its least recently used idle decoder for a new key; a
+/// per-key limit makes a checkout wait and then fail with `PoolExhausted`.
+fn pool_keys_lru_and_limits() {
+    let s = on_standin();
+    settle();
+    let baseline = s.live_all();
+    let pool = DecoderPool::new(PoolConfig {
+        max_total: 3,
+        max_per_key: 2,
+        checkout_timeout: Duration::from_millis(200),
+        ..PoolConfig::default()
+    });
+    pool.prewarm(spec(Codec::H264), 2).expect("prewarm");
+    assert_eq!(s.live("decoder") - baseline["decoder"], 2);
+    // A third key fits (3 in all); a fourth evicts the least recently used idle H.264.
+    drop(pool.checkout(spec(Codec::Hevc)).expect("hevc"));
+    let before = pool.stats();
+    let vp9 = pool.checkout(spec(Codec::Vp9)).expect("vp9");
+    let after = pool.stats();
+    assert_eq!(after.evictions, before.evictions + 1, "{after:?}");
+    assert_eq!((after.idle, after.in_use), (2, 1), "{after:?}");
+    settle();
+    assert_eq!(s.live("decoder") - baseline["decoder"], 3, "{after:?}");
+    // Per key: two H.264 decoders may exist; a third waits, then fails clearly.
+    let a = pool.checkout(spec(Codec::H264)).expect("h264 a");
+    let b = pool.checkout(spec(Codec::H264)).expect("h264 b");
+    let t = Instant::now();
+    match pool.checkout(spec(Codec::H264)) {
+        Err(Error::PoolExhausted { waited }) => {
+            assert!(waited >= Duration::from_millis(150), "{waited:?}")
+        }
+        other => panic!("expected PoolExhausted, got {:?}", other.map(|_| ())),
+    }
+    assert!(t.elapsed() < Duration::from_secs(5));
+    drop((a, b, vp9));
+    let stats = pool.stats();
+    assert!(stats.idle <= 3 && stats.in_use == 0, "{stats:?}");
+    drop(pool);
+    settle();
+    assert_live(s, &baseline, "after the pool is dropped");
+    assert_eq!(s.overlaps(), 0);
+    lock_is_free();
+}
+
+/// A memory budget is never exceeded (by the pool's estimate): idle decoders are evicted,
+/// and a request that cannot fit waits and fails.
+fn pool_memory_budget() {
+    let s = on_standin();
+    settle();
+    let baseline = s.live_all();
+    let one = {
+        let probe = DecoderPool::new(PoolConfig::default());
+        probe.prewarm(spec(Codec::H264), 1).expect("probe");
+        probe.stats().memory_held
+    };
+    settle();
+    let pool = DecoderPool::new(PoolConfig {
+        memory_budget: Some(one * 2 + one / 2),
+        checkout_timeout: Duration::from_millis(100),
+        ..PoolConfig::default()
+    });
+    pool.prewarm(spec(Codec::H264), 2).expect("two fit");
+    assert!(
+        pool.prewarm(spec(Codec::H264), 1).is_err(),
+        "a third does not"
+    );
+    let a = pool
+        .checkout(spec(Codec::Hevc))
+        .expect("hevc evicts an idle h264");
+    assert!(
+        pool.stats().memory_held <= one * 2 + one / 2,
+        "{:?}",
+        pool.stats()
+    );
+    let b = pool.checkout(spec(Codec::H264)).expect("the idle h264");
+    match pool.checkout(spec(Codec::Vp9)) {
+        Err(Error::PoolExhausted { .. }) => {}
+        other => panic!("expected PoolExhausted, got {:?}", other.map(|_| ())),
+    }
+    drop((a, b));
+    drop(pool);
+    settle();
+    assert_live(s, &baseline, "after the budgeted pool is dropped");
+}
+
+/// A decoder back from the pool shows nothing of its previous stream: queued frames are
+/// gone and the parser was renewed (inside a window) when it came back.
+fn pool_reset_drops_the_old_stream() {
+    let s = on_standin();
+    let pool = DecoderPool::new(PoolConfig::default());
+    let mut first = pool.checkout(spec(Codec::H264)).expect("checkout");
+    for pts in 1..=5 {
+        let _untaken = first.decode(PACKET, pts).expect("decode");
+    }
+    assert!(first.queued_frames() > 0, "frames are queued");
+    let parsers_before = s.calls("cuvidCreateVideoParser");
+    drop(first);
+    assert_eq!(
+        s.calls("cuvidCreateVideoParser"),
+        parsers_before + 1,
+        "the parser is renewed when the decoder comes back"
+    );
+    let mut second = pool.checkout(spec(Codec::H264)).expect("checkout again");
+    assert_eq!(pool.stats().hits, 1, "{:?}", pool.stats());
+    assert_eq!(second.queued_frames(), 0);
+    let got = decode_pts(&mut second, 100);
+    assert_eq!(got, [100], "only the new stream's frame");
+    drop(second);
+    assert_eq!(s.misuse(), 0, "{}", s.report());
+}
+
+/// A pooled decoder too small for a stream is not handed out for it.
+fn pool_small_decoder_not_handed_out_for_larger() {
+    let _s = on_standin();
+    let pool = DecoderPool::new(PoolConfig::default());
+    pool.prewarm(spec(Codec::H264), 1).expect("prewarm 640x360");
+    let big = pool
+        .checkout(DecoderSpec::new(Codec::H264, 1920, 1080))
+        .expect("checkout 1080p");
+    let (w, h) = big.max_coded_size();
+    assert!(w >= 1920 && h >= 1088, "{w}x{h}");
+    let stats = pool.stats();
+    assert_eq!(
+        (stats.hits, stats.misses, stats.idle),
+        (0, 1, 1),
+        "{stats:?}"
+    );
+}
+
+/// 32 threads check decoders out and in with widened lifecycle calls: no two overlap, every
+/// frame is the thread's own, and everything is destroyed at the end.
+fn pool_concurrent_checkouts_never_overlap() {
+    let s = on_standin();
+    settle();
+    let baseline = s.live_all();
+    s.set_delay_us(200);
+    let pool = DecoderPool::new(PoolConfig {
+        max_total: 12,
+        ..PoolConfig::default()
+    });
+    pool.prewarm(spec(Codec::H264), 4).expect("prewarm");
+    let deadline = Instant::now() + Duration::from_millis(1500);
+    let wrong = AtomicU64::new(0);
+    let rounds = AtomicU64::new(0);
+    std::thread::scope(|scope| {
+        for t in 0..32i64 {
+            let (pool, wrong, rounds) = (pool.clone(), &wrong, &rounds);
+            scope.spawn(move || {
+                let mut n = 0i64;
+                while Instant::now() < deadline {
+                    let codec = if (t + n) % 3 == 0 {
+                        Codec::Hevc
+                    } else {
+                        Codec::H264
+                    };
+                    let mut d = pool.checkout(spec(codec)).expect("checkout");
+                    let base = t * 1_000_000 + n * 100;
+                    let mut got = Vec::new();
+                    for k in 0..(1 + n % 4) {
+                        got.extend(decode_pts(&mut d, base + k));
+                    }
+                    if got.iter().any(|&p| p / 100 != base / 100) {
+                        wrong.fetch_add(1, Ordering::Relaxed);
+                    }
+                    drop(d);
+                    n += 1;
+                    rounds.fetch_add(1, Ordering::Relaxed);
+                }
+            });
+        }
+    });
+    s.set_delay_us(0);
+    let stats = pool.stats();
+    eprintln!(
+        "pool churn: {} rounds, {stats:?}, {} lifecycle calls",
+        rounds.load(Ordering::Relaxed),
+        init_lock_stats().lifecycle_calls
+    );
+    assert_eq!(
+        wrong.load(Ordering::Relaxed),
+        0,
+        "a frame of another stream came out"
+    );
+    assert!(
+        stats.hits > 0 && stats.idle + stats.in_use <= 12,
+        "{stats:?}"
+    );
+    drop(pool);
+    settle();
+    assert_eq!(s.overlaps(), 0, "{}", s.report());
+    assert_eq!(init_lock_stats().max_concurrent_lifecycle_calls, 1);
+    assert_live(s, &baseline, "after the pool churn");
+}
+
 fn scenarios() -> Vec<(String, Driver)> {
     let mut list = Vec::new();
     for status in ODD_STATUSES {
@@ -1440,6 +1653,11 @@ fn scenarios() -> Vec<(String, Driver)> {
         "session_open_builder_dropped_destroys_inside_its_window",
         "foreign_context_on_top_is_not_popped",
         "nvenc_lifecycle_never_overlaps",
+        "pool_keys_lru_and_limits",
+        "pool_memory_budget",
+        "pool_reset_drops_the_old_stream",
+        "pool_small_decoder_not_handed_out_for_larger",
+        "pool_concurrent_checkouts_never_overlap",
     ] {
         list.push((name.into(), Driver::Current));
     }
@@ -1476,6 +1694,13 @@ fn run_scenario(name: &str) {
         }
         ["foreign_context_on_top_is_not_popped"] => foreign_context_on_top_is_not_popped(),
         ["nvenc_lifecycle_never_overlaps"] => nvenc_lifecycle_never_overlaps(),
+        ["pool_keys_lru_and_limits"] => pool_keys_lru_and_limits(),
+        ["pool_memory_budget"] => pool_memory_budget(),
+        ["pool_reset_drops_the_old_stream"] => pool_reset_drops_the_old_stream(),
+        ["pool_small_decoder_not_handed_out_for_larger"] => {
+            pool_small_decoder_not_handed_out_for_larger()
+        }
+        ["pool_concurrent_checkouts_never_overlap"] => pool_concurrent_checkouts_never_overlap(),
         _ => panic!("unknown scenario {name:?}"),
     }
 }

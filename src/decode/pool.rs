@@ -342,7 +342,8 @@ impl DecoderPool {
     /// # Errors
     /// What [`DecoderBuilder::build`] returns for `spec` (an unsupported codec, bit depth or
     /// size names what the GPU supports), or [`Error::PoolExhausted`] if the pool's limits
-    /// leave no room for `n` more decoders (those built before stay in the pool).
+    /// leave no room for `n` more decoders (those built before stay in the pool; pre-warming
+    /// never evicts idle decoders to make room).
     pub fn prewarm(&self, spec: DecoderSpec, n: usize) -> Result<()> {
         for _ in 0..n {
             let decoder = self.build(spec, Some(Duration::ZERO))?;
@@ -463,7 +464,8 @@ impl DecoderPool {
                         .memory_budget
                         .is_none_or(|budget| state.bytes() + bytes <= budget)
             };
-            while !fits(&state) {
+            // Pre-warming never evicts: it would only trade one idle decoder for another.
+            while !prewarm && !fits(&state) {
                 let key_full = state.count(key) >= inner.config.max_per_key;
                 let evicted = if key_full {
                     state.evict_lru(|idle| (idle.shape.codec, idle.shape.bit_depth) == key)
