@@ -16,7 +16,9 @@
 //! decode_bench memory     CLIP                     # device memory per extra decoder session
 //! decode_bench teardown   CLIP N                   # wall time to drop N decoders at once
 //! ```
-//! Frames are mapped (zero-copy) and released, as a consumer that reads the surface does.
+//! Frames are mapped (zero-copy) and released, as a consumer that reads the surface does;
+//! `BENCH_KEEP=pool` (or `device`) makes the throughput mode keep a copy of each frame in a
+//! reusable `DeviceFramePool` buffer (or a new device allocation) instead.
 
 use std::process::ExitCode;
 use std::sync::{Arc, Barrier};
@@ -25,7 +27,8 @@ use std::time::{Duration, Instant};
 
 use nvcodec_guard::Codec;
 use nvcodec_guard::decode::{
-    Decoder, DecoderBuilder, DecoderConfig, DecoderPools, DecoderSpec, PoolConfig,
+    Decoder, DecoderBuilder, DecoderConfig, DecoderPools, DecoderSpec, DeviceFramePool, Frame,
+    PoolConfig,
 };
 use nvcodec_guard::init::{init_lock_stats, wait_for_teardowns};
 use nvcodec_guard::input::ElementaryStream;
@@ -55,6 +58,38 @@ fn config(codec: Codec, delay: Option<u32>) -> DecoderConfig {
     c
 }
 
+/// What the throughput mode does with each frame (`BENCH_KEEP`): map it and let it go
+/// (`map`, the default), copy it into a reusable pool buffer (`pool`), or into a new device
+/// allocation (`device`, `Frame::copy_to_device`).
+enum Keep {
+    Map,
+    Pool(DeviceFramePool),
+    Device,
+}
+
+impl Keep {
+    fn for_decoder(decoder: &Decoder) -> Keep {
+        match std::env::var("BENCH_KEEP").as_deref() {
+            Ok("pool") => Keep::Pool(DeviceFramePool::new(decoder.context())),
+            Ok("device") => Keep::Device,
+            _ => Keep::Map,
+        }
+    }
+
+    fn name() -> String {
+        std::env::var("BENCH_KEEP").unwrap_or_else(|_| "map".into())
+    }
+
+    fn take(&self, frame: Frame<'_>) -> nvcodec_guard::Result<()> {
+        match self {
+            Keep::Map => drop(frame),
+            Keep::Pool(pool) => drop(frame.copy_to_pool(pool)?),
+            Keep::Device => drop(frame.copy_to_device()?),
+        }
+        Ok(())
+    }
+}
+
 /// Decodes `packets`, returning (frames, time of first frame since `t0`).
 fn run(
     decoder: &mut Decoder,
@@ -62,11 +97,21 @@ fn run(
     t0: Instant,
     stop_after_first: bool,
 ) -> nvcodec_guard::Result<(u64, Option<Duration>)> {
+    run_keeping(decoder, packets, t0, stop_after_first, &Keep::Map)
+}
+
+fn run_keeping(
+    decoder: &mut Decoder,
+    packets: &[(Vec<u8>, i64)],
+    t0: Instant,
+    stop_after_first: bool,
+    keep: &Keep,
+) -> nvcodec_guard::Result<(u64, Option<Duration>)> {
     let mut frames = 0;
     let mut first = None;
     for (data, pts) in packets {
         for frame in decoder.decode(data, *pts)? {
-            drop(frame?);
+            keep.take(frame?)?;
             frames += 1;
             first.get_or_insert_with(|| t0.elapsed());
         }
@@ -75,7 +120,7 @@ fn run(
         }
     }
     for frame in decoder.flush()? {
-        drop(frame?);
+        keep.take(frame?)?;
         frames += 1;
         first.get_or_insert_with(|| t0.elapsed());
     }
@@ -98,7 +143,8 @@ fn throughput(
         handles.push(thread::spawn(move || {
             barrier.wait();
             let t0 = Instant::now();
-            let r = run(&mut decoder, &packets, t0, false);
+            let keep = Keep::for_decoder(&decoder);
+            let r = run_keeping(&mut decoder, &packets, t0, false, &keep);
             // Stop the clock before the decoder drops: teardown (cuvidDestroyDecoder,
             // ~0.2 s) is not decoding.
             let finished = Instant::now();
@@ -125,7 +171,8 @@ fn throughput(
     let wall = (last_finish - t0).as_secs_f64();
     hold_ms.sort_by(f64::total_cmp);
     Ok(format!(
-        r#"{{"mode":"throughput","codec":"{codec}","n":{n},"display_delay":{},"surfaces":{},"recreations":{},"init_hold_median_ms":{:.1},"frames":{total},"frames_per_decoder_min":{},"frames_per_decoder_max":{},"wall_s":{wall:.4},"fps":{:.1}}}"#,
+        r#"{{"mode":"throughput","keep":"{}","codec":"{codec}","n":{n},"display_delay":{},"surfaces":{},"recreations":{},"init_hold_median_ms":{:.1},"frames":{total},"frames_per_decoder_min":{},"frames_per_decoder_max":{},"wall_s":{wall:.4},"fps":{:.1}}}"#,
+        Keep::name(),
         delay.unwrap_or(1),
         shape.0,
         shape.1,

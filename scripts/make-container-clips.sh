@@ -55,6 +55,11 @@ clip() {
     # -copyts: the container's own pts. Without it the ffmpeg tool shifts every timestamp by
     # the file's start time (e.g. by -1024 for the fragmented MP4, which has no edit list).
     "${FF[@]}" -copyts -i "$in" -map 0:v:0 -c:v copy "${bsf[@]}" -f framemd5 "$in.framemd5"
+    # Decoded frames (what the GPU tests compare NVDEC's output with), packed NV12.
+    if [[ $codec != av1 ]]; then
+        "${FF[@]}" -i "$in" -map 0:v:0 -fps_mode passthrough -autoscale 0 -pix_fmt nv12 \
+            -fflags +bitexact -f framemd5 "$in.nv12.framemd5"
+    fi
 }
 
 clip h264.mp4 h264 "${H264[@]}"

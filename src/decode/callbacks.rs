@@ -82,6 +82,10 @@ unsafe fn read_format(format: *const CUVIDEOFORMAT) -> Option<SequenceFormat> {
                 (&raw const (*area).right).read(),
                 (&raw const (*area).bottom).read(),
             ),
+            frame_rate: (
+                (&raw const (*format).frame_rate.numerator).read(),
+                (&raw const (*format).frame_rate.denominator).read(),
+            ),
         })
     }
 }

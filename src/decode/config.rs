@@ -28,6 +28,16 @@ pub enum PixelFormat {
     P016,
 }
 
+impl std::fmt::Display for PixelFormat {
+    /// `NV12` or `P016`, as NVIDIA's documentation names them.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            PixelFormat::Nv12 => "NV12",
+            PixelFormat::P016 => "P016",
+        })
+    }
+}
+
 impl PixelFormat {
     /// Bytes per sample: 1 for NV12, 2 for P016.
     pub fn bytes_per_sample(self) -> usize {

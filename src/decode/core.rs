@@ -52,6 +52,7 @@ pub(crate) struct Pending {
     pub(crate) backing: Backing,
     pub(crate) pts: i64,
     pub(crate) layout: FrameLayout,
+    pub(crate) bit_depth: u8,
 }
 
 /// Counters of stream changes.
@@ -84,6 +85,30 @@ pub(crate) struct SequenceFormat {
     pub(crate) coded_height: u32,
     /// `(left, top, right, bottom)`.
     pub(crate) display_area: (i32, i32, i32, i32),
+    /// `frame_rate.numerator` / `.denominator` (0 when the stream does not say).
+    pub(crate) frame_rate: (u32, u32),
+}
+
+/// What the decoder knows of the stream it is decoding, from the latest sequence header.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct StreamInfo {
+    /// The codec.
+    pub codec: crate::Codec,
+    /// Coded width (a multiple of the codec's block size).
+    pub coded_width: u32,
+    /// Coded height.
+    pub coded_height: u32,
+    /// Width of the display area: what frames show.
+    pub display_width: u32,
+    /// Height of the display area.
+    pub display_height: u32,
+    /// Luma bit depth (chroma is the same; other streams are refused).
+    pub bit_depth: u8,
+    /// Pixel layout of the frames. The chroma format is always 4:2:0 (others are refused).
+    pub pixel_format: PixelFormat,
+    /// Frames per second as `(numerator, denominator)`, when the stream says.
+    pub frame_rate: Option<(u32, u32)>,
 }
 
 /// Field order is drop order: decoder handle, then lock, then stream, then context.
@@ -98,6 +123,8 @@ pub(crate) struct Core {
     pub(crate) geometry: Cell<Option<Geometry>>,
     /// How frames of the current sequence are laid out; `None` before the first header.
     pub(crate) layout: Cell<Option<FrameLayout>>,
+    /// The current sequence; `None` before the first header.
+    pub(crate) stream_info: Cell<Option<StreamInfo>>,
     pub(crate) pending: RefCell<VecDeque<Pending>>,
     /// The first error raised inside a callback, returned by the next `decode`.
     pub(crate) error: RefCell<Option<Error>>,
@@ -325,6 +352,17 @@ impl Core {
         let layout = FrameLayout::new(geometry, handle.configured(), handle.shape().format);
         self.geometry.set(Some(geometry));
         self.layout.set(Some(layout));
+        let (num, den) = format.frame_rate;
+        self.stream_info.set(Some(StreamInfo {
+            codec: self.config.codec,
+            coded_width: geometry.coded_width,
+            coded_height: geometry.coded_height,
+            display_width: geometry.width(),
+            display_height: geometry.height(),
+            bit_depth,
+            pixel_format: layout.format,
+            frame_rate: (num > 0 && den > 0).then_some((num, den)),
+        }));
         tracing::debug!(?geometry, bit_depth, "sequence");
         Ok(i32::try_from(handle.shape().surfaces).unwrap_or(i32::MAX))
     }
@@ -390,7 +428,7 @@ impl Core {
 
     /// The display callback: queues the frame in display order.
     pub(crate) fn on_display(&self, info: &CUVIDPARSERDISPINFO) -> Result<()> {
-        let Some(layout) = self.layout.get() else {
+        let (Some(layout), Some(stream)) = (self.layout.get(), self.stream_info.get()) else {
             return Err(Error::Codec(
                 "a frame was displayed before any sequence header".into(),
             ));
@@ -403,6 +441,7 @@ impl Core {
             },
             pts: info.timestamp,
             layout,
+            bit_depth: stream.bit_depth,
         });
         Ok(())
     }

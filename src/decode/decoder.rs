@@ -15,7 +15,7 @@ use super::callback_target::CallbackTarget;
 use super::callbacks;
 use super::caps::{self, cuvid_codec};
 use super::config::DecoderConfig;
-use super::core::{Backing, Core, DecoderStats, initial_format};
+use super::core::{Backing, Core, DecoderStats, StreamInfo, initial_format};
 use super::frame::Frame;
 use super::geometry::{Geometry, Shape};
 use super::handles::{CtxLock, DecoderHandle, OwnedStream, ParserHandle};
@@ -142,6 +142,7 @@ pub(crate) fn open(
         config: config.clone(),
         geometry: Cell::new(None),
         layout: Cell::new(None),
+        stream_info: Cell::new(None),
         pending: RefCell::new(VecDeque::new()),
         error: RefCell::new(None),
         fatal: Cell::new(false),
@@ -271,6 +272,54 @@ impl Decoder {
         self.renew_parser()
     }
 
+    /// The stream being decoded, as its latest sequence header describes it (`None` before
+    /// the first one, and again after [`flush`](Self::flush) or [`reset`](Self::reset)).
+    pub fn stream_info(&self) -> Option<StreamInfo> {
+        self.core.stream_info.get()
+    }
+
+    /// Feeds every packet of `stream`, then flushes, calling `on_frame` for each frame in
+    /// display order; returns how many frames there were. The decoder is ready for another
+    /// stream afterwards.
+    ///
+    /// # Errors
+    /// The first error of reading a packet, of [`decode`](Self::decode) or
+    /// [`flush`](Self::flush), or of `on_frame`, which ends the loop.
+    ///
+    /// # Examples
+    /// ```no_run
+    /// use nvcodec_guard::decode::{DecoderBuilder, DecoderConfig};
+    /// use nvcodec_guard::input::ElementaryStream;
+    ///
+    /// let stream = ElementaryStream::open("clip.mp4")?;
+    /// let mut decoder = DecoderBuilder::new(DecoderConfig::new(stream.codec())).build()?;
+    /// let frames = decoder.decode_stream(&stream, |frame| {
+    ///     let _nv12 = frame.to_vec()?;
+    ///     Ok(())
+    /// })?;
+    /// println!("{frames} frames");
+    /// # Ok::<(), nvcodec_guard::Error>(())
+    /// ```
+    pub fn decode_stream(
+        &mut self,
+        stream: &crate::input::ElementaryStream,
+        mut on_frame: impl FnMut(Frame<'_>) -> Result<()>,
+    ) -> Result<u64> {
+        let mut count = 0;
+        for packet in stream.packets() {
+            let packet = packet?;
+            for frame in self.decode(packet.data, packet.pts)? {
+                on_frame(frame?)?;
+                count += 1;
+            }
+        }
+        for frame in self.flush()? {
+            on_frame(frame?)?;
+            count += 1;
+        }
+        Ok(count)
+    }
+
     /// Frames decoded and waiting to be taken.
     pub fn queued_frames(&self) -> usize {
         self.core.pending.borrow().len()
@@ -317,6 +366,7 @@ impl Decoder {
         }
         self.core.geometry.set(None);
         self.core.layout.set(None);
+        self.core.stream_info.set(None);
         self.needs_new_parser = false;
         Ok(())
     }
@@ -479,7 +529,13 @@ impl<'a> DecodedFrames<'a> {
         let core = self.core;
         let next = core.pending.borrow_mut().pop_front()?;
         match next.backing {
-            Backing::Owned(buffer) => Some(Ok(Frame::owned(core, buffer, next.pts, next.layout))),
+            Backing::Owned(buffer) => Some(Ok(Frame::owned(
+                core,
+                buffer,
+                next.pts,
+                next.layout,
+                next.bit_depth,
+            ))),
             Backing::Surface {
                 index,
                 progressive,
@@ -497,9 +553,14 @@ impl<'a> DecodedFrames<'a> {
                     .make_current()
                     .and_then(|_current| core.map(index, progressive, top_field_first));
                 match result {
-                    Ok((ptr, pitch)) => {
-                        Some(Ok(Frame::mapped(core, ptr, pitch, next.pts, next.layout)))
-                    }
+                    Ok((ptr, pitch)) => Some(Ok(Frame::mapped(
+                        core,
+                        ptr,
+                        pitch,
+                        next.pts,
+                        next.layout,
+                        next.bit_depth,
+                    ))),
                     Err(error) => {
                         // Not lost: the frame stays first in the queue for the next call.
                         core.pending.borrow_mut().push_front(next);

@@ -146,6 +146,7 @@ pub struct Frame<'a> {
     backing: FrameBacking,
     pts: i64,
     layout: FrameLayout,
+    bit_depth: u8,
 }
 
 impl<'a> Frame<'a> {
@@ -155,12 +156,14 @@ impl<'a> Frame<'a> {
         pitch: u32,
         pts: i64,
         layout: FrameLayout,
+        bit_depth: u8,
     ) -> Self {
         Frame {
             core,
             backing: FrameBacking::Mapped { ptr, pitch },
             pts,
             layout,
+            bit_depth,
         }
     }
 
@@ -169,13 +172,21 @@ impl<'a> Frame<'a> {
         buffer: DeviceBuffer,
         pts: i64,
         layout: FrameLayout,
+        bit_depth: u8,
     ) -> Self {
         Frame {
             core,
             backing: FrameBacking::Owned(buffer),
             pts,
             layout,
+            bit_depth,
         }
+    }
+
+    /// The stream's luma bit depth (8, 10 or 12): P016 frames of a 10-bit stream hold
+    /// their samples in the high 10 bits.
+    pub fn bit_depth(&self) -> u8 {
+        self.bit_depth
     }
 
     /// The CUDA context the frame's memory belongs to (make it current before your own
@@ -291,6 +302,28 @@ impl<'a> Frame<'a> {
         let buffer = DeviceBuffer::alloc(&self.core.context, self.layout.packed_size())?;
         self.copy_packed_to(Mem::Device(buffer.device_ptr()))?;
         Ok(buffer)
+    }
+
+    /// Copies the frame into `dst` (device memory of the frame's context) in the packed
+    /// layout and waits for the copy. `dst` must be exactly [`FrameLayout::packed_size`] bytes.
+    ///
+    /// # Errors
+    /// [`Error::InvalidConfig`] for a buffer of another size or context; [`Error::Cuda`] if
+    /// the copy fails.
+    pub fn copy_to_buffer(&self, dst: &mut DeviceBuffer) -> Result<()> {
+        let size = self.layout.packed_size();
+        if dst.len() != size {
+            return Err(Error::InvalidConfig(format!(
+                "device buffer is {} bytes, the frame needs {size}",
+                dst.len()
+            )));
+        }
+        if dst.context().raw() != self.core.context.raw() {
+            return Err(Error::InvalidConfig(
+                "the device buffer belongs to another CUDA context than the frame".into(),
+            ));
+        }
+        self.copy_packed_to(Mem::Device(dst.device_ptr()))
     }
 
     /// Copies both planes to `dst` in the packed layout and waits for the copy. `dst` must

@@ -31,15 +31,17 @@ mod config;
 mod core;
 mod decoder;
 mod frame;
+mod frame_pool;
 mod geometry;
 mod handles;
 mod pool;
 
 pub use caps::DecodeCaps;
 pub use config::{DecoderConfig, OutputFormat, PixelFormat};
-pub use core::DecoderStats;
+pub use core::{DecoderStats, StreamInfo};
 pub use decoder::{DecodedFrames, Decoder, DecoderSession, MAX_QUEUED_FRAMES};
 pub use frame::{Frame, FrameLayout};
+pub use frame_pool::{DeviceFramePool, OwnedFrame};
 pub use pool::{DecoderPool, DecoderPools, DecoderSpec, PoolConfig, PoolStats, PooledDecoder};
 
 use crate::cuda::Context;
