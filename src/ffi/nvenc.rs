@@ -24,7 +24,6 @@
 
 use std::ffi::{CStr, c_char, c_int, c_void};
 use std::mem::MaybeUninit;
-use std::sync::OnceLock;
 
 use cudarc::driver::sys::{CUcontext, CUdeviceptr};
 use nvidia_video_codec_sdk::sys::nvEncodeAPI::{
@@ -52,6 +51,7 @@ use nvidia_video_codec_sdk::sys::nvEncodeAPI::{
     PNVENCUNLOCKINPUTBUFFER, PNVENCUNMAPINPUTRESOURCE, PNVENCUNREGISTERRESOURCE,
 };
 
+use super::loader::{self, Library, Loaded};
 use crate::error::{Error, Result};
 use crate::init::WindowToken;
 
@@ -240,7 +240,7 @@ pub(crate) struct Nvenc {
     /// The driver's largest supported API version (`major << 4 | minor`).
     driver_api_version: u32,
     /// Keeps the library mapped for as long as the function pointers above are used.
-    _library: libloading::Library,
+    _library: Library,
 }
 
 impl std::fmt::Debug for Nvenc {
@@ -254,22 +254,32 @@ impl std::fmt::Debug for Nvenc {
     }
 }
 
+/// Why NVENC could not be loaded: the shared loader's failures, plus NVENC's own.
 #[derive(Debug, Clone)]
 enum LoadFailure {
-    Missing(String),
-    Symbol(&'static str, String),
+    Load(loader::LoadFailure),
     TooOld(u32),
     Call(&'static str, u32),
 }
 
-fn symbol<T: Copy>(library: &libloading::Library, name: &'static str) -> Result<T, LoadFailure> {
-    let mut bytes = name.as_bytes().to_vec();
-    bytes.push(0);
-    // SAFETY: each call site names `T` as the C signature nvEncodeAPI.h documents for that
-    // symbol (with NVENCSTATUS as its underlying u32).
-    match unsafe { library.get::<T>(&bytes) } {
-        Ok(sym) => Ok(*sym),
-        Err(e) => Err(LoadFailure::Symbol(name, e.to_string())),
+impl From<loader::LoadFailure> for LoadFailure {
+    fn from(failure: loader::LoadFailure) -> Self {
+        LoadFailure::Load(failure)
+    }
+}
+
+impl loader::Failure for LoadFailure {
+    fn to_error(&self, library: &'static str) -> Error {
+        match self {
+            LoadFailure::Load(failure) => failure.to_error(library),
+            LoadFailure::TooOld(version) => match check_api_version(*version) {
+                Err(error) => error,
+                Ok(()) => Error::Codec(format!(
+                    "{library} could not be used (API version {version:#x})"
+                )),
+            },
+            LoadFailure::Call(call, code) => status_error(call, *code, None),
+        }
     }
 }
 
@@ -278,10 +288,10 @@ fn symbol<T: Copy>(library: &libloading::Library, name: &'static str) -> Result<
 macro_rules! entry {
     ($list:expr, $field:ident) => {{
         $list.$field.ok_or_else(|| {
-            LoadFailure::Symbol(
+            LoadFailure::Load(loader::LoadFailure::Symbol(
                 stringify!($field),
                 "NvEncodeAPICreateInstance left this entry empty".into(),
-            )
+            ))
         })?
     }};
     ($list:expr, $field:ident, $header:ty, $ours:ty) => {{
@@ -290,10 +300,10 @@ macro_rules! entry {
         // `Option<fn>` has the same layout for both (null is `None`).
         let f = unsafe { std::mem::transmute::<$header, Option<$ours>>($list.$field) };
         f.ok_or_else(|| {
-            LoadFailure::Symbol(
+            LoadFailure::Load(loader::LoadFailure::Symbol(
                 stringify!($field),
                 "NvEncodeAPICreateInstance left this entry empty".into(),
-            )
+            ))
         })?
     }};
 }
@@ -301,35 +311,20 @@ macro_rules! entry {
 impl Nvenc {
     /// Loads the library once per process; later calls return the cached outcome.
     pub(crate) fn get() -> Result<&'static Nvenc> {
-        static LOADED: OnceLock<Result<Nvenc, LoadFailure>> = OnceLock::new();
-        match LOADED.get_or_init(Self::load) {
-            Ok(api) => Ok(api),
-            Err(LoadFailure::Missing(reason)) => Err(Error::LibraryNotFound {
-                name: LIBNVENC,
-                reason: reason.clone(),
-            }),
-            Err(LoadFailure::Symbol(symbol, reason)) => Err(Error::SymbolNotFound {
-                library: LIBNVENC,
-                symbol,
-                reason: reason.clone(),
-            }),
-            Err(LoadFailure::TooOld(version)) => match check_api_version(*version) {
-                Err(error) => Err(error),
-                Ok(()) => Err(Error::Codec(format!(
-                    "{LIBNVENC} could not be used (API version {version:#x})"
-                ))),
-            },
-            Err(LoadFailure::Call(call, code)) => Err(status_error(call, *code, None)),
-        }
+        static LOADED: Loaded<Nvenc, LoadFailure> = Loaded::new(LIBNVENC, Nvenc::load);
+        LOADED.get()
     }
 
     fn load() -> Result<Nvenc, LoadFailure> {
-        // SAFETY: opening the NVIDIA driver's NVENC library runs only its initializers.
-        let library = unsafe { libloading::Library::new(LIBNVENC) }
-            .map_err(|e| LoadFailure::Missing(e.to_string()))?;
-        let max_version: GetMaxSupportedVersion =
-            symbol(&library, "NvEncodeAPIGetMaxSupportedVersion")?;
-        let create_instance: CreateInstance = symbol(&library, "NvEncodeAPICreateInstance")?;
+        let library = Library::open(LIBNVENC)?;
+        // SAFETY: both aliases spell the C signatures nvEncodeAPI.h documents for these
+        // symbols, with NVENCSTATUS returned as its underlying u32.
+        let (max_version, create_instance): (GetMaxSupportedVersion, CreateInstance) = unsafe {
+            (
+                library.symbol("NvEncodeAPIGetMaxSupportedVersion")?,
+                library.symbol("NvEncodeAPICreateInstance")?,
+            )
+        };
 
         let mut driver_api_version = 0u32;
         // SAFETY: the out-pointer is a live local.
