@@ -1,4 +1,7 @@
-//! Pure translation of [`EncoderConfig`] into NVENC's GUIDs, enums and structs.
+//! [`EncoderConfig`] as NVENC parameters: the codec, preset and profile GUIDs, the tuning
+//! and buffer-format enums, the overrides applied to the preset's `NV_ENC_CONFIG`,
+//! `NV_ENC_INITIALIZE_PARAMS`, and the buffer-pool size. A pure translation: it reads the
+//! config module (the profile rule included), which never imports this one.
 //!
 //! Invariant: nothing here calls the driver, so every rule of the translation is tested on
 //! machines without a GPU. The session code only gathers what the GPU reports and applies
