@@ -8,8 +8,8 @@
 use nvidia_video_codec_sdk::sys::nvEncodeAPI::{GUID, NV_ENC_CAPS};
 
 use super::config::{EncoderConfig, InputFormat, Tuning};
-use super::handles::SessionHandle;
-use super::mapping::{buffer_format, buffer_format_name, codec_guid, guid_name, preset_guid};
+use super::nvenc_params::{buffer_format, buffer_format_name, codec_guid, guid_name, preset_guid};
+use super::session_handle::SessionHandle;
 use crate::error::{Error, Result};
 use crate::ffi::nvenc::EncodeCodec;
 
@@ -157,7 +157,7 @@ mod tests {
     use super::*;
     use crate::codec::Codec;
     use crate::encode::config::RateControl;
-    use crate::encode::mapping::preset_guid;
+    use crate::encode::nvenc_params::preset_guid;
     use crate::encode::{Preset, config::InputFormat};
 
     fn turing_hevc() -> Reported {
@@ -219,7 +219,7 @@ mod tests {
             ),
         ];
         for (config, what, supported) in cases {
-            let codec = crate::encode::mapping::encode_codec(config.codec).unwrap();
+            let codec = crate::encode::nvenc_params::encode_codec(config.codec).unwrap();
             let err = check(&config, codec, "NVIDIA T4", &r);
             let ok_lossless = config.tuning == Tuning::Lossless;
             if ok_lossless {

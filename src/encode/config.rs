@@ -1,4 +1,5 @@
-//! [`EncoderConfig`]: what to encode and how, checked before any NVENC call.
+//! [`EncoderConfig`]: what to encode and how (down to the profile it needs), checked before
+//! any NVENC call.
 
 use crate::codec::Codec;
 use crate::cuda::ContextMode;
@@ -15,6 +16,24 @@ pub const MAX_B_FRAMES: u32 = 4;
 /// Largest width or height accepted before asking the GPU (no NVENC generation exceeds
 /// 8192; the real limit, `NV_ENC_CAPS_WIDTH_MAX`/`HEIGHT_MAX`, is checked at open).
 pub const MAX_DIMENSION: u32 = 16_384;
+
+/// The encoding profiles a config can need (NVENC API 12.1 names each by a GUID; see
+/// [`EncoderConfig::profile`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Profile {
+    /// H.264 High.
+    H264High,
+    /// H.264 High 4:4:4 (4:4:4 input, and lossless).
+    H264High444,
+    /// HEVC Main.
+    HevcMain,
+    /// HEVC Main 10.
+    HevcMain10,
+    /// HEVC RExt (4:4:4).
+    HevcRext,
+    /// AV1 Main.
+    Av1Main,
+}
 
 /// How the bitrate is controlled.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -279,7 +298,7 @@ impl EncoderConfig {
         }
         self.validate_rate_control()?;
         self.validate_gop()?;
-        if super::mapping::profile_guid(self).is_none() {
+        if self.profile().is_none() {
             return Err(Error::Unsupported {
                 what: format!(
                     "{} encoding of {:?} input",
@@ -356,6 +375,26 @@ impl EncoderConfig {
             }
         }
         Ok(())
+    }
+
+    /// The profile this config encodes with: the one its bit depth, chroma format and tuning
+    /// need. `None` where NVENC API 12.1 has no such profile (10-bit H.264, 4:4:4 AV1) or
+    /// for decode-only codecs.
+    pub(crate) fn profile(&self) -> Option<Profile> {
+        let format = self.input_format;
+        match (self.codec, format) {
+            (Codec::H264, InputFormat::P010) => None,
+            // H.264 lossless (qpprime_y_zero_transform_bypass) exists only in High 4:4:4.
+            (Codec::H264, InputFormat::Yuv444) => Some(Profile::H264High444),
+            (Codec::H264, _) if self.tuning == Tuning::Lossless => Some(Profile::H264High444),
+            (Codec::H264, _) => Some(Profile::H264High),
+            (Codec::Hevc, InputFormat::P010) => Some(Profile::HevcMain10),
+            (Codec::Hevc, InputFormat::Yuv444) => Some(Profile::HevcRext),
+            (Codec::Hevc, _) => Some(Profile::HevcMain),
+            (Codec::Av1, InputFormat::Yuv444) => None,
+            (Codec::Av1, _) => Some(Profile::Av1Main),
+            _ => None,
+        }
     }
 
     /// The device and context mode this config asks for.

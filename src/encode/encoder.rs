@@ -6,11 +6,11 @@ use nvidia_video_codec_sdk::sys::nvEncodeAPI::NV_ENC_PIC_FLAGS;
 
 use super::config::EncoderConfig;
 use super::frame::{InputFrame, Source};
-use super::handles::SessionHandle;
 use super::layout::{PlaneLayout, check_host_planes, split_packed};
-use super::mapping;
+use super::nvenc_params;
 use super::packet::{DtsClock, EncodedPacket, PictureType};
 use super::session::EncoderSession;
+use super::session_handle::SessionHandle;
 use crate::cuda::Context;
 use crate::error::{Error, Result};
 use crate::ffi::nvenc::{EncodeStatus, Picture};
@@ -133,7 +133,7 @@ impl Encoder {
             width: self.config.width,
             height: self.config.height,
             pitch,
-            format: mapping::buffer_format(self.config.input_format),
+            format: nvenc_params::buffer_format(self.config.input_format),
             // Bit-preserving: NVENC hands the value back untouched in outputTimeStamp.
             timestamp: pts as u64,
             frame_idx: self.frame_idx,
@@ -217,7 +217,7 @@ impl Encoder {
                         &self.layout,
                         width,
                         height,
-                        mapping::buffer_format(format),
+                        nvenc_params::buffer_format(format),
                         *ptr,
                         *pitch,
                     )

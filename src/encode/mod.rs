@@ -76,11 +76,11 @@ mod caps;
 mod config;
 mod encoder;
 mod frame;
-mod handles;
 mod layout;
-mod mapping;
+mod nvenc_params;
 mod packet;
 mod session;
+mod session_handle;
 
 pub use config::{
     EncoderConfig, INFINITE_GOP, InputFormat, MAX_B_FRAMES, MAX_DIMENSION, Preset, RateControl,

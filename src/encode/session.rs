@@ -4,8 +4,8 @@ use std::ffi::c_void;
 
 use super::caps;
 use super::config::EncoderConfig;
-use super::handles::SessionHandle;
-use super::mapping;
+use super::nvenc_params;
+use super::session_handle::SessionHandle;
 use crate::cuda::Context;
 use crate::error::Result;
 use crate::ffi::nvenc::Nvenc;
@@ -58,7 +58,7 @@ pub(crate) fn open(
     guard: &CudaInitGuard,
 ) -> Result<EncoderSession> {
     let window = guard.token(); // the builder already validated `config`
-    let codec = mapping::encode_codec(config.codec)?;
+    let codec = nvenc_params::encode_codec(config.codec)?;
     let api = Nvenc::get()?;
     let mut handle = SessionHandle::open(window, api, context)?;
 
@@ -67,23 +67,23 @@ pub(crate) fn open(
 
     let mut nv_config = handle.preset_config(
         codec,
-        mapping::codec_guid(codec),
-        mapping::preset_guid(config.preset),
-        mapping::tuning_info(config.tuning),
+        nvenc_params::codec_guid(codec),
+        nvenc_params::preset_guid(config.preset),
+        nvenc_params::tuning_info(config.tuning),
     )?;
-    mapping::apply_overrides(config, &mut nv_config);
-    let mut params = mapping::init_params(config, codec);
+    nvenc_params::apply_overrides(config, &mut nv_config);
+    let mut params = nvenc_params::init_params(config, codec);
     handle.initialize(window, &mut params, &mut nv_config)?;
 
     let rc = &nv_config.get().rcParams;
-    let lookahead = mapping::effective_lookahead(rc.enableLookahead() != 0, rc.lookaheadDepth);
-    let pool = mapping::pool_size(config.b_frames, lookahead);
+    let lookahead = nvenc_params::effective_lookahead(rc.enableLookahead() != 0, rc.lookaheadDepth);
+    let pool = nvenc_params::pool_size(config.b_frames, lookahead);
     handle.allocate(
         window,
         pool,
         config.width,
         config.height,
-        mapping::buffer_format(config.input_format),
+        nvenc_params::buffer_format(config.input_format),
     )?;
     tracing::debug!(
         codec = %config.codec,

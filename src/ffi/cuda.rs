@@ -3,8 +3,9 @@
 //! Invariants:
 //! - **One library, opened once, kept.** `libcuda.so.1` is opened by that name (the file
 //!   `libnvcuvid.so.1` and `libnvidia-encode.so.1` bind to as well), exactly once per process,
-//!   and never unloaded: the [`Api`] holding it lives in a `static`. Every entry point the crate
-//!   uses is resolved up front; a driver lacking one is [`Error::SymbolNotFound`] naming it.
+//!   and never unloaded: the [`Api`] holding it lives in a `static` (see [`super::loader`]).
+//!   Every entry point the crate uses is resolved up front; a driver lacking one is
+//!   [`Error::SymbolNotFound`] naming it.
 //! - **Statuses are integers.** Every entry point is called through a signature that returns
 //!   `CUresult` as `u32`: a Rust enum holding a value it does not list is undefined behaviour,
 //!   and drivers newer than any binding return new codes (226 `CUDA_ERROR_CONTAINED` after a
@@ -21,10 +22,10 @@
 //! `nvidia-video-codec-sdk`'s raw types are built on.
 
 use std::ffi::{CStr, c_char, c_int, c_uint, c_void};
-use std::sync::OnceLock;
 
 use cudarc::driver::sys::{self, CUcontext, CUdevice, CUdeviceptr, CUstream};
 
+use super::loader::{Library, LoadFailure, Loaded};
 use crate::error::{Error, Result};
 use crate::init::WindowToken;
 
@@ -203,58 +204,32 @@ struct Api {
     stream_synchronize: StreamSynchronize,
     memcpy_2d_async: Memcpy2DAsync,
     /// Keeps the library mapped for the life of the process (the `Api` is a `static`).
-    _library: libloading::Library,
-}
-
-#[derive(Debug, Clone)]
-enum LoadFailure {
-    Missing(String),
-    Symbol(&'static str, String),
-}
-
-/// Resolves `name` as `T`.
-///
-/// # Safety
-/// `T` must be the C signature `cuda.h` documents for `name`, with `CUresult` as `u32`
-/// (same size and ABI as the C enum).
-unsafe fn symbol<T: Copy>(
-    library: &libloading::Library,
-    name: &'static str,
-) -> Result<T, LoadFailure> {
-    let mut bytes = name.as_bytes().to_vec();
-    bytes.push(0);
-    // SAFETY: guaranteed by the caller.
-    match unsafe { library.get::<T>(&bytes) } {
-        Ok(sym) => Ok(*sym),
-        Err(e) => Err(LoadFailure::Symbol(name, e.to_string())),
-    }
+    _library: Library,
 }
 
 impl Api {
     fn load() -> Result<Api, LoadFailure> {
-        // SAFETY: opening the NVIDIA driver library runs only its (trusted) initializers.
-        let library = unsafe { libloading::Library::new(LIBCUDA) }
-            .map_err(|e| LoadFailure::Missing(e.to_string()))?;
+        let library = Library::open(LIBCUDA)?;
         // SAFETY: for every `symbol` call below, the type alias spells the documented C
         // signature of the symbol it is resolved for, with `CUresult` returned as `u32`.
         unsafe {
             Ok(Api {
-                init: symbol(&library, "cuInit")?,
-                device_get_count: symbol(&library, "cuDeviceGetCount")?,
-                device_get: symbol(&library, "cuDeviceGet")?,
-                device_get_name: symbol(&library, "cuDeviceGetName")?,
-                primary_ctx_retain: symbol(&library, "cuDevicePrimaryCtxRetain")?,
-                ctx_create: symbol(&library, "cuCtxCreate_v2")?,
-                ctx_destroy: symbol(&library, "cuCtxDestroy_v2")?,
-                ctx_push: symbol(&library, "cuCtxPushCurrent_v2")?,
-                ctx_pop: symbol(&library, "cuCtxPopCurrent_v2")?,
-                mem_get_info: symbol(&library, "cuMemGetInfo_v2")?,
-                mem_alloc: symbol(&library, "cuMemAlloc_v2")?,
-                mem_free: symbol(&library, "cuMemFree_v2")?,
-                stream_create: symbol(&library, "cuStreamCreate")?,
-                stream_destroy: symbol(&library, "cuStreamDestroy_v2")?,
-                stream_synchronize: symbol(&library, "cuStreamSynchronize")?,
-                memcpy_2d_async: symbol(&library, "cuMemcpy2DAsync_v2")?,
+                init: library.symbol("cuInit")?,
+                device_get_count: library.symbol("cuDeviceGetCount")?,
+                device_get: library.symbol("cuDeviceGet")?,
+                device_get_name: library.symbol("cuDeviceGetName")?,
+                primary_ctx_retain: library.symbol("cuDevicePrimaryCtxRetain")?,
+                ctx_create: library.symbol("cuCtxCreate_v2")?,
+                ctx_destroy: library.symbol("cuCtxDestroy_v2")?,
+                ctx_push: library.symbol("cuCtxPushCurrent_v2")?,
+                ctx_pop: library.symbol("cuCtxPopCurrent_v2")?,
+                mem_get_info: library.symbol("cuMemGetInfo_v2")?,
+                mem_alloc: library.symbol("cuMemAlloc_v2")?,
+                mem_free: library.symbol("cuMemFree_v2")?,
+                stream_create: library.symbol("cuStreamCreate")?,
+                stream_destroy: library.symbol("cuStreamDestroy_v2")?,
+                stream_synchronize: library.symbol("cuStreamSynchronize")?,
+                memcpy_2d_async: library.symbol("cuMemcpy2DAsync_v2")?,
                 _library: library,
             })
         }
@@ -276,19 +251,8 @@ impl std::fmt::Debug for Driver {
 impl Driver {
     /// Opens the driver library once per process; later calls return the cached outcome.
     pub(crate) fn load() -> Result<Driver> {
-        static LOADED: OnceLock<Result<Api, LoadFailure>> = OnceLock::new();
-        match LOADED.get_or_init(Api::load) {
-            Ok(api) => Ok(Driver { api }),
-            Err(LoadFailure::Missing(reason)) => Err(Error::LibraryNotFound {
-                name: LIBCUDA,
-                reason: reason.clone(),
-            }),
-            Err(LoadFailure::Symbol(symbol, reason)) => Err(Error::SymbolNotFound {
-                library: LIBCUDA,
-                symbol,
-                reason: reason.clone(),
-            }),
-        }
+        static LOADED: Loaded<Api> = Loaded::new(LIBCUDA, Api::load);
+        LOADED.get().map(|api| Driver { api })
     }
 
     /// `cuInit(0)`; cheap after the first call.

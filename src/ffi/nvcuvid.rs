@@ -1,7 +1,7 @@
 //! Thin, `Result`-returning wrappers over NVDEC (`libnvcuvid.so.1`), loaded at run time.
 //!
 //! Invariants: the library is opened once per process and every entry point this crate uses
-//! is resolved up front, so a missing symbol is one clear error at first use instead of a
+//! is resolved up front (see [`super::loader`]), so a missing symbol is one clear error at first use instead of a
 //! failure in the middle of a stream. Every entry point returns its `CUresult` as `u32` (see
 //! [`super::cuda`]), and structs the driver writes are read field by field, enum fields as
 //! integers. Lifecycle calls (caps, decoder create/reconfigure/destroy, parser and context
@@ -11,7 +11,6 @@
 
 use std::ffi::{c_int, c_uint, c_ulonglong};
 use std::mem::MaybeUninit;
-use std::sync::OnceLock;
 
 use cudarc::driver::sys::CUcontext;
 use nvidia_video_codec_sdk::sys::cuviddec::{
@@ -23,6 +22,7 @@ use nvidia_video_codec_sdk::sys::nvcuvid::{
 };
 
 use super::cuda::check;
+use super::loader::{Library, LoadFailure, Loaded};
 use crate::error::{Error, Result};
 use crate::init::WindowToken;
 
@@ -64,7 +64,7 @@ pub(crate) struct Nvcuvid {
     parse_video_data: ParseVideoData,
     destroy_video_parser: DestroyVideoParser,
     /// Keeps the library mapped for as long as the function pointers above are used.
-    _library: libloading::Library,
+    _library: Library,
 }
 
 impl std::fmt::Debug for Nvcuvid {
@@ -73,68 +73,35 @@ impl std::fmt::Debug for Nvcuvid {
     }
 }
 
-fn symbol<T: Copy>(library: &libloading::Library, name: &'static str) -> Result<T> {
-    let mut bytes = name.as_bytes().to_vec();
-    bytes.push(0);
-    // SAFETY: each call site names `T` as the exact C signature documented in
-    // NVIDIA's cuviddec.h / nvcuvid.h for that symbol.
-    match unsafe { library.get::<T>(&bytes) } {
-        Ok(sym) => Ok(*sym),
-        Err(e) => Err(Error::SymbolNotFound {
-            library: LIBNVCUVID,
-            symbol: name,
-            reason: e.to_string(),
-        }),
-    }
-}
-
-#[derive(Debug, Clone)]
-enum LoadFailure {
-    Missing(String),
-    Symbol(&'static str, String),
-}
-
 impl Nvcuvid {
     /// Loads the library once per process; later calls return the cached outcome.
     pub(crate) fn get() -> Result<&'static Nvcuvid> {
-        static LOADED: OnceLock<Result<Nvcuvid, LoadFailure>> = OnceLock::new();
-        match LOADED.get_or_init(Self::load) {
-            Ok(api) => Ok(api),
-            Err(LoadFailure::Missing(reason)) => Err(Error::LibraryNotFound {
-                name: LIBNVCUVID,
-                reason: reason.clone(),
-            }),
-            Err(LoadFailure::Symbol(symbol, reason)) => Err(Error::SymbolNotFound {
-                library: LIBNVCUVID,
-                symbol,
-                reason: reason.clone(),
-            }),
-        }
+        static LOADED: Loaded<Nvcuvid> = Loaded::new(LIBNVCUVID, Nvcuvid::load);
+        LOADED.get()
     }
 
     fn load() -> Result<Nvcuvid, LoadFailure> {
-        // SAFETY: opening the NVIDIA driver's NVDEC library runs only its initializers.
-        let library = unsafe { libloading::Library::new(LIBNVCUVID) }
-            .map_err(|e| LoadFailure::Missing(e.to_string()))?;
-        let resolve = |e: Error| match e {
-            Error::SymbolNotFound { symbol, reason, .. } => LoadFailure::Symbol(symbol, reason),
-            other => LoadFailure::Symbol("?", other.to_string()),
-        };
-        Ok(Nvcuvid {
-            get_decoder_caps: symbol(&library, "cuvidGetDecoderCaps").map_err(resolve)?,
-            create_decoder: symbol(&library, "cuvidCreateDecoder").map_err(resolve)?,
-            destroy_decoder: symbol(&library, "cuvidDestroyDecoder").map_err(resolve)?,
-            decode_picture: symbol(&library, "cuvidDecodePicture").map_err(resolve)?,
-            reconfigure_decoder: symbol(&library, "cuvidReconfigureDecoder").map_err(resolve)?,
-            map_video_frame: symbol(&library, "cuvidMapVideoFrame64").map_err(resolve)?,
-            unmap_video_frame: symbol(&library, "cuvidUnmapVideoFrame64").map_err(resolve)?,
-            ctx_lock_create: symbol(&library, "cuvidCtxLockCreate").map_err(resolve)?,
-            ctx_lock_destroy: symbol(&library, "cuvidCtxLockDestroy").map_err(resolve)?,
-            create_video_parser: symbol(&library, "cuvidCreateVideoParser").map_err(resolve)?,
-            parse_video_data: symbol(&library, "cuvidParseVideoData").map_err(resolve)?,
-            destroy_video_parser: symbol(&library, "cuvidDestroyVideoParser").map_err(resolve)?,
-            _library: library,
-        })
+        let library = Library::open(LIBNVCUVID)?;
+        // SAFETY: for every `symbol` call below, the type alias spells the C signature
+        // NVIDIA's cuviddec.h / nvcuvid.h document for that symbol, with `CUresult` returned
+        // as `u32`.
+        unsafe {
+            Ok(Nvcuvid {
+                get_decoder_caps: library.symbol("cuvidGetDecoderCaps")?,
+                create_decoder: library.symbol("cuvidCreateDecoder")?,
+                destroy_decoder: library.symbol("cuvidDestroyDecoder")?,
+                decode_picture: library.symbol("cuvidDecodePicture")?,
+                reconfigure_decoder: library.symbol("cuvidReconfigureDecoder")?,
+                map_video_frame: library.symbol("cuvidMapVideoFrame64")?,
+                unmap_video_frame: library.symbol("cuvidUnmapVideoFrame64")?,
+                ctx_lock_create: library.symbol("cuvidCtxLockCreate")?,
+                ctx_lock_destroy: library.symbol("cuvidCtxLockDestroy")?,
+                create_video_parser: library.symbol("cuvidCreateVideoParser")?,
+                parse_video_data: library.symbol("cuvidParseVideoData")?,
+                destroy_video_parser: library.symbol("cuvidDestroyVideoParser")?,
+                _library: library,
+            })
+        }
     }
 
     /// `cuvidGetDecoderCaps` for `codec` (a `cudaVideoCodec` value), `chroma` (a

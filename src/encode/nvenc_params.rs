@@ -1,4 +1,7 @@
-//! Pure translation of [`EncoderConfig`] into NVENC's GUIDs, enums and structs.
+//! [`EncoderConfig`] as NVENC parameters: the codec, preset and profile GUIDs, the tuning
+//! and buffer-format enums, the overrides applied to the preset's `NV_ENC_CONFIG`,
+//! `NV_ENC_INITIALIZE_PARAMS`, and the buffer-pool size. A pure translation: it reads the
+//! config module (the profile rule included), which never imports this one.
 //!
 //! Invariant: nothing here calls the driver, so every rule of the translation is tested on
 //! machines without a GPU. The session code only gathers what the GPU reports and applies
@@ -15,7 +18,9 @@ use nvidia_video_codec_sdk::sys::nvEncodeAPI::{
     NV_ENC_TUNING_INFO, NVENC_INFINITE_GOPLENGTH,
 };
 
-use super::config::{EncoderConfig, INFINITE_GOP, InputFormat, Preset, RateControl, Tuning};
+use super::config::{
+    EncoderConfig, INFINITE_GOP, InputFormat, Preset, Profile, RateControl, Tuning,
+};
 use crate::codec::Codec;
 use crate::error::{Error, Result};
 use crate::ffi::nvenc::{CodecConfigMut, EncodeCodec, EncodeConfig};
@@ -74,26 +79,17 @@ pub(crate) fn buffer_format(format: InputFormat) -> NV_ENC_BUFFER_FORMAT {
     }
 }
 
-/// The profile for a config: the one its bit depth, chroma format and tuning need. `None`
-/// where the 12.1 header has no such profile (10-bit H.264, 4:4:4 AV1) or for decode-only
-/// codecs.
+/// The profile GUID for a config (see [`EncoderConfig::profile`]); `None` where NVENC API
+/// 12.1 has no such profile or for decode-only codecs.
 pub(crate) fn profile_guid(config: &EncoderConfig) -> Option<GUID> {
-    let codec = encode_codec(config.codec).ok()?;
-    let format = config.input_format;
-    match (codec, format) {
-        (EncodeCodec::H264, InputFormat::P010) => None,
-        // H.264 lossless (qpprime_y_zero_transform_bypass) exists only in High 4:4:4.
-        (EncodeCodec::H264, InputFormat::Yuv444) => Some(NV_ENC_H264_PROFILE_HIGH_444_GUID),
-        (EncodeCodec::H264, _) if config.tuning == Tuning::Lossless => {
-            Some(NV_ENC_H264_PROFILE_HIGH_444_GUID)
-        }
-        (EncodeCodec::H264, _) => Some(NV_ENC_H264_PROFILE_HIGH_GUID),
-        (EncodeCodec::Hevc, InputFormat::P010) => Some(NV_ENC_HEVC_PROFILE_MAIN10_GUID),
-        (EncodeCodec::Hevc, InputFormat::Yuv444) => Some(NV_ENC_HEVC_PROFILE_FREXT_GUID),
-        (EncodeCodec::Hevc, _) => Some(NV_ENC_HEVC_PROFILE_MAIN_GUID),
-        (EncodeCodec::Av1, InputFormat::Yuv444) => None,
-        (EncodeCodec::Av1, _) => Some(NV_ENC_AV1_PROFILE_MAIN_GUID),
-    }
+    Some(match config.profile()? {
+        Profile::H264High => NV_ENC_H264_PROFILE_HIGH_GUID,
+        Profile::H264High444 => NV_ENC_H264_PROFILE_HIGH_444_GUID,
+        Profile::HevcMain => NV_ENC_HEVC_PROFILE_MAIN_GUID,
+        Profile::HevcMain10 => NV_ENC_HEVC_PROFILE_MAIN10_GUID,
+        Profile::HevcRext => NV_ENC_HEVC_PROFILE_FREXT_GUID,
+        Profile::Av1Main => NV_ENC_AV1_PROFILE_MAIN_GUID,
+    })
 }
 
 /// A readable name for a codec, preset or profile GUID (for error messages).

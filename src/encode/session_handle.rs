@@ -24,7 +24,10 @@ use super::layout::{HostPlane, PlaneLayout, copy_to_surface};
 use crate::cuda::{Context, DeviceBuffer};
 use crate::error::{Error, Result};
 use crate::ffi::cuda::{Copy2d, Mem};
-use crate::ffi::nvenc::{EncodeCodec, EncodeConfig, EncodeStatus, EncoderPtr, Nvenc, Picture};
+use crate::ffi::nvenc::{
+    EncodeCodec, EncodeConfig, EncodeStatus, EncoderPtr, LockedBitstream, LockedInput, Nvenc,
+    Picture,
+};
 use crate::init::{
     CudaInitGuard, WindowToken, destroy_in_window, held_by_current_thread, with_current_window,
 };
@@ -169,10 +172,7 @@ impl SessionHandle {
     ) -> Result<EncodeConfig> {
         let _current = self.context.make_current()?;
         // SAFETY: the session is live while `self` exists.
-        unsafe {
-            self.api
-                .preset_config(self.raw, codec, codec_guid, preset, tuning)
-        }
+        unsafe { EncodeConfig::preset(self.api, self.raw, codec, codec_guid, preset, tuning) }
     }
 
     pub(crate) fn initialize(
@@ -186,7 +186,10 @@ impl SessionHandle {
         }
         let _current = self.context.make_current()?;
         // SAFETY: the session is live and not yet initialized (the flag).
-        unsafe { self.api.initialize(window, self.raw, params, config) }?;
+        unsafe {
+            self.api
+                .initialize(window, self.raw, params, config.as_mut_ptr())
+        }?;
         self.initialized = true;
         Ok(())
     }
@@ -239,7 +242,7 @@ impl SessionHandle {
         let _current = self.context.make_current()?;
         // SAFETY: `buffer` is one of this live session's input buffers; slots are used by
         // one picture at a time, so it is not locked already nor in use by the encoder.
-        let mut locked = unsafe { self.api.lock_input_buffer(self.raw, buffer) }?;
+        let mut locked = unsafe { LockedInput::lock(self.api, self.raw, buffer) }?;
         let pitch = locked.pitch();
         let row = layout.planes().first().map_or(0, |p| p.row_bytes);
         if !plausible_input_pitch(pitch, row) {
@@ -446,10 +449,8 @@ impl SessionHandle {
         let _current = self.context.make_current()?;
         // SAFETY: the buffer belongs to this live session; the caller reads a slot only
         // after NvEncEncodePicture reported its output ready, once.
-        let locked = unsafe {
-            self.api
-                .lock_bitstream(self.raw, buffer, self.max_bitstream)
-        }?;
+        let locked =
+            unsafe { LockedBitstream::lock(self.api, self.raw, buffer, self.max_bitstream) }?;
         let out = Bitstream {
             data: locked.data().to_vec(),
             timestamp: locked.timestamp,
