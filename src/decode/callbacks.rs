@@ -12,7 +12,7 @@ use nvidia_video_codec_sdk::sys::cuviddec::CUVIDPICPARAMS;
 use nvidia_video_codec_sdk::sys::nvcuvid::{CUVIDEOFORMAT, CUVIDPARSERDISPINFO};
 
 use super::callback_target::CallbackTarget;
-use super::core::{Core, SequenceFormat};
+use super::state::{DecoderState, SequenceFormat};
 use crate::error::{Error, Result};
 
 fn panic_message(payload: &(dyn std::any::Any + Send)) -> String {
@@ -28,7 +28,7 @@ fn guarded(
     user: *mut c_void,
     name: &str,
     fatal: bool,
-    success: impl FnOnce(&Core) -> Result<c_int>,
+    success: impl FnOnce(&DecoderState) -> Result<c_int>,
 ) -> c_int {
     if user.is_null() {
         return 0;
@@ -36,7 +36,7 @@ fn guarded(
     // SAFETY: `user` is the core's `CallbackTarget::user_data`, registered as pUserData; the
     // core outlives the parser, and callbacks run synchronously on the thread inside
     // cuvidParseVideoData.
-    let core = unsafe { CallbackTarget::<Core>::from_user_data(user) };
+    let core = unsafe { CallbackTarget::<DecoderState>::from_user_data(user) };
     match catch_unwind(AssertUnwindSafe(|| success(core))) {
         Ok(Ok(value)) => value,
         Ok(Err(error)) => {

@@ -15,17 +15,14 @@ use super::callback_target::CallbackTarget;
 use super::callbacks;
 use super::caps::{self, cuvid_codec};
 use super::config::DecoderConfig;
-use super::core::{Backing, Core, DecoderStats, StreamInfo, initial_format};
 use super::frame::Frame;
 use super::geometry::{Geometry, Shape};
-use super::handles::{CtxLock, DecoderHandle, OwnedStream, ParserHandle};
+use super::nvdec_objects::{CtxLock, DecoderHandle, OwnedStream, ParserHandle};
+use super::state::{Backing, DecoderState, DecoderStats, StreamInfo, initial_format};
 use crate::cuda::Context;
 use crate::error::{Error, Result};
 use crate::ffi::nvcuvid::Nvcuvid;
-use crate::init::{
-    CudaInitGuard, WindowTiming, WindowToken, destroy_in_window, held_by_current_thread,
-    with_current_window,
-};
+use crate::init::{CudaInitGuard, WindowTiming, WindowToken, destroy_in_window, in_runtime_window};
 
 /// Frames a decoder queues for the caller at most before `decode` refuses more input: frames
 /// not taken are eventually copied out of their surfaces, each into device memory of its own.
@@ -37,7 +34,7 @@ pub const MAX_QUEUED_FRAMES: usize = 32;
 pub struct DecoderSession {
     /// Dropped first: the parser calls into `core`.
     parser: ParserHandle,
-    core: CallbackTarget<Core>,
+    core: CallbackTarget<DecoderState>,
 }
 
 // SAFETY: the session owns every handle it points to (parser, decoder, lock, stream) and
@@ -63,7 +60,7 @@ impl std::fmt::Debug for DecoderSession {
 fn create_parser(
     window: WindowToken<'_>,
     api: &'static Nvcuvid,
-    core: &CallbackTarget<Core>,
+    core: &CallbackTarget<DecoderState>,
 ) -> Result<ParserHandle> {
     let mut params = CUVIDPARSERPARAMS {
         CodecType: cuvid_codec(core.config.codec),
@@ -133,7 +130,7 @@ pub(crate) fn open(
         Geometry::full(shape.max_width, shape.max_height),
         config.output_surfaces,
     )?;
-    let core = CallbackTarget::new(Core {
+    let core = CallbackTarget::new(DecoderState {
         decoder: RefCell::new(decoder),
         lock,
         stream,
@@ -351,19 +348,18 @@ impl Decoder {
     /// inside one init window.
     fn renew_parser(&mut self) -> Result<()> {
         let session = &mut *self.session;
-        let mut renew = |window: WindowToken<'_>| -> Result<()> {
+        let renew = |window: WindowToken<'_>| -> Result<()> {
             let parser = create_parser(window, session.core.api, &session.core)?;
             // The old parser is destroyed here, inside the window.
             drop(std::mem::replace(&mut session.parser, parser));
             Ok(())
         };
-        if held_by_current_thread() {
-            with_current_window(renew).unwrap_or(Err(Error::InitLockHeld))?;
-        } else {
-            let guard = CudaInitGuard::acquire_timeout(session.core.config.runtime_lock_timeout)?;
-            guard.record_target(session.core.context.ordinal(), "nvdec-parser-renewal");
-            renew(guard.token())?;
-        }
+        in_runtime_window(
+            session.core.config.runtime_lock_timeout,
+            session.core.context.ordinal(),
+            "nvdec-parser-renewal",
+            renew,
+        )?;
         self.core.geometry.set(None);
         self.core.layout.set(None);
         self.core.stream_info.set(None);
@@ -510,7 +506,7 @@ impl std::fmt::Debug for Decoder {
 /// taken stay queued and come with the next `decode`.
 #[must_use = "decoded frames queue up until they are taken"]
 pub struct DecodedFrames<'a> {
-    core: &'a Core,
+    core: &'a DecoderState,
     /// Set after an error taking a frame: the iterator ends (so a loop that ignores errors
     /// cannot spin) and the frame stays queued for the next call.
     stopped: bool,

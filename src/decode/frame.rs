@@ -6,134 +6,14 @@
 //! before it touches its surfaces again). NVDEC's post-processing into the surface has
 //! finished before a frame is handed out, so its pixels can be read on any CUDA stream.
 //!
-//! Layout of every copy this module makes ("packed"): the luma plane, `width` samples per
-//! row and `height` rows, then the interleaved UV plane, `2·⌈width/2⌉` samples per row and
-//! `⌈height/2⌉` rows, no padding — byte for byte what ffmpeg's `nv12` / `p010le` raw
-//! formats hold, so hashes compare directly.
-
-use std::ffi::c_void;
+//! Copies are in the packed layout of [`FrameLayout`] (see `planes`).
 
 use super::config::PixelFormat;
-use super::core::Core;
-use super::geometry::Geometry;
-use super::handles::OwnedStream;
+use super::planes::{FrameLayout, copy_planes};
+use super::state::DecoderState;
 use crate::cuda::{Context, DeviceBuffer};
 use crate::error::{Error, Result};
-use crate::ffi::cuda::{Copy2d, Mem};
-
-/// Size and pixel format of a frame.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct FrameLayout {
-    /// Visible width in pixels.
-    pub width: u32,
-    /// Visible height in pixels.
-    pub height: u32,
-    /// Rows of luma in the mapped output surface before the chroma plane starts.
-    pub surface_height: u32,
-    /// Sample layout.
-    pub format: PixelFormat,
-}
-
-impl FrameLayout {
-    /// The layout of frames of a stream of `geometry` decoded into output surfaces
-    /// configured for `configured` (the same geometry, or the whole coded picture when the
-    /// display rectangle starts at its top-left corner).
-    pub(crate) fn new(geometry: Geometry, configured: Geometry, format: PixelFormat) -> Self {
-        FrameLayout {
-            width: geometry.width().min(configured.target_width()),
-            height: geometry.height().min(configured.target_height()),
-            surface_height: configured.target_height(),
-            format,
-        }
-    }
-
-    fn bps(&self) -> usize {
-        self.format.bytes_per_sample()
-    }
-
-    /// Bytes in one packed luma row.
-    pub fn luma_row_bytes(&self) -> usize {
-        self.width as usize * self.bps()
-    }
-
-    /// Bytes in one packed chroma (UV) row.
-    pub fn chroma_row_bytes(&self) -> usize {
-        self.width.div_ceil(2) as usize * 2 * self.bps()
-    }
-
-    /// Rows in the chroma plane.
-    pub fn chroma_rows(&self) -> usize {
-        self.height.div_ceil(2) as usize
-    }
-
-    /// Bytes of the packed frame.
-    pub fn packed_size(&self) -> usize {
-        self.luma_row_bytes() * self.height as usize + self.chroma_row_bytes() * self.chroma_rows()
-    }
-
-    /// Pitch of packed copies (luma rows).
-    pub(crate) fn packed_pitch(&self) -> usize {
-        self.luma_row_bytes()
-    }
-}
-
-fn offset(mem: Mem, bytes: usize) -> Mem {
-    match mem {
-        Mem::Device(p) => Mem::Device(p + bytes as u64),
-        Mem::Host(p) => Mem::Host(p.cast::<u8>().wrapping_add(bytes).cast::<c_void>()),
-    }
-}
-
-/// Copies both planes from a pitched source (chroma after `src_luma_rows` rows) to a
-/// destination with `dst_luma_rows` rows before chroma, then waits for the copy.
-///
-/// The chroma plane of a packed destination uses `chroma_row_bytes` as its pitch when
-/// `dst_pitch` is the packed luma pitch.
-#[allow(clippy::too_many_arguments)]
-pub(crate) fn copy_planes(
-    context: &Context,
-    stream: &OwnedStream,
-    layout: &FrameLayout,
-    src: Mem,
-    src_pitch: usize,
-    src_luma_rows: usize,
-    dst: Mem,
-    dst_pitch: usize,
-    dst_luma_rows: usize,
-) -> Result<()> {
-    let packed = dst_pitch == layout.packed_pitch();
-    let dst_chroma_pitch = if packed {
-        layout.chroma_row_bytes()
-    } else {
-        dst_pitch
-    };
-    let luma = Copy2d {
-        src,
-        src_pitch,
-        dst,
-        dst_pitch,
-        width_bytes: layout.luma_row_bytes(),
-        height: layout.height as usize,
-    };
-    let chroma = Copy2d {
-        src: offset(src, src_pitch * src_luma_rows),
-        src_pitch,
-        dst: offset(dst, dst_pitch * dst_luma_rows),
-        dst_pitch: dst_chroma_pitch,
-        width_bytes: layout.chroma_row_bytes(),
-        height: layout.chroma_rows(),
-    };
-    let driver = context.driver();
-    let _current = context.make_current()?;
-    // SAFETY: callers pass a source that holds both planes at the given pitch and a
-    // destination of at least `packed_size` (packed) or the same pitched size; both stay
-    // alive until the synchronize below returns.
-    unsafe {
-        driver.memcpy_2d_async(&luma, stream.raw())?;
-        driver.memcpy_2d_async(&chroma, stream.raw())?;
-    }
-    stream.synchronize()
-}
+use crate::ffi::cuda::Mem;
 
 enum FrameBacking {
     Mapped { ptr: u64, pitch: u32 },
@@ -142,7 +22,7 @@ enum FrameBacking {
 
 /// One decoded frame in display order.
 pub struct Frame<'a> {
-    core: &'a Core,
+    core: &'a DecoderState,
     backing: FrameBacking,
     pts: i64,
     layout: FrameLayout,
@@ -151,7 +31,7 @@ pub struct Frame<'a> {
 
 impl<'a> Frame<'a> {
     pub(crate) fn mapped(
-        core: &'a Core,
+        core: &'a DecoderState,
         ptr: u64,
         pitch: u32,
         pts: i64,
@@ -168,7 +48,7 @@ impl<'a> Frame<'a> {
     }
 
     pub(crate) fn owned(
-        core: &'a Core,
+        core: &'a DecoderState,
         buffer: DeviceBuffer,
         pts: i64,
         layout: FrameLayout,
@@ -366,40 +246,5 @@ impl Drop for Frame<'_> {
                 tracing::error!(%error, "unmapping a decoded frame failed");
             }
         }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn packed_nv12_matches_ffmpeg_sizes() {
-        let l = FrameLayout {
-            width: 640,
-            height: 360,
-            surface_height: 360,
-            format: PixelFormat::Nv12,
-        };
-        assert_eq!(l.packed_size(), 640 * 360 * 3 / 2);
-        let odd = FrameLayout {
-            width: 641,
-            height: 361,
-            surface_height: 362,
-            format: PixelFormat::Nv12,
-        };
-        assert_eq!(odd.packed_size(), 641 * 361 + 642 * 181);
-    }
-
-    #[test]
-    fn packed_p016_has_two_bytes_per_sample() {
-        let l = FrameLayout {
-            width: 640,
-            height: 360,
-            surface_height: 360,
-            format: PixelFormat::P016,
-        };
-        assert_eq!(l.packed_size(), 640 * 360 * 3);
-        assert_eq!(l.chroma_row_bytes(), 1280);
     }
 }

@@ -14,7 +14,8 @@
 use std::mem::ManuallyDrop;
 use std::sync::{Arc, Mutex, PoisonError};
 
-use super::frame::{Frame, FrameLayout};
+use super::frame::Frame;
+use super::planes::FrameLayout;
 use crate::cuda::{Context, DeviceBuffer};
 use crate::error::Result;
 

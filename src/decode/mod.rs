@@ -9,16 +9,22 @@
 //! Design choices:
 //! - **Create before seeing the stream.** The decoder exists when the builder reaches
 //!   `SessionOpen`, so it is sized from [`DecoderConfig`] (max size, bit depth, surfaces).
-//!   The first sequence header then *reconfigures* it to the real size
-//!   (`cuvidReconfigureDecoder`, no lock needed). A stream larger than the maximum, of
-//!   another bit depth, or needing more surfaces makes the decoder re-create itself in an
-//!   init window taken at run time — create the new one, then destroy the old — so a
+//!   A stream that fits is handled by `cuvidReconfigureDecoder` inside an init window taken
+//!   at run time — or by nothing at all when its coded size is the decoder's and its picture
+//!   starts at the top-left corner (a 1080p stream in a decoder made for 1080p). A stream
+//!   larger than the maximum, of another bit depth, or needing more surfaces makes the decoder
+//!   re-create itself in such a window — create the new one, then destroy the old — so a
 //!   failure leaves the old one in place and the error reported.
-//! - **Crop in hardware.** Output surfaces are set to the display area (1080 rows of a
-//!   1088-coded stream), so mapped frames are already cropped and copies need no offsets.
-//! - **Zero-copy frames, borrowed.** A [`Frame`] is the mapped output surface; it borrows
-//!   the decoder, so it cannot outlive the mapping. Frames queued but not yet taken are
-//!   copied out only if their decode surface is about to be reused (see `core`).
+//! - **Crop in hardware, or in place.** Output surfaces are set to the display area, or keep
+//!   the coded size when the display area is its top-left part; either way a frame presents
+//!   exactly the display area ([`Frame::chroma_offset`] accounts for surface rows).
+//! - **Zero-copy frames, borrowed, and ready.** A [`Frame`] is the mapped output surface,
+//!   waited for before it is handed out; it borrows the decoder, so it cannot outlive the
+//!   mapping. Frames that must outlive it are copied into a reusable [`DeviceFramePool`].
+//!   Frames queued but not yet taken are copied out only if their decode surface is about to
+//!   be reused (see `state`), and at most [`MAX_QUEUED_FRAMES`] wait.
+//! - **Pools for servers.** [`DecoderPool`] keeps decoders built ahead of demand; a checkout
+//!   that hits costs no driver call.
 //! - **Progressive output.** Interlaced streams are woven (no deinterlacing), which is what
 //!   ffmpeg's software decoder outputs too.
 //! - JPEG is not offered: NVDEC's JPEG path goes through nvJPEG in practice, and the
@@ -28,21 +34,23 @@ mod callback_target;
 mod callbacks;
 mod caps;
 mod config;
-mod core;
 mod decoder;
 mod frame;
 mod frame_pool;
 mod geometry;
-mod handles;
+mod nvdec_objects;
+mod planes;
 mod pool;
+mod state;
 
 pub use caps::DecodeCaps;
 pub use config::{DecoderConfig, OutputFormat, PixelFormat};
-pub use core::{DecoderStats, StreamInfo};
 pub use decoder::{DecodedFrames, Decoder, DecoderSession, MAX_QUEUED_FRAMES};
-pub use frame::{Frame, FrameLayout};
+pub use frame::Frame;
 pub use frame_pool::{DeviceFramePool, OwnedFrame};
+pub use planes::FrameLayout;
 pub use pool::{DecoderPool, DecoderPools, DecoderSpec, PoolConfig, PoolStats, PooledDecoder};
+pub use state::{DecoderStats, StreamInfo};
 
 use crate::cuda::Context;
 use crate::error::Result;

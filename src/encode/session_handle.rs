@@ -28,9 +28,7 @@ use crate::ffi::nvenc::{
     EncodeCodec, EncodeConfig, EncodeStatus, EncoderPtr, LockedBitstream, LockedInput, Nvenc,
     Picture,
 };
-use crate::init::{
-    CudaInitGuard, WindowToken, destroy_in_window, held_by_current_thread, with_current_window,
-};
+use crate::init::{WindowToken, destroy_in_window, in_runtime_window};
 
 /// Row alignment of the device staging surfaces (what `cuMemAllocPitch` picks on current
 /// GPUs).
@@ -337,14 +335,14 @@ impl SessionHandle {
         Ok(())
     }
 
-    /// Runs `f` inside an init window: the one this thread is already in, or a new one.
+    /// Runs `f` inside an init window taken at run time (see `init::in_runtime_window`).
     fn in_window<R>(&self, f: impl for<'w> FnOnce(WindowToken<'w>) -> Result<R>) -> Result<R> {
-        if held_by_current_thread() {
-            return with_current_window(f).unwrap_or(Err(Error::InitLockHeld));
-        }
-        let guard = CudaInitGuard::acquire_timeout(RUNTIME_LOCK_TIMEOUT)?;
-        guard.record_target(self.context.ordinal(), "nvenc-staging");
-        f(guard.token())
+        in_runtime_window(
+            RUNTIME_LOCK_TIMEOUT,
+            self.context.ordinal(),
+            "nvenc-staging",
+            f,
+        )
     }
 
     /// Copies a device surface into the staging surface of `slot` and maps it; returns the

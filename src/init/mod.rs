@@ -37,7 +37,7 @@ pub use stats::InitLockStats;
 pub use teardown::{pending_teardowns, wait_for_teardowns};
 
 pub(crate) use teardown::destroy_in_window;
-pub(crate) use window::{WindowToken, with_current_window};
+pub(crate) use window::{WindowToken, in_runtime_window};
 
 /// A snapshot of the process-wide init-lock counters.
 ///

@@ -11,8 +11,11 @@
 
 use std::marker::PhantomData;
 
+use std::time::Duration;
+
 use super::guard::{CudaInitGuard, held_by_current_thread};
 use super::stats::COUNTERS;
+use crate::error::{Error, Result};
 
 /// Proof that the calling thread is inside an init window, for as long as `'w`.
 #[derive(Debug, Clone, Copy)]
@@ -55,6 +58,27 @@ impl CudaInitGuard {
 
 /// Runs `f` with a token if this thread is inside an init window right now (opened further
 /// up the stack), else returns `None` without running it.
-pub(crate) fn with_current_window<R>(f: impl for<'w> FnOnce(WindowToken<'w>) -> R) -> Option<R> {
+fn with_current_window<R>(f: impl for<'w> FnOnce(WindowToken<'w>) -> R) -> Option<R> {
     held_by_current_thread().then(|| f(WindowToken::mint()))
+}
+
+/// Runs `f` inside an init window taken at run time (a stream change, a parser renewal, the
+/// first device frame of an encoder): the window this thread is already in, or a new one
+/// waited for at most `timeout`. `device` and `what` label the window's tracing span.
+///
+/// # Errors
+/// [`Error::InitLockTimeout`] when the lock is not free within `timeout`; whatever `f`
+/// returns.
+pub(crate) fn in_runtime_window<R>(
+    timeout: Duration,
+    device: u32,
+    what: &'static str,
+    f: impl for<'w> FnOnce(WindowToken<'w>) -> Result<R>,
+) -> Result<R> {
+    if held_by_current_thread() {
+        return with_current_window(f).unwrap_or(Err(Error::InitLockHeld));
+    }
+    let guard = CudaInitGuard::acquire_timeout(timeout)?;
+    guard.record_target(device, what);
+    f(guard.token())
 }

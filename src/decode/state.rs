@@ -2,7 +2,7 @@
 //!
 //! Invariant: the core lives in a [`CallbackTarget`](super::callback_target::CallbackTarget)
 //! whose address is fixed for the parser's whole life, and is only ever accessed through
-//! `&Core`; everything that changes is in a `Cell` or `RefCell`, so the callbacks (which run
+//! `&DecoderState`; everything that changes is in a `Cell` or `RefCell`, so the callbacks (which run
 //! synchronously inside `cuvidParseVideoData`) never alias a `&mut`.
 //!
 //! Surface reuse: the parser may hand a decode surface out again as soon as it has been
@@ -26,14 +26,14 @@ use nvidia_video_codec_sdk::sys::nvcuvid::CUVIDPARSERDISPINFO;
 
 use super::caps::{self, CHROMA_420, cuvid_codec_name, cuvid_codec_value};
 use super::config::{DecoderConfig, MAX_DIMENSION, MAX_SURFACES, PixelFormat};
-use super::frame::{FrameLayout, copy_planes};
 use super::geometry::{Geometry, Shape};
-use super::handles::{CtxLock, DecoderHandle, OwnedStream};
+use super::nvdec_objects::{CtxLock, DecoderHandle, OwnedStream};
+use super::planes::{FrameLayout, copy_planes};
 use crate::cuda::{Context, DeviceBuffer};
 use crate::error::{Error, Result};
 use crate::ffi::cuda::Mem;
 use crate::ffi::nvcuvid::Nvcuvid;
-use crate::init::{CudaInitGuard, WindowToken, held_by_current_thread, with_current_window};
+use crate::init::{WindowToken, in_runtime_window};
 
 /// Where a displayed-but-not-yet-taken frame's pixels are.
 pub(crate) enum Backing {
@@ -112,7 +112,7 @@ pub struct StreamInfo {
 }
 
 /// Field order is drop order: decoder handle, then lock, then stream, then context.
-pub(crate) struct Core {
+pub(crate) struct DecoderState {
     pub(crate) decoder: RefCell<DecoderHandle>,
     pub(crate) lock: CtxLock,
     pub(crate) stream: OwnedStream,
@@ -135,7 +135,7 @@ pub(crate) struct Core {
     pub(crate) stats: Cell<DecoderStats>,
 }
 
-impl Core {
+impl DecoderState {
     /// Records a callback's error; the first one wins.
     pub(crate) fn record_error(&self, error: Error, fatal: bool) {
         if fatal {
@@ -248,15 +248,14 @@ impl Core {
         Ok(())
     }
 
-    /// Runs `f` inside an init window: the one this thread is already in, or a new one
-    /// taken with the config's run-time timeout.
+    /// Runs `f` inside an init window taken at run time (see `init::in_runtime_window`).
     fn in_window<R>(&self, f: impl for<'w> FnOnce(WindowToken<'w>) -> Result<R>) -> Result<R> {
-        if held_by_current_thread() {
-            return with_current_window(f).unwrap_or_else(|| Err(Error::InitLockHeld));
-        }
-        let guard = CudaInitGuard::acquire_timeout(self.config.runtime_lock_timeout)?;
-        guard.record_target(self.context.ordinal(), "nvdec-stream-change");
-        f(guard.token())
+        in_runtime_window(
+            self.config.runtime_lock_timeout,
+            self.context.ordinal(),
+            "nvdec-stream-change",
+            f,
+        )
     }
 
     /// Checks a sequence header against the decoder and the hard limits, before any

@@ -93,7 +93,7 @@ impl Drop for CtxLock {
         destroy_in_window("cuvid context lock", move |window| {
             let raw = raw;
             // SAFETY: the decoder that used this lock has been destroyed before (field order
-            // of `Core`, dropped inside one teardown).
+            // of `DecoderState`, dropped inside one teardown).
             if let Err(error) = unsafe { api.ctx_lock_destroy(window, raw.0) } {
                 tracing::error!(%error, "destroying a cuvid context lock failed");
             }
