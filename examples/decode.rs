@@ -69,9 +69,16 @@ fn run(mut args: Args) -> nvcodec_guard::Result<()> {
     let started = Instant::now();
     let mut decoder = DecoderBuilder::new(config).build()?;
     let init = started.elapsed();
-    let mut frames = 0u64;
     let mut first_frame = None;
-    let mut report = |frame: Frame<'_>| -> nvcodec_guard::Result<()> {
+    if args.md5 {
+        // The timestamps are the container's (MP4/Matroska/WebM, IVF) in this time base, or
+        // packet indices for raw elementary streams.
+        match stream.time_base() {
+            Some(tb) => println!("#tb 0: {}/{}", tb.num, tb.den),
+            None => println!("#tb 0: packet index"),
+        }
+    }
+    let frames = decoder.decode_stream(&stream, |frame: Frame<'_>| {
         if first_frame.is_none() {
             first_frame = Some(started.elapsed());
         }
@@ -90,22 +97,12 @@ fn run(mut args: Args) -> nvcodec_guard::Result<()> {
                 args.md5 = false;
             }
         }
-        frames += 1;
         Ok(())
-    };
-    for packet in stream.packets() {
-        let packet = packet?;
-        for frame in decoder.decode(packet.data, packet.pts)? {
-            report(frame?)?;
-        }
-    }
-    for frame in decoder.flush()? {
-        report(frame?)?;
-    }
+    })?;
     let total = started.elapsed();
     let window = decoder.init_window();
     eprintln!(
-        "{}: {} {} frames in {:.3} s ({:.0} fps); init {:.1} ms (lock wait {:.1} ms, hold {:.1} ms); first frame after {:.1} ms; {:?}",
+        "{}: {} {} frames in {:.3} s ({:.0} fps); init {:.1} ms (lock wait {:.1} ms, hold {:.1} ms); first frame after {:.1} ms; {:?}; {:?}",
         args.path.display(),
         stream.codec(),
         frames,
@@ -116,6 +113,7 @@ fn run(mut args: Args) -> nvcodec_guard::Result<()> {
         window.hold.as_secs_f64() * 1e3,
         first_frame.unwrap_or_default().as_secs_f64() * 1e3,
         decoder.stats(),
+        stream.container(),
     );
     Ok(())
 }

@@ -161,6 +161,10 @@ impl<B: Backend> Builder<B, Uninit> {
     /// Enters the init window: validates the config, takes the guard and creates (or joins)
     /// the CUDA context the config asks for. On error the guard is dropped, releasing the
     /// lock.
+    ///
+    /// # Errors
+    /// [`Error::InvalidConfig`](crate::Error::InvalidConfig) for a config no GPU accepts
+    /// (before any driver call); what [`Context::acquire`] returns.
     pub fn context(self, guard: CudaInitGuard) -> Result<Builder<B, ContextReady>> {
         B::validate(&self.config)?;
         let spec = B::context_spec(&self.config);
@@ -176,6 +180,26 @@ impl<B: Backend> Builder<B, Uninit> {
     }
 
     /// Acquires the lock, walks every phase and finishes: the common case in one call.
+    ///
+    /// # Errors
+    /// [`Error::InvalidConfig`](crate::Error::InvalidConfig) before any lock or driver call;
+    /// [`Error::LibraryNotFound`](crate::Error::LibraryNotFound) /
+    /// [`Error::SymbolNotFound`](crate::Error::SymbolNotFound) without a usable driver;
+    /// [`Error::Unsupported`](crate::Error::Unsupported) for what this GPU cannot do, saying
+    /// what it can; [`Error::NoEncodeDevice`](crate::Error::NoEncodeDevice) for an encoder on
+    /// a GPU without NVENC; [`Error::Cuda`](crate::Error::Cuda) /
+    /// [`Error::Encoder`](crate::Error::Encoder) naming the driver call and status that
+    /// failed. Whatever fails, everything made so far is destroyed inside the window and the
+    /// lock is released.
+    ///
+    /// # Examples
+    /// ```no_run
+    /// use nvcodec_guard::decode::{DecoderBuilder, DecoderConfig};
+    /// use nvcodec_guard::Codec;
+    /// let decoder = DecoderBuilder::new(DecoderConfig::new(Codec::Hevc)).build()?;
+    /// # drop(decoder);
+    /// # Ok::<(), nvcodec_guard::Error>(())
+    /// ```
     pub fn build(self) -> Result<B::Product> {
         B::validate(&self.config)?;
         let guard = CudaInitGuard::acquire()?;
@@ -185,6 +209,9 @@ impl<B: Backend> Builder<B, Uninit> {
     /// Like [`build`](Self::build), but gives up with
     /// [`Error::InitLockTimeout`](crate::Error::InitLockTimeout) if the lock is not free
     /// within `timeout`.
+    ///
+    /// # Errors
+    /// As [`build`](Self::build), plus the timeout.
     pub fn build_timeout(self, timeout: Duration) -> Result<B::Product> {
         B::validate(&self.config)?;
         let guard = CudaInitGuard::acquire_timeout(timeout)?;
@@ -210,6 +237,9 @@ impl<B: Backend> Builder<B, ContextReady> {
 
     /// Creates the codec session inside the window. On error everything built so far is
     /// dropped and the lock released.
+    ///
+    /// # Errors
+    /// As [`build`](Builder::build) past the context.
     pub fn open_session(self) -> Result<Builder<B, SessionOpen>> {
         let InitWindow { guard, context } = self.state;
         let session = guard

@@ -109,6 +109,14 @@ impl Encoder {
     ///
     /// The frame is checked against the configured format and size before any driver call
     /// ([`Error::InvalidInput`] names the plane, pitch and sizes at fault).
+    ///
+    /// # Errors
+    /// [`Error::InvalidInput`] for a frame of the wrong format or size;
+    /// [`Error::Codec`] when NVENC holds as many frames as the encoder has buffers;
+    /// [`Error::Encoder`] naming the NVENC call, status and `NvEncGetLastErrorString`;
+    /// [`Error::Poisoned`] after an earlier failure left the stream untrustworthy;
+    /// [`Error::InitLockTimeout`] if registering the staging surfaces for the first device
+    /// frame (an init-window call) could not get the lock.
     pub fn encode(&mut self, frame: InputFrame<'_>, pts: i64) -> Result<Vec<EncodedPacket>> {
         self.check_usable()?;
         let pool = self.session.pool_size();
@@ -258,6 +266,10 @@ impl Encoder {
     ///
     /// The encoder stays usable: the next frame starts a new segment with an IDR frame and
     /// decode timestamps restart from its pts.
+    ///
+    /// # Errors
+    /// [`Error::Encoder`] if end of stream or reading a packet fails (the encoder is then
+    /// [`Error::Poisoned`]).
     pub fn flush(&mut self) -> Result<Vec<EncodedPacket>> {
         self.check_usable()?;
         if !self.session.has_unfinished_pictures() {

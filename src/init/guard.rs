@@ -58,9 +58,21 @@ pub struct WindowTiming {
 }
 
 impl CudaInitGuard {
-    /// Enters the init window, blocking until every other window has closed.
+    /// Enters the init window, blocking until every window opened or asked for before this
+    /// call has closed (waiters are served in arrival order).
     ///
-    /// Fails only with [`Error::InitLockHeld`] if this thread already holds the lock.
+    /// # Errors
+    /// [`Error::InitLockHeld`] if this thread already holds the lock (a second acquire would
+    /// deadlock); nothing else.
+    ///
+    /// # Examples
+    /// ```
+    /// use nvcodec_guard::init::CudaInitGuard;
+    /// let guard = CudaInitGuard::acquire()?;
+    /// assert!(CudaInitGuard::acquire().is_err(), "re-entrant acquire is refused");
+    /// drop(guard);
+    /// # Ok::<(), nvcodec_guard::Error>(())
+    /// ```
     pub fn acquire() -> Result<Self> {
         Self::enter(None)
     }
@@ -69,6 +81,19 @@ impl CudaInitGuard {
     ///
     /// Use this in servers: a driver call that hangs in one pipeline's window then surfaces
     /// as an error in the others instead of freezing them silently.
+    ///
+    /// # Errors
+    /// [`Error::InitLockTimeout`] (with how long it waited) when the window did not come
+    /// within `timeout`; [`Error::InitLockHeld`] if this thread already holds the lock.
+    ///
+    /// # Examples
+    /// ```
+    /// use std::time::Duration;
+    /// use nvcodec_guard::init::CudaInitGuard;
+    /// let guard = CudaInitGuard::acquire_timeout(Duration::from_secs(5))?;
+    /// # drop(guard);
+    /// # Ok::<(), nvcodec_guard::Error>(())
+    /// ```
     pub fn acquire_timeout(timeout: Duration) -> Result<Self> {
         Self::enter(Some(timeout))
     }
