@@ -97,7 +97,29 @@ impl Backend for Nvdec {
     }
 }
 
-/// The decoder builder: `DecoderBuilder::new(config)` starts in [`Uninit`].
+/// The builder of a [`Decoder`], named by what it builds; its methods are those of
+/// [`Builder`], which decoders and encoders share.
+///
+/// How the states fit together (each transition consumes the builder; a method that does not
+/// belong to a state does not exist on it, so a wrong order does not compile):
+///
+/// | state | holds | methods | next |
+/// |---|---|---|---|
+/// | `DecoderBuilder<Uninit>` | the [`DecoderConfig`] | [`new`](Builder::new), [`build`](Builder::build) / [`build_timeout`](Builder::build_timeout) (all steps at once), [`context`](Builder::context)`(guard)` | `ContextReady` |
+/// | `DecoderBuilder<ContextReady>` | the [`CudaInitGuard`] and the CUDA context | [`cuda_context`](Builder::cuda_context), [`guard`](Builder::guard), [`open_session`](Builder::open_session) | `SessionOpen` |
+/// | `DecoderBuilder<SessionOpen>` | the guard, the context and the [`DecoderSession`] (`cuvidCreateDecoder` done) | [`session`](Builder::session), [`finish`](Builder::finish) | a [`Decoder`], lock released |
+///
+/// `build()` returns `Result<Decoder>` here (`B::Product` is [`Decoder`] for this builder).
+/// Dropping a builder in any state, or any error, destroys what it made inside its window and
+/// releases the lock.
+///
+/// ```no_run
+/// use nvcodec_guard::decode::{Decoder, DecoderBuilder, DecoderConfig};
+/// use nvcodec_guard::Codec;
+/// let decoder: Decoder = DecoderBuilder::new(DecoderConfig::new(Codec::H264)).build()?;
+/// # drop(decoder);
+/// # Ok::<(), nvcodec_guard::Error>(())
+/// ```
 pub type DecoderBuilder<P = Uninit> = Builder<Nvdec, P>;
 
 impl Decoder {

@@ -137,7 +137,14 @@ impl Backend for Nvenc {
     }
 }
 
-/// The encoder builder: `EncoderBuilder::new(config)` starts in [`Uninit`].
+/// The builder of an [`Encoder`], named by what it builds; its methods are those of
+/// [`Builder`], which decoders and encoders share, and its states fit together as
+/// [`DecoderBuilder`](crate::decode::DecoderBuilder)'s do: `Uninit` (config) →
+/// [`context`](Builder::context)`(guard)` → `ContextReady` (guard, CUDA context) →
+/// [`open_session`](Builder::open_session) → `SessionOpen` (the [`EncoderSession`]:
+/// `NvEncOpenEncodeSessionEx` … `NvEncInitializeEncoder` and buffers done) →
+/// [`finish`](Builder::finish) → an [`Encoder`], lock released. `build()` returns
+/// `Result<Encoder>` here.
 pub type EncoderBuilder<P = Uninit> = Builder<Nvenc, P>;
 
 impl Encoder {
