@@ -346,8 +346,8 @@ impl DecoderPool {
     /// never evicts idle decoders to make room).
     pub fn prewarm(&self, spec: DecoderSpec, n: usize) -> Result<()> {
         for _ in 0..n {
-            let decoder = self.build(spec, Some(Duration::ZERO))?;
-            self.give_back(decoder, None);
+            let (decoder, busy) = self.build(spec, Some(Duration::ZERO))?;
+            checkin(&self.inner, decoder, None, busy);
         }
         Ok(())
     }
@@ -368,12 +368,13 @@ impl DecoderPool {
     /// # Errors
     /// As [`checkout`](Self::checkout).
     pub fn checkout_timeout(&self, spec: DecoderSpec, timeout: Duration) -> Result<PooledDecoder> {
-        let decoder = self.build(spec, Some(timeout))?;
+        let (decoder, busy) = self.build(spec, Some(timeout))?;
         let reconfigurations_at_checkout = decoder.stats().reconfigurations;
         Ok(PooledDecoder {
             decoder: ManuallyDrop::new(decoder),
             pool: Arc::clone(&self.inner),
             reconfigurations_at_checkout,
+            busy,
         })
     }
 
@@ -393,7 +394,7 @@ impl DecoderPool {
 
     /// Takes an idle decoder that fits `spec`, or builds one (counted busy either way).
     /// `wait`: `Some(ZERO)` for prewarm (no hit: always build, fail at once when full).
-    fn build(&self, spec: DecoderSpec, wait: Option<Duration>) -> Result<Decoder> {
+    fn build(&self, spec: DecoderSpec, wait: Option<Duration>) -> Result<(Decoder, Busy)> {
         let inner = &self.inner;
         let config = inner.config.decoder_config(&spec);
         config.validate()?;
@@ -444,14 +445,18 @@ impl DecoderPool {
                     .map(|(i, _)| i);
                 if let Some(i) = best {
                     let idle = state.idle.swap_remove(i);
-                    *state.busy.entry(key).or_default() += 1;
-                    state.busy_bytes += idle.bytes;
+                    let busy = Busy {
+                        key: (idle.shape.codec, idle.shape.bit_depth),
+                        bytes: idle.bytes,
+                    };
+                    *state.busy.entry(busy.key).or_default() += 1;
+                    state.busy_bytes += busy.bytes;
                     state.stats.checkouts += 1;
                     state.stats.hits += 1;
                     drop(state);
                     drop(doomed);
                     tracing::debug!(?spec, "decoder pool hit");
-                    return Ok(idle.decoder);
+                    return Ok((idle.decoder, busy));
                 }
             }
             // A miss: make room by evicting idle decoders, least recently used first —
@@ -512,7 +517,7 @@ impl DecoderPool {
                 state.stats.creations += 1;
                 state.stats.checkouts += u64::from(!prewarm);
                 // The estimate is of the shape it was asked for, which is what it got.
-                Ok(decoder)
+                Ok((decoder, Busy { key, bytes }))
             }
             Err(error) => {
                 if let Some(n) = state.busy.get_mut(&key) {
@@ -525,22 +530,26 @@ impl DecoderPool {
             }
         }
     }
+}
 
-    /// Puts a decoder built by `build` (for `prewarm`) into the idle list.
-    fn give_back(&self, decoder: Decoder, reconfigurations_at_checkout: Option<u32>) {
-        checkin(&self.inner, decoder, reconfigurations_at_checkout);
-    }
+/// What a decoder out of the pool counts against its limits: the key and estimate it was
+/// counted under when it left (its shape may change while out, e.g. to another bit depth).
+#[derive(Debug, Clone, Copy)]
+struct Busy {
+    key: Key,
+    bytes: u64,
 }
 
 /// Returns a decoder to the pool: reset (outside the mutex; one short init window), then
-/// idle, or destroyed if the reset failed or the pool is closed.
-fn checkin(inner: &PoolInner, mut decoder: Decoder, reconfigurations_at_checkout: Option<u32>) {
+/// idle under its current shape, or destroyed if the reset failed or the pool is closed.
+/// `reconfigurations_at_checkout` is `None` for a decoder fresh from `prewarm`.
+fn checkin(
+    inner: &PoolInner,
+    mut decoder: Decoder,
+    reconfigurations_at_checkout: Option<u32>,
+    busy: Busy,
+) {
     let shape = decoder.shape();
-    let key = (shape.codec, shape.bit_depth);
-    let checked_out_bytes = estimate_bytes(
-        &spec_shape(decoder.config()),
-        decoder.config().output_surfaces,
-    );
     let reset = match reconfigurations_at_checkout {
         None => Ok(()), // fresh from prewarm: nothing to reset
         Some(_) => decoder.reset(),
@@ -548,10 +557,10 @@ fn checkin(inner: &PoolInner, mut decoder: Decoder, reconfigurations_at_checkout
     let bytes = estimate_bytes(&shape, decoder.config().output_surfaces);
     let stats: DecoderStats = decoder.stats();
     let mut state = inner.state();
-    if let Some(n) = state.busy.get_mut(&key) {
+    if let Some(n) = state.busy.get_mut(&busy.key) {
         *n = n.saturating_sub(1);
     }
-    state.busy_bytes = state.busy_bytes.saturating_sub(checked_out_bytes);
+    state.busy_bytes = state.busy_bytes.saturating_sub(busy.bytes);
     if let Some(before) = reconfigurations_at_checkout {
         state.stats.reconfigurations += u64::from(stats.reconfigurations.saturating_sub(before));
     }
@@ -588,6 +597,7 @@ pub struct PooledDecoder {
     decoder: ManuallyDrop<Decoder>,
     pool: Arc<PoolInner>,
     reconfigurations_at_checkout: u32,
+    busy: Busy,
 }
 
 impl std::ops::Deref for PooledDecoder {
@@ -608,7 +618,12 @@ impl Drop for PooledDecoder {
     fn drop(&mut self) {
         // SAFETY: `decoder` is taken exactly once, here, and never used afterwards.
         let decoder = unsafe { ManuallyDrop::take(&mut self.decoder) };
-        checkin(&self.pool, decoder, Some(self.reconfigurations_at_checkout));
+        checkin(
+            &self.pool,
+            decoder,
+            Some(self.reconfigurations_at_checkout),
+            self.busy,
+        );
     }
 }
 
