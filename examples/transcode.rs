@@ -18,7 +18,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Instant;
 
-use nvcodec_guard::decode::{DecoderBuilder, DecoderConfig, Frame, PixelFormat};
+use nvcodec_guard::decode::{DecoderBuilder, DecoderConfig, Frame};
 use nvcodec_guard::encode::{Encoder, EncoderBuilder, EncoderConfig, InputFormat, InputFrame};
 use nvcodec_guard::init::WindowTiming;
 use nvcodec_guard::input::ElementaryStream;
@@ -99,10 +99,7 @@ struct Report {
 }
 
 fn build_encoder(options: &Options, frame: &Frame<'_>) -> Result<EncodeSide, Error> {
-    let format = match frame.pixel_format() {
-        PixelFormat::P016 => InputFormat::P010,
-        _ => InputFormat::Nv12,
-    };
+    let format = InputFormat::from(frame.pixel_format());
     let config =
         EncoderConfig::new(options.codec, frame.width(), frame.height()).with_input_format(format);
     match EncoderBuilder::new(config).build() {

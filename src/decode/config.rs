@@ -20,6 +20,9 @@ pub enum OutputFormat {
 }
 
 /// The layout a frame actually has (resolved from [`OutputFormat::Auto`]).
+///
+/// The encoder names the same bytes its own way: a decoded frame goes into an encoder
+/// configured with `InputFormat::from(frame.pixel_format())` (`P016` → `P010`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum PixelFormat {
     /// 8-bit semi-planar 4:2:0.

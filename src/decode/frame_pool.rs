@@ -162,6 +162,12 @@ impl OwnedFrame {
         self.layout.chroma_row_bytes()
     }
 
+    /// The device memory holding the frame (packed), e.g. for
+    /// `InputFrame::device(frame.device_buffer(), frame.pitch())` into an encoder.
+    pub fn device_buffer(&self) -> &DeviceBuffer {
+        &self.buffer
+    }
+
     /// The CUDA context the memory belongs to.
     pub fn context(&self) -> &Context {
         self.buffer().context()

@@ -14,7 +14,16 @@ use crate::cuda::Context;
 use crate::error::Result;
 use crate::ffi::cuda::{Copy2d, Mem};
 
-/// Size and pixel format of a frame.
+/// Size and pixel format of a frame, and its **packed layout**: what every copy the crate
+/// makes of a frame holds (`Frame::to_vec`, `copy_to_host`, `copy_to_device`,
+/// `copy_to_pool`).
+///
+/// Packed means: the luma plane, [`width`](Self::width) samples per row and
+/// [`height`](Self::height) rows, then the interleaved UV plane, `2·⌈width/2⌉` samples per row
+/// and `⌈height/2⌉` rows, no padding ([`packed_size`](Self::packed_size) bytes in all) — byte
+/// for byte what ffmpeg's `nv12` (8-bit) and `p010le` (P016) raw formats hold, so hashes
+/// compare directly. A mapped [`Frame`](super::Frame) itself is pitched instead: see its
+/// `pitch`, `chroma_offset` and `chroma_pitch`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct FrameLayout {
     /// Visible width in pixels.

@@ -210,7 +210,9 @@ impl State {
             .min_by_key(|(_, idle)| idle.since)
             .map(|(i, _)| i)?;
         self.stats.evictions += 1;
-        Some(self.idle.swap_remove(i).decoder)
+        let evicted = self.idle.swap_remove(i);
+        tracing::debug!(shape = ?evicted.shape, "decoder pool evicts an idle decoder");
+        Some(evicted.decoder)
     }
 }
 

@@ -133,6 +133,18 @@ pub enum InputFormat {
     Argb,
 }
 
+impl From<crate::decode::PixelFormat> for InputFormat {
+    /// The encoder input format that takes a decoded frame as it is: NV12 as NV12, and
+    /// NVDEC's P016 (10 bits in the high bits of 16) as P010 — the same bytes under the name
+    /// NVENC uses. One pixel vocabulary for a transcoder: `InputFormat::from(frame.pixel_format())`.
+    fn from(format: crate::decode::PixelFormat) -> Self {
+        match format {
+            crate::decode::PixelFormat::Nv12 => InputFormat::Nv12,
+            crate::decode::PixelFormat::P016 => InputFormat::P010,
+        }
+    }
+}
+
 impl InputFormat {
     /// Whether the encoded picture is 4:2:0 (so width and height must be even).
     pub fn is_420(self) -> bool {
