@@ -103,14 +103,17 @@ pub struct ContextSpec {
     pub mode: ContextMode,
 }
 
-/// A codec that can be built through [`Builder`]. Sealed.
+/// What [`Builder`] builds: a codec session type with frame methods ([`Decoder`],
+/// [`Encoder`]). The builder is keyed by it, as rustls keys `ConfigBuilder<ServerConfig, _>`,
+/// so types and compiler errors read `Builder<Decoder, ContextReady>`. Sealed.
+///
+/// [`Decoder`]: crate::decode::Decoder
+/// [`Encoder`]: crate::encode::Encoder
 pub trait Backend: sealed::SealedBackend + Sized {
     /// The user's configuration.
     type Config: std::fmt::Debug;
     /// What exists in [`SessionOpen`]: the codec session created inside the window.
     type Session;
-    /// What [`Builder::finish`] yields: the type with the frame methods.
-    type Product;
     /// Name for logs and tracing (`"nvdec"`, `"nvenc"`).
     const NAME: &'static str;
 
@@ -137,7 +140,7 @@ pub trait Backend: sealed::SealedBackend + Sized {
         context: Context,
         session: Self::Session,
         window: WindowTiming,
-    ) -> Self::Product;
+    ) -> Self;
 }
 
 /// The typed builder shared by decoders and encoders. `B` is the codec, `P` the phase.
@@ -200,7 +203,7 @@ impl<B: Backend> Builder<B, Uninit> {
     /// # drop(decoder);
     /// # Ok::<(), nvcodec_guard::Error>(())
     /// ```
-    pub fn build(self) -> Result<B::Product> {
+    pub fn build(self) -> Result<B> {
         B::validate(&self.config)?;
         let guard = CudaInitGuard::acquire()?;
         Ok(self.context(guard)?.open_session()?.finish())
@@ -212,7 +215,7 @@ impl<B: Backend> Builder<B, Uninit> {
     ///
     /// # Errors
     /// As [`build`](Self::build), plus the timeout.
-    pub fn build_timeout(self, timeout: Duration) -> Result<B::Product> {
+    pub fn build_timeout(self, timeout: Duration) -> Result<B> {
         B::validate(&self.config)?;
         let guard = CudaInitGuard::acquire_timeout(timeout)?;
         Ok(self.context(guard)?.open_session()?.finish())
@@ -276,7 +279,7 @@ impl<B: Backend> Builder<B, SessionOpen> {
 
     /// Closes the init window (drops the guard, recording its hold time) and returns the
     /// session type with the frame methods.
-    pub fn finish(self) -> B::Product {
+    pub fn finish(self) -> B {
         let (session, InitWindow { guard, context }) = self.state;
         guard.record_phase("finished");
         let window = guard.release();

@@ -57,18 +57,12 @@ use crate::error::Result;
 use crate::init::{CudaInitGuard, WindowTiming};
 use crate::phase::{Backend, Builder, ContextSpec, SealedBackend, Uninit};
 
-/// The NVDEC backend of [`Builder`].
-#[derive(Debug)]
-pub struct Nvdec {
-    _sealed: (),
-}
+impl SealedBackend for Decoder {}
 
-impl SealedBackend for Nvdec {}
-
-impl Backend for Nvdec {
+/// NVDEC through the typed [`Builder`]: `Builder<Decoder, _>` is [`DecoderBuilder`].
+impl Backend for Decoder {
     type Config = DecoderConfig;
     type Session = DecoderSession;
-    type Product = Decoder;
     const NAME: &'static str = "nvdec";
 
     fn context_spec(config: &DecoderConfig) -> ContextSpec {
@@ -109,7 +103,7 @@ impl Backend for Nvdec {
 /// | `DecoderBuilder<ContextReady>` | the [`CudaInitGuard`] and the CUDA context | [`cuda_context`](Builder::cuda_context), [`guard`](Builder::guard), [`open_session`](Builder::open_session) | `SessionOpen` |
 /// | `DecoderBuilder<SessionOpen>` | the guard, the context and the [`DecoderSession`] (`cuvidCreateDecoder` done) | [`session`](Builder::session), [`finish`](Builder::finish) | a [`Decoder`], lock released |
 ///
-/// `build()` returns `Result<Decoder>` here (`B::Product` is [`Decoder`] for this builder).
+/// `build()` returns `Result<Decoder>`.
 /// Dropping a builder in any state, or any error, destroys what it made inside its window and
 /// releases the lock.
 ///
@@ -120,7 +114,7 @@ impl Backend for Nvdec {
 /// # drop(decoder);
 /// # Ok::<(), nvcodec_guard::Error>(())
 /// ```
-pub type DecoderBuilder<P = Uninit> = Builder<Nvdec, P>;
+pub type DecoderBuilder<P = Uninit> = Builder<Decoder, P>;
 
 impl Decoder {
     /// A builder for `config` (same as [`DecoderBuilder::new`]).

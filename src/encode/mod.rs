@@ -97,18 +97,12 @@ use crate::error::Result;
 use crate::init::{CudaInitGuard, WindowTiming};
 use crate::phase::{Backend, Builder, ContextSpec, SealedBackend, Uninit};
 
-/// The NVENC backend of [`Builder`].
-#[derive(Debug)]
-pub struct Nvenc {
-    _sealed: (),
-}
+impl SealedBackend for Encoder {}
 
-impl SealedBackend for Nvenc {}
-
-impl Backend for Nvenc {
+/// NVENC through the typed [`Builder`]: `Builder<Encoder, _>` is [`EncoderBuilder`].
+impl Backend for Encoder {
     type Config = EncoderConfig;
     type Session = EncoderSession;
-    type Product = Encoder;
     const NAME: &'static str = "nvenc";
 
     fn context_spec(config: &EncoderConfig) -> ContextSpec {
@@ -145,7 +139,7 @@ impl Backend for Nvenc {
 /// `NvEncOpenEncodeSessionEx` … `NvEncInitializeEncoder` and buffers done) →
 /// [`finish`](Builder::finish) → an [`Encoder`], lock released. `build()` returns
 /// `Result<Encoder>` here.
-pub type EncoderBuilder<P = Uninit> = Builder<Nvenc, P>;
+pub type EncoderBuilder<P = Uninit> = Builder<Encoder, P>;
 
 impl Encoder {
     /// A builder for `config` (same as [`EncoderBuilder::new`]).
