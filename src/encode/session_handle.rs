@@ -13,6 +13,7 @@
 //! first.
 
 use std::ffi::c_void;
+use std::mem::ManuallyDrop;
 
 use cudarc::driver::sys::CUdeviceptr;
 use nvidia_video_codec_sdk::sys::nvEncodeAPI::{
@@ -65,7 +66,18 @@ pub(crate) struct Bitstream {
 
 /// One NVENC session with its input buffers, bitstream buffers and registered device
 /// staging surfaces.
+///
+/// Its driver objects live in [`SessionObjects`] (reached through `Deref`), which `Drop` hands
+/// whole to one teardown inside an init window.
 pub(crate) struct SessionHandle {
+    /// Taken only by `Drop`.
+    objects: ManuallyDrop<SessionObjects>,
+    /// The most bytes one encoded picture may plausibly have (set by `allocate`).
+    max_bitstream: usize,
+}
+
+/// The driver objects of one NVENC session.
+pub(crate) struct SessionObjects {
     raw: EncoderPtr,
     api: &'static Nvenc,
     context: Context,
@@ -77,8 +89,20 @@ pub(crate) struct SessionHandle {
     /// Per slot, made at the first device frame: the staging surface device frames are
     /// copied into.
     staging: Vec<Staging>,
-    /// The most bytes one encoded picture may plausibly have (set by `allocate`).
-    max_bitstream: usize,
+}
+
+impl std::ops::Deref for SessionHandle {
+    type Target = SessionObjects;
+
+    fn deref(&self) -> &SessionObjects {
+        &self.objects
+    }
+}
+
+impl std::ops::DerefMut for SessionHandle {
+    fn deref_mut(&mut self) -> &mut SessionObjects {
+        &mut self.objects
+    }
 }
 
 impl SessionHandle {
@@ -94,14 +118,16 @@ impl SessionHandle {
         // SAFETY: the context is live: `context` holds a reference to it.
         match unsafe { api.open_session(window, context.raw()) } {
             Ok(raw) => Ok(SessionHandle {
-                raw,
-                api,
-                context: context.clone(),
-                initialized: false,
-                unfinished: false,
-                inputs: Vec::new(),
-                outputs: Vec::new(),
-                staging: Vec::new(),
+                objects: ManuallyDrop::new(SessionObjects {
+                    raw,
+                    api,
+                    context: context.clone(),
+                    initialized: false,
+                    unfinished: false,
+                    inputs: Vec::new(),
+                    outputs: Vec::new(),
+                    staging: Vec::new(),
+                }),
                 max_bitstream: 0,
             }),
             // A GPU without NVENC: the header's status for it is NO_ENCODE_DEVICE, but the
@@ -179,16 +205,14 @@ impl SessionHandle {
         params: &mut NV_ENC_INITIALIZE_PARAMS,
         config: &mut EncodeConfig,
     ) -> Result<()> {
-        if self.initialized {
+        let o = &mut *self.objects;
+        if o.initialized {
             return Err(Error::Codec("NVENC session initialized twice".into()));
         }
-        let _current = self.context.make_current()?;
+        let _current = o.context.make_current()?;
         // SAFETY: the session is live and not yet initialized (the flag).
-        unsafe {
-            self.api
-                .initialize(window, self.raw, params, config.as_mut_ptr())
-        }?;
-        self.initialized = true;
+        unsafe { o.api.initialize(window, o.raw, params, config.as_mut_ptr()) }?;
+        o.initialized = true;
         Ok(())
     }
 
@@ -213,17 +237,18 @@ impl SessionHandle {
             .saturating_mul(height as usize)
             .saturating_mul(8)
             .saturating_add(1 << 20);
-        let _current = self.context.make_current()?;
+        let o = &mut *self.objects;
+        let _current = o.context.make_current()?;
         for _ in 0..count {
             // SAFETY: the session is live and initialized.
             let input = unsafe {
-                self.api
-                    .create_input_buffer(window, self.raw, width, height, format)
+                o.api
+                    .create_input_buffer(window, o.raw, width, height, format)
             }?;
-            self.inputs.push(input);
+            o.inputs.push(input);
             // SAFETY: as above.
-            let output = unsafe { self.api.create_bitstream_buffer(window, self.raw) }?;
-            self.outputs.push(output);
+            let output = unsafe { o.api.create_bitstream_buffer(window, o.raw) }?;
+            o.outputs.push(output);
         }
         Ok(())
     }
@@ -398,6 +423,7 @@ impl SessionHandle {
         // SAFETY: `registered` is a registration of this live session, unmapped (released
         // above).
         let mapped = unsafe { self.api.map_input(self.raw, registered) }?;
+        drop(_current);
         if let Some(staging) = self.staging.get_mut(slot) {
             staging.mapped = Some(mapped);
         }
@@ -406,33 +432,36 @@ impl SessionHandle {
 
     /// Unmaps the staging surface of `slot`, if a picture from it was in flight.
     pub(crate) fn release(&mut self, slot: usize) -> Result<()> {
-        let Some(mapped) = self.staging.get_mut(slot).and_then(|s| s.mapped.take()) else {
+        let o = &mut *self.objects;
+        let Some(mapped) = o.staging.get_mut(slot).and_then(|s| s.mapped.take()) else {
             return Ok(());
         };
-        let _current = self.context.make_current()?;
+        let _current = o.context.make_current()?;
         // SAFETY: mapped on this live session; its picture was encoded (slots are released
         // after their output is read, or before being reused).
-        unsafe { self.api.unmap_input(self.raw, mapped) }
+        unsafe { o.api.unmap_input(o.raw, mapped) }
     }
 
     /// `NvEncEncodePicture` into the bitstream buffer of `slot`.
     pub(crate) fn encode(&mut self, slot: usize, mut picture: Picture) -> Result<EncodeStatus> {
-        picture.output = *self.outputs.get(slot).ok_or_else(|| bad_slot(slot))?;
-        let _current = self.context.make_current()?;
+        let o = &mut *self.objects;
+        picture.output = *o.outputs.get(slot).ok_or_else(|| bad_slot(slot))?;
+        let _current = o.context.make_current()?;
         // SAFETY: the session is live and initialized; the input is this slot's buffer or
         // mapping and the output this slot's bitstream buffer, both owned by `self` until
         // the slot's output is read.
-        let status = unsafe { self.api.encode_picture(self.raw, &picture) }?;
-        self.unfinished = true;
+        let status = unsafe { o.api.encode_picture(o.raw, &picture) }?;
+        o.unfinished = true;
         Ok(status)
     }
 
     /// Sends end of stream; afterwards every submitted picture's output can be read.
     pub(crate) fn end_of_stream(&mut self) -> Result<()> {
-        let _current = self.context.make_current()?;
+        let o = &mut *self.objects;
+        let _current = o.context.make_current()?;
         // SAFETY: the session is live and initialized.
-        unsafe { self.api.send_eos(self.raw) }?;
-        self.unfinished = false;
+        unsafe { o.api.send_eos(o.raw) }?;
+        o.unfinished = false;
         Ok(())
     }
 
@@ -489,23 +518,12 @@ fn bad_slot(slot: usize) -> Error {
     Error::Codec(format!("NVENC buffer slot {slot} does not exist"))
 }
 
-/// Everything of one NVENC session, on its way to destruction inside an init window.
-struct SessionTeardown {
-    raw: EncoderPtr,
-    api: &'static Nvenc,
-    context: Context,
-    initialized: bool,
-    unfinished: bool,
-    inputs: Vec<*mut c_void>,
-    outputs: Vec<*mut c_void>,
-    staging: Vec<Staging>,
-}
+// SAFETY: NVENC and CUDA handles are not tied to the thread that made them; the objects are
+// owned by one `SessionHandle` (itself used by one thread at a time) or, once dropped, by
+// nothing but their teardown.
+unsafe impl Send for SessionObjects {}
 
-// SAFETY: NVENC and CUDA handles are not tied to the thread that made them, and a session
-// being torn down is used by nothing but its teardown.
-unsafe impl Send for SessionTeardown {}
-
-impl SessionTeardown {
+impl SessionObjects {
     /// Destroys device registrations (then their memory), input buffers, bitstream buffers,
     /// then the session, in the session's context.
     fn run(self, window: WindowToken<'_>) {
@@ -566,16 +584,8 @@ impl Drop for SessionHandle {
     /// the lock is free (or this thread is inside a window, as on a failed build), otherwise
     /// on the teardown thread.
     fn drop(&mut self) {
-        let doomed = SessionTeardown {
-            raw: self.raw,
-            api: self.api,
-            context: self.context.clone(),
-            initialized: self.initialized,
-            unfinished: self.unfinished,
-            inputs: std::mem::take(&mut self.inputs),
-            outputs: std::mem::take(&mut self.outputs),
-            staging: std::mem::take(&mut self.staging),
-        };
+        // SAFETY: `objects` is taken exactly once, here, and never used afterwards.
+        let doomed = unsafe { ManuallyDrop::take(&mut self.objects) };
         destroy_in_window("NVENC session", move |window| doomed.run(window));
     }
 }
