@@ -46,6 +46,14 @@ fn load(path: &str) -> nvcodec_guard::Result<(Codec, Packets)> {
 
 fn config(codec: Codec, delay: Option<u32>) -> DecoderConfig {
     let mut c = DecoderConfig::new(codec).with_max_size(1920, 1080);
+    if std::env::var("BENCH_FRAME_STREAM").as_deref() == Ok("per-thread") {
+        // SAFETY: CU_STREAM_PER_THREAD (0x2) is valid in every context; each decoder here is
+        // built, fed and dropped on one thread, so its maps and copies all land on that
+        // thread's stream.
+        c = c.with_frame_stream(unsafe {
+            nvcodec_guard::decode::FrameStream::from_raw(2usize as cudarc::driver::sys::CUstream)
+        });
+    }
     if let Some(d) = delay {
         c = c.with_display_delay(d);
     }
@@ -171,7 +179,8 @@ fn throughput(
     let wall = (last_finish - t0).as_secs_f64();
     hold_ms.sort_by(f64::total_cmp);
     Ok(format!(
-        r#"{{"mode":"throughput","keep":"{}","codec":"{codec}","n":{n},"display_delay":{},"surfaces":{},"recreations":{},"init_hold_median_ms":{:.1},"frames":{total},"frames_per_decoder_min":{},"frames_per_decoder_max":{},"wall_s":{wall:.4},"fps":{:.1}}}"#,
+        r#"{{"mode":"throughput","frame_stream":"{}","keep":"{}","codec":"{codec}","n":{n},"display_delay":{},"surfaces":{},"recreations":{},"init_hold_median_ms":{:.1},"frames":{total},"frames_per_decoder_min":{},"frames_per_decoder_max":{},"wall_s":{wall:.4},"fps":{:.1}}}"#,
+        std::env::var("BENCH_FRAME_STREAM").unwrap_or_else(|_| "wait".into()),
         Keep::name(),
         delay.unwrap_or(1),
         shape.0,

@@ -132,6 +132,126 @@ fn frames_are_complete_for_a_reader_on_an_unrelated_stream() {
     }
 }
 
+/// A stream of the shared primary context, made with the driver directly (the crate has no
+/// stream API of its own), and the async copy/synchronize calls to read frames on it.
+struct RawStream {
+    raw: cudarc::driver::sys::CUstream,
+    memcpy_2d_async:
+        unsafe extern "C" fn(*const CUDA_MEMCPY2D, cudarc::driver::sys::CUstream) -> u32,
+    synchronize: unsafe extern "C" fn(cudarc::driver::sys::CUstream) -> u32,
+    _lib: libloading::Library,
+}
+
+impl RawStream {
+    fn create(context: &Context) -> RawStream {
+        // SAFETY: the NVIDIA driver library (already loaded by the crate); documented
+        // signatures with CUresult as u32.
+        unsafe {
+            let lib = libloading::Library::new("libcuda.so.1").expect("libcuda");
+            let create = *lib
+                .get::<unsafe extern "C" fn(*mut cudarc::driver::sys::CUstream, u32) -> u32>(
+                    b"cuStreamCreate\0",
+                )
+                .unwrap();
+            let memcpy_2d_async = *lib.get(b"cuMemcpy2DAsync_v2\0").unwrap();
+            let synchronize = *lib.get(b"cuStreamSynchronize\0").unwrap();
+            let _current = context.make_current().unwrap();
+            let mut raw = std::ptr::null_mut();
+            assert_eq!(create(&mut raw, 1 /* non-blocking */), 0, "cuStreamCreate");
+            RawStream {
+                raw,
+                memcpy_2d_async,
+                synchronize,
+                _lib: lib,
+            }
+        }
+    }
+
+    /// The frame packed, copied on this stream (queued after the map's post-processing).
+    fn packed(&self, frame: &Frame<'_>) -> Vec<u8> {
+        let layout = frame.layout();
+        let mut out = vec![0u8; layout.packed_size()];
+        let luma = layout.luma_row_bytes() * layout.height as usize;
+        let planes = [
+            (
+                frame.device_ptr(),
+                frame.pitch(),
+                layout.luma_row_bytes(),
+                layout.height as usize,
+                0,
+            ),
+            (
+                frame.device_ptr() + frame.chroma_offset() as u64,
+                frame.chroma_pitch(),
+                layout.chroma_row_bytes(),
+                layout.chroma_rows(),
+                luma,
+            ),
+        ];
+        for (src, pitch, width, rows, at) in planes {
+            let copy = CUDA_MEMCPY2D {
+                srcXInBytes: 0,
+                srcY: 0,
+                srcMemoryType: CUmemorytype::CU_MEMORYTYPE_DEVICE,
+                srcHost: std::ptr::null(),
+                srcDevice: src,
+                srcArray: std::ptr::null_mut(),
+                srcPitch: pitch,
+                dstXInBytes: 0,
+                dstY: 0,
+                dstMemoryType: CUmemorytype::CU_MEMORYTYPE_HOST,
+                dstHost: out[at..].as_mut_ptr().cast::<c_void>(),
+                dstDevice: 0,
+                dstArray: std::ptr::null_mut(),
+                dstPitch: width,
+                WidthInBytes: width,
+                Height: rows,
+            };
+            // SAFETY: the surface holds these rows while the frame lives; `out` holds them.
+            assert_eq!(unsafe { (self.memcpy_2d_async)(&copy, self.raw) }, 0);
+        }
+        // SAFETY: a live stream of ours.
+        assert_eq!(unsafe { (self.synchronize)(self.raw) }, 0);
+        out
+    }
+}
+
+#[test]
+#[ignore = "needs an NVIDIA GPU"]
+fn frames_ordered_on_a_given_stream_are_complete_for_work_on_it() {
+    // The decoder waits for nothing: the map's post-processing and our copy are queued on
+    // one stream, in that order. Ten passes, 600 frames.
+    let clip = "h264_640x360_b3.h264";
+    let stream = ElementaryStream::open(data(clip)).unwrap();
+    let guard = CudaInitGuard::acquire().unwrap();
+    let context = Context::acquire(&guard, 0, ContextMode::SharedPrimary).unwrap();
+    drop(guard);
+    let work = RawStream::create(&context);
+    // SAFETY: `work.raw` is a stream of the primary context, alive (never destroyed) for the
+    // whole test, longer than the decoder.
+    let frame_stream = unsafe { nvcodec_guard::decode::FrameStream::from_raw(work.raw) };
+    let mut decoder =
+        DecoderBuilder::new(config_for(stream.codec(), &stream).with_frame_stream(frame_stream))
+            .build()
+            .unwrap();
+    for _ in 0..10 {
+        let mut got = Decoded::default();
+        decoder
+            .decode_stream(&stream, |frame| {
+                assert_eq!(frame.stream(), Some(work.raw));
+                let _current = frame.context().make_current()?;
+                let bytes = work.packed(&frame);
+                got.frames.push(RefFrame {
+                    size: bytes.len(),
+                    md5: md5_hex(&bytes),
+                });
+                Ok(())
+            })
+            .unwrap();
+        assert_bit_exact(clip, &got);
+    }
+}
+
 /// Clips the churn cycles through, with their codec.
 const CLIPS: [&str; 5] = [
     "h264_640x360_b3.h264",

@@ -101,6 +101,43 @@ pub struct DecoderConfig {
     /// `flush` waits for the init lock at run time before failing with
     /// [`Error::InitLockTimeout`].
     pub runtime_lock_timeout: Duration,
+    /// The stream frames are ordered on instead of waited for (see [`FrameStream`]);
+    /// `None` (the default): frames are complete when handed out.
+    pub frame_stream: Option<FrameStream>,
+}
+
+/// A CUDA stream a decoder's frames are *ordered on* instead of waited for.
+///
+/// By default a frame is handed out only after NVDEC's post-processing into its surface has
+/// finished (the decoder waits on a stream of its own), so any reader on any stream sees the
+/// whole picture. With a `FrameStream`, the post-processing (and the decoder's copies) are
+/// queued on this stream and not waited for: work you queue on the same stream after the
+/// frame is handed out sees the whole picture, with no host wait per frame. Work on any
+/// other stream must first wait for this one (an event), or it may read a half-written
+/// surface. [`Frame::stream`](super::Frame::stream) says which stream a frame is ordered on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct FrameStream(cudarc::driver::sys::CUstream);
+
+// SAFETY: a CUDA stream handle may be used from any thread; `FrameStream` only carries it.
+unsafe impl Send for FrameStream {}
+// SAFETY: as above; the handle is never mutated through `&FrameStream`.
+unsafe impl Sync for FrameStream {}
+
+impl FrameStream {
+    /// Wraps a raw `CUstream`.
+    ///
+    /// # Safety
+    /// `raw` must be a stream of the CUDA context the decoder is built in (a stream you
+    /// created there, or the legacy default stream, null), and stay valid for as long as any
+    /// decoder configured with it exists.
+    pub unsafe fn from_raw(raw: cudarc::driver::sys::CUstream) -> Self {
+        FrameStream(raw)
+    }
+
+    /// The raw `CUstream`.
+    pub fn raw(&self) -> cudarc::driver::sys::CUstream {
+        self.0
+    }
 }
 
 /// Hard limits checked before any driver call.
@@ -123,6 +160,7 @@ impl DecoderConfig {
             device: 0,
             context_mode: ContextMode::SharedPrimary,
             runtime_lock_timeout: Duration::from_secs(30),
+            frame_stream: None,
         }
     }
 
@@ -172,6 +210,12 @@ impl DecoderConfig {
     /// Sets the output format.
     pub fn with_output_format(mut self, format: OutputFormat) -> Self {
         self.output_format = format;
+        self
+    }
+
+    /// Orders frames on `stream` instead of waiting for them (see [`FrameStream`]).
+    pub fn with_frame_stream(mut self, stream: FrameStream) -> Self {
+        self.frame_stream = Some(stream);
         self
     }
 

@@ -17,7 +17,7 @@ use super::caps::{self, cuvid_codec};
 use super::config::DecoderConfig;
 use super::frame::Frame;
 use super::geometry::{Geometry, Shape};
-use super::nvdec_objects::{CtxLock, DecoderHandle, OwnedStream, ParserHandle};
+use super::nvdec_objects::{CtxLock, DecoderHandle, OwnedStream, ParserHandle, WorkStream};
 use super::state::{Backing, DecoderState, DecoderStats, StreamInfo, initial_format};
 use crate::cuda::Context;
 use crate::error::{Error, Result};
@@ -119,7 +119,13 @@ pub(crate) fn open(
             supported: format!("NV12: {}, P016: {}", caps.nv12_output, caps.p016_output),
         });
     }
-    let stream = OwnedStream::create(context)?;
+    let stream = match config.frame_stream {
+        None => WorkStream::Owned(OwnedStream::create(context)?),
+        Some(stream) => WorkStream::Given {
+            stream,
+            context: context.clone(),
+        },
+    };
     let lock = CtxLock::create(window, api, context)?;
     let decoder = DecoderHandle::create(
         window,

@@ -105,9 +105,17 @@ impl<'a> Frame<'a> {
         matches!(self.backing, FrameBacking::Mapped { .. })
     }
 
-    /// Device address of the luma plane. The pixels are complete: NVDEC's work on this
-    /// surface finished before the frame was handed out, so any stream may read them while
-    /// the frame is alive.
+    /// The stream this frame's pixels are ordered on, when the decoder was given a
+    /// [`FrameStream`](super::FrameStream); `None` when they were waited for and are complete
+    /// for any reader on any stream.
+    pub fn stream(&self) -> Option<cudarc::driver::sys::CUstream> {
+        (!self.core.stream.waits_at_map()).then(|| self.core.stream.raw())
+    }
+
+    /// Device address of the luma plane. By default the pixels are complete: NVDEC's work on
+    /// this surface finished before the frame was handed out, so any stream may read them
+    /// while the frame is alive. With a [`FrameStream`](super::FrameStream), they are
+    /// complete for work queued on [`stream`](Self::stream).
     pub fn device_ptr(&self) -> u64 {
         match &self.backing {
             FrameBacking::Mapped { ptr, .. } => *ptr,

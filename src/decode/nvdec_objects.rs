@@ -69,6 +69,42 @@ impl Drop for OwnedStream {
     }
 }
 
+/// The stream a decoder maps and copies on: its own, waited for at every map, or the
+/// caller's [`FrameStream`](super::FrameStream), never waited for at a map.
+pub(crate) enum WorkStream {
+    Owned(OwnedStream),
+    Given {
+        stream: super::FrameStream,
+        context: Context,
+    },
+}
+
+impl WorkStream {
+    pub(crate) fn raw(&self) -> CUstream {
+        match self {
+            WorkStream::Owned(owned) => owned.raw(),
+            WorkStream::Given { stream, .. } => stream.raw(),
+        }
+    }
+
+    /// Whether maps are waited for before a frame is handed out.
+    pub(crate) fn waits_at_map(&self) -> bool {
+        matches!(self, WorkStream::Owned(_))
+    }
+
+    /// Waits for all work queued on the stream.
+    pub(crate) fn synchronize(&self) -> Result<()> {
+        match self {
+            WorkStream::Owned(owned) => owned.synchronize(),
+            // SAFETY: the caller of `FrameStream::from_raw` guarantees the stream is valid in
+            // this context for the decoder's life.
+            WorkStream::Given { stream, context } => unsafe {
+                context.driver().stream_synchronize(stream.raw())
+            },
+        }
+    }
+}
+
 /// The cuvid context lock shared by a decoder and its parser.
 pub(crate) struct CtxLock {
     raw: CUvideoctxlock,

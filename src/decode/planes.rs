@@ -9,7 +9,7 @@ use std::ffi::c_void;
 
 use super::config::PixelFormat;
 use super::geometry::Geometry;
-use super::nvdec_objects::OwnedStream;
+use super::nvdec_objects::WorkStream;
 use crate::cuda::Context;
 use crate::error::Result;
 use crate::ffi::cuda::{Copy2d, Mem};
@@ -94,7 +94,7 @@ fn offset(mem: Mem, bytes: usize) -> Mem {
 #[allow(clippy::too_many_arguments)]
 pub(crate) fn copy_planes(
     context: &Context,
-    stream: &OwnedStream,
+    stream: &WorkStream,
     layout: &FrameLayout,
     src: Mem,
     src_pitch: usize,

@@ -27,7 +27,7 @@ use nvidia_video_codec_sdk::sys::nvcuvid::CUVIDPARSERDISPINFO;
 use super::caps::{self, CHROMA_420, cuvid_codec_name, cuvid_codec_value};
 use super::config::{DecoderConfig, MAX_DIMENSION, MAX_SURFACES, PixelFormat};
 use super::geometry::{Geometry, Shape};
-use super::nvdec_objects::{CtxLock, DecoderHandle, OwnedStream};
+use super::nvdec_objects::{CtxLock, DecoderHandle, WorkStream};
 use super::planes::{FrameLayout, copy_planes};
 use crate::cuda::{Context, DeviceBuffer};
 use crate::error::{Error, Result};
@@ -115,7 +115,7 @@ pub struct StreamInfo {
 pub(crate) struct DecoderState {
     pub(crate) decoder: RefCell<DecoderHandle>,
     pub(crate) lock: CtxLock,
-    pub(crate) stream: OwnedStream,
+    pub(crate) stream: WorkStream,
     pub(crate) context: Context,
     pub(crate) api: &'static Nvcuvid,
     pub(crate) config: DecoderConfig,
@@ -174,6 +174,9 @@ impl DecoderState {
         // SAFETY: the decoder is live and `index` came from the parser's display callback.
         let (ptr, pitch) = unsafe { self.api.map_frame(decoder.raw(), index, &mut params) }?;
         self.mapped.borrow_mut().push(ptr);
+        if !self.stream.waits_at_map() {
+            return Ok((ptr, pitch)); // ordered on the caller's frame stream
+        }
         if let Err(error) = self.stream.synchronize() {
             self.unmap(ptr)?;
             return Err(error);
