@@ -49,24 +49,7 @@ impl LegacyCopy {
     /// Copies `rows` rows of `width` bytes from device `src` (at `pitch`) into `dst`.
     fn rows(&self, src: u64, pitch: usize, width: usize, rows: usize, dst: &mut [u8]) {
         assert_eq!(dst.len(), width * rows);
-        let copy = CUDA_MEMCPY2D {
-            srcXInBytes: 0,
-            srcY: 0,
-            srcMemoryType: CUmemorytype::CU_MEMORYTYPE_DEVICE,
-            srcHost: std::ptr::null(),
-            srcDevice: src,
-            srcArray: std::ptr::null_mut(),
-            srcPitch: pitch,
-            dstXInBytes: 0,
-            dstY: 0,
-            dstMemoryType: CUmemorytype::CU_MEMORYTYPE_HOST,
-            dstHost: dst.as_mut_ptr().cast::<c_void>(),
-            dstDevice: 0,
-            dstArray: std::ptr::null_mut(),
-            dstPitch: width,
-            WidthInBytes: width,
-            Height: rows,
-        };
+        let copy = device_to_host(src, pitch, width, rows, dst);
         // SAFETY: the frame's surface holds `rows` rows at `pitch` while the frame lives;
         // `dst` holds width × rows bytes.
         let status = unsafe { (self.memcpy_2d)(&copy) };
@@ -75,26 +58,64 @@ impl LegacyCopy {
 
     /// The frame in the packed layout, read straight from its surface.
     fn packed(&self, frame: &Frame<'_>) -> Vec<u8> {
-        let layout = frame.layout();
-        let luma = layout.luma_row_bytes() * layout.height as usize;
-        let mut out = vec![0u8; layout.packed_size()];
-        let (y, uv) = out.split_at_mut(luma);
-        self.rows(
+        let mut out = vec![0u8; frame.layout().packed_size()];
+        for (src, pitch, width, rows, at) in planes(frame) {
+            self.rows(src, pitch, width, rows, &mut out[at..at + width * rows]);
+        }
+        out
+    }
+}
+
+/// A copy descriptor of `rows` rows of `width` bytes from device `src`
+/// (at `pitch`) into `dst`.
+fn device_to_host(
+    src: u64,
+    pitch: usize,
+    width: usize,
+    rows: usize,
+    dst: &mut [u8],
+) -> CUDA_MEMCPY2D {
+    assert_eq!(dst.len(), width * rows);
+    CUDA_MEMCPY2D {
+        srcXInBytes: 0,
+        srcY: 0,
+        srcMemoryType: CUmemorytype::CU_MEMORYTYPE_DEVICE,
+        srcHost: std::ptr::null(),
+        srcDevice: src,
+        srcArray: std::ptr::null_mut(),
+        srcPitch: pitch,
+        dstXInBytes: 0,
+        dstY: 0,
+        dstMemoryType: CUmemorytype::CU_MEMORYTYPE_HOST,
+        dstHost: dst.as_mut_ptr().cast::<c_void>(),
+        dstDevice: 0,
+        dstArray: std::ptr::null_mut(),
+        dstPitch: width,
+        WidthInBytes: width,
+        Height: rows,
+    }
+}
+
+/// A frame's two planes as (device source, pitch, row bytes, rows, offset in the packed copy).
+fn planes(frame: &Frame<'_>) -> [(u64, usize, usize, usize, usize); 2] {
+    let layout = frame.layout();
+    let luma = layout.luma_row_bytes() * layout.height as usize;
+    [
+        (
             frame.device_ptr(),
             frame.pitch(),
             layout.luma_row_bytes(),
             layout.height as usize,
-            y,
-        );
-        self.rows(
+            0,
+        ),
+        (
             frame.device_ptr() + frame.chroma_offset() as u64,
             frame.chroma_pitch(),
             layout.chroma_row_bytes(),
             layout.chroma_rows(),
-            uv,
-        );
-        out
-    }
+            luma,
+        ),
+    ]
 }
 
 #[test]
@@ -169,44 +190,9 @@ impl RawStream {
 
     /// The frame packed, copied on this stream (queued after the map's post-processing).
     fn packed(&self, frame: &Frame<'_>) -> Vec<u8> {
-        let layout = frame.layout();
-        let mut out = vec![0u8; layout.packed_size()];
-        let luma = layout.luma_row_bytes() * layout.height as usize;
-        let planes = [
-            (
-                frame.device_ptr(),
-                frame.pitch(),
-                layout.luma_row_bytes(),
-                layout.height as usize,
-                0,
-            ),
-            (
-                frame.device_ptr() + frame.chroma_offset() as u64,
-                frame.chroma_pitch(),
-                layout.chroma_row_bytes(),
-                layout.chroma_rows(),
-                luma,
-            ),
-        ];
-        for (src, pitch, width, rows, at) in planes {
-            let copy = CUDA_MEMCPY2D {
-                srcXInBytes: 0,
-                srcY: 0,
-                srcMemoryType: CUmemorytype::CU_MEMORYTYPE_DEVICE,
-                srcHost: std::ptr::null(),
-                srcDevice: src,
-                srcArray: std::ptr::null_mut(),
-                srcPitch: pitch,
-                dstXInBytes: 0,
-                dstY: 0,
-                dstMemoryType: CUmemorytype::CU_MEMORYTYPE_HOST,
-                dstHost: out[at..].as_mut_ptr().cast::<c_void>(),
-                dstDevice: 0,
-                dstArray: std::ptr::null_mut(),
-                dstPitch: width,
-                WidthInBytes: width,
-                Height: rows,
-            };
+        let mut out = vec![0u8; frame.layout().packed_size()];
+        for (src, pitch, width, rows, at) in planes(frame) {
+            let copy = device_to_host(src, pitch, width, rows, &mut out[at..at + width * rows]);
             // SAFETY: the surface holds these rows while the frame lives; `out` holds them.
             assert_eq!(unsafe { (self.memcpy_2d_async)(&copy, self.raw) }, 0);
         }
