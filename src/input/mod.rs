@@ -24,6 +24,9 @@
 
 pub mod annexb;
 pub mod container;
+// The shared reader shape; its users (streaming drivers, container parsers) land next.
+#[allow(dead_code)]
+mod demux;
 mod detect;
 pub mod ivf;
 pub mod mpeg2;
@@ -32,6 +35,7 @@ mod stream;
 
 pub use annexb::AccessUnits;
 pub use container::{ContainerKind, ContainerTrack, Rational};
+pub use demux::SampleIndex;
 pub use detect::{FormatHint, StreamFormat};
 pub use ivf::{IvfFrames, IvfHeader, IvfReader};
 pub use mpeg2::Mpeg2Pictures;
