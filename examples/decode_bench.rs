@@ -167,9 +167,9 @@ fn throughput(
     let mut shape = (0, 0);
     let mut last_finish = t0;
     for h in handles {
-        let (r, finished) = h
-            .join()
-            .map_err(|_| nvcodec_guard::Error::Codec("decoder thread panicked".into()))?;
+        let (r, finished) = h.join().map_err(|_| {
+            nvcodec_guard::Error::Io(std::io::Error::other("decoder thread panicked"))
+        })?;
         let ((frames, _), s) = r?;
         last_finish = last_finish.max(finished);
         shape = s;
@@ -259,7 +259,7 @@ fn coldstart(
                                 let w = decoder.init_window();
                                 let (_, first) = run(&mut decoder, &packets, start, true)?;
                                 let first = first.ok_or_else(|| {
-                                    nvcodec_guard::Error::Codec("no frame".into())
+                                    nvcodec_guard::Error::Io(std::io::Error::other("no frame"))
                                 })?;
                                 Ok((decoder, first, w))
                             });
@@ -280,7 +280,7 @@ fn coldstart(
     for h in handles {
         let (first, _wait, hold) = h
             .join()
-            .map_err(|_| nvcodec_guard::Error::Codec("pipeline panicked".into()))??;
+            .map_err(|_| nvcodec_guard::Error::Io(std::io::Error::other("pipeline panicked")))??;
         firsts.push(first.as_secs_f64());
         holds.push(hold.as_secs_f64());
     }
@@ -335,7 +335,7 @@ fn poolstart(
                     let (_, first) = run(&mut decoder, &packets, start, true)?;
                     first
                         .map(|f| (decoder, f))
-                        .ok_or_else(|| nvcodec_guard::Error::Codec("no frame".into()))
+                        .ok_or_else(|| nvcodec_guard::Error::Io(std::io::Error::other("no frame")))
                 });
                 all_first.wait();
                 let (decoder, first) = result?;
@@ -352,7 +352,7 @@ fn poolstart(
     for h in handles {
         firsts.push(
             h.join()
-                .map_err(|_| nvcodec_guard::Error::Codec("pipeline panicked".into()))??
+                .map_err(|_| nvcodec_guard::Error::Io(std::io::Error::other("pipeline panicked")))??
                 .as_secs_f64(),
         );
     }
@@ -425,7 +425,7 @@ fn shortclips(
     for h in handles {
         total += h
             .join()
-            .map_err(|_| nvcodec_guard::Error::Codec("thread panicked".into()))??;
+            .map_err(|_| nvcodec_guard::Error::Io(std::io::Error::other("thread panicked")))??;
     }
     let wall = start.elapsed().as_secs_f64();
     Ok(format!(
@@ -476,7 +476,7 @@ fn teardown(codec: Codec, packets: Packets, n: usize) -> nvcodec_guard::Result<S
     for h in handles {
         each.push(
             h.join()
-                .map_err(|_| nvcodec_guard::Error::Codec("panicked".into()))?
+                .map_err(|_| nvcodec_guard::Error::Io(std::io::Error::other("panicked")))?
                 .as_secs_f64(),
         );
     }

@@ -1,13 +1,20 @@
 //! The crate's one error type.
 //!
 //! Invariant: every failure a user's input or the driver can cause arrives here as a value,
-//! never as a panic. Driver and codec errors carry the name of the call that failed and the
-//! status *name* (`CUDA_ERROR_OUT_OF_MEMORY`, `NV_ENC_ERR_NO_ENCODE_DEVICE`), because those
-//! names are what NVIDIA's documentation and forums are searchable by.
+//! never as a panic, and each distinct situation a program could act on is its own variant
+//! with typed fields (no catch-all strings). A driver failure is one [`DriverError`]
+//! (library, call, typed [`Status`]); its `Display` keeps the status *name*
+//! (`CUDA_ERROR_OUT_OF_MEMORY`, `NV_ENC_ERR_NO_ENCODE_DEVICE`), because those names are what
+//! NVIDIA's documentation and forums are searchable by.
 //!
 //! This module knows nothing of decoders or encoders beyond naming their failures.
 
+use std::fmt;
 use std::time::Duration;
+
+mod driver;
+
+pub use driver::{DriverError, Library, Status};
 
 /// Result alias used throughout the crate.
 pub type Result<T, E = Error> = std::result::Result<T, E>;
@@ -37,29 +44,9 @@ pub enum Error {
         reason: String,
     },
 
-    /// A CUDA driver or NVDEC (cuvid) call failed; both report a `CUresult`.
-    #[error("{call} failed: {name} ({code})")]
-    Cuda {
-        /// The failing call, e.g. `cuvidCreateDecoder`.
-        call: &'static str,
-        /// The `CUresult` name, e.g. `CUDA_ERROR_OUT_OF_MEMORY`.
-        name: String,
-        /// The numeric `CUresult`.
-        code: u32,
-    },
-
-    /// An NVENC call failed.
-    #[error("{call} failed: {status} ({code}){}", last_error_suffix(.last_error))]
-    Encoder {
-        /// The failing call, e.g. `NvEncInitializeEncoder`.
-        call: &'static str,
-        /// The `NVENCSTATUS` name, e.g. `NV_ENC_ERR_INVALID_PARAM`.
-        status: &'static str,
-        /// The numeric `NVENCSTATUS`.
-        code: u32,
-        /// `NvEncGetLastErrorString`, when the session existed to ask.
-        last_error: Option<String>,
-    },
+    /// A CUDA driver, NVDEC or NVENC call returned a failure status.
+    #[error(transparent)]
+    Driver(#[from] DriverError),
 
     /// The GPU has no NVENC engine, e.g. an H100 or A100. Drivers report this as
     /// `NV_ENC_ERR_NO_ENCODE_DEVICE` or (R580 on an H100) `NV_ENC_ERR_UNSUPPORTED_DEVICE`.
@@ -68,7 +55,7 @@ pub enum Error {
         /// The CUDA device name.
         device: String,
         /// The status the driver returned.
-        status: &'static str,
+        status: Status,
     },
 
     /// The GPU, driver or library cannot do what was asked.
@@ -80,17 +67,54 @@ pub enum Error {
         supported: String,
     },
 
-    /// A configuration value is out of range before any driver call was made.
-    #[error("invalid configuration: {0}")]
-    InvalidConfig(String),
+    /// A configuration value or argument is out of range; found before any driver call.
+    #[error("invalid configuration: {parameter}: {reason}")]
+    InvalidConfig {
+        /// The parameter at fault, e.g. `max_width`, `device` or `destination buffer`.
+        parameter: &'static str,
+        /// What is wrong with it, naming the value and the allowed range.
+        reason: String,
+    },
 
     /// Input data is malformed: a bitstream, a container or a frame handed to the encoder.
     #[error("invalid input: {0}")]
     InvalidInput(String),
 
-    /// The decoder or encoder reported a failure for a particular picture or stream change.
-    #[error("codec error: {0}")]
-    Codec(String),
+    /// A driver call reported success but handed back something impossible (no handle, a
+    /// pitch too small for the frame, a length beyond the buffer). Nothing was read from it.
+    #[error("{call} broke its contract: {violation}")]
+    DriverContract {
+        /// The call whose result was refused, e.g. `cuvidCreateDecoder`.
+        call: &'static str,
+        /// What was wrong with the result.
+        violation: String,
+    },
+
+    /// A decode callback panicked; the panic was caught at the FFI boundary and the decoder
+    /// is unusable for this stream.
+    #[error("panic in the {callback} callback: {message}")]
+    CallbackPanicked {
+        /// The callback, e.g. `sequence`, `decode` or `display`.
+        callback: &'static str,
+        /// The panic's message, when it had one.
+        message: String,
+    },
+
+    /// `Encoder::encode` refused a frame: NVENC already holds as many frames without output
+    /// as the encoder has buffers. Take packets (`Encoder::flush`) first; the frame was not
+    /// consumed.
+    #[error("NVENC holds {in_flight} frames without output, as many as the encoder has buffers")]
+    EncoderFull {
+        /// Frames submitted without output.
+        in_flight: usize,
+    },
+
+    /// A state this crate's own logic should never reach; please report it.
+    #[error("internal error (please report): {what}")]
+    Internal {
+        /// What went wrong.
+        what: &'static str,
+    },
 
     /// `CudaInitGuard::acquire_timeout` gave up: another thread held the init window too long.
     #[error("timed out after {waited:?} waiting for the CUDA init lock")]
@@ -133,19 +157,52 @@ pub enum Error {
         waited: Duration,
     },
 
-    /// A session is unusable after an earlier failure (e.g. a failed decoder re-creation).
-    #[error("session is unusable after an earlier error: {0}")]
-    Poisoned(String),
+    /// A session is unusable after an earlier failure (e.g. a failed decoder re-creation);
+    /// build a new one.
+    #[error("the {session} is unusable after an earlier error: {reason}; build a new one")]
+    Poisoned {
+        /// Which kind of session.
+        session: SessionKind,
+        /// The earlier failure.
+        reason: String,
+    },
 
     /// File I/O.
     #[error(transparent)]
     Io(#[from] std::io::Error),
 }
 
-fn last_error_suffix(last: &Option<String>) -> String {
-    match last {
-        Some(s) if !s.is_empty() => format!(": {s}"),
-        _ => String::new(),
+/// The kind of session an [`Error::Poisoned`] names.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum SessionKind {
+    /// A `Decoder`.
+    Decoder,
+    /// An `Encoder`.
+    Encoder,
+}
+
+impl fmt::Display for SessionKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            SessionKind::Decoder => "decoder",
+            SessionKind::Encoder => "encoder",
+        })
+    }
+}
+
+impl Error {
+    /// The driver failure, if this is one.
+    pub fn driver(&self) -> Option<&DriverError> {
+        match self {
+            Error::Driver(error) => Some(error),
+            _ => None,
+        }
+    }
+
+    /// `true` if a driver call ran out of (device or page-locked) memory.
+    pub fn is_out_of_memory(&self) -> bool {
+        self.driver().is_some_and(|e| e.status.is_out_of_memory())
     }
 }
 
@@ -155,12 +212,14 @@ mod tests {
 
     #[test]
     fn encoder_error_names_call_status_and_last_error() {
-        let e = Error::Encoder {
-            call: "NvEncInitializeEncoder",
-            status: "NV_ENC_ERR_INVALID_PARAM",
-            code: 8,
+        let e = Error::Driver(DriverError {
             last_error: Some("bad preset".into()),
-        };
+            ..DriverError::new(
+                Library::Nvenc,
+                "NvEncInitializeEncoder",
+                Status::nvenc(8, "NV_ENC_ERR_INVALID_PARAM"),
+            )
+        });
         assert_eq!(
             e.to_string(),
             "NvEncInitializeEncoder failed: NV_ENC_ERR_INVALID_PARAM (8): bad preset"
@@ -169,14 +228,29 @@ mod tests {
 
     #[test]
     fn cuda_error_names_call_and_status() {
-        let e = Error::Cuda {
-            call: "cuvidCreateDecoder",
-            name: "CUDA_ERROR_OUT_OF_MEMORY".into(),
-            code: 2,
-        };
+        let e = Error::Driver(DriverError::new(
+            Library::Nvcuvid,
+            "cuvidCreateDecoder",
+            Status::cuda(2, "CUDA_ERROR_OUT_OF_MEMORY"),
+        ));
         assert_eq!(
             e.to_string(),
             "cuvidCreateDecoder failed: CUDA_ERROR_OUT_OF_MEMORY (2)"
         );
+        assert!(e.is_out_of_memory());
+        assert_eq!(e.driver().map(|d| d.library), Some(Library::Nvcuvid));
+    }
+
+    #[test]
+    fn invalid_config_names_the_parameter() {
+        let e = Error::InvalidConfig {
+            parameter: "max_width",
+            reason: "0 is below the minimum 48".into(),
+        };
+        assert_eq!(
+            e.to_string(),
+            "invalid configuration: max_width: 0 is below the minimum 48"
+        );
+        assert!(!e.is_out_of_memory());
     }
 }

@@ -13,4 +13,4 @@ pub mod input;
 pub mod phase;
 
 pub use codec::Codec;
-pub use error::{Error, Result};
+pub use error::{DriverError, Error, Result};

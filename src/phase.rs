@@ -190,9 +190,8 @@ impl<B: Backend> Builder<B, Uninit> {
     /// [`Error::SymbolNotFound`](crate::Error::SymbolNotFound) without a usable driver;
     /// [`Error::Unsupported`](crate::Error::Unsupported) for what this GPU cannot do, saying
     /// what it can; [`Error::NoEncodeDevice`](crate::Error::NoEncodeDevice) for an encoder on
-    /// a GPU without NVENC; [`Error::Cuda`](crate::Error::Cuda) /
-    /// [`Error::Encoder`](crate::Error::Encoder) naming the driver call and status that
-    /// failed. Whatever fails, everything made so far is destroyed inside the window and the
+    /// a GPU without NVENC; [`Error::Driver`](crate::Error::Driver) naming the library,
+    /// driver call and status that failed. Whatever fails, everything made so far is destroyed inside the window and the
     /// lock is released.
     ///
     /// # Examples

@@ -259,7 +259,11 @@ fn impossible_configs_are_rejected_before_any_driver_call() {
     ];
     for (what, config) in invalid {
         match config.validate() {
-            Err(Error::InvalidConfig(msg)) => assert!(!msg.is_empty()),
+            Err(Error::InvalidConfig {
+                parameter, reason, ..
+            }) => {
+                assert!(!parameter.is_empty() && !reason.is_empty())
+            }
             other => panic!("{what}: expected InvalidConfig, got {other:?}"),
         }
     }

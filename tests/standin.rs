@@ -34,8 +34,9 @@ use nvcodec_guard::decode::{
     Decoder, DecoderBuilder, DecoderConfig, DecoderPool, DecoderSpec, PoolConfig,
 };
 use nvcodec_guard::encode::{EncoderBuilder, EncoderConfig, InputFrame};
+use nvcodec_guard::error::Library;
 use nvcodec_guard::init::{CudaInitGuard, init_lock_stats, wait_for_teardowns};
-use nvcodec_guard::{Codec, Error};
+use nvcodec_guard::{Codec, DriverError, Error};
 
 // =======================================================================================
 // Control of the stand-in (its `standin_*` exports, through libloading)
@@ -355,10 +356,16 @@ fn cuinit_odd_status(status: u32) {
     let result = build(ContextMode::SharedPrimary);
     s.set_status("cuInit", 0);
     match result {
-        Err(Error::Cuda { call, code, name }) => {
+        Err(Error::Driver(DriverError {
+            library: Library::Cuda,
+            call,
+            status: got,
+            ..
+        })) => {
             assert_eq!(call, "cuInit");
-            assert_eq!(code, status);
-            assert_truthful_name(status, &name);
+            assert_eq!(got.code(), status);
+            assert!(got.is_cuda_result());
+            assert_truthful_name(status, got.name());
         }
         other => panic!("expected Err(Cuda {{ call: cuInit, code: {status} }}), got {other:?}"),
     }
@@ -374,14 +381,21 @@ fn cuvid_odd_status(call: &str, status: u32) {
     let result = build(ContextMode::SharedPrimary);
     s.set_status(call, 0);
     match &result {
-        Err(Error::Cuda {
+        Err(Error::Driver(DriverError {
             call: failed,
-            code,
-            name,
-        }) => {
+            status: got,
+            library,
+            ..
+        })) => {
             assert_eq!(*failed, call);
-            assert_eq!(*code, status);
-            assert_truthful_name(status, name);
+            assert_eq!(got.code(), status);
+            let expected = if call.starts_with("cuvid") {
+                Library::Nvcuvid
+            } else {
+                Library::Cuda
+            };
+            assert_eq!(*library, expected);
+            assert_truthful_name(status, got.name());
         }
         other => panic!("expected Err(Cuda {{ call: {call}, code: {status} }}), got {other:?}"),
     }
@@ -568,7 +582,7 @@ fn lifecycle_calls_never_overlap() {
     let errors: std::sync::Mutex<BTreeMap<String, u64>> = Default::default();
     let note = |e: &Error| {
         let key = match e {
-            Error::Cuda { call, name, .. } => format!("{call}: {name}"),
+            Error::Driver(DriverError { call, status, .. }) => format!("{call}: {}", status.name()),
             other => {
                 let text = other.to_string();
                 text.chars().take(80).collect()
@@ -593,7 +607,9 @@ fn lifecycle_calls_never_overlap() {
                         match enc {
                             Err(Error::NoEncodeDevice { .. }) => {}
                             Err(e) => note(&e),
-                            Ok(_) => note(&Error::Codec("encoder built on the stand-in".into())),
+                            Ok(_) => note(&Error::Internal {
+                                what: "encoder built on the stand-in",
+                            }),
                         }
                         continue;
                     }

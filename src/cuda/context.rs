@@ -65,7 +65,7 @@ impl Context {
     ///
     /// # Errors
     /// [`Error::LibraryNotFound`] / [`Error::SymbolNotFound`] without a usable driver,
-    /// [`Error::InvalidConfig`] for a device that does not exist, [`Error::Cuda`] naming the
+    /// [`Error::InvalidConfig`] for a device that does not exist, [`Error::Driver`] naming the
     /// failing driver call and its status.
     ///
     /// # Examples
@@ -84,9 +84,10 @@ impl Context {
         driver.init()?;
         let count = driver.device_count()?;
         if ordinal >= count {
-            return Err(Error::InvalidConfig(format!(
-                "CUDA device {ordinal} does not exist ({count} device(s) present)"
-            )));
+            return Err(Error::InvalidConfig {
+                parameter: "device",
+                reason: format!("CUDA device {ordinal} does not exist ({count} device(s) present)"),
+            });
         }
         match mode {
             ContextMode::SharedPrimary => Self::shared_primary(window, driver, ordinal),
@@ -135,8 +136,9 @@ impl Context {
             if let Err(error) = unsafe { driver.context_destroy(window, raw) } {
                 tracing::error!(%error, "destroying a dedicated context after a failed pop failed");
             }
-            return Err(popped.err().unwrap_or_else(|| {
-                Error::Codec("cuCtxPopCurrent_v2 popped another context than the new one".into())
+            return Err(popped.err().unwrap_or_else(|| Error::DriverContract {
+                call: "cuCtxPopCurrent_v2",
+                violation: "popped another context than the new one".into(),
             }));
         }
         tracing::info!(device = ordinal, %name, "created dedicated context");

@@ -50,11 +50,14 @@ impl DeviceBuffer {
     /// Copies the whole buffer into `dst`, which must be exactly [`len`](Self::len) bytes.
     pub fn copy_to_host(&self, dst: &mut [u8]) -> Result<()> {
         if dst.len() != self.len {
-            return Err(Error::InvalidConfig(format!(
-                "host buffer is {} bytes, device buffer {}",
-                dst.len(),
-                self.len
-            )));
+            return Err(Error::InvalidConfig {
+                parameter: "dst",
+                reason: format!(
+                    "host buffer is {} bytes, device buffer {}",
+                    dst.len(),
+                    self.len
+                ),
+            });
         }
         if self.len == 0 {
             return Ok(());

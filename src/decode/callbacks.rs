@@ -26,7 +26,7 @@ fn panic_message(payload: &(dyn std::any::Any + Send)) -> String {
 /// Runs `body` for the core behind `user`, converting errors and panics into `failure`.
 fn guarded(
     user: *mut c_void,
-    name: &str,
+    name: &'static str,
     fatal: bool,
     success: impl FnOnce(&DecoderState) -> Result<c_int>,
 ) -> c_int {
@@ -46,7 +46,10 @@ fn guarded(
         Err(payload) => {
             let message = panic_message(payload.as_ref());
             core.record_error(
-                Error::Codec(format!("panic in the {name} callback: {message}")),
+                Error::CallbackPanicked {
+                    callback: name,
+                    message,
+                },
                 true,
             );
             0
@@ -97,8 +100,10 @@ pub(crate) unsafe extern "C" fn on_sequence(
 ) -> c_int {
     guarded(user, "sequence", true, |core| {
         // SAFETY: the parser passes a valid format (or null) for the duration of the call.
-        let format = unsafe { read_format(format) }
-            .ok_or_else(|| Error::Codec("the parser passed no video format".into()))?;
+        let format = unsafe { read_format(format) }.ok_or_else(|| Error::DriverContract {
+            call: "cuvidParseVideoData",
+            violation: "called the sequence callback with no video format".into(),
+        })?;
         core.on_sequence(&format)
     })
 }
@@ -107,7 +112,10 @@ pub(crate) unsafe extern "C" fn on_sequence(
 pub(crate) unsafe extern "C" fn on_decode(user: *mut c_void, params: *mut CUVIDPICPARAMS) -> c_int {
     guarded(user, "decode", false, |core| {
         if params.is_null() {
-            return Err(Error::Codec("the parser passed no picture".into()));
+            return Err(Error::DriverContract {
+                call: "cuvidParseVideoData",
+                violation: "called the decode callback with no picture".into(),
+            });
         }
         // SAFETY: `params` is the parser's live picture, as the callback contract says.
         unsafe { core.on_decode(params) }?;

@@ -245,41 +245,54 @@ impl DecoderConfig {
     /// Rejects values no GPU can accept, before any driver call.
     pub fn validate(&self) -> Result<()> {
         if self.max_width == 0 || self.max_height == 0 {
-            return Err(Error::InvalidConfig(format!(
-                "maximum size {}x{} has a zero dimension",
-                self.max_width, self.max_height
-            )));
+            return Err(Error::InvalidConfig {
+                parameter: "max_size",
+                reason: format!(
+                    "maximum size {}x{} has a zero dimension",
+                    self.max_width, self.max_height
+                ),
+            });
         }
         if self.max_width > MAX_DIMENSION || self.max_height > MAX_DIMENSION {
-            return Err(Error::InvalidConfig(format!(
-                "maximum size {}x{} exceeds {MAX_DIMENSION}",
-                self.max_width, self.max_height
-            )));
+            return Err(Error::InvalidConfig {
+                parameter: "max_size",
+                reason: format!(
+                    "maximum size {}x{} exceeds {MAX_DIMENSION}",
+                    self.max_width, self.max_height
+                ),
+            });
         }
         if ![8, 10, 12].contains(&self.bit_depth) {
-            return Err(Error::InvalidConfig(format!(
-                "bit depth {} (expected 8, 10 or 12)",
-                self.bit_depth
-            )));
+            return Err(Error::InvalidConfig {
+                parameter: "bit_depth",
+                reason: format!("bit depth {} (expected 8, 10 or 12)", self.bit_depth),
+            });
         }
         if let Some(n) = self.decode_surfaces {
             if n == 0 || n > MAX_SURFACES {
-                return Err(Error::InvalidConfig(format!(
-                    "{n} decode surfaces (expected 1..={MAX_SURFACES})"
-                )));
+                return Err(Error::InvalidConfig {
+                    parameter: "decode_surfaces",
+                    reason: format!("{n} decode surfaces (expected 1..={MAX_SURFACES})"),
+                });
             }
         }
         if self.output_surfaces == 0 || self.output_surfaces > MAX_SURFACES {
-            return Err(Error::InvalidConfig(format!(
-                "{} output surfaces (expected 1..={MAX_SURFACES})",
-                self.output_surfaces
-            )));
+            return Err(Error::InvalidConfig {
+                parameter: "output_surfaces",
+                reason: format!(
+                    "{} output surfaces (expected 1..={MAX_SURFACES})",
+                    self.output_surfaces
+                ),
+            });
         }
         if self.display_delay > MAX_DISPLAY_DELAY {
-            return Err(Error::InvalidConfig(format!(
-                "display delay {} (expected 0..={MAX_DISPLAY_DELAY})",
-                self.display_delay
-            )));
+            return Err(Error::InvalidConfig {
+                parameter: "display_delay",
+                reason: format!(
+                    "display delay {} (expected 0..={MAX_DISPLAY_DELAY})",
+                    self.display_delay
+                ),
+            });
         }
         Ok(())
     }
@@ -322,7 +335,7 @@ mod tests {
         ];
         for config in bad {
             assert!(
-                matches!(config.validate(), Err(Error::InvalidConfig(_))),
+                matches!(config.validate(), Err(Error::InvalidConfig { .. })),
                 "{config:?} was accepted"
             );
         }

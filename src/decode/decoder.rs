@@ -20,7 +20,7 @@ use super::geometry::{Geometry, Shape};
 use super::nvdec_objects::{CtxLock, DecoderHandle, OwnedStream, ParserHandle, WorkStream};
 use super::state::{Backing, DecoderState, DecoderStats, StreamInfo, initial_format};
 use crate::cuda::Context;
-use crate::error::{Error, Result};
+use crate::error::{Error, Result, SessionKind};
 use crate::ffi::nvcuvid::Nvcuvid;
 use crate::init::{CudaInitGuard, WindowTiming, WindowToken, destroy_in_window, in_runtime_window};
 
@@ -254,7 +254,7 @@ impl Decoder {
     /// # Errors
     /// [`Error::Poisoned`] if an earlier stream change failed (build a new decoder);
     /// [`Error::InitLockTimeout`] if no init window could be had within
-    /// [`DecoderConfig::runtime_lock_timeout`]; [`Error::Cuda`] if the new parser could not
+    /// [`DecoderConfig::runtime_lock_timeout`]; [`Error::Driver`] if the new parser could not
     /// be created.
     ///
     /// # Examples
@@ -330,9 +330,10 @@ impl Decoder {
 
     fn check_usable(&self) -> Result<()> {
         if self.core.fatal.get() {
-            return Err(Error::Poisoned(
-                "an earlier stream change could not be applied; build a new decoder".into(),
-            ));
+            return Err(Error::Poisoned {
+                session: SessionKind::Decoder,
+                reason: "an earlier stream change could not be applied".into(),
+            });
         }
         Ok(())
     }
@@ -385,7 +386,7 @@ impl Decoder {
     ///   with it.
     /// - Errors of the parser's callbacks: [`Error::InvalidInput`] or
     ///   [`Error::Unsupported`] for a stream this decoder cannot handle,
-    ///   [`Error::Cuda`] for a failed picture or stream change (naming the driver call).
+    ///   [`Error::Driver`] for a failed picture or stream change (naming the driver call).
     /// - [`Error::InitLockTimeout`] when a stream change (which needs an init window) could
     ///   not get the lock within [`DecoderConfig::runtime_lock_timeout`].
     /// - [`Error::Poisoned`] after a stream change could not be applied.

@@ -169,10 +169,10 @@ impl<'a> Frame<'a> {
     pub fn copy_to_host(&self, dst: &mut [u8]) -> Result<()> {
         let size = self.layout.packed_size();
         if dst.len() != size {
-            return Err(Error::InvalidConfig(format!(
-                "host buffer is {} bytes, the frame needs {size}",
-                dst.len()
-            )));
+            return Err(Error::InvalidConfig {
+                parameter: "dst",
+                reason: format!("host buffer is {} bytes, the frame needs {size}", dst.len()),
+            });
         }
         self.copy_packed_to(Mem::Host(dst.as_mut_ptr().cast()))
     }
@@ -196,20 +196,24 @@ impl<'a> Frame<'a> {
     /// layout and waits for the copy. `dst` must be exactly [`FrameLayout::packed_size`] bytes.
     ///
     /// # Errors
-    /// [`Error::InvalidConfig`] for a buffer of another size or context; [`Error::Cuda`] if
+    /// [`Error::InvalidConfig`] for a buffer of another size or context; [`Error::Driver`] if
     /// the copy fails.
     pub fn copy_to_buffer(&self, dst: &mut DeviceBuffer) -> Result<()> {
         let size = self.layout.packed_size();
         if dst.len() != size {
-            return Err(Error::InvalidConfig(format!(
-                "device buffer is {} bytes, the frame needs {size}",
-                dst.len()
-            )));
+            return Err(Error::InvalidConfig {
+                parameter: "dst",
+                reason: format!(
+                    "device buffer is {} bytes, the frame needs {size}",
+                    dst.len()
+                ),
+            });
         }
         if dst.context().raw() != self.core.context.raw() {
-            return Err(Error::InvalidConfig(
-                "the device buffer belongs to another CUDA context than the frame".into(),
-            ));
+            return Err(Error::InvalidConfig {
+                parameter: "dst",
+                reason: "the device buffer belongs to another CUDA context than the frame".into(),
+            });
         }
         self.copy_packed_to(Mem::Device(dst.device_ptr()))
     }

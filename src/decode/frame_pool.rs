@@ -176,7 +176,7 @@ impl OwnedFrame {
     /// Copies the frame to host memory (packed NV12 / P016).
     ///
     /// # Errors
-    /// [`crate::Error::Cuda`] if the copy fails.
+    /// [`crate::Error::Driver`] if the copy fails.
     pub fn to_vec(&self) -> Result<Vec<u8>> {
         self.buffer().to_vec()
     }
@@ -211,13 +211,14 @@ impl Frame<'_> {
     /// buffer of this size.
     ///
     /// # Errors
-    /// [`crate::Error::Cuda`] if a needed allocation or the copy fails;
+    /// [`crate::Error::Driver`] if a needed allocation or the copy fails;
     /// [`crate::Error::InvalidConfig`] if `pool` belongs to another context.
     pub fn copy_to_pool(&self, pool: &DeviceFramePool) -> Result<OwnedFrame> {
         if pool.inner.context.raw() != self.context().raw() {
-            return Err(crate::Error::InvalidConfig(
-                "the frame pool belongs to another CUDA context than the frame".into(),
-            ));
+            return Err(crate::Error::InvalidConfig {
+                parameter: "pool",
+                reason: "the frame pool belongs to another CUDA context than the frame".into(),
+            });
         }
         let mut buffer = pool.take(self.layout().packed_size())?;
         let copied = self.copy_to_buffer(&mut buffer);

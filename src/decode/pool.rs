@@ -408,14 +408,17 @@ impl DecoderPool {
             .memory_budget
             .is_some_and(|budget| bytes > budget)
         {
-            return Err(Error::InvalidConfig(format!(
-                "one {} {}x{} decoder needs about {} MiB, more than the pool's budget of {} MiB",
-                spec.codec,
-                spec.max_width,
-                spec.max_height,
-                bytes >> 20,
-                inner.config.memory_budget.unwrap_or(0) >> 20
-            )));
+            return Err(Error::InvalidConfig {
+                parameter: "memory_budget",
+                reason: format!(
+                    "one {} {}x{} decoder needs about {} MiB, more than the pool's budget of {} MiB",
+                    spec.codec,
+                    spec.max_width,
+                    spec.max_height,
+                    bytes >> 20,
+                    inner.config.memory_budget.unwrap_or(0) >> 20
+                ),
+            });
         }
         let prewarm = wait == Some(Duration::ZERO);
         let deadline = wait.and_then(|w| Instant::now().checked_add(w));
@@ -694,7 +697,10 @@ impl DecoderPools {
                 let s = p.stats();
                 (s.idle == 0, s.in_use)
             })
-            .ok_or_else(|| Error::InvalidConfig("a pool set with no device".into()))?;
+            .ok_or_else(|| Error::InvalidConfig {
+                parameter: "devices",
+                reason: "a pool set with no device".into(),
+            })?;
         pool.checkout(spec)
     }
 
@@ -704,7 +710,10 @@ impl DecoderPools {
     /// As [`DecoderPool::checkout`]; [`Error::InvalidConfig`] if `device` is not in the set.
     pub fn checkout_on(&self, device: u32, spec: DecoderSpec) -> Result<PooledDecoder> {
         self.pool(device)
-            .ok_or_else(|| Error::InvalidConfig(format!("device {device} has no pool here")))?
+            .ok_or_else(|| Error::InvalidConfig {
+                parameter: "device",
+                reason: format!("device {device} has no pool here"),
+            })?
             .checkout(spec)
     }
 }
@@ -737,7 +746,7 @@ mod tests {
         let err = pool
             .checkout(DecoderSpec::new(Codec::H264, 1920, 1080))
             .unwrap_err();
-        assert!(matches!(err, Error::InvalidConfig(_)), "{err}");
+        assert!(matches!(err, Error::InvalidConfig { .. }), "{err}");
         assert_eq!(pool.stats(), PoolStats::default());
     }
 
@@ -747,10 +756,10 @@ mod tests {
         let err = pool
             .checkout(DecoderSpec::new(Codec::H264, 0, 1080))
             .unwrap_err();
-        assert!(matches!(err, Error::InvalidConfig(_)), "{err}");
+        assert!(matches!(err, Error::InvalidConfig { .. }), "{err}");
         let err = pool
             .checkout(DecoderSpec::new(Codec::Hevc, 1920, 1080).with_bit_depth(9))
             .unwrap_err();
-        assert!(matches!(err, Error::InvalidConfig(_)), "{err}");
+        assert!(matches!(err, Error::InvalidConfig { .. }), "{err}");
     }
 }

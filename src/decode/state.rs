@@ -431,9 +431,10 @@ impl DecoderState {
     /// The display callback: queues the frame in display order.
     pub(crate) fn on_display(&self, info: &CUVIDPARSERDISPINFO) -> Result<()> {
         let (Some(layout), Some(stream)) = (self.layout.get(), self.stream_info.get()) else {
-            return Err(Error::Codec(
-                "a frame was displayed before any sequence header".into(),
-            ));
+            return Err(Error::DriverContract {
+                call: "cuvidParseVideoData",
+                violation: "displayed a frame before any sequence header".into(),
+            });
         };
         self.pending.borrow_mut().push_back(Pending {
             backing: Backing::Surface {

@@ -277,36 +277,50 @@ impl EncoderConfig {
     /// [`Error::InvalidConfig`] for impossible values; [`Error::Unsupported`] for
     /// combinations NVENC's API (12.1) has no profile for (10-bit H.264, 4:4:4 AV1).
     pub fn validate(&self) -> Result<()> {
-        let invalid = |msg: String| Err(Error::InvalidConfig(msg));
+        let invalid = |parameter: &'static str, reason: String| {
+            Err(Error::InvalidConfig { parameter, reason })
+        };
         if !matches!(self.codec, Codec::H264 | Codec::Hevc | Codec::Av1) {
-            return invalid(format!(
-                "NVENC encodes H.264, HEVC and AV1; {} is decode-only",
-                self.codec
-            ));
+            return invalid(
+                "codec",
+                format!(
+                    "NVENC encodes H.264, HEVC and AV1; {} is decode-only",
+                    self.codec
+                ),
+            );
         }
         if self.width == 0 || self.height == 0 {
-            return invalid(format!(
-                "size {}x{} has a zero dimension",
-                self.width, self.height
-            ));
+            return invalid(
+                "size",
+                format!("size {}x{} has a zero dimension", self.width, self.height),
+            );
         }
         if self.width > MAX_DIMENSION || self.height > MAX_DIMENSION {
-            return invalid(format!(
-                "size {}x{} exceeds {MAX_DIMENSION}",
-                self.width, self.height
-            ));
+            return invalid(
+                "size",
+                format!(
+                    "size {}x{} exceeds {MAX_DIMENSION}",
+                    self.width, self.height
+                ),
+            );
         }
         if self.input_format.is_420() && (self.width % 2 != 0 || self.height % 2 != 0) {
-            return invalid(format!(
-                "size {}x{} is odd, but {:?} input is encoded as 4:2:0, which needs even sizes",
-                self.width, self.height, self.input_format
-            ));
+            return invalid(
+                "size",
+                format!(
+                    "size {}x{} is odd, but {:?} input is encoded as 4:2:0, which needs even sizes",
+                    self.width, self.height, self.input_format
+                ),
+            );
         }
         if self.frame_rate_num == 0 || self.frame_rate_den == 0 {
-            return invalid(format!(
-                "frame rate {}/{} has a zero term",
-                self.frame_rate_num, self.frame_rate_den
-            ));
+            return invalid(
+                "frame_rate",
+                format!(
+                    "frame rate {}/{} has a zero term",
+                    self.frame_rate_num, self.frame_rate_den
+                ),
+            );
         }
         self.validate_rate_control()?;
         self.validate_gop()?;
@@ -323,15 +337,20 @@ impl EncoderConfig {
     }
 
     fn validate_rate_control(&self) -> Result<()> {
-        let invalid = |msg: String| Err(Error::InvalidConfig(msg));
+        let invalid = |parameter: &'static str, reason: String| {
+            Err(Error::InvalidConfig { parameter, reason })
+        };
         match self.rate_control {
             RateControl::Cqp { qp_i, qp_p, qp_b } => {
                 let max = if self.codec == Codec::Av1 { 255 } else { 51 };
                 if [qp_i, qp_p, qp_b].iter().any(|&qp| u32::from(qp) > max) {
-                    return invalid(format!(
-                        "QPs {qp_i}/{qp_p}/{qp_b} exceed {max}, the largest {} QP",
-                        self.codec
-                    ));
+                    return invalid(
+                        "rate_control",
+                        format!(
+                            "QPs {qp_i}/{qp_p}/{qp_b} exceed {max}, the largest {} QP",
+                            self.codec
+                        ),
+                    );
                 }
             }
             RateControl::Vbr {
@@ -339,51 +358,60 @@ impl EncoderConfig {
                 max_bitrate,
             } => {
                 if bitrate == 0 {
-                    return invalid("VBR bitrate of 0".into());
+                    return invalid("rate_control", "VBR bitrate of 0".into());
                 }
                 if max_bitrate < bitrate {
-                    return invalid(format!(
-                        "VBR peak bitrate {max_bitrate} is below the average {bitrate}"
-                    ));
+                    return invalid(
+                        "rate_control",
+                        format!("VBR peak bitrate {max_bitrate} is below the average {bitrate}"),
+                    );
                 }
             }
             RateControl::Cbr { bitrate } => {
                 if bitrate == 0 {
-                    return invalid("CBR bitrate of 0".into());
+                    return invalid("rate_control", "CBR bitrate of 0".into());
                 }
             }
         }
         if self.tuning == Tuning::Lossless && self.rate_control != RateControl::LOSSLESS {
-            return invalid(format!(
-                "lossless tuning needs constant QP 0 (RateControl::LOSSLESS), not {:?}",
-                self.rate_control
-            ));
+            return invalid(
+                "tuning",
+                format!(
+                    "lossless tuning needs constant QP 0 (RateControl::LOSSLESS), not {:?}",
+                    self.rate_control
+                ),
+            );
         }
         Ok(())
     }
 
     fn validate_gop(&self) -> Result<()> {
-        let invalid = |msg: String| Err(Error::InvalidConfig(msg));
+        let invalid = |parameter: &'static str, reason: String| {
+            Err(Error::InvalidConfig { parameter, reason })
+        };
         if self.b_frames > MAX_B_FRAMES {
-            return invalid(format!(
-                "{} B-frames (at most {MAX_B_FRAMES})",
-                self.b_frames
-            ));
+            return invalid(
+                "b_frames",
+                format!("{} B-frames (at most {MAX_B_FRAMES})", self.b_frames),
+            );
         }
         if self.gop_length == 0 {
-            return invalid("GOP length 0 (1 is intra-only)".into());
+            return invalid("gop_length", "GOP length 0 (1 is intra-only)".into());
         }
         if self.b_frames > 0 {
             if self.gop_length == INFINITE_GOP {
-                return invalid(
+                return invalid("gop_length", 
                     "B-frames need a finite GOP (NVENC requires frameIntervalP = 1 with an infinite GOP)".into(),
                 );
             }
             if self.b_frames >= self.gop_length {
-                return invalid(format!(
-                    "{} B-frames do not fit a GOP of {} frames",
-                    self.b_frames, self.gop_length
-                ));
+                return invalid(
+                    "b_frames",
+                    format!(
+                        "{} B-frames do not fit a GOP of {} frames",
+                        self.b_frames, self.gop_length
+                    ),
+                );
             }
         }
         Ok(())
@@ -435,7 +463,7 @@ mod tests {
     fn decode_only_codecs_are_rejected() {
         for codec in [Codec::Vp8, Codec::Vp9, Codec::Mpeg2, Codec::Jpeg] {
             let err = EncoderConfig::new(codec, 640, 360).validate().unwrap_err();
-            assert!(matches!(err, Error::InvalidConfig(_)), "{err:?}");
+            assert!(matches!(err, Error::InvalidConfig { .. }), "{err:?}");
         }
     }
 }

@@ -12,7 +12,7 @@ use super::packet::{DtsClock, EncodedPacket, PictureType};
 use super::session::EncoderSession;
 use super::session_handle::SessionHandle;
 use crate::cuda::Context;
-use crate::error::{Error, Result};
+use crate::error::{Error, Result, SessionKind};
 use crate::ffi::nvenc::{EncodeStatus, Picture};
 use crate::init::WindowTiming;
 
@@ -93,7 +93,10 @@ impl Encoder {
 
     fn check_usable(&self) -> Result<()> {
         match &self.failed {
-            Some(reason) => Err(Error::Poisoned(format!("{reason}; build a new encoder"))),
+            Some(reason) => Err(Error::Poisoned {
+                session: SessionKind::Encoder,
+                reason: reason.to_string(),
+            }),
             None => Ok(()),
         }
     }
@@ -112,8 +115,8 @@ impl Encoder {
     ///
     /// # Errors
     /// [`Error::InvalidInput`] for a frame of the wrong format or size;
-    /// [`Error::Codec`] when NVENC holds as many frames as the encoder has buffers;
-    /// [`Error::Encoder`] naming the NVENC call, status and `NvEncGetLastErrorString`;
+    /// [`Error::EncoderFull`] when NVENC holds as many frames as the encoder has buffers;
+    /// [`Error::Driver`] naming the NVENC call, status and `NvEncGetLastErrorString`;
     /// [`Error::Poisoned`] after an earlier failure left the stream untrustworthy;
     /// [`Error::InitLockTimeout`] if registering the staging surfaces for the first device
     /// frame (an init-window call) could not get the lock.
@@ -121,10 +124,9 @@ impl Encoder {
         self.check_usable()?;
         let pool = self.session.pool_size();
         if self.pending.len() >= pool {
-            return Err(Error::Codec(format!(
-                "NVENC holds {} frames without output, as many as the encoder has buffers",
-                self.pending.len()
-            )));
+            return Err(Error::EncoderFull {
+                in_flight: self.pending.len(),
+            });
         }
         let slot = self.next_slot;
         let (input, pitch) = self.stage(slot, &frame)?;
@@ -268,7 +270,7 @@ impl Encoder {
     /// decode timestamps restart from its pts.
     ///
     /// # Errors
-    /// [`Error::Encoder`] if end of stream or reading a packet fails (the encoder is then
+    /// [`Error::Driver`] if end of stream or reading a packet fails (the encoder is then
     /// [`Error::Poisoned`]).
     pub fn flush(&mut self) -> Result<Vec<EncodedPacket>> {
         self.check_usable()?;

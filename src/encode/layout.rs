@@ -234,16 +234,22 @@ pub(crate) fn copy_to_surface(
                 .filter(|_| dst_pitch >= spec.row_bytes)
                 .and_then(|start| dst.get_mut(start..start.checked_add(spec.row_bytes)?))
                 .ok_or_else(|| {
-                    Error::Codec(format!(
-                        "NVENC input surface of {dst_len} bytes at pitch {dst_pitch} has no room for this frame"
-                    ))
+                    Error::DriverContract {
+                        call: "NvEncLockInputBuffer",
+                        violation: format!(
+                            "input surface of {dst_len} bytes at pitch {dst_pitch} has no room for this frame"
+                        ),
+                    }
                 })?;
             target.copy_from_slice(src);
         }
         offset = dst_pitch
             .checked_mul(spec.rows)
             .and_then(|bytes| bytes.checked_add(offset))
-            .ok_or_else(|| Error::Codec(format!("surface pitch {dst_pitch} overflows")))?;
+            .ok_or_else(|| Error::DriverContract {
+                call: "NvEncLockInputBuffer",
+                violation: format!("surface pitch {dst_pitch} overflows"),
+            })?;
     }
     Ok(())
 }

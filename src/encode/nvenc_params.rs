@@ -31,9 +31,10 @@ pub(crate) fn encode_codec(codec: Codec) -> Result<EncodeCodec> {
         Codec::H264 => Ok(EncodeCodec::H264),
         Codec::Hevc => Ok(EncodeCodec::Hevc),
         Codec::Av1 => Ok(EncodeCodec::Av1),
-        other => Err(Error::InvalidConfig(format!(
-            "NVENC encodes H.264, HEVC and AV1; {other} is decode-only"
-        ))),
+        other => Err(Error::InvalidConfig {
+            parameter: "codec",
+            reason: format!("NVENC encodes H.264, HEVC and AV1; {other} is decode-only"),
+        }),
     }
 }
 
@@ -329,7 +330,7 @@ mod tests {
         assert_eq!(preset_guid(Preset::P7).Data1, 0x8484_8c12);
         assert!(matches!(
             encode_codec(Codec::Vp9),
-            Err(Error::InvalidConfig(_))
+            Err(Error::InvalidConfig { .. })
         ));
         assert_eq!(encode_codec(Codec::Hevc).unwrap(), EncodeCodec::Hevc);
     }

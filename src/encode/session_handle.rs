@@ -23,7 +23,7 @@ use nvidia_video_codec_sdk::sys::nvEncodeAPI::{
 
 use super::layout::{HostPlane, PlaneLayout, copy_to_surface};
 use crate::cuda::{Context, DeviceBuffer};
-use crate::error::{Error, Result};
+use crate::error::{DriverError, Error, Result};
 use crate::ffi::cuda::{Copy2d, Mem};
 use crate::ffi::nvenc::{
     EncodeCodec, EncodeConfig, EncodeStatus, EncoderPtr, LockedBitstream, LockedInput, Nvenc,
@@ -132,10 +132,10 @@ impl SessionHandle {
             }),
             // A GPU without NVENC: the header's status for it is NO_ENCODE_DEVICE, but the
             // H100's driver answers UNSUPPORTED_DEVICE; both mean the same here.
-            Err(Error::Encoder { code, status, .. }) if no_encoder_status(code) => {
+            Err(Error::Driver(DriverError { status, .. })) if no_encoder_status(status.code()) => {
                 tracing::info!(
                     device = context.device_name(),
-                    status,
+                    status = status.name(),
                     "NvEncOpenEncodeSessionEx: the GPU has no NVENC engine"
                 );
                 Err(Error::NoEncodeDevice {
@@ -207,7 +207,9 @@ impl SessionHandle {
     ) -> Result<()> {
         let o = &mut *self.objects;
         if o.initialized {
-            return Err(Error::Codec("NVENC session initialized twice".into()));
+            return Err(Error::Internal {
+                what: "NVENC session initialized twice",
+            });
         }
         let _current = o.context.make_current()?;
         // SAFETY: the session is live and not yet initialized (the flag).
@@ -227,9 +229,9 @@ impl SessionHandle {
         format: NV_ENC_BUFFER_FORMAT,
     ) -> Result<()> {
         if !self.initialized {
-            return Err(Error::Codec(
-                "NVENC buffers requested before initialization".into(),
-            ));
+            return Err(Error::Internal {
+                what: "NVENC buffers requested before initialization",
+            });
         }
         // An encoded picture is at most a few times its raw size; anything above this bound
         // from `NvEncLockBitstream` is not trusted.
@@ -269,15 +271,17 @@ impl SessionHandle {
         let pitch = locked.pitch();
         let row = layout.planes().first().map_or(0, |p| p.row_bytes);
         if !plausible_input_pitch(pitch, row) {
-            return Err(Error::Codec(format!(
-                "NvEncLockInputBuffer reported a pitch of {pitch} bytes for rows of {row}"
-            )));
+            return Err(Error::DriverContract {
+                call: "NvEncLockInputBuffer",
+                violation: format!("reported a pitch of {pitch} bytes for rows of {row}"),
+            });
         }
-        let len = layout.surface_size(pitch).ok_or_else(|| {
-            Error::Codec(format!(
-                "NVENC input buffer pitch {pitch} is too small for this frame"
-            ))
-        })?;
+        let len = layout
+            .surface_size(pitch)
+            .ok_or_else(|| Error::DriverContract {
+                call: "NvEncLockInputBuffer",
+                violation: format!("pitch {pitch} is too small for this frame"),
+            })?;
         // SAFETY: NVENC allocated this buffer for the session's size and format; a locked
         // surface of that format holds `layout.surface_rows()` rows at `pitch` (planes back
         // to back, as NvEncoder and ffmpeg rely on), and `len` does not exceed that.
@@ -300,11 +304,17 @@ impl SessionHandle {
         }
         let row = layout.planes().first().map_or(0, |p| p.row_bytes);
         let pitch = row.div_ceil(STAGING_PITCH_ALIGN) * STAGING_PITCH_ALIGN;
-        let pitch_u32 = u32::try_from(pitch)
-            .map_err(|_| Error::InvalidConfig(format!("surface pitch {pitch} is too large")))?;
-        let bytes = pitch
-            .checked_mul(layout.surface_rows())
-            .ok_or_else(|| Error::InvalidConfig("surface size overflows".into()))?;
+        let pitch_u32 = u32::try_from(pitch).map_err(|_| Error::InvalidConfig {
+            parameter: "width",
+            reason: format!("a staging surface pitch of {pitch} bytes is too large"),
+        })?;
+        let bytes =
+            pitch
+                .checked_mul(layout.surface_rows())
+                .ok_or_else(|| Error::InvalidConfig {
+                    parameter: "height",
+                    reason: "the staging surface size overflows".into(),
+                })?;
         let count = self.outputs.len();
         let made = self.in_window(|window| {
             // Every surface made so far is unregistered (and freed) if a later one fails.
@@ -490,9 +500,9 @@ impl SessionHandle {
     /// `NvEncGetSequenceParams`.
     pub(crate) fn sequence_params(&self) -> Result<Vec<u8>> {
         if !self.initialized {
-            return Err(Error::Codec(
-                "sequence headers requested before initialization".into(),
-            ));
+            return Err(Error::Internal {
+                what: "sequence headers requested before initialization",
+            });
         }
         let _current = self.context.make_current()?;
         // SAFETY: the session is live and initialized.
@@ -515,7 +525,10 @@ pub(crate) fn no_encoder_status(code: u32) -> bool {
 }
 
 fn bad_slot(slot: usize) -> Error {
-    Error::Codec(format!("NVENC buffer slot {slot} does not exist"))
+    tracing::error!(slot, "NVENC buffer slot does not exist");
+    Error::Internal {
+        what: "an NVENC buffer slot that does not exist",
+    }
 }
 
 // SAFETY: NVENC and CUDA handles are not tied to the thread that made them; the objects are

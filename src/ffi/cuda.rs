@@ -26,7 +26,7 @@ use std::ffi::{CStr, c_char, c_int, c_uint, c_void};
 use cudarc::driver::sys::{self, CUcontext, CUdevice, CUdeviceptr, CUstream};
 
 use super::loader::{Library, LoadFailure, Loaded};
-use crate::error::{Error, Result};
+use crate::error::{self, Error, Result};
 use crate::init::WindowToken;
 
 /// The driver library's file name.
@@ -147,25 +147,36 @@ pub(crate) fn status_name(code: u32) -> Option<&'static str> {
         .map(|i| STATUS_NAMES[i].1)
 }
 
-/// Converts a `CUresult` (as the integer the driver returned) into this crate's error,
-/// naming the call.
+/// Converts a CUDA driver `CUresult` (as the integer the driver returned) into this crate's
+/// error, naming the call.
 pub(crate) fn check(call: &'static str, status: u32) -> Result<()> {
+    check_in(error::Library::Cuda, call, status)
+}
+
+/// As [`check`], for a `CUresult` returned by an entry point of `library` (NVDEC reports
+/// `CUresult` too).
+pub(crate) fn check_in(library: error::Library, call: &'static str, status: u32) -> Result<()> {
     if status == SUCCESS {
         Ok(())
     } else {
-        Err(cuda_error(call, status))
+        Err(cuda_error_in(library, call, status))
     }
 }
 
-/// The error for a failed `CUresult`: `CUDA_ERROR_… (n)`, or `unknown CUDA status (n)`.
+/// The typed status of a `CUresult`: `CUDA_ERROR_… (n)`, or `unknown CUDA status (n)`.
+pub(crate) fn cuda_status(status: u32) -> error::Status {
+    error::Status::cuda(status, status_name(status).unwrap_or("unknown CUDA status"))
+}
+
+/// The error for a failed `CUresult` returned by a CUDA driver entry point.
+#[cfg(test)]
 pub(crate) fn cuda_error(call: &'static str, status: u32) -> Error {
-    Error::Cuda {
-        call,
-        name: status_name(status)
-            .unwrap_or("unknown CUDA status")
-            .to_owned(),
-        code: status,
-    }
+    cuda_error_in(error::Library::Cuda, call, status)
+}
+
+/// The error for a failed `CUresult` returned by an entry point of `library`.
+pub(crate) fn cuda_error_in(library: error::Library, call: &'static str, status: u32) -> Error {
+    Error::Driver(error::DriverError::new(library, call, cuda_status(status)))
 }
 
 type Init = unsafe extern "C" fn(c_uint) -> u32;
@@ -273,8 +284,9 @@ impl Driver {
 
     /// `cuDeviceGet`.
     pub(crate) fn device(self, ordinal: u32) -> Result<CUdevice> {
-        let ordinal = c_int::try_from(ordinal).map_err(|_| {
-            Error::InvalidConfig(format!("device ordinal {ordinal} is out of range"))
+        let ordinal = c_int::try_from(ordinal).map_err(|_| Error::InvalidConfig {
+            parameter: "device",
+            reason: format!("device ordinal {ordinal} is out of range"),
         })?;
         let mut device: CUdevice = 0;
         // SAFETY: the out-pointer is a live local.
@@ -376,9 +388,10 @@ impl Driver {
             (self.api.mem_alloc)(&mut ptr, bytes)
         })?;
         if ptr == 0 {
-            return Err(Error::Codec(
-                "cuMemAlloc_v2 succeeded but returned no memory".into(),
-            ));
+            return Err(Error::DriverContract {
+                call: "cuMemAlloc_v2",
+                violation: "succeeded but returned no memory".into(),
+            });
         }
         Ok(ptr)
     }
@@ -404,9 +417,10 @@ impl Driver {
         })?;
         if stream.is_null() {
             // Null is the legacy default stream: never hand it out as a stream of our own.
-            return Err(Error::Codec(
-                "cuStreamCreate succeeded but returned no stream".into(),
-            ));
+            return Err(Error::DriverContract {
+                call: "cuStreamCreate",
+                violation: "succeeded but returned no stream".into(),
+            });
         }
         Ok(stream)
     }
@@ -451,9 +465,10 @@ impl Driver {
 /// A successful call that handed back no context is an error, not a null handle.
 fn non_null_context(call: &'static str, ctx: CUcontext) -> Result<CUcontext> {
     if ctx.is_null() {
-        Err(Error::Codec(format!(
-            "{call} succeeded but returned no context"
-        )))
+        Err(Error::DriverContract {
+            call,
+            violation: "succeeded but returned no context".into(),
+        })
     } else {
         Ok(ctx)
     }

@@ -21,10 +21,15 @@ use nvidia_video_codec_sdk::sys::nvcuvid::{
     CUVIDPARSERPARAMS, CUVIDSOURCEDATAPACKET, CUvideoparser,
 };
 
-use super::cuda::check;
+use super::cuda::check_in;
 use super::loader::{Library, LoadFailure, Loaded};
 use crate::error::{Error, Result};
 use crate::init::WindowToken;
+
+/// Converts an NVDEC call's `CUresult` into this crate's error, naming the call.
+fn check(call: &'static str, status: u32) -> Result<()> {
+    check_in(crate::error::Library::Nvcuvid, call, status)
+}
 
 /// The NVDEC library's file name.
 pub(crate) const LIBNVCUVID: &str = "libnvcuvid.so.1";
@@ -151,9 +156,10 @@ impl Nvcuvid {
         let status = window.lifecycle(|| unsafe { (self.create_decoder)(&mut decoder, info) });
         check("cuvidCreateDecoder", status)?;
         if decoder.is_null() {
-            return Err(Error::Codec(
-                "cuvidCreateDecoder succeeded but returned no decoder".into(),
-            ));
+            return Err(Error::DriverContract {
+                call: "cuvidCreateDecoder",
+                violation: "succeeded but returned no decoder".into(),
+            });
         }
         Ok(decoder)
     }
@@ -219,9 +225,10 @@ impl Nvcuvid {
             (self.map_video_frame)(decoder, picture_index, &mut ptr, &mut pitch, params)
         })?;
         if ptr == 0 {
-            return Err(Error::Codec(
-                "cuvidMapVideoFrame64 succeeded but returned no surface".into(),
-            ));
+            return Err(Error::DriverContract {
+                call: "cuvidMapVideoFrame64",
+                violation: "succeeded but returned no surface".into(),
+            });
         }
         Ok((ptr, pitch))
     }
@@ -251,9 +258,10 @@ impl Nvcuvid {
         let status = window.lifecycle(|| unsafe { (self.ctx_lock_create)(&mut lock, ctx) });
         check("cuvidCtxLockCreate", status)?;
         if lock.is_null() {
-            return Err(Error::Codec(
-                "cuvidCtxLockCreate succeeded but returned no lock".into(),
-            ));
+            return Err(Error::DriverContract {
+                call: "cuvidCtxLockCreate",
+                violation: "succeeded but returned no lock".into(),
+            });
         }
         Ok(lock)
     }
@@ -288,9 +296,10 @@ impl Nvcuvid {
             window.lifecycle(|| unsafe { (self.create_video_parser)(&mut parser, params) });
         check("cuvidCreateVideoParser", status)?;
         if parser.is_null() {
-            return Err(Error::Codec(
-                "cuvidCreateVideoParser succeeded but returned no parser".into(),
-            ));
+            return Err(Error::DriverContract {
+                call: "cuvidCreateVideoParser",
+                violation: "succeeded but returned no parser".into(),
+            });
         }
         Ok(parser)
     }

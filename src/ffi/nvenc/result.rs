@@ -34,9 +34,10 @@ use crate::init::WindowToken;
 /// A successful call that handed back a null object is an error, not a null handle.
 fn non_null(call: &'static str, ptr: *mut c_void) -> Result<*mut c_void> {
     if ptr.is_null() {
-        Err(Error::Codec(format!(
-            "{call} succeeded but returned no object"
-        )))
+        Err(Error::DriverContract {
+            call,
+            violation: "succeeded but returned no object".into(),
+        })
     } else {
         Ok(ptr)
     }
@@ -170,9 +171,10 @@ impl Nvenc {
             return Err(status_error("NvEncOpenEncodeSessionEx", status, None));
         }
         if raw.is_null() {
-            return Err(Error::Codec(
-                "NvEncOpenEncodeSessionEx succeeded but returned no session".into(),
-            ));
+            return Err(Error::DriverContract {
+                call: "NvEncOpenEncodeSessionEx",
+                violation: "succeeded but returned no session".into(),
+            });
         }
         Ok(EncoderPtr(raw))
     }
@@ -669,9 +671,10 @@ impl Nvenc {
         // the enum `mappedBufferFmt`, which is never read).
         let mapped = unsafe { (&raw const (*p).mappedResource).read() };
         if mapped.is_null() {
-            return Err(Error::Codec(
-                "NvEncMapInputResource succeeded but returned no input".into(),
-            ));
+            return Err(Error::DriverContract {
+                call: "NvEncMapInputResource",
+                violation: "succeeded but returned no input".into(),
+            });
         }
         Ok(mapped)
     }

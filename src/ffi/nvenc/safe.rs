@@ -180,9 +180,10 @@ impl<'a> LockedInput<'a> {
         };
         if guard.data.is_null() {
             // Dropping the guard unlocks the buffer.
-            return Err(Error::Codec(
-                "NvEncLockInputBuffer succeeded but returned no memory".into(),
-            ));
+            return Err(Error::DriverContract {
+                call: "NvEncLockInputBuffer",
+                violation: "succeeded but returned no memory".into(),
+            });
         }
         Ok(guard)
     }
@@ -271,10 +272,13 @@ impl<'a> LockedBitstream<'a> {
         };
         if guard.len > max_len || (guard.data.is_null() && guard.len != 0) {
             // Dropping the guard unlocks the buffer.
-            return Err(Error::Codec(format!(
-                "NvEncLockBitstream reported {} bytes at {:p}; at most {max_len} are plausible for this session",
-                guard.len, guard.data
-            )));
+            return Err(Error::DriverContract {
+                call: "NvEncLockBitstream",
+                violation: format!(
+                    "reported {} bytes at {:p}; at most {max_len} are plausible for this session",
+                    guard.len, guard.data
+                ),
+            });
         }
         Ok(guard)
     }

@@ -6,7 +6,7 @@
 
 use nvidia_video_codec_sdk::sys::nvEncodeAPI::NVENCSTATUS;
 
-use crate::error::Error;
+use crate::error::{DriverError, Error, Library, Status};
 
 /// `NV_ENC_SUCCESS`.
 pub(super) const SUCCESS: u32 = NVENCSTATUS::NV_ENC_SUCCESS as u32;
@@ -54,14 +54,17 @@ pub(crate) fn status_name(code: u32) -> &'static str {
         .unwrap_or("NV_ENC_ERR_UNKNOWN")
 }
 
+/// The typed status of an `NVENCSTATUS` value.
+pub(crate) fn nvenc_status(code: u32) -> Status {
+    Status::nvenc(code, status_name(code))
+}
+
 /// The crate's error for a failed NVENC status.
 pub(crate) fn status_error(call: &'static str, code: u32, last_error: Option<String>) -> Error {
-    Error::Encoder {
-        call,
-        status: status_name(code),
-        code,
+    Error::Driver(DriverError {
         last_error,
-    }
+        ..DriverError::new(Library::Nvenc, call, nvenc_status(code))
+    })
 }
 
 #[cfg(test)]

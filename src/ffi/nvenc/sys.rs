@@ -149,9 +149,10 @@ impl loader::Failure for LoadFailure {
             LoadFailure::Load(failure) => failure.to_error(library),
             LoadFailure::TooOld(version) => match check_api_version(*version) {
                 Err(error) => error,
-                Ok(()) => Error::Codec(format!(
-                    "{library} could not be used (API version {version:#x})"
-                )),
+                Ok(()) => Error::Unsupported {
+                    what: format!("{library} (API version {version:#x})"),
+                    supported: "NVENC API 12.1 or newer".into(),
+                },
             },
             LoadFailure::Call(call, code) => status_error(call, *code, None),
         }
