@@ -172,21 +172,22 @@ pub enum Error {
     Io(#[from] std::io::Error),
 }
 
-/// The kind of session an [`Error::Poisoned`] names.
+/// The kind of session an [`Error::Poisoned`] names. (Its variants are not named `Decoder`
+/// and `Encoder`, so that compiler errors keep printing `Builder<Decoder, _>` unqualified.)
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 #[non_exhaustive]
 pub enum SessionKind {
-    /// A `Decoder`.
-    Decoder,
-    /// An `Encoder`.
-    Encoder,
+    /// A `Decoder` (NVDEC decoding).
+    Decoding,
+    /// An `Encoder` (NVENC encoding).
+    Encoding,
 }
 
 impl fmt::Display for SessionKind {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(match self {
-            SessionKind::Decoder => "decoder",
-            SessionKind::Encoder => "encoder",
+            SessionKind::Decoding => "decoder",
+            SessionKind::Encoding => "encoder",
         })
     }
 }

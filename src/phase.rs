@@ -12,9 +12,38 @@
 //! each phase owns is chosen by the phase (`Phase::State`), so no field is an `Option` that
 //! could be unwrapped at the wrong time.
 //!
-//! Decoder and encoder share this one builder; each plugs in as a [`Backend`] (sealed: only
-//! this crate's codecs implement it). On any error the builder is consumed, so the guard
-//! (lock released) and everything built so far are dropped in reverse order of creation.
+//! Decoder and encoder share this one builder; each plugs in as a [`Backend`]. On any error
+//! the builder is consumed, so the guard (lock released) and everything built so far are
+//! dropped in reverse order of creation.
+//!
+//! # What is sealed, and why
+//! The builder is the only way to a session type ([`Decoder`](crate::decode::Decoder),
+//! [`Encoder`](crate::encode::Encoder)), so the promise holds only if its steps cannot be
+//! taken any other way. Sealing a trait stops other crates from *implementing* it, not from
+//! *calling* its methods — `#[doc(hidden)]` hides them from the docs only, and a supertrait
+//! in a private module is still callable through a generic bound `B: Backend`. So, as rustls
+//! keeps `ConfigSide` sealed and without methods:
+//! - [`Phase`] and [`Backend`] carry types and a name only: no callable method.
+//! - The steps (`validate`, `context_spec`, `open`, `finish`) live in a [`BuildSteps`] table
+//!   whose fields are private to this crate; `Backend::STEPS` can be read by anyone and used
+//!   by no one but [`Builder`]. Nobody outside can make a `BuildSteps`, so nobody outside can
+//!   implement `Backend` either (the seal is structural; `SealedBackend` states it too).
+//! - The session types ([`DecoderSession`](crate::decode::DecoderSession),
+//!   [`EncoderSession`](crate::encode::EncoderSession)) have no public constructor and are
+//!   only ever lent by reference ([`Builder::session`]).
+//! - [`Builder::build`] (and a pool checkout that has to build) takes the lock itself and
+//!   fails with [`Error::InitLockHeld`](crate::Error::InitLockHeld) on a thread that already
+//!   holds a guard, rather than deadlocking. A decoder that already exists (built earlier, or
+//!   an idle one a pool hands out) can of course be used while its thread holds a guard: its
+//!   frame calls need no window, and a window it needs at run time (a stream change, its
+//!   teardown) is the one that thread is already in.
+//! - [`Context::acquire`] stays public: it needs a `&CudaInitGuard`, so it can only run inside
+//!   a window, and a `Context` alone cannot become a session (a builder makes its own).
+//!   Raw handles ([`Context::raw`], `DecoderSession::raw_decoder`,
+//!   `EncoderSession::raw_encoder`) are plain pointers: doing anything with them needs
+//!   `unsafe` code of your own, whose contract is not to destroy them.
+//!
+//! `tests/compile_fail/` holds one case per closed path (`backend_*`, `session_*`).
 //!
 //! ```no_run
 //! use nvcodec_guard::decode::{DecoderBuilder, DecoderConfig};
@@ -39,7 +68,7 @@ use crate::init::{CudaInitGuard, WindowTiming};
 mod sealed {
     /// Seals [`super::Phase`]: the three markers are the only phases.
     pub trait SealedPhase {}
-    /// Seals [`super::Backend`]: only this crate's codecs are backends.
+    /// Seals [`super::Backend`]: only this crate's codecs are backends. Carries no methods.
     pub trait SealedBackend {}
 }
 
@@ -105,7 +134,10 @@ pub struct ContextSpec {
 
 /// What [`Builder`] builds: a codec session type with frame methods ([`Decoder`],
 /// [`Encoder`]). The builder is keyed by it, as rustls keys `ConfigBuilder<ServerConfig, _>`,
-/// so types and compiler errors read `Builder<Decoder, ContextReady>`. Sealed.
+/// so types and compiler errors read `Builder<Decoder, ContextReady>`.
+///
+/// Sealed, and without callable steps: see the [module docs](self) for why. Its build steps
+/// are in [`STEPS`](Backend::STEPS), which only this crate can use.
 ///
 /// [`Decoder`]: crate::decode::Decoder
 /// [`Encoder`]: crate::encode::Encoder
@@ -116,31 +148,29 @@ pub trait Backend: sealed::SealedBackend + Sized {
     type Session;
     /// Name for logs and tracing (`"nvdec"`, `"nvenc"`).
     const NAME: &'static str;
+    /// The build steps, for [`Builder`] only: the table is opaque outside this crate.
+    const STEPS: BuildSteps<Self>;
+}
 
-    /// The context this config asks for.
-    #[doc(hidden)]
-    fn context_spec(config: &Self::Config) -> ContextSpec;
-
+/// The steps [`Builder`] takes for a [`Backend`]. Opaque: its fields are private to this
+/// crate, so it can be neither made nor used outside it.
+pub struct BuildSteps<B: Backend> {
+    /// The context a config asks for.
+    pub(crate) context_spec: fn(&B::Config) -> ContextSpec,
     /// Rejects impossible configurations before any lock is taken or driver call made.
-    #[doc(hidden)]
-    fn validate(config: &Self::Config) -> Result<()>;
-
+    pub(crate) validate: fn(&B::Config) -> Result<()>,
     /// Creates the codec session. Runs inside the init window.
-    #[doc(hidden)]
-    fn open(
-        config: &Self::Config,
-        context: &Context,
-        guard: &CudaInitGuard,
-    ) -> Result<Self::Session>;
-
+    pub(crate) open: fn(&B::Config, &Context, &CudaInitGuard) -> Result<B::Session>,
     /// Turns the session into the product, after the window closed.
-    #[doc(hidden)]
-    fn finish(
-        config: Self::Config,
-        context: Context,
-        session: Self::Session,
-        window: WindowTiming,
-    ) -> Self;
+    pub(crate) finish: fn(B::Config, Context, B::Session, WindowTiming) -> B,
+}
+
+impl<B: Backend> std::fmt::Debug for BuildSteps<B> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("BuildSteps")
+            .field("backend", &B::NAME)
+            .finish_non_exhaustive()
+    }
 }
 
 /// The typed builder shared by decoders and encoders. `B` is the codec, `P` the phase.
@@ -169,8 +199,8 @@ impl<B: Backend> Builder<B, Uninit> {
     /// [`Error::InvalidConfig`](crate::Error::InvalidConfig) for a config no GPU accepts
     /// (before any driver call); what [`Context::acquire`] returns.
     pub fn context(self, guard: CudaInitGuard) -> Result<Builder<B, ContextReady>> {
-        B::validate(&self.config)?;
-        let spec = B::context_spec(&self.config);
+        (B::STEPS.validate)(&self.config)?;
+        let spec = (B::STEPS.context_spec)(&self.config);
         guard.record_target(spec.device, B::NAME);
         let context = guard
             .span()
@@ -203,7 +233,7 @@ impl<B: Backend> Builder<B, Uninit> {
     /// # Ok::<(), nvcodec_guard::Error>(())
     /// ```
     pub fn build(self) -> Result<B> {
-        B::validate(&self.config)?;
+        (B::STEPS.validate)(&self.config)?;
         let guard = CudaInitGuard::acquire()?;
         Ok(self.context(guard)?.open_session()?.finish())
     }
@@ -215,7 +245,7 @@ impl<B: Backend> Builder<B, Uninit> {
     /// # Errors
     /// As [`build`](Self::build), plus the timeout.
     pub fn build_timeout(self, timeout: Duration) -> Result<B> {
-        B::validate(&self.config)?;
+        (B::STEPS.validate)(&self.config)?;
         let guard = CudaInitGuard::acquire_timeout(timeout)?;
         Ok(self.context(guard)?.open_session()?.finish())
     }
@@ -246,7 +276,7 @@ impl<B: Backend> Builder<B, ContextReady> {
         let InitWindow { guard, context } = self.state;
         let session = guard
             .span()
-            .in_scope(|| B::open(&self.config, &context, &guard))?;
+            .in_scope(|| (B::STEPS.open)(&self.config, &context, &guard))?;
         guard.record_phase("session_open");
         Ok(Builder {
             config: self.config,
@@ -282,7 +312,7 @@ impl<B: Backend> Builder<B, SessionOpen> {
         let (session, InitWindow { guard, context }) = self.state;
         guard.record_phase("finished");
         let window = guard.release();
-        B::finish(self.config, context, session, window)
+        (B::STEPS.finish)(self.config, context, session, window)
     }
 }
 

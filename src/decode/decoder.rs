@@ -331,7 +331,7 @@ impl Decoder {
     fn check_usable(&self) -> Result<()> {
         if self.core.fatal.get() {
             return Err(Error::Poisoned {
-                session: SessionKind::Decoder,
+                session: SessionKind::Decoding,
                 reason: "an earlier stream change could not be applied".into(),
             });
         }

@@ -53,9 +53,8 @@ pub use pool::{DecoderPool, DecoderPools, DecoderSpec, PoolConfig, PoolStats, Po
 pub use state::{DecoderStats, StreamInfo};
 
 use crate::cuda::Context;
-use crate::error::Result;
-use crate::init::{CudaInitGuard, WindowTiming};
-use crate::phase::{Backend, Builder, ContextSpec, SealedBackend, Uninit};
+use crate::init::WindowTiming;
+use crate::phase::{Backend, BuildSteps, Builder, SealedBackend, Uninit};
 
 impl SealedBackend for Decoder {}
 
@@ -64,31 +63,15 @@ impl Backend for Decoder {
     type Config = DecoderConfig;
     type Session = DecoderSession;
     const NAME: &'static str = "nvdec";
-
-    fn context_spec(config: &DecoderConfig) -> ContextSpec {
-        config.context_spec()
-    }
-
-    fn validate(config: &DecoderConfig) -> Result<()> {
-        config.validate()
-    }
-
-    fn open(
-        config: &DecoderConfig,
-        context: &Context,
-        guard: &CudaInitGuard,
-    ) -> Result<DecoderSession> {
-        decoder::open(config, context, guard)
-    }
-
-    fn finish(
-        _config: DecoderConfig,
-        _context: Context,
-        session: DecoderSession,
-        window: WindowTiming,
-    ) -> Decoder {
-        Decoder::from_session(session, window)
-    }
+    const STEPS: BuildSteps<Decoder> = BuildSteps {
+        context_spec: DecoderConfig::context_spec,
+        validate: DecoderConfig::validate,
+        open: decoder::open,
+        finish: |_config: DecoderConfig,
+                 _context: Context,
+                 session: DecoderSession,
+                 window: WindowTiming| { Decoder::from_session(session, window) },
+    };
 }
 
 /// The builder of a [`Decoder`], named by what it builds; its methods are those of
@@ -100,7 +83,7 @@ impl Backend for Decoder {
 /// | state | holds | methods | next |
 /// |---|---|---|---|
 /// | `DecoderBuilder<Uninit>` | the [`DecoderConfig`] | [`new`](Builder::new), [`build`](Builder::build) / [`build_timeout`](Builder::build_timeout) (all steps at once), [`context`](Builder::context)`(guard)` | `ContextReady` |
-/// | `DecoderBuilder<ContextReady>` | the [`CudaInitGuard`] and the CUDA context | [`cuda_context`](Builder::cuda_context), [`guard`](Builder::guard), [`open_session`](Builder::open_session) | `SessionOpen` |
+/// | `DecoderBuilder<ContextReady>` | the [`CudaInitGuard`](crate::init::CudaInitGuard) and the CUDA context | [`cuda_context`](Builder::cuda_context), [`guard`](Builder::guard), [`open_session`](Builder::open_session) | `SessionOpen` |
 /// | `DecoderBuilder<SessionOpen>` | the guard, the context and the [`DecoderSession`] (`cuvidCreateDecoder` done) | [`session`](Builder::session), [`finish`](Builder::finish) | a [`Decoder`], lock released |
 ///
 /// `build()` returns `Result<Decoder>`.

@@ -94,7 +94,7 @@ impl Encoder {
     fn check_usable(&self) -> Result<()> {
         match &self.failed {
             Some(reason) => Err(Error::Poisoned {
-                session: SessionKind::Encoder,
+                session: SessionKind::Encoding,
                 reason: reason.to_string(),
             }),
             None => Ok(()),

@@ -93,9 +93,8 @@ pub use packet::{EncodedPacket, PictureType};
 pub use session::EncoderSession;
 
 use crate::cuda::Context;
-use crate::error::Result;
-use crate::init::{CudaInitGuard, WindowTiming};
-use crate::phase::{Backend, Builder, ContextSpec, SealedBackend, Uninit};
+use crate::init::WindowTiming;
+use crate::phase::{Backend, BuildSteps, Builder, SealedBackend, Uninit};
 
 impl SealedBackend for Encoder {}
 
@@ -104,31 +103,17 @@ impl Backend for Encoder {
     type Config = EncoderConfig;
     type Session = EncoderSession;
     const NAME: &'static str = "nvenc";
-
-    fn context_spec(config: &EncoderConfig) -> ContextSpec {
-        config.context_spec()
-    }
-
-    fn validate(config: &EncoderConfig) -> Result<()> {
-        config.validate()
-    }
-
-    fn open(
-        config: &EncoderConfig,
-        context: &Context,
-        guard: &CudaInitGuard,
-    ) -> Result<EncoderSession> {
-        session::open(config, context, guard)
-    }
-
-    fn finish(
-        config: EncoderConfig,
-        _context: Context,
-        session: EncoderSession,
-        window: WindowTiming,
-    ) -> Encoder {
-        Encoder::from_session(config, session, window)
-    }
+    const STEPS: BuildSteps<Encoder> = BuildSteps {
+        context_spec: EncoderConfig::context_spec,
+        validate: EncoderConfig::validate,
+        open: session::open,
+        finish: |config: EncoderConfig,
+                 _context: Context,
+                 session: EncoderSession,
+                 window: WindowTiming| {
+            Encoder::from_session(config, session, window)
+        },
+    };
 }
 
 /// The builder of an [`Encoder`], named by what it builds; its methods are those of
