@@ -1661,6 +1661,11 @@ fn scenarios() -> Vec<(String, Driver)> {
     ] {
         list.push((name.into(), Driver::Current));
     }
+    list.extend(
+        runtime_scenarios()
+            .into_iter()
+            .map(|n| (n.into(), Driver::Current)),
+    );
     list
 }
 
@@ -1701,6 +1706,7 @@ fn run_scenario(name: &str) {
             pool_small_decoder_not_handed_out_for_larger()
         }
         ["pool_concurrent_checkouts_never_overlap"] => pool_concurrent_checkouts_never_overlap(),
+        _ if run_runtime_scenario(name) => {}
         _ => panic!("unknown scenario {name:?}"),
     }
 }
@@ -1849,4 +1855,126 @@ fn main() -> ExitCode {
         },
         Err(_) => run_all(),
     }
+}
+
+// =======================================================================================
+// Issue 12 §3–§5, §7: enqueued copies always waited for, destructors that never wait for the
+// lock, the pool doing what its docs say, teardowns that yield to creations.
+
+/// The stand-in's control calls added for these scenarios (loaded apart from `Control`).
+#[allow(dead_code)] // filled in scenario by scenario
+struct RuntimeControl {
+    unsynced_copies: unsafe extern "C" fn() -> u64,
+    set_call_delay_us: unsafe extern "C" fn(*const c_char, u32),
+    set_pictures_per_packet: unsafe extern "C" fn(u32),
+    _lib: libloading::Library,
+}
+
+fn runtime_control() -> &'static RuntimeControl {
+    static CONTROL: OnceLock<RuntimeControl> = OnceLock::new();
+    CONTROL.get_or_init(|| {
+        // SAFETY: as in `standin()`: the stand-in, already loaded by the harness's setup.
+        let lib = unsafe { libloading::Library::new("libcuda.so.1") }
+            .expect("libcuda.so.1 (the stand-in) loads");
+        macro_rules! sym {
+            ($name:literal) => {
+                // SAFETY: the stand-in exports these with exactly the declared signatures.
+                *unsafe { lib.get($name) }.expect("a stand-in control call")
+            };
+        }
+        RuntimeControl {
+            unsynced_copies: sym!(b"standin_unsynced_copies\0"),
+            set_call_delay_us: sym!(b"standin_set_call_delay_us\0"),
+            set_pictures_per_packet: sym!(b"standin_set_pictures_per_packet\0"),
+            _lib: lib,
+        }
+    })
+}
+
+// SAFETY (all methods): plain integers and NUL-terminated strings; the calls never unwind.
+#[allow(dead_code)]
+impl RuntimeControl {
+    /// Async copies whose stream has not been synchronized since they were enqueued.
+    fn unsynced_copies(&self) -> u64 {
+        unsafe { (self.unsynced_copies)() }
+    }
+    fn set_call_delay_us(&self, call: &str, us: u32) {
+        unsafe { (self.set_call_delay_us)(c(call).as_ptr(), us) }
+    }
+    fn set_pictures_per_packet(&self, n: u32) {
+        unsafe { (self.set_pictures_per_packet)(n) }
+    }
+}
+
+fn runtime_scenarios() -> Vec<&'static str> {
+    vec!["failed_second_copy_waits_for_the_first"]
+}
+
+/// Runs `name` if it is one of [`runtime_scenarios`]; false otherwise.
+fn run_runtime_scenario(name: &str) -> bool {
+    match name {
+        "failed_second_copy_waits_for_the_first" => failed_second_copy_waits_for_the_first(),
+        _ => return false,
+    }
+    true
+}
+
+/// §3: when the chroma copy fails to enqueue, the luma copy already enqueued is waited for
+/// before the call returns — for every frame copy (host, device, pool) and the NVENC staging
+/// upload — so no destination is written after it was handed back.
+fn failed_second_copy_waits_for_the_first() {
+    let s = on_standin();
+    let r = runtime_control();
+    s.reset();
+    let mut decoder = build(ContextMode::SharedPrimary).expect("decoder");
+    let pool = nvcodec_guard::decode::DeviceFramePool::new(decoder.context());
+    let mut frames = decoder.decode(PACKET, 7).expect("decode");
+    let frame = frames.next().expect("one frame").expect("mapped");
+    assert_eq!(r.unsynced_copies(), 0, "mapping leaves nothing outstanding");
+    let copy = |what: &str| -> nvcodec_guard::Result<()> {
+        match what {
+            "to_vec" => frame.to_vec().map(drop),
+            "copy_to_device" => frame.copy_to_device().map(drop),
+            _ => frame.copy_to_pool(&pool).map(drop),
+        }
+    };
+    for what in ["to_vec", "copy_to_device", "copy_to_pool"] {
+        copy(what).unwrap_or_else(|e| panic!("{what} succeeds without a fault: {e}"));
+        s.fail_nth("cuMemcpy2DAsync_v2", 2, 700);
+        let failed = copy(what);
+        assert!(
+            matches!(&failed, Err(e) if e.to_string().contains("cuMemcpy2DAsync")),
+            "{what}: the injected failure is reported: {failed:?}"
+        );
+        assert_eq!(
+            r.unsynced_copies(),
+            0,
+            "{what} returned with the first plane's copy still enqueued"
+        );
+    }
+    drop(frame);
+    drop(frames);
+    drop(pool);
+    drop(decoder);
+
+    // The NVENC staging upload of a device frame: two planes, the second fails.
+    s.set_nvenc_working(true);
+    let mut encoder = EncoderBuilder::new(enc_config()).build().expect("encoder");
+    let device = device_frame(&encoder, 1024, 5).expect("device buffer");
+    encoder
+        .encode(InputFrame::device(&device, 1024), 1)
+        .expect("a device frame encodes");
+    s.fail_nth("cuMemcpy2DAsync_v2", 2, 700);
+    let failed = encoder.encode(InputFrame::device(&device, 1024), 2);
+    assert!(failed.is_err(), "the injected failure is reported");
+    assert_eq!(
+        r.unsynced_copies(),
+        0,
+        "the staging upload returned with its first plane's copy still enqueued"
+    );
+    drop(failed);
+    drop(encoder);
+    settle();
+    assert_eq!(s.misuse(), 0, "{}", diagnostics(s));
+    s.reset();
 }
