@@ -111,39 +111,75 @@ fn defer(what: &'static str, job: Job) {
 }
 
 fn reaper() {
+    // After a unit of work panicked outside a job (a tracing subscriber is user code, called
+    // while entering and leaving the window), the next unit runs with tracing silenced on
+    // this thread, so a subscriber that always panics cannot stop teardowns either.
+    let mut silenced = false;
     loop {
-        let mut q = queue();
-        while q.jobs.is_empty() {
-            q = CHANGED.wait(q).unwrap_or_else(PoisonError::into_inner);
-        }
-        drop(q);
-        // Takes its turn in the (fair) lock's queue, then destroys everything queued by
-        // then in that one window. One teardown per window was tried and measured worse: the
-        // reaper gets one window in (threads + 1), so under a 32-thread churn its queue grew
-        // until the GPU ran out of memory. Batching moves the same destroy work into fewer,
-        // longer windows; the total time the lock is held is the same.
-        let guard = match CudaInitGuard::acquire() {
-            Ok(guard) => guard,
-            Err(error) => {
-                // Unreachable: the reaper never holds the lock when it asks for it.
-                tracing::error!(%error, "the reaper could not enter an init window");
-                continue;
+        wait_for_jobs();
+        let unit = || {
+            if silenced {
+                let none = tracing::Dispatch::none();
+                tracing::dispatcher::with_default(&none, drain_once);
+            } else {
+                drain_once();
             }
         };
-        let mut q = queue();
-        let batch: Vec<_> = q.jobs.drain(..).collect();
-        q.running += batch.len();
-        drop(q);
-        let count = batch.len();
-        for (what, job) in batch {
-            run(what, job, guard.token());
+        match catch_unwind(AssertUnwindSafe(unit)) {
+            Ok(()) => silenced = false,
+            Err(payload) => {
+                // Dropping the payload is user code too; it must not unwind here.
+                std::mem::forget(payload);
+                silenced = true;
+            }
         }
-        drop(guard);
+    }
+}
+
+fn wait_for_jobs() {
+    let mut q = queue();
+    while q.jobs.is_empty() {
+        q = CHANGED.wait(q).unwrap_or_else(PoisonError::into_inner);
+    }
+}
+
+/// Jobs taken off the queue by the reaper: counted as running until this drops, also when
+/// the reaper unwinds.
+struct Running(usize);
+
+impl Drop for Running {
+    fn drop(&mut self) {
         let mut q = queue();
-        q.running -= count;
+        q.running = q.running.saturating_sub(self.0);
         drop(q);
         CHANGED.notify_all();
     }
+}
+
+/// One unit of the reaper's work: one window, the jobs queued by then run inside it.
+fn drain_once() {
+    // Takes its turn in the (fair) lock's queue, then destroys everything queued by then in
+    // that one window. One teardown per window was tried and measured worse: the reaper gets
+    // one window in (threads + 1), so under a 32-thread churn its queue grew until the GPU
+    // ran out of memory. Batching moves the same destroy work into fewer, longer windows;
+    // the total time the lock is held is the same.
+    let guard = match CudaInitGuard::acquire() {
+        Ok(guard) => guard,
+        Err(error) => {
+            // Unreachable: the reaper never holds the lock when it asks for it.
+            tracing::error!(%error, "the reaper could not enter an init window");
+            return;
+        }
+    };
+    let mut q = queue();
+    let batch: Vec<_> = q.jobs.drain(..).collect();
+    q.running += batch.len();
+    drop(q);
+    let _running = Running(batch.len());
+    for (what, job) in batch {
+        run(what, job, guard.token());
+    }
+    drop(guard);
 }
 
 /// Teardowns handed to the reaper and not finished yet.
