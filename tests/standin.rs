@@ -1891,7 +1891,6 @@ fn runtime_control() -> &'static RuntimeControl {
 }
 
 // SAFETY (all methods): plain integers and NUL-terminated strings; the calls never unwind.
-#[allow(dead_code)] // `set_call_delay_us` is for the §7 scenarios
 impl RuntimeControl {
     /// Async copies whose stream has not been synchronized since they were enqueued.
     fn unsynced_copies(&self) -> u64 {
@@ -1917,6 +1916,8 @@ fn runtime_scenarios() -> Vec<&'static str> {
         "evicted_decoders_are_destroyed_before_a_checkout_waits",
         "one_packet_with_many_pictures_is_bounded",
         "frame_pool_keeps_recent_sizes_only",
+        "teardowns_wait_behind_creations",
+        "queued_teardowns_stay_bounded_under_churn",
     ]
 }
 
@@ -1937,6 +1938,8 @@ fn run_runtime_scenario(name: &str) -> bool {
         }
         "one_packet_with_many_pictures_is_bounded" => one_packet_with_many_pictures_is_bounded(),
         "frame_pool_keeps_recent_sizes_only" => frame_pool_keeps_recent_sizes_only(),
+        "teardowns_wait_behind_creations" => teardowns_wait_behind_creations(),
+        "queued_teardowns_stay_bounded_under_churn" => queued_teardowns_stay_bounded_under_churn(),
         _ => return false,
     }
     true
@@ -2369,4 +2372,120 @@ fn frame_pool_keeps_recent_sizes_only() {
     drop(pool);
     settle();
     assert_eq!(s.live("alloc"), allocs);
+}
+
+/// §7: destroys deferred while the lock was busy wait behind creators that queued after them:
+/// with `cuvidDestroyDecoder` widened to 100 ms, six creations that queue behind four deferred
+/// teardowns all finish before the first destroy runs.
+fn teardowns_wait_behind_creations() {
+    let s = on_standin();
+    let r = runtime_control();
+    settle();
+    let baseline = s.live_all();
+    r.set_call_delay_us("cuvidDestroyDecoder", 100_000);
+    let ending: Vec<Decoder> = (0..4)
+        .map(|_| build(ContextMode::SharedPrimary).expect("decoder"))
+        .collect();
+    let destroys = s.calls("cuvidDestroyDecoder");
+    let holder = hold_lock_elsewhere(Duration::from_millis(400));
+    drop(ending); // the lock is held: four teardowns deferred to the reaper
+    std::thread::sleep(Duration::from_millis(50)); // the reaper is waiting for the lock now
+    let creators: Vec<_> = (0..6)
+        .map(|_| {
+            std::thread::spawn(move || {
+                let guard = CudaInitGuard::acquire().expect("a creation's window");
+                let open = DecoderBuilder::new(h264(ContextMode::SharedPrimary))
+                    .context(guard)
+                    .and_then(|ready| ready.open_session())
+                    .expect("a creation");
+                // Read inside the creation's window, so no destroy can race the reading.
+                let destroyed_before = standin().calls("cuvidDestroyDecoder");
+                (open.finish(), destroyed_before)
+            })
+        })
+        .collect();
+    let mut started = Vec::new();
+    for creator in creators {
+        let (decoder, destroyed_before) = creator.join().expect("creator");
+        assert_eq!(
+            destroyed_before,
+            destroys,
+            "a creation waited behind {} destroy(s) deferred before it",
+            destroyed_before - destroys
+        );
+        eprintln!("creation waited {:?}", decoder.init_window().wait);
+        started.push(decoder);
+    }
+    holder.join().expect("holder");
+    settle();
+    assert_eq!(
+        s.calls("cuvidDestroyDecoder"),
+        destroys + 4,
+        "all ran after"
+    );
+    r.set_call_delay_us("cuvidDestroyDecoder", 0);
+    drop(started);
+    settle();
+    assert_live(s, &baseline, "after the creations are dropped");
+    assert_eq!(s.overlaps(), 0, "{}", diagnostics(s));
+}
+
+/// §7: yielding to creators does not let teardowns pile up: eight threads creating, decoding
+/// and dropping decoders for 2.5 s (the lock always wanted) never have more than
+/// `MAX_YIELDING_TEARDOWNS` teardowns queued, plus two drops per thread (one while the reaper
+/// waits its turn in arrival order, one while it runs); and every one runs.
+fn queued_teardowns_stay_bounded_under_churn() {
+    let s = on_standin();
+    let r = runtime_control();
+    settle();
+    let baseline = s.live_all();
+    r.set_call_delay_us("cuvidDestroyDecoder", 20_000);
+    r.set_call_delay_us("cuvidCreateDecoder", 5_000);
+    let threads = 8;
+    let deadline = Instant::now() + Duration::from_millis(2500);
+    let max_pending = AtomicU64::new(0);
+    let rounds = AtomicU64::new(0);
+    std::thread::scope(|scope| {
+        for t in 0..threads {
+            let rounds = &rounds;
+            scope.spawn(move || {
+                let mut n = 0i64;
+                while Instant::now() < deadline {
+                    let mut decoder = build(ContextMode::SharedPrimary).expect("a creation");
+                    assert_eq!(decode_pts(&mut decoder, t * 1000 + n), [t * 1000 + n]);
+                    drop(decoder);
+                    n += 1;
+                    rounds.fetch_add(1, Ordering::Relaxed);
+                }
+            });
+        }
+        let max_pending = &max_pending;
+        scope.spawn(move || {
+            while Instant::now() < deadline {
+                let pending = nvcodec_guard::init::pending_teardowns() as u64;
+                max_pending.fetch_max(pending, Ordering::Relaxed);
+                std::thread::sleep(Duration::from_millis(2));
+            }
+        });
+    });
+    let max_pending = max_pending.load(Ordering::Relaxed);
+    let bound = (nvcodec_guard::init::MAX_YIELDING_TEARDOWNS + 2 * threads as usize) as u64;
+    eprintln!(
+        "churn: {} rounds, at most {max_pending} teardowns queued (bound {bound}), {:?} deferred",
+        rounds.load(Ordering::Relaxed),
+        init_lock_stats().deferred_teardowns
+    );
+    assert!(
+        max_pending <= bound,
+        "{max_pending} teardowns queued, more than {bound}"
+    );
+    assert!(
+        rounds.load(Ordering::Relaxed) >= threads as u64,
+        "creations starved"
+    );
+    r.set_call_delay_us("cuvidDestroyDecoder", 0);
+    r.set_call_delay_us("cuvidCreateDecoder", 0);
+    settle();
+    assert_live(s, &baseline, "after the churn");
+    assert_eq!(s.overlaps(), 0, "{}", diagnostics(s));
 }
