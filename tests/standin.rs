@@ -1677,6 +1677,11 @@ fn scenarios() -> Vec<(String, Driver)> {
     ] {
         list.push((name.into(), Driver::Current));
     }
+    list.extend(
+        runtime_scenarios()
+            .into_iter()
+            .map(|n| (n.into(), Driver::Current)),
+    );
     list
 }
 
@@ -1717,6 +1722,7 @@ fn run_scenario(name: &str) {
             pool_small_decoder_not_handed_out_for_larger()
         }
         ["pool_concurrent_checkouts_never_overlap"] => pool_concurrent_checkouts_never_overlap(),
+        _ if run_runtime_scenario(name) => {}
         _ => panic!("unknown scenario {name:?}"),
     }
 }
@@ -1865,4 +1871,637 @@ fn main() -> ExitCode {
         },
         Err(_) => run_all(),
     }
+}
+
+// =======================================================================================
+// Issue 12 §3–§5, §7: enqueued copies always waited for, destructors that never wait for the
+// lock, the pool doing what its docs say, teardowns that yield to creations.
+
+/// The stand-in's control calls added for these scenarios (loaded apart from `Control`).
+struct RuntimeControl {
+    unsynced_copies: unsafe extern "C" fn() -> u64,
+    set_call_delay_us: unsafe extern "C" fn(*const c_char, u32),
+    set_pictures_per_packet: unsafe extern "C" fn(u32),
+    _lib: libloading::Library,
+}
+
+fn runtime_control() -> &'static RuntimeControl {
+    static CONTROL: OnceLock<RuntimeControl> = OnceLock::new();
+    CONTROL.get_or_init(|| {
+        // SAFETY: as in `standin()`: the stand-in, already loaded by the harness's setup.
+        let lib = unsafe { libloading::Library::new("libcuda.so.1") }
+            .expect("libcuda.so.1 (the stand-in) loads");
+        macro_rules! sym {
+            ($name:literal) => {
+                // SAFETY: the stand-in exports these with exactly the declared signatures.
+                *unsafe { lib.get($name) }.expect("a stand-in control call")
+            };
+        }
+        RuntimeControl {
+            unsynced_copies: sym!(b"standin_unsynced_copies\0"),
+            set_call_delay_us: sym!(b"standin_set_call_delay_us\0"),
+            set_pictures_per_packet: sym!(b"standin_set_pictures_per_packet\0"),
+            _lib: lib,
+        }
+    })
+}
+
+// SAFETY (all methods): plain integers and NUL-terminated strings; the calls never unwind.
+impl RuntimeControl {
+    /// Async copies whose stream has not been synchronized since they were enqueued.
+    fn unsynced_copies(&self) -> u64 {
+        unsafe { (self.unsynced_copies)() }
+    }
+    fn set_call_delay_us(&self, call: &str, us: u32) {
+        unsafe { (self.set_call_delay_us)(c(call).as_ptr(), us) }
+    }
+    fn set_pictures_per_packet(&self, n: u32) {
+        unsafe { (self.set_pictures_per_packet)(n) }
+    }
+}
+
+fn runtime_scenarios() -> Vec<&'static str> {
+    vec![
+        "failed_second_copy_waits_for_the_first",
+        "pooled_decoder_drop_never_waits_for_the_lock",
+        "reaper_survives_a_panicking_subscriber",
+        "pool_refuses_a_swapped_in_decoder",
+        "pool_zero_timeout_checkout_is_a_checkout",
+        "pool_budget_holds_after_a_decoder_grew",
+        "pools_prefer_a_device_with_an_idle_fit",
+        "evicted_decoders_are_destroyed_before_a_checkout_waits",
+        "one_packet_with_many_pictures_is_bounded",
+        "frame_pool_keeps_recent_sizes_only",
+        "teardowns_wait_behind_creations",
+        "queued_teardowns_stay_bounded_under_churn",
+    ]
+}
+
+/// Runs `name` if it is one of [`runtime_scenarios`]; false otherwise.
+fn run_runtime_scenario(name: &str) -> bool {
+    match name {
+        "failed_second_copy_waits_for_the_first" => failed_second_copy_waits_for_the_first(),
+        "pooled_decoder_drop_never_waits_for_the_lock" => {
+            pooled_decoder_drop_never_waits_for_the_lock()
+        }
+        "reaper_survives_a_panicking_subscriber" => reaper_survives_a_panicking_subscriber(),
+        "pool_refuses_a_swapped_in_decoder" => pool_refuses_a_swapped_in_decoder(),
+        "pool_zero_timeout_checkout_is_a_checkout" => pool_zero_timeout_checkout_is_a_checkout(),
+        "pool_budget_holds_after_a_decoder_grew" => pool_budget_holds_after_a_decoder_grew(),
+        "pools_prefer_a_device_with_an_idle_fit" => pools_prefer_a_device_with_an_idle_fit(),
+        "evicted_decoders_are_destroyed_before_a_checkout_waits" => {
+            evicted_decoders_are_destroyed_before_a_checkout_waits()
+        }
+        "one_packet_with_many_pictures_is_bounded" => one_packet_with_many_pictures_is_bounded(),
+        "frame_pool_keeps_recent_sizes_only" => frame_pool_keeps_recent_sizes_only(),
+        "teardowns_wait_behind_creations" => teardowns_wait_behind_creations(),
+        "queued_teardowns_stay_bounded_under_churn" => queued_teardowns_stay_bounded_under_churn(),
+        _ => return false,
+    }
+    true
+}
+
+/// §3: when the chroma copy fails to enqueue, the luma copy already enqueued is waited for
+/// before the call returns — for every frame copy (host, device, pool) and the NVENC staging
+/// upload — so no destination is written after it was handed back.
+fn failed_second_copy_waits_for_the_first() {
+    let s = on_standin();
+    let r = runtime_control();
+    s.reset();
+    let mut decoder = build(ContextMode::SharedPrimary).expect("decoder");
+    let pool = nvcodec_guard::decode::DeviceFramePool::new(decoder.context());
+    let mut frames = decoder.decode(PACKET, 7).expect("decode");
+    let frame = frames.next().expect("one frame").expect("mapped");
+    assert_eq!(r.unsynced_copies(), 0, "mapping leaves nothing outstanding");
+    let copy = |what: &str| -> nvcodec_guard::Result<()> {
+        match what {
+            "to_vec" => frame.to_vec().map(drop),
+            "copy_to_device" => frame.copy_to_device().map(drop),
+            _ => frame.copy_to_pool(&pool).map(drop),
+        }
+    };
+    for what in ["to_vec", "copy_to_device", "copy_to_pool"] {
+        copy(what).unwrap_or_else(|e| panic!("{what} succeeds without a fault: {e}"));
+        s.fail_nth("cuMemcpy2DAsync_v2", 2, 700);
+        let failed = copy(what);
+        assert!(
+            matches!(&failed, Err(e) if e.to_string().contains("cuMemcpy2DAsync")),
+            "{what}: the injected failure is reported: {failed:?}"
+        );
+        assert_eq!(
+            r.unsynced_copies(),
+            0,
+            "{what} returned with the first plane's copy still enqueued"
+        );
+    }
+    drop(frame);
+    drop(frames);
+    drop(pool);
+    drop(decoder);
+
+    // The NVENC staging upload of a device frame: two planes, the second fails.
+    s.set_nvenc_working(true);
+    let mut encoder = EncoderBuilder::new(enc_config()).build().expect("encoder");
+    let device = device_frame(&encoder, 1024, 5).expect("device buffer");
+    encoder
+        .encode(InputFrame::device(&device, 1024), 1)
+        .expect("a device frame encodes");
+    s.fail_nth("cuMemcpy2DAsync_v2", 2, 700);
+    let failed = encoder.encode(InputFrame::device(&device, 1024), 2);
+    assert!(failed.is_err(), "the injected failure is reported");
+    assert_eq!(
+        r.unsynced_copies(),
+        0,
+        "the staging upload returned with its first plane's copy still enqueued"
+    );
+    drop(failed);
+    drop(encoder);
+    settle();
+    assert_eq!(s.misuse(), 0, "{}", diagnostics(s));
+    s.reset();
+}
+
+/// Holds the init lock on another thread for `hold`; returns once it is held.
+fn hold_lock_elsewhere(hold: Duration) -> std::thread::JoinHandle<()> {
+    let (held, is_held) = std::sync::mpsc::channel();
+    let holder = std::thread::spawn(move || {
+        let guard = CudaInitGuard::acquire().expect("the holder's window");
+        held.send(()).expect("the test waits");
+        std::thread::sleep(hold);
+        drop(guard);
+    });
+    is_held.recv().expect("the holder took the lock");
+    holder
+}
+
+/// Makes the stand-in's parser report a `width`×`height` stream from the next packet on.
+fn stream_size(s: &Control, width: i64, height: i64) {
+    s.set_format("coded_width", width);
+    s.set_format("coded_height", height);
+    s.set_format("display_right", width);
+    s.set_format("display_bottom", height);
+}
+
+/// §4: dropping a `PooledDecoder` while another thread holds the lock for 1.5 s returns at
+/// once; the parser renewal happens later in a window of its own, and only then is the decoder
+/// idle again — reset, so the next checkout sees nothing of the old stream.
+fn pooled_decoder_drop_never_waits_for_the_lock() {
+    let s = on_standin();
+    settle();
+    let pool = DecoderPool::new(PoolConfig::default());
+    pool.prewarm(spec(Codec::H264), 1).expect("prewarm");
+    let mut pooled = pool.checkout(spec(Codec::H264)).expect("checkout");
+    let _untaken = pooled.decode(PACKET, 1).expect("decode");
+    let parsers = s.calls("cuvidCreateVideoParser");
+
+    let holder = hold_lock_elsewhere(Duration::from_millis(1500));
+    let t = Instant::now();
+    drop(pooled);
+    let took = t.elapsed();
+    assert!(
+        took < Duration::from_millis(200),
+        "dropping a pooled decoder waited {took:?} for the lock"
+    );
+    let stats = pool.stats();
+    assert_eq!(
+        (stats.idle, stats.in_use),
+        (0, 1),
+        "until its reset ran it is not idle: {stats:?}"
+    );
+    holder.join().expect("holder");
+    settle();
+    assert_eq!(
+        s.calls("cuvidCreateVideoParser"),
+        parsers + 1,
+        "the parser was renewed in a window after the holder let go"
+    );
+    let stats = pool.stats();
+    assert_eq!((stats.idle, stats.in_use), (1, 0), "{stats:?}");
+    let mut again = pool.checkout(spec(Codec::H264)).expect("checkout again");
+    assert_eq!(pool.stats().hits, 2, "{:?}", pool.stats());
+    assert_eq!(again.queued_frames(), 0);
+    assert_eq!(
+        decode_pts(&mut again, 100),
+        [100],
+        "only the new stream's frame"
+    );
+    drop(again);
+    drop(pool);
+    settle();
+    assert_eq!(s.overlaps(), 0, "{}", diagnostics(s));
+    assert_eq!(s.misuse(), 0, "{}", diagnostics(s));
+}
+
+/// A `tracing` subscriber that panics in every call made on the teardown thread.
+struct PanicsOnTheReaper;
+
+fn on_the_reaper() -> bool {
+    std::thread::current().name() == Some("nvcodec-guard-reaper")
+}
+
+impl tracing::Subscriber for PanicsOnTheReaper {
+    fn enabled(&self, _: &tracing::Metadata<'_>) -> bool {
+        true
+    }
+    fn new_span(&self, _: &tracing::span::Attributes<'_>) -> tracing::span::Id {
+        assert!(
+            !on_the_reaper(),
+            "deliberate panic in new_span on the reaper (expected)"
+        );
+        tracing::span::Id::from_u64(1)
+    }
+    fn record(&self, _: &tracing::span::Id, _: &tracing::span::Record<'_>) {
+        assert!(
+            !on_the_reaper(),
+            "deliberate panic in record on the reaper (expected)"
+        );
+    }
+    fn record_follows_from(&self, _: &tracing::span::Id, _: &tracing::span::Id) {}
+    fn event(&self, _: &tracing::Event<'_>) {
+        assert!(
+            !on_the_reaper(),
+            "deliberate panic in event on the reaper (expected)"
+        );
+    }
+    fn enter(&self, _: &tracing::span::Id) {}
+    fn exit(&self, _: &tracing::span::Id) {}
+}
+
+/// §4: a subscriber that panics in the teardown thread's own tracing calls does not stop
+/// deferred teardowns: each one still runs, and `wait_for_teardowns` returns true.
+fn reaper_survives_a_panicking_subscriber() {
+    let s = on_standin();
+    settle();
+    let baseline = s.live_all();
+    tracing::subscriber::set_global_default(PanicsOnTheReaper).expect("the only subscriber");
+    for round in 0..3 {
+        let decoder = build(ContextMode::SharedPrimary).expect("decoder");
+        let holder = hold_lock_elsewhere(Duration::from_millis(300));
+        drop(decoder); // the lock is held: deferred to the reaper
+        holder.join().expect("holder");
+        assert!(
+            wait_for_teardowns(Duration::from_secs(5)),
+            "round {round}: the deferred teardown never ran"
+        );
+        assert_live(s, &baseline, &format!("round {round}"));
+    }
+    lock_is_free();
+}
+
+/// §5: a `Decoder` swapped into a `PooledDecoder` is not taken into the pool on drop (it is
+/// destroyed), so a later checkout never gets a decoder of another context or configuration.
+fn pool_refuses_a_swapped_in_decoder() {
+    let s = on_standin();
+    settle();
+    let baseline = s.live_all();
+    let pool = DecoderPool::new(PoolConfig::default());
+    let mut pooled = pool.checkout(spec(Codec::H264)).expect("checkout");
+    let mut foreign = build(ContextMode::Dedicated).expect("a decoder of its own context");
+    std::mem::swap(&mut *pooled, &mut foreign);
+    drop(pooled);
+    settle();
+    let stats = pool.stats();
+    assert_eq!(
+        (stats.idle, stats.in_use, stats.discarded),
+        (0, 0, 1),
+        "the stranger was not pooled: {stats:?}"
+    );
+    let next = pool.checkout(spec(Codec::H264)).expect("checkout");
+    assert_eq!(
+        next.context().mode(),
+        ContextMode::SharedPrimary,
+        "the pool handed out the swapped-in decoder"
+    );
+    drop(next);
+    drop(foreign); // the pool's first decoder, destroyed by whoever took it
+    drop(pool);
+    settle();
+    assert_live(s, &baseline, "after the pool and both decoders are gone");
+}
+
+/// §5: `checkout_timeout(spec, ZERO)` is a checkout: it hits an idle decoder, evicts to make
+/// room, and is counted.
+fn pool_zero_timeout_checkout_is_a_checkout() {
+    let _s = on_standin();
+    settle();
+    let pool = DecoderPool::new(PoolConfig {
+        max_total: 1,
+        ..PoolConfig::default()
+    });
+    pool.prewarm(spec(Codec::H264), 1).expect("prewarm");
+    let hit = pool
+        .checkout_timeout(spec(Codec::H264), Duration::ZERO)
+        .expect("a zero-timeout checkout");
+    let stats = pool.stats();
+    assert_eq!(
+        (stats.checkouts, stats.hits, stats.creations),
+        (1, 1, 1),
+        "it hit the idle decoder and was counted: {stats:?}"
+    );
+    drop(hit);
+    settle();
+    let other = pool
+        .checkout_timeout(spec(Codec::Hevc), Duration::ZERO)
+        .expect("a zero-timeout checkout evicts the idle H.264 to make room");
+    let stats = pool.stats();
+    assert_eq!(
+        (stats.checkouts, stats.misses, stats.evictions),
+        (2, 1, 1),
+        "{stats:?}"
+    );
+    drop(other);
+    drop(pool);
+    settle();
+}
+
+/// The pool's estimate of one 640×360 H.264 decoder, and of one at `width`×`height`.
+fn pool_estimate(width: u32, height: u32) -> u64 {
+    let probe = DecoderPool::new(PoolConfig::default());
+    probe
+        .prewarm(DecoderSpec::new(Codec::H264, width, height), 1)
+        .expect("probe");
+    let bytes = probe.stats().memory_held;
+    drop(probe);
+    settle();
+    bytes
+}
+
+/// §5: a decoder that grew while checked out (a larger stream re-created it) is accounted at
+/// its new size when it comes back, and idle decoders are evicted to stay within the budget.
+fn pool_budget_holds_after_a_decoder_grew() {
+    let s = on_standin();
+    settle();
+    let small = pool_estimate(640, 360);
+    let large = pool_estimate(1280, 720);
+    let budget = small * 2 + small / 2;
+    assert!(large <= budget && small + large > budget, "{small} {large}");
+    let pool = DecoderPool::new(PoolConfig {
+        memory_budget: Some(budget),
+        ..PoolConfig::default()
+    });
+    pool.prewarm(spec(Codec::H264), 2).expect("two fit");
+    let mut pooled = pool.checkout(spec(Codec::H264)).expect("checkout");
+    stream_size(s, 1280, 720);
+    let _frames = decode_pts(&mut pooled, 1);
+    assert!(pooled.max_coded_size().0 >= 1280, "it grew");
+    drop(pooled);
+    settle();
+    s.reset();
+    let stats = pool.stats();
+    assert!(
+        stats.memory_held <= budget,
+        "budget {budget} exceeded after check-in: {stats:?}"
+    );
+    assert_eq!(stats.evictions, 1, "{stats:?}");
+    drop(pool);
+    settle();
+}
+
+/// §5: `DecoderPools::checkout` goes to the device with an idle decoder that fits, not to one
+/// whose idle decoders do not.
+fn pools_prefer_a_device_with_an_idle_fit() {
+    let _s = on_standin();
+    settle();
+    // The stand-in has one GPU: two pools on device 0 stand for two devices.
+    let pools = nvcodec_guard::decode::DecoderPools::new(&[0, 0], PoolConfig::default());
+    pools.pools()[0]
+        .prewarm(spec(Codec::Hevc), 1)
+        .expect("an HEVC decoder idle on the first");
+    pools.pools()[1]
+        .prewarm(spec(Codec::H264), 1)
+        .expect("an H.264 decoder idle on the second");
+    let pooled = pools.checkout(spec(Codec::H264)).expect("checkout");
+    let (first, second) = (pools.pools()[0].stats(), pools.pools()[1].stats());
+    assert_eq!(
+        (first.checkouts, second.hits),
+        (0, 1),
+        "checked out where an idle decoder fits: {first:?} {second:?}"
+    );
+    drop(pooled);
+    drop(pools);
+    settle();
+}
+
+/// §5: idle decoders evicted to make room are destroyed before the checkout waits for a
+/// return, not kept alive for the whole wait.
+fn evicted_decoders_are_destroyed_before_a_checkout_waits() {
+    let s = on_standin();
+    settle();
+    let baseline = s.live("decoder");
+    let small = pool_estimate(640, 360);
+    let budget = small * 2 + small / 2;
+    let pool = DecoderPool::new(PoolConfig {
+        memory_budget: Some(budget),
+        ..PoolConfig::default()
+    });
+    pool.prewarm(spec(Codec::H264), 1).expect("an idle H.264");
+    let busy = pool.checkout(spec(Codec::Hevc)).expect("a busy HEVC");
+    assert_eq!(s.live("decoder"), baseline + 2);
+    let waiter = {
+        let pool = pool.clone();
+        std::thread::spawn(move || {
+            // Evicting the idle H.264 is not enough room: it waits, then gives up.
+            pool.checkout_timeout(
+                DecoderSpec::new(Codec::Vp9, 1280, 720),
+                Duration::from_millis(1500),
+            )
+            .map(drop)
+        })
+    };
+    std::thread::sleep(Duration::from_millis(500));
+    settle();
+    assert_eq!(
+        s.live("decoder"),
+        baseline + 1,
+        "the evicted decoder is still alive while the checkout waits"
+    );
+    let waited = waiter.join().expect("the waiter");
+    assert!(
+        matches!(waited, Err(Error::PoolExhausted { .. })),
+        "{waited:?}"
+    );
+    drop(busy);
+    drop(pool);
+    settle();
+}
+
+/// §5: one packet carrying many pictures queues at most `MAX_QUEUED_FRAMES`; the excess is
+/// dropped with an error, the queued frames stay takeable, and decoding goes on afterwards.
+fn one_packet_with_many_pictures_is_bounded() {
+    let s = on_standin();
+    let r = runtime_control();
+    settle();
+    let allocs = s.live("alloc");
+    let mut decoder = build(ContextMode::SharedPrimary).expect("decoder");
+    r.set_pictures_per_packet(200);
+    let result = decoder.decode(PACKET, 5).map(|frames| frames.remaining());
+    r.set_pictures_per_packet(1);
+    assert!(
+        matches!(&result, Err(Error::InvalidInput(m)) if m.contains("MAX_QUEUED_FRAMES")),
+        "{result:?}"
+    );
+    let max = nvcodec_guard::decode::MAX_QUEUED_FRAMES;
+    assert_eq!(decoder.queued_frames(), max, "queued beyond the bound");
+    assert!(
+        s.live("alloc") - allocs <= max as i64 + 4,
+        "{} device buffers for one packet",
+        s.live("alloc") - allocs
+    );
+    let taken = decoder.queued().filter(|f| f.is_ok()).count();
+    assert_eq!(taken, max);
+    assert_eq!(decode_pts(&mut decoder, 9), [9], "decoding goes on");
+    drop(decoder);
+    settle();
+}
+
+/// §5: a `DeviceFramePool` that saw five frame sizes keeps free buffers of the most recent
+/// `KEPT_SIZES` only.
+fn frame_pool_keeps_recent_sizes_only() {
+    let s = on_standin();
+    settle();
+    let allocs = s.live("alloc");
+    let mut decoder = build(ContextMode::SharedPrimary).expect("decoder");
+    let pool = nvcodec_guard::decode::DeviceFramePool::new(decoder.context());
+    let sizes = [(640, 360), (320, 180), (480, 270), (160, 90), (256, 144)];
+    for (n, (w, h)) in sizes.into_iter().enumerate() {
+        stream_size(s, w, h);
+        let owned: Vec<_> = decoder
+            .decode(PACKET, n as i64)
+            .expect("decode")
+            .map(|f| f.expect("frame").copy_to_pool(&pool).expect("copy"))
+            .collect();
+        assert_eq!(owned.len(), 1);
+        assert_eq!(owned[0].width(), w as u32);
+        drop(owned);
+    }
+    s.reset();
+    let kept = nvcodec_guard::decode::DeviceFramePool::KEPT_SIZES;
+    assert!(pool.free() <= kept, "{} free buffers kept", pool.free());
+    assert_eq!(pool.allocated(), sizes.len() as u64);
+    drop(decoder);
+    settle();
+    assert!(
+        s.live("alloc") - allocs <= kept as i64,
+        "{} device buffers alive for the pool",
+        s.live("alloc") - allocs
+    );
+    drop(pool);
+    settle();
+    assert_eq!(s.live("alloc"), allocs);
+}
+
+/// §7: destroys deferred while the lock was busy wait behind creators that queued after them:
+/// with `cuvidDestroyDecoder` widened to 100 ms, six creations that queue behind four deferred
+/// teardowns all finish before the first destroy runs.
+fn teardowns_wait_behind_creations() {
+    let s = on_standin();
+    let r = runtime_control();
+    settle();
+    let baseline = s.live_all();
+    r.set_call_delay_us("cuvidDestroyDecoder", 100_000);
+    let ending: Vec<Decoder> = (0..4)
+        .map(|_| build(ContextMode::SharedPrimary).expect("decoder"))
+        .collect();
+    let destroys = s.calls("cuvidDestroyDecoder");
+    let holder = hold_lock_elsewhere(Duration::from_millis(400));
+    drop(ending); // the lock is held: four teardowns deferred to the reaper
+    std::thread::sleep(Duration::from_millis(50)); // the reaper is waiting for the lock now
+    let creators: Vec<_> = (0..6)
+        .map(|_| {
+            std::thread::spawn(move || {
+                let guard = CudaInitGuard::acquire().expect("a creation's window");
+                let open = DecoderBuilder::new(h264(ContextMode::SharedPrimary))
+                    .context(guard)
+                    .and_then(|ready| ready.open_session())
+                    .expect("a creation");
+                // Read inside the creation's window, so no destroy can race the reading.
+                let destroyed_before = standin().calls("cuvidDestroyDecoder");
+                (open.finish(), destroyed_before)
+            })
+        })
+        .collect();
+    let mut started = Vec::new();
+    for creator in creators {
+        let (decoder, destroyed_before) = creator.join().expect("creator");
+        assert_eq!(
+            destroyed_before,
+            destroys,
+            "a creation waited behind {} destroy(s) deferred before it",
+            destroyed_before - destroys
+        );
+        eprintln!("creation waited {:?}", decoder.init_window().wait);
+        started.push(decoder);
+    }
+    holder.join().expect("holder");
+    settle();
+    assert_eq!(
+        s.calls("cuvidDestroyDecoder"),
+        destroys + 4,
+        "all ran after"
+    );
+    r.set_call_delay_us("cuvidDestroyDecoder", 0);
+    drop(started);
+    settle();
+    assert_live(s, &baseline, "after the creations are dropped");
+    assert_eq!(s.overlaps(), 0, "{}", diagnostics(s));
+}
+
+/// §7: yielding to creators does not let teardowns pile up: eight threads creating, decoding
+/// and dropping decoders for 2.5 s (the lock always wanted) never have more than
+/// `MAX_YIELDING_TEARDOWNS` teardowns queued, plus two drops per thread (one while the reaper
+/// waits its turn in arrival order, one while it runs); and every one runs.
+fn queued_teardowns_stay_bounded_under_churn() {
+    let s = on_standin();
+    let r = runtime_control();
+    settle();
+    let baseline = s.live_all();
+    r.set_call_delay_us("cuvidDestroyDecoder", 20_000);
+    r.set_call_delay_us("cuvidCreateDecoder", 5_000);
+    let threads = 8;
+    let deadline = Instant::now() + Duration::from_millis(2500);
+    let max_pending = AtomicU64::new(0);
+    let rounds = AtomicU64::new(0);
+    std::thread::scope(|scope| {
+        for t in 0..threads {
+            let rounds = &rounds;
+            scope.spawn(move || {
+                let mut n = 0i64;
+                while Instant::now() < deadline {
+                    let mut decoder = build(ContextMode::SharedPrimary).expect("a creation");
+                    assert_eq!(decode_pts(&mut decoder, t * 1000 + n), [t * 1000 + n]);
+                    drop(decoder);
+                    n += 1;
+                    rounds.fetch_add(1, Ordering::Relaxed);
+                }
+            });
+        }
+        let max_pending = &max_pending;
+        scope.spawn(move || {
+            while Instant::now() < deadline {
+                let pending = nvcodec_guard::init::pending_teardowns() as u64;
+                max_pending.fetch_max(pending, Ordering::Relaxed);
+                std::thread::sleep(Duration::from_millis(2));
+            }
+        });
+    });
+    let max_pending = max_pending.load(Ordering::Relaxed);
+    let bound = (nvcodec_guard::init::MAX_YIELDING_TEARDOWNS + 2 * threads as usize) as u64;
+    eprintln!(
+        "churn: {} rounds, at most {max_pending} teardowns queued (bound {bound}), {:?} deferred",
+        rounds.load(Ordering::Relaxed),
+        init_lock_stats().deferred_teardowns
+    );
+    assert!(
+        max_pending <= bound,
+        "{max_pending} teardowns queued, more than {bound}"
+    );
+    assert!(
+        rounds.load(Ordering::Relaxed) >= threads as u64,
+        "creations starved"
+    );
+    r.set_call_delay_us("cuvidDestroyDecoder", 0);
+    r.set_call_delay_us("cuvidCreateDecoder", 0);
+    settle();
+    assert_live(s, &baseline, "after the churn");
+    assert_eq!(s.overlaps(), 0, "{}", diagnostics(s));
 }

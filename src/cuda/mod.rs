@@ -2,10 +2,13 @@
 //! owned device memory.
 
 mod context;
+mod enqueued;
 mod memory;
 
 pub use context::{Context, ContextMode, CurrentContext};
 pub use memory::DeviceBuffer;
+
+pub(crate) use enqueued::EnqueuedWork;
 
 use crate::error::Result;
 use crate::ffi::cuda::Driver;

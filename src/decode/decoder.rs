@@ -5,6 +5,7 @@ use std::cell::{Cell, RefCell};
 use std::collections::VecDeque;
 use std::mem::ManuallyDrop;
 use std::ops::Deref;
+use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 
 use nvidia_video_codec_sdk::sys::cuviddec::CUvideodecoder;
 use nvidia_video_codec_sdk::sys::nvcuvid::{
@@ -24,8 +25,10 @@ use crate::error::{Error, Result, SessionKind};
 use crate::ffi::nvcuvid::Nvcuvid;
 use crate::init::{CudaInitGuard, WindowTiming, WindowToken, destroy_in_window, in_runtime_window};
 
-/// Frames a decoder queues for the caller at most before `decode` refuses more input: frames
-/// not taken are eventually copied out of their surfaces, each into device memory of its own.
+/// Frames a decoder queues for the caller at most: `decode` refuses more input while this
+/// many wait, and a packet that carries more pictures than fit has the excess dropped with an
+/// error. Frames not taken are eventually copied out of their surfaces, each into device
+/// memory of its own, so this also bounds that memory.
 pub const MAX_QUEUED_FRAMES: usize = 32;
 
 /// The decoder as it exists inside the init window: parser and `cuvidCreateDecoder` handle
@@ -164,6 +167,8 @@ pub(crate) fn open(
 /// Frames borrow the decoder: take them, use them, drop them before the next
 /// [`decode`](Self::decode).
 pub struct Decoder {
+    /// Unique in the process: lets a pool recognise its own decoders (see `PooledDecoder`).
+    id: u64,
     /// Taken only by `Drop`, which hands it to one teardown inside an init window.
     session: ManuallyDrop<DecoderSession>,
     window: WindowTiming,
@@ -199,11 +204,18 @@ impl Drop for Decoder {
 
 impl Decoder {
     pub(crate) fn from_session(session: DecoderSession, window: WindowTiming) -> Decoder {
+        static NEXT_ID: AtomicU64 = AtomicU64::new(1);
         Decoder {
+            id: NEXT_ID.fetch_add(1, Relaxed),
             session: ManuallyDrop::new(session),
             window,
             needs_new_parser: false,
         }
+    }
+
+    /// This decoder's identity, unique in the process (never reused).
+    pub(crate) fn id(&self) -> u64 {
+        self.id
     }
 
     /// The configuration it was built with.
@@ -268,11 +280,18 @@ impl Decoder {
     /// # Ok::<(), nvcodec_guard::Error>(())
     /// ```
     pub fn reset(&mut self) -> Result<()> {
+        self.discard_stream()?;
+        self.renew_parser()
+    }
+
+    /// The part of [`reset`](Self::reset) that needs no init window: leaked mappings undone,
+    /// queued frames and a stored error discarded.
+    pub(crate) fn discard_stream(&mut self) -> Result<()> {
         self.check_usable()?;
         self.core.unmap_leaked()?;
         self.core.pending.borrow_mut().clear();
         self.core.error.borrow_mut().take();
-        self.renew_parser()
+        Ok(())
     }
 
     /// The stream being decoded, as its latest sequence header describes it (`None` before
@@ -354,19 +373,19 @@ impl Decoder {
     /// Replaces the parser after `flush`: the new one is created and the old one destroyed
     /// inside one init window.
     fn renew_parser(&mut self) -> Result<()> {
+        let timeout = self.core.config.runtime_lock_timeout;
+        let device = self.core.context.ordinal();
+        in_runtime_window(timeout, device, "nvdec-parser-renewal", |window| {
+            self.renew_parser_in(window)
+        })
+    }
+
+    /// [`renew_parser`](Self::renew_parser) inside the caller's window.
+    pub(crate) fn renew_parser_in(&mut self, window: WindowToken<'_>) -> Result<()> {
         let session = &mut *self.session;
-        let renew = |window: WindowToken<'_>| -> Result<()> {
-            let parser = create_parser(window, session.core.api, &session.core)?;
-            // The old parser is destroyed here, inside the window.
-            drop(std::mem::replace(&mut session.parser, parser));
-            Ok(())
-        };
-        in_runtime_window(
-            session.core.config.runtime_lock_timeout,
-            session.core.context.ordinal(),
-            "nvdec-parser-renewal",
-            renew,
-        )?;
+        let parser = create_parser(window, session.core.api, &session.core)?;
+        // The old parser is destroyed here, inside the window.
+        drop(std::mem::replace(&mut session.parser, parser));
         self.core.geometry.set(None);
         self.core.layout.set(None);
         self.core.stream_info.set(None);
@@ -384,6 +403,9 @@ impl Decoder {
     /// - [`Error::FramesNotTaken`] when [`MAX_QUEUED_FRAMES`] frames are queued; the packet
     ///   was not consumed: take the queued frames ([`queued`](Self::queued)) and call again
     ///   with it.
+    /// - [`Error::InvalidInput`] when the packet carried more pictures than the queue had
+    ///   room for (up to [`MAX_QUEUED_FRAMES`]): the packet was consumed, the excess frames
+    ///   were dropped, the ones queued before are still there ([`queued`](Self::queued)).
     /// - Errors of the parser's callbacks: [`Error::InvalidInput`] or
     ///   [`Error::Unsupported`] for a stream this decoder cannot handle,
     ///   [`Error::Driver`] for a failed picture or stream change (naming the driver call).

@@ -6,10 +6,16 @@
 //! that is in use. Buffers are allocated only when no free one of the frame's size exists, so
 //! a steady stream allocates nothing after its first few frames.
 //!
+//! Memory bound: the free list keeps buffers of the [`DeviceFramePool::KEPT_SIZES`] frame sizes asked for most
+//! recently only. A buffer of another size is freed when it comes back, and free buffers of a
+//! size that drops out of the recent ones are freed at once; so a pool that saw many
+//! resolutions holds free buffers of at most `KEPT_SIZES` of them (plus the frames alive).
+//!
 //! Trade-off: the copy is waited for before the frame is returned (the decoder's surface is
 //! unmapped right after, and NVDEC may reuse it), so an owned frame is, like a mapped one,
-//! complete and readable on any stream. Buffers of another size (after a resolution change)
-//! are freed as they come back.
+//! complete and readable on any stream. A stream alternating between more than `KEPT_SIZES`
+//! sizes allocates again at each change; two sizes cover a resolution change and its
+//! overlap.
 
 use std::mem::ManuallyDrop;
 use std::sync::{Arc, Mutex, PoisonError};
@@ -19,9 +25,35 @@ use super::planes::FrameLayout;
 use crate::cuda::{Context, DeviceBuffer};
 use crate::error::Result;
 
+/// See [`DeviceFramePool::KEPT_SIZES`].
+const KEPT_SIZES: usize = DeviceFramePool::KEPT_SIZES;
+
 struct Free {
     buffers: Vec<DeviceBuffer>,
     allocated: u64,
+    /// The sizes asked for most recently, newest last; at most `KEPT_SIZES`.
+    recent_sizes: Vec<usize>,
+}
+
+impl Free {
+    /// Records `len` as the newest size; returns the free buffers of a size that is no
+    /// longer kept (freed by the caller, outside the mutex).
+    fn note_size(&mut self, len: usize) -> Vec<DeviceBuffer> {
+        if self.recent_sizes.last() == Some(&len) {
+            return Vec::new();
+        }
+        self.recent_sizes.retain(|&s| s != len);
+        self.recent_sizes.push(len);
+        if self.recent_sizes.len() <= KEPT_SIZES {
+            return Vec::new();
+        }
+        let dropped = self.recent_sizes.remove(0);
+        let (stale, kept) = std::mem::take(&mut self.buffers)
+            .into_iter()
+            .partition(|b| b.len() == dropped);
+        self.buffers = kept;
+        stale
+    }
 }
 
 struct PoolInner {
@@ -63,6 +95,10 @@ impl std::fmt::Debug for DeviceFramePool {
 }
 
 impl DeviceFramePool {
+    /// How many frame sizes (bytes) the pool keeps free buffers of: those asked for most
+    /// recently. Free buffers of other sizes are freed.
+    pub const KEPT_SIZES: usize = 2;
+
     /// An empty pool for frames of decoders in `context`.
     pub fn new(context: &Context) -> Self {
         DeviceFramePool {
@@ -71,6 +107,7 @@ impl DeviceFramePool {
                 free: Mutex::new(Free {
                     buffers: Vec::new(),
                     allocated: 0,
+                    recent_sizes: Vec::new(),
                 }),
             }),
         }
@@ -96,11 +133,16 @@ impl DeviceFramePool {
     /// A buffer of exactly `len` bytes: a free one, or a new one.
     fn take(&self, len: usize) -> Result<DeviceBuffer> {
         let mut free = self.lock();
+        let stale = free.note_size(len);
         if let Some(i) = free.buffers.iter().position(|b| b.len() == len) {
-            return Ok(free.buffers.swap_remove(i));
+            let buffer = free.buffers.swap_remove(i);
+            drop(free);
+            drop(stale);
+            return Ok(buffer);
         }
         free.allocated += 1;
         drop(free);
+        drop(stale); // freed outside the mutex
         DeviceBuffer::alloc(&self.inner.context, len)
     }
 }
@@ -187,11 +229,13 @@ impl Drop for OwnedFrame {
         // SAFETY: `buffer` is taken exactly once, here, and never used afterwards.
         let buffer = unsafe { ManuallyDrop::take(&mut self.buffer) };
         if let Some(pool) = self.pool.upgrade() {
-            pool.free
-                .lock()
-                .unwrap_or_else(PoisonError::into_inner)
-                .buffers
-                .push(buffer);
+            let mut free = pool.free.lock().unwrap_or_else(PoisonError::into_inner);
+            if free.recent_sizes.contains(&buffer.len()) {
+                free.buffers.push(buffer);
+            } else {
+                drop(free);
+                drop(buffer); // a size no longer asked for: freed, not kept
+            }
         } // else: the pool is gone and the buffer frees itself here
     }
 }

@@ -10,7 +10,7 @@ use std::ffi::c_void;
 use super::config::PixelFormat;
 use super::geometry::Geometry;
 use super::nvdec_objects::WorkStream;
-use crate::cuda::Context;
+use crate::cuda::{Context, EnqueuedWork};
 use crate::error::Result;
 use crate::ffi::cuda::{Copy2d, Mem};
 
@@ -87,7 +87,8 @@ fn offset(mem: Mem, bytes: usize) -> Mem {
 }
 
 /// Copies both planes from a pitched source (chroma after `src_luma_rows` rows) to a
-/// destination with `dst_luma_rows` rows before chroma, then waits for the copy.
+/// destination with `dst_luma_rows` rows before chroma, then waits for the copy — also when
+/// the second plane's copy fails to enqueue (see [`EnqueuedWork`]).
 ///
 /// The chroma plane of a packed destination uses `chroma_row_bytes` as its pitch when
 /// `dst_pitch` is the packed luma pitch.
@@ -125,16 +126,17 @@ pub(crate) fn copy_planes(
         width_bytes: layout.chroma_row_bytes(),
         height: layout.chroma_rows(),
     };
-    let driver = context.driver();
     let _current = context.make_current()?;
+    // SAFETY: the decoder's work stream lives as long as `stream` is borrowed.
+    let mut work = unsafe { EnqueuedWork::on(context, stream.raw()) };
     // SAFETY: callers pass a source that holds both planes at the given pitch and a
-    // destination of at least `packed_size` (packed) or the same pitched size; both stay
-    // alive until the synchronize below returns.
+    // destination of at least `packed_size` (packed) or the same pitched size; both outlive
+    // `work`, which waits for the copies on every return (early ones by its `Drop`).
     unsafe {
-        driver.memcpy_2d_async(&luma, stream.raw())?;
-        driver.memcpy_2d_async(&chroma, stream.raw())?;
+        work.copy_2d(&luma)?;
+        work.copy_2d(&chroma)?;
     }
-    stream.synchronize()
+    work.wait()
 }
 
 #[cfg(test)]

@@ -1,25 +1,32 @@
 //! [`DecoderPool`]: decoders built ahead of demand and reused, so a new stream starts in
 //! milliseconds instead of behind a queue of serialized `cuvidCreateDecoder` calls.
 //!
-//! Invariant: the pool cannot become a way around the init lock. Decoders are made only
-//! through the typed builder ([`DecoderBuilder::build_timeout`]) and destroyed only by
-//! dropping them (a teardown inside an init window); a decoder coming back is
-//! [`reset`](Decoder::reset) — parser renewed inside a window, queued frames discarded —
-//! before anyone else can check it out, so no frame of one stream can reach the next user.
-//! Reconfiguration for another size happens inside a window too, at the new stream's first
-//! sequence header.
+//! Invariant: the pool cannot become a way around the init lock, and it hands out only its
+//! own decoders, reset. Decoders are made only through the typed builder
+//! ([`DecoderBuilder::build_timeout`]) and destroyed only by dropping them (a teardown inside
+//! an init window); a decoder coming back is reset — queued frames discarded, parser renewed
+//! inside a window — before anyone else can check it out, so no frame of one stream can reach
+//! the next user. A decoder that is not the one checked out (safe code can `mem::swap` another
+//! `Decoder` into a [`PooledDecoder`]) is refused at check-in and destroyed. Reconfiguration
+//! for another size happens inside a window too, at the new stream's first sequence header.
 //!
 //! Design choices:
-//! - **Reset on return, not on checkout.** The parser renewal (one short window) is paid by
-//!   the thread giving the decoder back, so a checkout that hits is a mutex and a `Vec` scan.
+//! - **Reset on return, never waiting for the lock.** Dropping a [`PooledDecoder`] discards
+//!   the old stream at once; the parser renewal (one short window) runs at once if the lock is
+//!   free, otherwise on the teardown thread (`init::wait_for_teardowns` covers it). Until it
+//!   is done the decoder counts as in use, so a checkout that hits is still a mutex and a
+//!   `Vec` scan, and a drop costs microseconds however busy the lock is.
 //! - **Best fit, then LRU.** A checkout takes the idle decoder of the same codec and bit depth
 //!   with the smallest maximum size that holds the request (least recently used among equals);
 //!   one whose maximum is too small is never handed out for a larger stream.
 //! - **Limits.** Per key and in total, and an optional device-memory budget. Memory is an
 //!   estimate from the decoder's shape (surfaces × surface bytes + 16 MiB of driver state,
 //!   which matches the measured 47 / 57 MiB per 1080p H.264 / HEVC session within a few MiB);
-//!   the budget is never exceeded by that estimate. When a limit is reached, idle decoders are
-//!   evicted least recently used first; if none is idle, a checkout waits for a return up to its
+//!   the budget is never exceeded by that estimate once a decoder is back: one that grew
+//!   while checked out (a larger stream re-created it) is accounted at its new size at
+//!   check-in, and idle decoders are evicted, least recently used first, until the pool is
+//!   back under its limits. When a limit is reached at checkout, idle decoders are evicted
+//!   and destroyed before the checkout waits; if none is idle, it waits for a return up to its
 //!   timeout and then fails with [`Error::PoolExhausted`]. Idle decoders older than the idle
 //!   timeout are evicted lazily, at the next pool operation (no background thread).
 
@@ -35,6 +42,7 @@ use super::{DecoderBuilder, DecoderStats};
 use crate::codec::Codec;
 use crate::cuda::ContextMode;
 use crate::error::{Error, Result};
+use crate::init::destroy_in_window;
 
 /// What a stream needs from a pooled decoder.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -142,9 +150,11 @@ pub struct PoolStats {
     pub creations: u64,
     /// `cuvidReconfigureDecoder` calls made by pooled decoders while checked out.
     pub reconfigurations: u64,
-    /// Idle decoders destroyed to make room, by the idle timeout, or by `trim`.
+    /// Idle decoders destroyed to make room (also after one grew while checked out), by the
+    /// idle timeout, or by `trim`.
     pub evictions: u64,
-    /// Decoders that could not be reset on return and were destroyed.
+    /// Decoders destroyed on return instead of kept: their reset failed, or they were not
+    /// the decoder checked out (swapped in through `DerefMut`).
     pub discarded: u64,
     /// Decoders checked out now.
     pub in_use: usize,
@@ -251,6 +261,25 @@ fn estimate_bytes(shape: &Shape, output_surfaces: u32) -> u64 {
     (u64::from(shape.surfaces) + u64::from(output_surfaces)) * surface + (16 << 20)
 }
 
+/// Whether an idle decoder of shape `idle` can serve a stream that needs `wanted`.
+fn holds(idle: &Shape, wanted: &Shape) -> bool {
+    idle.codec == wanted.codec
+        && idle.bit_depth == wanted.bit_depth
+        && idle.format == wanted.format
+        && idle.max_width >= wanted.max_width
+        && idle.max_height >= wanted.max_height
+}
+
+/// How [`DecoderPool::build`] takes a decoder.
+#[derive(Debug, Clone, Copy)]
+enum Take {
+    /// For `prewarm`: always build; never evict; fail at once when a limit is reached.
+    Prewarm,
+    /// For a checkout: an idle fit, else build (evicting idle decoders to make room),
+    /// waiting up to the duration for a limit to clear.
+    Checkout(Duration),
+}
+
 fn spec_shape(config: &DecoderConfig) -> Shape {
     Shape {
         codec: config.codec,
@@ -348,8 +377,8 @@ impl DecoderPool {
     /// never evicts idle decoders to make room).
     pub fn prewarm(&self, spec: DecoderSpec, n: usize) -> Result<()> {
         for _ in 0..n {
-            let (decoder, busy) = self.build(spec, Some(Duration::ZERO))?;
-            checkin(&self.inner, decoder, None, busy);
+            let (decoder, busy) = self.build(spec, Take::Prewarm)?;
+            finish_checkin(&self.inner, decoder, Ok(()), None, busy);
         }
         Ok(())
     }
@@ -370,9 +399,10 @@ impl DecoderPool {
     /// # Errors
     /// As [`checkout`](Self::checkout).
     pub fn checkout_timeout(&self, spec: DecoderSpec, timeout: Duration) -> Result<PooledDecoder> {
-        let (decoder, busy) = self.build(spec, Some(timeout))?;
+        let (decoder, busy) = self.build(spec, Take::Checkout(timeout))?;
         let reconfigurations_at_checkout = decoder.stats().reconfigurations;
         Ok(PooledDecoder {
+            id: decoder.id(),
             decoder: ManuallyDrop::new(decoder),
             pool: Arc::clone(&self.inner),
             reconfigurations_at_checkout,
@@ -394,9 +424,22 @@ impl DecoderPool {
         drop(evicted);
     }
 
+    /// Whether an idle decoder that fits `spec` is in the pool now (what a checkout would hit).
+    fn has_idle_fit(&self, spec: &DecoderSpec) -> bool {
+        let config = self.inner.config.decoder_config(spec);
+        if config.validate().is_err() {
+            return false;
+        }
+        let wanted = spec_shape(&config);
+        self.inner
+            .state()
+            .idle
+            .iter()
+            .any(|idle| holds(&idle.shape, &wanted))
+    }
+
     /// Takes an idle decoder that fits `spec`, or builds one (counted busy either way).
-    /// `wait`: `Some(ZERO)` for prewarm (no hit: always build, fail at once when full).
-    fn build(&self, spec: DecoderSpec, wait: Option<Duration>) -> Result<(Decoder, Busy)> {
+    fn build(&self, spec: DecoderSpec, take: Take) -> Result<(Decoder, Busy)> {
         let inner = &self.inner;
         let config = inner.config.decoder_config(&spec);
         config.validate()?;
@@ -420,8 +463,13 @@ impl DecoderPool {
                 ),
             });
         }
-        let prewarm = wait == Some(Duration::ZERO);
-        let deadline = wait.and_then(|w| Instant::now().checked_add(w));
+        let (prewarm, wait) = match take {
+            // No hit (always build), no eviction, fail at once when full.
+            Take::Prewarm => (true, Duration::ZERO),
+            Take::Checkout(wait) => (false, wait),
+        };
+        // A timeout too large to represent is no timeout at all.
+        let deadline = Instant::now().checked_add(wait);
         let start = Instant::now();
         let mut doomed: Vec<Decoder> = Vec::new();
         let mut state = inner.state();
@@ -433,14 +481,7 @@ impl DecoderPool {
                     .idle
                     .iter()
                     .enumerate()
-                    .filter(|(_, idle)| {
-                        let s = &idle.shape;
-                        s.codec == shape.codec
-                            && s.bit_depth == shape.bit_depth
-                            && s.format == shape.format
-                            && s.max_width >= shape.max_width
-                            && s.max_height >= shape.max_height
-                    })
+                    .filter(|(_, idle)| holds(&idle.shape, &shape))
                     .min_by_key(|(_, idle)| {
                         (
                             u64::from(idle.shape.max_width) * u64::from(idle.shape.max_height),
@@ -489,6 +530,14 @@ impl DecoderPool {
             }
             if fits(&state) {
                 break;
+            }
+            if !doomed.is_empty() {
+                // Evicted decoders are destroyed before waiting (their teardown never waits
+                // for the lock), not kept alive for the whole wait; then look again.
+                drop(state);
+                doomed.clear();
+                state = inner.state();
+                continue;
             }
             let now = Instant::now();
             let left = match deadline {
@@ -545,27 +594,65 @@ struct Busy {
     bytes: u64,
 }
 
-/// Returns a decoder to the pool: reset (outside the mutex; one short init window), then
-/// idle under its current shape, or destroyed if the reset failed or the pool is closed.
-/// `reconfigurations_at_checkout` is `None` for a decoder fresh from `prewarm`.
+/// Takes a decoder back from a checkout: discards its stream now, then renews its parser in
+/// an init window — at once if the lock is free, otherwise on the teardown thread — and only
+/// then makes it idle (see [`finish_checkin`]). Never waits for the lock.
 fn checkin(
-    inner: &PoolInner,
+    inner: &Arc<PoolInner>,
     mut decoder: Decoder,
+    reconfigurations_at_checkout: u32,
+    busy: Busy,
+) {
+    let closed = inner.state().closed;
+    if closed {
+        finish_checkin(
+            inner,
+            decoder,
+            Ok(()),
+            Some(reconfigurations_at_checkout),
+            busy,
+        );
+        return;
+    }
+    if let Err(error) = decoder.discard_stream() {
+        finish_checkin(
+            inner,
+            decoder,
+            Err(error),
+            Some(reconfigurations_at_checkout),
+            busy,
+        );
+        return;
+    }
+    let pool = Arc::clone(inner);
+    destroy_in_window("pooled decoder reset", move |window| {
+        let renewed = decoder.renew_parser_in(window);
+        finish_checkin(
+            &pool,
+            decoder,
+            renewed,
+            Some(reconfigurations_at_checkout),
+            busy,
+        );
+    });
+}
+
+/// Makes a returned (reset) decoder idle under its current shape and size — evicting idle
+/// decoders until the pool is back under its limits, in case it grew while checked out — or
+/// destroys it if the reset failed or the pool is closed. `reconfigurations_at_checkout` is
+/// `None` for a decoder fresh from `prewarm`.
+fn finish_checkin(
+    inner: &PoolInner,
+    decoder: Decoder,
+    reset: Result<()>,
     reconfigurations_at_checkout: Option<u32>,
     busy: Busy,
 ) {
     let shape = decoder.shape();
-    let reset = match reconfigurations_at_checkout {
-        None => Ok(()), // fresh from prewarm: nothing to reset
-        Some(_) => decoder.reset(),
-    };
     let bytes = estimate_bytes(&shape, decoder.config().output_surfaces);
     let stats: DecoderStats = decoder.stats();
     let mut state = inner.state();
-    if let Some(n) = state.busy.get_mut(&busy.key) {
-        *n = n.saturating_sub(1);
-    }
-    state.busy_bytes = state.busy_bytes.saturating_sub(busy.bytes);
+    release_busy(&mut state, busy);
     if let Some(before) = reconfigurations_at_checkout {
         state.stats.reconfigurations += u64::from(stats.reconfigurations.saturating_sub(before));
     }
@@ -577,29 +664,66 @@ fn checkin(
             false
         }
     };
-    let doomed = if keep {
+    let mut doomed = Vec::new();
+    if keep {
         state.idle.push(Idle {
             decoder,
             shape,
             bytes,
             since: Instant::now(),
         });
-        None
+        doomed = evict_over_limits(&inner.config, &mut state, (shape.codec, shape.bit_depth));
     } else {
-        Some(decoder)
-    };
+        doomed.push(decoder);
+    }
     drop(state);
     inner.returned.notify_all();
-    drop(doomed);
+    drop(doomed); // destroyed (in init windows, never waiting) outside the mutex
+}
+
+/// Idle decoders evicted, least recently used first, until the pool is within its memory
+/// budget, its total and the per-key limit of `key` again.
+fn evict_over_limits(config: &PoolConfig, state: &mut State, key: Key) -> Vec<Decoder> {
+    let mut doomed = Vec::new();
+    loop {
+        let evicted = if config
+            .memory_budget
+            .is_some_and(|budget| state.bytes() > budget)
+            || state.total() > config.max_total
+        {
+            state.evict_lru(|_| true)
+        } else if state.count(key) > config.max_per_key {
+            state.evict_lru(|idle| (idle.shape.codec, idle.shape.bit_depth) == key)
+        } else {
+            break;
+        };
+        match evicted {
+            Some(decoder) => doomed.push(decoder),
+            None => break, // nothing idle left to evict: over only by decoders in use
+        }
+    }
+    doomed
+}
+
+fn release_busy(state: &mut State, busy: Busy) {
+    if let Some(n) = state.busy.get_mut(&busy.key) {
+        *n = n.saturating_sub(1);
+    }
+    state.busy_bytes = state.busy_bytes.saturating_sub(busy.bytes);
 }
 
 /// A decoder checked out of a [`DecoderPool`]: a [`Decoder`] (through `Deref`) that goes back
-/// to the pool when dropped, reset for the next stream.
+/// to the pool when dropped, reset for the next stream. Dropping it never waits for the init
+/// lock (the reset's window is taken on the teardown thread when the lock is busy).
 ///
-/// `Send`: check it out on one thread, decode on another.
+/// `Send`: check it out on one thread, decode on another. If another `Decoder` is swapped
+/// into it (`std::mem::swap` through `DerefMut`), that decoder is not taken into the pool on
+/// drop but destroyed, and counted in [`PoolStats::discarded`].
 pub struct PooledDecoder {
     /// Taken only by `Drop`, which returns it to the pool.
     decoder: ManuallyDrop<Decoder>,
+    /// [`Decoder::id`] of the decoder checked out.
+    id: u64,
     pool: Arc<PoolInner>,
     reconfigurations_at_checkout: u32,
     busy: Busy,
@@ -623,10 +747,23 @@ impl Drop for PooledDecoder {
     fn drop(&mut self) {
         // SAFETY: `decoder` is taken exactly once, here, and never used afterwards.
         let decoder = unsafe { ManuallyDrop::take(&mut self.decoder) };
+        if decoder.id() != self.id {
+            // Not the decoder checked out: whatever it is (another context, device or
+            // configuration), it never enters the pool. The pool's own decoder left with
+            // whoever swapped it out and is destroyed when they drop it.
+            tracing::warn!("a foreign decoder was swapped into a pooled one; destroying it");
+            let mut state = self.pool.state();
+            release_busy(&mut state, self.busy);
+            state.stats.discarded += 1;
+            drop(state);
+            self.pool.returned.notify_all();
+            drop(decoder);
+            return;
+        }
         checkin(
             &self.pool,
             decoder,
-            Some(self.reconfigurations_at_checkout),
+            self.reconfigurations_at_checkout,
             self.busy,
         );
     }
@@ -684,8 +821,9 @@ impl DecoderPools {
         self.pools.iter().try_for_each(|p| p.prewarm(spec, n))
     }
 
-    /// Checks out on the device with the fewest decoders in use, preferring one with an idle
-    /// decoder that fits.
+    /// Checks out on a device with an idle decoder that fits `spec` (a hit), the one with the
+    /// fewest decoders in use among those; if no device has one, on the device with the fewest
+    /// decoders in use.
     ///
     /// # Errors
     /// As [`DecoderPool::checkout`]; [`Error::InvalidConfig`] if the set has no device.
@@ -693,10 +831,7 @@ impl DecoderPools {
         let pool = self
             .pools
             .iter()
-            .min_by_key(|p| {
-                let s = p.stats();
-                (s.idle == 0, s.in_use)
-            })
+            .min_by_key(|p| (!p.has_idle_fit(&spec), p.stats().in_use))
             .ok_or_else(|| Error::InvalidConfig {
                 parameter: "devices",
                 reason: "a pool set with no device".into(),

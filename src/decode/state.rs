@@ -26,6 +26,7 @@ use nvidia_video_codec_sdk::sys::nvcuvid::CUVIDPARSERDISPINFO;
 
 use super::caps::{self, CHROMA_420, cuvid_codec_name, cuvid_codec_value};
 use super::config::{DecoderConfig, MAX_DIMENSION, MAX_SURFACES, PixelFormat};
+use super::decoder::MAX_QUEUED_FRAMES;
 use super::geometry::{Geometry, Shape};
 use super::nvdec_objects::{CtxLock, DecoderHandle, WorkStream};
 use super::planes::{FrameLayout, copy_planes};
@@ -429,6 +430,12 @@ impl DecoderState {
     }
 
     /// The display callback: queues the frame in display order.
+    ///
+    /// The queue never holds more than [`MAX_QUEUED_FRAMES`], also when one packet carries
+    /// many pictures: a frame displayed while it is full is dropped and the packet's `decode`
+    /// returns [`Error::InvalidInput`] saying so (the frames queued before stay queued, for
+    /// [`Decoder::queued`](super::Decoder::queued)). This bounds the device memory frames
+    /// copied out of reused surfaces can take to `MAX_QUEUED_FRAMES` frames.
     pub(crate) fn on_display(&self, info: &CUVIDPARSERDISPINFO) -> Result<()> {
         let (Some(layout), Some(stream)) = (self.layout.get(), self.stream_info.get()) else {
             return Err(Error::DriverContract {
@@ -436,6 +443,14 @@ impl DecoderState {
                 violation: "displayed a frame before any sequence header".into(),
             });
         };
+        let queued = self.pending.borrow().len();
+        if queued >= MAX_QUEUED_FRAMES {
+            return Err(Error::InvalidInput(format!(
+                "one packet produced more frames than the decoder queues \
+                 (MAX_QUEUED_FRAMES = {MAX_QUEUED_FRAMES}); the frame of pts {} was dropped",
+                info.timestamp
+            )));
+        }
         self.pending.borrow_mut().push_back(Pending {
             backing: Backing::Surface {
                 index: info.picture_index,

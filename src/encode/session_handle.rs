@@ -22,7 +22,7 @@ use nvidia_video_codec_sdk::sys::nvEncodeAPI::{
 };
 
 use super::layout::{HostPlane, PlaneLayout, copy_to_surface};
-use crate::cuda::{Context, DeviceBuffer};
+use crate::cuda::{Context, DeviceBuffer, EnqueuedWork};
 use crate::error::{DriverError, Error, Result};
 use crate::ffi::cuda::{Copy2d, Mem};
 use crate::ffi::nvenc::{
@@ -406,8 +406,9 @@ impl SessionHandle {
             staging.pitch,
             staging.registered,
         );
-        let driver = self.context.driver();
         let _current = self.context.make_current()?;
+        // SAFETY: null is the legacy default stream.
+        let mut work = unsafe { EnqueuedWork::on(&self.context, std::ptr::null_mut()) };
         for (index, plane) in layout.planes().iter().enumerate() {
             let offset = |pitch: usize| -> Result<u64> {
                 layout
@@ -424,12 +425,11 @@ impl SessionHandle {
                 height: plane.rows,
             };
             // SAFETY: the source holds this plane at `src_pitch` (caller's guarantee); the
-            // staging surface was allocated for every plane at `dst_pitch`; both live until
-            // the synchronize below.
-            unsafe { driver.memcpy_2d_async(&copy, std::ptr::null_mut()) }?;
+            // staging surface was allocated for every plane at `dst_pitch`; both outlive
+            // `work`, which waits for every copy enqueued, on early returns too (its `Drop`).
+            unsafe { work.copy_2d(&copy) }?;
         }
-        // SAFETY: null is the legacy default stream, which the copies above were queued on.
-        unsafe { driver.stream_synchronize(std::ptr::null_mut()) }?;
+        work.wait()?;
         // SAFETY: `registered` is a registration of this live session, unmapped (released
         // above).
         let mapped = unsafe { self.api.map_input(self.raw, registered) }?;

@@ -98,6 +98,26 @@ impl CudaInitGuard {
         Self::enter(Some(timeout))
     }
 
+    /// Enters the init window behind every waiter that is not a background waiter itself,
+    /// waiting at most `timeout`; `None` when it did not come (not counted as a timeout: this
+    /// is how the teardown thread yields to creators and re-checks its queue).
+    pub(crate) fn acquire_in_background(timeout: Duration) -> Option<Self> {
+        if held_by_current_thread() {
+            return None;
+        }
+        let span = tracing::info_span!(
+            "cuda_init_window",
+            device = Empty,
+            backend = "teardown",
+            phase = "waiting",
+        );
+        let start = Instant::now();
+        let deadline = start.checked_add(timeout);
+        let contended = INIT_LOCK.take_background(deadline).ok()?;
+        let acquired_at = if contended { Instant::now() } else { start };
+        Some(opened(start, acquired_at, contended, span))
+    }
+
     /// Enters the init window only if no other window is open or waiting; never blocks.
     /// `None` also when this thread already holds the lock.
     pub(crate) fn try_acquire() -> Option<Self> {

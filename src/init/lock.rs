@@ -15,6 +15,11 @@
 //! overtake sleepers and woke an arbitrary one; 32 threads holding 50–300 ms each saw waits of
 //! up to 26.3 s.
 //!
+//! Background waiters: the teardown thread may queue behind every other waiter
+//! ([`take_background`]); a hand-off goes to the oldest normal ticket, and to the oldest
+//! background ticket only when no normal one is queued. Everything said of "the queue" below
+//! holds for both queues together.
+//!
 //! Under the mutex, a non-empty queue implies `QUEUED`, which implies `HELD`: `QUEUED` is set
 //! (by CAS, only with `HELD` set) before a push and cleared when the queue empties; `HELD` is
 //! cleared only by the fast release (impossible while `QUEUED`) or by the slow one with an
@@ -27,6 +32,7 @@
 //! [`take`]: RawInitLock::take
 //! [`give_back`]: RawInitLock::give_back
 //! [`try_take`]: RawInitLock::try_take
+//! [`take_background`]: RawInitLock::take_background
 
 use std::collections::VecDeque;
 use std::sync::atomic::AtomicU32;
@@ -51,6 +57,8 @@ pub(super) struct RawInitLock {
 struct Queue {
     /// Waiters' tickets in arrival order, with the thread to wake when it is their turn.
     tickets: VecDeque<(u64, Thread)>,
+    /// Background waiters' tickets, served only when `tickets` is empty.
+    background: VecDeque<(u64, Thread)>,
     next_ticket: u64,
     /// The ticket the lock was handed to and that has not picked it up yet.
     handed_to: Option<u64>,
@@ -73,6 +81,7 @@ impl RawInitLock {
             waiting: AtomicU32::new(0),
             queue: Mutex::new(Queue {
                 tickets: VecDeque::new(),
+                background: VecDeque::new(),
                 next_ticket: 0,
                 handed_to: None,
             }),
@@ -83,7 +92,7 @@ impl RawInitLock {
         self.queue.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
-    /// Threads queued for the lock right now.
+    /// Threads queued for the lock right now, background waiters not counted.
     pub(super) fn waiting_now(&self) -> u32 {
         self.waiting.load(Relaxed)
     }
@@ -110,11 +119,20 @@ impl RawInitLock {
         if self.try_take() {
             return Ok(false);
         }
-        self.take_slow(deadline).map(|()| true)
+        self.take_slow(deadline, false).map(|()| true)
+    }
+
+    /// [`take`](Self::take) behind every waiter, present or future, that is not a background
+    /// waiter itself: the lock is handed to this caller only when no normal ticket is queued.
+    pub(super) fn take_background(&self, deadline: Option<Instant>) -> Result<bool, TakeError> {
+        if self.try_take() {
+            return Ok(false);
+        }
+        self.take_slow(deadline, true).map(|()| true)
     }
 
     #[cold]
-    fn take_slow(&self, deadline: Option<Instant>) -> Result<(), TakeError> {
+    fn take_slow(&self, deadline: Option<Instant>, background: bool) -> Result<(), TakeError> {
         // Outside the mutex: nothing that could panic runs while it is held.
         let me = thread::current();
         let mut q = self.queue();
@@ -138,7 +156,11 @@ impl RawInitLock {
                 // here (to the mutex) to hand the lock over.
                 let ticket = q.next_ticket;
                 q.next_ticket = ticket.wrapping_add(1);
-                q.tickets.push_back((ticket, me));
+                if background {
+                    q.background.push_back((ticket, me));
+                } else {
+                    q.tickets.push_back((ticket, me));
+                }
                 self.publish_waiting(&q);
                 break ticket;
             }
@@ -171,10 +193,12 @@ impl RawInitLock {
 
     /// A timed-out waiter whose ticket was not handed the lock removes it.
     fn leave_queue(&self, q: &mut Queue, ticket: u64) {
-        if let Some(at) = q.tickets.iter().position(|(t, _)| *t == ticket) {
-            q.tickets.remove(at);
+        for queue in [&mut q.tickets, &mut q.background] {
+            if let Some(at) = queue.iter().position(|(t, _)| *t == ticket) {
+                queue.remove(at);
+            }
         }
-        if q.tickets.is_empty() {
+        if q.tickets.is_empty() && q.background.is_empty() {
             // `HELD` stays: someone else owns the lock; its release may now be the fast one.
             self.state.fetch_and(!QUEUED, Relaxed);
         }
@@ -197,7 +221,11 @@ impl RawInitLock {
     #[cold]
     fn hand_over(&self) {
         let mut q = self.queue();
-        match q.tickets.pop_front() {
+        let next = match q.tickets.pop_front() {
+            Some(next) => Some(next),
+            None => q.background.pop_front(),
+        };
+        match next {
             None => {
                 // The last waiter timed out meanwhile and cleared `QUEUED`; the word is `HELD`
                 // and, with the mutex held, nobody can queue: just free it.
@@ -206,7 +234,7 @@ impl RawInitLock {
             Some((next, thread)) => {
                 // `HELD` stays set: ownership passes to `next` without the lock ever being free.
                 q.handed_to = Some(next);
-                if q.tickets.is_empty() {
+                if q.tickets.is_empty() && q.background.is_empty() {
                     self.state.fetch_and(!QUEUED, Relaxed);
                 }
                 self.publish_waiting(&q);
@@ -281,6 +309,38 @@ mod tests {
         // `QUEUED` was cleared, so the holder's release takes the fast path.
         assert_eq!(lock.state.load(Relaxed), HELD);
         lock.give_back();
+        assert_eq!(lock.state.load(Relaxed), 0);
+    }
+
+    #[test]
+    fn a_background_waiter_is_served_after_normal_waiters_that_came_later() {
+        let lock = Arc::new(RawInitLock::new());
+        assert!(lock.try_take());
+        let order = Arc::new(std::sync::Mutex::new(Vec::new()));
+        let waiter = |background: bool| {
+            let (lock, order) = (lock.clone(), order.clone());
+            std::thread::spawn(move || {
+                let taken = if background {
+                    lock.take_background(None)
+                } else {
+                    lock.take(None)
+                };
+                order.lock().unwrap().push(background);
+                lock.give_back();
+                taken
+            })
+        };
+        let background = waiter(true);
+        wait_until("the background waiter queued", || {
+            lock.queue().background.len() == 1
+        });
+        assert_eq!(lock.waiting_now(), 0, "background waiters are not counted");
+        let normal = waiter(false);
+        wait_until("the normal waiter queued", || lock.waiting_now() == 1);
+        lock.give_back();
+        assert_eq!(normal.join().unwrap(), Ok(true));
+        assert_eq!(background.join().unwrap(), Ok(true));
+        assert_eq!(*order.lock().unwrap(), [false, true], "normal first");
         assert_eq!(lock.state.load(Relaxed), 0);
     }
 }

@@ -1,15 +1,33 @@
-//! Teardown that never runs outside an init window and never blocks a destructor for long.
+//! Teardown that never runs outside an init window, never blocks a destructor, and yields
+//! to creations.
 //!
 //! Invariant: every job handed to [`destroy_in_window`] runs exactly once, inside an init
 //! window, unless the process exits first. A destructor that finds the lock taken by another
 //! thread does not wait for it: the job goes to a FIFO queue that one background thread (the
-//! *reaper*, started on first use) drains inside its own init windows.
+//! *reaper*, started on first use) drains inside its own init windows. The reaper survives
+//! panics of the jobs and of its own `tracing` calls (a subscriber is user code): each unit of
+//! its work runs under `catch_unwind`, and after a panic outside a job the next unit runs with
+//! tracing silenced on the reaper's thread.
 //!
-//! Trade-off: a deferred teardown frees its device memory a little later (after the windows
-//! queued ahead of the reaper's), in exchange for destructors that cost a few nanoseconds when
-//! the lock is busy instead of up to (waiters × hold time). [`wait_for_teardowns`] lets a caller
-//! that needs the memory back now (a test measuring leaks, a server shrinking) wait for the
-//! queue to drain.
+//! Trade-off: a deferred teardown frees its device memory a little later, in exchange for
+//! destructors that cost a few nanoseconds when the lock is busy instead of up to (waiters ×
+//! hold time). [`wait_for_teardowns`] lets a caller that needs the memory back now (a test
+//! measuring leaks, a server shrinking) wait for the queue to drain.
+//!
+//! # Streams that end do not slow streams that start
+//! A destroy window is long (`cuvidDestroyDecoder` up to ≈ 230 ms) and creates nothing. So the
+//! reaper waits for the lock as a *background* waiter, behind every creator that is waiting
+//! or comes while it waits, and inside its window it runs one job at a time, leaving the window
+//! as soon as a creator queues. Creations therefore never queue behind destroys, except behind
+//! the one destroy already running (a driver call cannot be interrupted).
+//!
+//! Bound: yielding must not let the queue (and the device memory it holds) grow without end
+//! under a constant stream of creations. When more than [`MAX_YIELDING_TEARDOWNS`] jobs are
+//! queued, or the oldest has waited [`MAX_TEARDOWN_DELAY`], the reaper queues as a normal
+//! waiter (arrival order) and runs jobs without yielding until the queue is back under both
+//! bounds. So under any churn at most `MAX_YIELDING_TEARDOWNS` (plus the drops racing the
+//! reaper) decoders wait to be destroyed, and none for much longer than `MAX_TEARDOWN_DELAY`
+//! plus one turn of the lock's queue.
 
 use std::collections::VecDeque;
 use std::panic::{AssertUnwindSafe, catch_unwind};
@@ -17,14 +35,32 @@ use std::sync::{Condvar, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
 use super::guard::{CudaInitGuard, held_by_current_thread};
+use super::lock::INIT_LOCK;
 use super::stats::COUNTERS;
 use super::window::WindowToken;
 
 /// A teardown: destroys driver objects with the proof of being inside a window.
 pub(crate) type Job = Box<dyn for<'w> FnOnce(WindowToken<'w>) + Send + 'static>;
 
+/// Deferred teardowns the reaper lets wait behind creators; with more queued, teardown goes
+/// ahead of creators (in arrival order) until the queue is back at this bound.
+pub const MAX_YIELDING_TEARDOWNS: usize = 16;
+
+/// The longest a deferred teardown waits behind creators; an older one makes the reaper queue
+/// in arrival order.
+pub const MAX_TEARDOWN_DELAY: Duration = Duration::from_secs(2);
+
+/// How often a reaper waiting behind creators re-checks both bounds.
+const RECHECK: Duration = Duration::from_millis(20);
+
+struct Queued {
+    what: &'static str,
+    job: Job,
+    since: Instant,
+}
+
 struct Queue {
-    jobs: VecDeque<(&'static str, Job)>,
+    jobs: VecDeque<Queued>,
     /// Jobs taken off the queue and not finished yet.
     running: usize,
     reaper_started: bool,
@@ -101,7 +137,11 @@ fn defer(what: &'static str, job: Job) {
         }
         q.reaper_started = true;
     }
-    q.jobs.push_back((what, job));
+    q.jobs.push_back(Queued {
+        what,
+        job,
+        since: Instant::now(),
+    });
     let queued = q.jobs.len();
     drop(q);
     CHANGED.notify_all();
@@ -111,39 +151,102 @@ fn defer(what: &'static str, job: Job) {
 }
 
 fn reaper() {
+    // After a unit of work panicked outside a job (a tracing subscriber is user code, called
+    // while entering and leaving the window), the next unit runs with tracing silenced on
+    // this thread, so a subscriber that always panics cannot stop teardowns either.
+    let mut silenced = false;
     loop {
-        let mut q = queue();
-        while q.jobs.is_empty() {
-            q = CHANGED.wait(q).unwrap_or_else(PoisonError::into_inner);
-        }
-        drop(q);
-        // Takes its turn in the (fair) lock's queue, then destroys everything queued by
-        // then in that one window. One teardown per window was tried and measured worse: the
-        // reaper gets one window in (threads + 1), so under a 32-thread churn its queue grew
-        // until the GPU ran out of memory. Batching moves the same destroy work into fewer,
-        // longer windows; the total time the lock is held is the same.
-        let guard = match CudaInitGuard::acquire() {
-            Ok(guard) => guard,
-            Err(error) => {
-                // Unreachable: the reaper never holds the lock when it asks for it.
-                tracing::error!(%error, "the reaper could not enter an init window");
-                continue;
+        wait_for_jobs();
+        let unit = || {
+            if silenced {
+                let none = tracing::Dispatch::none();
+                tracing::dispatcher::with_default(&none, drain_once);
+            } else {
+                drain_once();
             }
         };
-        let mut q = queue();
-        let batch: Vec<_> = q.jobs.drain(..).collect();
-        q.running += batch.len();
-        drop(q);
-        let count = batch.len();
-        for (what, job) in batch {
-            run(what, job, guard.token());
+        match catch_unwind(AssertUnwindSafe(unit)) {
+            Ok(()) => silenced = false,
+            Err(payload) => {
+                // Dropping the payload is user code too; it must not unwind here.
+                std::mem::forget(payload);
+                silenced = true;
+            }
         }
-        drop(guard);
+    }
+}
+
+fn wait_for_jobs() {
+    let mut q = queue();
+    while q.jobs.is_empty() {
+        q = CHANGED.wait(q).unwrap_or_else(PoisonError::into_inner);
+    }
+}
+
+/// Jobs taken off the queue by the reaper: counted as running until this drops, also when
+/// the reaper unwinds.
+struct Running(usize);
+
+impl Drop for Running {
+    fn drop(&mut self) {
         let mut q = queue();
-        q.running -= count;
+        q.running = q.running.saturating_sub(self.0);
         drop(q);
         CHANGED.notify_all();
     }
+}
+
+impl Queue {
+    /// Whether the queue is past a bound, so teardown goes ahead of creators.
+    fn over_bounds(&self) -> bool {
+        self.jobs.len() > MAX_YIELDING_TEARDOWNS
+            || self
+                .jobs
+                .front()
+                .is_some_and(|oldest| oldest.since.elapsed() >= MAX_TEARDOWN_DELAY)
+    }
+}
+
+/// One unit of the reaper's work: one window, in which queued jobs run one by one.
+///
+/// Within bounds, the window is waited for behind every creator, and left as soon as a creator
+/// queues (the rest of the queue waits for the next unit). Over a bound (see the module doc),
+/// the window is waited for in arrival order and jobs run until the queue is within bounds.
+/// Batching in one window, not one window per job, matters then: the reaper gets one window
+/// in (threads + 1), so under a 32-thread churn a one-job-per-window reaper's queue grew until
+/// the GPU ran out of memory.
+fn drain_once() {
+    let guard = loop {
+        if queue().over_bounds() {
+            match CudaInitGuard::acquire() {
+                Ok(guard) => break guard,
+                Err(error) => {
+                    // Unreachable: the reaper never holds the lock when it asks for it.
+                    tracing::error!(%error, "the reaper could not enter an init window");
+                    return;
+                }
+            }
+        }
+        if let Some(guard) = CudaInitGuard::acquire_in_background(RECHECK) {
+            break guard;
+        }
+    };
+    loop {
+        let mut q = queue();
+        let urgent = q.over_bounds();
+        let Some(Queued { what, job, .. }) = q.jobs.pop_front() else {
+            break;
+        };
+        q.running += 1;
+        drop(q);
+        let running = Running(1);
+        run(what, job, guard.token());
+        drop(running);
+        if !urgent && INIT_LOCK.waiting_now() > 0 {
+            break; // a creator waits: let it in; the rest waits for the next unit
+        }
+    }
+    drop(guard);
 }
 
 /// Teardowns handed to the reaper and not finished yet.

@@ -26,6 +26,30 @@ const TOTAL_MEMORY: usize = 8 << 30;
 pub(crate) const MAX_ALLOC: usize = 1 << 30;
 
 static INITIALIZED: AtomicBool = AtomicBool::new(false);
+
+/// Successful async copies per stream (0 = the legacy default stream) not synchronized yet.
+static UNSYNCED: LazyLock<Mutex<HashMap<usize, u64>>> =
+    LazyLock::new(|| Mutex::new(HashMap::new()));
+
+pub(crate) fn reset_unsynced() {
+    lock(&UNSYNCED).clear();
+}
+
+pub(crate) fn unsynced_copies() -> u64 {
+    lock(&UNSYNCED).values().sum()
+}
+
+/// The work of `stream` is done: of every stream for the legacy default stream (null), which
+/// synchronizes with all blocking streams, or with `None` (a context synchronize).
+fn synced(stream: Option<usize>) {
+    let mut unsynced = lock(&UNSYNCED);
+    match stream {
+        None | Some(0) => unsynced.clear(),
+        Some(s) => {
+            unsynced.remove(&s);
+        }
+    }
+}
 static PRIMARY_RETAINS: AtomicU32 = AtomicU32::new(0);
 
 #[derive(Default)]
@@ -309,6 +333,7 @@ pub extern "C" fn cuCtxSynchronize() -> u32 {
     if let Err(status) = need_context("cuCtxSynchronize") {
         return status;
     }
+    synced(None);
     SUCCESS
 }
 
@@ -388,6 +413,9 @@ pub extern "C" fn cuStreamDestroy_v2(stream: *mut c_void) -> u32 {
     if !lock(&OBJECTS).streams.remove(&(stream as usize)) {
         return misuse("cuStreamDestroy_v2:unknown", INVALID_HANDLE);
     }
+    // Work queued on a destroyed stream still completes (as documented for the driver); it
+    // is no longer this stand-in's to track.
+    synced(Some(stream as usize));
     live_add("stream", -1);
     SUCCESS
 }
@@ -403,6 +431,7 @@ pub extern "C" fn cuStreamSynchronize(stream: *mut c_void) -> u32 {
     if !stream_ok(stream) {
         return misuse("cuStreamSynchronize:unknown", INVALID_HANDLE);
     }
+    synced(Some(stream as usize));
     SUCCESS
 }
 
@@ -562,7 +591,11 @@ pub extern "C" fn cuMemcpy2DAsync_v2(copy: *const Memcpy2d, stream: *mut c_void)
     if !stream_ok(stream) {
         return misuse("cuMemcpy2DAsync_v2:unknown-stream", INVALID_HANDLE);
     }
-    memcpy_2d("cuMemcpy2DAsync_v2", copy)
+    let status = memcpy_2d("cuMemcpy2DAsync_v2", copy);
+    if status == SUCCESS {
+        *lock(&UNSYNCED).entry(stream as usize).or_insert(0) += 1;
+    }
+    status
 }
 
 #[unsafe(no_mangle)]

@@ -3,6 +3,7 @@
 
 use std::collections::HashMap;
 use std::ffi::{c_int, c_uint, c_ulonglong, c_void};
+use std::sync::atomic::{AtomicU32, Ordering::SeqCst};
 use std::sync::{LazyLock, Mutex};
 
 use crate::cuda::{
@@ -219,6 +220,7 @@ static FORMAT: Mutex<[i64; 14]> = Mutex::new({
 });
 
 pub(crate) fn reset_format() {
+    PICTURES_PER_PACKET.store(1, SeqCst);
     let mut f = lock(&FORMAT);
     for (slot, (_, default)) in f.iter_mut().zip(FIELDS) {
         *slot = default;
@@ -615,6 +617,13 @@ pub extern "C" fn cuvidDestroyVideoParser(parser: *mut c_void) -> u32 {
     SUCCESS
 }
 
+/// Pictures decoded and displayed per non-empty packet (see `standin_set_pictures_per_packet`).
+static PICTURES_PER_PACKET: AtomicU32 = AtomicU32::new(1);
+
+pub(crate) fn set_pictures_per_packet(n: u32) {
+    PICTURES_PER_PACKET.store(n.max(1), SeqCst);
+}
+
 /// Runs the callbacks for one packet (no lock held: they call back into this library).
 fn run_parser(p: &mut Parser, packet: &SourcePacket) {
     let user = p.user as *mut c_void;
@@ -630,29 +639,33 @@ fn run_parser(p: &mut Parser, packet: &SourcePacket) {
             p.sent = Some(current_format(p.codec));
             p.surfaces = if r > 1 { r as u32 } else { p.max_surfaces };
         }
-        let index = (p.pictures % p.surfaces.max(1)) as c_int;
-        p.pictures = p.pictures.wrapping_add(1);
-        let mut pic = PicParams {
-            pic_width_in_mbs: format.coded_width.div_ceil(16) as c_int,
-            frame_height_in_mbs: format.coded_height.div_ceil(16) as c_int,
-            curr_pic_idx: index,
-            rest: [0; 4280 - 12],
-        };
-        let Some(decode) = p.decode else { return };
-        // SAFETY: as above.
-        if unsafe { decode(user, &mut pic) } == 0 {
-            return;
+        for _ in 0..PICTURES_PER_PACKET.load(SeqCst).clamp(1, 256) {
+            let index = (p.pictures % p.surfaces.max(1)) as c_int;
+            p.pictures = p.pictures.wrapping_add(1);
+            let mut pic = PicParams {
+                pic_width_in_mbs: format.coded_width.div_ceil(16) as c_int,
+                frame_height_in_mbs: format.coded_height.div_ceil(16) as c_int,
+                curr_pic_idx: index,
+                rest: [0; 4280 - 12],
+            };
+            let Some(decode) = p.decode else { return };
+            // SAFETY: as above.
+            if unsafe { decode(user, &mut pic) } == 0 {
+                return;
+            }
+            let mut info = DispInfo {
+                picture_index: index,
+                progressive_frame: 1,
+                top_field_first: 0,
+                repeat_first_field: 0,
+                timestamp: packet.timestamp,
+            };
+            let Some(display) = p.display else { return };
+            // SAFETY: as above.
+            if unsafe { display(user, &mut info) } == 0 {
+                return;
+            }
         }
-        let mut info = DispInfo {
-            picture_index: index,
-            progressive_frame: 1,
-            top_field_first: 0,
-            repeat_first_field: 0,
-            timestamp: packet.timestamp,
-        };
-        let Some(display) = p.display else { return };
-        // SAFETY: as above.
-        unsafe { display(user, &mut info) };
     }
     if packet.flags & PKT_ENDOFSTREAM != 0
         && let Some(display) = p.display

@@ -107,6 +107,9 @@ static IN_FLIGHT: AtomicU32 = AtomicU32::new(0);
 static STARTS: AtomicU64 = AtomicU64::new(0);
 static OVERLAPS: AtomicU64 = AtomicU64::new(0);
 static DELAY_US: AtomicU32 = AtomicU32::new(0);
+/// Extra sleep of one lifecycle call, in microseconds (on top of `DELAY_US`).
+static CALL_DELAYS_US: LazyLock<Mutex<HashMap<String, u32>>> =
+    LazyLock::new(|| Mutex::new(HashMap::new()));
 
 /// One lifecycle call in flight; `overlapped` says whether another one ran at the same time.
 pub(crate) struct Lifecycle {
@@ -120,6 +123,10 @@ pub(crate) fn lifecycle(call: &str) -> Lifecycle {
     let delay = DELAY_US.load(SeqCst);
     if delay > 0 {
         std::thread::sleep(Duration::from_micros(u64::from(delay)));
+    }
+    let own_delay = lock(&CALL_DELAYS_US).get(call).copied().unwrap_or(0);
+    if own_delay > 0 {
+        std::thread::sleep(Duration::from_micros(u64::from(own_delay)));
     }
     let overlapped = before > 0 || STARTS.load(SeqCst) != start + 1;
     if overlapped {
@@ -190,6 +197,8 @@ pub extern "C" fn standin_reset() {
     OVERLAPS.store(0, SeqCst);
     MISUSE.store(0, SeqCst);
     DELAY_US.store(0, SeqCst);
+    lock(&CALL_DELAYS_US).clear();
+    cuda::reset_unsynced();
     cuvid::reset_format();
     nvenc::reset();
 }
@@ -322,4 +331,33 @@ pub unsafe extern "C" fn standin_report(buf: *mut c_char, len: usize) -> usize {
         }
     }
     text.len()
+}
+
+/// Sleep inside every call of the lifecycle call `call` (e.g. `cuvidDestroyDecoder`), in
+/// microseconds, on top of the delay of every lifecycle call; 0 clears.
+#[unsafe(no_mangle)]
+pub extern "C" fn standin_set_call_delay_us(call: *const c_char, us: u32) {
+    let Some(call) = name_arg(call) else { return };
+    let mut delays = lock(&CALL_DELAYS_US);
+    if us == 0 {
+        delays.remove(&call);
+    } else {
+        delays.insert(call, us);
+    }
+}
+
+/// `cuMemcpy2DAsync_v2` calls that succeeded and whose stream has not been synchronized
+/// since (by `cuStreamSynchronize` of that stream or of the legacy default stream, by
+/// `cuCtxSynchronize`, or by destroying the stream). A caller that returns with such a copy
+/// outstanding could let the real driver write memory after it was handed back.
+#[unsafe(no_mangle)]
+pub extern "C" fn standin_unsynced_copies() -> u64 {
+    cuda::unsynced_copies()
+}
+
+/// How many pictures the parser decodes and displays for each non-empty packet from now on
+/// (1, the default, after a reset); 0 is taken as 1, larger values are capped at 256.
+#[unsafe(no_mangle)]
+pub extern "C" fn standin_set_pictures_per_packet(n: u32) {
+    cuvid::set_pictures_per_packet(n);
 }
