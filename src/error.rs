@@ -167,6 +167,25 @@ pub enum Error {
         reason: String,
     },
 
+    /// A frame was asked for by display index (or time) past the last frame of the stream.
+    #[error("frame {index} was asked for, but the stream has {frames} frames")]
+    FrameOutOfRange {
+        /// The display index asked for.
+        index: usize,
+        /// Frames in the stream.
+        frames: usize,
+    },
+
+    /// The decoder output no picture for a frame that was asked for: the picture could not
+    /// be decoded (e.g. a leading picture whose references precede the stream's start).
+    #[error("frame {index} (sample {sample} in decode order) was not output by the decoder")]
+    FrameNotDecoded {
+        /// The display index asked for.
+        index: usize,
+        /// Its sample, in decode order.
+        sample: usize,
+    },
+
     /// File I/O.
     #[error(transparent)]
     Io(#[from] std::io::Error),

@@ -104,6 +104,9 @@ pub struct DecoderConfig {
     /// The stream frames are ordered on instead of waited for (see [`FrameStream`]);
     /// `None` (the default): frames are complete when handed out.
     pub frame_stream: Option<FrameStream>,
+    /// Low-latency decoding (see [`with_low_latency`](Self::with_low_latency)); off by
+    /// default.
+    pub low_latency: bool,
 }
 
 /// A CUDA stream a decoder's frames are *ordered on* instead of waited for.
@@ -161,6 +164,7 @@ impl DecoderConfig {
             context_mode: ContextMode::SharedPrimary,
             runtime_lock_timeout: Duration::from_secs(30),
             frame_stream: None,
+            low_latency: false,
         }
     }
 
@@ -187,6 +191,28 @@ impl DecoderConfig {
     pub fn with_context_mode(mut self, mode: ContextMode) -> Self {
         self.context_mode = mode;
         self
+    }
+
+    /// Low-latency decoding: every packet is marked as a complete picture
+    /// (`CUVID_PKT_ENDOFPICTURE`), so the parser decodes it at once instead of waiting for
+    /// the next packet's start, and the display delay is 0, so a stream without frame
+    /// reordering gives one frame out for every packet in, from the same
+    /// [`decode`](super::Decoder::decode) call (NVIDIA's low-latency sample does the same).
+    /// Each packet must then hold exactly one whole picture, which every reader of
+    /// [`input`](crate::input) guarantees. Streams with B-frames still hold frames back for
+    /// reordering; that is the stream's own delay.
+    pub fn with_low_latency(mut self, on: bool) -> Self {
+        self.low_latency = on;
+        self
+    }
+
+    /// The display delay the parser is created with: 0 in low-latency mode.
+    pub(crate) fn effective_display_delay(&self) -> u32 {
+        if self.low_latency {
+            0
+        } else {
+            self.display_delay
+        }
     }
 
     /// Sets the display delay.

@@ -70,7 +70,7 @@ fn create_parser(
         ulMaxNumDecodeSurfaces: core.decoder.borrow().shape().surfaces,
         ulClockRate: 0,
         ulErrorThreshold: 100,
-        ulMaxDisplayDelay: core.config.display_delay,
+        ulMaxDisplayDelay: core.config.effective_display_delay(),
         pUserData: core.user_data(),
         pfnSequenceCallback: Some(callbacks::on_sequence),
         pfnDecodePicture: Some(callbacks::on_decode),
@@ -441,8 +441,12 @@ impl Decoder {
             let size = std::ffi::c_ulong::try_from(packet.len()).map_err(|_| {
                 Error::InvalidInput(format!("packet of {} bytes is too large", packet.len()))
             })?;
+            let mut flags = CUvideopacketflags::CUVID_PKT_TIMESTAMP as u32;
+            if self.core.config.low_latency {
+                flags |= CUvideopacketflags::CUVID_PKT_ENDOFPICTURE as u32;
+            }
             let mut raw = CUVIDSOURCEDATAPACKET {
-                flags: CUvideopacketflags::CUVID_PKT_TIMESTAMP as _,
+                flags: flags as _,
                 payload_size: size,
                 payload: packet.as_ptr(),
                 timestamp: pts,

@@ -41,6 +41,7 @@ mod geometry;
 mod nvdec_objects;
 mod planes;
 mod pool;
+mod seek;
 mod state;
 
 pub use caps::DecodeCaps;
@@ -50,6 +51,7 @@ pub use frame::Frame;
 pub use frame_pool::{DeviceFramePool, OwnedFrame};
 pub use planes::FrameLayout;
 pub use pool::{DecoderPool, DecoderPools, DecoderSpec, PoolConfig, PoolStats, PooledDecoder};
+pub use seek::{DisplayOrder, RandomAccessSource};
 pub use state::{DecoderStats, StreamInfo};
 
 use crate::cuda::Context;

@@ -1,0 +1,410 @@
+//! Exact random access: frames at display indices or times, from a source with a sample index.
+//!
+//! Invariant: the frame handed out for display index `d` is the `d`-th frame the decoder
+//! outputs when the whole stream is decoded from its start — the frame ffmpeg's framemd5 lists
+//! at line `d` — whatever the GOP structure, and each GOP is decoded at most once per call.
+//!
+//! How (the plan is pure and tested on the CPU; the decode loop follows it):
+//! - **Display order** comes from the container's sample index: samples sorted by presentation
+//!   timestamp, ties kept in decode order ([`DisplayOrder`]). 4 bytes per sample.
+//! - **Where to start** for target sample `s`: the last sync sample `k ≤ s` in decode order whose
+//!   pts is not after `s`'s. A target earlier in display than the sync sample before it is a
+//!   leading picture of that GOP (open GOP: HEVC RASL, H.264 open-GOP B-frames), which may
+//!   reference the GOP before, so decoding starts one sync sample further back. Where no such
+//!   sync sample exists, decoding starts at the first sample.
+//! - **Runs**: targets are grouped by start sample and merged into runs `[start, last target]`
+//!   in decode order; a run that starts at or before the previous run's end is merged into it,
+//!   so no GOP is decoded twice and no backward seek happens that another order avoids. Each
+//!   run: seek the source to its start, discard the decoder's state (a flush; the parser is
+//!   renewed in an init window, as every parser renewal), feed samples through the run's last
+//!   target, flush, and keep the target frames.
+//! - **Which frame is which**: each packet is fed with its *decode index* as the timestamp the
+//!   decoder carries through to the frame, so a frame names its sample exactly, even where the
+//!   container's timestamps repeat; frames handed out carry the container's pts again.
+//!
+//! Trade-off: a flush per run costs the frames held back for reordering and one parser renewal
+//! (an init window, microseconds of lock hold) per run; keeping the parser across runs would
+//! need NVDEC's discontinuity handling, whose behaviour with queued reference frames NVIDIA
+//! does not document.
+
+use super::{Decoder, DeviceFramePool, Frame, OwnedFrame};
+use crate::error::{Error, Result};
+use crate::input::SampleIndex;
+
+/// A source of packets with a sample index and random access by sample: what
+/// [`Decoder::frames_at`](super::Decoder::frames_at) reads from.
+///
+/// Implemented by [`ElementaryStream`](crate::input::ElementaryStream) for inputs with an index
+/// (MP4, Matroska/WebM, and raw streams once scanned); implement it for a demuxer of your own.
+pub trait RandomAccessSource {
+    /// The index of every sample of the track, in decode order.
+    ///
+    /// # Errors
+    /// When the source has no index and cannot build one (e.g. a live feed).
+    fn sample_index(&mut self) -> Result<&SampleIndex>;
+
+    /// Positions the source so the next [`read_sample`](Self::read_sample) returns sample
+    /// `sample` (decode order).
+    ///
+    /// # Errors
+    /// `sample` outside the index, or an I/O error while seeking.
+    fn seek_to_sample(&mut self, sample: usize) -> Result<()>;
+
+    /// Reads the next sample's packet bytes (as the decoder wants them: Annex-B for
+    /// H.264/HEVC) into `out`, returning its decode index, or `None` at the end.
+    ///
+    /// # Errors
+    /// Malformed input or I/O errors.
+    fn read_sample(&mut self, out: &mut Vec<u8>) -> Result<Option<usize>>;
+}
+
+/// Display order of a track: display index → sample (decode) index.
+///
+/// Invariant: a permutation of `0..samples`, sorted by (pts, decode index).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DisplayOrder {
+    samples: Vec<u32>,
+}
+
+impl DisplayOrder {
+    /// The display order of `index`'s samples.
+    ///
+    /// # Errors
+    /// [`Error::InvalidInput`] for an index of more than `u32::MAX` samples.
+    pub fn new(index: &SampleIndex) -> Result<Self> {
+        let n = u32::try_from(index.len()).map_err(|_| {
+            Error::InvalidInput(format!(
+                "{} samples is more than random access supports",
+                index.len()
+            ))
+        })?;
+        let mut samples: Vec<u32> = (0..n).collect();
+        samples.sort_by_key(|&s| (index.pts(s as usize).unwrap_or(i64::MAX), s));
+        Ok(Self { samples })
+    }
+
+    /// Number of frames.
+    pub fn len(&self) -> usize {
+        self.samples.len()
+    }
+
+    /// Whether there are none.
+    pub fn is_empty(&self) -> bool {
+        self.samples.is_empty()
+    }
+
+    /// The sample shown at display index `display`.
+    pub fn sample(&self, display: usize) -> Option<usize> {
+        self.samples.get(display).map(|&s| s as usize)
+    }
+
+    /// The display index of the first frame presented at or after `pts`, if any.
+    pub fn at_or_after(&self, index: &SampleIndex, pts: i64) -> Option<usize> {
+        let first = self
+            .samples
+            .partition_point(|&s| index.pts(s as usize).unwrap_or(i64::MAX) < pts);
+        (first < self.samples.len()).then_some(first)
+    }
+}
+
+/// One stretch of decoding: from `start` through `end` (decode indices, inclusive).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Run {
+    /// The sample decoding starts at (a sync sample, or 0).
+    pub(crate) start: usize,
+    /// The last sample fed (the run's last target in decode order).
+    pub(crate) end: usize,
+}
+
+/// The sample decoding must start at to output sample `target` correctly.
+pub(crate) fn start_for(index: &SampleIndex, keys: &[u32], target: usize) -> usize {
+    let target_pts = index.pts(target).unwrap_or(i64::MIN);
+    // Sync samples at or before the target in decode order, latest first.
+    let before = keys.partition_point(|&k| k as usize <= target);
+    keys[..before]
+        .iter()
+        .rev()
+        .map(|&k| k as usize)
+        .find(|&k| index.pts(k).unwrap_or(i64::MAX) <= target_pts)
+        .unwrap_or(0)
+}
+
+/// The sync samples of `index`, in decode order.
+pub(crate) fn sync_samples(index: &SampleIndex) -> Vec<u32> {
+    (0..index.len())
+        .filter(|&i| index.is_key(i))
+        .filter_map(|i| u32::try_from(i).ok())
+        .collect()
+}
+
+/// The runs that decode every sample of `targets` (decode indices, any order, repeats
+/// allowed): sorted by start, overlapping runs merged.
+pub(crate) fn plan(index: &SampleIndex, keys: &[u32], targets: &[usize]) -> Vec<Run> {
+    let mut runs: Vec<Run> = targets
+        .iter()
+        .map(|&t| Run {
+            start: start_for(index, keys, t),
+            end: t,
+        })
+        .collect();
+    runs.sort_by_key(|r| (r.start, r.end));
+    let mut merged: Vec<Run> = Vec::with_capacity(runs.len());
+    for run in runs {
+        match merged.last_mut() {
+            // Starts inside (or right where) the previous run decodes: extend it instead of
+            // decoding that GOP a second time.
+            Some(last) if run.start <= last.end => last.end = last.end.max(run.end),
+            _ => merged.push(run),
+        }
+    }
+    merged
+}
+
+impl Decoder {
+    /// Decodes the frames at `display_indices` (display order, 0-based: line `i` of ffmpeg's
+    /// framemd5 of the whole stream), in any order and with repeats, and returns copies of
+    /// them in `pool`, in request order.
+    ///
+    /// Each GOP is decoded at most once per call, in decode order (see the module docs for
+    /// the plan); the decoder's current stream, if any, is discarded first (as by
+    /// [`reset`](Self::reset)) and the decoder is ready for another stream afterwards.
+    /// Frames handed out carry the container's pts.
+    ///
+    /// # Errors
+    /// - [`Error::FrameOutOfRange`] for an index past the last frame (nothing is decoded).
+    /// - [`Error::FrameNotDecoded`] when the decoder outputs no picture for a requested
+    ///   sample (an undecodable picture, e.g. a leading picture at the very start).
+    /// - What the source's [`RandomAccessSource`] methods, [`decode`](Self::decode),
+    ///   [`flush`](Self::flush), [`reset`](Self::reset) and
+    ///   [`Frame::copy_to_pool`](super::Frame::copy_to_pool) return.
+    ///
+    /// # Examples
+    /// ```no_run
+    /// use nvcodec_guard::decode::{
+    ///     DecoderBuilder, DecoderConfig, DeviceFramePool, RandomAccessSource,
+    /// };
+    /// use nvcodec_guard::Codec;
+    ///
+    /// # fn demo(stream: &mut impl RandomAccessSource) -> nvcodec_guard::Result<()> {
+    /// let mut decoder = DecoderBuilder::new(DecoderConfig::new(Codec::H264)).build()?;
+    /// let pool = DeviceFramePool::new(decoder.context());
+    /// let frames = decoder.frames_at(stream, &[120, 3, 120, 0], &pool)?;
+    /// assert_eq!(frames.len(), 4);
+    /// # Ok(()) }
+    /// ```
+    pub fn frames_at(
+        &mut self,
+        source: &mut impl RandomAccessSource,
+        display_indices: &[usize],
+        pool: &DeviceFramePool,
+    ) -> Result<Vec<OwnedFrame>> {
+        let index = source.sample_index()?;
+        let order = DisplayOrder::new(index)?;
+        let targets = display_indices
+            .iter()
+            .map(|&d| {
+                order.sample(d).ok_or(Error::FrameOutOfRange {
+                    index: d,
+                    frames: order.len(),
+                })
+            })
+            .collect::<Result<Vec<usize>>>()?;
+        let keys = sync_samples(index);
+        let runs = plan(index, &keys, &targets);
+        // Wanted samples → (their container pts, copies still to make), sorted by sample.
+        let mut wanted: Vec<(usize, i64, usize)> = Vec::with_capacity(targets.len());
+        let mut sorted = targets.clone();
+        sorted.sort_unstable();
+        for s in sorted {
+            match wanted.last_mut() {
+                Some(last) if last.0 == s => last.2 += 1,
+                _ => wanted.push((s, index.pts(s).unwrap_or(0), 1)),
+            }
+        }
+        let mut got: Vec<Vec<OwnedFrame>> = (0..wanted.len()).map(|_| Vec::new()).collect();
+        let mut keep = |frame: Frame<'_>| -> Result<()> {
+            let Ok(sample) = usize::try_from(frame.pts()) else {
+                return Ok(());
+            };
+            if let Ok(at) = wanted.binary_search_by_key(&sample, |w| w.0) {
+                let (_, pts, copies) = wanted[at];
+                while got[at].len() < copies {
+                    let mut owned = frame.copy_to_pool(pool)?;
+                    owned.set_pts(pts);
+                    got[at].push(owned);
+                }
+            }
+            Ok(())
+        };
+        self.reset()?;
+        let mut packet = Vec::new();
+        for run in &runs {
+            source.seek_to_sample(run.start)?;
+            while let Some(sample) = source.read_sample(&mut packet)? {
+                let timestamp = i64::try_from(sample).unwrap_or(i64::MAX);
+                for frame in self.decode(&packet, timestamp)? {
+                    keep(frame?)?;
+                }
+                if sample >= run.end {
+                    break;
+                }
+            }
+            for frame in self.flush()? {
+                keep(frame?)?;
+            }
+        }
+        // Requests in their order; repeats take the copies made for them.
+        let mut out = Vec::with_capacity(targets.len());
+        for (&display, &sample) in display_indices.iter().zip(&targets) {
+            let at = wanted.binary_search_by_key(&sample, |w| w.0).map_err(|_| {
+                Error::FrameNotDecoded {
+                    index: display,
+                    sample,
+                }
+            })?;
+            let frame = got[at].pop().ok_or(Error::FrameNotDecoded {
+                index: display,
+                sample,
+            })?;
+            out.push(frame);
+        }
+        Ok(out)
+    }
+
+    /// Decodes the frame shown at or first after `pts` (in the track's time base), as
+    /// [`frames_at`](Self::frames_at) does for its display index.
+    ///
+    /// # Errors
+    /// [`Error::FrameOutOfRange`] when no frame is shown at or after `pts`; otherwise as
+    /// [`frames_at`](Self::frames_at).
+    pub fn frame_at_time(
+        &mut self,
+        source: &mut impl RandomAccessSource,
+        pts: i64,
+        pool: &DeviceFramePool,
+    ) -> Result<OwnedFrame> {
+        let index = source.sample_index()?;
+        let order = DisplayOrder::new(index)?;
+        let display = order
+            .at_or_after(index, pts)
+            .ok_or(Error::FrameOutOfRange {
+                index: order.len(),
+                frames: order.len(),
+            })?;
+        let mut frames = self.frames_at(source, &[display], pool)?;
+        frames.pop().ok_or(Error::FrameNotDecoded {
+            index: display,
+            sample: order.sample(display).unwrap_or(0),
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// An index from (pts, key) pairs in decode order.
+    fn index(samples: &[(i64, bool)]) -> SampleIndex {
+        let mut index = SampleIndex::new();
+        for (i, &(pts, key)) in samples.iter().enumerate() {
+            index.push(i as u64 * 100, 100, pts, key);
+        }
+        index
+    }
+
+    /// I0 P3 B1 B2 P6 B4 B5 | I9 P12 B10 B11 (closed GOPs, pts in frame units).
+    fn closed_gops() -> SampleIndex {
+        index(&[
+            (0, true),
+            (3, false),
+            (1, false),
+            (2, false),
+            (6, false),
+            (4, false),
+            (5, false),
+            (9, true),
+            (12, false),
+            (10, false),
+            (11, false),
+            (7, false),
+            (8, false),
+        ])
+    }
+
+    #[test]
+    fn display_order_sorts_by_pts_and_keeps_decode_order_for_equal_pts() {
+        let order = DisplayOrder::new(&closed_gops()).unwrap();
+        let shown: Vec<usize> = (0..order.len()).map(|d| order.sample(d).unwrap()).collect();
+        assert_eq!(shown, vec![0, 2, 3, 1, 5, 6, 4, 11, 12, 7, 9, 10, 8]);
+        let dup = index(&[(0, true), (5, false), (5, false), (3, false)]);
+        let order = DisplayOrder::new(&dup).unwrap();
+        let shown: Vec<usize> = (0..4).map(|d| order.sample(d).unwrap()).collect();
+        assert_eq!(shown, vec![0, 3, 1, 2]);
+    }
+
+    #[test]
+    fn a_frame_starts_at_the_sync_sample_before_it() {
+        let idx = closed_gops();
+        let keys = sync_samples(&idx);
+        assert_eq!(keys, vec![0, 7]);
+        assert_eq!(start_for(&idx, &keys, 5), 0);
+        assert_eq!(start_for(&idx, &keys, 9), 7);
+        assert_eq!(start_for(&idx, &keys, 7), 7);
+    }
+
+    #[test]
+    fn a_leading_picture_of_an_open_gop_starts_one_gop_earlier() {
+        // Samples 11 and 12 (pts 7, 8) follow the sync sample 7 (pts 9) in decode order
+        // but precede it in display: leading pictures, which may reference the first GOP.
+        let idx = closed_gops();
+        let keys = sync_samples(&idx);
+        assert_eq!(start_for(&idx, &keys, 11), 0);
+        assert_eq!(start_for(&idx, &keys, 12), 0);
+    }
+
+    #[test]
+    fn without_a_usable_sync_sample_decoding_starts_at_the_first_sample() {
+        let idx = index(&[(1, false), (0, false), (2, true), (3, false)]);
+        let keys = sync_samples(&idx);
+        assert_eq!(start_for(&idx, &keys, 1), 0);
+        assert_eq!(start_for(&idx, &keys, 3), 2);
+    }
+
+    #[test]
+    fn targets_in_one_gop_share_one_run_and_repeats_cost_nothing() {
+        let idx = closed_gops();
+        let keys = sync_samples(&idx);
+        let runs = plan(&idx, &keys, &[5, 2, 5, 1]);
+        assert_eq!(runs, vec![Run { start: 0, end: 5 }]);
+    }
+
+    #[test]
+    fn runs_come_in_decode_order_whatever_the_request_order() {
+        let idx = closed_gops();
+        let keys = sync_samples(&idx);
+        let runs = plan(&idx, &keys, &[9, 2]);
+        assert_eq!(
+            runs,
+            vec![Run { start: 0, end: 2 }, Run { start: 7, end: 9 }]
+        );
+    }
+
+    #[test]
+    fn a_run_that_starts_inside_another_is_merged_so_no_gop_is_decoded_twice() {
+        let idx = closed_gops();
+        let keys = sync_samples(&idx);
+        // Sample 11 is a leading picture: it starts at 0 and ends past sync sample 7, so the
+        // run for sample 9 (starting at 7) lies inside it.
+        let runs = plan(&idx, &keys, &[9, 11]);
+        assert_eq!(runs, vec![Run { start: 0, end: 11 }]);
+    }
+
+    #[test]
+    fn a_time_finds_the_first_frame_at_or_after_it() {
+        let idx = closed_gops();
+        let order = DisplayOrder::new(&idx).unwrap();
+        assert_eq!(order.at_or_after(&idx, 4), Some(4));
+        assert_eq!(order.at_or_after(&idx, -5), Some(0));
+        assert_eq!(order.at_or_after(&idx, 13), None);
+    }
+}
