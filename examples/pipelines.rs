@@ -2,24 +2,39 @@
 //! each building its decoder through the init lock and decoding.
 //!
 //! ```text
-//! cargo run --release --example pipelines [--pool] [N=8] [FILE]
+//! cargo run --release --example pipelines [--pool | --keep | --drop-when-done | --churn SECS]
+//!     [N=8] [FILE]
 //! ```
 //! Prints, per pipeline, how long it waited for the lock, how long it held it, its time to
 //! first frame and its decode rate; then the lock's stats, which must show at most one init
-//! window open at a time. With `--pool`, a [`DecoderPool`] is pre-warmed with N decoders
-//! first (not timed) and each pipeline checks one out instead of building it: the start-up a
-//! server gets once its pool is warm.
+//! window open at a time; then one JSON line (`{"mode":"pipelines",...}`) for scripts.
+//!
+//! - `--drop-when-done` (the default): each pipeline decodes the whole clip and drops its
+//!   decoder as soon as it is done, so with a short decode, streams end (and their decoders'
+//!   destroys enter the lock's queue) while others still start. `last_first_frame_s` is what
+//!   issue 12 §7 compares.
+//! - `--keep`: every decoder is kept until all pipelines have their first frame: the start-up
+//!   without any destroy in the way (the decoders-kept figure).
+//! - `--pool`: a [`DecoderPool`] is pre-warmed with N decoders first (not timed) and each
+//!   pipeline checks one out instead of building it: the start-up a server gets once its pool
+//!   is warm.
+//! - `--churn SECS`: each pipeline builds a decoder, decodes the first 60 frames, drops it, and
+//!   starts over, for SECS seconds; free device memory and queued teardowns are sampled every
+//!   250 ms. The JSON line reports the creations, the most teardowns queued, and the device
+//!   memory used at most in the first and in the last 10 s (flat memory: about equal).
 
 use std::path::PathBuf;
 use std::process::ExitCode;
-use std::sync::{Arc, Barrier};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
+use std::sync::{Arc, Barrier, Condvar, Mutex};
 use std::thread;
 use std::time::{Duration, Instant};
 
+use nvcodec_guard::cuda::{Context, ContextMode};
 use nvcodec_guard::decode::{
     Decoder, DecoderBuilder, DecoderConfig, DecoderPool, DecoderSpec, PoolConfig,
 };
-use nvcodec_guard::init::{WindowTiming, init_lock_stats};
+use nvcodec_guard::init::{CudaInitGuard, WindowTiming, init_lock_stats, pending_teardowns};
 use nvcodec_guard::input::ElementaryStream;
 
 struct Report {
@@ -34,49 +49,144 @@ fn spec(stream: &ElementaryStream) -> DecoderSpec {
     DecoderSpec::new(stream.codec(), w, h)
 }
 
-fn pipeline(
-    stream: &ElementaryStream,
-    start: Instant,
-    pool: Option<&DecoderPool>,
-) -> nvcodec_guard::Result<Report> {
-    match pool {
-        Some(pool) => {
-            let mut decoder = pool.checkout(spec(stream))?;
-            decode_all(&mut decoder, stream, start, WindowTiming::default())
+/// When each pipeline drops its decoder.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Mode {
+    /// As soon as its clip is decoded.
+    DropWhenDone,
+    /// Once every pipeline has its first frame.
+    Keep,
+    /// Checked out of a pre-warmed pool; returned when done.
+    Pool,
+    /// Build, decode 60 frames, drop, again, for this long.
+    Churn(Duration),
+}
+
+impl Mode {
+    fn name(self) -> &'static str {
+        match self {
+            Mode::DropWhenDone => "drop-when-done",
+            Mode::Keep => "keep",
+            Mode::Pool => "pool",
+            Mode::Churn(_) => "churn",
         }
-        None => {
-            let mut config = DecoderConfig::new(stream.codec());
-            if let Some((w, h)) = stream.dimensions() {
-                config = config.with_max_size(w, h);
+    }
+}
+
+/// Counts pipelines that have their first frame; `--keep` waits on it before dropping.
+#[derive(Default)]
+struct FirstFrames {
+    count: Mutex<usize>,
+    all: Condvar,
+}
+
+impl FirstFrames {
+    fn arrived(&self) {
+        let mut count = self.count.lock().unwrap_or_else(|e| e.into_inner());
+        *count += 1;
+        self.all.notify_all();
+    }
+
+    fn wait_for(&self, n: usize) {
+        let mut count = self.count.lock().unwrap_or_else(|e| e.into_inner());
+        while *count < n {
+            count = self.all.wait(count).unwrap_or_else(|e| e.into_inner());
+        }
+    }
+}
+
+struct Shared {
+    stream: Arc<ElementaryStream>,
+    start: Instant,
+    pool: Option<DecoderPool>,
+    mode: Mode,
+    n: usize,
+    first_frames: FirstFrames,
+    creations: AtomicU64,
+}
+
+fn build(stream: &ElementaryStream) -> nvcodec_guard::Result<Decoder> {
+    let mut config = DecoderConfig::new(stream.codec());
+    if let Some((w, h)) = stream.dimensions() {
+        config = config.with_max_size(w, h);
+    }
+    DecoderBuilder::new(config).build()
+}
+
+fn pipeline(shared: &Shared) -> nvcodec_guard::Result<Report> {
+    let stream = &shared.stream;
+    match (&shared.pool, shared.mode) {
+        (Some(pool), _) => {
+            let mut decoder = pool.checkout(spec(stream))?;
+            decode_all(&mut decoder, shared, WindowTiming::default(), None)
+        }
+        (None, Mode::Churn(length)) => {
+            let mut first = None;
+            let mut frames = 0;
+            let decode_start = Instant::now();
+            while shared.start.elapsed() < length {
+                let mut decoder = build(stream)?;
+                shared.creations.fetch_add(1, Ordering::Relaxed);
+                let window = decoder.init_window();
+                let report = decode_all(&mut decoder, shared, window, Some(60))?;
+                frames += report.frames;
+                first.get_or_insert(report);
+                // The decoder drops here, while the other pipelines keep creating.
             }
-            let mut decoder = DecoderBuilder::new(config).build()?;
+            let first = first.unwrap_or(Report {
+                window: WindowTiming::default(),
+                first_frame: Duration::ZERO,
+                frames: 0,
+                decode_time: Duration::ZERO,
+            });
+            Ok(Report {
+                frames,
+                decode_time: decode_start.elapsed(),
+                ..first
+            })
+        }
+        (None, mode) => {
+            let mut decoder = build(stream)?;
+            shared.creations.fetch_add(1, Ordering::Relaxed);
             let window = decoder.init_window();
-            decode_all(&mut decoder, stream, start, window)
+            let report = decode_all(&mut decoder, shared, window, None);
+            if mode == Mode::Keep {
+                shared.first_frames.wait_for(shared.n);
+            }
+            report // `--drop-when-done`: the decoder drops right here
         }
     }
 }
 
 fn decode_all(
     decoder: &mut Decoder,
-    stream: &ElementaryStream,
-    start: Instant,
+    shared: &Shared,
     window: WindowTiming,
+    limit: Option<u64>,
 ) -> nvcodec_guard::Result<Report> {
     let mut first_frame = None;
     let mut frames = 0u64;
     let decode_start = Instant::now();
-    for packet in stream.packets() {
+    let mut seen = |frames: &mut u64| {
+        if first_frame.is_none() {
+            first_frame = Some(shared.start.elapsed());
+            shared.first_frames.arrived();
+        }
+        *frames += 1;
+    };
+    'packets: for packet in shared.stream.packets() {
         let packet = packet?;
         for frame in decoder.decode(packet.data, packet.pts)? {
             drop(frame?);
-            first_frame.get_or_insert_with(|| start.elapsed());
-            frames += 1;
+            seen(&mut frames);
+        }
+        if limit.is_some_and(|limit| frames >= limit) {
+            break 'packets;
         }
     }
     for frame in decoder.flush()? {
         drop(frame?);
-        first_frame.get_or_insert_with(|| start.elapsed());
-        frames += 1;
+        seen(&mut frames);
     }
     Ok(Report {
         window,
@@ -86,14 +196,85 @@ fn decode_all(
     })
 }
 
+/// Device memory in use (total − free) and queued teardowns, sampled every 250 ms.
+#[derive(Debug, Default)]
+struct Samples {
+    /// (seconds since start, bytes used, teardowns queued)
+    points: Vec<(f64, u64, usize)>,
+}
+
+impl Samples {
+    fn max_used_between(&self, from: f64, to: f64) -> u64 {
+        self.points
+            .iter()
+            .filter(|(t, _, _)| *t >= from && *t < to)
+            .map(|(_, used, _)| *used)
+            .max()
+            .unwrap_or(0)
+    }
+
+    fn max_pending(&self) -> usize {
+        self.points.iter().map(|(_, _, p)| *p).max().unwrap_or(0)
+    }
+}
+
+fn sample(
+    context: &Context,
+    start: Instant,
+    stop: &AtomicBool,
+    max_pending: &AtomicUsize,
+) -> Samples {
+    let mut samples = Samples::default();
+    while !stop.load(Ordering::Relaxed) {
+        let pending = pending_teardowns();
+        max_pending.fetch_max(pending, Ordering::Relaxed);
+        if let Ok((free, total)) = context.memory_info() {
+            let used = (total as u64).saturating_sub(free as u64);
+            samples
+                .points
+                .push((start.elapsed().as_secs_f64(), used, pending));
+        }
+        thread::sleep(Duration::from_millis(250));
+    }
+    samples
+}
+
+const USAGE: &str =
+    "usage: pipelines [--pool | --keep | --drop-when-done | --churn SECS] [N] [FILE]";
+
 fn main() -> ExitCode {
     let mut args = std::env::args().skip(1).peekable();
-    let use_pool = args.next_if(|a| a == "--pool").is_some();
+    let mode = match args.peek().map(String::as_str) {
+        Some("--pool") => Mode::Pool,
+        Some("--keep") => Mode::Keep,
+        Some("--drop-when-done") => Mode::DropWhenDone,
+        Some("--churn") => {
+            args.next();
+            match args.peek().map(|a| a.parse::<u64>()) {
+                Some(Ok(secs)) if secs > 0 => Mode::Churn(Duration::from_secs(secs)),
+                _ => {
+                    eprintln!("{USAGE}");
+                    return ExitCode::from(2);
+                }
+            }
+        }
+        Some(flag) if flag.starts_with("--") => {
+            eprintln!("{USAGE}");
+            return ExitCode::from(2);
+        }
+        _ => Mode::DropWhenDone,
+    };
+    if args
+        .peek()
+        .is_some_and(|a| a.starts_with("--") || matches!(mode, Mode::Churn(_)))
+    {
+        args.next(); // the mode's flag, or `--churn`'s SECS
+    }
     let n: usize = match args.next().map(|a| a.parse()) {
         None => 8,
         Some(Ok(n)) if n > 0 => n,
         Some(_) => {
-            eprintln!("usage: pipelines [--pool] [N] [FILE]");
+            eprintln!("{USAGE}");
             return ExitCode::from(2);
         }
     };
@@ -115,7 +296,7 @@ fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    let pool = if use_pool {
+    let pool = if mode == Mode::Pool {
         let pool = DecoderPool::new(PoolConfig::default());
         let warm = Instant::now();
         if let Err(e) = pool.prewarm(spec(&stream), n) {
@@ -130,24 +311,57 @@ fn main() -> ExitCode {
     } else {
         None
     };
-    let barrier = Arc::new(Barrier::new(n));
-    let start = Instant::now();
+    // Churn samples device memory through a context of its own (taken before the start).
+    let memory_context = match mode {
+        Mode::Churn(_) => {
+            let context = CudaInitGuard::acquire()
+                .and_then(|guard| Context::acquire(&guard, 0, ContextMode::SharedPrimary));
+            match context {
+                Ok(context) => Some(context),
+                Err(e) => {
+                    eprintln!("error: {e}");
+                    return ExitCode::FAILURE;
+                }
+            }
+        }
+        _ => None,
+    };
+    let barrier = Arc::new(Barrier::new(n + 1));
+    let shared = Arc::new(Shared {
+        stream,
+        start: Instant::now(),
+        pool,
+        mode,
+        n,
+        first_frames: FirstFrames::default(),
+        creations: AtomicU64::new(0),
+    });
     let handles: Vec<_> = (0..n)
         .map(|_| {
-            let (stream, barrier, pool) = (Arc::clone(&stream), Arc::clone(&barrier), pool.clone());
+            let (shared, barrier) = (Arc::clone(&shared), Arc::clone(&barrier));
             thread::spawn(move || {
                 barrier.wait();
-                pipeline(&stream, start, pool.as_ref())
+                pipeline(&shared)
             })
         })
         .collect();
+    let stop = Arc::new(AtomicBool::new(false));
+    let max_pending = Arc::new(AtomicUsize::new(0));
+    barrier.wait();
+    let start = shared.start;
+    let sampler = memory_context.map(|context| {
+        let (stop, max_pending) = (Arc::clone(&stop), Arc::clone(&max_pending));
+        thread::spawn(move || sample(&context, start, &stop, &max_pending))
+    });
     println!("pipeline  lock wait ms  lock hold ms  first frame ms  frames      fps");
     let mut failed = false;
     let mut waits = Vec::new();
+    let mut first_frames = Vec::new();
     for (i, handle) in handles.into_iter().enumerate() {
         match handle.join() {
             Ok(Ok(r)) => {
                 waits.push(r.window.wait.as_secs_f64() * 1e3);
+                first_frames.push(r.first_frame.as_secs_f64());
                 println!(
                     "{i:>8}  {:>12.1}  {:>12.1}  {:>14.1}  {:>6}  {:>7.0}",
                     r.window.wait.as_secs_f64() * 1e3,
@@ -172,9 +386,12 @@ fn main() -> ExitCode {
     }
     let wall = start.elapsed().as_secs_f64();
     // Every teardown (some deferred to the teardown thread) finishes inside the run.
-    nvcodec_guard::init::wait_for_teardowns(std::time::Duration::from_secs(120));
+    let drained = nvcodec_guard::init::wait_for_teardowns(Duration::from_secs(120));
+    stop.store(true, Ordering::Relaxed);
+    let samples = sampler.and_then(|s| s.join().ok()).unwrap_or_default();
     let stats = init_lock_stats();
     waits.sort_by(f64::total_cmp);
+    first_frames.sort_by(f64::total_cmp);
     let pct = |p: f64| {
         waits
             .get(((waits.len() as f64 * p).ceil() as usize).saturating_sub(1))
@@ -197,6 +414,37 @@ fn main() -> ExitCode {
         stats.lifecycle_calls,
         stats.max_concurrent_lifecycle_calls,
         stats.deferred_teardowns,
+    );
+    let mib = |b: u64| b as f64 / f64::from(1 << 20);
+    let churn = match mode {
+        Mode::Churn(length) => {
+            let secs = length.as_secs_f64();
+            format!(
+                ",\"churn_s\":{secs},\"max_pending_teardowns\":{},\"used_mib_max_first_10s\":{:.0},\"used_mib_max_last_10s\":{:.0},\"samples\":{}",
+                samples
+                    .max_pending()
+                    .max(max_pending.load(Ordering::Relaxed)),
+                mib(samples.max_used_between(0.0, 10.0)),
+                mib(samples.max_used_between(secs - 10.0, secs)),
+                samples.points.len(),
+            )
+        }
+        _ => String::new(),
+    };
+    println!(
+        "{{\"mode\":\"pipelines\",\"drop\":\"{}\",\"n\":{n},\"clip\":\"{}\",\"ok\":{},\"last_first_frame_s\":{:.4},\"first_frame_p50_s\":{:.4},\"wall_s\":{wall:.3},\"creations\":{},\"deferred_teardowns\":{},\"teardowns_drained\":{drained},\"max_wait_ms\":{:.1},\"max_hold_ms\":{:.1}{churn}}}",
+        mode.name(),
+        path.display(),
+        !failed,
+        first_frames.last().copied().unwrap_or(0.0),
+        first_frames
+            .get(first_frames.len() / 2)
+            .copied()
+            .unwrap_or(0.0),
+        shared.creations.load(Ordering::Relaxed),
+        stats.deferred_teardowns,
+        stats.max_wait.as_secs_f64() * 1e3,
+        stats.max_hold.as_secs_f64() * 1e3,
     );
     if failed || stats.max_concurrent_windows > 1 || stats.max_concurrent_lifecycle_calls > 1 {
         ExitCode::FAILURE

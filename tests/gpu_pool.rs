@@ -90,6 +90,8 @@ fn every_clip_through_one_pooled_decoder_per_codec_stays_bit_exact() {
     let after = pool.stats();
     assert_eq!(after.hits, before.hits + 1, "{after:?}");
     drop(again);
+    // With the lock busy (other tests), the reset runs on the teardown thread.
+    assert!(wait_for_teardowns(Duration::from_secs(60)));
     let stats = pool.stats();
     eprintln!("{stats:?}");
     assert_eq!(stats.in_use, 0);
@@ -109,6 +111,8 @@ fn a_decoder_too_small_is_never_handed_out_for_a_larger_stream() {
     let stats = pool.stats();
     assert_eq!((stats.hits, stats.misses), (0, 1), "{stats:?}");
     drop(big);
+    // With the lock busy (other tests), the reset runs on the teardown thread.
+    assert!(wait_for_teardowns(Duration::from_secs(60)));
     // Now both are idle: a small request takes the smallest that fits.
     let small = pool
         .checkout(DecoderSpec::new(Codec::H264, 320, 180))
@@ -216,6 +220,8 @@ fn thirty_two_threads_checking_decoders_in_and_out_get_only_right_frames() {
     for handle in handles {
         handle.join().expect("churn thread");
     }
+    // Resets deferred to the teardown thread finish before the pool is counted.
+    assert!(wait_for_teardowns(Duration::from_secs(120)));
     let stats = pool.stats();
     drop(pool);
     assert!(wait_for_teardowns(Duration::from_secs(120)));

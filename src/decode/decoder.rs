@@ -489,7 +489,9 @@ impl Decoder {
     /// `decode`).
     ///
     /// # Errors
-    /// As [`decode`](Self::decode), except that `flush` never refuses for queued frames.
+    /// As [`decode`](Self::decode), except that `flush` never refuses for queued frames. The
+    /// frames it releases still queue at most up to [`MAX_QUEUED_FRAMES`]: take queued frames
+    /// before flushing, or the ones beyond are dropped with [`Error::InvalidInput`].
     ///
     /// # Examples
     /// ```no_run

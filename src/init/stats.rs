@@ -26,6 +26,7 @@ pub struct InitLockStats {
     pub open_windows: u32,
     /// Threads queued for the lock right now, waiting their turn (the lock is handed to them
     /// in arrival order). Read from the lock's queue, not accumulated like the other counters.
+    /// The teardown thread, when it waits behind them, is not counted.
     pub waiting_now: u32,
     /// Acquires that had to wait for another window.
     pub contended_acquires: u64,

@@ -448,4 +448,53 @@ mod tests {
             .expect("the lock is free")
             .release();
     }
+
+    /// Defers `jobs` trivial teardowns while the test holds the lock, lets the reaper queue
+    /// for it, then starts a creator (a normal acquire) and releases: returns who got the
+    /// lock first, the reaper ("teardown") or the creator.
+    fn who_goes_first(jobs: usize) -> &'static str {
+        let order = Arc::new(Mutex::new(Vec::new()));
+        let guard = CudaInitGuard::acquire_timeout(LIMIT).expect("acquired");
+        for _ in 0..jobs {
+            let order = order.clone();
+            destroy_elsewhere(move |_: WindowToken<'_>| {
+                order
+                    .lock()
+                    .unwrap_or_else(PoisonError::into_inner)
+                    .push("teardown");
+            });
+        }
+        thread::sleep(Duration::from_millis(100)); // the reaper is queued by now
+        let creator = {
+            let order = order.clone();
+            thread::spawn(move || {
+                let window = CudaInitGuard::acquire_timeout(LIMIT).expect("creator");
+                order
+                    .lock()
+                    .unwrap_or_else(PoisonError::into_inner)
+                    .push("creator");
+                drop(window);
+            })
+        };
+        while crate::init::lock::INIT_LOCK.waiting_now() == 0 {
+            thread::yield_now();
+        }
+        drop(guard);
+        creator.join().expect("creator");
+        assert!(wait_for_teardowns(LIMIT));
+        let order = order.lock().unwrap_or_else(PoisonError::into_inner);
+        order.first().copied().unwrap_or("nobody")
+    }
+
+    #[test]
+    fn a_deferred_teardown_waits_behind_a_creator_that_came_later() {
+        let _turn = serial();
+        assert_eq!(who_goes_first(1), "creator");
+    }
+
+    #[test]
+    fn past_the_bound_teardown_goes_ahead_of_creators() {
+        let _turn = serial();
+        assert_eq!(who_goes_first(MAX_YIELDING_TEARDOWNS + 1), "teardown");
+    }
 }

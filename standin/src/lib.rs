@@ -107,9 +107,20 @@ static IN_FLIGHT: AtomicU32 = AtomicU32::new(0);
 static STARTS: AtomicU64 = AtomicU64::new(0);
 static OVERLAPS: AtomicU64 = AtomicU64::new(0);
 static DELAY_US: AtomicU32 = AtomicU32::new(0);
-/// Extra sleep of one lifecycle call, in microseconds (on top of `DELAY_US`).
-static CALL_DELAYS_US: LazyLock<Mutex<HashMap<String, u32>>> =
-    LazyLock::new(|| Mutex::new(HashMap::new()));
+/// Extra sleep of one lifecycle call, in microseconds (on top of `DELAY_US`). Starts from
+/// `NVCG_STANDIN_CALL_DELAYS_US` (`call=us,call=us`), so a program that knows nothing of the
+/// control API (an example, a benchmark) can run against a driver with realistic call times.
+static CALL_DELAYS_US: LazyLock<Mutex<HashMap<String, u32>>> = LazyLock::new(|| {
+    let delays = std::env::var("NVCG_STANDIN_CALL_DELAYS_US")
+        .unwrap_or_default()
+        .split(',')
+        .filter_map(|pair| {
+            let (call, us) = pair.split_once('=')?;
+            Some((call.trim().to_owned(), us.trim().parse().ok()?))
+        })
+        .collect();
+    Mutex::new(delays)
+});
 
 /// One lifecycle call in flight; `overlapped` says whether another one ran at the same time.
 pub(crate) struct Lifecycle {
