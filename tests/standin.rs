@@ -1445,12 +1445,12 @@ fn pool_keys_lru_and_limits() {
     let s = on_standin();
     settle();
     let baseline = s.live_all();
-    let pool = DecoderPool::new(PoolConfig {
-        max_total: 3,
-        max_per_key: 2,
-        checkout_timeout: Duration::from_millis(200),
-        ..PoolConfig::default()
-    });
+    let pool = DecoderPool::new(
+        PoolConfig::default()
+            .with_max_total(3)
+            .with_max_per_key(2)
+            .with_checkout_timeout(Duration::from_millis(200)),
+    );
     pool.prewarm(spec(Codec::H264), 2).expect("prewarm");
     assert_eq!(s.live("decoder") - baseline["decoder"], 2);
     // A third key fits (3 in all); a fourth evicts the least recently used idle H.264.
@@ -1495,11 +1495,11 @@ fn pool_memory_budget() {
         probe.stats().memory_held
     };
     settle();
-    let pool = DecoderPool::new(PoolConfig {
-        memory_budget: Some(one * 2 + one / 2),
-        checkout_timeout: Duration::from_millis(100),
-        ..PoolConfig::default()
-    });
+    let pool = DecoderPool::new(
+        PoolConfig::default()
+            .with_memory_budget(Some(one * 2 + one / 2))
+            .with_checkout_timeout(Duration::from_millis(100)),
+    );
     pool.prewarm(spec(Codec::H264), 2).expect("two fit");
     assert!(
         pool.prewarm(spec(Codec::H264), 1).is_err(),
@@ -1575,10 +1575,7 @@ fn pool_concurrent_checkouts_never_overlap() {
     settle();
     let baseline = s.live_all();
     s.set_delay_us(200);
-    let pool = DecoderPool::new(PoolConfig {
-        max_total: 12,
-        ..PoolConfig::default()
-    });
+    let pool = DecoderPool::new(PoolConfig::default().with_max_total(12));
     pool.prewarm(spec(Codec::H264), 4).expect("prewarm");
     let deadline = Instant::now() + Duration::from_millis(1500);
     let wrong = AtomicU64::new(0);

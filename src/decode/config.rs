@@ -74,6 +74,7 @@ impl OutputFormat {
 /// (see [`DecoderConfig::effective_decode_surfaces`]), 2 output surfaces, display delay 1,
 /// device 0, shared primary context.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct DecoderConfig {
     /// The codec of the stream.
     pub codec: Codec,
@@ -168,6 +169,13 @@ impl DecoderConfig {
     pub fn with_max_size(mut self, width: u32, height: u32) -> Self {
         self.max_width = width;
         self.max_height = height;
+        self
+    }
+
+    /// Sets how long a stream change or parser renewal waits for the init lock
+    /// ([`runtime_lock_timeout`](Self::runtime_lock_timeout)).
+    pub fn with_runtime_lock_timeout(mut self, timeout: Duration) -> Self {
+        self.runtime_lock_timeout = timeout;
         self
     }
 

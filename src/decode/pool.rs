@@ -38,6 +38,7 @@ use crate::error::{Error, Result};
 
 /// What a stream needs from a pooled decoder.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
 pub struct DecoderSpec {
     /// The codec.
     pub codec: Codec,
@@ -69,6 +70,7 @@ impl DecoderSpec {
 
 /// How a [`DecoderPool`] builds and keeps decoders.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct PoolConfig {
     /// CUDA device ordinal.
     pub device: u32,
@@ -131,6 +133,7 @@ impl PoolConfig {
 
 /// Counters of a [`DecoderPool`].
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct PoolStats {
     /// Successful checkouts.
     pub checkouts: u64,
