@@ -57,10 +57,7 @@ fn main() -> ExitCode {
     if clips.is_empty() {
         clips.push(default_clip());
     }
-    let pool = DecoderPool::new(PoolConfig {
-        max_total: workers,
-        ..PoolConfig::default()
-    });
+    let pool = DecoderPool::new(PoolConfig::default().with_max_total(workers));
     let first = match ElementaryStream::open(&clips[0]) {
         Ok(s) => s,
         Err(e) => {

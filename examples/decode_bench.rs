@@ -284,7 +284,9 @@ fn coldstart(
         firsts.push(first.as_secs_f64());
         holds.push(hold.as_secs_f64());
     }
-    wait_for_teardowns(Duration::from_secs(120));
+    if !wait_for_teardowns(Duration::from_secs(120)) {
+        eprintln!("warning: deferred teardowns still pending after 120 s");
+    }
     let with_teardown = start.elapsed().as_secs_f64();
     firsts.sort_by(f64::total_cmp);
     holds.sort_by(f64::total_cmp);
@@ -482,7 +484,9 @@ fn teardown(codec: Codec, packets: Packets, n: usize) -> nvcodec_guard::Result<S
     }
     let dropped = t0.elapsed().as_secs_f64();
     // Deferred teardowns finish on the reaper thread: the wall time includes them.
-    wait_for_teardowns(std::time::Duration::from_secs(60));
+    if !wait_for_teardowns(std::time::Duration::from_secs(60)) {
+        eprintln!("warning: deferred teardowns still pending after 60 s");
+    }
     let wall = t0.elapsed().as_secs_f64();
     each.sort_by(f64::total_cmp);
     Ok(format!(

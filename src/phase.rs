@@ -123,13 +123,22 @@ pub struct InitWindow {
     guard: CudaInitGuard,
 }
 
-/// Where and how a session's CUDA context is made; every backend's config provides it.
+/// Where and how a session's CUDA context is made; every backend's config provides it
+/// (`DecoderConfig::context_spec`, `EncoderConfig::context_spec`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[non_exhaustive]
 pub struct ContextSpec {
     /// CUDA device ordinal.
     pub device: u32,
     /// Shared primary (default) or dedicated context.
     pub mode: ContextMode,
+}
+
+impl ContextSpec {
+    /// A context on `device` in `mode`.
+    pub fn new(device: u32, mode: ContextMode) -> Self {
+        ContextSpec { device, mode }
+    }
 }
 
 /// What [`Builder`] builds: a codec session type with frame methods ([`Decoder`],

@@ -167,42 +167,19 @@ fn defaults_are_sensible_and_valid() {
 fn impossible_configs_are_rejected_before_any_driver_call() {
     let base = || EncoderConfig::new(Codec::H264, 1280, 720);
     let invalid = [
-        ("zero width", EncoderConfig { width: 0, ..base() }),
-        (
-            "zero height",
-            EncoderConfig {
-                height: 0,
-                ..base()
-            },
-        ),
-        (
-            "too large",
-            EncoderConfig {
-                width: 20_000,
-                ..base()
-            },
-        ),
-        (
-            "odd width for NV12",
-            EncoderConfig {
-                width: 1279,
-                ..base()
-            },
-        ),
+        ("zero width", base().with_size(0, 720)),
+        ("zero height", base().with_size(1280, 0)),
+        ("too large", base().with_size(20_000, 720)),
+        ("odd width for NV12", base().with_size(1279, 720)),
         (
             "odd height for P010",
-            EncoderConfig {
-                height: 719,
-                codec: Codec::Hevc,
-                ..base().with_input_format(InputFormat::P010)
-            },
+            EncoderConfig::new(Codec::Hevc, 1280, 719).with_input_format(InputFormat::P010),
         ),
         (
             "odd size for ARGB (encoded 4:2:0)",
-            EncoderConfig {
-                height: 719,
-                ..base().with_input_format(InputFormat::Argb)
-            },
+            base()
+                .with_size(1280, 719)
+                .with_input_format(InputFormat::Argb),
         ),
         ("5 B-frames", base().with_b_frames(5)),
         (
@@ -268,13 +245,11 @@ fn impossible_configs_are_rejected_before_any_driver_call() {
         }
     }
     // Odd sizes are fine for 4:4:4, AV1 allows QPs up to 255, CQP 0 is lossless.
-    EncoderConfig {
-        width: 641,
-        height: 361,
-        ..base().with_input_format(InputFormat::Yuv444)
-    }
-    .validate()
-    .unwrap();
+    base()
+        .with_size(641, 361)
+        .with_input_format(InputFormat::Yuv444)
+        .validate()
+        .unwrap();
     EncoderConfig::new(Codec::Av1, 640, 360)
         .with_rate_control(RateControl::Cqp {
             qp_i: 120,

@@ -146,11 +146,11 @@ fn thirty_two_threads_checking_decoders_in_and_out_get_only_right_frames() {
     assert!(wait_for_teardowns(Duration::from_secs(60)));
     let (baseline, _) = primary.memory_info().unwrap();
 
-    let pool = DecoderPool::new(PoolConfig {
-        max_total: 24, // fewer decoders than threads: checkouts wait for returns
-        idle_timeout: Some(Duration::from_secs(5)),
-        ..PoolConfig::default()
-    });
+    let pool = DecoderPool::new(
+        PoolConfig::default()
+            .with_max_total(24) // fewer decoders than threads: checkouts wait for returns
+            .with_idle_timeout(Some(Duration::from_secs(5))),
+    );
     pool.prewarm(DecoderSpec::new(Codec::H264, 1920, 1080), 8)
         .unwrap();
     let references: Arc<Vec<Vec<String>>> = Arc::new(

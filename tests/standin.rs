@@ -1445,12 +1445,12 @@ fn pool_keys_lru_and_limits() {
     let s = on_standin();
     settle();
     let baseline = s.live_all();
-    let pool = DecoderPool::new(PoolConfig {
-        max_total: 3,
-        max_per_key: 2,
-        checkout_timeout: Duration::from_millis(200),
-        ..PoolConfig::default()
-    });
+    let pool = DecoderPool::new(
+        PoolConfig::default()
+            .with_max_total(3)
+            .with_max_per_key(2)
+            .with_checkout_timeout(Duration::from_millis(200)),
+    );
     pool.prewarm(spec(Codec::H264), 2).expect("prewarm");
     assert_eq!(s.live("decoder") - baseline["decoder"], 2);
     // A third key fits (3 in all); a fourth evicts the least recently used idle H.264.
@@ -1495,11 +1495,11 @@ fn pool_memory_budget() {
         probe.stats().memory_held
     };
     settle();
-    let pool = DecoderPool::new(PoolConfig {
-        memory_budget: Some(one * 2 + one / 2),
-        checkout_timeout: Duration::from_millis(100),
-        ..PoolConfig::default()
-    });
+    let pool = DecoderPool::new(
+        PoolConfig::default()
+            .with_memory_budget(Some(one * 2 + one / 2))
+            .with_checkout_timeout(Duration::from_millis(100)),
+    );
     pool.prewarm(spec(Codec::H264), 2).expect("two fit");
     assert!(
         pool.prewarm(spec(Codec::H264), 1).is_err(),
@@ -1575,10 +1575,7 @@ fn pool_concurrent_checkouts_never_overlap() {
     settle();
     let baseline = s.live_all();
     s.set_delay_us(200);
-    let pool = DecoderPool::new(PoolConfig {
-        max_total: 12,
-        ..PoolConfig::default()
-    });
+    let pool = DecoderPool::new(PoolConfig::default().with_max_total(12));
     pool.prewarm(spec(Codec::H264), 4).expect("prewarm");
     let deadline = Instant::now() + Duration::from_millis(1500);
     let wrong = AtomicU64::new(0);
@@ -2184,10 +2181,7 @@ fn pool_refuses_a_swapped_in_decoder() {
 fn pool_zero_timeout_checkout_is_a_checkout() {
     let _s = on_standin();
     settle();
-    let pool = DecoderPool::new(PoolConfig {
-        max_total: 1,
-        ..PoolConfig::default()
-    });
+    let pool = DecoderPool::new(PoolConfig::default().with_max_total(1));
     pool.prewarm(spec(Codec::H264), 1).expect("prewarm");
     let hit = pool
         .checkout_timeout(spec(Codec::H264), Duration::ZERO)
@@ -2235,10 +2229,7 @@ fn pool_budget_holds_after_a_decoder_grew() {
     let large = pool_estimate(1280, 720);
     let budget = small * 2 + small / 2;
     assert!(large <= budget && small + large > budget, "{small} {large}");
-    let pool = DecoderPool::new(PoolConfig {
-        memory_budget: Some(budget),
-        ..PoolConfig::default()
-    });
+    let pool = DecoderPool::new(PoolConfig::default().with_memory_budget(Some(budget)));
     pool.prewarm(spec(Codec::H264), 2).expect("two fit");
     let mut pooled = pool.checkout(spec(Codec::H264)).expect("checkout");
     stream_size(s, 1280, 720);
@@ -2290,10 +2281,7 @@ fn evicted_decoders_are_destroyed_before_a_checkout_waits() {
     let baseline = s.live("decoder");
     let small = pool_estimate(640, 360);
     let budget = small * 2 + small / 2;
-    let pool = DecoderPool::new(PoolConfig {
-        memory_budget: Some(budget),
-        ..PoolConfig::default()
-    });
+    let pool = DecoderPool::new(PoolConfig::default().with_memory_budget(Some(budget)));
     pool.prewarm(spec(Codec::H264), 1).expect("an idle H.264");
     let busy = pool.checkout(spec(Codec::Hevc)).expect("a busy HEVC");
     assert_eq!(s.live("decoder"), baseline + 2);

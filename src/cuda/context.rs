@@ -240,6 +240,7 @@ impl Drop for ContextInner {
 }
 
 /// Keeps a context current on this thread; pops it when dropped. Not `Send`.
+#[must_use = "the context is popped again when this is dropped; bind it (`let _current = ...`) for as long as it must stay current"]
 pub struct CurrentContext<'a> {
     context: &'a Context,
     _one_thread: PhantomData<*const ()>,

@@ -57,6 +57,7 @@ pub(crate) const CHROMA_420: u32 = cudaVideoChromaFormat::cudaVideoChromaFormat_
 
 /// The subset of `CUVIDDECODECAPS` this crate uses.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct DecodeCaps {
     /// Whether this codec / chroma / bit depth decodes at all.
     pub supported: bool,

@@ -74,6 +74,7 @@ impl OutputFormat {
 /// (see [`DecoderConfig::effective_decode_surfaces`]), 2 output surfaces, display delay 1,
 /// device 0, shared primary context.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct DecoderConfig {
     /// The codec of the stream.
     pub codec: Codec,
@@ -175,6 +176,13 @@ impl DecoderConfig {
         self
     }
 
+    /// Sets how long a stream change or parser renewal waits for the init lock
+    /// ([`runtime_lock_timeout`](Self::runtime_lock_timeout)).
+    pub fn with_runtime_lock_timeout(mut self, timeout: Duration) -> Self {
+        self.runtime_lock_timeout = timeout;
+        self
+    }
+
     /// Sets the expected bit depth.
     pub fn with_bit_depth(mut self, bit_depth: u8) -> Self {
         self.bit_depth = bit_depth;
@@ -259,13 +267,19 @@ impl DecoderConfig {
     }
 
     /// The maximum coded height actually allocated (a multiple of 16).
+    ///
+    /// A height too large to round up in a `u32` (which [`validate`](Self::validate)
+    /// rejects anyway) saturates at the largest multiple of 16 a `u32` holds.
     pub fn aligned_max_height(&self) -> u32 {
-        self.max_height.div_ceil(16) * 16
+        align16(self.max_height)
     }
 
     /// The maximum coded width actually allocated (a multiple of 16).
+    ///
+    /// A width too large to round up in a `u32` (which [`validate`](Self::validate)
+    /// rejects anyway) saturates at the largest multiple of 16 a `u32` holds.
     pub fn aligned_max_width(&self) -> u32 {
-        self.max_width.div_ceil(16) * 16
+        align16(self.max_width)
     }
 
     /// Rejects values no GPU can accept, before any driver call.
@@ -332,6 +346,11 @@ impl DecoderConfig {
     }
 }
 
+/// `value` rounded up to a multiple of 16, saturating at `u32::MAX - 15`.
+fn align16(value: u32) -> u32 {
+    value.checked_next_multiple_of(16).unwrap_or(u32::MAX - 15)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -365,5 +384,27 @@ mod tests {
                 "{config:?} was accepted"
             );
         }
+    }
+
+    #[test]
+    fn sizes_too_large_to_align_saturate_and_are_rejected() {
+        let config = DecoderConfig::new(Codec::H264).with_max_size(u32::MAX, u32::MAX - 14);
+        assert_eq!(config.aligned_max_width(), u32::MAX - 15);
+        assert_eq!(config.aligned_max_height(), u32::MAX - 15);
+        assert_eq!(config.aligned_max_width() % 16, 0);
+        let config = DecoderConfig::new(Codec::H264).with_max_size(u32::MAX - 15, 1);
+        assert_eq!(
+            (config.aligned_max_width(), config.aligned_max_height()),
+            (u32::MAX - 15, 16)
+        );
+        assert!(matches!(
+            DecoderConfig::new(Codec::H264)
+                .with_max_size(u32::MAX, u32::MAX)
+                .validate(),
+            Err(Error::InvalidConfig {
+                parameter: "max_size",
+                ..
+            })
+        ));
     }
 }

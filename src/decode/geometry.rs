@@ -101,14 +101,15 @@ impl Geometry {
         self.bottom - self.top
     }
 
-    /// Output surface width: the visible width, even (4:2:0 chroma needs pairs).
+    /// Output surface width: the visible width, even (4:2:0 chroma needs pairs). A
+    /// driver-reported width of `u32::MAX` saturates at the largest even `u32`.
     pub(crate) fn target_width(&self) -> u32 {
-        self.width().div_ceil(2) * 2
+        even(self.width())
     }
 
-    /// Output surface height: the visible height, even.
+    /// Output surface height: the visible height, even (saturating as the width).
     pub(crate) fn target_height(&self) -> u32 {
-        self.height().div_ceil(2) * 2
+        even(self.height())
     }
 
     /// The display rectangle as the driver's `short`s. Sizes are validated ≤ 32768 by caps.
@@ -116,6 +117,11 @@ impl Geometry {
         let s = |v: u32| i16::try_from(v).unwrap_or(i16::MAX);
         (s(self.left), s(self.top), s(self.right), s(self.bottom))
     }
+}
+
+/// `value` rounded up to even, saturating at `u32::MAX - 1`.
+fn even(value: u32) -> u32 {
+    value.checked_next_multiple_of(2).unwrap_or(u32::MAX - 1)
 }
 
 #[cfg(test)]
@@ -140,6 +146,21 @@ mod tests {
     fn odd_visible_sizes_get_even_surfaces() {
         let g = Geometry::from_stream(656, 368, (0, 0, 641, 361));
         assert_eq!((g.target_width(), g.target_height()), (642, 362));
+    }
+
+    #[test]
+    fn a_driver_reported_size_of_u32_max_does_not_overflow() {
+        let g = Geometry::full(u32::MAX, u32::MAX);
+        assert_eq!(
+            (g.target_width(), g.target_height()),
+            (u32::MAX - 1, u32::MAX - 1)
+        );
+        let g = Geometry::from_stream(u32::MAX, u32::MAX, (0, 0, i32::MAX, -1));
+        assert_eq!((g.width(), g.height()), (i32::MAX as u32, u32::MAX));
+        assert_eq!(
+            (g.target_width(), g.target_height()),
+            (1 << 31, u32::MAX - 1)
+        );
     }
 
     #[test]

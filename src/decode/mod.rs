@@ -41,6 +41,7 @@ mod geometry;
 mod nvdec_objects;
 mod planes;
 mod pool;
+mod pool_config;
 mod seek;
 mod state;
 

@@ -24,6 +24,10 @@ use crate::ffi::cuda::{Copy2d, Mem};
 /// for byte what ffmpeg's `nv12` (8-bit) and `p010le` (P016) raw formats hold, so hashes
 /// compare directly. A mapped [`Frame`](super::Frame) itself is pitched instead: see its
 /// `pitch`, `chroma_offset` and `chroma_pitch`.
+///
+/// The sizes saturate at `usize::MAX` rather than overflow (a layout built by hand with
+/// `u32::MAX` sides): no buffer can be that large, so a size check against a real buffer
+/// still fails, and nothing panics or wraps.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct FrameLayout {
     /// Visible width in pixels.
@@ -53,24 +57,28 @@ impl FrameLayout {
         self.format.bytes_per_sample()
     }
 
-    /// Bytes in one packed luma row.
+    /// Bytes in one packed luma row (saturating).
     pub fn luma_row_bytes(&self) -> usize {
-        self.width as usize * self.bps()
+        usize_of(self.width).saturating_mul(self.bps())
     }
 
-    /// Bytes in one packed chroma (UV) row.
+    /// Bytes in one packed chroma (UV) row (saturating).
     pub fn chroma_row_bytes(&self) -> usize {
-        self.width.div_ceil(2) as usize * 2 * self.bps()
+        usize_of(self.width.div_ceil(2))
+            .saturating_mul(2)
+            .saturating_mul(self.bps())
     }
 
     /// Rows in the chroma plane.
     pub fn chroma_rows(&self) -> usize {
-        self.height.div_ceil(2) as usize
+        usize_of(self.height.div_ceil(2))
     }
 
-    /// Bytes of the packed frame.
+    /// Bytes of the packed frame (saturating at `usize::MAX`).
     pub fn packed_size(&self) -> usize {
-        self.luma_row_bytes() * self.height as usize + self.chroma_row_bytes() * self.chroma_rows()
+        self.luma_row_bytes()
+            .saturating_mul(usize_of(self.height))
+            .saturating_add(self.chroma_row_bytes().saturating_mul(self.chroma_rows()))
     }
 
     /// Pitch of packed copies (luma rows).
@@ -79,9 +87,15 @@ impl FrameLayout {
     }
 }
 
+/// A `u32` as `usize`, saturating on targets where `usize` is narrower.
+fn usize_of(value: u32) -> usize {
+    usize::try_from(value).unwrap_or(usize::MAX)
+}
+
 fn offset(mem: Mem, bytes: usize) -> Mem {
     match mem {
-        Mem::Device(p) => Mem::Device(p + bytes as u64),
+        // Wrapping: a device address is the driver's to check, never dereferenced here.
+        Mem::Device(p) => Mem::Device(p.wrapping_add(bytes as u64)),
         Mem::Host(p) => Mem::Host(p.cast::<u8>().wrapping_add(bytes).cast::<c_void>()),
     }
 }
@@ -171,5 +185,25 @@ mod tests {
         };
         assert_eq!(l.packed_size(), 640 * 360 * 3);
         assert_eq!(l.chroma_row_bytes(), 1280);
+    }
+
+    #[test]
+    fn a_layout_of_u32_max_sides_saturates_instead_of_overflowing() {
+        for format in [PixelFormat::Nv12, PixelFormat::P016] {
+            let huge = FrameLayout {
+                width: u32::MAX,
+                height: u32::MAX,
+                surface_height: u32::MAX,
+                format,
+            };
+            assert_eq!(huge.packed_size(), usize::MAX);
+            assert_eq!(huge.chroma_rows(), 1 << 31);
+            assert_eq!(
+                huge.luma_row_bytes(),
+                u32::MAX as usize * format.bytes_per_sample()
+            );
+            // No buffer is `usize::MAX` bytes, so a size check against one still fails.
+            assert!(Vec::<u8>::new().len() != huge.packed_size());
+        }
     }
 }

@@ -46,6 +46,7 @@ use crate::init::destroy_in_window;
 
 /// What a stream needs from a pooled decoder.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
 pub struct DecoderSpec {
     /// The codec.
     pub codec: Codec,
@@ -77,6 +78,7 @@ impl DecoderSpec {
 
 /// How a [`DecoderPool`] builds and keeps decoders.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct PoolConfig {
     /// CUDA device ordinal.
     pub device: u32,
@@ -139,6 +141,7 @@ impl PoolConfig {
 
 /// Counters of a [`DecoderPool`].
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct PoolStats {
     /// Successful checkouts.
     pub checkouts: u64,

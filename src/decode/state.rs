@@ -58,6 +58,7 @@ pub(crate) struct Pending {
 
 /// Counters of stream changes.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct DecoderStats {
     /// `cuvidReconfigureDecoder` calls (resolution changes within the allocated size).
     pub reconfigurations: u32,

@@ -166,6 +166,7 @@ impl InputFormat {
 /// 23/25/27), preset P4, high-quality tuning, a GOP of 60 frames (2 s at 30 fps) with an
 /// IDR at each start, no B-frames, NV12 input, device 0, shared primary context.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct EncoderConfig {
     /// H.264, HEVC or AV1.
     pub codec: Codec,
@@ -214,6 +215,13 @@ impl EncoderConfig {
             device: 0,
             context_mode: ContextMode::SharedPrimary,
         }
+    }
+
+    /// Sets the frame size in pixels.
+    pub fn with_size(mut self, width: u32, height: u32) -> Self {
+        self.width = width;
+        self.height = height;
+        self
     }
 
     /// Sets the frame rate as a fraction.

@@ -120,6 +120,7 @@ impl Encoder {
     /// [`Error::Poisoned`] after an earlier failure left the stream untrustworthy;
     /// [`Error::InitLockTimeout`] if registering the staging surfaces for the first device
     /// frame (an init-window call) could not get the lock.
+    #[must_use = "the packets returned are the encoded stream; dropping them loses frames"]
     pub fn encode(&mut self, frame: InputFrame<'_>, pts: i64) -> Result<Vec<EncodedPacket>> {
         self.check_usable()?;
         let pool = self.session.pool_size();
@@ -272,6 +273,7 @@ impl Encoder {
     /// # Errors
     /// [`Error::Driver`] if end of stream or reading a packet fails (the encoder is then
     /// [`Error::Poisoned`]).
+    #[must_use = "the packets returned are the end of the encoded stream; dropping them loses frames"]
     pub fn flush(&mut self) -> Result<Vec<EncodedPacket>> {
         self.check_usable()?;
         if !self.session.has_unfinished_pictures() {

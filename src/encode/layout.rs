@@ -35,14 +35,19 @@ impl PlaneLayout {
         self.planes.get(..self.count).unwrap_or(&[])
     }
 
-    /// Bytes of a tightly packed frame (every pitch = row bytes).
+    /// Bytes of a tightly packed frame (every pitch = row bytes), saturating at
+    /// `usize::MAX`: no slice is that long, so a size check against real data still fails.
     pub fn packed_size(&self) -> usize {
-        self.planes().iter().map(|p| p.row_bytes * p.rows).sum()
+        self.planes().iter().fold(0usize, |sum, p| {
+            sum.saturating_add(p.row_bytes.saturating_mul(p.rows))
+        })
     }
 
-    /// Rows of a pitched surface holding every plane at one pitch.
+    /// Rows of a pitched surface holding every plane at one pitch (saturating).
     pub fn surface_rows(&self) -> usize {
-        self.planes().iter().map(|p| p.rows).sum()
+        self.planes()
+            .iter()
+            .fold(0usize, |sum, p| sum.saturating_add(p.rows))
     }
 
     /// Bytes a pitched surface at `pitch` must span: every row at `pitch`, except that the
@@ -59,9 +64,14 @@ impl PlaneLayout {
             .checked_add(last.row_bytes)
     }
 
-    /// Byte offset of plane `index` in a pitched surface at `pitch`.
+    /// Byte offset of plane `index` in a pitched surface at `pitch`; `None` for a plane
+    /// that does not exist or an offset that overflows.
     pub fn plane_offset(&self, index: usize, pitch: usize) -> Option<usize> {
-        let rows: usize = self.planes().get(..index)?.iter().map(|p| p.rows).sum();
+        let rows = self
+            .planes()
+            .get(..index)?
+            .iter()
+            .try_fold(0usize, |sum, p| sum.checked_add(p.rows))?;
         pitch.checked_mul(rows)
     }
 }
@@ -78,15 +88,17 @@ impl InputFormat {
 
     /// The planes of a `width`×`height` frame. For the 4:2:0 formats the size must be even
     /// ([`EncoderConfig::validate`](super::EncoderConfig::validate) ensures it); odd sizes
-    /// round the chroma plane up.
+    /// round the chroma plane up. Any size is accepted: byte counts saturate at
+    /// `usize::MAX` rather than overflow (see [`PlaneLayout::packed_size`]).
     pub fn layout(self, width: u32, height: u32) -> PlaneLayout {
-        let (w, h) = (width as usize, height as usize);
+        let usize_of = |v: u32| usize::try_from(v).unwrap_or(usize::MAX);
+        let (w, h) = (usize_of(width), usize_of(height));
         let none = Plane {
             row_bytes: 0,
             rows: 0,
         };
         let luma = Plane {
-            row_bytes: w * self.bytes_per_pixel(),
+            row_bytes: w.saturating_mul(self.bytes_per_pixel()),
             rows: h,
         };
         match self {
@@ -95,7 +107,10 @@ impl InputFormat {
                     luma,
                     Plane {
                         // Interleaved U and V at half width: as many bytes as a luma row.
-                        row_bytes: w.div_ceil(2) * 2 * self.bytes_per_pixel(),
+                        row_bytes: w
+                            .div_ceil(2)
+                            .saturating_mul(2)
+                            .saturating_mul(self.bytes_per_pixel()),
                         rows: h.div_ceil(2),
                     },
                     none,
@@ -158,12 +173,14 @@ pub(crate) fn check_host_planes(
                 plane.pitch, spec.row_bytes
             )));
         }
+        // Saturating: a size past `usize::MAX` is more than any slice holds, so it is
+        // refused below (it used to wrap to 0 and pass).
         let needed = spec
             .rows
             .checked_sub(1)
             .and_then(|r| plane.pitch.checked_mul(r))
             .and_then(|b| b.checked_add(spec.row_bytes))
-            .unwrap_or(0);
+            .unwrap_or(usize::MAX);
         if spec.rows > 0 && plane.data.len() < needed {
             return Err(Error::InvalidInput(format!(
                 "{name} plane of a {width}x{height} {format:?} frame: {} bytes, {} rows at pitch {} need {needed}",
@@ -195,7 +212,7 @@ pub(crate) fn split_packed(
     let mut rest = data;
     for spec in layout.planes() {
         let (plane, tail) = rest
-            .split_at_checked(spec.row_bytes * spec.rows)
+            .split_at_checked(spec.row_bytes.saturating_mul(spec.rows))
             .ok_or_else(|| Error::InvalidInput(format!("packed {format:?} frame is too short")))?;
         planes.push(HostPlane {
             data: plane,
@@ -310,6 +327,34 @@ mod tests {
         assert_eq!(argb.packed_size(), 320 * 240 * 4);
         assert_eq!(argb.plane_offset(1, 1280), Some(1280 * 240));
         assert_eq!(argb.plane_offset(2, 1280), None);
+    }
+
+    #[test]
+    fn encode_layouts_of_u32_max_sides_saturate_and_every_check_still_refuses() {
+        let formats = [
+            InputFormat::Nv12,
+            InputFormat::P010,
+            InputFormat::Yuv444,
+            InputFormat::Argb,
+        ];
+        for format in formats {
+            let layout = format.layout(u32::MAX, u32::MAX);
+            assert_eq!(layout.packed_size(), usize::MAX, "{format:?}");
+            let row = layout.planes()[0].row_bytes;
+            assert_eq!(row, u32::MAX as usize * format.bytes_per_pixel());
+            assert_eq!(layout.surface_size(row), None, "{format:?} overflows");
+            assert_eq!(layout.plane_offset(1, usize::MAX), None);
+            let data = [0u8; 64];
+            assert!(split_packed(format, u32::MAX, u32::MAX, &data).is_err());
+            let planes = vec![
+                HostPlane {
+                    data: &data,
+                    pitch: row
+                };
+                layout.planes().len()
+            ];
+            assert!(check_host_planes(format, u32::MAX, u32::MAX, &planes).is_err());
+        }
     }
 
     #[test]

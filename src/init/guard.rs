@@ -50,6 +50,7 @@ pub struct CudaInitGuard {
 
 /// How long an init window waited for the lock and how long it was held.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[non_exhaustive]
 pub struct WindowTiming {
     /// Time spent waiting for other windows to close.
     pub wait: Duration,

@@ -16,6 +16,7 @@ use super::lock::INIT_LOCK;
 
 /// A snapshot of the process-wide init-lock counters, from [`init_lock_stats`](super::init_lock_stats).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[non_exhaustive]
 pub struct InitLockStats {
     /// Init windows opened (successful acquires) since the process started.
     pub windows_opened: u64,

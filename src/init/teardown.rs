@@ -266,6 +266,7 @@ pub fn pending_teardowns() -> usize {
 /// use std::time::Duration;
 /// assert!(nvcodec_guard::init::wait_for_teardowns(Duration::from_secs(1)));
 /// ```
+#[must_use = "`false` means teardowns are still pending (device memory not yet back)"]
 pub fn wait_for_teardowns(timeout: Duration) -> bool {
     let deadline = Instant::now().checked_add(timeout);
     let mut q = queue();

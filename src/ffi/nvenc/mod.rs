@@ -6,11 +6,13 @@
 //!   signatures, each returning `NVENCSTATUS` as `u32`.
 //! - [`status`]: `NVENCSTATUS` values as integers: their names and the crate's error for one.
 //! - [`result`]: thin `Result`-returning `unsafe` wrappers, one per NVENC call, that name the
-//!   failing call; the checks of enum values the driver writes; the blank structs.
+//!   failing call.
+//! - [`bindgen_enums`]: the checks of enum values the driver writes; the blank structs.
 //! - [`safe`]: the types that keep an invariant over their lifetime — [`EncodeConfig`],
 //!   [`LockedInput`], [`LockedBitstream`] — built on [`result`].
 //!
-//! Imports point one way: `safe` → `result` → `sys`, and `result`, `sys` → `status`.
+//! Imports point one way: `safe` → `result` → `sys`, `result` → `bindgen_enums`, and
+//! `result`, `sys` → `status`.
 //!
 //! Invariant: the library is opened once per process, its API version is checked against
 //! the header this crate was built with, and every entry point used is taken from
@@ -35,12 +37,14 @@
 //! inside an init window. Every function taking an [`EncoderPtr`] needs the session's CUDA
 //! context current.
 
+mod bindgen_enums;
 mod result;
 mod safe;
 mod status;
 mod sys;
 
-pub(crate) use result::{EncodeCodec, EncodeStatus, EncoderPtr, Picture};
+pub(crate) use bindgen_enums::EncodeCodec;
+pub(crate) use result::{EncodeStatus, EncoderPtr, Picture};
 #[cfg(test)]
 pub(crate) use safe::CodecConfig;
 pub(crate) use safe::{CodecConfigMut, EncodeConfig, LockedBitstream, LockedInput};

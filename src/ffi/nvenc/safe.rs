@@ -13,7 +13,8 @@ use nvidia_video_codec_sdk::sys::nvEncodeAPI::{
 #[cfg(test)]
 use nvidia_video_codec_sdk::sys::nvEncodeAPI::{NV_ENC_CONFIG_VER, NV_ENC_PARAMS_FRAME_FIELD_MODE};
 
-use super::result::{EncodeCodec, EncoderPtr};
+use super::bindgen_enums::EncodeCodec;
+use super::result::EncoderPtr;
 use super::sys::Nvenc;
 use crate::error::{Error, Result};
 
@@ -321,7 +322,7 @@ impl Drop for LockedBitstream<'_> {
 mod encode_ffi_tests {
     //! Named so that `cargo test --lib encode` selects them.
     use super::*;
-    use crate::ffi::nvenc::result::{lock_bitstream_params, pic_params, unknown_enum};
+    use crate::ffi::nvenc::bindgen_enums::{lock_bitstream_params, pic_params, unknown_enum};
     use nvidia_video_codec_sdk::sys::nvEncodeAPI::{
         NV_ENC_LOCK_BITSTREAM_VER, NV_ENC_PIC_PARAMS_VER, NV_ENC_PIC_STRUCT,
     };
