@@ -24,16 +24,26 @@
 //! Poisoning cannot wedge this lock: nothing panics while the std mutex is held, and a poisoned
 //! std mutex is entered anyway (`into_inner`), since it guards no invariant a panic could break.
 //!
+//! Model check: every primitive comes from [`super::sync`], so `lock/loom_tests.rs` runs this
+//! code under loom (`RUSTFLAGS="--cfg loom" cargo test --lib --release loom`, in `.ci/run`):
+//! every interleaving, up to a preemption bound, of hand-off, a timeout racing a hand-off,
+//! and a releasing thread coming straight back, checking mutual exclusion, arrival order and
+//! that no wake-up is lost (loom reports a thread parked forever as a deadlock). Re-entrant
+//! acquire never reaches this lock: the guard refuses it first (a thread-local flag).
+//!
 //! [`take`]: RawInitLock::take
 //! [`give_back`]: RawInitLock::give_back
 //! [`try_take`]: RawInitLock::try_take
 
 use std::collections::VecDeque;
-use std::sync::atomic::AtomicU32;
+use std::sync::PoisonError;
 use std::sync::atomic::Ordering::{Acquire, Relaxed, Release};
-use std::sync::{Mutex, MutexGuard, PoisonError};
-use std::thread::{self, Thread};
 use std::time::Instant;
+
+use super::sync::{AtomicU32, Deadline, Mutex, MutexGuard, Thread, current, park};
+
+#[cfg(all(test, loom))]
+mod loom_tests;
 
 /// Someone owns the lock.
 const HELD: u32 = 1;
@@ -57,7 +67,13 @@ struct Queue {
 }
 
 /// The single process-wide instance.
+#[cfg(not(loom))]
 pub(super) static INIT_LOCK: RawInitLock = RawInitLock::new();
+/// Under loom the instance is made on first use (loom's primitives have no `const fn new`);
+/// the models make their own locks and never touch it.
+#[cfg(loom)]
+pub(super) static INIT_LOCK: std::sync::LazyLock<RawInitLock> =
+    std::sync::LazyLock::new(RawInitLock::new);
 
 /// Why [`RawInitLock::take`] returned without the lock.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -66,8 +82,9 @@ pub(super) enum TakeError {
     TimedOut,
 }
 
-impl RawInitLock {
-    pub(super) const fn new() -> Self {
+/// A free lock with an empty queue (one body for the `const` and the loom constructor).
+macro_rules! free_lock {
+    () => {
         RawInitLock {
             state: AtomicU32::new(0),
             waiting: AtomicU32::new(0),
@@ -77,6 +94,18 @@ impl RawInitLock {
                 handed_to: None,
             }),
         }
+    };
+}
+
+impl RawInitLock {
+    #[cfg(not(loom))]
+    pub(super) const fn new() -> Self {
+        free_lock!()
+    }
+
+    #[cfg(loom)]
+    pub(super) fn new() -> Self {
+        free_lock!()
     }
 
     fn queue(&self) -> MutexGuard<'_, Queue> {
@@ -107,6 +136,12 @@ impl RawInitLock {
     /// Returns whether the caller had to go the slow way (contended).
     #[inline]
     pub(super) fn take(&self, deadline: Option<Instant>) -> Result<bool, TakeError> {
+        self.take_until(deadline.as_ref())
+    }
+
+    /// [`take`](Self::take) with any kind of [`Deadline`] (the loom models use their own).
+    #[inline]
+    fn take_until<D: Deadline>(&self, deadline: Option<&D>) -> Result<bool, TakeError> {
         if self.try_take() {
             return Ok(false);
         }
@@ -114,9 +149,9 @@ impl RawInitLock {
     }
 
     #[cold]
-    fn take_slow(&self, deadline: Option<Instant>) -> Result<(), TakeError> {
+    fn take_slow<D: Deadline>(&self, deadline: Option<&D>) -> Result<(), TakeError> {
         // Outside the mutex: nothing that could panic runs while it is held.
-        let me = thread::current();
+        let me = current();
         let mut q = self.queue();
         let ticket = loop {
             let state = self.state.load(Relaxed);
@@ -153,16 +188,15 @@ impl RawInitLock {
             match deadline {
                 None => {
                     drop(q);
-                    thread::park();
+                    park();
                 }
                 Some(deadline) => {
-                    let now = Instant::now();
-                    if now >= deadline {
+                    if deadline.passed() {
                         self.leave_queue(&mut q, ticket);
                         return Err(TakeError::TimedOut);
                     }
                     drop(q);
-                    thread::park_timeout(deadline - now);
+                    deadline.park_until();
                 }
             }
             q = self.queue();
@@ -218,7 +252,7 @@ impl RawInitLock {
     }
 }
 
-#[cfg(test)]
+#[cfg(all(test, not(loom)))]
 mod tests {
     use super::*;
     use std::sync::Arc;

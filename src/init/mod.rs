@@ -29,6 +29,7 @@
 mod guard;
 mod lock;
 mod stats;
+mod sync;
 mod teardown;
 mod window;
 
