@@ -41,7 +41,9 @@
 //!   a window, and a `Context` alone cannot become a session (a builder makes its own).
 //!   Raw handles ([`Context::raw`], `DecoderSession::raw_decoder`,
 //!   `EncoderSession::raw_encoder`) are plain pointers: doing anything with them needs
-//!   `unsafe` code of your own, whose contract is not to destroy them.
+//!   `unsafe` code of your own, whose contract is not to destroy them. The one way in,
+//!   [`FrameStream::from_raw`](crate::decode::FrameStream::from_raw), is `unsafe` and states
+//!   what the stream must be. No public function takes or lends a window token.
 //!
 //! `tests/compile_fail/` holds one case per closed path (`backend_*`, `session_*`).
 //!

@@ -29,17 +29,27 @@
 //! Poisoning cannot wedge this lock: nothing panics while the std mutex is held, and a poisoned
 //! std mutex is entered anyway (`into_inner`), since it guards no invariant a panic could break.
 //!
+//! Model check: every primitive comes from [`super::sync`], so `lock/loom_tests.rs` runs this
+//! code under loom (`RUSTFLAGS="--cfg loom" cargo test --lib --release loom`, in `.ci/run`):
+//! every interleaving, up to a preemption bound, of hand-off, a timeout racing a hand-off,
+//! and a releasing thread coming straight back, checking mutual exclusion, arrival order and
+//! that no wake-up is lost (loom reports a thread parked forever as a deadlock). Re-entrant
+//! acquire never reaches this lock: the guard refuses it first (a thread-local flag).
+//!
 //! [`take`]: RawInitLock::take
 //! [`give_back`]: RawInitLock::give_back
 //! [`try_take`]: RawInitLock::try_take
 //! [`take_background`]: RawInitLock::take_background
 
 use std::collections::VecDeque;
-use std::sync::atomic::AtomicU32;
+use std::sync::PoisonError;
 use std::sync::atomic::Ordering::{Acquire, Relaxed, Release};
-use std::sync::{Mutex, MutexGuard, PoisonError};
-use std::thread::{self, Thread};
 use std::time::Instant;
+
+use super::sync::{AtomicU32, Deadline, Mutex, MutexGuard, Thread, current, park};
+
+#[cfg(all(test, loom))]
+mod loom_tests;
 
 /// Someone owns the lock.
 const HELD: u32 = 1;
@@ -65,7 +75,13 @@ struct Queue {
 }
 
 /// The single process-wide instance.
+#[cfg(not(loom))]
 pub(super) static INIT_LOCK: RawInitLock = RawInitLock::new();
+/// Under loom the instance is made on first use (loom's primitives have no `const fn new`);
+/// the models make their own locks and never touch it.
+#[cfg(loom)]
+pub(super) static INIT_LOCK: std::sync::LazyLock<RawInitLock> =
+    std::sync::LazyLock::new(RawInitLock::new);
 
 /// Why [`RawInitLock::take`] returned without the lock.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -74,8 +90,9 @@ pub(super) enum TakeError {
     TimedOut,
 }
 
-impl RawInitLock {
-    pub(super) const fn new() -> Self {
+/// A free lock with an empty queue (one body for the `const` and the loom constructor).
+macro_rules! free_lock {
+    () => {
         RawInitLock {
             state: AtomicU32::new(0),
             waiting: AtomicU32::new(0),
@@ -86,6 +103,18 @@ impl RawInitLock {
                 handed_to: None,
             }),
         }
+    };
+}
+
+impl RawInitLock {
+    #[cfg(not(loom))]
+    pub(super) const fn new() -> Self {
+        free_lock!()
+    }
+
+    #[cfg(loom)]
+    pub(super) fn new() -> Self {
+        free_lock!()
     }
 
     fn queue(&self) -> MutexGuard<'_, Queue> {
@@ -116,6 +145,12 @@ impl RawInitLock {
     /// Returns whether the caller had to go the slow way (contended).
     #[inline]
     pub(super) fn take(&self, deadline: Option<Instant>) -> Result<bool, TakeError> {
+        self.take_until(deadline.as_ref())
+    }
+
+    /// [`take`](Self::take) with any kind of [`Deadline`] (the loom models use their own).
+    #[inline]
+    fn take_until<D: Deadline>(&self, deadline: Option<&D>) -> Result<bool, TakeError> {
         if self.try_take() {
             return Ok(false);
         }
@@ -125,6 +160,11 @@ impl RawInitLock {
     /// [`take`](Self::take) behind every waiter, present or future, that is not a background
     /// waiter itself: the lock is handed to this caller only when no normal ticket is queued.
     pub(super) fn take_background(&self, deadline: Option<Instant>) -> Result<bool, TakeError> {
+        self.take_background_until(deadline.as_ref())
+    }
+
+    /// [`take_background`](Self::take_background) with any kind of [`Deadline`].
+    fn take_background_until<D: Deadline>(&self, deadline: Option<&D>) -> Result<bool, TakeError> {
         if self.try_take() {
             return Ok(false);
         }
@@ -132,9 +172,13 @@ impl RawInitLock {
     }
 
     #[cold]
-    fn take_slow(&self, deadline: Option<Instant>, background: bool) -> Result<(), TakeError> {
+    fn take_slow<D: Deadline>(
+        &self,
+        deadline: Option<&D>,
+        background: bool,
+    ) -> Result<(), TakeError> {
         // Outside the mutex: nothing that could panic runs while it is held.
-        let me = thread::current();
+        let me = current();
         let mut q = self.queue();
         let ticket = loop {
             let state = self.state.load(Relaxed);
@@ -175,16 +219,15 @@ impl RawInitLock {
             match deadline {
                 None => {
                     drop(q);
-                    thread::park();
+                    park();
                 }
                 Some(deadline) => {
-                    let now = Instant::now();
-                    if now >= deadline {
+                    if deadline.passed() {
                         self.leave_queue(&mut q, ticket);
                         return Err(TakeError::TimedOut);
                     }
                     drop(q);
-                    thread::park_timeout(deadline - now);
+                    deadline.park_until();
                 }
             }
             q = self.queue();
@@ -246,7 +289,7 @@ impl RawInitLock {
     }
 }
 
-#[cfg(test)]
+#[cfg(all(test, not(loom)))]
 mod tests {
     use super::*;
     use std::sync::Arc;

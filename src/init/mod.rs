@@ -37,6 +37,7 @@
 mod guard;
 mod lock;
 mod stats;
+mod sync;
 mod teardown;
 mod window;
 
