@@ -86,6 +86,10 @@ unsafe fn read_format(format: *const CUVIDEOFORMAT) -> Option<SequenceFormat> {
                 (&raw const (*format).frame_rate.numerator).read(),
                 (&raw const (*format).frame_rate.denominator).read(),
             ),
+            // Four bytes: a bit-field byte, then primaries, transfer, matrix.
+            video_signal: (&raw const (*format).video_signal_description)
+                .cast::<[u8; 4]>()
+                .read(),
         })
     }
 }

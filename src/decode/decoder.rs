@@ -537,7 +537,8 @@ impl<'a> DecodedFrames<'a> {
                 next.pts,
                 next.layout,
                 next.bit_depth,
-            ))),
+            )
+            .with_colour(next.colour))),
             Backing::Surface {
                 index,
                 progressive,
@@ -562,7 +563,8 @@ impl<'a> DecodedFrames<'a> {
                         next.pts,
                         next.layout,
                         next.bit_depth,
-                    ))),
+                    )
+                    .with_colour(next.colour))),
                     Err(error) => {
                         // Not lost: the frame stays first in the queue for the next call.
                         core.pending.borrow_mut().push_front(next);

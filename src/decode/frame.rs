@@ -11,6 +11,7 @@
 use super::config::PixelFormat;
 use super::planes::{FrameLayout, copy_planes};
 use super::state::DecoderState;
+use crate::convert::ColourDescription;
 use crate::cuda::{Context, DeviceBuffer};
 use crate::error::{Error, Result};
 use crate::ffi::cuda::Mem;
@@ -27,6 +28,7 @@ pub struct Frame<'a> {
     pts: i64,
     layout: FrameLayout,
     bit_depth: u8,
+    colour: ColourDescription,
 }
 
 impl<'a> Frame<'a> {
@@ -44,6 +46,7 @@ impl<'a> Frame<'a> {
             pts,
             layout,
             bit_depth,
+            colour: ColourDescription::default(),
         }
     }
 
@@ -60,7 +63,20 @@ impl<'a> Frame<'a> {
             pts,
             layout,
             bit_depth,
+            colour: ColourDescription::default(),
         }
+    }
+
+    /// Sets the colour description of the sequence the frame belongs to.
+    pub(crate) fn with_colour(mut self, colour: ColourDescription) -> Self {
+        self.colour = colour;
+        self
+    }
+
+    /// The colour description of the sequence this frame belongs to, as the stream states
+    /// it (see [`StreamInfo::colour`](super::StreamInfo::colour)).
+    pub fn colour(&self) -> ColourDescription {
+        self.colour
     }
 
     /// The stream's luma bit depth (8, 10 or 12): P016 frames of a 10-bit stream hold

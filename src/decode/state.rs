@@ -29,6 +29,7 @@ use super::config::{DecoderConfig, MAX_DIMENSION, MAX_SURFACES, PixelFormat};
 use super::geometry::{Geometry, Shape};
 use super::nvdec_objects::{CtxLock, DecoderHandle, WorkStream};
 use super::planes::{FrameLayout, copy_planes};
+use crate::convert::ColourDescription;
 use crate::cuda::{Context, DeviceBuffer};
 use crate::error::{Error, Result};
 use crate::ffi::cuda::Mem;
@@ -53,6 +54,7 @@ pub(crate) struct Pending {
     pub(crate) pts: i64,
     pub(crate) layout: FrameLayout,
     pub(crate) bit_depth: u8,
+    pub(crate) colour: ColourDescription,
 }
 
 /// Counters of stream changes.
@@ -87,6 +89,9 @@ pub(crate) struct SequenceFormat {
     pub(crate) display_area: (i32, i32, i32, i32),
     /// `frame_rate.numerator` / `.denominator` (0 when the stream does not say).
     pub(crate) frame_rate: (u32, u32),
+    /// `video_signal_description` as its four bytes (see
+    /// `ColourDescription::from_cuvid_signal`).
+    pub(crate) video_signal: [u8; 4],
 }
 
 /// What the decoder knows of the stream it is decoding, from the latest sequence header.
@@ -109,6 +114,9 @@ pub struct StreamInfo {
     pub pixel_format: PixelFormat,
     /// Frames per second as `(numerator, denominator)`, when the stream says.
     pub frame_rate: Option<(u32, u32)>,
+    /// Colour primaries, transfer, matrix and range as the stream states them
+    /// (unspecified stays unspecified; see [`ColourDescription::conversion_matrix`]).
+    pub colour: ColourDescription,
 }
 
 /// Field order is drop order: decoder handle, then lock, then stream, then context.
@@ -364,6 +372,7 @@ impl DecoderState {
             bit_depth,
             pixel_format: layout.format,
             frame_rate: (num > 0 && den > 0).then_some((num, den)),
+            colour: ColourDescription::from_cuvid_signal(format.video_signal),
         }));
         tracing::debug!(?geometry, bit_depth, "sequence");
         Ok(i32::try_from(handle.shape().surfaces).unwrap_or(i32::MAX))
@@ -444,6 +453,7 @@ impl DecoderState {
             pts: info.timestamp,
             layout,
             bit_depth: stream.bit_depth,
+            colour: stream.colour,
         });
         Ok(())
     }
