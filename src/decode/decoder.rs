@@ -538,7 +538,7 @@ impl<'a> DecodedFrames<'a> {
                 next.layout,
                 next.bit_depth,
             )
-            .with_colour(next.colour))),
+            .with_colour(next.colour, next.stream_height))),
             Backing::Surface {
                 index,
                 progressive,
@@ -564,7 +564,7 @@ impl<'a> DecodedFrames<'a> {
                         next.layout,
                         next.bit_depth,
                     )
-                    .with_colour(next.colour))),
+                    .with_colour(next.colour, next.stream_height))),
                     Err(error) => {
                         // Not lost: the frame stays first in the queue for the next call.
                         core.pending.borrow_mut().push_front(next);

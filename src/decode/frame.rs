@@ -29,6 +29,7 @@ pub struct Frame<'a> {
     layout: FrameLayout,
     bit_depth: u8,
     colour: ColourDescription,
+    stream_height: u32,
 }
 
 impl<'a> Frame<'a> {
@@ -47,6 +48,7 @@ impl<'a> Frame<'a> {
             layout,
             bit_depth,
             colour: ColourDescription::default(),
+            stream_height: layout.height,
         }
     }
 
@@ -64,13 +66,22 @@ impl<'a> Frame<'a> {
             layout,
             bit_depth,
             colour: ColourDescription::default(),
+            stream_height: layout.height,
         }
     }
 
-    /// Sets the colour description of the sequence the frame belongs to.
-    pub(crate) fn with_colour(mut self, colour: ColourDescription) -> Self {
+    /// Sets the colour description of the sequence the frame belongs to and the height of
+    /// its display area (which picks the default matrix, whatever size frames are output).
+    pub(crate) fn with_colour(mut self, colour: ColourDescription, stream_height: u32) -> Self {
         self.colour = colour;
+        self.stream_height = stream_height;
         self
+    }
+
+    /// The height of the stream's display area (the frame's height unless the decoder
+    /// scales): what the default matrix of an unspecified stream is chosen by.
+    pub fn stream_height(&self) -> u32 {
+        self.stream_height
     }
 
     /// The colour description of the sequence this frame belongs to, as the stream states

@@ -55,6 +55,8 @@ pub(crate) struct Pending {
     pub(crate) layout: FrameLayout,
     pub(crate) bit_depth: u8,
     pub(crate) colour: ColourDescription,
+    /// Height of the stream's display area.
+    pub(crate) stream_height: u32,
 }
 
 /// Counters of stream changes.
@@ -454,6 +456,7 @@ impl DecoderState {
             layout,
             bit_depth: stream.bit_depth,
             colour: stream.colour,
+            stream_height: stream.display_height,
         });
         Ok(())
     }
