@@ -10,6 +10,7 @@ mod convert_reference;
 
 use common::*;
 use convert_reference::{Coding, Picture, half_to_f64};
+use nvcodec_guard::Codec;
 use nvcodec_guard::convert::{
     ColourRange, ConvertSpec, Converter, MatrixCoefficients, RgbBatch, RgbFramePool, RgbLayout,
     SampleType,
@@ -411,6 +412,292 @@ fn a_caller_buffer_with_a_pitch_and_an_offset_gets_exactly_the_picture() {
             let reference = reference_rgb(&frame, &spec);
             let err = max_error(&packed, &reference, &spec, w, h);
             assert!(err <= 1.0, "{err}");
+            Ok(())
+        })
+        .expect("decode");
+}
+
+// ---- Hardware crop and resize (NVDEC post-processing) ----
+
+use nvcodec_guard::decode::{
+    CropRect, DecoderConfig, DecoderPool, DecoderSpec, OutputGeometry, PoolConfig,
+};
+
+/// Every frame of `clip` decoded with `config`, as packed NV12 (8-bit clips only here).
+fn frames_of(
+    clip: &str,
+    config: DecoderConfig,
+) -> (Vec<(u32, u32, Vec<u8>)>, nvcodec_guard::decode::Decoder) {
+    let stream = ElementaryStream::open(data(clip)).expect("open");
+    let mut decoder = DecoderBuilder::new(config).build().expect("decoder");
+    let mut out = Vec::new();
+    decoder
+        .decode_stream(&stream, |frame| {
+            out.push((frame.width(), frame.height(), frame.to_vec()?));
+            Ok(())
+        })
+        .expect("decode");
+    (out, decoder)
+}
+
+fn luma_psnr(a: &[f64], b: &[f64]) -> f64 {
+    let mse = a.iter().zip(b).map(|(x, y)| (x - y).powi(2)).sum::<f64>() / a.len() as f64;
+    if mse == 0.0 {
+        f64::INFINITY
+    } else {
+        10.0 * (255.0f64.powi(2) / mse).log10()
+    }
+}
+
+/// Software scalers of a luma plane `w × h` (row-major) to `ow × oh`.
+fn scale(src: &[u8], w: usize, h: usize, ow: usize, oh: usize, filter: &str) -> Vec<f64> {
+    let at = |x: i64, y: i64| {
+        f64::from(src[(y.clamp(0, h as i64 - 1) as usize) * w + x.clamp(0, w as i64 - 1) as usize])
+    };
+    let (sx, sy) = (w as f64 / ow as f64, h as f64 / oh as f64);
+    let mut out = Vec::with_capacity(ow * oh);
+    for oy in 0..oh {
+        for ox in 0..ow {
+            let (cx, cy) = ((ox as f64 + 0.5) * sx - 0.5, (oy as f64 + 0.5) * sy - 0.5);
+            let v = match filter {
+                "nearest" => at(
+                    ((ox as f64 + 0.5) * sx).floor() as i64,
+                    ((oy as f64 + 0.5) * sy).floor() as i64,
+                ),
+                "bilinear" => {
+                    let (x0, y0) = (cx.floor(), cy.floor());
+                    let (fx, fy) = (cx - x0, cy - y0);
+                    let (x0, y0) = (x0 as i64, y0 as i64);
+                    let top = at(x0, y0) * (1.0 - fx) + at(x0 + 1, y0) * fx;
+                    let bottom = at(x0, y0 + 1) * (1.0 - fx) + at(x0 + 1, y0 + 1) * fx;
+                    top * (1.0 - fy) + bottom * fy
+                }
+                _ => {
+                    // area: mean of the source pixels the output pixel covers
+                    let (x0, x1) = (
+                        (ox as f64 * sx).floor() as i64,
+                        (((ox + 1) as f64 * sx).ceil() as i64).max(1),
+                    );
+                    let (y0, y1) = (
+                        (oy as f64 * sy).floor() as i64,
+                        (((oy + 1) as f64 * sy).ceil() as i64).max(1),
+                    );
+                    let mut sum = 0.0;
+                    let mut n = 0.0;
+                    for y in y0..y1 {
+                        for x in x0..x1 {
+                            sum += at(x, y);
+                            n += 1.0;
+                        }
+                    }
+                    sum / n
+                }
+            };
+            out.push(v);
+        }
+    }
+    out
+}
+
+fn crop_luma(frame: &[u8], w: usize, rect: (usize, usize, usize, usize)) -> Vec<u8> {
+    let (x, y, cw, ch) = rect;
+    (0..ch)
+        .flat_map(|row| {
+            frame[(y + row) * w + x..(y + row) * w + x + cw]
+                .iter()
+                .copied()
+        })
+        .collect()
+}
+
+#[test]
+#[ignore = "needs an NVIDIA GPU"]
+fn a_hardware_crop_is_the_same_pixels_at_the_same_origin() {
+    let clip = "h264_640x360_b3.h264";
+    let (full, _) = frames_of(
+        clip,
+        DecoderConfig::new(Codec::H264).with_max_size(640, 360),
+    );
+    let rect = CropRect::new(100, 60, 320, 200);
+    let (cropped, _) = frames_of(
+        clip,
+        DecoderConfig::new(Codec::H264)
+            .with_max_size(640, 360)
+            .with_crop(rect),
+    );
+    assert_eq!(cropped.len(), full.len());
+    for (i, ((fw, _, f), (cw, ch, c))) in full.iter().zip(&cropped).enumerate() {
+        assert_eq!((*cw, *ch), (320, 200), "frame {i} size");
+        let got = &c[..320 * 200];
+        // Where in the full frame do these pixels come from? Search ±4 px.
+        let mut best = (f64::NEG_INFINITY, 0i64, 0i64);
+        for dy in -4i64..=4 {
+            for dx in -4i64..=4 {
+                let want = crop_luma(
+                    f,
+                    *fw as usize,
+                    ((100 + dx) as usize, (60 + dy) as usize, 320, 200),
+                );
+                let p = luma_psnr(
+                    &want.iter().map(|&v| f64::from(v)).collect::<Vec<_>>(),
+                    &got.iter().map(|&v| f64::from(v)).collect::<Vec<_>>(),
+                );
+                if p > best.0 {
+                    best = (p, dx, dy);
+                }
+            }
+        }
+        if i == 0 {
+            println!(
+                "crop 320x200 at (100, 60): best match at offset ({}, {}), luma PSNR {:.1} dB",
+                best.1, best.2, best.0
+            );
+        }
+        assert_eq!(
+            (best.1, best.2),
+            (0, 0),
+            "frame {i}: crop origin off by ({}, {})",
+            best.1,
+            best.2
+        );
+        assert!(
+            best.0.is_infinite(),
+            "frame {i}: cropped luma differs (PSNR {:.1} dB)",
+            best.0
+        );
+        // Chroma: rows of the cropped UV plane equal the full frame's at (50, 30) in UV pairs.
+        let full_uv = &f[640 * 360..];
+        let crop_uv = &c[320 * 200..];
+        for row in 0..100 {
+            let want = &full_uv[(30 + row) * 640 + 100..(30 + row) * 640 + 100 + 320];
+            assert_eq!(
+                &crop_uv[row * 320..row * 320 + 320],
+                want,
+                "frame {i} chroma row {row}"
+            );
+        }
+    }
+}
+
+#[test]
+#[ignore = "needs an NVIDIA GPU"]
+fn hardware_scaling_gives_the_exact_size_and_compares_with_a_software_scale() {
+    let clip = "h264_1920x1080.h264";
+    let (full, _) = frames_of(clip, DecoderConfig::new(Codec::H264));
+    let cases = [
+        (
+            "1080p -> 640x360",
+            OutputGeometry::new().with_size(640, 360),
+            (0, 0, 1920, 1080),
+            (640, 360),
+        ),
+        (
+            "1080p centre 1080x1080 -> 224x224",
+            OutputGeometry::new()
+                .with_crop(CropRect::new(420, 0, 1080, 1080))
+                .with_size(224, 224),
+            (420, 0, 1080, 1080),
+            (224, 224),
+        ),
+    ];
+    for (name, output, rect, (ow, oh)) in cases {
+        let mut config = DecoderConfig::new(Codec::H264);
+        config.output = output;
+        let (scaled, decoder) = frames_of(clip, config);
+        let info = decoder.stream_info().unwrap();
+        assert_eq!(
+            (info.display_width, info.display_height),
+            (1920, 1080),
+            "stream info stays the stream's"
+        );
+        assert_eq!(scaled.len(), full.len());
+        let mut psnr = std::collections::BTreeMap::new();
+        for ((_, _, f), (w, h, s)) in full.iter().zip(&scaled) {
+            assert_eq!((*w, *h), (ow, oh), "{name}: frame size");
+            assert_eq!(s.len(), (ow * oh * 3 / 2) as usize);
+            let src = crop_luma(f, 1920, rect);
+            let got: Vec<f64> = s[..(ow * oh) as usize]
+                .iter()
+                .map(|&v| f64::from(v))
+                .collect();
+            for filter in ["nearest", "bilinear", "area"] {
+                let want = scale(&src, rect.2, rect.3, ow as usize, oh as usize, filter);
+                *psnr.entry(filter).or_insert(f64::INFINITY) =
+                    luma_psnr(&want, &got).min(psnr.get(filter).copied().unwrap_or(f64::INFINITY));
+            }
+        }
+        println!(
+            "{name}: lowest luma PSNR over {} frames vs software scale: {psnr:?}",
+            full.len()
+        );
+        let best = psnr.values().cloned().fold(f64::NEG_INFINITY, f64::max);
+        assert!(
+            best >= 30.0,
+            "{name}: NVDEC's scale is far from every software filter: {psnr:?}"
+        );
+    }
+}
+
+#[test]
+#[ignore = "needs an NVIDIA GPU"]
+fn a_pooled_decoder_changes_its_output_geometry_between_streams_by_reconfiguring() {
+    let pool = DecoderPool::new(PoolConfig {
+        max_total: 1,
+        ..PoolConfig::default()
+    });
+    let clip = "h264_640x360_b3.h264";
+    let stream = ElementaryStream::open(data(clip)).expect("open");
+    let small = DecoderSpec::new(Codec::H264, 640, 360)
+        .with_output(OutputGeometry::new().with_size(320, 180));
+    {
+        let mut decoder = pool.checkout(small).expect("checkout");
+        let mut sizes = Vec::new();
+        decoder
+            .decode_stream(&stream, |f| {
+                sizes.push((f.width(), f.height()));
+                Ok(())
+            })
+            .unwrap();
+        assert!(
+            !sizes.is_empty() && sizes.iter().all(|&s| s == (320, 180)),
+            "{sizes:?}"
+        );
+    }
+    let mut decoder = pool
+        .checkout(DecoderSpec::new(Codec::H264, 640, 360))
+        .expect("checkout");
+    let before = decoder.stats().reconfigurations;
+    let mut got = Decoded::default();
+    decode_stream(&mut decoder, &stream, false, &mut got);
+    assert!(got.sizes.iter().all(|&s| s == (640, 360)));
+    assert_bit_exact(clip, &got);
+    assert!(
+        decoder.stats().reconfigurations > before,
+        "the output change went through cuvidReconfigureDecoder"
+    );
+    assert_eq!(pool.stats().creations, 1, "one decoder served both streams");
+}
+
+#[test]
+#[ignore = "needs an NVIDIA GPU"]
+fn scaled_frames_convert_like_the_reference_too() {
+    let stream = ElementaryStream::open(data("h264_1920x1080.h264")).expect("open");
+    let config = DecoderConfig::new(Codec::H264).with_output_size(640, 360);
+    let mut decoder = DecoderBuilder::new(config).build().expect("decoder");
+    let converter = Converter::new(decoder.context()).expect("converter");
+    let pool = RgbFramePool::new(decoder.context());
+    let spec = ConvertSpec::new(RgbLayout::PlanarRgb, SampleType::F32);
+    decoder
+        .decode_stream(&stream, |frame| {
+            assert_eq!(
+                (frame.width(), frame.height(), frame.stream_height()),
+                (640, 360, 1080)
+            );
+            // The matrix follows the stream's 1080 rows (BT.709), not the 360-row output.
+            assert_eq!(coding_of(&frame, &spec).matrix, 1);
+            let reference = reference_rgb(&frame, &spec);
+            let out = converter.convert_to_pool(&frame, &spec, &pool)?.to_vec()?;
+            assert!(max_error(&out, &reference, &spec, 640, 360) <= 1e-3);
             Ok(())
         })
         .expect("decode");

@@ -63,6 +63,101 @@ impl OutputFormat {
     }
 }
 
+/// A rectangle of the displayed picture, in pixels from its top-left corner. Every value must
+/// be even (4:2:0 chroma covers pixel pairs).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct CropRect {
+    /// Left edge.
+    pub x: u32,
+    /// Top edge.
+    pub y: u32,
+    /// Width.
+    pub width: u32,
+    /// Height.
+    pub height: u32,
+}
+
+impl CropRect {
+    /// The rectangle `width × height` at `(x, y)`.
+    pub fn new(x: u32, y: u32, width: u32, height: u32) -> Self {
+        CropRect {
+            x,
+            y,
+            width,
+            height,
+        }
+    }
+}
+
+/// What NVDEC's post-processing hands out, for free, during the map: a crop of the display
+/// area, scaled to a size. Both `None` (the default): the display area at its own size.
+///
+/// The crop is relative to the displayed picture and clamped to it (a stream smaller than
+/// the crop gets its whole picture cropped from `(x, y)`, never a read outside it); the output
+/// size defaults to the crop's. NVDEC scales with its own filter (NVIDIA documents none; it
+/// is compared against software filters in `gpu_decode`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+#[non_exhaustive]
+pub struct OutputGeometry {
+    /// The part of the displayed picture to keep.
+    pub crop: Option<CropRect>,
+    /// The size frames are scaled to, `(width, height)`, both even.
+    pub size: Option<(u32, u32)>,
+}
+
+impl OutputGeometry {
+    /// The display area at its own size.
+    pub fn new() -> Self {
+        OutputGeometry::default()
+    }
+
+    /// Keeps only `crop` of the displayed picture.
+    pub fn with_crop(mut self, crop: CropRect) -> Self {
+        self.crop = Some(crop);
+        self
+    }
+
+    /// Scales frames to `width × height`.
+    pub fn with_size(mut self, width: u32, height: u32) -> Self {
+        self.size = Some((width, height));
+        self
+    }
+
+    /// Whether frames are cropped or scaled.
+    pub fn is_set(&self) -> bool {
+        self.crop.is_some() || self.size.is_some()
+    }
+
+    /// Rejects odd or zero values and an output larger than the decoder's maximum size.
+    ///
+    /// # Errors
+    /// [`Error::InvalidConfig`] naming the value.
+    pub fn validate(&self, max_width: u32, max_height: u32) -> Result<()> {
+        if let Some((w, h)) = self.size {
+            if w == 0 || h == 0 || w % 2 != 0 || h % 2 != 0 {
+                return Err(Error::InvalidConfig(format!(
+                    "output size {w}x{h} (both must be even and non-zero)"
+                )));
+            }
+            if w > max_width.div_ceil(16) * 16 || h > max_height.div_ceil(16) * 16 {
+                return Err(Error::InvalidConfig(format!(
+                    "output size {w}x{h} exceeds the decoder's maximum {max_width}x{max_height}"
+                )));
+            }
+        }
+        if let Some(c) = self.crop {
+            let odd = [c.x, c.y, c.width, c.height].iter().any(|v| v % 2 != 0);
+            if odd || c.width == 0 || c.height == 0 || c.x > MAX_DIMENSION || c.y > MAX_DIMENSION {
+                return Err(Error::InvalidConfig(format!(
+                    "crop {}x{} at ({}, {}) (all values even, size non-zero)",
+                    c.width, c.height, c.x, c.y
+                )));
+            }
+        }
+        Ok(())
+    }
+}
+
 /// How to build an NVDEC decoder.
 ///
 /// The decoder is created *before* the stream is seen (inside the init window), so the
@@ -104,6 +199,8 @@ pub struct DecoderConfig {
     /// The stream frames are ordered on instead of waited for (see [`FrameStream`]);
     /// `None` (the default): frames are complete when handed out.
     pub frame_stream: Option<FrameStream>,
+    /// Crop and scale applied by NVDEC when frames are mapped (default: none).
+    pub output: OutputGeometry,
 }
 
 /// A CUDA stream a decoder's frames are *ordered on* instead of waited for.
@@ -161,6 +258,7 @@ impl DecoderConfig {
             context_mode: ContextMode::SharedPrimary,
             runtime_lock_timeout: Duration::from_secs(30),
             frame_stream: None,
+            output: OutputGeometry::new(),
         }
     }
 
@@ -210,6 +308,18 @@ impl DecoderConfig {
     /// Sets the output format.
     pub fn with_output_format(mut self, format: OutputFormat) -> Self {
         self.output_format = format;
+        self
+    }
+
+    /// Scales frames to `width × height` (both even) in NVDEC's post-processing.
+    pub fn with_output_size(mut self, width: u32, height: u32) -> Self {
+        self.output.size = Some((width, height));
+        self
+    }
+
+    /// Keeps only `crop` of the displayed picture (NVDEC's post-processing).
+    pub fn with_crop(mut self, crop: CropRect) -> Self {
+        self.output.crop = Some(crop);
         self
     }
 
@@ -275,6 +385,7 @@ impl DecoderConfig {
                 self.output_surfaces
             )));
         }
+        self.output.validate(self.max_width, self.max_height)?;
         if self.display_delay > MAX_DISPLAY_DELAY {
             return Err(Error::InvalidConfig(format!(
                 "display delay {} (expected 0..={MAX_DISPLAY_DELAY})",
@@ -319,6 +430,10 @@ mod tests {
             DecoderConfig::new(Codec::H264).with_decode_surfaces(65),
             DecoderConfig::new(Codec::H264).with_output_surfaces(0),
             DecoderConfig::new(Codec::H264).with_display_delay(17),
+            DecoderConfig::new(Codec::H264).with_output_size(641, 360),
+            DecoderConfig::new(Codec::H264).with_output_size(3840, 2160),
+            DecoderConfig::new(Codec::H264).with_crop(CropRect::new(1, 0, 640, 360)),
+            DecoderConfig::new(Codec::H264).with_crop(CropRect::new(0, 0, 0, 360)),
         ];
         for config in bad {
             assert!(

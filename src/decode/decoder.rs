@@ -14,7 +14,7 @@ use nvidia_video_codec_sdk::sys::nvcuvid::{
 use super::callback_target::CallbackTarget;
 use super::callbacks;
 use super::caps::{self, cuvid_codec};
-use super::config::DecoderConfig;
+use super::config::{DecoderConfig, OutputGeometry};
 use super::frame::Frame;
 use super::geometry::{Geometry, Shape};
 use super::nvdec_objects::{CtxLock, DecoderHandle, OwnedStream, ParserHandle, WorkStream};
@@ -151,6 +151,7 @@ pub(crate) fn open(
         fatal: Cell::new(false),
         mapped: RefCell::new(Vec::new()),
         stats: Cell::new(DecoderStats::default()),
+        output: Cell::new(config.output),
     });
     let parser = create_parser(window, api, &core)?;
     Ok(DecoderSession { parser, core })
@@ -273,6 +274,26 @@ impl Decoder {
         self.core.pending.borrow_mut().clear();
         self.core.error.borrow_mut().take();
         self.renew_parser()
+    }
+
+    /// Sets the crop and output size NVDEC applies when mapping frames, from the next
+    /// sequence header on (a [`DecoderPool`](super::DecoderPool) sets it at checkout, and the
+    /// next stream's first header reconfigures the decoder with `cuvidReconfigureDecoder`
+    /// inside an init window, as every reconfiguration). The crop is clamped to each
+    /// stream's display area.
+    ///
+    /// # Errors
+    /// [`Error::InvalidConfig`] for odd or zero values, or an output larger than the
+    /// decoder's configured maximum size.
+    pub fn set_output_geometry(&mut self, output: OutputGeometry) -> Result<()> {
+        output.validate(self.core.config.max_width, self.core.config.max_height)?;
+        self.core.output.set(output);
+        Ok(())
+    }
+
+    /// The crop and output size in effect for the next sequence.
+    pub fn output_geometry(&self) -> OutputGeometry {
+        self.core.output.get()
     }
 
     /// The stream being decoded, as its latest sequence header describes it (`None` before

@@ -44,7 +44,7 @@ mod pool;
 mod state;
 
 pub use caps::DecodeCaps;
-pub use config::{DecoderConfig, FrameStream, OutputFormat, PixelFormat};
+pub use config::{CropRect, DecoderConfig, FrameStream, OutputFormat, OutputGeometry, PixelFormat};
 pub use decoder::{DecodedFrames, Decoder, DecoderSession, MAX_QUEUED_FRAMES};
 pub use frame::Frame;
 pub use frame_pool::{DeviceFramePool, OwnedFrame};

@@ -42,8 +42,8 @@ impl FrameLayout {
     /// display rectangle starts at its top-left corner).
     pub(crate) fn new(geometry: Geometry, configured: Geometry, format: PixelFormat) -> Self {
         FrameLayout {
-            width: geometry.width().min(configured.target_width()),
-            height: geometry.height().min(configured.target_height()),
+            width: geometry.frame_width().min(configured.target_width()),
+            height: geometry.frame_height().min(configured.target_height()),
             surface_height: configured.target_height(),
             format,
         }

@@ -25,7 +25,7 @@ use nvidia_video_codec_sdk::sys::cuviddec::{CUVIDPICPARAMS, CUVIDPROCPARAMS};
 use nvidia_video_codec_sdk::sys::nvcuvid::CUVIDPARSERDISPINFO;
 
 use super::caps::{self, CHROMA_420, cuvid_codec_name, cuvid_codec_value};
-use super::config::{DecoderConfig, MAX_DIMENSION, MAX_SURFACES, PixelFormat};
+use super::config::{DecoderConfig, MAX_DIMENSION, MAX_SURFACES, OutputGeometry, PixelFormat};
 use super::geometry::{Geometry, Shape};
 use super::nvdec_objects::{CtxLock, DecoderHandle, WorkStream};
 use super::planes::{FrameLayout, copy_planes};
@@ -143,6 +143,8 @@ pub(crate) struct DecoderState {
     /// Device pointers of frames mapped right now.
     pub(crate) mapped: RefCell<Vec<u64>>,
     pub(crate) stats: Cell<DecoderStats>,
+    /// Crop and scale for the next sequence (from the config, or set since).
+    pub(crate) output: Cell<OutputGeometry>,
 }
 
 impl DecoderState {
@@ -323,7 +325,8 @@ impl DecoderState {
     /// The sequence callback: fits the decoder to the stream. Returns the number of decode
     /// surfaces the parser may use.
     pub(crate) fn on_sequence(&self, format: &SequenceFormat) -> Result<i32> {
-        let (geometry, bit_depth, surfaces) = self.validate(format)?;
+        let (stream_geometry, bit_depth, surfaces) = self.validate(format)?;
+        let geometry = stream_geometry.with_output(self.output.get());
         let (current, configured) = {
             let handle = self.decoder.borrow();
             (handle.shape(), handle.configured())
@@ -339,7 +342,8 @@ impl DecoderState {
         let crops_in_place = configured
             == Geometry::full(geometry.coded_width, geometry.coded_height)
             && geometry.left == 0
-            && geometry.top == 0;
+            && geometry.top == 0
+            && !geometry.is_scaled();
         if !current.fits(&needs) {
             self.materialize(None)?;
             self.in_window(|window| self.recreate(window, current.grown_to(&needs), geometry))?;
@@ -369,8 +373,8 @@ impl DecoderState {
             codec: self.config.codec,
             coded_width: geometry.coded_width,
             coded_height: geometry.coded_height,
-            display_width: geometry.width(),
-            display_height: geometry.height(),
+            display_width: stream_geometry.width(),
+            display_height: stream_geometry.height(),
             bit_depth,
             pixel_format: layout.format,
             frame_rate: (num > 0 && den > 0).then_some((num, den)),
