@@ -52,6 +52,25 @@ device)
         echo "== $t" | tee -a "$OUT/tests.log"
         stage/tests/"$t" --include-ignored --test-threads=2 --nocapture 2>&1 | tee -a "$OUT/tests.log" || status=1
     done
+    if [[ -n "${EXAMPLES:-}" ]]; then
+        log="$OUT/examples.log"
+        ex() { echo "\$ $*" >> "$log"; "$@" >> "$log" 2>&1 || { echo "(exit $?)" >> "$log"; status=1; }; }
+        d=tests/data
+        ex stage/examples/decode $d/h264_320x240_bt709_full.h264 --rgb rgb --png --out /tmp/o709 --frames 1
+        ex stage/examples/decode $d/h264_1280x720_bt601.h264 --rgb rgb --png --out /tmp/o601 --frames 1
+        ex stage/examples/decode $d/h264_1920x1080.h264 --crop 420,0,1080,1080 --size 224x224 --rgb bgra --png --out /tmp/ocrop --frames 1
+        ex stage/examples/decode $d/hevc_640x360_main10.hevc --rgb planar:f32 --out /tmp/of32 --frames 2
+        cp /tmp/o709/frame-0000.png "$OUT/ours_bt709_full.png" || true
+        cp /tmp/o601/frame-0000.png "$OUT/ours_bt601.png" || true
+        cp /tmp/ocrop/frame-0000.png "$OUT/ours_crop224.png" || true
+        ls -l /tmp/of32 >> "$log" 2>&1 || true
+        ex stage/examples/decode_bench convertkernel $d/h264_1920x1080.h264 500
+        BENCH_FRAME_STREAM=per-thread ex stage/examples/decode_bench convertkernel $d/h264_1920x1080.h264 500
+        BENCH_KEEP=rgb ex stage/examples/decode_bench throughput $d/h264_1920x1080.h264 2
+        BENCH_KEEP=rgb-into BENCH_FRAME_STREAM=per-thread ex stage/examples/decode_bench throughput $d/h264_1920x1080.h264 2
+        BENCH_SIZE=640x360 ex stage/examples/decode_bench throughput $d/h264_1920x1080.h264 2
+        ex stage/examples/decode_bench throughput $d/h264_1920x1080.h264 2
+    fi
     exit $status
     ;;
 *)
