@@ -38,8 +38,8 @@ fn coding_of(frame: &Frame<'_>, spec: &ConvertSpec) -> Coding {
         .expect("a convertible matrix");
     let range = spec.range.unwrap_or(colour.range);
     let (bits, storage) = match frame.pixel_format() {
-        PixelFormat::Nv12 => (8, 8),
-        _ => (u32::from(frame.bit_depth()), 16),
+        PixelFormat::Nv12 | PixelFormat::Yuv444 => (8, 8),
+        PixelFormat::P016 | PixelFormat::Yuv444P16 => (u32::from(frame.bit_depth()), 16),
     };
     Coding {
         matrix: matrix.code(),
@@ -52,8 +52,12 @@ fn coding_of(frame: &Frame<'_>, spec: &ConvertSpec) -> Coding {
 fn reference_rgb(frame: &Frame<'_>, spec: &ConvertSpec) -> Vec<[f64; 3]> {
     let bytes = frame.to_vec().expect("frame to host");
     let bps = frame.pixel_format().bytes_per_sample();
-    let picture =
-        Picture::from_packed(&bytes, frame.width() as usize, frame.height() as usize, bps);
+    let (w, h) = (frame.width() as usize, frame.height() as usize);
+    let picture = if frame.pixel_format().is_444() {
+        Picture::from_packed_444(&bytes, w, h, bps)
+    } else {
+        Picture::from_packed(&bytes, w, h, bps)
+    };
     picture.to_rgb(&coding_of(frame, spec), 0.0)
 }
 
@@ -221,6 +225,8 @@ clip_tests! {
     vp8_converts_like_the_reference => "vp8_640x360.ivf",
     vp9_profile0_converts_like_the_reference => "vp9_640x360_p0.ivf",
     vp9_profile2_converts_like_the_reference => "vp9_640x360_p2.ivf",
+    hevc_444_8bit_converts_without_upsampling_like_the_reference => "hevc_320x240_444.hevc",
+    hevc_444_10bit_converts_without_upsampling_like_the_reference => "hevc_320x240_444_10bit.hevc",
     mpeg2_converts_like_the_reference => "mpeg2_320x176.m2v",
 }
 
@@ -701,4 +707,56 @@ fn scaled_frames_convert_like_the_reference_too() {
             Ok(())
         })
         .expect("decode");
+}
+
+// ---- 4:4:4 decoding ----
+
+#[test]
+#[ignore = "needs an NVIDIA GPU"]
+fn hevc_444_8bit_decodes_to_yuv444_bit_exact() {
+    let clip = "hevc_320x240_444.hevc";
+    let (got, decoder) = decode_clip(clip, None, false);
+    let info = decoder.stream_info().expect("stream info");
+    assert_eq!(
+        (info.pixel_format, info.bit_depth),
+        (PixelFormat::Yuv444, 8)
+    );
+    assert!(got.sizes.iter().all(|&s| s == (320, 240)));
+    assert_bit_exact(clip, &got); // ffmpeg -pix_fmt yuv444p
+}
+
+#[test]
+#[ignore = "needs an NVIDIA GPU"]
+fn hevc_444_10bit_decodes_to_yuv444_16bit_with_samples_in_the_high_bits_bit_exact() {
+    let clip = "hevc_320x240_444_10bit.hevc";
+    let (got, decoder) = decode_clip(clip, None, true);
+    let info = decoder.stream_info().expect("stream info");
+    assert_eq!(
+        (info.pixel_format, info.bit_depth),
+        (PixelFormat::Yuv444P16, 10)
+    );
+    // ffmpeg's reference is yuv444p10le (value in the low bits): shift ours down by 6, and
+    // require the 6 low bits to be zero (NVDEC's YUV444_16Bit, like P016).
+    let shifted = Decoded {
+        frames: got
+            .pixels
+            .iter()
+            .map(|bytes| {
+                let low: Vec<u8> = bytes
+                    .chunks_exact(2)
+                    .flat_map(|s| {
+                        let v = u16::from_le_bytes([s[0], s[1]]);
+                        assert_eq!(v & 0x3f, 0, "a sample with low bits set: {v:#x}");
+                        (v >> 6).to_le_bytes()
+                    })
+                    .collect();
+                RefFrame {
+                    size: low.len(),
+                    md5: md5_hex(&low),
+                }
+            })
+            .collect(),
+        ..Decoded::default()
+    };
+    assert_bit_exact(clip, &shifted);
 }

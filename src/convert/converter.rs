@@ -327,41 +327,58 @@ fn params_for(
             })?,
     };
     let range: ColourRange = spec.range.unwrap_or(colour.range);
-    let (wide, storage_bits, bit_depth) = match frame.pixel_format() {
-        PixelFormat::Nv12 => (false, 8, 8),
-        PixelFormat::P016 => (true, 16, frame.bit_depth().clamp(8, 16)),
+    let format = frame.pixel_format();
+    let (wide, storage_bits, bit_depth) = match format {
+        PixelFormat::Nv12 | PixelFormat::Yuv444 => (false, 8, 8),
+        PixelFormat::P016 | PixelFormat::Yuv444P16 => (true, 16, frame.bit_depth().clamp(8, 16)),
     };
+    let full_chroma = format.is_444();
     let c = Coefficients::new(matrix, range, bit_depth, storage_bits)?;
-    let sample_bytes = u64::from(storage_bits / 8);
     let u32_of = |v: usize, what: &str| {
         u32::try_from(v).map_err(|_| Error::InvalidConfig(format!("{what} {v} exceeds 32 bits")))
     };
-    let chroma_u = frame
-        .device_ptr()
-        .checked_add(frame.chroma_offset() as u64)
-        .ok_or_else(|| too_large("the chroma plane"))?;
-    let (dx, dy) = spec.siting.offsets_420();
+    let plane = |offset: usize| {
+        frame
+            .device_ptr()
+            .checked_add(offset as u64)
+            .ok_or_else(|| too_large("the chroma plane"))
+    };
+    let (chroma_u, chroma_v) = (
+        plane(frame.chroma_offset())?,
+        plane(frame.chroma_v_offset())?,
+    );
+    // 4:4:4: chroma at the luma position, no upsampling; 4:2:0: half resolution, sited.
+    let (dx, dy) = if full_chroma {
+        (0.0, 0.0)
+    } else {
+        spec.siting.offsets_420()
+    };
+    let (chroma_width, chroma_height, chroma_step, chroma_scale) = if full_chroma {
+        (width, height, 1, [1.0, 1.0])
+    } else {
+        (width.div_ceil(2), height.div_ceil(2), 2, [0.5, 0.5])
+    };
     let index = spec.layout.channel_indices();
     let float = spec.sample != SampleType::U8;
     let f = |v: f64| v as f32;
     let params = KernelParams {
         luma: frame.device_ptr(),
         chroma_u,
-        chroma_v: chroma_u + sample_bytes,
+        chroma_v,
         dst: target.ptr,
         dst_pitch: target.row_pitch as u64,
         dst_plane_pitch: target.plane_pitch as u64,
         luma_pitch: u32_of(frame.pitch(), "luma pitch")?,
         chroma_pitch: u32_of(frame.chroma_pitch(), "chroma pitch")?,
-        chroma_step: 2,
+        chroma_step,
         width,
         height,
-        chroma_width: width.div_ceil(2),
-        chroma_height: height.div_ceil(2),
+        chroma_width,
+        chroma_height,
         channels: spec.layout.channels() as u32,
         planar: u32::from(spec.layout.is_planar()),
         index,
-        chroma_scale: [0.5, 0.5],
+        chroma_scale,
         chroma_offset: [f(dx), f(dy)],
         y_offset: f(c.y_offset),
         c_offset: f(c.c_offset),

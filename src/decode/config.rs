@@ -19,7 +19,22 @@ pub enum OutputFormat {
     P016,
 }
 
-/// The layout a frame actually has (resolved from [`OutputFormat::Auto`]).
+impl OutputFormat {
+    /// The layout for a stream of `bit_depth` bits and chroma format (4:4:4 or 4:2:0).
+    /// 4:4:4 streams always come out as [`PixelFormat::Yuv444`] (8-bit) or
+    /// [`PixelFormat::Yuv444P16`] (deeper): NVDEC has no 4:2:0 output for them, so `Nv12`
+    /// and `P016` apply to 4:2:0 streams only.
+    pub fn resolve_for(self, bit_depth: u8, chroma_444: bool) -> PixelFormat {
+        match (chroma_444, bit_depth > 8) {
+            (true, false) => PixelFormat::Yuv444,
+            (true, true) => PixelFormat::Yuv444P16,
+            (false, _) => self.resolve(bit_depth),
+        }
+    }
+}
+
+/// The layout a frame actually has (resolved from [`OutputFormat::Auto`] and the stream's
+/// chroma format).
 ///
 /// The encoder names the same bytes its own way: a decoded frame goes into an encoder
 /// configured with `InputFormat::from(frame.pixel_format())` (`P016` → `P010`).
@@ -29,6 +44,11 @@ pub enum PixelFormat {
     Nv12,
     /// 16-bit semi-planar 4:2:0, sample value in the high bits.
     P016,
+    /// 8-bit planar 4:4:4: Y, U and V planes of full size (NVDEC's `YUV444`).
+    Yuv444,
+    /// 16-bit little-endian planar 4:4:4, sample value in the high bits like P016 (NVDEC's
+    /// `YUV444_16Bit`).
+    Yuv444P16,
 }
 
 impl std::fmt::Display for PixelFormat {
@@ -37,17 +57,25 @@ impl std::fmt::Display for PixelFormat {
         f.write_str(match self {
             PixelFormat::Nv12 => "NV12",
             PixelFormat::P016 => "P016",
+            PixelFormat::Yuv444 => "YUV444",
+            PixelFormat::Yuv444P16 => "YUV444_16Bit",
         })
     }
 }
 
 impl PixelFormat {
-    /// Bytes per sample: 1 for NV12, 2 for P016.
+    /// Bytes per sample: 1 for NV12 and YUV444, 2 for P016 and YUV444_16Bit.
     pub fn bytes_per_sample(self) -> usize {
         match self {
-            PixelFormat::Nv12 => 1,
-            PixelFormat::P016 => 2,
+            PixelFormat::Nv12 | PixelFormat::Yuv444 => 1,
+            PixelFormat::P016 | PixelFormat::Yuv444P16 => 2,
         }
+    }
+
+    /// Whether chroma has luma's resolution (three full planes) rather than half of it
+    /// (one interleaved UV plane).
+    pub fn is_444(self) -> bool {
+        matches!(self, PixelFormat::Yuv444 | PixelFormat::Yuv444P16)
     }
 }
 

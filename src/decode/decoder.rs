@@ -103,14 +103,11 @@ pub(crate) fn open(
         context,
         shape.codec,
         shape.bit_depth,
+        shape.format.is_444(),
         shape.max_width,
         shape.max_height,
     )?;
-    let format_ok = match shape.format {
-        super::config::PixelFormat::Nv12 => caps.nv12_output,
-        super::config::PixelFormat::P016 => caps.p016_output,
-    };
-    if !format_ok {
+    if !caps.outputs(shape.format) {
         return Err(Error::Unsupported {
             what: format!(
                 "{:?} output for {} {}-bit",

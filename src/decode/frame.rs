@@ -158,7 +158,8 @@ impl<'a> Frame<'a> {
         }
     }
 
-    /// Bytes from [`device_ptr`](Self::device_ptr) to the UV plane.
+    /// Bytes from [`device_ptr`](Self::device_ptr) to the UV plane (the U plane of 4:4:4
+    /// frames).
     pub fn chroma_offset(&self) -> usize {
         match &self.backing {
             FrameBacking::Mapped { pitch, .. } => {
@@ -168,7 +169,24 @@ impl<'a> Frame<'a> {
         }
     }
 
-    /// Bytes between the starts of two UV rows.
+    /// Bytes from [`device_ptr`](Self::device_ptr) to the first Cr (V) sample: right after
+    /// the first Cb in the interleaved UV plane of 4:2:0 frames, the start of the V plane of
+    /// 4:4:4 frames (whose U plane is at [`chroma_offset`](Self::chroma_offset)).
+    pub fn chroma_v_offset(&self) -> usize {
+        if !self.layout.format.is_444() {
+            return self.chroma_offset() + self.layout.format.bytes_per_sample();
+        }
+        match &self.backing {
+            FrameBacking::Mapped { pitch, .. } => {
+                2 * *pitch as usize * self.layout.surface_height as usize
+            }
+            FrameBacking::Owned(_) => {
+                self.chroma_offset() + self.layout.chroma_row_bytes() * self.layout.chroma_rows()
+            }
+        }
+    }
+
+    /// Bytes between the starts of two chroma rows (UV, or U and V for 4:4:4).
     pub fn chroma_pitch(&self) -> usize {
         match &self.backing {
             FrameBacking::Mapped { pitch, .. } => *pitch as usize,

@@ -24,7 +24,7 @@ use std::collections::VecDeque;
 use nvidia_video_codec_sdk::sys::cuviddec::{CUVIDPICPARAMS, CUVIDPROCPARAMS};
 use nvidia_video_codec_sdk::sys::nvcuvid::CUVIDPARSERDISPINFO;
 
-use super::caps::{self, CHROMA_420, cuvid_codec_name, cuvid_codec_value};
+use super::caps::{self, CHROMA_420, CHROMA_444, cuvid_codec_name, cuvid_codec_value};
 use super::config::{DecoderConfig, MAX_DIMENSION, MAX_SURFACES, OutputGeometry, PixelFormat};
 use super::geometry::{Geometry, Shape};
 use super::nvdec_objects::{CtxLock, DecoderHandle, WorkStream};
@@ -112,7 +112,8 @@ pub struct StreamInfo {
     pub display_height: u32,
     /// Luma bit depth (chroma is the same; other streams are refused).
     pub bit_depth: u8,
-    /// Pixel layout of the frames. The chroma format is always 4:2:0 (others are refused).
+    /// Pixel layout of the frames: NV12 / P016 for 4:2:0 streams, YUV444 / YUV444_16Bit for
+    /// 4:4:4 ones (other chroma formats are refused).
     pub pixel_format: PixelFormat,
     /// Frames per second as `(numerator, denominator)`, when the stream says.
     pub frame_rate: Option<(u32, u32)>,
@@ -275,7 +276,7 @@ impl DecoderState {
 
     /// Checks a sequence header against the decoder and the hard limits, before any
     /// arithmetic on its sizes.
-    fn validate(&self, format: &SequenceFormat) -> Result<(Geometry, u8, u32)> {
+    fn validate(&self, format: &SequenceFormat) -> Result<(Geometry, u8, u32, bool)> {
         let wanted = cuvid_codec_value(self.config.codec);
         if format.codec != wanted {
             return Err(Error::InvalidInput(format!(
@@ -284,15 +285,16 @@ impl DecoderState {
                 self.config.codec
             )));
         }
-        if format.chroma_format != CHROMA_420 {
+        if format.chroma_format != CHROMA_420 && format.chroma_format != CHROMA_444 {
             return Err(Error::Unsupported {
                 what: format!(
                     "{} chroma format {} (cudaVideoChromaFormat)",
                     self.config.codec, format.chroma_format
                 ),
-                supported: format!("4:2:0 ({CHROMA_420})"),
+                supported: format!("4:2:0 ({CHROMA_420}), 4:4:4 ({CHROMA_444})"),
             });
         }
+        let chroma_444 = format.chroma_format == CHROMA_444;
         if format.bit_depth_chroma_minus8 != format.bit_depth_luma_minus8 {
             return Err(Error::Unsupported {
                 what: "different luma and chroma bit depths".to_owned(),
@@ -319,13 +321,13 @@ impl DecoderState {
             });
         }
         let geometry = Geometry::from_stream(w, h, format.display_area);
-        Ok((geometry, bit_depth, surfaces))
+        Ok((geometry, bit_depth, surfaces, chroma_444))
     }
 
     /// The sequence callback: fits the decoder to the stream. Returns the number of decode
     /// surfaces the parser may use.
     pub(crate) fn on_sequence(&self, format: &SequenceFormat) -> Result<i32> {
-        let (stream_geometry, bit_depth, surfaces) = self.validate(format)?;
+        let (stream_geometry, bit_depth, surfaces, chroma_444) = self.validate(format)?;
         let geometry = stream_geometry.with_output(self.output.get());
         let (current, configured) = {
             let handle = self.decoder.borrow();
@@ -334,7 +336,7 @@ impl DecoderState {
         let needs = Shape {
             codec: self.config.codec,
             bit_depth,
-            format: self.config.output_format.resolve(bit_depth),
+            format: self.config.output_format.resolve_for(bit_depth, chroma_444),
             max_width: geometry.coded_width.div_ceil(16) * 16,
             max_height: geometry.coded_height.div_ceil(16) * 16,
             surfaces,
@@ -394,10 +396,26 @@ impl DecoderState {
             &self.context,
             shape.codec,
             shape.bit_depth,
+            shape.format.is_444(),
             shape.max_width,
             shape.max_height,
         )
-        .and_then(|_| {
+        .and_then(|caps| {
+            if !caps.outputs(shape.format) {
+                return Err(Error::Unsupported {
+                    what: format!(
+                        "{} output for {} {}-bit",
+                        shape.format, shape.codec, shape.bit_depth
+                    ),
+                    supported: format!(
+                        "NV12: {}, P016: {}, YUV444: {}, YUV444_16Bit: {}",
+                        caps.nv12_output,
+                        caps.p016_output,
+                        caps.yuv444_output,
+                        caps.yuv444_16_output
+                    ),
+                });
+            }
             DecoderHandle::create(
                 window,
                 self.api,

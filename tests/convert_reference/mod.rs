@@ -67,9 +67,11 @@ pub struct Picture {
     pub width: usize,
     pub height: usize,
     pub luma: Vec<f64>,
-    /// `⌈w/2⌉ × ⌈h/2⌉` pairs.
+    /// `⌈w/2⌉ × ⌈h/2⌉` samples each (4:2:0), or `w × h` (4:4:4).
     pub cb: Vec<f64>,
     pub cr: Vec<f64>,
+    /// 4:4:4: chroma at every luma position, used as it is.
+    pub full_chroma: bool,
 }
 
 impl Picture {
@@ -102,6 +104,33 @@ impl Picture {
             luma,
             cb,
             cr,
+            full_chroma: false,
+        }
+    }
+
+    /// From packed planar 4:4:4 bytes (Y, U, V planes of `width × height`), 1 or 2 bytes per
+    /// sample.
+    pub fn from_packed_444(
+        bytes: &[u8],
+        width: usize,
+        height: usize,
+        bytes_per_sample: usize,
+    ) -> Picture {
+        let sample = |i: usize| -> f64 {
+            if bytes_per_sample == 1 {
+                f64::from(bytes[i])
+            } else {
+                f64::from(u16::from_le_bytes([bytes[2 * i], bytes[2 * i + 1]]))
+            }
+        };
+        let n = width * height;
+        Picture {
+            width,
+            height,
+            luma: (0..n).map(sample).collect(),
+            cb: (n..2 * n).map(sample).collect(),
+            cr: (2 * n..3 * n).map(sample).collect(),
+            full_chroma: true,
         }
     }
 
@@ -132,8 +161,14 @@ impl Picture {
         for y in 0..self.height {
             for x in 0..self.width {
                 let l = self.luma[y * self.width + x];
-                let cb = self.chroma(&self.cb, x, y, dx, -0.25);
-                let cr = self.chroma(&self.cr, x, y, dx, -0.25);
+                let (cb, cr) = if self.full_chroma {
+                    (self.cb[y * self.width + x], self.cr[y * self.width + x])
+                } else {
+                    (
+                        self.chroma(&self.cb, x, y, dx, -0.25),
+                        self.chroma(&self.cr, x, y, dx, -0.25),
+                    )
+                };
                 out.push(coding.rgb(l, cb, cr).map(|v| v.clamp(0.0, 1.0)));
             }
         }
