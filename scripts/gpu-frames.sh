@@ -26,7 +26,7 @@ case "${1:-}" in
 stage)
     target="${CARGO_TARGET_DIR:-target}"
     rm -rf stage && mkdir -p stage/tests stage/examples
-    cargo test --release --no-run --test gpu_convert --test gpu_decode --message-format=json 2>/dev/null \
+    cargo test --release --no-run --test gpu_convert --test gpu_decode --test gpu_pool --test gpu_containers --message-format=json 2>/dev/null \
         | python3 -c '
 import json, sys, shutil, os
 for line in sys.stdin:
