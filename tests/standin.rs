@@ -1629,7 +1629,7 @@ fn conversion_kernels_unloadable_is_an_error_naming_the_call() {
         }
         other => panic!("expected the cuModuleLoadData error, got {other:?}"),
     }
-    CudaInitGuard::acquire_timeout(std::time::Duration::from_secs(1))
+    let _free = CudaInitGuard::acquire_timeout(std::time::Duration::from_secs(1))
         .expect("the init lock was left held");
     assert_eq!(init_lock_stats().max_concurrent_lifecycle_calls, 1);
 }
