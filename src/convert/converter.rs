@@ -17,9 +17,10 @@
 //! - **The math is [`Coefficients`].** Matrix, range and bit depth become the kernel's
 //!   offsets and 3×3 matrix there and nowhere else.
 //!
-//! Chroma upsampling is bilinear, at the siting of [`ChromaSiting`] (left, i.e. MPEG-2
-//! siting, by default: chroma co-sited with even luma columns, halfway between rows), with
-//! edges clamped. The trade-off against a longer filter (ffmpeg's `scale` uses bicubic by
+//! Chroma upsampling of 4:2:0 sources is bilinear, at the siting of [`ChromaSiting`] (left,
+//! i.e. MPEG-2 siting, by default: chroma co-sited with even luma columns, halfway between
+//! rows), with edges clamped; 4:4:4 sources are converted pixel for pixel, with no
+//! upsampling. The trade-off against a longer filter (ffmpeg's `scale` uses bicubic by
 //! default): bilinear is what the issue asks for at least, costs four reads per plane, and
 //! keeps the kernel memory-bound.
 

@@ -1,5 +1,5 @@
 //! Frames ready to use: the stream's colour description, and colour conversion of decoded
-//! frames to RGB on the GPU.
+//! frames (NV12, P016, YUV444, YUV444_16Bit) to RGB on the GPU.
 //!
 //! Invariants:
 //! - The colour description is what the bitstream states ([`ColourDescription`]); the
