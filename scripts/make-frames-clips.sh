@@ -34,6 +34,12 @@ if make hevc_320x240_444_10bit.hevc; then
         -x265-params log-level=error hevc_320x240_444_10bit.hevc
 fi
 
+if make hevc_320x240_hdr10_sei.hevc; then
+    "${FF[@]}" $(src 320x240) -frames:v 5 -vf format=yuv420p10le -c:v libx265 -preset veryfast -crf 30 \
+        -x265-params "log-level=error:colorprim=bt2020:transfer=smpte2084:colormatrix=bt2020nc:hdr10=1:master-display=G(13250,34500)B(7500,3000)R(34000,16000)WP(15635,16450)L(10000000,1):max-cll=1000,400" \
+        hevc_320x240_hdr10_sei.hevc
+fi
+
 # References: as scripts/make-reference-hashes.sh, with the pixel format each clip needs.
 ref() {
     local clip="$1"; shift
@@ -46,6 +52,7 @@ ref() {
 ref h264_320x240_bt709_full.h264 -vf scale=in_range=full:out_range=full -pix_fmt nv12
 ref h264_1280x720_bt601.h264 -pix_fmt nv12
 ref hevc_320x240_bt2020_pq_10bit.hevc -pix_fmt p010le
+ref hevc_320x240_hdr10_sei.hevc -pix_fmt p010le
 ref hevc_320x240_444.hevc -pix_fmt yuv444p
 # NVDEC's YUV444_16Bit holds the sample in the high bits; the test shifts it down by 6.
 ref hevc_320x240_444_10bit.hevc -pix_fmt yuv444p10le

@@ -760,3 +760,74 @@ fn hevc_444_10bit_decodes_to_yuv444_16bit_with_samples_in_the_high_bits_bit_exac
     };
     assert_bit_exact(clip, &shifted);
 }
+
+// ---- SEI with the frame (written, not yet run on a GPU) ----
+
+#[test]
+#[ignore = "needs an NVIDIA GPU"]
+fn hdr10_and_user_data_sei_arrive_with_the_first_displayed_frame() {
+    use nvcodec_guard::decode::SEI_MASTERING_DISPLAY;
+    let read = |clip: &str, sei: bool| {
+        let stream = ElementaryStream::open(data(clip)).expect("open");
+        let config = config_for(stream.codec(), &stream).with_sei(sei);
+        let mut decoder = DecoderBuilder::new(config).build().expect("decoder");
+        let mut per_frame = Vec::new();
+        decoder
+            .decode_stream(&stream, |frame| {
+                per_frame.push(frame.sei().to_vec());
+                Ok(())
+            })
+            .expect("decode");
+        assert_eq!(decoder.stats().sei_dropped, 0);
+        per_frame
+    };
+    let hdr = read("hevc_320x240_hdr10_sei.hevc", true);
+    assert_eq!(hdr.len(), 5);
+    let first = &hdr[0];
+    println!(
+        "HDR10 clip, first frame SEI types: {:?}",
+        first.iter().map(|m| m.payload_type()).collect::<Vec<_>>()
+    );
+    let md = first
+        .iter()
+        .find_map(|m| m.mastering_display())
+        .expect("mastering display SEI");
+    assert_eq!(md.primaries, [(13250, 34500), (7500, 3000), (34000, 16000)]);
+    assert_eq!(md.white_point, (15635, 16450));
+    assert_eq!((md.max_luminance, md.min_luminance), (10_000_000, 1));
+    let cll = first
+        .iter()
+        .find_map(|m| m.content_light_level())
+        .expect("light level SEI");
+    assert_eq!((cll.max_content, cll.max_frame_average), (1000, 400));
+    assert!(
+        hdr[1..]
+            .iter()
+            .all(|f| f.iter().all(|m| m.payload_type() != SEI_MASTERING_DISPLAY)),
+        "mastering display SEI only on the IDR it came with"
+    );
+    // x264 writes its version as user data (UUID dc45e9bd-e6d9-48b7-962c-d820d923eeef) in
+    // the first access unit only.
+    let h264 = read("h264_640x360_b3.h264", true);
+    let (uuid, text) = h264[0]
+        .iter()
+        .find_map(|m| m.user_data_unregistered().map(|(u, t)| (u, t.to_vec())))
+        .expect("x264 user data");
+    assert_eq!(uuid[..4], [0xdc, 0x45, 0xe9, 0xbd]);
+    assert!(
+        text.starts_with(b"x264 - core"),
+        "{:?}",
+        String::from_utf8_lossy(&text[..20])
+    );
+    assert!(
+        h264[1..]
+            .iter()
+            .all(|f| f.iter().all(|m| m.user_data_unregistered().is_none()))
+    );
+    // Off by default: no messages.
+    assert!(
+        read("hevc_320x240_hdr10_sei.hevc", false)
+            .iter()
+            .all(Vec::is_empty)
+    );
+}

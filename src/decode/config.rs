@@ -229,6 +229,9 @@ pub struct DecoderConfig {
     pub frame_stream: Option<FrameStream>,
     /// Crop and scale applied by NVDEC when frames are mapped (default: none).
     pub output: OutputGeometry,
+    /// Deliver SEI messages with their frames ([`Frame::sei`](super::Frame::sei)); off by
+    /// default (no callback, no copies).
+    pub sei: bool,
 }
 
 /// A CUDA stream a decoder's frames are *ordered on* instead of waited for.
@@ -287,6 +290,7 @@ impl DecoderConfig {
             runtime_lock_timeout: Duration::from_secs(30),
             frame_stream: None,
             output: OutputGeometry::new(),
+            sei: false,
         }
     }
 
@@ -342,6 +346,13 @@ impl DecoderConfig {
     /// Scales frames to `width × height` (both even) in NVDEC's post-processing.
     pub fn with_output_size(mut self, width: u32, height: u32) -> Self {
         self.output.size = Some((width, height));
+        self
+    }
+
+    /// Delivers SEI messages (HDR metadata, user data, captions) with the frame they belong
+    /// to, in display order.
+    pub fn with_sei(mut self, enabled: bool) -> Self {
+        self.sei = enabled;
         self
     }
 

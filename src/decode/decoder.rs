@@ -72,6 +72,11 @@ fn create_parser(
         pfnSequenceCallback: Some(callbacks::on_sequence),
         pfnDecodePicture: Some(callbacks::on_decode),
         pfnDisplayPicture: Some(callbacks::on_display),
+        pfnGetSEIMsg: if core.config.sei {
+            Some(callbacks::on_sei)
+        } else {
+            None
+        },
         ..Default::default()
     };
     // SAFETY: the callbacks are `extern "C"` functions that never unwind; `pUserData` is the
@@ -149,6 +154,7 @@ pub(crate) fn open(
         mapped: RefCell::new(Vec::new()),
         stats: Cell::new(DecoderStats::default()),
         output: Cell::new(config.output),
+        sei: RefCell::new(Vec::new()),
     });
     let parser = create_parser(window, api, &core)?;
     Ok(DecoderSession { parser, core })
@@ -269,6 +275,7 @@ impl Decoder {
         self.check_usable()?;
         self.core.unmap_leaked()?;
         self.core.pending.borrow_mut().clear();
+        self.core.clear_sei();
         self.core.error.borrow_mut().take();
         self.renew_parser()
     }
@@ -556,7 +563,8 @@ impl<'a> DecodedFrames<'a> {
                 next.layout,
                 next.bit_depth,
             )
-            .with_colour(next.colour, next.stream_height))),
+            .with_colour(next.colour, next.stream_height)
+            .with_sei(next.sei))),
             Backing::Surface {
                 index,
                 progressive,
@@ -582,7 +590,8 @@ impl<'a> DecodedFrames<'a> {
                         next.layout,
                         next.bit_depth,
                     )
-                    .with_colour(next.colour, next.stream_height))),
+                    .with_colour(next.colour, next.stream_height)
+                    .with_sei(next.sei))),
                     Err(error) => {
                         // Not lost: the frame stays first in the queue for the next call.
                         core.pending.borrow_mut().push_front(next);

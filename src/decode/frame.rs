@@ -10,6 +10,7 @@
 
 use super::config::PixelFormat;
 use super::planes::{FrameLayout, copy_planes};
+use super::sei::SeiMessage;
 use super::state::DecoderState;
 use crate::convert::ColourDescription;
 use crate::cuda::{Context, DeviceBuffer};
@@ -30,6 +31,7 @@ pub struct Frame<'a> {
     bit_depth: u8,
     colour: ColourDescription,
     stream_height: u32,
+    sei: Vec<SeiMessage>,
 }
 
 impl<'a> Frame<'a> {
@@ -49,6 +51,7 @@ impl<'a> Frame<'a> {
             bit_depth,
             colour: ColourDescription::default(),
             stream_height: layout.height,
+            sei: Vec::new(),
         }
     }
 
@@ -67,6 +70,7 @@ impl<'a> Frame<'a> {
             bit_depth,
             colour: ColourDescription::default(),
             stream_height: layout.height,
+            sei: Vec::new(),
         }
     }
 
@@ -76,6 +80,18 @@ impl<'a> Frame<'a> {
         self.colour = colour;
         self.stream_height = stream_height;
         self
+    }
+
+    /// Attaches the picture's SEI messages.
+    pub(crate) fn with_sei(mut self, sei: Vec<SeiMessage>) -> Self {
+        self.sei = sei;
+        self
+    }
+
+    /// The SEI messages of this picture's access unit, in bitstream order (empty unless the
+    /// decoder was configured [`with_sei`](super::DecoderConfig::with_sei)).
+    pub fn sei(&self) -> &[SeiMessage] {
+        &self.sei
     }
 
     /// The height of the stream's display area (the frame's height unless the decoder

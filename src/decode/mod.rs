@@ -41,6 +41,7 @@ mod geometry;
 mod nvdec_objects;
 mod planes;
 mod pool;
+mod sei;
 mod state;
 
 pub use caps::DecodeCaps;
@@ -50,6 +51,10 @@ pub use frame::Frame;
 pub use frame_pool::{DeviceFramePool, OwnedFrame};
 pub use planes::FrameLayout;
 pub use pool::{DecoderPool, DecoderPools, DecoderSpec, PoolConfig, PoolStats, PooledDecoder};
+pub use sei::{
+    ContentLightLevel, MAX_SEI_BYTES, MAX_SEI_MESSAGES, MasteringDisplay, SEI_CONTENT_LIGHT_LEVEL,
+    SEI_MASTERING_DISPLAY, SEI_USER_DATA_REGISTERED, SEI_USER_DATA_UNREGISTERED, SeiMessage,
+};
 pub use state::{DecoderStats, StreamInfo};
 
 use crate::cuda::Context;

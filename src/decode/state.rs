@@ -29,6 +29,7 @@ use super::config::{DecoderConfig, MAX_DIMENSION, MAX_SURFACES, OutputGeometry, 
 use super::geometry::{Geometry, Shape};
 use super::nvdec_objects::{CtxLock, DecoderHandle, WorkStream};
 use super::planes::{FrameLayout, copy_planes};
+use super::sei::SeiMessage;
 use crate::convert::ColourDescription;
 use crate::cuda::{Context, DeviceBuffer};
 use crate::error::{Error, Result};
@@ -57,6 +58,8 @@ pub(crate) struct Pending {
     pub(crate) colour: ColourDescription,
     /// Height of the stream's display area.
     pub(crate) stream_height: u32,
+    /// SEI messages of the picture (empty unless SEI delivery is on).
+    pub(crate) sei: Vec<SeiMessage>,
 }
 
 /// Counters of stream changes.
@@ -72,6 +75,9 @@ pub struct DecoderStats {
     /// Mapped frames that were never dropped (`std::mem::forget`) and were unmapped by the
     /// decoder before it touched its surfaces again.
     pub leaked_frames_unmapped: u64,
+    /// Pictures whose SEI messages exceeded the per-picture bounds (see `decode::MAX_SEI_BYTES`)
+    /// and were dropped.
+    pub sei_dropped: u64,
 }
 
 /// What a sequence callback reported, read from the driver's `CUVIDEOFORMAT` field by field
@@ -146,6 +152,8 @@ pub(crate) struct DecoderState {
     pub(crate) stats: Cell<DecoderStats>,
     /// Crop and scale for the next sequence (from the config, or set since).
     pub(crate) output: Cell<OutputGeometry>,
+    /// SEI messages by decode surface index, waiting for their picture's display.
+    pub(crate) sei: RefCell<Vec<Vec<SeiMessage>>>,
 }
 
 impl DecoderState {
@@ -479,8 +487,53 @@ impl DecoderState {
             bit_depth: stream.bit_depth,
             colour: stream.colour,
             stream_height: stream.display_height,
+            sei: self.take_sei(info.picture_index),
         });
         Ok(())
+    }
+}
+
+impl DecoderState {
+    /// The SEI callback: keeps a picture's messages (or, over the bounds, none) under its
+    /// decode surface index until it is displayed.
+    pub(crate) fn on_sei(&self, picture_index: u32, messages: Option<Vec<SeiMessage>>) {
+        let Ok(index) = usize::try_from(picture_index) else {
+            return;
+        };
+        if index >= MAX_SURFACES as usize {
+            tracing::warn!(
+                picture_index,
+                "SEI for a surface index out of range; dropped"
+            );
+            self.bump(|s| s.sei_dropped += 1);
+            return;
+        }
+        let mut slots = self.sei.borrow_mut();
+        if slots.len() <= index {
+            slots.resize_with(index + 1, Vec::new);
+        }
+        match messages {
+            Some(messages) => slots[index] = messages,
+            None => {
+                slots[index].clear();
+                self.bump(|s| s.sei_dropped += 1);
+            }
+        }
+    }
+
+    /// Takes the SEI messages waiting for surface `picture_index`.
+    fn take_sei(&self, picture_index: i32) -> Vec<SeiMessage> {
+        let mut slots = self.sei.borrow_mut();
+        usize::try_from(picture_index)
+            .ok()
+            .and_then(|i| slots.get_mut(i))
+            .map(std::mem::take)
+            .unwrap_or_default()
+    }
+
+    /// Forgets SEI messages of pictures never displayed (a reset or flush).
+    pub(crate) fn clear_sei(&self) {
+        self.sei.borrow_mut().iter_mut().for_each(Vec::clear);
     }
 }
 
