@@ -231,15 +231,16 @@ fn throughput(
     }
     let wall = (last_finish - t0).as_secs_f64();
     hold_ms.sort_by(f64::total_cmp);
+    let output = format!(
+        "crop {} size {}",
+        std::env::var("BENCH_CROP").unwrap_or_else(|_| "-".into()),
+        std::env::var("BENCH_SIZE").unwrap_or_else(|_| "-".into())
+    );
     Ok(format!(
         r#"{{"mode":"throughput","frame_stream":"{}","keep":"{}","output":"{}","codec":"{codec}","n":{n},"display_delay":{},"surfaces":{},"recreations":{},"init_hold_median_ms":{:.1},"frames":{total},"frames_per_decoder_min":{},"frames_per_decoder_max":{},"wall_s":{wall:.4},"fps":{:.1}}}"#,
         std::env::var("BENCH_FRAME_STREAM").unwrap_or_else(|_| "wait".into()),
         Keep::name(),
-        format!(
-            "crop {} size {}",
-            std::env::var("BENCH_CROP").unwrap_or_else(|_| "-".into()),
-            std::env::var("BENCH_SIZE").unwrap_or_else(|_| "-".into())
-        ),
+        output,
         delay.unwrap_or(1),
         shape.0,
         shape.1,
