@@ -15,10 +15,18 @@
 //!                                                  # thread reused after `flush`
 //! decode_bench memory     CLIP                     # device memory per extra decoder session
 //! decode_bench teardown   CLIP N                   # wall time to drop N decoders at once
+//! decode_bench convertkernel CLIP K                # the conversion kernel alone: K planar-f32
+//!                                                  # conversions of one frame, and K device copies
+//!                                                  # of it, in bytes per second
 //! ```
 //! Frames are mapped (zero-copy) and released, as a consumer that reads the surface does;
 //! `BENCH_KEEP=pool` (or `device`) makes the throughput mode keep a copy of each frame in a
-//! reusable `DeviceFramePool` buffer (or a new device allocation) instead.
+//! reusable `DeviceFramePool` buffer (or a new device allocation) instead; `BENCH_KEEP=rgb`
+//! converts each frame to planar `f32` RGB into an `RgbFramePool` buffer (waited for), and
+//! `BENCH_KEEP=rgb-into` into one reused buffer per decoder (queued without a host wait with
+//! `BENCH_FRAME_STREAM=per-thread`). `BENCH_SIZE=WxH` and `BENCH_CROP=X,Y,W,H` make NVDEC
+//! scale / crop the output (e.g. `BENCH_SIZE=640x360`, or `BENCH_CROP=420,0,1080,1080
+//! BENCH_SIZE=224x224`).
 
 use std::process::ExitCode;
 use std::sync::{Arc, Barrier};
@@ -26,9 +34,11 @@ use std::thread;
 use std::time::{Duration, Instant};
 
 use nvcodec_guard::Codec;
+use nvcodec_guard::convert::{ConvertSpec, Converter, RgbFramePool, RgbLayout, SampleType};
+use nvcodec_guard::cuda::DeviceBuffer;
 use nvcodec_guard::decode::{
-    Decoder, DecoderBuilder, DecoderConfig, DecoderPools, DecoderSpec, DeviceFramePool, Frame,
-    PoolConfig,
+    CropRect, Decoder, DecoderBuilder, DecoderConfig, DecoderPools, DecoderSpec, DeviceFramePool,
+    Frame, PoolConfig,
 };
 use nvcodec_guard::init::{init_lock_stats, wait_for_teardowns};
 use nvcodec_guard::input::ElementaryStream;
@@ -46,6 +56,12 @@ fn load(path: &str) -> nvcodec_guard::Result<(Codec, Packets)> {
 
 fn config(codec: Codec, delay: Option<u32>) -> DecoderConfig {
     let mut c = DecoderConfig::new(codec).with_max_size(1920, 1080);
+    if let Some(v) = parse_list("BENCH_SIZE", 'x') {
+        c = c.with_output_size(v[0], v[1]);
+    }
+    if let Some(v) = parse_list("BENCH_CROP", ',') {
+        c = c.with_crop(CropRect::new(v[0], v[1], v[2], v[3]));
+    }
     if std::env::var("BENCH_FRAME_STREAM").as_deref() == Ok("per-thread") {
         // SAFETY: CU_STREAM_PER_THREAD (0x2) is valid in every context; each decoder here is
         // built, fed and dropped on one thread, so its maps and copies all land on that
@@ -73,6 +89,17 @@ enum Keep {
     Map,
     Pool(DeviceFramePool),
     Device,
+    Rgb(Converter, RgbFramePool, ConvertSpec),
+    RgbInto(Converter, std::cell::RefCell<DeviceBuffer>, ConvertSpec),
+}
+
+fn planar_f32() -> ConvertSpec {
+    ConvertSpec::new(RgbLayout::PlanarRgb, SampleType::F32)
+}
+
+fn parse_list(var: &str, sep: char) -> Option<Vec<u32>> {
+    let v = std::env::var(var).ok()?;
+    v.split(sep).map(|x| x.trim().parse().ok()).collect()
 }
 
 impl Keep {
@@ -80,6 +107,24 @@ impl Keep {
         match std::env::var("BENCH_KEEP").as_deref() {
             Ok("pool") => Keep::Pool(DeviceFramePool::new(decoder.context())),
             Ok("device") => Keep::Device,
+            Ok("rgb") => Keep::Rgb(
+                Converter::new(decoder.context()).expect("conversion kernels"),
+                RgbFramePool::new(decoder.context()),
+                planar_f32(),
+            ),
+            Ok("rgb-into") => {
+                let (w, h) = parse_list("BENCH_SIZE", 'x')
+                    .map(|v| (v[0], v[1]))
+                    .unwrap_or((1920, 1080));
+                Keep::RgbInto(
+                    Converter::new(decoder.context()).expect("conversion kernels"),
+                    std::cell::RefCell::new(
+                        DeviceBuffer::alloc(decoder.context(), planar_f32().packed_size(w, h))
+                            .expect("output buffer"),
+                    ),
+                    planar_f32(),
+                )
+            }
             _ => Keep::Map,
         }
     }
@@ -93,6 +138,14 @@ impl Keep {
             Keep::Map => drop(frame),
             Keep::Pool(pool) => drop(frame.copy_to_pool(pool)?),
             Keep::Device => drop(frame.copy_to_device()?),
+            Keep::Rgb(converter, pool, spec) => {
+                drop(converter.convert_to_pool(&frame, spec, pool)?)
+            }
+            Keep::RgbInto(converter, buffer, spec) => {
+                // One buffer reused for every frame (throughput only: nobody reads it).
+                let row = spec.row_bytes(frame.width());
+                converter.convert_into(&frame, spec, &mut buffer.borrow_mut(), 0, row)?
+            }
         }
         Ok(())
     }
@@ -178,10 +231,16 @@ fn throughput(
     }
     let wall = (last_finish - t0).as_secs_f64();
     hold_ms.sort_by(f64::total_cmp);
+    let output = format!(
+        "crop {} size {}",
+        std::env::var("BENCH_CROP").unwrap_or_else(|_| "-".into()),
+        std::env::var("BENCH_SIZE").unwrap_or_else(|_| "-".into())
+    );
     Ok(format!(
-        r#"{{"mode":"throughput","frame_stream":"{}","keep":"{}","codec":"{codec}","n":{n},"display_delay":{},"surfaces":{},"recreations":{},"init_hold_median_ms":{:.1},"frames":{total},"frames_per_decoder_min":{},"frames_per_decoder_max":{},"wall_s":{wall:.4},"fps":{:.1}}}"#,
+        r#"{{"mode":"throughput","frame_stream":"{}","keep":"{}","output":"{}","codec":"{codec}","n":{n},"display_delay":{},"surfaces":{},"recreations":{},"init_hold_median_ms":{:.1},"frames":{total},"frames_per_decoder_min":{},"frames_per_decoder_max":{},"wall_s":{wall:.4},"fps":{:.1}}}"#,
         std::env::var("BENCH_FRAME_STREAM").unwrap_or_else(|_| "wait".into()),
         Keep::name(),
+        output,
         delay.unwrap_or(1),
         shape.0,
         shape.1,
@@ -457,6 +516,52 @@ fn memory(codec: Codec, packets: Packets) -> nvcodec_guard::Result<String> {
     ))
 }
 
+/// The conversion kernel alone: `k` planar-f32 conversions of the first frame of the clip
+/// back to back (queued without host waits when `BENCH_FRAME_STREAM=per-thread`, one wait
+/// at the end), against `k` device-to-device copies of the same frame (each waited for).
+fn convert_kernel(codec: Codec, packets: Packets, k: usize) -> nvcodec_guard::Result<String> {
+    let mut decoder = DecoderBuilder::new(config(codec, None)).build()?;
+    let converter = Converter::new(decoder.context())?;
+    let pool = RgbFramePool::new(decoder.context());
+    let spec = planar_f32();
+    let mut result = None;
+    for (data, pts) in packets.iter() {
+        let mut frames = decoder.decode(data, *pts)?;
+        let Some(frame) = frames.next() else { continue };
+        let frame = frame?;
+        let (w, h) = (frame.width(), frame.height());
+        let mut out = DeviceBuffer::alloc(frame.context(), spec.packed_size(w, h))?;
+        let mut copy = DeviceBuffer::alloc(frame.context(), frame.layout().packed_size())?;
+        converter.convert_into(&frame, &spec, &mut out, 0, spec.row_bytes(w))?; // warm-up
+        drop(converter.convert_to_pool(&frame, &spec, &pool)?);
+        let t0 = Instant::now();
+        for _ in 0..k {
+            converter.convert_into(&frame, &spec, &mut out, 0, spec.row_bytes(w))?;
+        }
+        drop(converter.convert_to_pool(&frame, &spec, &pool)?); // waits for the stream
+        let convert_s = t0.elapsed().as_secs_f64();
+        let t1 = Instant::now();
+        for _ in 0..k {
+            frame.copy_to_buffer(&mut copy)?;
+        }
+        let copy_s = t1.elapsed().as_secs_f64();
+        let src = frame.layout().packed_size() as f64;
+        let convert_bytes = (src + spec.packed_size(w, h) as f64) * (k + 1) as f64;
+        let copy_bytes = 2.0 * src * k as f64;
+        result = Some(format!(
+            r#"{{"mode":"convertkernel","codec":"{codec}","width":{w},"height":{h},"k":{k},"frame_stream":"{}","convert_gb_s":{:.1},"convert_us":{:.2},"copy_gb_s":{:.1},"copy_us":{:.2}}}"#,
+            std::env::var("BENCH_FRAME_STREAM").unwrap_or_else(|_| "wait".into()),
+            convert_bytes / convert_s / 1e9,
+            convert_s / (k + 1) as f64 * 1e6,
+            copy_bytes / copy_s / 1e9,
+            copy_s / k as f64 * 1e6,
+        ));
+        break;
+    }
+    drop(decoder);
+    result.ok_or_else(|| std::io::Error::other("the clip produced no frame").into())
+}
+
 fn teardown(codec: Codec, packets: Packets, n: usize) -> nvcodec_guard::Result<String> {
     let few = &packets[..packets.len().min(10)];
     let barrier = Arc::new(Barrier::new(n + 1));
@@ -536,6 +641,7 @@ fn main() -> ExitCode {
         }
         "passes" => passes(codec, packets),
         "teardown" => teardown(codec, packets, n),
+        "convertkernel" => convert_kernel(codec, packets, n.max(1)),
         _ => return usage(),
     };
     match result {

@@ -3,6 +3,7 @@
 #![warn(clippy::undocumented_unsafe_blocks)]
 
 pub mod codec;
+pub mod convert;
 pub mod cuda;
 pub mod decode;
 pub mod encode;

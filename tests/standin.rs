@@ -1630,6 +1630,23 @@ fn pool_concurrent_checkouts_never_overlap() {
     assert_live(s, &baseline, "after the pool churn");
 }
 
+/// The conversion kernels cannot be loaded (the stand-in's `cuModuleLoadData` answers
+/// CUDA_ERROR_NOT_SUPPORTED, as a driver too old for the PTX answers with its own status):
+/// `Converter::new` is an error naming the call, taken inside a window that is released.
+fn conversion_kernels_unloadable_is_an_error_naming_the_call() {
+    let _s = on_standin();
+    let decoder = build(ContextMode::SharedPrimary).expect("build");
+    match nvcodec_guard::convert::Converter::new(decoder.context()) {
+        Err(nvcodec_guard::Error::Driver(DriverError { call, status, .. })) => {
+            assert_eq!((call, status.code()), ("cuModuleLoadData", 801));
+        }
+        other => panic!("expected the cuModuleLoadData error, got {other:?}"),
+    }
+    let _free = CudaInitGuard::acquire_timeout(std::time::Duration::from_secs(1))
+        .expect("the init lock was left held");
+    assert_eq!(init_lock_stats().max_concurrent_lifecycle_calls, 1);
+}
+
 fn scenarios() -> Vec<(String, Driver)> {
     let mut list = Vec::new();
     for status in ODD_STATUSES {
@@ -1671,6 +1688,7 @@ fn scenarios() -> Vec<(String, Driver)> {
         "pool_reset_drops_the_old_stream",
         "pool_small_decoder_not_handed_out_for_larger",
         "pool_concurrent_checkouts_never_overlap",
+        "conversion_kernels_unloadable_is_an_error_naming_the_call",
     ] {
         list.push((name.into(), Driver::Current));
     }
@@ -1714,6 +1732,9 @@ fn run_scenario(name: &str) {
         ["nvenc_lifecycle_never_overlaps"] => nvenc_lifecycle_never_overlaps(),
         ["pool_keys_lru_and_limits"] => pool_keys_lru_and_limits(),
         ["pool_memory_budget"] => pool_memory_budget(),
+        ["conversion_kernels_unloadable_is_an_error_naming_the_call"] => {
+            conversion_kernels_unloadable_is_an_error_naming_the_call()
+        }
         ["pool_reset_drops_the_old_stream"] => pool_reset_drops_the_old_stream(),
         ["pool_small_decoder_not_handed_out_for_larger"] => {
             pool_small_decoder_not_handed_out_for_larger()

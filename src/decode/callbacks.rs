@@ -9,9 +9,12 @@ use std::ffi::{c_int, c_void};
 use std::panic::{AssertUnwindSafe, catch_unwind};
 
 use nvidia_video_codec_sdk::sys::cuviddec::CUVIDPICPARAMS;
-use nvidia_video_codec_sdk::sys::nvcuvid::{CUVIDEOFORMAT, CUVIDPARSERDISPINFO};
+use nvidia_video_codec_sdk::sys::nvcuvid::{
+    CUVIDEOFORMAT, CUVIDPARSERDISPINFO, CUVIDSEIMESSAGEINFO,
+};
 
 use super::callback_target::CallbackTarget;
+use super::sei::{MAX_SEI_MESSAGES, collect};
 use super::state::{DecoderState, SequenceFormat};
 use crate::error::{Error, Result};
 
@@ -89,6 +92,10 @@ unsafe fn read_format(format: *const CUVIDEOFORMAT) -> Option<SequenceFormat> {
                 (&raw const (*format).frame_rate.numerator).read(),
                 (&raw const (*format).frame_rate.denominator).read(),
             ),
+            // Four bytes: a bit-field byte, then primaries, transfer, matrix.
+            video_signal: (&raw const (*format).video_signal_description)
+                .cast::<[u8; 4]>()
+                .read(),
         })
     }
 }
@@ -119,6 +126,56 @@ pub(crate) unsafe extern "C" fn on_decode(user: *mut c_void, params: *mut CUVIDP
         }
         // SAFETY: `params` is the parser's live picture, as the callback contract says.
         unsafe { core.on_decode(params) }?;
+        Ok(1)
+    })
+}
+
+/// `pfnGetSEIMsg`: the SEI messages of one picture (decode order), kept by surface index.
+/// Every field of the driver's `CUVIDSEIMESSAGEINFO` and `CUSEIMESSAGE` array is read as a
+/// plain integer or pointer; the payload is read only up to the sum of the message sizes,
+/// after that sum was checked against the per-picture bound.
+pub(crate) unsafe extern "C" fn on_sei(user: *mut c_void, info: *mut CUVIDSEIMESSAGEINFO) -> c_int {
+    guarded(user, "sei", false, |core| {
+        if info.is_null() {
+            return Ok(1);
+        }
+        // SAFETY: the parser passes a live message info for the duration of the call; its
+        // fields are plain integers and pointers.
+        let (data, messages, count, picture) = unsafe {
+            (
+                (&raw const (*info).pSEIData).read(),
+                (&raw const (*info).pSEIMessage).read(),
+                (&raw const (*info).sei_message_count).read(),
+                (&raw const (*info).picIdx).read(),
+            )
+        };
+        let count = count as usize;
+        let collected =
+            if count > MAX_SEI_MESSAGES || (count > 0 && (messages.is_null() || data.is_null())) {
+                None
+            } else {
+                let header = |i: usize| {
+                    // SAFETY: `messages` points to `count` entries (the callback contract), and
+                    // `i < count`; each is read field by field as integers.
+                    unsafe {
+                        let m = messages.add(i);
+                        (
+                            (&raw const (*m).sei_message_type).read(),
+                            (&raw const (*m).sei_message_size).read(),
+                        )
+                    }
+                };
+                let headers: Vec<(u8, u32)> = (0..count).map(header).collect();
+                collect(&headers, |total| {
+                    if total == 0 {
+                        return Some(Vec::new());
+                    }
+                    // SAFETY: the driver's payload buffer holds the concatenated messages, `total`
+                    // bytes (the sum of their sizes, bounded by MAX_SEI_BYTES).
+                    Some(unsafe { std::slice::from_raw_parts(data.cast::<u8>(), total) }.to_vec())
+                })
+            };
+        core.on_sei(picture, collected);
         Ok(1)
     })
 }

@@ -55,6 +55,9 @@ pub(crate) fn cuvid_codec_name(value: u32) -> String {
 /// `cudaVideoChromaFormat_420`.
 pub(crate) const CHROMA_420: u32 = cudaVideoChromaFormat::cudaVideoChromaFormat_420 as u32;
 
+/// `cudaVideoChromaFormat_444`.
+pub(crate) const CHROMA_444: u32 = cudaVideoChromaFormat::cudaVideoChromaFormat_444 as u32;
+
 /// The subset of `CUVIDDECODECAPS` this crate uses.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[non_exhaustive]
@@ -75,12 +78,30 @@ pub struct DecodeCaps {
     pub nv12_output: bool,
     /// Whether P016 output is possible.
     pub p016_output: bool,
+    /// Whether 8-bit planar 4:4:4 (`YUV444`) output is possible (4:4:4 queries only).
+    pub yuv444_output: bool,
+    /// Whether 16-bit planar 4:4:4 (`YUV444_16Bit`) output is possible (4:4:4 queries only).
+    pub yuv444_16_output: bool,
 }
 
-type Key = (u32, Codec, u8);
+impl DecodeCaps {
+    /// Whether frames can be output as `format`.
+    pub fn outputs(&self, format: super::config::PixelFormat) -> bool {
+        use super::config::PixelFormat as F;
+        match format {
+            F::Nv12 => self.nv12_output,
+            F::P016 => self.p016_output,
+            F::Yuv444 => self.yuv444_output,
+            F::Yuv444P16 => self.yuv444_16_output,
+        }
+    }
+}
+
+type Key = (u32, Codec, u8, bool);
 static CACHE: Mutex<Option<HashMap<Key, DecodeCaps>>> = Mutex::new(None);
 
-/// Queries (or recalls) the caps for 4:2:0 `codec` at `bit_depth` on device `ordinal`.
+/// Queries (or recalls) the caps for `codec` at `bit_depth`, 4:2:0 or 4:4:4, on device
+/// `ordinal`.
 /// Needs the device's context current and an init window (`cuvidGetDecoderCaps` is a
 /// lifecycle call).
 pub(crate) fn query(
@@ -89,8 +110,9 @@ pub(crate) fn query(
     ordinal: u32,
     codec: Codec,
     bit_depth: u8,
+    chroma_444: bool,
 ) -> Result<DecodeCaps> {
-    let key = (ordinal, codec, bit_depth);
+    let key = (ordinal, codec, bit_depth, chroma_444);
     if let Some(caps) = CACHE
         .lock()
         .unwrap_or_else(PoisonError::into_inner)
@@ -102,7 +124,7 @@ pub(crate) fn query(
     let raw = api.decoder_caps(
         window,
         cuvid_codec_value(codec),
-        CHROMA_420,
+        if chroma_444 { CHROMA_444 } else { CHROMA_420 },
         u32::from(bit_depth.saturating_sub(8)),
     )?;
     let mask = raw.output_format_mask;
@@ -115,6 +137,11 @@ pub(crate) fn query(
         min_height: u32::from(raw.min_height),
         nv12_output: mask & (1 << cudaVideoSurfaceFormat::cudaVideoSurfaceFormat_NV12 as u32) != 0,
         p016_output: mask & (1 << cudaVideoSurfaceFormat::cudaVideoSurfaceFormat_P016 as u32) != 0,
+        yuv444_output: mask & (1 << cudaVideoSurfaceFormat::cudaVideoSurfaceFormat_YUV444 as u32)
+            != 0,
+        yuv444_16_output: mask
+            & (1 << cudaVideoSurfaceFormat::cudaVideoSurfaceFormat_YUV444_16Bit as u32)
+            != 0,
     };
     CACHE
         .lock()
@@ -142,7 +169,7 @@ pub(crate) fn describe_supported(window: WindowToken<'_>, api: &Nvcuvid, ordinal
     let list: Vec<String> = candidates
         .iter()
         .filter_map(
-            |&(codec, depth)| match query(window, api, ordinal, codec, depth) {
+            |&(codec, depth)| match query(window, api, ordinal, codec, depth, false) {
                 Ok(c) if c.supported => Some(format!(
                     "{codec} {depth}-bit up to {}x{}",
                     c.max_width, c.max_height
@@ -158,21 +185,25 @@ pub(crate) fn describe_supported(window: WindowToken<'_>, api: &Nvcuvid, ordinal
     }
 }
 
-/// Checks that `codec` at `bit_depth` and `width`×`height` decodes on this device.
+/// Checks that `codec` at `bit_depth` (4:2:0, or 4:4:4 when `chroma_444`) and
+/// `width`×`height` decodes on this device.
+#[allow(clippy::too_many_arguments)]
 pub(crate) fn require(
     window: WindowToken<'_>,
     api: &Nvcuvid,
     context: &Context,
     codec: Codec,
     bit_depth: u8,
+    chroma_444: bool,
     width: u32,
     height: u32,
 ) -> Result<DecodeCaps> {
     let (ordinal, device_name) = (context.ordinal(), context.device_name());
-    let caps = query(window, api, ordinal, codec, bit_depth)?;
+    let caps = query(window, api, ordinal, codec, bit_depth, chroma_444)?;
     if !caps.supported {
+        let chroma = if chroma_444 { "4:4:4" } else { "4:2:0" };
         return Err(Error::Unsupported {
-            what: format!("{codec} 4:2:0 {bit_depth}-bit decode on {device_name}"),
+            what: format!("{codec} {chroma} {bit_depth}-bit decode on {device_name}"),
             supported: describe_supported(window, api, ordinal),
         });
     }

@@ -19,7 +19,22 @@ pub enum OutputFormat {
     P016,
 }
 
-/// The layout a frame actually has (resolved from [`OutputFormat::Auto`]).
+impl OutputFormat {
+    /// The layout for a stream of `bit_depth` bits and chroma format (4:4:4 or 4:2:0).
+    /// 4:4:4 streams always come out as [`PixelFormat::Yuv444`] (8-bit) or
+    /// [`PixelFormat::Yuv444P16`] (deeper): NVDEC has no 4:2:0 output for them, so `Nv12`
+    /// and `P016` apply to 4:2:0 streams only.
+    pub fn resolve_for(self, bit_depth: u8, chroma_444: bool) -> PixelFormat {
+        match (chroma_444, bit_depth > 8) {
+            (true, false) => PixelFormat::Yuv444,
+            (true, true) => PixelFormat::Yuv444P16,
+            (false, _) => self.resolve(bit_depth),
+        }
+    }
+}
+
+/// The layout a frame actually has (resolved from [`OutputFormat::Auto`] and the stream's
+/// chroma format).
 ///
 /// The encoder names the same bytes its own way: a decoded frame goes into an encoder
 /// configured with `InputFormat::from(frame.pixel_format())` (`P016` → `P010`).
@@ -29,6 +44,11 @@ pub enum PixelFormat {
     Nv12,
     /// 16-bit semi-planar 4:2:0, sample value in the high bits.
     P016,
+    /// 8-bit planar 4:4:4: Y, U and V planes of full size (NVDEC's `YUV444`).
+    Yuv444,
+    /// 16-bit little-endian planar 4:4:4, sample value in the high bits like P016 (NVDEC's
+    /// `YUV444_16Bit`).
+    Yuv444P16,
 }
 
 impl std::fmt::Display for PixelFormat {
@@ -37,17 +57,25 @@ impl std::fmt::Display for PixelFormat {
         f.write_str(match self {
             PixelFormat::Nv12 => "NV12",
             PixelFormat::P016 => "P016",
+            PixelFormat::Yuv444 => "YUV444",
+            PixelFormat::Yuv444P16 => "YUV444_16Bit",
         })
     }
 }
 
 impl PixelFormat {
-    /// Bytes per sample: 1 for NV12, 2 for P016.
+    /// Bytes per sample: 1 for NV12 and YUV444, 2 for P016 and YUV444_16Bit.
     pub fn bytes_per_sample(self) -> usize {
         match self {
-            PixelFormat::Nv12 => 1,
-            PixelFormat::P016 => 2,
+            PixelFormat::Nv12 | PixelFormat::Yuv444 => 1,
+            PixelFormat::P016 | PixelFormat::Yuv444P16 => 2,
         }
+    }
+
+    /// Whether chroma has luma's resolution (three full planes) rather than half of it
+    /// (one interleaved UV plane).
+    pub fn is_444(self) -> bool {
+        matches!(self, PixelFormat::Yuv444 | PixelFormat::Yuv444P16)
     }
 }
 
@@ -60,6 +88,110 @@ impl OutputFormat {
             OutputFormat::Auto if bit_depth > 8 => PixelFormat::P016,
             OutputFormat::Auto => PixelFormat::Nv12,
         }
+    }
+}
+
+/// A rectangle of the displayed picture, in pixels from its top-left corner. Every value must
+/// be even (4:2:0 chroma covers pixel pairs).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct CropRect {
+    /// Left edge.
+    pub x: u32,
+    /// Top edge.
+    pub y: u32,
+    /// Width.
+    pub width: u32,
+    /// Height.
+    pub height: u32,
+}
+
+impl CropRect {
+    /// The rectangle `width × height` at `(x, y)`.
+    pub fn new(x: u32, y: u32, width: u32, height: u32) -> Self {
+        CropRect {
+            x,
+            y,
+            width,
+            height,
+        }
+    }
+}
+
+/// What NVDEC's post-processing hands out, for free, during the map: a crop of the display
+/// area, scaled to a size. Both `None` (the default): the display area at its own size.
+///
+/// The crop is relative to the displayed picture and clamped to it (a stream smaller than
+/// the crop gets its whole picture cropped from `(x, y)`, never a read outside it); the output
+/// size defaults to the crop's. NVDEC scales with its own filter (NVIDIA documents none; it
+/// is compared against software filters in `gpu_decode`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+#[non_exhaustive]
+pub struct OutputGeometry {
+    /// The part of the displayed picture to keep.
+    pub crop: Option<CropRect>,
+    /// The size frames are scaled to, `(width, height)`, both even.
+    pub size: Option<(u32, u32)>,
+}
+
+impl OutputGeometry {
+    /// The display area at its own size.
+    pub fn new() -> Self {
+        OutputGeometry::default()
+    }
+
+    /// Keeps only `crop` of the displayed picture.
+    pub fn with_crop(mut self, crop: CropRect) -> Self {
+        self.crop = Some(crop);
+        self
+    }
+
+    /// Scales frames to `width × height`.
+    pub fn with_size(mut self, width: u32, height: u32) -> Self {
+        self.size = Some((width, height));
+        self
+    }
+
+    /// Whether frames are cropped or scaled.
+    pub fn is_set(&self) -> bool {
+        self.crop.is_some() || self.size.is_some()
+    }
+
+    /// Rejects odd or zero values and an output larger than the decoder's maximum size.
+    ///
+    /// # Errors
+    /// [`Error::InvalidConfig`] naming the value.
+    pub fn validate(&self, max_width: u32, max_height: u32) -> Result<()> {
+        if let Some((w, h)) = self.size {
+            if w == 0 || h == 0 || w % 2 != 0 || h % 2 != 0 {
+                return Err(Error::InvalidConfig {
+                    parameter: "output size",
+                    reason: format!("output size {w}x{h} (both must be even and non-zero)"),
+                });
+            }
+            if u64::from(w) > u64::from(max_width).div_ceil(16) * 16
+                || u64::from(h) > u64::from(max_height).div_ceil(16) * 16
+            {
+                return Err(Error::InvalidConfig {
+                    parameter: "output size",
+                    reason: format!(
+                        "output size {w}x{h} exceeds the decoder's maximum {max_width}x{max_height}"
+                    ),
+                });
+            }
+        }
+        if let Some(c) = self.crop {
+            let odd = [c.x, c.y, c.width, c.height].iter().any(|v| v % 2 != 0);
+            if odd || c.width == 0 || c.height == 0 || c.x > MAX_DIMENSION || c.y > MAX_DIMENSION {
+                return Err(Error::InvalidConfig {
+                    parameter: "crop",
+                    reason: format!(
+                        "crop {}x{} at ({}, {}) (all values even, size non-zero)",
+                        c.width, c.height, c.x, c.y
+                    ),
+                });
+            }
+        }
+        Ok(())
     }
 }
 
@@ -108,6 +240,11 @@ pub struct DecoderConfig {
     /// Low-latency decoding (see [`with_low_latency`](Self::with_low_latency)); off by
     /// default.
     pub low_latency: bool,
+    /// Crop and scale applied by NVDEC when frames are mapped (default: none).
+    pub output: OutputGeometry,
+    /// Deliver SEI messages with their frames ([`Frame::sei`](super::Frame::sei)); off by
+    /// default (no callback, no copies).
+    pub sei: bool,
 }
 
 /// A CUDA stream a decoder's frames are *ordered on* instead of waited for.
@@ -166,6 +303,8 @@ impl DecoderConfig {
             runtime_lock_timeout: Duration::from_secs(30),
             frame_stream: None,
             low_latency: false,
+            output: OutputGeometry::new(),
+            sei: false,
         }
     }
 
@@ -247,6 +386,25 @@ impl DecoderConfig {
         self
     }
 
+    /// Scales frames to `width × height` (both even) in NVDEC's post-processing.
+    pub fn with_output_size(mut self, width: u32, height: u32) -> Self {
+        self.output.size = Some((width, height));
+        self
+    }
+
+    /// Delivers SEI messages (HDR metadata, user data, captions) with the frame they belong
+    /// to, in display order.
+    pub fn with_sei(mut self, enabled: bool) -> Self {
+        self.sei = enabled;
+        self
+    }
+
+    /// Keeps only `crop` of the displayed picture (NVDEC's post-processing).
+    pub fn with_crop(mut self, crop: CropRect) -> Self {
+        self.output.crop = Some(crop);
+        self
+    }
+
     /// Orders frames on `stream` instead of waiting for them (see [`FrameStream`]).
     pub fn with_frame_stream(mut self, stream: FrameStream) -> Self {
         self.frame_stream = Some(stream);
@@ -325,6 +483,7 @@ impl DecoderConfig {
                 ),
             });
         }
+        self.output.validate(self.max_width, self.max_height)?;
         if self.display_delay > MAX_DISPLAY_DELAY {
             return Err(Error::InvalidConfig {
                 parameter: "display_delay",
@@ -377,6 +536,10 @@ mod tests {
             DecoderConfig::new(Codec::H264).with_decode_surfaces(65),
             DecoderConfig::new(Codec::H264).with_output_surfaces(0),
             DecoderConfig::new(Codec::H264).with_display_delay(17),
+            DecoderConfig::new(Codec::H264).with_output_size(641, 360),
+            DecoderConfig::new(Codec::H264).with_output_size(3840, 2160),
+            DecoderConfig::new(Codec::H264).with_crop(CropRect::new(1, 0, 640, 360)),
+            DecoderConfig::new(Codec::H264).with_crop(CropRect::new(0, 0, 0, 360)),
         ];
         for config in bad {
             assert!(

@@ -15,7 +15,7 @@ use nvidia_video_codec_sdk::sys::nvcuvid::{
 use super::callback_target::CallbackTarget;
 use super::callbacks;
 use super::caps::{self, cuvid_codec};
-use super::config::DecoderConfig;
+use super::config::{DecoderConfig, OutputGeometry};
 use super::frame::Frame;
 use super::geometry::{Geometry, Shape};
 use super::nvdec_objects::{CtxLock, DecoderHandle, OwnedStream, ParserHandle, WorkStream};
@@ -75,6 +75,11 @@ fn create_parser(
         pfnSequenceCallback: Some(callbacks::on_sequence),
         pfnDecodePicture: Some(callbacks::on_decode),
         pfnDisplayPicture: Some(callbacks::on_display),
+        pfnGetSEIMsg: if core.config.sei {
+            Some(callbacks::on_sei)
+        } else {
+            None
+        },
         ..Default::default()
     };
     // SAFETY: the callbacks are `extern "C"` functions that never unwind; `pUserData` is the
@@ -106,14 +111,11 @@ pub(crate) fn open(
         context,
         shape.codec,
         shape.bit_depth,
+        shape.format.is_444(),
         shape.max_width,
         shape.max_height,
     )?;
-    let format_ok = match shape.format {
-        super::config::PixelFormat::Nv12 => caps.nv12_output,
-        super::config::PixelFormat::P016 => caps.p016_output,
-    };
-    if !format_ok {
+    if !caps.outputs(shape.format) {
         return Err(Error::Unsupported {
             what: format!(
                 "{:?} output for {} {}-bit",
@@ -154,6 +156,8 @@ pub(crate) fn open(
         fatal: Cell::new(false),
         mapped: RefCell::new(Vec::new()),
         stats: Cell::new(DecoderStats::default()),
+        output: Cell::new(config.output),
+        sei: RefCell::new(Vec::new()),
     });
     let parser = create_parser(window, api, &core)?;
     Ok(DecoderSession { parser, core })
@@ -290,8 +294,29 @@ impl Decoder {
         self.check_usable()?;
         self.core.unmap_leaked()?;
         self.core.pending.borrow_mut().clear();
+        self.core.clear_sei();
         self.core.error.borrow_mut().take();
         Ok(())
+    }
+
+    /// Sets the crop and output size NVDEC applies when mapping frames, from the next
+    /// sequence header on (a [`DecoderPool`](super::DecoderPool) sets it at checkout, and the
+    /// next stream's first header reconfigures the decoder with `cuvidReconfigureDecoder`
+    /// inside an init window, as every reconfiguration). The crop is clamped to each
+    /// stream's display area.
+    ///
+    /// # Errors
+    /// [`Error::InvalidConfig`] for odd or zero values, or an output larger than the
+    /// decoder's configured maximum size.
+    pub fn set_output_geometry(&mut self, output: OutputGeometry) -> Result<()> {
+        output.validate(self.core.config.max_width, self.core.config.max_height)?;
+        self.core.output.set(output);
+        Ok(())
+    }
+
+    /// The crop and output size in effect for the next sequence.
+    pub fn output_geometry(&self) -> OutputGeometry {
+        self.core.output.get()
     }
 
     /// The stream being decoded, as its latest sequence header describes it (`None` before
@@ -566,7 +591,9 @@ impl<'a> DecodedFrames<'a> {
                 next.pts,
                 next.layout,
                 next.bit_depth,
-            ))),
+            )
+            .with_colour(next.colour, next.stream_height)
+            .with_sei(next.sei))),
             Backing::Surface {
                 index,
                 progressive,
@@ -591,7 +618,9 @@ impl<'a> DecodedFrames<'a> {
                         next.pts,
                         next.layout,
                         next.bit_depth,
-                    ))),
+                    )
+                    .with_colour(next.colour, next.stream_height)
+                    .with_sei(next.sei))),
                     Err(error) => {
                         // Not lost: the frame stays first in the queue for the next call.
                         core.pending.borrow_mut().push_front(next);

@@ -10,7 +10,9 @@
 
 use super::config::PixelFormat;
 use super::planes::{FrameLayout, copy_planes};
+use super::sei::SeiMessage;
 use super::state::DecoderState;
+use crate::convert::ColourDescription;
 use crate::cuda::{Context, DeviceBuffer};
 use crate::error::{Error, Result};
 use crate::ffi::cuda::Mem;
@@ -27,6 +29,9 @@ pub struct Frame<'a> {
     pts: i64,
     layout: FrameLayout,
     bit_depth: u8,
+    colour: ColourDescription,
+    stream_height: u32,
+    sei: Vec<SeiMessage>,
 }
 
 impl<'a> Frame<'a> {
@@ -44,6 +49,9 @@ impl<'a> Frame<'a> {
             pts,
             layout,
             bit_depth,
+            colour: ColourDescription::default(),
+            stream_height: layout.height,
+            sei: Vec::new(),
         }
     }
 
@@ -60,7 +68,42 @@ impl<'a> Frame<'a> {
             pts,
             layout,
             bit_depth,
+            colour: ColourDescription::default(),
+            stream_height: layout.height,
+            sei: Vec::new(),
         }
+    }
+
+    /// Sets the colour description of the sequence the frame belongs to and the height of
+    /// its display area (which picks the default matrix, whatever size frames are output).
+    pub(crate) fn with_colour(mut self, colour: ColourDescription, stream_height: u32) -> Self {
+        self.colour = colour;
+        self.stream_height = stream_height;
+        self
+    }
+
+    /// Attaches the picture's SEI messages.
+    pub(crate) fn with_sei(mut self, sei: Vec<SeiMessage>) -> Self {
+        self.sei = sei;
+        self
+    }
+
+    /// The SEI messages of this picture's access unit, in bitstream order (empty unless the
+    /// decoder was configured [`with_sei`](super::DecoderConfig::with_sei)).
+    pub fn sei(&self) -> &[SeiMessage] {
+        &self.sei
+    }
+
+    /// The height of the stream's display area (the frame's height unless the decoder
+    /// scales): what the default matrix of an unspecified stream is chosen by.
+    pub fn stream_height(&self) -> u32 {
+        self.stream_height
+    }
+
+    /// The colour description of the sequence this frame belongs to, as the stream states
+    /// it (see [`StreamInfo::colour`](super::StreamInfo::colour)).
+    pub fn colour(&self) -> ColourDescription {
+        self.colour
     }
 
     /// The stream's luma bit depth (8, 10 or 12): P016 frames of a 10-bit stream hold
@@ -131,7 +174,8 @@ impl<'a> Frame<'a> {
         }
     }
 
-    /// Bytes from [`device_ptr`](Self::device_ptr) to the UV plane.
+    /// Bytes from [`device_ptr`](Self::device_ptr) to the UV plane (the U plane of 4:4:4
+    /// frames).
     pub fn chroma_offset(&self) -> usize {
         match &self.backing {
             FrameBacking::Mapped { pitch, .. } => {
@@ -141,7 +185,24 @@ impl<'a> Frame<'a> {
         }
     }
 
-    /// Bytes between the starts of two UV rows.
+    /// Bytes from [`device_ptr`](Self::device_ptr) to the first Cr (V) sample: right after
+    /// the first Cb in the interleaved UV plane of 4:2:0 frames, the start of the V plane of
+    /// 4:4:4 frames (whose U plane is at [`chroma_offset`](Self::chroma_offset)).
+    pub fn chroma_v_offset(&self) -> usize {
+        if !self.layout.format.is_444() {
+            return self.chroma_offset() + self.layout.format.bytes_per_sample();
+        }
+        match &self.backing {
+            FrameBacking::Mapped { pitch, .. } => {
+                2 * *pitch as usize * self.layout.surface_height as usize
+            }
+            FrameBacking::Owned(_) => {
+                self.chroma_offset() + self.layout.chroma_row_bytes() * self.layout.chroma_rows()
+            }
+        }
+    }
+
+    /// Bytes between the starts of two chroma rows (UV, or U and V for 4:4:4).
     pub fn chroma_pitch(&self) -> usize {
         match &self.backing {
             FrameBacking::Mapped { pitch, .. } => *pitch as usize,

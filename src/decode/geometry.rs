@@ -1,7 +1,7 @@
 //! Sizes: what a decoder handle was allocated for ([`Shape`]) and what the current stream
 //! looks like ([`Geometry`]).
 
-use super::config::PixelFormat;
+use super::config::{OutputGeometry, PixelFormat};
 use crate::codec::Codec;
 
 /// What a decoder handle was created for; changing any of it needs a new handle.
@@ -39,9 +39,11 @@ impl Shape {
     }
 }
 
-/// The coded size of the current stream and the visible (display) rectangle inside it.
+/// The coded size of the current stream, the rectangle of it that frames show (the display
+/// area, or a crop of it), and the size frames are scaled to, if any.
 ///
-/// Invariant: `0 <= left < right <= coded_width` and `0 <= top < bottom <= coded_height`.
+/// Invariant: `0 <= left < right <= coded_width` and `0 <= top < bottom <= coded_height`;
+/// `output` sizes are even and non-zero.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) struct Geometry {
     pub(crate) coded_width: u32,
@@ -50,6 +52,8 @@ pub(crate) struct Geometry {
     pub(crate) top: u32,
     pub(crate) right: u32,
     pub(crate) bottom: u32,
+    /// The output surface size when cropped or scaled (`None`: the rectangle's own size).
+    pub(crate) output: Option<(u32, u32)>,
 }
 
 impl Geometry {
@@ -62,6 +66,7 @@ impl Geometry {
             top: 0,
             right: width,
             bottom: height,
+            output: None,
         }
     }
 
@@ -88,7 +93,52 @@ impl Geometry {
             top,
             right,
             bottom,
+            output: None,
         }
+    }
+
+    /// This display area cropped and scaled as `output` says. The crop is clamped to the
+    /// display area (at least 2×2 pixels, even offsets and sizes), so no stream can make it
+    /// reach outside the picture.
+    pub(crate) fn with_output(self, output: OutputGeometry) -> Geometry {
+        if !output.is_set() {
+            return self;
+        }
+        let mut g = self;
+        if let Some(crop) = output.crop {
+            let even_down = |v: u32| v & !1;
+            let clamp_axis = |start: u32, end: u32, offset: u32, length: u32| {
+                let span = end - start;
+                let offset = even_down(offset.min(span.saturating_sub(2)));
+                let length = even_down(length.min(span - offset))
+                    .max(2)
+                    .min(span - offset);
+                (start + offset, start + offset + length)
+            };
+            (g.left, g.right) = clamp_axis(self.left, self.right, crop.x, crop.width);
+            (g.top, g.bottom) = clamp_axis(self.top, self.bottom, crop.y, crop.height);
+        }
+        g.output = Some(
+            output
+                .size
+                .unwrap_or((g.width().div_ceil(2) * 2, g.height().div_ceil(2) * 2)),
+        );
+        g
+    }
+
+    /// Whether frames are cropped or scaled by the decoder.
+    pub(crate) fn is_scaled(&self) -> bool {
+        self.output.is_some()
+    }
+
+    /// Width of the frames handed out.
+    pub(crate) fn frame_width(&self) -> u32 {
+        self.output.map_or(self.width(), |o| o.0)
+    }
+
+    /// Height of the frames handed out.
+    pub(crate) fn frame_height(&self) -> u32 {
+        self.output.map_or(self.height(), |o| o.1)
     }
 
     /// Visible width.
@@ -101,15 +151,16 @@ impl Geometry {
         self.bottom - self.top
     }
 
-    /// Output surface width: the visible width, even (4:2:0 chroma needs pairs). A
-    /// driver-reported width of `u32::MAX` saturates at the largest even `u32`.
+    /// Output surface width: the output size, or the visible width, even (4:2:0 chroma
+    /// needs pairs). A driver-reported width of `u32::MAX` saturates at the largest even `u32`.
     pub(crate) fn target_width(&self) -> u32 {
-        even(self.width())
+        self.output.map_or(even(self.width()), |o| o.0)
     }
 
-    /// Output surface height: the visible height, even (saturating as the width).
+    /// Output surface height: the output size, or the visible height, even (saturating as
+    /// the width).
     pub(crate) fn target_height(&self) -> u32 {
-        even(self.height())
+        self.output.map_or(even(self.height()), |o| o.1)
     }
 
     /// The display rectangle as the driver's `short`s. Sizes are validated ≤ 32768 by caps.
@@ -161,6 +212,32 @@ mod tests {
             (g.target_width(), g.target_height()),
             (1 << 31, u32::MAX - 1)
         );
+    }
+
+    #[test]
+    fn a_crop_is_relative_to_the_display_area_and_clamped_to_it() {
+        use super::super::config::CropRect;
+        let stream = Geometry::from_stream(1920, 1088, (0, 0, 1920, 1080));
+        let g =
+            stream.with_output(OutputGeometry::new().with_crop(CropRect::new(100, 60, 640, 360)));
+        assert_eq!((g.left, g.top, g.right, g.bottom), (100, 60, 740, 420));
+        assert_eq!((g.target_width(), g.target_height()), (640, 360));
+        assert_eq!((g.frame_width(), g.frame_height()), (640, 360));
+        let scaled = stream.with_output(
+            OutputGeometry::new()
+                .with_crop(CropRect::new(420, 0, 1080, 1080))
+                .with_size(224, 224),
+        );
+        assert_eq!((scaled.left, scaled.right), (420, 1500));
+        assert_eq!((scaled.target_width(), scaled.target_height()), (224, 224));
+        // A crop beyond a small stream stays inside it.
+        let small = Geometry::from_stream(320, 240, (0, 0, 320, 240));
+        let g =
+            small.with_output(OutputGeometry::new().with_crop(CropRect::new(400, 100, 640, 360)));
+        assert!(g.left < g.right && g.right <= 320 && g.top < g.bottom && g.bottom <= 240);
+        assert_eq!((g.left, g.right, g.top, g.bottom), (318, 320, 100, 240));
+        // Nothing set: the geometry is untouched.
+        assert_eq!(small.with_output(OutputGeometry::new()), small);
     }
 
     #[test]

@@ -43,16 +43,21 @@ mod planes;
 mod pool;
 mod pool_config;
 mod seek;
+mod sei;
 mod state;
 
 pub use caps::DecodeCaps;
-pub use config::{DecoderConfig, FrameStream, OutputFormat, PixelFormat};
+pub use config::{CropRect, DecoderConfig, FrameStream, OutputFormat, OutputGeometry, PixelFormat};
 pub use decoder::{DecodedFrames, Decoder, DecoderSession, MAX_QUEUED_FRAMES};
 pub use frame::Frame;
 pub use frame_pool::{DeviceFramePool, OwnedFrame};
 pub use planes::FrameLayout;
 pub use pool::{DecoderPool, DecoderPools, DecoderSpec, PoolConfig, PoolStats, PooledDecoder};
 pub use seek::{DisplayOrder, RandomAccessSource};
+pub use sei::{
+    ContentLightLevel, MAX_SEI_BYTES, MAX_SEI_MESSAGES, MasteringDisplay, SEI_CONTENT_LIGHT_LEVEL,
+    SEI_MASTERING_DISPLAY, SEI_USER_DATA_REGISTERED, SEI_USER_DATA_UNREGISTERED, SeiMessage,
+};
 pub use state::{DecoderStats, StreamInfo};
 
 use crate::cuda::Context;

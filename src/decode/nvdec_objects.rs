@@ -150,6 +150,8 @@ fn surface_format(format: PixelFormat) -> cudaVideoSurfaceFormat {
     match format {
         PixelFormat::Nv12 => cudaVideoSurfaceFormat::cudaVideoSurfaceFormat_NV12,
         PixelFormat::P016 => cudaVideoSurfaceFormat::cudaVideoSurfaceFormat_P016,
+        PixelFormat::Yuv444 => cudaVideoSurfaceFormat::cudaVideoSurfaceFormat_YUV444,
+        PixelFormat::Yuv444P16 => cudaVideoSurfaceFormat::cudaVideoSurfaceFormat_YUV444_16Bit,
     }
 }
 
@@ -170,7 +172,11 @@ impl DecoderHandle {
             ulHeight: geometry.coded_height.into(),
             ulNumDecodeSurfaces: shape.surfaces.into(),
             CodecType: cuvid_codec(shape.codec),
-            ChromaFormat: cudaVideoChromaFormat::cudaVideoChromaFormat_420,
+            ChromaFormat: if shape.format.is_444() {
+                cudaVideoChromaFormat::cudaVideoChromaFormat_444
+            } else {
+                cudaVideoChromaFormat::cudaVideoChromaFormat_420
+            },
             ulCreationFlags: cudaVideoCreateFlags::cudaVideoCreate_PreferCUVID as _,
             bitDepthMinus8: u32::from(shape.bit_depth.saturating_sub(8)).into(),
             ulIntraDecodeOnly: 0,

@@ -3,7 +3,9 @@
 //! Layout of every copy the crate makes ("packed"): the luma plane, `width` samples per row
 //! and `height` rows, then the interleaved UV plane, `2·⌈width/2⌉` samples per row and
 //! `⌈height/2⌉` rows, no padding — byte for byte what ffmpeg's `nv12` / `p010le` raw formats
-//! hold, so hashes compare directly.
+//! hold, so hashes compare directly. 4:4:4 frames: three full planes Y, U, V (ffmpeg's
+//! `yuv444p`; the 16-bit format holds its samples in the high bits, so `yuv444p10le` is the
+//! same bytes shifted right by 6).
 
 use std::ffi::c_void;
 
@@ -46,8 +48,8 @@ impl FrameLayout {
     /// display rectangle starts at its top-left corner).
     pub(crate) fn new(geometry: Geometry, configured: Geometry, format: PixelFormat) -> Self {
         FrameLayout {
-            width: geometry.width().min(configured.target_width()),
-            height: geometry.height().min(configured.target_height()),
+            width: geometry.frame_width().min(configured.target_width()),
+            height: geometry.frame_height().min(configured.target_height()),
             surface_height: configured.target_height(),
             format,
         }
@@ -62,23 +64,41 @@ impl FrameLayout {
         usize_of(self.width).saturating_mul(self.bps())
     }
 
-    /// Bytes in one packed chroma (UV) row (saturating).
+    /// Bytes in one packed chroma row: interleaved UV (4:2:0), or one of U and V (4:4:4)
+    /// (saturating).
     pub fn chroma_row_bytes(&self) -> usize {
-        usize_of(self.width.div_ceil(2))
-            .saturating_mul(2)
-            .saturating_mul(self.bps())
+        if self.format.is_444() {
+            self.luma_row_bytes()
+        } else {
+            usize_of(self.width.div_ceil(2))
+                .saturating_mul(2)
+                .saturating_mul(self.bps())
+        }
     }
 
-    /// Rows in the chroma plane.
+    /// Rows in a chroma plane.
     pub fn chroma_rows(&self) -> usize {
-        usize_of(self.height.div_ceil(2))
+        if self.format.is_444() {
+            usize_of(self.height)
+        } else {
+            usize_of(self.height.div_ceil(2))
+        }
+    }
+
+    /// Chroma planes: 1 (interleaved UV) or 2 (U, then V).
+    pub fn chroma_planes(&self) -> usize {
+        if self.format.is_444() { 2 } else { 1 }
     }
 
     /// Bytes of the packed frame (saturating at `usize::MAX`).
     pub fn packed_size(&self) -> usize {
         self.luma_row_bytes()
             .saturating_mul(usize_of(self.height))
-            .saturating_add(self.chroma_row_bytes().saturating_mul(self.chroma_rows()))
+            .saturating_add(
+                self.chroma_row_bytes()
+                    .saturating_mul(self.chroma_rows())
+                    .saturating_mul(self.chroma_planes()),
+            )
     }
 
     /// Pitch of packed copies (luma rows).
@@ -132,10 +152,18 @@ pub(crate) fn copy_planes(
         width_bytes: layout.luma_row_bytes(),
         height: layout.height as usize,
     };
-    let chroma = Copy2d {
-        src: offset(src, src_pitch * src_luma_rows),
+    // Chroma plane `i` (0: UV or U, 1: V) starts `src_luma_rows` (`dst_luma_rows`) rows after
+    // the previous plane on each side; packed, a destination chroma plane is
+    // `chroma_rows` rows of its own pitch.
+    let dst_chroma_plane = if packed {
+        dst_chroma_pitch * layout.chroma_rows()
+    } else {
+        dst_pitch * dst_luma_rows
+    };
+    let chroma = |i: usize| Copy2d {
+        src: offset(src, src_pitch * src_luma_rows * (i + 1)),
         src_pitch,
-        dst: offset(dst, dst_pitch * dst_luma_rows),
+        dst: offset(dst, dst_pitch * dst_luma_rows + dst_chroma_plane * i),
         dst_pitch: dst_chroma_pitch,
         width_bytes: layout.chroma_row_bytes(),
         height: layout.chroma_rows(),
@@ -143,12 +171,15 @@ pub(crate) fn copy_planes(
     let _current = context.make_current()?;
     // SAFETY: the decoder's work stream lives as long as `stream` is borrowed.
     let mut work = unsafe { EnqueuedWork::on(context, stream.raw()) };
-    // SAFETY: callers pass a source that holds both planes at the given pitch and a
-    // destination of at least `packed_size` (packed) or the same pitched size; both outlive
-    // `work`, which waits for the copies on every return (early ones by its `Drop`).
+    // SAFETY: callers pass a source that holds every plane at the given pitch (4:4:4: three
+    // planes of `src_luma_rows` rows) and a destination of at least `packed_size` (packed) or
+    // the same pitched size; both outlive `work`, which waits for the copies on every return
+    // (early ones by its `Drop`).
     unsafe {
         work.copy_2d(&luma)?;
-        work.copy_2d(&chroma)?;
+        for i in 0..layout.chroma_planes() {
+            work.copy_2d(&chroma(i))?;
+        }
     }
     work.wait()
 }
@@ -173,6 +204,26 @@ mod tests {
             format: PixelFormat::Nv12,
         };
         assert_eq!(odd.packed_size(), 641 * 361 + 642 * 181);
+    }
+
+    #[test]
+    fn packed_444_is_three_full_planes_like_ffmpeg_yuv444p() {
+        let l = FrameLayout {
+            width: 321,
+            height: 241,
+            surface_height: 242,
+            format: PixelFormat::Yuv444,
+        };
+        assert_eq!(l.packed_size(), 321 * 241 * 3);
+        assert_eq!(
+            (l.chroma_row_bytes(), l.chroma_rows(), l.chroma_planes()),
+            (321, 241, 2)
+        );
+        let deep = FrameLayout {
+            format: PixelFormat::Yuv444P16,
+            ..l
+        };
+        assert_eq!(deep.packed_size(), 321 * 241 * 3 * 2);
     }
 
     #[test]

@@ -35,7 +35,7 @@ use std::mem::ManuallyDrop;
 use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError};
 use std::time::{Duration, Instant};
 
-use super::config::{DecoderConfig, OutputFormat};
+use super::config::{DecoderConfig, OutputFormat, OutputGeometry};
 use super::decoder::Decoder;
 use super::geometry::Shape;
 use super::{DecoderBuilder, DecoderStats};
@@ -56,6 +56,9 @@ pub struct DecoderSpec {
     pub max_width: u32,
     /// Largest coded height of the stream.
     pub max_height: u32,
+    /// Crop and output size of its frames (set on the decoder at checkout; see
+    /// [`Decoder::set_output_geometry`]).
+    pub output: OutputGeometry,
 }
 
 impl DecoderSpec {
@@ -66,7 +69,14 @@ impl DecoderSpec {
             bit_depth: 8,
             max_width,
             max_height,
+            output: OutputGeometry::new(),
         }
+    }
+
+    /// Sets the crop and output size of the stream's frames.
+    pub fn with_output(mut self, output: OutputGeometry) -> Self {
+        self.output = output;
+        self
     }
 
     /// Sets the bit depth.
@@ -402,7 +412,9 @@ impl DecoderPool {
     /// # Errors
     /// As [`checkout`](Self::checkout).
     pub fn checkout_timeout(&self, spec: DecoderSpec, timeout: Duration) -> Result<PooledDecoder> {
-        let (decoder, busy) = self.build(spec, Take::Checkout(timeout))?;
+        spec.output.validate(spec.max_width, spec.max_height)?;
+        let (mut decoder, busy) = self.build(spec, Take::Checkout(timeout))?;
+        decoder.set_output_geometry(spec.output)?;
         let reconfigurations_at_checkout = decoder.stats().reconfigurations;
         Ok(PooledDecoder {
             id: decoder.id(),

@@ -24,12 +24,14 @@ use std::collections::VecDeque;
 use nvidia_video_codec_sdk::sys::cuviddec::{CUVIDPICPARAMS, CUVIDPROCPARAMS};
 use nvidia_video_codec_sdk::sys::nvcuvid::CUVIDPARSERDISPINFO;
 
-use super::caps::{self, CHROMA_420, cuvid_codec_name, cuvid_codec_value};
-use super::config::{DecoderConfig, MAX_DIMENSION, MAX_SURFACES, PixelFormat};
+use super::caps::{self, CHROMA_420, CHROMA_444, cuvid_codec_name, cuvid_codec_value};
+use super::config::{DecoderConfig, MAX_DIMENSION, MAX_SURFACES, OutputGeometry, PixelFormat};
 use super::decoder::MAX_QUEUED_FRAMES;
 use super::geometry::{Geometry, Shape};
 use super::nvdec_objects::{CtxLock, DecoderHandle, WorkStream};
 use super::planes::{FrameLayout, copy_planes};
+use super::sei::SeiMessage;
+use crate::convert::ColourDescription;
 use crate::cuda::{Context, DeviceBuffer};
 use crate::error::{Error, Result};
 use crate::ffi::cuda::Mem;
@@ -54,6 +56,11 @@ pub(crate) struct Pending {
     pub(crate) pts: i64,
     pub(crate) layout: FrameLayout,
     pub(crate) bit_depth: u8,
+    pub(crate) colour: ColourDescription,
+    /// Height of the stream's display area.
+    pub(crate) stream_height: u32,
+    /// SEI messages of the picture (empty unless SEI delivery is on).
+    pub(crate) sei: Vec<SeiMessage>,
 }
 
 /// Counters of stream changes.
@@ -70,6 +77,9 @@ pub struct DecoderStats {
     /// Mapped frames that were never dropped (`std::mem::forget`) and were unmapped by the
     /// decoder before it touched its surfaces again.
     pub leaked_frames_unmapped: u64,
+    /// Pictures whose SEI messages exceeded the per-picture bounds (see `decode::MAX_SEI_BYTES`)
+    /// and were dropped.
+    pub sei_dropped: u64,
 }
 
 /// What a sequence callback reported, read from the driver's `CUVIDEOFORMAT` field by field
@@ -89,6 +99,9 @@ pub(crate) struct SequenceFormat {
     pub(crate) display_area: (i32, i32, i32, i32),
     /// `frame_rate.numerator` / `.denominator` (0 when the stream does not say).
     pub(crate) frame_rate: (u32, u32),
+    /// `video_signal_description` as its four bytes (see
+    /// `ColourDescription::from_cuvid_signal`).
+    pub(crate) video_signal: [u8; 4],
 }
 
 /// What the decoder knows of the stream it is decoding, from the latest sequence header.
@@ -107,10 +120,14 @@ pub struct StreamInfo {
     pub display_height: u32,
     /// Luma bit depth (chroma is the same; other streams are refused).
     pub bit_depth: u8,
-    /// Pixel layout of the frames. The chroma format is always 4:2:0 (others are refused).
+    /// Pixel layout of the frames: NV12 / P016 for 4:2:0 streams, YUV444 / YUV444_16Bit for
+    /// 4:4:4 ones (other chroma formats are refused).
     pub pixel_format: PixelFormat,
     /// Frames per second as `(numerator, denominator)`, when the stream says.
     pub frame_rate: Option<(u32, u32)>,
+    /// Colour primaries, transfer, matrix and range as the stream states them
+    /// (unspecified stays unspecified; see [`ColourDescription::conversion_matrix`]).
+    pub colour: ColourDescription,
 }
 
 /// Field order is drop order: decoder handle, then lock, then stream, then context.
@@ -135,6 +152,10 @@ pub(crate) struct DecoderState {
     /// Device pointers of frames mapped right now.
     pub(crate) mapped: RefCell<Vec<u64>>,
     pub(crate) stats: Cell<DecoderStats>,
+    /// Crop and scale for the next sequence (from the config, or set since).
+    pub(crate) output: Cell<OutputGeometry>,
+    /// SEI messages by decode surface index, waiting for their picture's display.
+    pub(crate) sei: RefCell<Vec<Vec<SeiMessage>>>,
 }
 
 impl DecoderState {
@@ -265,7 +286,7 @@ impl DecoderState {
 
     /// Checks a sequence header against the decoder and the hard limits, before any
     /// arithmetic on its sizes.
-    fn validate(&self, format: &SequenceFormat) -> Result<(Geometry, u8, u32)> {
+    fn validate(&self, format: &SequenceFormat) -> Result<(Geometry, u8, u32, bool)> {
         let wanted = cuvid_codec_value(self.config.codec);
         if format.codec != wanted {
             return Err(Error::InvalidInput(format!(
@@ -274,15 +295,16 @@ impl DecoderState {
                 self.config.codec
             )));
         }
-        if format.chroma_format != CHROMA_420 {
+        if format.chroma_format != CHROMA_420 && format.chroma_format != CHROMA_444 {
             return Err(Error::Unsupported {
                 what: format!(
                     "{} chroma format {} (cudaVideoChromaFormat)",
                     self.config.codec, format.chroma_format
                 ),
-                supported: format!("4:2:0 ({CHROMA_420})"),
+                supported: format!("4:2:0 ({CHROMA_420}), 4:4:4 ({CHROMA_444})"),
             });
         }
+        let chroma_444 = format.chroma_format == CHROMA_444;
         if format.bit_depth_chroma_minus8 != format.bit_depth_luma_minus8 {
             return Err(Error::Unsupported {
                 what: "different luma and chroma bit depths".to_owned(),
@@ -309,13 +331,14 @@ impl DecoderState {
             });
         }
         let geometry = Geometry::from_stream(w, h, format.display_area);
-        Ok((geometry, bit_depth, surfaces))
+        Ok((geometry, bit_depth, surfaces, chroma_444))
     }
 
     /// The sequence callback: fits the decoder to the stream. Returns the number of decode
     /// surfaces the parser may use.
     pub(crate) fn on_sequence(&self, format: &SequenceFormat) -> Result<i32> {
-        let (geometry, bit_depth, surfaces) = self.validate(format)?;
+        let (stream_geometry, bit_depth, surfaces, chroma_444) = self.validate(format)?;
+        let geometry = stream_geometry.with_output(self.output.get());
         let (current, configured) = {
             let handle = self.decoder.borrow();
             (handle.shape(), handle.configured())
@@ -323,7 +346,7 @@ impl DecoderState {
         let needs = Shape {
             codec: self.config.codec,
             bit_depth,
-            format: self.config.output_format.resolve(bit_depth),
+            format: self.config.output_format.resolve_for(bit_depth, chroma_444),
             max_width: geometry.coded_width.div_ceil(16) * 16,
             max_height: geometry.coded_height.div_ceil(16) * 16,
             surfaces,
@@ -331,7 +354,8 @@ impl DecoderState {
         let crops_in_place = configured
             == Geometry::full(geometry.coded_width, geometry.coded_height)
             && geometry.left == 0
-            && geometry.top == 0;
+            && geometry.top == 0
+            && !geometry.is_scaled();
         if !current.fits(&needs) {
             self.materialize(None)?;
             self.in_window(|window| self.recreate(window, current.grown_to(&needs), geometry))?;
@@ -361,11 +385,12 @@ impl DecoderState {
             codec: self.config.codec,
             coded_width: geometry.coded_width,
             coded_height: geometry.coded_height,
-            display_width: geometry.width(),
-            display_height: geometry.height(),
+            display_width: stream_geometry.width(),
+            display_height: stream_geometry.height(),
             bit_depth,
             pixel_format: layout.format,
             frame_rate: (num > 0 && den > 0).then_some((num, den)),
+            colour: ColourDescription::from_cuvid_signal(format.video_signal),
         }));
         tracing::debug!(?geometry, bit_depth, "sequence");
         Ok(i32::try_from(handle.shape().surfaces).unwrap_or(i32::MAX))
@@ -381,10 +406,26 @@ impl DecoderState {
             &self.context,
             shape.codec,
             shape.bit_depth,
+            shape.format.is_444(),
             shape.max_width,
             shape.max_height,
         )
-        .and_then(|_| {
+        .and_then(|caps| {
+            if !caps.outputs(shape.format) {
+                return Err(Error::Unsupported {
+                    what: format!(
+                        "{} output for {} {}-bit",
+                        shape.format, shape.codec, shape.bit_depth
+                    ),
+                    supported: format!(
+                        "NV12: {}, P016: {}, YUV444: {}, YUV444_16Bit: {}",
+                        caps.nv12_output,
+                        caps.p016_output,
+                        caps.yuv444_output,
+                        caps.yuv444_16_output
+                    ),
+                });
+            }
             DecoderHandle::create(
                 window,
                 self.api,
@@ -461,8 +502,55 @@ impl DecoderState {
             pts: info.timestamp,
             layout,
             bit_depth: stream.bit_depth,
+            colour: stream.colour,
+            stream_height: stream.display_height,
+            sei: self.take_sei(info.picture_index),
         });
         Ok(())
+    }
+}
+
+impl DecoderState {
+    /// The SEI callback: keeps a picture's messages (or, over the bounds, none) under its
+    /// decode surface index until it is displayed.
+    pub(crate) fn on_sei(&self, picture_index: u32, messages: Option<Vec<SeiMessage>>) {
+        let Ok(index) = usize::try_from(picture_index) else {
+            return;
+        };
+        if index >= MAX_SURFACES as usize {
+            tracing::warn!(
+                picture_index,
+                "SEI for a surface index out of range; dropped"
+            );
+            self.bump(|s| s.sei_dropped += 1);
+            return;
+        }
+        let mut slots = self.sei.borrow_mut();
+        if slots.len() <= index {
+            slots.resize_with(index + 1, Vec::new);
+        }
+        match messages {
+            Some(messages) => slots[index] = messages,
+            None => {
+                slots[index].clear();
+                self.bump(|s| s.sei_dropped += 1);
+            }
+        }
+    }
+
+    /// Takes the SEI messages waiting for surface `picture_index`.
+    fn take_sei(&self, picture_index: i32) -> Vec<SeiMessage> {
+        let mut slots = self.sei.borrow_mut();
+        usize::try_from(picture_index)
+            .ok()
+            .and_then(|i| slots.get_mut(i))
+            .map(std::mem::take)
+            .unwrap_or_default()
+    }
+
+    /// Forgets SEI messages of pictures never displayed (a reset or flush).
+    pub(crate) fn clear_sei(&self) {
+        self.sei.borrow_mut().iter_mut().for_each(Vec::clear);
     }
 }
 

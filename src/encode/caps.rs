@@ -131,12 +131,18 @@ pub(crate) fn check(
             "lossless",
         ),
         (
-            config.input_format == InputFormat::Yuv444,
+            matches!(
+                config.input_format,
+                InputFormat::Yuv444 | InputFormat::Yuv444P10
+            ),
             reported.yuv444,
             "4:4:4",
         ),
         (
-            config.input_format == InputFormat::P010,
+            matches!(
+                config.input_format,
+                InputFormat::P010 | InputFormat::Yuv444P10
+            ),
             reported.ten_bit,
             "10-bit",
         ),

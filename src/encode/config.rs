@@ -128,6 +128,10 @@ pub enum InputFormat {
     P010,
     /// 8-bit 4:4:4 planar: Y, U and V planes of full size (H.264 High 4:4:4, HEVC RExt).
     Yuv444,
+    /// 10-bit 4:4:4 planar, 16-bit little-endian samples with the value in the high 10 bits
+    /// (NVENC's `YUV444_10BIT`; the decoder's `YUV444_16Bit` output of a 10-bit stream).
+    /// HEVC RExt only.
+    Yuv444P10,
     /// 8-bit packed ARGB, 4 bytes per pixel (B, G, R, A in memory); NVENC converts to
     /// 4:2:0.
     Argb,
@@ -141,6 +145,8 @@ impl From<crate::decode::PixelFormat> for InputFormat {
         match format {
             crate::decode::PixelFormat::Nv12 => InputFormat::Nv12,
             crate::decode::PixelFormat::P016 => InputFormat::P010,
+            crate::decode::PixelFormat::Yuv444 => InputFormat::Yuv444,
+            crate::decode::PixelFormat::Yuv444P16 => InputFormat::Yuv444P10,
         }
     }
 }
@@ -148,13 +154,13 @@ impl From<crate::decode::PixelFormat> for InputFormat {
 impl InputFormat {
     /// Whether the encoded picture is 4:2:0 (so width and height must be even).
     pub fn is_420(self) -> bool {
-        !matches!(self, InputFormat::Yuv444)
+        !matches!(self, InputFormat::Yuv444 | InputFormat::Yuv444P10)
     }
 
     /// Bits per sample of the encoded stream (10 for P010, else 8).
     pub fn bit_depth(self) -> u8 {
         match self {
-            InputFormat::P010 => 10,
+            InputFormat::P010 | InputFormat::Yuv444P10 => 10,
             _ => 8,
         }
     }
@@ -431,15 +437,15 @@ impl EncoderConfig {
     pub(crate) fn profile(&self) -> Option<Profile> {
         let format = self.input_format;
         match (self.codec, format) {
-            (Codec::H264, InputFormat::P010) => None,
+            (Codec::H264, InputFormat::P010 | InputFormat::Yuv444P10) => None,
             // H.264 lossless (qpprime_y_zero_transform_bypass) exists only in High 4:4:4.
             (Codec::H264, InputFormat::Yuv444) => Some(Profile::H264High444),
             (Codec::H264, _) if self.tuning == Tuning::Lossless => Some(Profile::H264High444),
             (Codec::H264, _) => Some(Profile::H264High),
             (Codec::Hevc, InputFormat::P010) => Some(Profile::HevcMain10),
-            (Codec::Hevc, InputFormat::Yuv444) => Some(Profile::HevcRext),
+            (Codec::Hevc, InputFormat::Yuv444 | InputFormat::Yuv444P10) => Some(Profile::HevcRext),
             (Codec::Hevc, _) => Some(Profile::HevcMain),
-            (Codec::Av1, InputFormat::Yuv444) => None,
+            (Codec::Av1, InputFormat::Yuv444 | InputFormat::Yuv444P10) => None,
             (Codec::Av1, _) => Some(Profile::Av1Main),
             _ => None,
         }

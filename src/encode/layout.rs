@@ -81,7 +81,7 @@ impl InputFormat {
     pub fn bytes_per_pixel(self) -> usize {
         match self {
             InputFormat::Nv12 | InputFormat::Yuv444 => 1,
-            InputFormat::P010 => 2,
+            InputFormat::P010 | InputFormat::Yuv444P10 => 2,
             InputFormat::Argb => 4,
         }
     }
@@ -117,7 +117,7 @@ impl InputFormat {
                 ],
                 count: 2,
             },
-            InputFormat::Yuv444 => PlaneLayout {
+            InputFormat::Yuv444 | InputFormat::Yuv444P10 => PlaneLayout {
                 planes: [luma, luma, luma],
                 count: 3,
             },

@@ -76,6 +76,7 @@ pub(crate) fn buffer_format(format: InputFormat) -> NV_ENC_BUFFER_FORMAT {
         InputFormat::Nv12 => NV_ENC_BUFFER_FORMAT::NV_ENC_BUFFER_FORMAT_NV12,
         InputFormat::P010 => NV_ENC_BUFFER_FORMAT::NV_ENC_BUFFER_FORMAT_YUV420_10BIT,
         InputFormat::Yuv444 => NV_ENC_BUFFER_FORMAT::NV_ENC_BUFFER_FORMAT_YUV444,
+        InputFormat::Yuv444P10 => NV_ENC_BUFFER_FORMAT::NV_ENC_BUFFER_FORMAT_YUV444_10BIT,
         InputFormat::Argb => NV_ENC_BUFFER_FORMAT::NV_ENC_BUFFER_FORMAT_ARGB,
     }
 }
@@ -212,7 +213,10 @@ pub(crate) fn apply_overrides(config: &EncoderConfig, nv: &mut EncodeConfig) {
     } else {
         None
     };
-    let chroma_idc = if config.input_format == InputFormat::Yuv444 {
+    let chroma_idc = if matches!(
+        config.input_format,
+        InputFormat::Yuv444 | InputFormat::Yuv444P10
+    ) {
         3
     } else {
         1

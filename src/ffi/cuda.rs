@@ -23,7 +23,7 @@
 
 use std::ffi::{CStr, c_char, c_int, c_uint, c_void};
 
-use cudarc::driver::sys::{self, CUcontext, CUdevice, CUdeviceptr, CUstream};
+use cudarc::driver::sys::{self, CUcontext, CUdevice, CUdeviceptr, CUfunction, CUmodule, CUstream};
 
 use super::loader::{Library, LoadFailure, Loaded};
 use crate::error::{self, Error, Result};
@@ -195,6 +195,23 @@ type StreamCreate = unsafe extern "C" fn(*mut CUstream, c_uint) -> u32;
 type StreamDestroy = unsafe extern "C" fn(CUstream) -> u32;
 type StreamSynchronize = unsafe extern "C" fn(CUstream) -> u32;
 type Memcpy2DAsync = unsafe extern "C" fn(*const sys::CUDA_MEMCPY2D, CUstream) -> u32;
+type ModuleLoadData = unsafe extern "C" fn(*mut CUmodule, *const c_void) -> u32;
+type CtxSynchronize = unsafe extern "C" fn() -> u32;
+type ModuleUnload = unsafe extern "C" fn(CUmodule) -> u32;
+type ModuleGetFunction = unsafe extern "C" fn(*mut CUfunction, CUmodule, *const c_char) -> u32;
+type LaunchKernel = unsafe extern "C" fn(
+    CUfunction,
+    c_uint,
+    c_uint,
+    c_uint,
+    c_uint,
+    c_uint,
+    c_uint,
+    c_uint,
+    CUstream,
+    *mut *mut c_void,
+    *mut *mut c_void,
+) -> u32;
 
 /// The driver entry points this crate uses, resolved from `libcuda.so.1`.
 struct Api {
@@ -214,6 +231,11 @@ struct Api {
     stream_destroy: StreamDestroy,
     stream_synchronize: StreamSynchronize,
     memcpy_2d_async: Memcpy2DAsync,
+    module_load_data: ModuleLoadData,
+    module_unload: ModuleUnload,
+    ctx_synchronize: CtxSynchronize,
+    module_get_function: ModuleGetFunction,
+    launch_kernel: LaunchKernel,
     /// Keeps the library mapped for the life of the process (the `Api` is a `static`).
     _library: Library,
 }
@@ -241,6 +263,11 @@ impl Api {
                 stream_destroy: library.symbol("cuStreamDestroy_v2")?,
                 stream_synchronize: library.symbol("cuStreamSynchronize")?,
                 memcpy_2d_async: library.symbol("cuMemcpy2DAsync_v2")?,
+                module_load_data: library.symbol("cuModuleLoadData")?,
+                module_unload: library.symbol("cuModuleUnload")?,
+                ctx_synchronize: library.symbol("cuCtxSynchronize")?,
+                module_get_function: library.symbol("cuModuleGetFunction")?,
+                launch_kernel: library.symbol("cuLaunchKernel")?,
                 _library: library,
             })
         }
@@ -458,6 +485,114 @@ impl Driver {
         // the descriptor before returning).
         check("cuMemcpy2DAsync_v2", unsafe {
             (self.api.memcpy_2d_async)(&raw, stream)
+        })
+    }
+}
+
+impl Driver {
+    /// `cuModuleLoadData` of a NUL-terminated PTX image into the current context, a
+    /// lifecycle call (it creates a context-level resource and may JIT-compile; see
+    /// `convert::launch` for why it takes a window).
+    pub(crate) fn module_load_data(
+        self,
+        window: WindowToken<'_>,
+        image: &CStr,
+    ) -> Result<CUmodule> {
+        let mut module: CUmodule = std::ptr::null_mut();
+        // SAFETY: the out-pointer is a live local; `image` is NUL-terminated text that lives
+        // across the call (the driver copies or compiles it before returning).
+        let status = window.lifecycle(|| unsafe {
+            (self.api.module_load_data)(&mut module, image.as_ptr().cast())
+        });
+        check("cuModuleLoadData", status)?;
+        if module.is_null() {
+            return Err(Error::DriverContract {
+                call: "cuModuleLoadData",
+                violation: "success, but no module".into(),
+            });
+        }
+        Ok(module)
+    }
+
+    /// `cuModuleUnload`, a lifecycle call. Needs the module's context current.
+    ///
+    /// # Safety
+    /// `module` must come from [`Self::module_load_data`], with no kernel of it still
+    /// running or used afterwards.
+    pub(crate) unsafe fn module_unload(
+        self,
+        window: WindowToken<'_>,
+        module: CUmodule,
+    ) -> Result<()> {
+        // SAFETY: guaranteed by the caller.
+        let status = window.lifecycle(|| unsafe { (self.api.module_unload)(module) });
+        check("cuModuleUnload", status)
+    }
+
+    /// `cuCtxSynchronize`: waits for all work of the current context.
+    pub(crate) fn context_synchronize(self) -> Result<()> {
+        // SAFETY: no arguments; fails cleanly without a current context.
+        check("cuCtxSynchronize", unsafe { (self.api.ctx_synchronize)() })
+    }
+
+    /// `cuModuleGetFunction`.
+    ///
+    /// # Safety
+    /// `module` must be a live module.
+    pub(crate) unsafe fn module_function(
+        self,
+        module: CUmodule,
+        name: &CStr,
+    ) -> Result<CUfunction> {
+        let mut function: CUfunction = std::ptr::null_mut();
+        // SAFETY: guaranteed by the caller; the out-pointer is a live local and `name` is
+        // NUL-terminated.
+        check("cuModuleGetFunction", unsafe {
+            (self.api.module_get_function)(&mut function, module, name.as_ptr())
+        })?;
+        if function.is_null() {
+            return Err(Error::DriverContract {
+                call: "cuModuleGetFunction",
+                violation: "success, but no function".into(),
+            });
+        }
+        Ok(function)
+    }
+
+    /// `cuLaunchKernel` with one parameter (a struct passed by value), no dynamic shared
+    /// memory.
+    ///
+    /// # Safety
+    /// `function` must be live in the current context; `param` must point to a value of
+    /// exactly the type the kernel declares as its one parameter; every device address in it
+    /// must be valid for every access the kernel makes with the given grid, until the work
+    /// queued on `stream` has finished; `stream` must be live in the current context (or a
+    /// special handle: null, per-thread).
+    pub(crate) unsafe fn launch_kernel(
+        self,
+        function: CUfunction,
+        grid: (u32, u32),
+        block: (u32, u32),
+        stream: CUstream,
+        param: *mut c_void,
+    ) -> Result<()> {
+        let mut params = [param];
+        // SAFETY: guaranteed by the caller; `params` lives across the call (the driver copies
+        // the parameter values before returning).
+        check("cuLaunchKernel", unsafe {
+            (self.api.launch_kernel)(
+                function,
+                grid.0,
+                grid.1,
+                1,
+                block.0,
+                block.1,
+                1,
+                0,
+                stream,
+                params.as_mut_ptr(),
+                std::ptr::null_mut(),
+            )
         })
     }
 }
