@@ -3,7 +3,8 @@
 //! ```text
 //! cargo run --release --example decode [FILE] [--md5] [--max WxH]
 //! ```
-//! Without FILE it decodes the bundled `tests/data/h264_640x360_b3.h264`. `--md5` prints
+//! Without FILE it decodes `h264_640x360_b3.h264` found next to the binary, in the current
+//! directory or in `./tests/data` (the bundled clip when run from the source tree). `--md5` prints
 //! one line per frame in ffmpeg's `framemd5` style (`nv12`/`p010le` layout), so
 //! `diff <(ffmpeg -i FILE -pix_fmt nv12 -f framemd5 -) ...` style checks are easy.
 
@@ -14,6 +15,9 @@ use std::time::Instant;
 use nvcodec_guard::decode::{DecoderBuilder, DecoderConfig, Frame};
 use nvcodec_guard::input::ElementaryStream;
 
+#[path = "support/clip.rs"]
+mod clip;
+
 struct Args {
     path: PathBuf,
     md5: bool,
@@ -22,17 +26,11 @@ struct Args {
 
 fn parse_args() -> Result<Args, String> {
     let mut args = Args {
-        path: PathBuf::from(concat!(
-            env!("CARGO_MANIFEST_DIR"),
-            "/tests/data/h264_640x360_b3.h264"
-        )),
+        path: PathBuf::new(),
         md5: false,
         max: None,
     };
-    let local = PathBuf::from("tests/data/h264_640x360_b3.h264");
-    if local.exists() {
-        args.path = local;
-    }
+    let mut given = None;
     let mut it = std::env::args().skip(1);
     while let Some(a) = it.next() {
         match a.as_str() {
@@ -46,9 +44,10 @@ fn parse_args() -> Result<Args, String> {
                 ));
             }
             "-h" | "--help" => return Err("usage: decode [FILE] [--md5] [--max WxH]".into()),
-            other => args.path = PathBuf::from(other),
+            other => given = Some(other.to_owned()),
         }
     }
+    args.path = clip::clip_path(given)?;
     Ok(args)
 }
 
@@ -61,7 +60,7 @@ fn md5_hex(bytes: &[u8]) -> String {
 }
 
 fn run(mut args: Args) -> nvcodec_guard::Result<()> {
-    let stream = ElementaryStream::open(&args.path)?;
+    let mut stream = ElementaryStream::open(&args.path)?;
     let mut config = DecoderConfig::new(stream.codec());
     if let Some((w, h)) = args.max.or(stream.dimensions()) {
         config = config.with_max_size(w, h);
@@ -78,7 +77,7 @@ fn run(mut args: Args) -> nvcodec_guard::Result<()> {
             None => println!("#tb 0: packet index"),
         }
     }
-    let frames = decoder.decode_stream(&stream, |frame: Frame<'_>| {
+    let frames = decoder.decode_stream(&mut stream, |frame: Frame<'_>| {
         if first_frame.is_none() {
             first_frame = Some(started.elapsed());
         }

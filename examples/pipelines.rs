@@ -10,7 +10,6 @@
 //! first (not timed) and each pipeline checks one out instead of building it: the start-up a
 //! server gets once its pool is warm.
 
-use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::{Arc, Barrier};
 use std::thread;
@@ -21,6 +20,9 @@ use nvcodec_guard::decode::{
 };
 use nvcodec_guard::init::{WindowTiming, init_lock_stats};
 use nvcodec_guard::input::ElementaryStream;
+
+#[path = "support/clip.rs"]
+mod clip;
 
 struct Report {
     window: WindowTiming,
@@ -35,13 +37,13 @@ fn spec(stream: &ElementaryStream) -> DecoderSpec {
 }
 
 fn pipeline(
-    stream: &ElementaryStream,
+    stream: &mut ElementaryStream,
     start: Instant,
     pool: Option<&DecoderPool>,
 ) -> nvcodec_guard::Result<Report> {
     match pool {
         Some(pool) => {
-            let mut decoder = pool.checkout(spec(stream))?;
+            let mut decoder = pool.checkout(spec(&*stream))?;
             decode_all(&mut decoder, stream, start, WindowTiming::default())
         }
         None => {
@@ -58,15 +60,14 @@ fn pipeline(
 
 fn decode_all(
     decoder: &mut Decoder,
-    stream: &ElementaryStream,
+    stream: &mut ElementaryStream,
     start: Instant,
     window: WindowTiming,
 ) -> nvcodec_guard::Result<Report> {
     let mut first_frame = None;
     let mut frames = 0u64;
     let decode_start = Instant::now();
-    for packet in stream.packets() {
-        let packet = packet?;
+    while let Some(packet) = stream.next_packet()? {
         for frame in decoder.decode(packet.data, packet.pts)? {
             drop(frame?);
             first_frame.get_or_insert_with(|| start.elapsed());
@@ -97,19 +98,16 @@ fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    let path = args.next().map(PathBuf::from).unwrap_or_else(|| {
-        let local = PathBuf::from("tests/data/h264_640x360_b3.h264");
-        if local.exists() {
-            local
-        } else {
-            PathBuf::from(concat!(
-                env!("CARGO_MANIFEST_DIR"),
-                "/tests/data/h264_640x360_b3.h264"
-            ))
+    let path = match clip::clip_path(args.next()) {
+        Ok(path) => Arc::new(path),
+        Err(e) => {
+            eprintln!("error: {e}");
+            return ExitCode::from(2);
         }
-    });
-    let stream = match ElementaryStream::open(&path) {
-        Ok(s) => Arc::new(s),
+    };
+    // Opened once here for the codec and size; each pipeline reads the file itself.
+    let stream = match ElementaryStream::open(path.as_ref()) {
+        Ok(s) => s,
         Err(e) => {
             eprintln!("error: {e}");
             return ExitCode::FAILURE;
@@ -134,10 +132,11 @@ fn main() -> ExitCode {
     let start = Instant::now();
     let handles: Vec<_> = (0..n)
         .map(|_| {
-            let (stream, barrier, pool) = (Arc::clone(&stream), Arc::clone(&barrier), pool.clone());
+            let (path, barrier, pool) = (Arc::clone(&path), Arc::clone(&barrier), pool.clone());
             thread::spawn(move || {
                 barrier.wait();
-                pipeline(&stream, start, pool.as_ref())
+                let mut stream = ElementaryStream::open(path.as_ref())?;
+                pipeline(&mut stream, start, pool.as_ref())
             })
         })
         .collect();

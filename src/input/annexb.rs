@@ -30,6 +30,10 @@
 
 use std::iter::FusedIterator;
 
+mod demux;
+
+pub(crate) use demux::AnnexBDemux;
+
 use super::InputError;
 use super::start_code;
 use crate::{Codec, Error, Result};
@@ -60,10 +64,10 @@ impl Syntax {
 
     /// Classifies the NAL unit `nal` (header first, start code and trailing zeros removed)
     /// that starts at byte `offset` of the stream; errors if it is too short to classify.
-    fn classify(self, nal: &[u8], offset: usize) -> Result<NalClass> {
+    fn classify(self, nal: &[u8], offset: u64) -> Result<NalClass> {
         let too_short = |need: usize, what: &str| {
             Error::from(InputError::malformed_at(
-                offset as u64,
+                offset,
                 format!(
                     "{} NAL unit is {} byte(s) long, too short to hold its {what} ({need} bytes \
                      needed)",
@@ -212,7 +216,7 @@ impl<'a> AccessUnits<'a> {
         loop {
             let (nal, next) = self.nal_at(prefix);
             let offset = prefix.saturating_add(start_code::PREFIX.len());
-            match self.syntax.classify(nal, offset) {
+            match self.syntax.classify(nal, offset as u64) {
                 Ok(class) if class.starts_au && has_vcl => {
                     self.state = State::At(prefix);
                     return start_code::slice(self.data, start, self.cut_before(prefix));

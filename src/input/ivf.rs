@@ -16,6 +16,10 @@
 
 use std::iter::FusedIterator;
 
+mod demux;
+
+pub(crate) use demux::IvfDemux;
+
 use super::InputError;
 use super::Packet;
 use crate::{Codec, Error, Result};
@@ -83,6 +87,24 @@ impl IvfHeader {
     /// Parses the header at the start of `data`, checking the magic, fourcc and header length
     /// against `data.len()`.
     pub fn parse(data: &[u8]) -> Result<Self> {
+        let header = Self::parse_fixed(data)?;
+        if usize::from(header.header_len) > data.len() {
+            return Err(InputError::truncated(
+                0,
+                format!(
+                    "IVF header length {} runs past the end of the {}-byte file",
+                    header.header_len,
+                    data.len()
+                ),
+            )
+            .into());
+        }
+        Ok(header)
+    }
+
+    /// Parses the fixed 32-byte header at the start of `data`, without checking the header
+    /// length against `data.len()` (the streaming reader waits for those bytes instead).
+    pub(crate) fn parse_fixed(data: &[u8]) -> Result<Self> {
         let fixed = data.get(..HEADER_LEN).ok_or_else(|| {
             Error::from(InputError::truncated(
                 0,
@@ -125,16 +147,6 @@ impl IvfHeader {
                 format!(
                     "IVF header length {header_len} is shorter than the {HEADER_LEN}-byte fixed \
                      header"
-                ),
-            )
-            .into());
-        }
-        if usize::from(header_len) > data.len() {
-            return Err(InputError::truncated(
-                0,
-                format!(
-                    "IVF header length {header_len} runs past the end of the {}-byte file",
-                    data.len()
                 ),
             )
             .into());
@@ -208,12 +220,30 @@ impl<'a> IvfFrames<'a> {
     fn read_frame(&mut self) -> Result<Option<Packet<'a>>> {
         let (index, offset) = (self.index, self.offset);
         let rest = self.data.get(offset..).unwrap_or(&[]);
+        let Some((packet, len)) = parse_frame(rest, index, offset as u64)? else {
+            return Ok(None);
+        };
+        // In bounds: the frame ends inside `self.data`, which is no longer than usize::MAX.
+        self.offset = offset.saturating_add(len);
+        self.index += 1;
+        Ok(Some(packet))
+    }
+}
+
+/// The frame at the start of `rest` (frame `index`, at absolute byte offset `offset`) and the
+/// bytes it spans with its header; `None` when `rest` is empty.
+pub(crate) fn parse_frame(
+    rest: &[u8],
+    index: u64,
+    offset: u64,
+) -> Result<Option<(Packet<'_>, usize)>> {
+    {
         if rest.is_empty() {
             return Ok(None);
         }
         let frame_header = rest.get(..FRAME_HEADER_LEN).ok_or_else(|| {
             Error::from(InputError::truncated(
-                offset as u64,
+                offset,
                 format!(
                     "IVF frame {index}: frame header truncated, {FRAME_HEADER_LEN} bytes needed, \
                      {} present ({} missing)",
@@ -245,7 +275,7 @@ impl<'a> IvfFrames<'a> {
         let payload = rest.get(FRAME_HEADER_LEN..).unwrap_or(&[]);
         let data = payload.get(..size).ok_or_else(|| {
             Error::from(InputError::truncated(
-                offset as u64,
+                offset,
                 format!(
                     "IVF frame {index} is truncated: its header says {size} bytes, {} present \
                      ({} missing)",
@@ -254,10 +284,10 @@ impl<'a> IvfFrames<'a> {
                 ),
             ))
         })?;
-        // In bounds: `data` ends inside `self.data`, which is no longer than usize::MAX.
-        self.offset = offset.saturating_add(FRAME_HEADER_LEN).saturating_add(size);
-        self.index += 1;
-        Ok(Some(Packet { data, pts }))
+        Ok(Some((
+            Packet { data, pts },
+            FRAME_HEADER_LEN.saturating_add(size),
+        )))
     }
 }
 

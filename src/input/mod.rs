@@ -24,13 +24,16 @@
 
 pub mod annexb;
 pub mod container;
-// The shared reader shape; its users (streaming drivers, container parsers) land next.
+// The shared reader shape; the parts only container parsers use (SeekTo, index building)
+// are exercised once those land.
 #[allow(dead_code)]
 mod demux;
 mod detect;
 mod error;
 pub mod ivf;
+mod live;
 pub mod mpeg2;
+mod source;
 mod start_code;
 mod stream;
 
@@ -40,19 +43,50 @@ pub use demux::SampleIndex;
 pub use detect::{FormatHint, StreamFormat};
 pub use error::InputError;
 pub use ivf::{IvfFrames, IvfHeader, IvfReader};
+pub use live::LiveStream;
 pub use mpeg2::Mpeg2Pictures;
 pub use stream::{ElementaryStream, Packets};
 
-/// One compressed picture (access unit / frame) and its timestamp, borrowed from the input.
+/// One compressed picture (access unit / frame) and its timestamp, borrowed from the input
+/// (the splitters over a slice) or from the reader's packet buffer
+/// ([`ElementaryStream::next_packet`], until the next call).
 ///
 /// `pts` is the container's timestamp (IVF, MP4, Matroska/WebM: in
 /// [`ElementaryStream::time_base`] units) or, for raw elementary streams, which carry none,
 /// the packet's index 0, 1, 2, ... in stream order.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Packet<'a> {
-    /// The compressed bytes, a sub-slice of the input (start codes included for Annex-B and
-    /// MPEG-2).
+    /// The compressed bytes (start codes included for Annex-B and MPEG-2).
     pub data: &'a [u8],
     /// Presentation timestamp, or the packet index where the format has none.
     pub pts: i64,
+}
+
+impl Packet<'_> {
+    /// A copy that owns its bytes.
+    pub fn to_owned_packet(&self) -> OwnedPacket {
+        OwnedPacket {
+            data: self.data.to_vec(),
+            pts: self.pts,
+        }
+    }
+}
+
+/// A [`Packet`] that owns its bytes, as [`ElementaryStream::packets`] yields them.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OwnedPacket {
+    /// The compressed bytes (start codes included for Annex-B and MPEG-2).
+    pub data: Vec<u8>,
+    /// Presentation timestamp, or the packet index where the format has none.
+    pub pts: i64,
+}
+
+impl OwnedPacket {
+    /// The packet, borrowed.
+    pub fn as_packet(&self) -> Packet<'_> {
+        Packet {
+            data: &self.data,
+            pts: self.pts,
+        }
+    }
 }

@@ -19,6 +19,10 @@
 
 use std::iter::FusedIterator;
 
+mod demux;
+
+pub(crate) use demux::Mpeg2Demux;
+
 use super::InputError;
 use super::start_code;
 use crate::{Error, Result};
@@ -45,6 +49,28 @@ enum State {
     Done,
 }
 
+/// The error for a start code at absolute offset `prefix` that the stream's end cuts off.
+fn cut_off_start_code(prefix: u64) -> Error {
+    InputError::truncated(
+        prefix,
+        "MPEG-2 start code is cut off by the end of the stream before its code byte",
+    )
+    .into()
+}
+
+/// `code`, the code byte of the start code at absolute offset `prefix`, unless it is a
+/// system start code (a multiplex, not a video elementary stream).
+fn check_code(code: u8, prefix: u64) -> Result<u8> {
+    if code >= FIRST_SYSTEM_CODE {
+        return Err(InputError::unsupported(format!(
+            "system start code 00 00 01 {code:02X} at byte offset {prefix}: this is an MPEG \
+             program/system stream, not a video elementary stream; demux it first"
+        ))
+        .into());
+    }
+    Ok(code)
+}
+
 /// Iterator over the pictures of an MPEG-2 video elementary stream, as sub-slices of it.
 ///
 /// Invariant: the slices are non-empty, in stream order, and each one ends exactly where the
@@ -69,20 +95,11 @@ impl<'a> Mpeg2Pictures<'a> {
     /// The code byte of the start code whose `00 00 01` is at `prefix`.
     fn code_at(&self, prefix: usize) -> Result<u8> {
         let at = prefix.saturating_add(start_code::PREFIX.len());
-        let code = *self.data.get(at).ok_or_else(|| {
-            Error::from(InputError::truncated(
-                prefix as u64,
-                "MPEG-2 start code is cut off by the end of the stream before its code byte",
-            ))
-        })?;
-        if code >= FIRST_SYSTEM_CODE {
-            return Err(InputError::unsupported(format!(
-                "system start code 00 00 01 {code:02X} at byte offset {prefix}: this is an MPEG \
-                 program/system stream, not a video elementary stream; demux it first"
-            ))
-            .into());
-        }
-        Ok(code)
+        let code = *self
+            .data
+            .get(at)
+            .ok_or_else(|| cut_off_start_code(prefix as u64))?;
+        check_code(code, prefix as u64)
     }
 
     /// Reads the packet whose first start code's `00 00 01` is at `first`.

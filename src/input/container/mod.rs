@@ -54,6 +54,9 @@ mod mkv;
 mod mp4;
 #[cfg(feature = "containers")]
 mod nal;
+mod whole_file;
+
+pub(crate) use whole_file::WholeFileDemux;
 
 /// A packet table's bytes may grow to at most this many times the file size (plus
 /// [`EXPANSION_SLACK`]): Annex-B start codes can outgrow 1- or 2-byte length prefixes, and
@@ -320,15 +323,14 @@ pub(crate) fn has_ebml_magic(bytes: &[u8]) -> bool {
     bytes.starts_with(&[0x1a, 0x45, 0xdf, 0xa3])
 }
 
-/// Demuxes the first video track of the MP4 or Matroska file `bytes`; `what` names it in
-/// errors.
-pub(crate) fn demux(bytes: &[u8], what: &str) -> Result<Demuxed> {
+/// Demuxes the first video track of the MP4 or Matroska file `bytes`.
+pub(crate) fn demux_table(bytes: &[u8]) -> Result<Demuxed> {
     #[cfg(feature = "containers")]
     {
         // Belt and braces: a panic inside a third-party demuxer on hostile bytes (none is
         // known in mp4-atom; matroska-demuxer adds cluster and block timestamps unchecked)
         // becomes an error instead of unwinding through the caller.
-        let result = std::panic::catch_unwind(|| {
+        std::panic::catch_unwind(|| {
             if has_mp4_magic(bytes) {
                 mp4::demux(bytes)
             } else {
@@ -339,10 +341,6 @@ pub(crate) fn demux(bytes: &[u8], what: &str) -> Result<Demuxed> {
             Err(invalid(
                 "the demuxer failed on malformed data (a panic inside it was caught)",
             ))
-        });
-        result.map_err(|e| match e {
-            Error::Input(e) => Error::Input(e.in_input(what)),
-            other => other,
         })
     }
     #[cfg(not(feature = "containers"))]
@@ -353,7 +351,7 @@ pub(crate) fn demux(bytes: &[u8], what: &str) -> Result<Demuxed> {
             "Matroska/WebM"
         };
         Err(InputError::unsupported(format!(
-            "{what}: {kind} input needs this crate's `containers` cargo feature, which this \
+            "{kind} input needs this crate's `containers` cargo feature, which this \
              build was made without"
         ))
         .into())
