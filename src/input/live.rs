@@ -5,7 +5,8 @@
 //! window bound ([`Demux::max_window`](super::demux::Demux), e.g. 64 MiB for Annex-B; before
 //! the format is known, [`MAX_UNDETECTED`]): [`LiveStream::feed`] refuses a chunk that would
 //! pass it, taking nothing, so a sender that outruns the consumer gets an error instead of
-//! growing memory. The packets are exactly those of the same bytes read as a whole
+//! growing memory. Peak heap ≤ 2 × (the largest packet + the largest chunk fed) + the packet
+//! buffer + a small constant (checked by `tests/input_memory.rs`). The packets are exactly those of the same bytes read as a whole
 //! ([`ElementaryStream::from_bytes`](super::ElementaryStream::from_bytes)), whatever the chunk
 //! sizes.
 //!
