@@ -1,10 +1,18 @@
 //! Readers that split compressed video files into packets for the decoder.
 //!
 //! Invariant: no reader panics or reads out of bounds, whatever the bytes; malformed input
-//! becomes an [`InputError`] (reached as [`Error::Input`](crate::Error::Input)) naming the byte offset (or
-//! frame) at fault, and every packet is a zero-copy sub-slice of the input (for MP4/Matroska:
-//! of the file or of the converted packet table built when it is opened). This holds for
-//! arbitrary bytes because files come from users, and it is checked by property tests.
+//! becomes an [`InputError`] (reached as [`Error::Input`](crate::Error::Input)) naming the
+//! byte offset (or frame) at fault; and memory is bounded whatever the input's length: the
+//! streaming readers hold one window of about one packet (see `source.rs` for the bound;
+//! MP4/Matroska, until their incremental parsers land, the file plus its packet table). This
+//! holds for arbitrary bytes because files come from users, and it is checked by property
+//! tests, fuzz targets (`fuzz/`) and a multi-gigabyte test under a counting allocator.
+//!
+//! Every format has one sans-I/O parser (`demux.rs`: handed bytes, it says what it needs
+//! next), run by a driver over bytes in memory, a `Read + Seek`, a plain `Read` or a live
+//! feed ([`LiveStream`]); the same bytes give the same packets whatever the chunking. The
+//! whole-slice splitters ([`AccessUnits`], [`Mpeg2Pictures`], [`IvfReader`]) remain for data
+//! already in memory and are the reference the streaming readers are tested against.
 //!
 //! One packet is one access unit (one picture), the unit NVDEC's `cuvidParseVideoData`
 //! expects. Supported formats:
@@ -17,8 +25,9 @@
 //! * **MP4** (progressive and fragmented) and **Matroska/WebM** files (H.264, HEVC, VP8, VP9,
 //!   AV1), demuxed by [`container`] (cargo feature `containers`, on by default).
 //!
-//! [`ElementaryStream`] owns a file's bytes, detects which of these it is (container magic
-//! first, then the file extension or a [`FormatHint`]) and yields [`Packet`]s with timestamps.
+//! [`ElementaryStream`] reads a file or stream incrementally, detects which of these it is
+//! from its first bytes (container magic first, then the file extension or a [`FormatHint`])
+//! and lends out [`Packet`]s with timestamps.
 //! The format modules ([`annexb`], [`ivf`], [`mpeg2`], [`container`]) document exactly where
 //! packets are cut and what counts as malformed.
 
