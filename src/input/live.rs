@@ -29,6 +29,12 @@ pub const MAX_UNDETECTED: usize = 1 << 20;
 /// A push-fed input: [`feed`](Self::feed) bytes as they arrive, take packets with
 /// [`next_packet`](Self::next_packet), call [`finish`](Self::finish) at the end.
 ///
+/// The packets are exactly those of the same bytes read whole, whatever the chunk sizes; each
+/// comes out as soon as it is complete (for Annex-B: once the next access unit's first NAL
+/// header arrived). The bytes held are bounded: [`feed`](Self::feed) refuses a chunk that
+/// would pass the reader's window bound, so peak heap ≤ 2 × (the largest packet + the largest
+/// chunk fed) + the packet buffer + a small constant.
+///
 /// # Examples
 /// ```
 /// use nvcodec_guard::Codec;
@@ -80,9 +86,10 @@ impl LiveStream {
     /// Takes the next bytes of the stream.
     ///
     /// # Errors
-    /// [`InputError::LimitExceeded`] when the bytes waiting would pass the bound (see the
-    /// [module docs](self)); nothing is taken then, take packets and feed again. An error
-    /// after [`finish`](Self::finish).
+    /// [`InputError::LimitExceeded`] when the bytes waiting would pass the bound (the
+    /// reader's largest packet, e.g. 64 MiB for Annex-B; 1 MiB before the format is known);
+    /// nothing is taken then: take packets and feed again. An error after
+    /// [`finish`](Self::finish).
     pub fn feed(&mut self, bytes: &[u8]) -> Result<()> {
         match (&mut self.running, &mut self.undetected) {
             (Some(run), _) => {
