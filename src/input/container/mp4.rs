@@ -48,6 +48,7 @@ use self::fragment::{Cursor, Fragment, Traf};
 use self::sample_table::{Durations, Table, Tables, build_index};
 use super::nal::Converter;
 use super::{Builder, ContainerKind, ContainerTrack, Demuxed, Rational, invalid};
+use crate::input::InputError;
 use crate::input::demux::{Demux, PacketInfo, SampleIndex, Step};
 use crate::{Codec, Error, Result};
 
@@ -67,24 +68,31 @@ const MAX_TREX: usize = 256;
 
 /// A malformed-file error at absolute byte `at`.
 fn malformed(at: u64, what: impl Display) -> Error {
-    invalid(format!("{what} (MP4, byte offset {at})"))
+    InputError::malformed_at(at, format!("MP4: {what}")).into()
 }
 
-/// A file that ends before the bytes it declares.
+/// A file that ends before the bytes it declares (or a live feed that has not sent them).
 fn truncated(at: u64, what: impl Display) -> Error {
-    invalid(format!("{what} (MP4, byte offset {at}; truncated?)"))
+    InputError::truncated(at, format!("MP4: {what}")).into()
 }
 
-/// A declared size or count over one of this reader's documented limits.
-fn limit_exceeded(what: &str, limit: u64, detail: impl Display) -> Error {
-    invalid(format!(
-        "{detail}: over the limit of {limit} {what}; refusing as corrupt or hostile"
-    ))
+/// A declared size or count over one of this reader's documented limits; `what` names the
+/// quantity and where it was declared.
+fn limit_exceeded(what: impl Display, limit: u64) -> Error {
+    InputError::limit(format!("MP4: {what}"), limit).into()
 }
 
 /// Something valid that this reader does not read.
-fn unsupported(what: impl Into<String>) -> Error {
-    invalid(what)
+fn unsupported(what: impl Display) -> Error {
+    InputError::unsupported(what.to_string()).into()
+}
+
+/// A broken invariant of this reader, reported instead of a panic or a hang.
+fn internal(what: impl Display) -> Error {
+    InputError::Internal {
+        what: format!("MP4 reader: {what}"),
+    }
+    .into()
 }
 
 /// The step that moves from `pos` to `target`: skip bytes already in `input`, else seek.
@@ -423,12 +431,11 @@ impl Mp4Demux {
         let size = end.and_then(|e| e.checked_sub(pos)).unwrap_or(u64::MAX);
         if size > MAX_HELD_BOX {
             return Err(limit_exceeded(
-                "bytes for a box read whole",
-                MAX_HELD_BOX,
                 format!(
-                    "MP4 box '{}' at byte {pos} declares {size} bytes",
+                    "box '{}' at byte offset {pos}, read whole, declares {size} bytes, which",
                     name(&kind)
                 ),
+                MAX_HELD_BOX,
             ));
         }
         // At most MAX_HELD_BOX: fits.
@@ -635,7 +642,7 @@ impl Mp4Demux {
         self.moov_end = Some(moov_end);
         let Some(trak) = self.chosen.take() else {
             let names: Vec<String> = self.handlers.iter().map(name).collect();
-            return Err(invalid(format!(
+            return Err(unsupported(format!(
                 "MP4 file has no video track (track handlers: [{}])",
                 names.join(", ")
             )));
@@ -748,9 +755,8 @@ impl Mp4Demux {
     ) -> Result<Option<Step>> {
         if size as usize > MAX_WINDOW {
             return Err(limit_exceeded(
-                "bytes in one sample",
+                format!("sample {sample} at byte offset {offset} declares {size} bytes, which"),
                 MAX_WINDOW as u64,
-                format!("MP4 sample {sample} at byte offset {offset} declares {size} bytes"),
             ));
         }
         if offset != pos {
@@ -908,9 +914,7 @@ impl Demux for Mp4Demux {
                 return Ok(step);
             }
         }
-        Err(invalid(format!(
-            "MP4 reader made no progress at byte offset {pos} (a bug in this reader)"
-        )))
+        Err(internal(format!("no progress at byte offset {pos}")))
     }
 
     fn codec(&self) -> Option<Codec> {
@@ -927,18 +931,21 @@ impl Demux for Mp4Demux {
 
     fn seek_to_sample(&mut self, sample: usize) -> Result<u64> {
         if self.moov_end.is_none() {
-            return Err(invalid("MP4: cannot seek before the 'moov' box is read"));
+            return Err(unsupported("MP4: seeking before the 'moov' box is read"));
         }
         let offset = self.index.offset(sample).ok_or_else(|| {
-            invalid(format!(
-                "MP4: sample {sample} is not in the index of {} samples{}",
-                self.index.len(),
-                if self.has_mvex {
-                    " (samples in fragments cannot be sought)"
-                } else {
-                    ""
-                }
-            ))
+            limit_exceeded(
+                format!(
+                    "seek to sample {sample}: the index{} holds {} samples, and {sample}",
+                    if self.has_mvex {
+                        " (of the samples in 'moov'; fragments are not indexed)"
+                    } else {
+                        ""
+                    },
+                    self.index.len(),
+                ),
+                self.index.len().saturating_sub(1) as u64,
+            )
         })?;
         if let Some(c) = &mut self.converter {
             c.reset();
@@ -987,7 +994,7 @@ pub(super) fn demux(bytes: &[u8]) -> Result<Demuxed> {
             }
             Step::Packet { consumed, info } => {
                 let Some(table) = &mut builder else {
-                    break Some(invalid("MP4 reader gave a packet before its track"));
+                    break Some(internal("a packet before its track"));
                 };
                 if let Err(e) = table.push_copy(&out, info.pts) {
                     break Some(e);
@@ -996,17 +1003,14 @@ pub(super) fn demux(bytes: &[u8]) -> Result<Demuxed> {
                 stalls = 0;
             }
             Step::NeedMore(n) => {
-                break Some(invalid(format!(
-                    "MP4 reader asked for {n} bytes at byte offset {pos} after the end (a bug \
-                     in this reader)"
+                break Some(internal(format!(
+                    "asked for {n} bytes at byte offset {pos} after the end"
                 )));
             }
             Step::End => break None,
         }
         if stalls > 8 {
-            break Some(invalid(format!(
-                "MP4 reader made no progress at byte offset {pos} (a bug in this reader)"
-            )));
+            break Some(internal(format!("no progress at byte offset {pos}")));
         }
     };
     match (parser.codec(), parser.track(), builder) {

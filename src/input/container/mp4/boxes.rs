@@ -6,6 +6,7 @@
 
 use super::{malformed, unsupported};
 use crate::Result;
+use crate::input::InputError;
 use crate::input::container::nal::NalConfig;
 use crate::{Codec, Error};
 
@@ -401,7 +402,7 @@ pub(super) fn stsd(body: &[u8], at: u64) -> Result<SampleEntry> {
                 NalConfig::parse_hvcc(record)
             };
             Some(parsed.map_err(|e| match e {
-                Error::InvalidInput(msg) => malformed(at, msg),
+                Error::Input(InputError::Malformed { what, .. }) => malformed(at, what),
                 other => other,
             })?)
         }

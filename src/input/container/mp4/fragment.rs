@@ -223,9 +223,11 @@ impl Fragment {
             .saturating_add(records.len());
         if state > MAX_FRAGMENT_STATE {
             return Err(limit_exceeded(
-                "bytes of MP4 fragment state (runs and their records)",
+                format!(
+                    "the runs of the 'moof' at byte offset {} take {state} bytes, which",
+                    self.moof_start
+                ),
                 MAX_FRAGMENT_STATE as u64,
-                format!("the 'moof' at byte {} holds more runs", self.moof_start),
             ));
         }
         self.records.extend_from_slice(records);

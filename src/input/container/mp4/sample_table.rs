@@ -256,12 +256,11 @@ pub(super) fn build_index(tables: &Tables, shift: i64, max_samples: u64) -> Resu
     let count = tables.sample_count();
     if count > max_samples {
         return Err(limit_exceeded(
-            "samples in the MP4 sample table (stsz)",
-            max_samples,
             format!(
-                "{count} samples declared; a file read up to here cannot carry more than \
-                 {max_samples}"
+                "the sample table (stsz) declares {count} samples, more than the bytes read up \
+                 to the end of 'moov' can carry; that count"
             ),
+            max_samples,
         ));
     }
     let mut out = Resolved::default();
