@@ -61,6 +61,9 @@ pub(crate) const MAX_HELD_BOX: u64 = 16 << 20;
 pub(crate) const SAMPLE_ALLOWANCE: u64 = 1 << 16;
 /// Table entries read in one step.
 const TABLE_BATCH: usize = 1 << 16;
+/// Fragment samples indexed as they pass (20 bytes each: 80 MiB, about 38 hours at 30
+/// frames a second); past it the index stops growing and [`Demux::index`] stays `None`.
+pub(crate) const MAX_FRAGMENT_INDEX: usize = 1 << 22;
 /// Track handlers remembered for the "no video track" error.
 const MAX_HANDLERS: usize = 32;
 /// `trex` boxes remembered (one per track).
@@ -101,6 +104,16 @@ fn go_to(pos: u64, target: u64, input_len: usize) -> Step {
         Some(Ok(n)) if n <= input_len => Step::Consumed(n),
         _ => Step::SeekTo(target),
     }
+}
+
+/// Where a fragment begins, for seeking back to it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct FragmentMark {
+    moof_start: u64,
+    /// The number of its first sample.
+    first_sample: u64,
+    /// The decode time a sample without `tfdt` would start from.
+    dts_before: i64,
 }
 
 /// A box being read whose children follow.
@@ -173,8 +186,22 @@ pub(crate) struct Mp4Demux {
     durations: Durations,
     /// Decode time of the next fragment sample without a `tfdt`.
     next_dts: i64,
-    /// Packets handed out (fragment samples are numbered after the index's).
+    /// The number of the next packet (fragment samples are numbered after the samples of
+    /// `moov`).
     handed_out: u64,
+    /// Samples numbered below this are passed over without being handed out (after a seek
+    /// into a fragment).
+    skip_until: u64,
+    /// The highest packet number handed out, plus one.
+    samples_seen: u64,
+    /// Samples listed in `moov` (the first entries of `index`).
+    progressive_len: usize,
+    /// Every fragment's start, in file order.
+    marks: Vec<FragmentMark>,
+    /// Whether the `moof` being read was read before (its durations are counted already).
+    revisiting: bool,
+    /// Whether the index stopped growing at [`MAX_FRAGMENT_INDEX`].
+    index_capped: bool,
     fragment: Option<Fragment>,
     traf: Option<Traf>,
     finished: bool,
@@ -212,6 +239,12 @@ impl Mp4Demux {
             durations: Durations::default(),
             next_dts: 0,
             handed_out: 0,
+            skip_until: 0,
+            samples_seen: 0,
+            progressive_len: 0,
+            marks: Vec::new(),
+            revisiting: false,
+            index_capped: false,
             fragment: None,
             traf: None,
             finished: false,
@@ -302,6 +335,14 @@ impl Mp4Demux {
                             f.moof_start
                         ),
                     ));
+                }
+                self.revisiting = self.marks.last().is_some_and(|m| pos <= m.moof_start);
+                if !self.revisiting {
+                    self.marks.push(FragmentMark {
+                        moof_start: pos,
+                        first_sample: self.handed_out,
+                        dts_before: self.next_dts,
+                    });
                 }
                 self.fragment = Some(Fragment::new(pos));
                 enter(self)
@@ -511,7 +552,13 @@ impl Mp4Demux {
             }
             b"trun" => {
                 if let (Some(traf), Some(fragment)) = (&mut self.traf, &mut self.fragment) {
-                    fragment.add_trun(body, at, traf, &mut self.next_dts, &mut self.durations)?;
+                    let mut again = Durations::default();
+                    let durations = if self.revisiting {
+                        &mut again
+                    } else {
+                        &mut self.durations
+                    };
+                    fragment.add_trun(body, at, traf, &mut self.next_dts, durations)?;
                 }
             }
             _ => {}
@@ -667,6 +714,7 @@ impl Mp4Demux {
         )?;
         drop(trak.tables);
         self.index = resolved.index;
+        self.progressive_len = self.index.len();
         self.durations = resolved.durations;
         self.next_dts = resolved.next_dts;
         self.converter = entry
@@ -736,7 +784,7 @@ impl Mp4Demux {
         }
         self.update_track_stats();
         if let Some(track) = &mut self.track {
-            track.packet_count = usize::try_from(self.handed_out).unwrap_or(usize::MAX);
+            track.packet_count = usize::try_from(self.samples_seen).unwrap_or(usize::MAX);
         }
         self.finished = true;
         self.state = State::Done;
@@ -819,6 +867,7 @@ impl Mp4Demux {
         let key = self.index.is_key(next);
         self.state = State::Progressive { next: next + 1 };
         self.handed_out = number + 1;
+        self.samples_seen = self.samples_seen.max(self.handed_out);
         Ok(Some(Step::Packet {
             consumed: size as usize,
             info: PacketInfo {
@@ -842,12 +891,19 @@ impl Mp4Demux {
             self.state = State::Boxes;
             return Ok(None);
         };
-        let Some(sample) = fragment.settle(&mut cursor) else {
+        // Pass over the samples before a seek's target: O(the fragment's records).
+        let mut next = fragment.settle(&mut cursor);
+        while let Some(sample) = next.filter(|_| self.handed_out < self.skip_until) {
+            fragment.advance(&mut cursor, &sample);
+            self.handed_out += 1;
+            next = fragment.settle(&mut cursor);
+        }
+        let Some(sample) = next else {
             self.fragment = None;
+            self.state = State::Boxes;
             let Some(end) = mdat_end else {
                 return self.finish().map(Some);
             };
-            self.state = State::Boxes;
             return Ok((end != pos).then(|| go_to(pos, end, input.len())));
         };
         self.state = State::Fragment { cursor, mdat_end };
@@ -862,10 +918,18 @@ impl Mp4Demux {
         }
         self.state = State::Fragment { cursor, mdat_end };
         self.handed_out = number.saturating_add(1);
+        self.samples_seen = self.samples_seen.max(self.handed_out);
         let pts = sample
             .dts
             .saturating_add(i64::from(sample.cts))
             .saturating_add(self.shift);
+        if number == self.index.len() as u64 && !self.index_capped {
+            if self.index.len() < MAX_FRAGMENT_INDEX {
+                self.index.push(sample.offset, sample.size, pts, sample.key);
+            } else {
+                self.index_capped = true;
+            }
+        }
         Ok(Some(Step::Packet {
             consumed: sample.size as usize,
             info: PacketInfo {
@@ -926,27 +990,31 @@ impl Demux for Mp4Demux {
     }
 
     fn index(&self) -> Option<&SampleIndex> {
-        (self.moov_end.is_some() && (!self.has_mvex || self.finished)).then_some(&self.index)
+        let complete = !self.has_mvex || (self.finished && !self.index_capped);
+        (self.moov_end.is_some() && complete).then_some(&self.index)
     }
 
+    /// Seeks to a sample of `moov`'s table, or of a fragment already read (fragmented files
+    /// are indexed as they pass; the seek goes back to the fragment's `moof` and passes over
+    /// the samples before `sample`).
     fn seek_to_sample(&mut self, sample: usize) -> Result<u64> {
         if self.moov_end.is_none() {
             return Err(unsupported("MP4: seeking before the 'moov' box is read"));
         }
-        let offset = self.index.offset(sample).ok_or_else(|| {
-            limit_exceeded(
+        if sample >= self.index.len() {
+            return Err(limit_exceeded(
                 format!(
                     "seek to sample {sample}: the index{} holds {} samples, and {sample}",
                     if self.has_mvex {
-                        " (of the samples in 'moov'; fragments are not indexed)"
+                        " (of the fragments read so far)"
                     } else {
                         ""
                     },
                     self.index.len(),
                 ),
                 self.index.len().saturating_sub(1) as u64,
-            )
-        })?;
+            ));
+        }
         if let Some(c) = &mut self.converter {
             c.reset();
         }
@@ -954,8 +1022,26 @@ impl Demux for Mp4Demux {
         self.traf = None;
         self.stack.clear();
         self.finished = false;
-        self.state = State::Progressive { next: sample };
-        Ok(offset)
+        let number = sample as u64;
+        if sample < self.progressive_len {
+            self.handed_out = number;
+            self.skip_until = 0;
+            self.state = State::Progressive { next: sample };
+            return self
+                .index
+                .offset(sample)
+                .ok_or_else(|| internal(format!("sample {sample} has no offset")));
+        }
+        let at = self.marks.partition_point(|m| m.first_sample <= number);
+        let mark = at
+            .checked_sub(1)
+            .and_then(|i| self.marks.get(i).copied())
+            .ok_or_else(|| internal(format!("no fragment holds sample {sample}")))?;
+        self.handed_out = mark.first_sample;
+        self.skip_until = number;
+        self.next_dts = mark.dts_before;
+        self.state = State::Boxes;
+        Ok(mark.moof_start)
     }
 
     fn max_window(&self) -> usize {

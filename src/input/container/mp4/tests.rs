@@ -611,3 +611,54 @@ fn a_mutated_clip_never_panics_or_outgrows_its_bounds_in_any_feed() {
         }
     }
 }
+
+#[test]
+fn fragments_are_indexed_as_they_pass_and_seeks_go_back_to_their_moof() {
+    let bytes = clip("h264_frag.mp4");
+    let mut parser = Mp4Demux::new();
+    let first = drive_from(&mut parser, &bytes, 0, Feed::Whole, true, 3);
+    assert_eq!(first.packets.len(), 3);
+    assert!(parser.index().is_none(), "incomplete until the end");
+    // A sample already read can be sought.
+    let at = parser.seek_to_sample(1).unwrap();
+    let again = drive_from(&mut parser, &bytes, at, Feed::Whole, true, 2);
+    assert_eq!(again.packets[1], first.packets[2]);
+    assert!(parser.seek_to_sample(11).is_err(), "not read yet");
+
+    let mut parser = Mp4Demux::new();
+    let all = drive_from(&mut parser, &bytes, 0, Feed::Whole, true, usize::MAX);
+    assert_eq!(all.error, None);
+    let index = parser.index().expect("complete after the end").clone();
+    assert_eq!(index.len(), 12);
+    for (i, (_, info)) in all.packets.iter().enumerate() {
+        assert_eq!((index.pts(i), index.is_key(i)), (Some(info.pts), info.key));
+    }
+    for target in [11, 0, 6, 5, 7] {
+        let at = parser.seek_to_sample(target).unwrap();
+        let rest = drive_from(
+            &mut parser,
+            &bytes,
+            at,
+            Feed::Chunks { seed: 4, max: 99 },
+            true,
+            usize::MAX,
+        );
+        assert_eq!(rest.error, None, "seek to {target}");
+        assert_eq!(rest.packets.len(), 12 - target, "seek to {target}");
+        for (got, want) in rest.packets.iter().zip(&all.packets[target..]) {
+            assert_eq!(got.1, want.1, "seek to {target}");
+        }
+        assert!(
+            rest.packets[1..] == all.packets[target + 1..],
+            "seek to {target}"
+        );
+        if all.packets[target].1.key {
+            assert_eq!(rest.packets[0].0, all.packets[target].0, "seek to {target}");
+        }
+    }
+    // The track's statistics are not counted twice by the revisits.
+    assert_eq!(
+        parser.track().unwrap().frame_rate,
+        Rational::new(12800, 512)
+    );
+}
