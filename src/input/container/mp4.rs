@@ -251,18 +251,6 @@ impl Mp4Demux {
         }
     }
 
-    /// Heap bytes held between steps (the driver's window not included), for a driver's
-    /// memory accounting.
-    #[cfg_attr(not(test), allow(dead_code))]
-    pub(crate) fn heap_bytes(&self) -> usize {
-        let tables = |t: &Option<Trak>| t.as_ref().map_or(0, |t| t.tables.heap_bytes());
-        self.index
-            .heap_bytes()
-            .saturating_add(tables(&self.trak))
-            .saturating_add(tables(&self.chosen))
-            .saturating_add(self.fragment.as_ref().map_or(0, Fragment::heap_bytes))
-    }
-
     /// Reads box headers: enters containers, holds small boxes, starts tables, skips the
     /// rest. `None`: the state changed without a step to report.
     fn boxes(&mut self, input: &[u8], pos: u64, eof: bool) -> Result<Option<Step>> {
@@ -1046,6 +1034,18 @@ impl Demux for Mp4Demux {
 
     fn max_window(&self) -> usize {
         MAX_WINDOW
+    }
+
+    /// The index, the tables of the track being read (while `moov` is read), the current
+    /// fragment's runs and the fragment marks; the driver's window is not included.
+    fn heap_bytes(&self) -> usize {
+        let tables = |t: &Option<Trak>| t.as_ref().map_or(0, |t| t.tables.heap_bytes());
+        self.index
+            .heap_bytes()
+            .saturating_add(tables(&self.trak))
+            .saturating_add(tables(&self.chosen))
+            .saturating_add(self.fragment.as_ref().map_or(0, Fragment::heap_bytes))
+            .saturating_add(self.marks.capacity() * size_of::<FragmentMark>())
     }
 }
 

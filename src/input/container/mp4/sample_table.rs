@@ -156,7 +156,6 @@ impl Tables {
     }
 
     /// Heap bytes held.
-    #[cfg_attr(not(test), allow(dead_code))]
     pub(super) fn heap_bytes(&self) -> usize {
         let sizes = match &self.sizes {
             Sizes::PerSample(v) => v.capacity() * 4,
