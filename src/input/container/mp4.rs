@@ -663,8 +663,13 @@ impl Mp4Demux {
                     fragment.data_end = traf.next_offset;
                 }
             }
-            b"moof" if self.fragment.as_ref().is_some_and(|f| f.runs.is_empty()) => {
-                self.fragment = None;
+            b"moof" => {
+                if self.fragment.as_ref().is_some_and(|f| f.runs.is_empty()) {
+                    self.fragment = None;
+                }
+                // The frame rate is known from the first fragment on; the duration and
+                // count grow with each.
+                self.update_track_stats();
             }
             b"moov" => self.moov_read(pos)?,
             _ => {}
@@ -740,8 +745,10 @@ impl Mp4Demux {
         Ok(())
     }
 
-    /// Frame rate and (if not declared) duration from the sample durations seen.
+    /// Frame rate, (if not declared) duration and packet count from the samples seen: final
+    /// for a progressive file, growing with each fragment of a fragmented one.
     fn update_track_stats(&mut self) {
+        let count = self.samples_seen.max(self.progressive_len as u64);
         let timescale = u64::from(self.timescale);
         let rate = self
             .durations
@@ -754,6 +761,7 @@ impl Mp4Demux {
             if !declared {
                 track.duration = summed;
             }
+            track.packet_count = usize::try_from(count).unwrap_or(usize::MAX);
         }
     }
 
@@ -771,9 +779,6 @@ impl Mp4Demux {
             ));
         }
         self.update_track_stats();
-        if let Some(track) = &mut self.track {
-            track.packet_count = usize::try_from(self.samples_seen).unwrap_or(usize::MAX);
-        }
         self.finished = true;
         self.state = State::Done;
         Ok(Step::End)
