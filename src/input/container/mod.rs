@@ -58,6 +58,12 @@ mod mp4;
 #[cfg(feature = "containers")]
 mod nal;
 
+/// The MP4 reader's fuzz entry (only in builds with `--cfg fuzzing`, as `cargo fuzz` makes):
+/// see `fuzz/fuzz_targets/mp4.rs`.
+#[cfg(all(fuzzing, feature = "containers"))]
+#[doc(hidden)]
+pub use mp4::fuzz_demux as fuzz_mp4;
+
 /// A packet table's bytes may grow to at most this many times the file size (plus
 /// [`EXPANSION_SLACK`]): Annex-B start codes can outgrow 1- or 2-byte length prefixes, and
 /// parameter sets are repeated before key frames. A larger need means a corrupt or hostile

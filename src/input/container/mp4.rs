@@ -36,10 +36,15 @@
 //! initial empty edit delays), in the `mdhd` timescale, as before and as ffmpeg gives them.
 
 mod boxes;
+#[cfg(any(test, fuzzing))]
+mod check;
 mod fragment;
 mod sample_table;
 #[cfg(test)]
 mod tests;
+
+#[cfg(fuzzing)]
+pub use check::fuzz_demux;
 
 use std::fmt::Display;
 

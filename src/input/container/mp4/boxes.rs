@@ -4,7 +4,7 @@
 //! missing from a short body is an error naming the box, its byte offset and the field,
 //! never a panic or a default.
 
-use super::{malformed, unsupported};
+use super::{limit_exceeded, malformed, unsupported};
 use crate::Result;
 use crate::input::InputError;
 use crate::input::container::nal::NalConfig;
@@ -335,6 +335,9 @@ const SUPPORTED: &[(&[u8; 4], &str, Codec)] = &[
     (b"av01", "av01", Codec::Av1),
 ];
 
+/// The largest `avcC`/`hvcC` record read: the parameter sets inserted before each key frame.
+pub(crate) const MAX_CONFIG_RECORD: usize = 64 << 10;
+
 /// Bytes of a `VisualSampleEntry` before its child boxes (ISO/IEC 14496-12 §12.1.3).
 const VISUAL_ENTRY_FIELDS: usize = 78;
 
@@ -396,6 +399,14 @@ pub(super) fn stsd(body: &[u8], at: u64) -> Result<SampleEntry> {
                     format!("sample entry '{tag}' has no '{}' box", name(wanted)),
                 )
             })?;
+            // Parameter sets go before every key frame: their size multiplies with the
+            // packet count, so it is capped (real records are well under 1 KiB).
+            if record.len() > MAX_CONFIG_RECORD {
+                return Err(limit_exceeded(
+                    format!("the '{}' record of {} bytes", name(wanted), record.len()),
+                    MAX_CONFIG_RECORD as u64,
+                ));
+            }
             let parsed = if codec == Codec::H264 {
                 NalConfig::parse_avcc(record)
             } else {

@@ -2,6 +2,7 @@
 //! whole, in random chunks, or through a source that cannot seek; hostile tables cost what
 //! their bytes cost.
 
+use super::check::{Feed, Rng, Run, drive, drive_from};
 use super::*;
 use crate::input::demux::Demux;
 
@@ -10,148 +11,6 @@ fn clip(name: &str) -> Vec<u8> {
         .join("tests/data/containers")
         .join(name);
     std::fs::read(path).unwrap()
-}
-
-/// A small deterministic PRNG (xorshift64*), so failures reproduce.
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 >> 12;
-        self.0 ^= self.0 << 25;
-        self.0 ^= self.0 >> 27;
-        self.0.wrapping_mul(0x2545_f491_4f6c_dd1d)
-    }
-
-    fn below(&mut self, n: usize) -> usize {
-        (self.next() % n.max(1) as u64) as usize
-    }
-}
-
-/// What a driver saw: packets (bytes, info), the error that ended them, the largest window
-/// it held and the parser's largest heap between steps.
-#[derive(Debug, Default)]
-struct Run {
-    packets: Vec<(Vec<u8>, PacketInfo)>,
-    error: Option<String>,
-    largest_window: usize,
-    largest_heap: usize,
-    seeks: usize,
-    /// The `InputError` variant of `error`.
-    error_kind: Option<&'static str>,
-}
-
-fn kind_of(e: &Error) -> &'static str {
-    match e {
-        Error::Input(InputError::Truncated { .. }) => "Truncated",
-        Error::Input(InputError::Malformed { .. }) => "Malformed",
-        Error::Input(InputError::Unsupported { .. }) => "Unsupported",
-        Error::Input(InputError::LimitExceeded { .. }) => "LimitExceeded",
-        Error::Input(InputError::Internal { .. }) => "Internal",
-        _ => "other",
-    }
-}
-
-/// How the test driver reads its source.
-#[derive(Debug, Clone, Copy)]
-enum Feed {
-    /// All remaining bytes at once (as a file in memory).
-    Whole,
-    /// Random chunks of 1..=max bytes, added only when the parser asks for more.
-    Chunks { seed: u64, max: usize },
-}
-
-/// A tiny driver of the `Demux` contract: keeps a window of the source from `pos` on, adds
-/// bytes on `NeedMore`, drops them on `Consumed`/`Packet`, repositions on `SeekTo` (a
-/// backward one is an error when `seekable` is false, as for a pipe).
-fn drive(bytes: &[u8], feed: Feed, seekable: bool) -> Run {
-    drive_from(&mut Mp4Demux::new(), bytes, 0, feed, seekable, usize::MAX)
-}
-
-fn drive_from(
-    parser: &mut Mp4Demux,
-    bytes: &[u8],
-    start: u64,
-    feed: Feed,
-    seekable: bool,
-    max_packets: usize,
-) -> Run {
-    let mut run = Run::default();
-    let mut rng = match feed {
-        Feed::Chunks { seed, .. } => Rng(seed | 1),
-        Feed::Whole => Rng(1),
-    };
-    let mut pos = start;
-    let mut window: Vec<u8> = Vec::new();
-    let mut out = Vec::new();
-    let fill = |window: &mut Vec<u8>, pos: u64, rng: &mut Rng, at_least: usize| {
-        let from = usize::try_from(pos).unwrap_or(usize::MAX);
-        loop {
-            let have = from.saturating_add(window.len());
-            if have >= bytes.len() || window.len() >= at_least {
-                break;
-            }
-            let n = match feed {
-                Feed::Whole => bytes.len() - have,
-                Feed::Chunks { max, .. } => 1 + rng.below(max),
-            };
-            let end = have.saturating_add(n).min(bytes.len());
-            window.extend_from_slice(&bytes[have..end]);
-        }
-    };
-    fill(&mut window, pos, &mut rng, 0);
-    let mut steps = 0usize;
-    loop {
-        steps += 1;
-        assert!(steps < 10_000_000, "driver: no end");
-        let from = usize::try_from(pos).unwrap_or(usize::MAX);
-        let eof = from.saturating_add(window.len()) >= bytes.len();
-        let step = parser.step(&window, pos, eof, &mut out);
-        run.largest_window = run.largest_window.max(window.len());
-        run.largest_heap = run.largest_heap.max(parser.heap_bytes());
-        match step {
-            Err(e) => {
-                run.error = Some(e.to_string());
-                run.error_kind = Some(kind_of(&e));
-                return run;
-            }
-            Ok(Step::NeedMore(n)) => {
-                assert!(!eof, "NeedMore after eof");
-                assert!(
-                    n > window.len(),
-                    "NeedMore({n}) with {} bytes",
-                    window.len()
-                );
-                assert!(n <= parser.max_window(), "NeedMore({n}) over max_window");
-                fill(&mut window, pos, &mut rng, n);
-            }
-            Ok(Step::Consumed(n)) => {
-                window.drain(..n);
-                pos += n as u64;
-            }
-            Ok(Step::SeekTo(to)) => {
-                run.seeks += 1;
-                if to < pos && !seekable {
-                    run.error = Some(format!("cannot seek back to {to} from {pos}"));
-                    return run;
-                }
-                window.clear();
-                pos = to;
-            }
-            Ok(Step::Packet { consumed, info }) => {
-                window.drain(..consumed);
-                pos += consumed as u64;
-                run.packets.push((out.clone(), info));
-                if run.packets.len() >= max_packets {
-                    return run;
-                }
-            }
-            Ok(Step::End) => return run,
-        }
-        if window.is_empty() || matches!(feed, Feed::Whole) {
-            fill(&mut window, pos, &mut rng, 0);
-        }
-    }
 }
 
 /// The file with `moov` moved before `mdat` (`-movflags +faststart`), chunk offsets fixed.
@@ -661,4 +520,47 @@ fn fragments_are_indexed_as_they_pass_and_seeks_go_back_to_their_moof() {
         parser.track().unwrap().frame_rate,
         Rational::new(12800, 512)
     );
+}
+
+fn regressions() -> std::path::PathBuf {
+    std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/fuzz-regressions/mp4")
+}
+
+#[test]
+fn every_fuzz_regression_file_passes_the_fuzz_checks() {
+    // The committed small bomb is what the generator here makes.
+    let small_bomb = std::fs::read(regressions().join("issue12-trun-bomb-small.mp4")).unwrap();
+    assert!(small_bomb == trun_bomb(4000));
+    let mut replayed = 0;
+    for entry in std::fs::read_dir(regressions()).unwrap() {
+        let path = entry.unwrap().path();
+        if path.extension().is_some_and(|e| e == "md") {
+            continue;
+        }
+        let data = std::fs::read(&path).unwrap();
+        let outcome = std::panic::catch_unwind(|| super::check::fuzz_demux(&data));
+        assert!(outcome.is_ok(), "{}", path.display());
+        replayed += 1;
+    }
+    assert!(replayed >= 1);
+}
+
+#[test]
+fn the_fuzz_checks_hold_for_every_clip_and_their_mutations() {
+    let mut rng = Rng(0x5eed);
+    for name in MP4_CLIPS {
+        let original = clip(name);
+        super::check::fuzz_demux(&original);
+        for _ in 0..100 {
+            let mut data = original.clone();
+            for _ in 0..1 + rng.below(4) {
+                let at = rng.below(data.len());
+                data[at] ^= 1 << rng.below(8);
+            }
+            if rng.below(4) == 0 {
+                data.truncate(rng.below(data.len()));
+            }
+            super::check::fuzz_demux(&data);
+        }
+    }
 }
