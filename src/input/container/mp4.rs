@@ -61,8 +61,8 @@ use crate::{Codec, Error, Result};
 pub(crate) const MAX_WINDOW: usize = 64 << 20;
 /// The largest box read whole (sample description, edit list, `trun`, ...).
 pub(crate) const MAX_HELD_BOX: u64 = 16 << 20;
-/// Samples a progressive track may declare beyond the bytes read up to the end of `moov`
-/// (a file with `moov` first and one fixed sample size has fewer table bytes than samples).
+/// Samples a progressive track may declare beyond the bytes of its sample tables (a fixed
+/// sample size in `stsz` describes any number of samples in 20 bytes).
 pub(crate) const SAMPLE_ALLOWANCE: u64 = 1 << 16;
 /// Table entries read in one step.
 const TABLE_BATCH: usize = 1 << 16;
@@ -705,11 +705,7 @@ impl Mp4Demux {
             .find(|(id, _)| *id == trak.track_id)
             .map_or_else(SampleDefaults::default, |&(_, d)| d);
         self.shift = edit_shift(&trak.edits, self.movie_timescale, trak.timescale);
-        let resolved = build_index(
-            &trak.tables,
-            self.shift,
-            moov_end.saturating_add(SAMPLE_ALLOWANCE),
-        )?;
+        let resolved = build_index(&trak.tables, self.shift, SAMPLE_ALLOWANCE)?;
         drop(trak.tables);
         self.index = resolved.index;
         self.progressive_len = self.index.len();

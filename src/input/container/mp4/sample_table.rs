@@ -89,6 +89,8 @@ pub(super) struct Tables {
     pub(super) stts: Vec<(u32, u32)>,
     pub(super) ctts: Vec<(u32, i32)>,
     pub(super) stss: Option<Vec<u32>>,
+    /// Entry bytes read into the tables (what bounds the sample count).
+    pub(super) bytes_read: u64,
 }
 
 fn be32(e: &[u8], at: usize) -> u32 {
@@ -119,6 +121,7 @@ impl Tables {
 
     /// Appends the whole entries in `bytes` (a multiple of the entry size).
     pub(super) fn extend(&mut self, table: Table, bytes: &[u8]) {
+        self.bytes_read = self.bytes_read.saturating_add(bytes.len() as u64);
         let chunks = bytes.chunks_exact(table.entry_size());
         match table {
             Table::Stts => self.stts.extend(chunks.map(|e| (be32(e, 0), be32(e, 4)))),
@@ -244,20 +247,25 @@ pub(super) struct Resolved {
     pub(super) durations: Durations,
 }
 
-/// Resolves `tables` into an index of at most `max_samples` samples, `pts = dts + ctts +
-/// shift` (saturating).
+/// Resolves `tables` into an index, `pts = dts + ctts + shift` (saturating). At most
+/// `tables.bytes_read + allowance` samples are accepted: a table with a size per sample
+/// (4 bytes each) never comes near it; a fixed sample size (`stsz` of 20 bytes declaring
+/// up to 2^32 - 1 samples) must be described by as many bytes of `stts`/`stsc`/`stco`, or
+/// stay within the allowance.
 ///
 /// # Errors
 /// More samples declared than `max_samples`; samples without chunk offsets; chunks
 /// (`stsc`/`stco`) holding fewer samples than `stsz` lists; a sample ending past 2^64, or
 /// starting before the previous one ends.
-pub(super) fn build_index(tables: &Tables, shift: i64, max_samples: u64) -> Result<Resolved> {
+pub(super) fn build_index(tables: &Tables, shift: i64, allowance: u64) -> Result<Resolved> {
     let count = tables.sample_count();
+    let max_samples = tables.bytes_read.saturating_add(allowance);
     if count > max_samples {
         return Err(limit_exceeded(
             format!(
-                "the sample table (stsz) declares {count} samples, more than the bytes read up \
-                 to the end of 'moov' can carry; that count"
+                "the sample table (stsz) declares {count} samples, more than its {} bytes of \
+                 tables describe; that count",
+                tables.bytes_read
             ),
             max_samples,
         ));
@@ -272,7 +280,7 @@ pub(super) fn build_index(tables: &Tables, shift: i64, max_samples: u64) -> Resu
             "MP4 sample table has no chunk offsets (stco/co64)",
         ));
     };
-    // Bounded by `max_samples`, which the caller derives from the bytes read.
+    // Bounded by `max_samples`: the bytes read plus the allowance.
     out.index
         .reserve(usize::try_from(count).unwrap_or(usize::MAX));
     let size_of = |i: u64| -> u32 {
@@ -367,6 +375,7 @@ mod tests {
             stts: vec![(2, 10), (1, 20)],
             ctts: vec![(1, 5)],
             stss: Some(vec![1, 3]),
+            bytes_read: 0,
         }
     }
 
