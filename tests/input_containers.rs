@@ -93,7 +93,9 @@ fn every_clip_gives_ffmpegs_packets_and_pts() {
             .collect();
         let reference = framemd5(&dir().join(format!("{name}.framemd5")));
         assert_eq!(packets.len(), reference.len(), "{name}: packet count");
-        assert_eq!(track.packet_count, reference.len(), "{name}");
+        // A fragmented file's counts grow as its fragments are read: compare at the end.
+        let at_end = es.container().expect("container track");
+        assert_eq!(at_end.packet_count, reference.len(), "{name}");
         for (i, (p, (pts, size, md5))) in packets.iter().zip(&reference).enumerate() {
             assert_eq!(p.data.len(), *size, "{name} packet {i}: size");
             assert_eq!(&hex_md5(&p.data), md5, "{name} packet {i}: md5");
@@ -137,7 +139,10 @@ fn every_clip_gives_ffmpegs_packets_and_pts() {
 #[test]
 fn time_base_frame_rate_and_duration_come_from_the_container() {
     for &(name, _, kind, _) in CLIPS {
-        let es = ElementaryStream::open(dir().join(name)).unwrap();
+        let mut es = ElementaryStream::open(dir().join(name)).unwrap();
+        // Streaming: a fragmented file's duration and rate are known once its fragments
+        // were read.
+        while es.next_packet().unwrap().is_some() {}
         let tb = es.time_base().unwrap();
         match kind {
             ContainerKind::Mp4 => assert_eq!(tb.num, 1, "{name}: {tb}"),

@@ -22,8 +22,9 @@
 //! served by reading and discarding (live input: by dropping the next bytes fed); a backward
 //! one there is [`InputError::NeedsSeek`].
 //!
-//! A parser that keeps answering `Consumed(0)` without changing anything would spin; the
-//! driver stops it after [`MAX_STALLS`] such steps in a row with an internal error.
+//! A parser that keeps answering `Consumed(0)` or `SeekTo` without using or asking for bytes
+//! would spin; the driver stops it after [`MAX_STALLS`] such steps in a row with an internal
+//! error.
 
 use std::io::{Read, Seek, SeekFrom};
 
@@ -34,7 +35,7 @@ use crate::{Error, Result};
 /// Bytes asked of a reader in one `read` call (64 KiB).
 pub(crate) const READ_CHUNK: usize = 64 << 10;
 
-/// `Consumed(0)` steps in a row after which a parser is taken to be stuck.
+/// `Consumed(0)` / `SeekTo` steps in a row after which a parser is taken to be stuck.
 pub(crate) const MAX_STALLS: u32 = 64;
 
 /// A `Read + Seek` source that can be sent to another thread.
@@ -205,9 +206,9 @@ impl Input {
             return Ok(());
         }
         match &mut self.source {
-            Source::Memory(bytes) => {
-                self.pos = target.min(bytes.len() as u64);
-            }
+            // Past the end too: the window is then empty (and at its end), at the offset the
+            // parser asked for, as a file sought past its end reads nothing.
+            Source::Memory(_) => self.pos = target,
             Source::Seekable(reader) => {
                 reader.seek(SeekFrom::Start(target))?;
                 self.buf.clear();
@@ -433,7 +434,14 @@ impl Driver {
                     }
                 }
                 Step::SeekTo(target) => {
-                    self.stalls = 0;
+                    // Seeks alone are no progress: a parser that only seeks would spin.
+                    self.stalls = self.stalls.saturating_add(1);
+                    if self.stalls > MAX_STALLS {
+                        return Err(internal(format!(
+                            "the reader made no progress at byte offset {pos} in {MAX_STALLS} \
+                             steps (last: a seek to {target})"
+                        )));
+                    }
                     self.input.seek(target)?;
                 }
                 Step::Packet { consumed, info } => {

@@ -18,6 +18,8 @@ use std::io::{Read, Seek};
 use std::path::Path;
 
 use super::annexb::AnnexBDemux;
+#[cfg(feature = "containers")]
+use super::container::Mp4Demux;
 use super::container::{ContainerTrack, Rational, WholeFileDemux};
 use super::demux::{Demux, PacketInfo, SampleIndex};
 use super::detect::{self, FormatHint, StreamFormat};
@@ -319,9 +321,14 @@ pub(crate) fn make_demux(
         (StreamFormat::AnnexB, FormatHint::Codec(codec)) => Box::new(AnnexBDemux::new(codec)?),
         (StreamFormat::Mpeg2, _) => Box::new(Mpeg2Demux::new()),
         (StreamFormat::Ivf, _) => Box::new(IvfDemux::new()),
-        // TEMPORARY BRIDGE: the whole-file container path, until the incremental MP4 and
-        // Matroska/WebM parsers (branches `mp4`, `mkv`) replace this line.
-        (StreamFormat::Mp4 | StreamFormat::Matroska, _) => Box::new(WholeFileDemux::new()),
+        #[cfg(feature = "containers")]
+        (StreamFormat::Mp4, _) => Box::new(Mp4Demux::new()),
+        // TEMPORARY BRIDGE: the whole-file container path, until the incremental
+        // Matroska/WebM parser (branch `mkv`) replaces this line. Without the `containers`
+        // feature it refuses both containers with an error naming the feature.
+        (StreamFormat::Matroska, _) => Box::new(WholeFileDemux::new()),
+        #[cfg(not(feature = "containers"))]
+        (StreamFormat::Mp4, _) => Box::new(WholeFileDemux::new()),
         // `detect` returns Annex-B only for a codec hint.
         (_, _) => {
             return Err(InputError::Unrecognized {

@@ -7,16 +7,19 @@
 //! Nothing here panics on malformed input, and every allocation is bounded by a small multiple
 //! of the file size (checked before allocating: see [`MAX_EXPANSION`]).
 //!
-//! **Crates** (cargo feature `containers`, on by default): MP4 boxes are decoded by
-//! [`mp4-atom`](https://crates.io/crates/mp4-atom) 0.16 (MIT/Apache-2.0, maintained, decodes
-//! `moof`/`traf`/`trun` for fragmented files, never sizes an allocation from an untrusted count;
-//! 0.17 needs Rust 1.88, above this crate's 1.85); the sample table (`stts`/`ctts`/`stsc`/
-//! `stsz`/`stco`, or `tfhd`/`tfdt`/`trun`) is resolved here with checked arithmetic.
-//! Matroska/WebM is read by
+//! **MP4** (cargo feature `containers`, on by default) is read by this crate's own sans-I/O
+//! box parser (`container/mp4.rs`): it holds one small box at a time, reads the sample tables
+//! (`stts`/`ctts`/`stss`/`stsc`/`stsz`/`stco`) entry by entry into a 20-byte-a-sample index,
+//! keeps a fragment's `trun`s as runs rather than one record per sample, and checks every
+//! count against the bytes that carry it; see that module for its memory bound. It replaced
+//! `mp4-atom`, which decoded whole boxes before any check of ours (a 1 MB fragmented file
+//! declaring empty samples took 4 GB). Not chosen either: `re_mp4` (MIT only, Rust 1.92, and
+//! its sample-table code indexes and allocates from unchecked box counts), `mp4` 0.14
+//! (unmaintained since 2023, same sample-table code), `mp4parse` (MPL-2.0).
+//!
+//! **Matroska/WebM** is read by
 //! [`matroska-demuxer`](https://crates.io/crates/matroska-demuxer) (Zlib/MIT/Apache-2.0, no
-//! dependencies, Rust 1.70, checks element sizes against the stream). Not chosen: `re_mp4`
-//! (MIT only, Rust 1.92, and its sample-table code indexes and allocates from unchecked box
-//! counts), `mp4` 0.14 (unmaintained since 2023, same sample-table code), `mp4parse` (MPL-2.0).
+//! dependencies, Rust 1.70, checks element sizes against the stream).
 //!
 //! **Conversions.** H.264 and HEVC samples are length-prefixed NAL units; they become Annex-B
 //! exactly as ffmpeg's `h264_mp4toannexb` / `hevc_mp4toannexb` (5.x) write them, so packets are
@@ -56,7 +59,15 @@ mod mp4;
 mod nal;
 mod whole_file;
 
+#[cfg(feature = "containers")]
+pub(crate) use mp4::Mp4Demux;
 pub(crate) use whole_file::WholeFileDemux;
+
+/// The MP4 reader's fuzz entry (only in builds with `--cfg fuzzing`, as `cargo fuzz` makes):
+/// see `fuzz/fuzz_targets/mp4.rs`.
+#[cfg(all(fuzzing, feature = "containers"))]
+#[doc(hidden)]
+pub use mp4::fuzz_demux as fuzz_mp4;
 
 /// A packet table's bytes may grow to at most this many times the file size (plus
 /// [`EXPANSION_SLACK`]): Annex-B start codes can outgrow 1- or 2-byte length prefixes, and
@@ -159,7 +170,9 @@ pub struct ContainerTrack {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[cfg_attr(not(feature = "containers"), allow(dead_code))]
 pub(crate) enum Source {
-    /// A range of the file's bytes (pass-through MP4 samples).
+    /// A range of the file's bytes (pass-through samples; unused since the MP4 reader
+    /// hands packets out one at a time).
+    #[allow(dead_code)]
     File,
     /// A range of [`Demuxed::data`] (converted or copied samples).
     Data,
@@ -242,6 +255,7 @@ impl Builder {
     }
 
     /// Adds sample `index`, the bytes `file[start..end]`, presented at `pts`.
+    #[allow(dead_code)]
     pub(crate) fn push_file_range(
         &mut self,
         file: &[u8],
@@ -327,8 +341,8 @@ pub(crate) fn has_ebml_magic(bytes: &[u8]) -> bool {
 pub(crate) fn demux_table(bytes: &[u8]) -> Result<Demuxed> {
     #[cfg(feature = "containers")]
     {
-        // Belt and braces: a panic inside a third-party demuxer on hostile bytes (none is
-        // known in mp4-atom; matroska-demuxer adds cluster and block timestamps unchecked)
+        // Belt and braces: a panic inside a demuxer on hostile bytes (none is known in the
+        // MP4 parser; matroska-demuxer adds cluster and block timestamps unchecked)
         // becomes an error instead of unwinding through the caller.
         std::panic::catch_unwind(|| {
             if has_mp4_magic(bytes) {
