@@ -12,9 +12,9 @@
 //! `moof`/`traf`/`trun` for fragmented files, never sizes an allocation from an untrusted count;
 //! 0.17 needs Rust 1.88, above this crate's 1.85); the sample table (`stts`/`ctts`/`stsc`/
 //! `stsz`/`stco`, or `tfhd`/`tfdt`/`trun`) is resolved here with checked arithmetic.
-//! Matroska/WebM is read by
-//! [`matroska-demuxer`](https://crates.io/crates/matroska-demuxer) (Zlib/MIT/Apache-2.0, no
-//! dependencies, Rust 1.70, checks element sizes against the stream). Not chosen: `re_mp4`
+//! Matroska/WebM is read by this crate's own EBML parser (`mkv`: a sans-I/O reader with a
+//! documented memory bound; `matroska-demuxer` 0.8 panicked on a relative block timestamp of
+//! −32768, issue 12). Not chosen: `re_mp4`
 //! (MIT only, Rust 1.92, and its sample-table code indexes and allocates from unchecked box
 //! counts), `mp4` 0.14 (unmaintained since 2023, same sample-table code), `mp4parse` (MPL-2.0).
 //!
@@ -325,8 +325,7 @@ pub(crate) fn demux(bytes: &[u8], what: &str) -> Result<Demuxed> {
     #[cfg(feature = "containers")]
     {
         // Belt and braces: a panic inside a third-party demuxer on hostile bytes (none is
-        // known in mp4-atom; matroska-demuxer adds cluster and block timestamps unchecked)
-        // becomes an error instead of unwinding through the caller.
+        // known in mp4-atom) becomes an error instead of unwinding through the caller.
         let result = std::panic::catch_unwind(|| {
             if has_mp4_magic(bytes) {
                 mp4::demux(bytes)
