@@ -265,7 +265,7 @@ mod tests {
         .unwrap()
         .unwrap();
         assert_eq!((h.size, h.len), (None, 12));
-        assert_eq!(read_header(&[0xff]).unwrap().unwrap().size, None);
+        assert_eq!(read_header(&[0x81, 0xff]).unwrap().unwrap().size, None);
         assert_eq!(read_header(&[0x1f, 0x43]), Ok(None));
         assert_eq!(read_header(&[0xa3, 0x01, 0]), Ok(None));
         assert_eq!(read_header(&[]), Ok(None));
