@@ -191,6 +191,8 @@ struct Video {
     number: u64,
     codec: Codec,
     converter: Option<Converter>,
+    /// Bytes of CodecPrivate the converter was made from (0 without converter).
+    private_len: usize,
 }
 
 /// The Matroska/WebM reader. See the module docs.
@@ -348,6 +350,27 @@ impl MkvDemux {
     pub(crate) fn with_cues_first(mut self) -> Self {
         self.cues_first = true;
         self
+    }
+
+    /// Heap bytes held between steps: the indexes, the lace sizes and the track's header
+    /// data (codec ID and parameter sets). The driver's window and packet buffer are not
+    /// counted.
+    #[allow(dead_code)] // for the drivers' memory accounting (branch `input`) and tests
+    pub(crate) fn heap_bytes(&self) -> usize {
+        let track = self.track.as_ref().map_or(0, |t| t.codec_tag.capacity());
+        // The converter keeps the parameter sets with 4-byte start codes twice (all, and
+        // split): each NAL unit has a 2-byte length in CodecPrivate, so ≤ 6 × its size.
+        let converter = self
+            .video
+            .as_ref()
+            .map_or(0, |v| v.private_len.saturating_mul(6));
+        self.blocks
+            .heap_bytes()
+            .saturating_add(self.cues.heap_bytes())
+            .saturating_add(self.clusters.capacity().saturating_mul(16))
+            .saturating_add(self.lace_sizes.capacity().saturating_mul(4))
+            .saturating_add(track)
+            .saturating_add(converter)
     }
 
     /// Reads the element with `header` at the start of `input` whole, if it fits `limit`.
@@ -753,6 +776,11 @@ impl MkvDemux {
         self.video = Some(Video {
             number: track.number,
             codec,
+            private_len: if converter.is_some() {
+                track.codec_private.as_ref().map_or(0, Vec::len)
+            } else {
+                0
+            },
             converter,
         });
         Ok(())
@@ -828,24 +856,22 @@ impl MkvDemux {
         let peek = header
             .len
             .saturating_add(usize::try_from(size.min(PEEK)).unwrap_or(0));
-        match input.get(header.len..peek) {
-            Some(prefix) => {
-                let track = if header.id == ids::SIMPLE_BLOCK {
-                    block::peek_track(prefix)
-                } else {
-                    match ebml::read_header(prefix) {
-                        Ok(Some(h)) if h.id == ids::BLOCK => {
-                            prefix.get(h.len..).and_then(block::peek_track)
-                        }
-                        _ => None,
-                    }
-                };
-                if track.is_some_and(|t| t != number) {
-                    return Self::skip(input, pos, header);
+        let prefix = input.get(header.len..peek.min(input.len())).unwrap_or(&[]);
+        let track = if header.id == ids::SIMPLE_BLOCK {
+            block::peek_track(prefix)
+        } else {
+            match ebml::read_header(prefix) {
+                Ok(Some(h)) if h.id == ids::BLOCK => {
+                    prefix.get(h.len..).and_then(block::peek_track)
                 }
+                _ => None,
             }
-            None if eof => return Err(truncated(pos, name(header.id))),
-            None => return Ok(Step::NeedMore(peek)),
+        };
+        match track {
+            Some(t) if t != number => return Self::skip(input, pos, header),
+            None if input.len() < peek && !eof => return Ok(Step::NeedMore(peek)),
+            // Ours, or not known from the first bytes: read whole (bounded) and parse.
+            _ => {}
         }
         let body = match Self::whole(input, pos, eof, header, MAX_BLOCK_ELEMENT)? {
             Whole::Data(d) => d,
