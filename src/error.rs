@@ -88,6 +88,11 @@ pub enum Error {
     #[error("invalid input: {0}")]
     InvalidInput(String),
 
+    /// An input file or stream is malformed, truncated, unsupported or over a reader's
+    /// limit (`input::*` readers); see [`InputError`](crate::input::InputError).
+    #[error("invalid input: {0}")]
+    Input(#[from] crate::input::InputError),
+
     /// The decoder or encoder reported a failure for a particular picture or stream change.
     #[error("codec error: {0}")]
     Codec(String),

@@ -30,6 +30,7 @@
 
 use std::iter::FusedIterator;
 
+use super::InputError;
 use super::start_code;
 use crate::{Codec, Error, Result};
 
@@ -61,11 +62,14 @@ impl Syntax {
     /// that starts at byte `offset` of the stream; errors if it is too short to classify.
     fn classify(self, nal: &[u8], offset: usize) -> Result<NalClass> {
         let too_short = |need: usize, what: &str| {
-            Error::InvalidInput(format!(
-                "{} NAL unit at byte offset {offset} is {} byte(s) long, too short to hold \
-                 its {what} ({need} bytes needed)",
-                self.codec(),
-                nal.len()
+            Error::from(InputError::malformed_at(
+                offset as u64,
+                format!(
+                    "{} NAL unit is {} byte(s) long, too short to hold its {what} ({need} bytes \
+                     needed)",
+                    self.codec(),
+                    nal.len()
+                ),
             ))
         };
         let class = |vcl, starts_au| NalClass { vcl, starts_au };
@@ -141,15 +145,16 @@ pub struct AccessUnits<'a> {
 impl<'a> AccessUnits<'a> {
     /// Splits `data` as an Annex-B stream of `codec`, which must be H.264 or HEVC.
     ///
-    /// Errors with [`Error::InvalidInput`] for any other codec, since only those two use
+    /// Errors with [`InputError::Unsupported`] for any other codec, since only those two use
     /// Annex-B NAL framing.
     pub fn new(data: &'a [u8], codec: Codec) -> Result<Self> {
         match codec {
             Codec::H264 => Ok(Self::h264(data)),
             Codec::Hevc => Ok(Self::hevc(data)),
-            other => Err(Error::InvalidInput(format!(
+            other => Err(InputError::unsupported(format!(
                 "Annex-B access-unit splitting is defined for h264 and hevc, not {other}"
-            ))),
+            ))
+            .into()),
         }
     }
 
@@ -240,12 +245,16 @@ impl<'a> Iterator for AccessUnits<'a> {
                 Some(prefix) => prefix,
                 None if self.data.is_empty() => return None,
                 None => {
-                    return Some(Err(Error::InvalidInput(format!(
-                        "no Annex-B start code (00 00 01) in {} bytes: not an {} \
-                         elementary stream",
-                        self.data.len(),
-                        self.syntax.codec()
-                    ))));
+                    return Some(Err(InputError::malformed_at(
+                        0,
+                        format!(
+                            "no Annex-B start code (00 00 01) in {} bytes: not an {} \
+                             elementary stream",
+                            self.data.len(),
+                            self.syntax.codec()
+                        ),
+                    )
+                    .into()));
                 }
             },
         };

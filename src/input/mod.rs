@@ -1,7 +1,7 @@
 //! Readers that split compressed video files into packets for the decoder.
 //!
 //! Invariant: no reader panics or reads out of bounds, whatever the bytes; malformed input
-//! becomes [`Error::InvalidInput`](crate::Error::InvalidInput) naming the byte offset (or
+//! becomes an [`InputError`] (reached as [`Error::Input`](crate::Error::Input)) naming the byte offset (or
 //! frame) at fault, and every packet is a zero-copy sub-slice of the input (for MP4/Matroska:
 //! of the file or of the converted packet table built when it is opened). This holds for
 //! arbitrary bytes because files come from users, and it is checked by property tests.
@@ -28,6 +28,7 @@ pub mod container;
 #[allow(dead_code)]
 mod demux;
 mod detect;
+mod error;
 pub mod ivf;
 pub mod mpeg2;
 mod start_code;
@@ -37,6 +38,7 @@ pub use annexb::AccessUnits;
 pub use container::{ContainerKind, ContainerTrack, Rational};
 pub use demux::SampleIndex;
 pub use detect::{FormatHint, StreamFormat};
+pub use error::InputError;
 pub use ivf::{IvfFrames, IvfHeader, IvfReader};
 pub use mpeg2::Mpeg2Pictures;
 pub use stream::{ElementaryStream, Packets};

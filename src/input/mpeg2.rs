@@ -19,6 +19,7 @@
 
 use std::iter::FusedIterator;
 
+use super::InputError;
 use super::start_code;
 use crate::{Error, Result};
 
@@ -69,16 +70,17 @@ impl<'a> Mpeg2Pictures<'a> {
     fn code_at(&self, prefix: usize) -> Result<u8> {
         let at = prefix.saturating_add(start_code::PREFIX.len());
         let code = *self.data.get(at).ok_or_else(|| {
-            Error::InvalidInput(format!(
-                "MPEG-2 start code at byte offset {prefix} is cut off by the end of the stream \
-                 before its code byte"
+            Error::from(InputError::truncated(
+                prefix as u64,
+                "MPEG-2 start code is cut off by the end of the stream before its code byte",
             ))
         })?;
         if code >= FIRST_SYSTEM_CODE {
-            return Err(Error::InvalidInput(format!(
+            return Err(InputError::unsupported(format!(
                 "system start code 00 00 01 {code:02X} at byte offset {prefix}: this is an MPEG \
                  program/system stream, not a video elementary stream; demux it first"
-            )));
+            ))
+            .into());
         }
         Ok(code)
     }
@@ -122,11 +124,15 @@ impl<'a> Iterator for Mpeg2Pictures<'a> {
                 Some(prefix) => prefix,
                 None if self.data.is_empty() => return None,
                 None => {
-                    return Some(Err(Error::InvalidInput(format!(
-                        "no start code (00 00 01) in {} bytes: not an MPEG-2 video \
-                         elementary stream",
-                        self.data.len()
-                    ))));
+                    return Some(Err(InputError::malformed_at(
+                        0,
+                        format!(
+                            "no start code (00 00 01) in {} bytes: not an MPEG-2 video \
+                             elementary stream",
+                            self.data.len()
+                        ),
+                    )
+                    .into()));
                 }
             },
         };

@@ -6,12 +6,12 @@
 
 use std::path::Path;
 
-use super::Packet;
 use super::annexb::AccessUnits;
 use super::container::{self, ContainerTrack, Demuxed, Entry, Rational};
 use super::detect::{self, FormatHint, StreamFormat};
 use super::ivf::{IvfFrames, IvfHeader};
 use super::mpeg2::Mpeg2Pictures;
+use super::{InputError, Packet};
 use crate::{Codec, Error, Result};
 
 /// A compressed video file held in memory, ready to be split into packets.
@@ -73,10 +73,15 @@ impl ElementaryStream {
             let demuxed = container::demux(&bytes, what)?;
             if let FormatHint::Codec(expected) = hint {
                 if expected != demuxed.codec {
-                    return Err(Error::InvalidInput(format!(
-                        "{what}: expected {expected}, but the {} video track is {} (\"{}\")",
-                        demuxed.track.kind, demuxed.codec, demuxed.track.codec_tag
-                    )));
+                    return Err(InputError::CodecMismatch {
+                        expected,
+                        found: demuxed.codec,
+                        what: format!(
+                            "{what}: the {} video track (\"{}\")",
+                            demuxed.track.kind, demuxed.track.codec_tag
+                        ),
+                    }
+                    .into());
                 }
             }
             return Ok(Self {
@@ -89,15 +94,18 @@ impl ElementaryStream {
         }
         let (codec, ivf) = match (format, hint) {
             (StreamFormat::Ivf, _) => {
-                let header = IvfHeader::parse(&bytes)
-                    .map_err(|e| Error::InvalidInput(format!("{what}: {}", strip(&e))))?;
+                let header = IvfHeader::parse(&bytes).map_err(|e| in_input(e, what))?;
                 if let FormatHint::Codec(expected) = hint {
                     if expected != header.codec {
-                        return Err(Error::InvalidInput(format!(
-                            "{what}: expected {expected}, but the IVF fourcc \"{}\" says {}",
-                            header.fourcc.escape_ascii(),
-                            header.codec
-                        )));
+                        return Err(InputError::CodecMismatch {
+                            expected,
+                            found: header.codec,
+                            what: format!(
+                                "{what}: the IVF fourcc \"{}\"",
+                                header.fourcc.escape_ascii()
+                            ),
+                        }
+                        .into());
                     }
                 }
                 (header.codec, Some(header))
@@ -105,10 +113,13 @@ impl ElementaryStream {
             (_, FormatHint::Codec(codec)) => (codec, None),
             // `detect` returns Annex-B / MPEG-2 only for a codec hint.
             (_, _) => {
-                return Err(Error::InvalidInput(format!(
-                    "{what}: unrecognised format; supported: {}",
-                    detect::SUPPORTED
-                )));
+                return Err(InputError::Unrecognized {
+                    what: format!(
+                        "{what}: unrecognised format; supported: {}",
+                        detect::SUPPORTED
+                    ),
+                }
+                .into());
             }
         };
         Ok(Self {
@@ -204,7 +215,7 @@ impl ElementaryStream {
                 file: &self.bytes,
                 demuxed: c,
                 entries: c.entries.iter(),
-                error: c.error.as_deref(),
+                error: c.error.as_ref(),
             };
             return Packets { inner, index: 0 };
         }
@@ -222,11 +233,11 @@ impl ElementaryStream {
     }
 }
 
-/// `e`'s message without the `invalid input: ` prefix, to re-wrap it with a file name.
-fn strip(e: &Error) -> String {
+/// `e` with the input's name `what` before its message, when it is an input error.
+fn in_input(e: Error, what: &str) -> Error {
     match e {
-        Error::InvalidInput(msg) => msg.clone(),
-        other => other.to_string(),
+        Error::Input(e) => Error::Input(e.in_input(what)),
+        other => other,
     }
 }
 
@@ -241,7 +252,7 @@ enum Inner<'a> {
         file: &'a [u8],
         demuxed: &'a Demuxed,
         entries: std::slice::Iter<'a, Entry>,
-        error: Option<&'a str>,
+        error: Option<&'a InputError>,
     },
 }
 
@@ -276,7 +287,7 @@ impl<'a> Iterator for Packets<'a> {
                     data: demuxed.bytes(file, e),
                     pts: e.pts,
                 }),
-                None => Err(Error::InvalidInput(error.take()?.to_string())),
+                None => Err(Error::Input(error.take()?.clone())),
             },
         };
         self.index = index.saturating_add(1);

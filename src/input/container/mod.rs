@@ -45,6 +45,7 @@
 
 use std::fmt;
 
+use super::InputError;
 use crate::{Codec, Error, Result};
 
 #[cfg(feature = "containers")]
@@ -178,7 +179,7 @@ pub(crate) struct Demuxed {
     pub(crate) track: ContainerTrack,
     pub(crate) data: Vec<u8>,
     pub(crate) entries: Vec<Entry>,
-    pub(crate) error: Option<String>,
+    pub(crate) error: Option<InputError>,
 }
 
 impl Demuxed {
@@ -302,8 +303,8 @@ impl Builder {
             data: self.data,
             entries: self.entries,
             error: error.map(|e| match e {
-                Error::InvalidInput(msg) => msg,
-                other => other.to_string(),
+                Error::Input(e) => e,
+                other => InputError::malformed(other.to_string()),
             }),
         }
     }
@@ -339,7 +340,7 @@ pub(crate) fn demux(bytes: &[u8], what: &str) -> Result<Demuxed> {
             ))
         });
         result.map_err(|e| match e {
-            Error::InvalidInput(msg) => Error::InvalidInput(format!("{what}: {msg}")),
+            Error::Input(e) => Error::Input(e.in_input(what)),
             other => other,
         })
     }
@@ -350,10 +351,11 @@ pub(crate) fn demux(bytes: &[u8], what: &str) -> Result<Demuxed> {
         } else {
             "Matroska/WebM"
         };
-        Err(Error::InvalidInput(format!(
+        Err(InputError::unsupported(format!(
             "{what}: {kind} input needs this crate's `containers` cargo feature, which this \
              build was made without"
-        )))
+        ))
+        .into())
     }
 }
 
@@ -365,10 +367,10 @@ pub(crate) fn byte_budget(file_len: usize) -> usize {
         .saturating_add(EXPANSION_SLACK)
 }
 
-/// An `InvalidInput` error with `msg`.
+/// A [`InputError::Malformed`] error with `msg` (the whole-file readers know no offset).
 #[cfg_attr(not(feature = "containers"), allow(dead_code))]
 pub(crate) fn invalid(msg: impl Into<String>) -> Error {
-    Error::InvalidInput(msg.into())
+    Error::Input(InputError::malformed(msg))
 }
 
 #[cfg(test)]
