@@ -66,8 +66,8 @@ use std::fmt::Display;
 use super::nal::{Converter, NalConfig};
 use super::{
     Builder, ContainerKind, ContainerTrack, Demuxed, EXPANSION_SLACK, MAX_EXPANSION, Rational,
-    invalid,
 };
+use crate::input::InputError;
 use crate::input::demux::{Demux, PacketInfo, SampleIndex, Step};
 use crate::{Codec, Error, Result};
 use ebml::{ElementHeader, MAX_HEADER_LEN};
@@ -235,24 +235,31 @@ pub(crate) struct MkvDemux {
 }
 
 fn malformed(offset: u64, what: impl Display) -> Error {
-    invalid(format!("Matroska: {what} (at byte {offset})"))
+    InputError::malformed_at(offset, format!("Matroska: {what}")).into()
 }
 
 fn truncated(offset: u64, what: impl Display) -> Error {
-    invalid(format!(
-        "Matroska: the input ends inside {what} (at byte {offset})"
-    ))
+    InputError::truncated(offset, format!("Matroska: the input ends inside {what}")).into()
 }
 
 fn too_large(offset: u64, what: impl Display, size: u64, limit: u64) -> Error {
-    invalid(format!(
-        "Matroska: {what} of {size} bytes is larger than this reader's limit of {limit} bytes \
-         (at byte {offset})"
-    ))
+    InputError::limit(
+        format!("Matroska: {what} of {size} bytes at byte offset {offset}"),
+        limit,
+    )
+    .into()
 }
 
 fn unsupported(what: impl Display) -> Error {
-    invalid(what.to_string())
+    InputError::unsupported(what.to_string()).into()
+}
+
+/// A misuse of this reader or a broken invariant of its own, reported instead of a panic.
+fn internal(what: impl Display) -> Error {
+    InputError::Internal {
+        what: format!("Matroska: {what}"),
+    }
+    .into()
 }
 
 impl From<header::Fault> for Error {
@@ -555,7 +562,7 @@ impl MkvDemux {
         if self.track.is_none() {
             return Err(match self.phase {
                 Phase::EbmlHeader => truncated(0, "the EBML header"),
-                _ => invalid(format!("{} file ends without a Tracks element", self.kind)),
+                _ => truncated(0, format!("{} file before its Tracks element", self.kind)),
             });
         }
         self.phase = Phase::Done;
@@ -707,7 +714,7 @@ impl MkvDemux {
     fn tracks(&mut self, body: &[u8], data: u64) -> Result<()> {
         let kind = self.kind;
         let track = header::first_video_track(body, data)?.map_err(|others| {
-            invalid(format!(
+            unsupported(format!(
                 "{kind} file has no video track (tracks: [{}])",
                 others.join(", ")
             ))
@@ -742,9 +749,10 @@ impl MkvDemux {
         let converter = match codec {
             Codec::H264 | Codec::Hevc => {
                 let private = track.codec_private.as_deref().ok_or_else(|| {
-                    invalid(format!(
-                        "{kind} {codec} track has no CodecPrivate (the avcC/hvcC record)"
-                    ))
+                    malformed(
+                        data,
+                        format!("{kind} {codec} track has no CodecPrivate (the avcC/hvcC record)"),
+                    )
                 })?;
                 let parsed = if codec == Codec::H264 {
                     NalConfig::parse_avcc(private)
@@ -752,7 +760,9 @@ impl MkvDemux {
                     NalConfig::parse_hvcc(private)
                 };
                 let config = parsed.map_err(|e| match e {
-                    Error::InvalidInput(m) => invalid(format!("{kind} CodecPrivate: {m}")),
+                    Error::Input(InputError::Malformed { what, .. }) => {
+                        InputError::malformed(format!("{kind} CodecPrivate: {what}")).into()
+                    }
                     other => other,
                 })?;
                 Some(Converter::new(codec, &config, PACKET_BUDGET))
@@ -760,7 +770,8 @@ impl MkvDemux {
             _ => None,
         };
         let (time_base, duration) = self.time_base_and_duration();
-        let time_base = time_base.ok_or_else(|| invalid(format!("{kind} TimestampScale is 0")))?;
+        let time_base = time_base
+            .ok_or_else(|| InputError::malformed(format!("{kind} TimestampScale is 0")))?;
         self.track = Some(ContainerTrack {
             kind,
             track_id: track.number,
@@ -1053,12 +1064,12 @@ impl Demux for MkvDemux {
 
     fn seek_to_sample(&mut self, sample: usize) -> Result<u64> {
         let full = self.blocks_complete;
-        let index = self.index().ok_or_else(|| {
-            invalid("Matroska: no index to seek by (no Cues read, no full scan yet)")
-        })?;
+        let index = self
+            .index()
+            .ok_or_else(|| internal("no index to seek by (no Cues read, no full scan yet)"))?;
         let (Some(offset), Some(pts)) = (index.offset(sample), index.pts(sample)) else {
-            return Err(invalid(format!(
-                "Matroska: sample {sample} is outside the index of {} samples",
+            return Err(internal(format!(
+                "sample {sample} is outside the index of {} samples",
                 index.len()
             )));
         };
@@ -1071,7 +1082,7 @@ impl Demux for MkvDemux {
                 .checked_sub(1)
                 .and_then(|i| self.clusters.get(i))
                 .map(|&(_, at)| at)
-                .ok_or_else(|| invalid(format!("Matroska: no cluster holds sample {sample}")))?;
+                .ok_or_else(|| internal(format!("no cluster holds sample {sample}")))?;
             (cluster, SeekMatch::Offset(offset))
         } else {
             (offset, SeekMatch::KeyPts(pts))
@@ -1117,7 +1128,7 @@ pub(super) fn demux(bytes: &[u8]) -> Result<Demuxed> {
             Step::Consumed(n) => pos = pos.saturating_add(n),
             Step::Packet { consumed, info } => {
                 let Some(codec) = parser.codec() else {
-                    return Err(invalid("Matroska: a packet before the track (parser bug)"));
+                    return Err(internal("a packet before the track"));
                 };
                 let b = builder.get_or_insert_with(|| Builder::new(codec, None, bytes.len()));
                 if let Err(e) = b.push_copy(&out, info.pts) {
@@ -1140,9 +1151,7 @@ pub(super) fn demux(bytes: &[u8]) -> Result<Demuxed> {
         if pos == before && !matches!(step, Step::Packet { .. }) {
             idle = idle.saturating_add(1);
             if idle > 2 {
-                error = Some(invalid(
-                    "Matroska: the reader made no progress (parser bug)",
-                ));
+                error = Some(internal("the reader made no progress"));
                 break;
             }
         } else if pos != before {
@@ -1150,7 +1159,7 @@ pub(super) fn demux(bytes: &[u8]) -> Result<Demuxed> {
         }
     }
     let (Some(codec), Some(track)) = (parser.codec(), parser.track().cloned()) else {
-        return Err(error.unwrap_or_else(|| invalid("Matroska: no video track")));
+        return Err(error.unwrap_or_else(|| internal("ended without a track or an error")));
     };
     let builder = builder.unwrap_or_else(|| Builder::new(codec, None, bytes.len()));
     Ok(builder.finish(codec, track, error))
