@@ -11,12 +11,13 @@
 //! * **Memory**: peak heap ≤ the driver's window (≤ [`MAX_WINDOW`]) + one packet
 //!   (≤ [`PACKET_BUDGET`]) + the index + header data (≤ [`MAX_HEADER_ELEMENT`]) + a small
 //!   constant. The index holds [`SampleIndex::BYTES_PER_SAMPLE`] bytes per indexed frame
-//!   plus 16 bytes per cluster holding one: frames of 0 bytes are skipped (neither handed out
-//!   nor indexed), so every indexed frame carries at least one byte of the file and the
-//!   index is at most 36 bytes per byte read in the worst (1-byte laced frames) case, about
-//!   3 bytes per byte for unlaced 1-byte blocks, and ≈ 20 bytes per frame for real files.
-//!   `Cues` entries cost the same per `CuePoint`, each ≥ 2 bytes of the file. A parser made
-//!   for live input ([`MkvDemux::live`]) keeps no block index, so its memory is constant.
+//!   plus 16 bytes per cluster holding one (vectors may hold up to twice that while they
+//!   grow). Frames of 0 bytes are skipped (neither handed out nor indexed), so every indexed
+//!   frame carries at least one byte of the file: the index is at most one entry per byte
+//!   read (≤ 40 heap bytes per byte in the worst case, fixed-size laces of 1-byte frames),
+//!   and ≈ 20 bytes per frame for real files. `Cues` cost the same per `CuePoint` (each ≥ 2
+//!   bytes of the file). A reader without frame index ([`MkvDemux::live`], the whole-file
+//!   path) has constant memory besides `Cues`.
 //! * **CPU**: O(bytes read): every step consumes or skips at least one element header, or
 //!   hands out a frame; lace sizes are read once.
 //! * **No panic**: in release, in debug with overflow checks and with `panic = "abort"`.
@@ -344,10 +345,14 @@ impl MkvDemux {
     /// the stream runs); `Cues`, if a live stream has any, are still read.
     #[allow(dead_code)] // used by the live-feed driver (branch `input`)
     pub(crate) fn live() -> Self {
-        Self {
-            scanning: false,
-            ..Self::new()
-        }
+        Self::new().without_frame_index()
+    }
+
+    /// Keeps no index of the frames handed out (the whole-file path has its own table, a
+    /// live stream never ends).
+    pub(crate) fn without_frame_index(mut self) -> Self {
+        self.scanning = false;
+        self
     }
 
     /// Before the first cluster, jump to the `Cues` that `SeekHead` names (if they lie
@@ -1106,7 +1111,7 @@ impl Demux for MkvDemux {
 /// Demuxes the first video track of the Matroska/WebM file `bytes` into a packet table
 /// (the whole-file path of `ElementaryStream`), by running [`MkvDemux`] over it.
 pub(super) fn demux(bytes: &[u8]) -> Result<Demuxed> {
-    let mut parser = MkvDemux::new();
+    let mut parser = MkvDemux::new().without_frame_index();
     let mut out = Vec::new();
     let mut builder: Option<Builder> = None;
     let mut pos = 0usize;

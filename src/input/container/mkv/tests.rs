@@ -794,3 +794,23 @@ fn random_bytes_and_mutations_never_panic_spin_or_grow() {
         assert!(run.peak_out <= 4 * data.len() + (1 << 20), "round {round}");
     }
 }
+
+#[test]
+fn the_worst_case_index_stays_within_40_bytes_per_byte_read() {
+    // Fixed-size laces of 256 one-byte frames: one indexed frame per byte of the file,
+    // the densest a file can pack them.
+    let mut body = vec![0x81, 0, 0, 0x84, 255];
+    body.extend([7u8; 256]);
+    let block = el(ids::SIMPLE_BLOCK, &body);
+    let file = webm(&[cluster(0, &vec![block; 400])]);
+    let mut parser = MkvDemux::new();
+    let run = drive(&mut parser, &file, &mut || 4096);
+    assert_eq!((run.error, run.packets.len()), (None, 400 * 256));
+    assert_eq!(parser.index().unwrap().len(), 400 * 256);
+    assert!(
+        run.peak_parser <= 40 * file.len() + 4096,
+        "{} heap bytes for {} file bytes",
+        run.peak_parser,
+        file.len()
+    );
+}
