@@ -814,3 +814,39 @@ fn the_worst_case_index_stays_within_40_bytes_per_byte_read() {
         file.len()
     );
 }
+
+#[test]
+fn broken_cues_are_dropped_and_the_frames_still_read() {
+    let (file, ..) = file_with_cues();
+    let cues_at = file
+        .windows(4)
+        .rposition(|w| w == id_bytes(ids::CUES).as_slice())
+        .unwrap();
+    // A CuePoint of unknown size, read in file order and read first.
+    let mut broken = file.clone();
+    assert_eq!(broken[cues_at + 5], 0xbb);
+    broken[cues_at + 6] = 0xff; // the first CuePoint's size: unknown
+    for first in [false, true] {
+        let mut parser = if first {
+            MkvDemux::new().with_cues_first()
+        } else {
+            MkvDemux::new()
+        };
+        let run = drive(&mut parser, &broken, &mut || 9);
+        assert_eq!(
+            (run.error, run.packets.len()),
+            (None, 5),
+            "cues first: {first}"
+        );
+        // The full scan's index is there; the Cues one is not.
+        assert_eq!(parser.index().map(SampleIndex::len), Some(5));
+    }
+    // SeekHead pointing into the middle of a cluster: jump, find no Cues, jump back.
+    let mut wrong = file.clone();
+    let position = wrong.windows(2).position(|w| w == [0x53, 0xac]).unwrap();
+    wrong[position + 10] ^= 0x04; // the low byte of the 8-byte SeekPosition
+    let mut parser = MkvDemux::new().with_cues_first();
+    let run = drive(&mut parser, &wrong, &mut || 9);
+    assert_eq!((run.error, run.packets.len()), (None, 5));
+    assert_eq!(run.backward_seeks, 1);
+}
