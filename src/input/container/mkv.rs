@@ -48,11 +48,13 @@
 //! start of its `Cluster` element and its size 0 (not known before the cluster is read);
 //! packet indices after a seek through it count cue points, not frames. Seeking
 //! ([`Demux::seek_to_sample`]) jumps to the cluster that holds the sample and skips the
-//! frames before it.
+//! frames before it. `Cues` are optional, so a `Cues` element that cannot be read (or a
+//! `SeekHead` pointing elsewhere) is dropped, not an error: there is then no Cues index.
 //!
 //! Design trade-offs: a `BlockGroup` is read whole (its `Block` and `ReferenceBlock` are
 //! small next to the frame), and a lace is handed out frame by frame from the window (the
-//! element is consumed with its last frame), so no frame is copied twice. Elements with
+//! element is consumed with its last frame: the earlier frames come as
+//! `Step::Packet { consumed: 0, .. }`), so no frame is copied twice. Elements with
 //! unknown size other than `Segment`/`Cluster` and frames above [`MAX_BLOCK_ELEMENT`] are
 //! refused instead of handled, which bounds the window.
 
