@@ -61,6 +61,8 @@
 mod block;
 mod ebml;
 mod frames;
+#[cfg(any(test, feature = "fuzz-hooks"))]
+pub(crate) mod fuzz_hooks;
 mod header;
 mod segment;
 #[cfg(test)]

@@ -55,6 +55,12 @@ mod mp4;
 #[cfg(feature = "containers")]
 mod nal;
 
+/// The Matroska reader run as a streaming driver would, with its step contract checked
+/// (cargo feature `fuzz-hooks`, for `fuzz/fuzz_targets/mkv.rs` only; not a stable API).
+#[cfg(all(feature = "containers", feature = "fuzz-hooks"))]
+#[doc(hidden)]
+pub use mkv::fuzz_hooks::fuzz_streaming as fuzz_mkv_streaming;
+
 /// A packet table's bytes may grow to at most this many times the file size (plus
 /// [`EXPANSION_SLACK`]): Annex-B start codes can outgrow 1- or 2-byte length prefixes, and
 /// parameter sets are repeated before key frames. A larger need means a corrupt or hostile
