@@ -23,7 +23,8 @@
 //! * **No panic**: in release, in debug with overflow checks and with `panic = "abort"`.
 //!
 //! **Timestamps** are those `matroska-demuxer` 0.8 gave (and ffmpeg gives for valid files):
-//! the cluster's `Timestamp` (kept from the previous cluster when a cluster has none) plus
+//! the cluster's `Timestamp` (0 when a cluster has none, as in ffmpeg; `matroska-demuxer`
+//! kept the previous cluster's, which a seek could not reproduce) plus
 //! the block's signed 16-bit relative timestamp, in `TimestampScale` units; all frames of a
 //! lace share the block's timestamp. A sum below 0 is clamped to 0 (ffmpeg marks such a
 //! packet as having no timestamp; the old crate negated −32768 and panicked: issue 12) and a
@@ -215,7 +216,7 @@ pub(crate) struct MkvDemux {
     video: Option<Video>,
     track: Option<ContainerTrack>,
     cluster: Option<Cluster>,
-    /// The last cluster `Timestamp` read (persists across clusters, as before).
+    /// The open cluster's `Timestamp` (0 until read).
     cluster_timestamp: u64,
     lace: Option<Lace>,
     /// Frame sizes of the current block, at most 256, reused.

@@ -296,6 +296,9 @@ impl MkvDemux {
                     }
                 }
                 self.seen_cluster = true;
+                // A cluster without Timestamp (mandatory) counts from 0, as in ffmpeg, and
+                // the same whether it is reached in order or by a seek.
+                self.cluster_timestamp = 0;
                 self.cluster = Some(Cluster {
                     start: pos,
                     end,
