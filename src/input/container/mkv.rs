@@ -8,8 +8,9 @@
 //! used in arithmetic that can overflow, and nothing is allocated from a declared size
 //! before that size is checked against a limit. So, for any input:
 //!
-//! * **Memory**: peak heap ≤ the driver's window (≤ [`MAX_WINDOW`]) + one packet
-//!   (≤ [`PACKET_BUDGET`]) + the index + header data (≤ [`MAX_HEADER_ELEMENT`]) + a small
+//! * **Memory**: peak heap ≤ the driver's window (≤ [`MAX_WINDOW`]) + one packet (its
+//!   frame's bytes; for H.264/HEVC ≤ [`MAX_EXPANSION`] × them + the parameter sets +
+//!   [`EXPANSION_SLACK`]) + the index + header data (≤ [`MAX_HEADER_ELEMENT`]) + a small
 //!   constant. The index holds [`SampleIndex::BYTES_PER_SAMPLE`] bytes per indexed frame
 //!   plus 16 bytes per cluster holding one (vectors may hold up to twice that while they
 //!   grow). Frames of 0 bytes are skipped (neither handed out nor indexed), so every indexed
@@ -75,7 +76,9 @@ pub(super) use whole_file::demux;
 use std::fmt::Display;
 
 use super::nal::Converter;
-use super::{ContainerKind, ContainerTrack, EXPANSION_SLACK, MAX_EXPANSION};
+use super::{ContainerKind, ContainerTrack};
+#[cfg(doc)]
+use super::{EXPANSION_SLACK, MAX_EXPANSION};
 use crate::input::InputError;
 use crate::input::demux::{Demux, PacketInfo, SampleIndex, Step};
 use crate::{Codec, Error, Result};
@@ -139,9 +142,6 @@ const MAX_TIMESTAMP_ELEMENT: u64 = 8;
 /// The driver's window bound ([`Demux::max_window`]): the largest element read whole plus
 /// its header.
 pub const MAX_WINDOW: usize = MAX_BLOCK_ELEMENT as usize + MAX_HEADER_LEN;
-/// The largest packet written (H.264/HEVC after Annex-B conversion): [`MAX_EXPANSION`] ×
-/// [`MAX_BLOCK_ELEMENT`] + [`EXPANSION_SLACK`].
-pub const PACKET_BUDGET: usize = MAX_EXPANSION * MAX_BLOCK_ELEMENT as usize + EXPANSION_SLACK;
 
 /// Where the parser is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -365,27 +365,6 @@ impl MkvDemux {
         self.cues_first = true;
         self
     }
-
-    /// Heap bytes held between steps: the indexes, the lace sizes and the track's header
-    /// data (codec ID and parameter sets). The driver's window and packet buffer are not
-    /// counted.
-    #[allow(dead_code)] // for the drivers' memory accounting (branch `input`) and tests
-    pub(crate) fn heap_bytes(&self) -> usize {
-        let track = self.track.as_ref().map_or(0, |t| t.codec_tag.capacity());
-        // The converter keeps the parameter sets with 4-byte start codes twice (all, and
-        // split): each NAL unit has a 2-byte length in CodecPrivate, so ≤ 6 × its size.
-        let converter = self
-            .video
-            .as_ref()
-            .map_or(0, |v| v.private_len.saturating_mul(6));
-        self.blocks
-            .heap_bytes()
-            .saturating_add(self.cues.heap_bytes())
-            .saturating_add(self.clusters.capacity().saturating_mul(16))
-            .saturating_add(self.lace_sizes.capacity().saturating_mul(4))
-            .saturating_add(track)
-            .saturating_add(converter)
-    }
 }
 
 impl Demux for MkvDemux {
@@ -454,10 +433,33 @@ impl Demux for MkvDemux {
         self.scanning = false;
         self.seek = Some(target);
         self.next_index = sample as u64;
+        if let Some(converter) = self.video.as_mut().and_then(|v| v.converter.as_mut()) {
+            // The parameter sets go before the key frame sought, as before the first one.
+            converter.reset();
+        }
         Ok(cluster)
     }
 
     fn max_window(&self) -> usize {
         MAX_WINDOW
+    }
+
+    /// The indexes, the lace sizes and the track's header data (codec ID and parameter
+    /// sets); the driver's window and packet buffer are the driver's.
+    fn heap_bytes(&self) -> usize {
+        let track = self.track.as_ref().map_or(0, |t| t.codec_tag.capacity());
+        // The converter keeps the parameter sets with 4-byte start codes twice (all, and
+        // split): each NAL unit has a 2-byte length in CodecPrivate, so ≤ 6 × its size.
+        let converter = self
+            .video
+            .as_ref()
+            .map_or(0, |v| v.private_len.saturating_mul(6));
+        self.blocks
+            .heap_bytes()
+            .saturating_add(self.cues.heap_bytes())
+            .saturating_add(self.clusters.capacity().saturating_mul(16))
+            .saturating_add(self.lace_sizes.capacity().saturating_mul(4))
+            .saturating_add(track)
+            .saturating_add(converter)
     }
 }

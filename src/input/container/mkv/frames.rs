@@ -200,12 +200,15 @@ impl MkvDemux {
         out: &mut Vec<u8>,
     ) -> Result<Step> {
         let index = self.next_index;
-        out.clear();
         match self.video.as_mut().and_then(|v| v.converter.as_mut()) {
             Some(converter) => {
-                converter.convert(frame, out, usize::try_from(index).unwrap_or(usize::MAX))?;
+                let index = usize::try_from(index).unwrap_or(usize::MAX);
+                converter.convert_packet(frame, out, index)?;
             }
-            None => out.extend_from_slice(frame),
+            None => {
+                out.clear();
+                out.extend_from_slice(frame);
+            }
         }
         if self.scanning {
             if let Some(cluster) = self.cluster.as_mut() {

@@ -8,9 +8,8 @@
 
 use super::ebml::{self, ElementHeader};
 use super::{
-    Cluster, InputError, MAX_CUE_POINT, MAX_HEADER_ELEMENT, MkvDemux, PACKET_BUDGET, Phase,
-    SampleIndex, Step, Video, header, ids, is_top_level, malformed, name, too_large, truncated,
-    unsupported,
+    Cluster, InputError, MAX_CUE_POINT, MAX_HEADER_ELEMENT, MkvDemux, Phase, SampleIndex, Step,
+    Video, header, ids, is_top_level, malformed, name, too_large, truncated, unsupported,
 };
 use crate::input::container::nal::{Converter, NalConfig};
 use crate::input::container::{ContainerKind, ContainerTrack, Rational};
@@ -421,7 +420,9 @@ impl MkvDemux {
                     }
                     other => other,
                 })?;
-                Some(Converter::new(codec, &config, PACKET_BUDGET))
+                // Packets are converted one at a time (`convert_packet`), each bounded by
+                // its own frame; the whole-stream budget of `new` is not used.
+                Some(Converter::new(codec, &config, 0))
             }
             _ => None,
         };
