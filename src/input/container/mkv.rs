@@ -50,7 +50,8 @@
 //! start of its `Cluster` element and its size 0 (not known before the cluster is read);
 //! packet indices after a seek through it count cue points, not frames. Seeking
 //! ([`Demux::seek_to_sample`]) jumps to the cluster that holds the sample and skips the
-//! frames before it. `Cues` are optional, so a `Cues` element that cannot be read (or a
+//! frames before it (should that cluster not hold it — a `Cues` entry naming the wrong
+//! cluster — frames are handed out from the next cluster on). `Cues` are optional, so a `Cues` element that cannot be read (or a
 //! `SeekHead` pointing elsewhere) is dropped, not an error: there is then no Cues index.
 //!
 //! Design trade-offs: a `BlockGroup` is read whole (its `Block` and `ReferenceBlock` are
