@@ -844,3 +844,55 @@ fn broken_cues_are_dropped_and_the_frames_still_read() {
     assert_eq!((run.error, run.packets.len()), (None, 5));
     assert_eq!(run.backward_seeks, 1);
 }
+
+#[test]
+fn a_256_mib_live_stream_is_read_with_a_window_of_one_block() {
+    // 4,096 blocks of 64 KiB in unknown-size clusters of 64 blocks, made as they are fed:
+    // the window holds at most one block (plus what one feed brings), the frame index
+    // grows by its 20 bytes a frame, the live reader keeps none.
+    const BLOCK: usize = 64 << 10;
+    let frame = vec![0x5au8; BLOCK];
+    for live in [true, false] {
+        let mut parser = if live {
+            MkvDemux::live()
+        } else {
+            MkvDemux::new()
+        };
+        let (mut window, mut pos, mut out) = (webm(&[]), 0u64, Vec::new());
+        let (mut packets, mut peak_window, mut peak_heap) = (0u64, 0, 0);
+        for i in 0..4096u64 {
+            if i % 64 == 0 {
+                window.extend(unknown(ids::CLUSTER));
+                window.extend(uint(ids::TIMESTAMP, i * 40));
+            }
+            window.extend(simple_block(1, 0, i % 64 == 0, &frame));
+            peak_window = peak_window.max(window.len());
+            loop {
+                match parser.step(&window, pos, false, &mut out).unwrap() {
+                    Step::Consumed(n) => {
+                        window.drain(..n);
+                        pos += n as u64;
+                    }
+                    Step::Packet { consumed, info } => {
+                        window.drain(..consumed);
+                        pos += consumed as u64;
+                        assert_eq!(
+                            (info.index, info.pts),
+                            (packets, (packets / 64 * 64 * 40) as i64)
+                        );
+                        assert_eq!(out.len(), BLOCK);
+                        packets += 1;
+                    }
+                    Step::NeedMore(_) => break,
+                    other => panic!("{other:?}"),
+                }
+            }
+            peak_heap = peak_heap.max(parser.heap_bytes());
+        }
+        assert_eq!(packets, 4096);
+        assert!(pos > 256 << 20);
+        assert!(peak_window <= BLOCK + 200, "window {peak_window}");
+        let index_bound = if live { 0 } else { 2 * 4096 * 20 + 2 * 64 * 16 };
+        assert!(peak_heap <= 4096 + index_bound, "{live}: heap {peak_heap}");
+    }
+}
