@@ -18,9 +18,11 @@ use std::io::{Read, Seek};
 use std::path::Path;
 
 use super::annexb::AnnexBDemux;
+#[cfg(not(feature = "containers"))]
+use super::container::WholeFileDemux;
+use super::container::{ContainerTrack, Rational};
 #[cfg(feature = "containers")]
-use super::container::Mp4Demux;
-use super::container::{ContainerTrack, Rational, WholeFileDemux};
+use super::container::{MkvDemux, Mp4Demux};
 use super::demux::{Demux, PacketInfo, SampleIndex};
 use super::detect::{self, FormatHint, StreamFormat};
 use super::ivf::{IvfDemux, IvfHeader};
@@ -323,12 +325,11 @@ pub(crate) fn make_demux(
         (StreamFormat::Ivf, _) => Box::new(IvfDemux::new()),
         #[cfg(feature = "containers")]
         (StreamFormat::Mp4, _) => Box::new(Mp4Demux::new()),
-        // TEMPORARY BRIDGE: the whole-file container path, until the incremental
-        // Matroska/WebM parser (branch `mkv`) replaces this line. Without the `containers`
-        // feature it refuses both containers with an error naming the feature.
-        (StreamFormat::Matroska, _) => Box::new(WholeFileDemux::new()),
+        #[cfg(feature = "containers")]
+        (StreamFormat::Matroska, _) => Box::new(MkvDemux::new()),
+        // Without the `containers` feature: refuses both with an error naming the feature.
         #[cfg(not(feature = "containers"))]
-        (StreamFormat::Mp4, _) => Box::new(WholeFileDemux::new()),
+        (StreamFormat::Mp4 | StreamFormat::Matroska, _) => Box::new(WholeFileDemux::new()),
         // `detect` returns Annex-B only for a codec hint.
         (_, _) => {
             return Err(InputError::Unrecognized {

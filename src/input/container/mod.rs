@@ -17,9 +17,9 @@
 //! its sample-table code indexes and allocates from unchecked box counts), `mp4` 0.14
 //! (unmaintained since 2023, same sample-table code), `mp4parse` (MPL-2.0).
 //!
-//! **Matroska/WebM** is read by
-//! [`matroska-demuxer`](https://crates.io/crates/matroska-demuxer) (Zlib/MIT/Apache-2.0, no
-//! dependencies, Rust 1.70, checks element sizes against the stream).
+//! **Matroska/WebM** is read by this crate's own EBML parser (`mkv`: a sans-I/O reader with a
+//! documented memory bound; `matroska-demuxer` 0.8 panicked on a relative block timestamp of
+//! −32768, issue 12).
 //!
 //! **Conversions.** H.264 and HEVC samples are length-prefixed NAL units; they become Annex-B
 //! exactly as ffmpeg's `h264_mp4toannexb` / `hevc_mp4toannexb` (5.x) write them, so packets are
@@ -57,10 +57,15 @@ mod mkv;
 mod mp4;
 #[cfg(feature = "containers")]
 mod nal;
+// Without the `containers` feature: refuses MP4/Matroska through the `Demux` shape.
+#[cfg(not(feature = "containers"))]
 mod whole_file;
 
 #[cfg(feature = "containers")]
+pub(crate) use mkv::MkvDemux;
+#[cfg(feature = "containers")]
 pub(crate) use mp4::Mp4Demux;
+#[cfg(not(feature = "containers"))]
 pub(crate) use whole_file::WholeFileDemux;
 
 /// The MP4 reader's fuzz entry (only in builds with `--cfg fuzzing`, as `cargo fuzz` makes):
@@ -68,6 +73,12 @@ pub(crate) use whole_file::WholeFileDemux;
 #[cfg(all(fuzzing, feature = "containers"))]
 #[doc(hidden)]
 pub use mp4::fuzz_demux as fuzz_mp4;
+
+/// The Matroska reader run as a streaming driver would, with its step contract checked
+/// (cargo feature `fuzz-hooks`, for `fuzz/fuzz_targets/mkv.rs` only; not a stable API).
+#[cfg(all(feature = "containers", feature = "fuzz-hooks"))]
+#[doc(hidden)]
+pub use mkv::fuzz_hooks::fuzz_streaming as fuzz_mkv_streaming;
 
 /// A packet table's bytes may grow to at most this many times the file size (plus
 /// [`EXPANSION_SLACK`]): Annex-B start codes can outgrow 1- or 2-byte length prefixes, and
@@ -187,6 +198,9 @@ pub(crate) struct Entry {
     pub(crate) pts: i64,
 }
 
+// The whole-file packet table: the parsers' own tests still compare against it; the
+// streaming path (`Mp4Demux`, `MkvDemux` under the drivers) replaced it for reading.
+#[allow(dead_code)]
 /// A demuxed container track: packets in decode order, then possibly the error that stopped
 /// demuxing (yielded after them).
 #[derive(Debug, Clone)]
@@ -198,6 +212,9 @@ pub(crate) struct Demuxed {
     pub(crate) error: Option<InputError>,
 }
 
+// The whole-file packet table: the parsers' own tests still compare against it; the
+// streaming path (`Mp4Demux`, `MkvDemux` under the drivers) replaced it for reading.
+#[allow(dead_code)]
 impl Demuxed {
     /// Bytes held by the table (packet bytes plus entries), for [`memory_footprint`].
     ///
@@ -229,6 +246,9 @@ pub(crate) struct Builder {
     budget: usize,
 }
 
+// The whole-file packet table: the parsers' own tests still compare against it; the
+// streaming path (`Mp4Demux`, `MkvDemux` under the drivers) replaced it for reading.
+#[allow(dead_code)]
 #[cfg(feature = "containers")]
 impl Builder {
     /// A table for `codec`; `config` (required for H.264/HEVC) gives the parameter sets.
@@ -337,13 +357,15 @@ pub(crate) fn has_ebml_magic(bytes: &[u8]) -> bool {
     bytes.starts_with(&[0x1a, 0x45, 0xdf, 0xa3])
 }
 
+// The whole-file packet table: the parsers' own tests still compare against it; the
+// streaming path (`Mp4Demux`, `MkvDemux` under the drivers) replaced it for reading.
+#[allow(dead_code)]
 /// Demuxes the first video track of the MP4 or Matroska file `bytes`.
 pub(crate) fn demux_table(bytes: &[u8]) -> Result<Demuxed> {
     #[cfg(feature = "containers")]
     {
-        // Belt and braces: a panic inside a demuxer on hostile bytes (none is known in the
-        // MP4 parser; matroska-demuxer adds cluster and block timestamps unchecked)
-        // becomes an error instead of unwinding through the caller.
+        // Belt and braces: a panic inside a parser on hostile bytes (none is known) becomes
+        // an error instead of unwinding through the caller.
         std::panic::catch_unwind(|| {
             if has_mp4_magic(bytes) {
                 mp4::demux(bytes)
@@ -372,6 +394,9 @@ pub(crate) fn demux_table(bytes: &[u8]) -> Result<Demuxed> {
     }
 }
 
+// The whole-file packet table: the parsers' own tests still compare against it; the
+// streaming path (`Mp4Demux`, `MkvDemux` under the drivers) replaced it for reading.
+#[allow(dead_code)]
 /// The allocation limit for a file of `file_len` bytes.
 #[cfg_attr(not(feature = "containers"), allow(dead_code))]
 pub(crate) fn byte_budget(file_len: usize) -> usize {
