@@ -4,7 +4,7 @@
 //! becomes an [`InputError`] (reached as [`Error::Input`](crate::Error::Input)) naming the
 //! byte offset (or frame) at fault; and memory is bounded whatever the input's length: the
 //! streaming readers hold one window of about one packet (see `source.rs` for the bound;
-//! MP4/Matroska, until their incremental parsers land, the file plus its packet table). This
+//! MP4/Matroska add their sample index, 20 bytes a sample). This
 //! holds for arbitrary bytes because files come from users, and it is checked by property
 //! tests, fuzz targets (`fuzz/`) and a multi-gigabyte test under a counting allocator.
 //!

@@ -45,9 +45,10 @@ pub(crate) const DETECT_LEN: usize = 32;
 /// **Memory.** Raw Annex-B, MPEG-2 and IVF input is read through a window of one packet
 /// (peak heap ≤ 2 × the largest packet + 64 KiB + the packet buffer; see
 /// [`memory_footprint`](Self::memory_footprint)), whatever the file's size. MP4 and
-/// Matroska/WebM input is, for now, still read whole and demuxed into a packet table (a
-/// temporary bridge until the incremental container parsers land): file size plus at most
-/// [`MAX_EXPANSION`](super::container::MAX_EXPANSION) × the file size.
+/// Matroska/WebM input is read the same way by their own parsers: a window of one box or
+/// element (or packet), plus the sample index they keep (20 bytes a sample; see
+/// [`SampleIndex`]). A progressive MP4 whose `moov` follows `mdat` needs a seekable source
+/// ([`InputError::NeedsSeek`] from [`from_stream`](Self::from_stream)).
 ///
 /// Invariant: `codec` and `format` agree (H.264/HEVC ⇔ Annex-B, MPEG-2 ⇔ MPEG-2 ES,
 /// VP8/VP9/AV1 ⇔ IVF, any of H.264/HEVC/VP8/VP9/AV1 ⇔ MP4/Matroska), `ivf` is `Some` exactly
@@ -289,8 +290,7 @@ impl ElementaryStream {
     }
 
     /// Heap bytes this value holds now: the input window (for bytes in memory: the bytes),
-    /// the packet buffer, and the reader's state (its index; for MP4/Matroska, while the
-    /// whole-file bridge is in use, the packet table).
+    /// the packet buffer, and the reader's state (its header state and sample index).
     pub fn memory_footprint(&self) -> usize {
         self.driver
             .heap_bytes()
