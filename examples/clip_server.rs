@@ -17,26 +17,16 @@ use std::time::Instant;
 use nvcodec_guard::decode::{DecoderPool, DecoderSpec, PoolConfig};
 use nvcodec_guard::input::ElementaryStream;
 
-fn default_clip() -> PathBuf {
-    let local = PathBuf::from("tests/data/h264_640x360_b3.h264");
-    if local.exists() {
-        local
-    } else {
-        PathBuf::from(concat!(
-            env!("CARGO_MANIFEST_DIR"),
-            "/tests/data/h264_640x360_b3.h264"
-        ))
-    }
-}
+#[path = "support/clip.rs"]
+mod clip;
 
 /// Decodes one clip through a pooled decoder; returns its frame count.
 fn serve(pool: &DecoderPool, path: &PathBuf) -> nvcodec_guard::Result<u64> {
-    let stream = ElementaryStream::open(path)?;
+    let mut stream = ElementaryStream::open(path)?;
     let (w, h) = stream.dimensions().unwrap_or((1920, 1080));
     let mut decoder = pool.checkout(DecoderSpec::new(stream.codec(), w, h))?;
     let mut frames = 0;
-    for packet in stream.packets() {
-        let packet = packet?;
+    while let Some(packet) = stream.next_packet()? {
         for frame in decoder.decode(packet.data, packet.pts)? {
             drop(frame?); // a real server would hand the frame to inference or an encoder
             frames += 1;
@@ -55,7 +45,13 @@ fn main() -> ExitCode {
     let jobs: usize = args.next().and_then(|a| a.parse().ok()).unwrap_or(40);
     let mut clips: Vec<PathBuf> = args.map(PathBuf::from).collect();
     if clips.is_empty() {
-        clips.push(default_clip());
+        match clip::clip_path(None) {
+            Ok(path) => clips.push(path),
+            Err(e) => {
+                eprintln!("error: {e}");
+                return ExitCode::from(2);
+            }
+        }
     }
     let pool = DecoderPool::new(PoolConfig::default().with_max_total(workers));
     let first = match ElementaryStream::open(&clips[0]) {

@@ -11,7 +11,8 @@
 //! anyone can open and compare with ffmpeg's
 //! (`ffmpeg -i FILE -frames:v 1 -pix_fmt rgb24 ffmpeg-0000.png`). `--frames` limits how many
 //! are written (default 10).
-//! Without FILE it decodes the bundled `tests/data/h264_640x360_b3.h264`. `--md5` prints
+//! Without FILE it decodes `h264_640x360_b3.h264` found next to the binary, in the current
+//! directory or in `./tests/data` (the bundled clip when run from the source tree). `--md5` prints
 //! one line per frame in ffmpeg's `framemd5` style (`nv12`/`p010le` layout), so
 //! `diff <(ffmpeg -i FILE -pix_fmt nv12 -f framemd5 -) ...` style checks are easy.
 
@@ -22,6 +23,9 @@ use std::time::Instant;
 use nvcodec_guard::convert::{ConvertSpec, Converter, RgbFramePool, RgbLayout, SampleType};
 use nvcodec_guard::decode::{CropRect, DecoderBuilder, DecoderConfig, Frame};
 use nvcodec_guard::input::ElementaryStream;
+
+#[path = "support/clip.rs"]
+mod clip;
 
 struct Args {
     path: PathBuf,
@@ -45,10 +49,7 @@ fn pair(v: &str, what: &str) -> Result<(u32, u32), String> {
 
 fn parse_args() -> Result<Args, String> {
     let mut args = Args {
-        path: PathBuf::from(concat!(
-            env!("CARGO_MANIFEST_DIR"),
-            "/tests/data/h264_640x360_b3.h264"
-        )),
+        path: PathBuf::new(),
         md5: false,
         max: None,
         size: None,
@@ -58,10 +59,7 @@ fn parse_args() -> Result<Args, String> {
         out: PathBuf::from("frames-out"),
         frames: 10,
     };
-    let local = PathBuf::from("tests/data/h264_640x360_b3.h264");
-    if local.exists() {
-        args.path = local;
-    }
+    let mut given = None;
     let mut it = std::env::args().skip(1);
     while let Some(a) = it.next() {
         match a.as_str() {
@@ -102,9 +100,10 @@ fn parse_args() -> Result<Args, String> {
                         .into(),
                 );
             }
-            other => args.path = PathBuf::from(other),
+            other => given = Some(other.to_owned()),
         }
     }
+    args.path = clip::clip_path(given)?;
     Ok(args)
 }
 
@@ -117,7 +116,7 @@ fn md5_hex(bytes: &[u8]) -> String {
 }
 
 fn run(mut args: Args) -> nvcodec_guard::Result<()> {
-    let stream = ElementaryStream::open(&args.path)?;
+    let mut stream = ElementaryStream::open(&args.path)?;
     let mut config = DecoderConfig::new(stream.codec());
     if let Some((w, h)) = args.max.or(stream.dimensions()) {
         config = config.with_max_size(w, h);
@@ -162,7 +161,7 @@ fn run(mut args: Args) -> nvcodec_guard::Result<()> {
             None => println!("#tb 0: packet index"),
         }
     }
-    let frames = decoder.decode_stream(&stream, |frame: Frame<'_>| {
+    let frames = decoder.decode_stream(&mut stream, |frame: Frame<'_>| {
         if first_frame.is_none() {
             first_frame = Some(started.elapsed());
         }

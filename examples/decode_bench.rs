@@ -46,10 +46,10 @@ use nvcodec_guard::input::ElementaryStream;
 type Packets = Arc<Vec<(Vec<u8>, i64)>>;
 
 fn load(path: &str) -> nvcodec_guard::Result<(Codec, Packets)> {
-    let stream = ElementaryStream::open(path)?;
+    let mut stream = ElementaryStream::open(path)?;
     let packets = stream
         .packets()
-        .map(|p| p.map(|p| (p.data.to_vec(), p.pts)))
+        .map(|p| p.map(|p| (p.data, p.pts)))
         .collect::<nvcodec_guard::Result<Vec<_>>>()?;
     Ok((stream.codec(), Arc::new(packets)))
 }

@@ -23,7 +23,6 @@
 //!   250 ms. The JSON line reports the creations, the most teardowns queued, and the device
 //!   memory used at most in the first and in the last 10 s (flat memory: about equal).
 
-use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Barrier, Condvar, Mutex};
@@ -36,6 +35,9 @@ use nvcodec_guard::decode::{
 };
 use nvcodec_guard::init::{CudaInitGuard, WindowTiming, init_lock_stats, pending_teardowns};
 use nvcodec_guard::input::ElementaryStream;
+
+#[path = "support/clip.rs"]
+mod clip;
 
 struct Report {
     window: WindowTiming,
@@ -96,7 +98,7 @@ impl FirstFrames {
 }
 
 struct Shared {
-    stream: Arc<ElementaryStream>,
+    path: Arc<std::path::PathBuf>,
     start: Instant,
     pool: Option<DecoderPool>,
     mode: Mode,
@@ -114,11 +116,13 @@ fn build(stream: &ElementaryStream) -> nvcodec_guard::Result<Decoder> {
 }
 
 fn pipeline(shared: &Shared) -> nvcodec_guard::Result<Report> {
-    let stream = &shared.stream;
+    // Each pipeline reads the file itself, incrementally, as a server would.
+    let mut stream = ElementaryStream::open(shared.path.as_ref())?;
+    let stream = &mut stream;
     match (&shared.pool, shared.mode) {
         (Some(pool), _) => {
             let mut decoder = pool.checkout(spec(stream))?;
-            decode_all(&mut decoder, shared, WindowTiming::default(), None)
+            decode_all(&mut decoder, stream, shared, WindowTiming::default(), None)
         }
         (None, Mode::Churn(length)) => {
             let mut first = None;
@@ -128,7 +132,8 @@ fn pipeline(shared: &Shared) -> nvcodec_guard::Result<Report> {
                 let mut decoder = build(stream)?;
                 shared.creations.fetch_add(1, Ordering::Relaxed);
                 let window = decoder.init_window();
-                let report = decode_all(&mut decoder, shared, window, Some(60))?;
+                stream.rewind()?;
+                let report = decode_all(&mut decoder, stream, shared, window, Some(60))?;
                 frames += report.frames;
                 first.get_or_insert(report);
                 // The decoder drops here, while the other pipelines keep creating.
@@ -149,7 +154,7 @@ fn pipeline(shared: &Shared) -> nvcodec_guard::Result<Report> {
             let mut decoder = build(stream)?;
             shared.creations.fetch_add(1, Ordering::Relaxed);
             let window = decoder.init_window();
-            let report = decode_all(&mut decoder, shared, window, None);
+            let report = decode_all(&mut decoder, stream, shared, window, None);
             if mode == Mode::Keep {
                 shared.first_frames.wait_for(shared.n);
             }
@@ -160,6 +165,7 @@ fn pipeline(shared: &Shared) -> nvcodec_guard::Result<Report> {
 
 fn decode_all(
     decoder: &mut Decoder,
+    stream: &mut ElementaryStream,
     shared: &Shared,
     window: WindowTiming,
     limit: Option<u64>,
@@ -174,8 +180,7 @@ fn decode_all(
         }
         *frames += 1;
     };
-    'packets: for packet in shared.stream.packets() {
-        let packet = packet?;
+    'packets: while let Some(packet) = stream.next_packet()? {
         for frame in decoder.decode(packet.data, packet.pts)? {
             drop(frame?);
             seen(&mut frames);
@@ -278,19 +283,16 @@ fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    let path = args.next().map(PathBuf::from).unwrap_or_else(|| {
-        let local = PathBuf::from("tests/data/h264_640x360_b3.h264");
-        if local.exists() {
-            local
-        } else {
-            PathBuf::from(concat!(
-                env!("CARGO_MANIFEST_DIR"),
-                "/tests/data/h264_640x360_b3.h264"
-            ))
+    let path = match clip::clip_path(args.next()) {
+        Ok(path) => Arc::new(path),
+        Err(e) => {
+            eprintln!("error: {e}");
+            return ExitCode::from(2);
         }
-    });
-    let stream = match ElementaryStream::open(&path) {
-        Ok(s) => Arc::new(s),
+    };
+    // Opened once here for the codec and size; each pipeline reads the file itself.
+    let stream = match ElementaryStream::open(path.as_ref()) {
+        Ok(s) => s,
         Err(e) => {
             eprintln!("error: {e}");
             return ExitCode::FAILURE;
@@ -328,7 +330,7 @@ fn main() -> ExitCode {
     };
     let barrier = Arc::new(Barrier::new(n + 1));
     let shared = Arc::new(Shared {
-        stream,
+        path: Arc::clone(&path),
         start: Instant::now(),
         pool,
         mode,

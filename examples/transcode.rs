@@ -24,7 +24,8 @@ use nvcodec_guard::init::WindowTiming;
 use nvcodec_guard::input::ElementaryStream;
 use nvcodec_guard::{Codec, Error};
 
-const DEFAULT_INPUT: &str = "tests/data/h264_640x360_b3.h264";
+#[path = "support/clip.rs"]
+mod clip;
 
 struct Options {
     input: PathBuf,
@@ -35,7 +36,8 @@ struct Options {
 fn usage() -> String {
     format!(
         "usage: transcode [INPUT] [OUTPUT] [--codec h264|hevc|av1]\n\
-         defaults: {DEFAULT_INPUT} -> target/transcode.<codec>, HEVC"
+         defaults: {} (next to the binary, here or in tests/data) -> target/transcode.<codec>, HEVC",
+        clip::DEFAULT_CLIP
     )
 }
 
@@ -58,10 +60,7 @@ fn parse_args() -> Result<Options, String> {
         }
     }
     let mut positional = positional.into_iter();
-    let input = positional
-        .next()
-        .unwrap_or_else(|| DEFAULT_INPUT.into())
-        .into();
+    let input = clip::clip_path(positional.next())?;
     let output = positional
         .next()
         .map(PathBuf::from)
@@ -154,7 +153,7 @@ fn encode_frame(side: &mut EncodeSide, frame: &Frame<'_>) -> Result<(), Error> {
 }
 
 fn run(options: &Options) -> Result<Report, Error> {
-    let stream = ElementaryStream::open(&options.input)?;
+    let mut stream = ElementaryStream::open(&options.input)?;
     let mut config = DecoderConfig::new(stream.codec());
     if let Some((w, h)) = stream.dimensions() {
         config = config.with_max_size(w, h);
@@ -181,8 +180,7 @@ fn run(options: &Options) -> Result<Report, Error> {
         }
         encode_frame(side, &frame)
     };
-    for packet in stream.packets() {
-        let packet = packet?;
+    while let Some(packet) = stream.next_packet()? {
         for frame in decoder.decode(packet.data, packet.pts)? {
             handle(frame?, &mut side)?;
         }

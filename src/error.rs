@@ -116,6 +116,11 @@ pub enum Error {
         what: &'static str,
     },
 
+    /// An input file or stream is malformed, truncated, unsupported or over a reader's
+    /// limit (`input::*` readers); see [`InputError`](crate::input::InputError).
+    #[error("invalid input: {0}")]
+    Input(#[from] crate::input::InputError),
+
     /// `CudaInitGuard::acquire_timeout` gave up: another thread held the init window too long.
     #[error("timed out after {waited:?} waiting for the CUDA init lock")]
     InitLockTimeout {

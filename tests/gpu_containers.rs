@@ -39,12 +39,12 @@ fn packet_pts_sorted(clip: &str) -> Vec<i64> {
 #[ignore = "needs an NVIDIA GPU"]
 fn every_container_clip_decodes_bit_exact_with_container_timestamps() {
     for clip in CLIPS {
-        let stream = ElementaryStream::open(data(&format!("containers/{clip}"))).unwrap();
+        let mut stream = ElementaryStream::open(data(&format!("containers/{clip}"))).unwrap();
         let mut decoder = DecoderBuilder::new(DecoderConfig::new(stream.codec()))
             .build()
             .unwrap();
         let mut got = Decoded::default();
-        decode_stream(&mut decoder, &stream, false, &mut got);
+        decode_stream(&mut decoder, &mut stream, false, &mut got);
         assert_bit_exact(&format!("containers/{clip}.nv12"), &got);
         assert_eq!(got.pts, packet_pts_sorted(clip), "{clip}: frame pts");
         eprintln!(
@@ -73,7 +73,7 @@ fn av1_in_containers_is_refused_clearly_where_nvdec_has_no_av1() {
 #[ignore = "needs an NVIDIA GPU"]
 fn frames_kept_in_a_pool_outlive_the_mapping_unchanged() {
     let clip = "h264_640x360_b3.h264";
-    let stream = ElementaryStream::open(data(clip)).unwrap();
+    let mut stream = ElementaryStream::open(data(clip)).unwrap();
     let mut decoder = DecoderBuilder::new(common::config_for(stream.codec(), &stream))
         .build()
         .unwrap();
@@ -94,7 +94,7 @@ fn frames_kept_in_a_pool_outlive_the_mapping_unchanged() {
         }
     };
     decoder
-        .decode_stream(&stream, |frame| {
+        .decode_stream(&mut stream, |frame| {
             keep(frame.copy_to_pool(&pool)?, &mut got);
             Ok(())
         })

@@ -129,7 +129,7 @@ fn tolerance(sample: SampleType) -> f64 {
 /// through them, plus planar f32 and RGB u8 on every frame), checking each against the
 /// reference. Returns the frames checked.
 fn every_frame_matches_the_reference(clip: &str) -> usize {
-    let stream = ElementaryStream::open(data(clip)).expect("open clip");
+    let mut stream = ElementaryStream::open(data(clip)).expect("open clip");
     let config = config_for(stream.codec(), &stream);
     let mut decoder = DecoderBuilder::new(config).build().expect("decoder");
     let converter = Converter::new(decoder.context()).expect("converter");
@@ -137,7 +137,7 @@ fn every_frame_matches_the_reference(clip: &str) -> usize {
     let mut frames = 0usize;
     let mut worst = [0f64; 3];
     decoder
-        .decode_stream(&stream, |frame| {
+        .decode_stream(&mut stream, |frame| {
             let base = ConvertSpec::new(RgbLayout::Rgb, SampleType::U8);
             let reference = reference_rgb(&frame, &base);
             let rotating = (LAYOUTS[frames % 5], SAMPLES[(frames / 5) % 3]);
@@ -260,7 +260,7 @@ fn the_stream_colour_description_is_read_as_tagged() {
 #[test]
 #[ignore = "needs an NVIDIA GPU"]
 fn normalised_planar_f32_and_overrides_match_the_reference() {
-    let stream = ElementaryStream::open(data("hevc_640x360_main10.hevc")).expect("open");
+    let mut stream = ElementaryStream::open(data("hevc_640x360_main10.hevc")).expect("open");
     let mut decoder = DecoderBuilder::new(config_for(stream.codec(), &stream))
         .build()
         .expect("decoder");
@@ -278,7 +278,7 @@ fn normalised_planar_f32_and_overrides_match_the_reference() {
     ];
     let mut checked = 0;
     decoder
-        .decode_stream(&stream, |frame| {
+        .decode_stream(&mut stream, |frame| {
             for spec in &specs {
                 let reference = reference_rgb(&frame, spec);
                 let out = converter.convert_to_pool(&frame, spec, &pool)?.to_vec()?;
@@ -332,7 +332,7 @@ fn a_batch_holds_frames_of_two_streams_each_in_its_own_colours() {
     .expect("batch");
     let spec = ConvertSpec::new(RgbLayout::PlanarRgb, SampleType::F32);
     let mut references: Vec<Vec<[f64; 3]>> = vec![Vec::new(); 2 * PER_STREAM];
-    for (s, (decoder, stream)) in decoders.iter_mut().zip(&streams).enumerate() {
+    for (s, (decoder, stream)) in decoders.iter_mut().zip(&mut streams).enumerate() {
         let mut n = 0;
         decoder
             .decode_stream(stream, |frame| {
@@ -364,7 +364,7 @@ fn a_batch_holds_frames_of_two_streams_each_in_its_own_colours() {
         .build()
         .unwrap();
     decoder
-        .decode_stream(&streams[0], |frame| {
+        .decode_stream(&mut streams[0], |frame| {
             assert!(
                 converter
                     .convert_into_batch(&frame, &spec, &mut batch, 2 * PER_STREAM)
@@ -384,7 +384,7 @@ fn a_batch_holds_frames_of_two_streams_each_in_its_own_colours() {
 #[test]
 #[ignore = "needs an NVIDIA GPU"]
 fn a_caller_buffer_with_a_pitch_and_an_offset_gets_exactly_the_picture() {
-    let stream = ElementaryStream::open(data("h264_642x362.h264")).expect("open");
+    let mut stream = ElementaryStream::open(data("h264_642x362.h264")).expect("open");
     let mut decoder = DecoderBuilder::new(config_for(stream.codec(), &stream))
         .build()
         .expect("decoder");
@@ -396,7 +396,7 @@ fn a_caller_buffer_with_a_pitch_and_an_offset_gets_exactly_the_picture() {
     let mut buffer = DeviceBuffer::alloc(decoder.context(), offset + pitch * h).expect("alloc");
     let mut first = true;
     decoder
-        .decode_stream(&stream, |frame| {
+        .decode_stream(&mut stream, |frame| {
             if !first {
                 return Ok(());
             }
@@ -434,11 +434,11 @@ fn frames_of(
     clip: &str,
     config: DecoderConfig,
 ) -> (Vec<(u32, u32, Vec<u8>)>, nvcodec_guard::decode::Decoder) {
-    let stream = ElementaryStream::open(data(clip)).expect("open");
+    let mut stream = ElementaryStream::open(data(clip)).expect("open");
     let mut decoder = DecoderBuilder::new(config).build().expect("decoder");
     let mut out = Vec::new();
     decoder
-        .decode_stream(&stream, |frame| {
+        .decode_stream(&mut stream, |frame| {
             out.push((frame.width(), frame.height(), frame.to_vec()?));
             Ok(())
         })
@@ -649,14 +649,14 @@ fn hardware_scaling_gives_the_exact_size_and_compares_with_a_software_scale() {
 fn a_pooled_decoder_changes_its_output_geometry_between_streams_by_reconfiguring() {
     let pool = DecoderPool::new(PoolConfig::default().with_max_total(1));
     let clip = "h264_640x360_b3.h264";
-    let stream = ElementaryStream::open(data(clip)).expect("open");
+    let mut stream = ElementaryStream::open(data(clip)).expect("open");
     let small = DecoderSpec::new(Codec::H264, 640, 360)
         .with_output(OutputGeometry::new().with_size(320, 180));
     {
         let mut decoder = pool.checkout(small).expect("checkout");
         let mut sizes = Vec::new();
         decoder
-            .decode_stream(&stream, |f| {
+            .decode_stream(&mut stream, |f| {
                 sizes.push((f.width(), f.height()));
                 Ok(())
             })
@@ -671,7 +671,7 @@ fn a_pooled_decoder_changes_its_output_geometry_between_streams_by_reconfiguring
         .expect("checkout");
     let before = decoder.stats().reconfigurations;
     let mut got = Decoded::default();
-    decode_stream(&mut decoder, &stream, false, &mut got);
+    decode_stream(&mut decoder, &mut stream, false, &mut got);
     assert!(got.sizes.iter().all(|&s| s == (640, 360)));
     assert_bit_exact(clip, &got);
     assert!(
@@ -684,14 +684,14 @@ fn a_pooled_decoder_changes_its_output_geometry_between_streams_by_reconfiguring
 #[test]
 #[ignore = "needs an NVIDIA GPU"]
 fn scaled_frames_convert_like_the_reference_too() {
-    let stream = ElementaryStream::open(data("h264_1920x1080.h264")).expect("open");
+    let mut stream = ElementaryStream::open(data("h264_1920x1080.h264")).expect("open");
     let config = DecoderConfig::new(Codec::H264).with_output_size(640, 360);
     let mut decoder = DecoderBuilder::new(config).build().expect("decoder");
     let converter = Converter::new(decoder.context()).expect("converter");
     let pool = RgbFramePool::new(decoder.context());
     let spec = ConvertSpec::new(RgbLayout::PlanarRgb, SampleType::F32);
     decoder
-        .decode_stream(&stream, |frame| {
+        .decode_stream(&mut stream, |frame| {
             assert_eq!(
                 (frame.width(), frame.height(), frame.stream_height()),
                 (640, 360, 1080)
@@ -765,12 +765,12 @@ fn hevc_444_10bit_decodes_to_yuv444_16bit_with_samples_in_the_high_bits_bit_exac
 fn hdr10_and_user_data_sei_arrive_with_the_first_displayed_frame() {
     use nvcodec_guard::decode::SEI_MASTERING_DISPLAY;
     let read = |clip: &str, sei: bool| {
-        let stream = ElementaryStream::open(data(clip)).expect("open");
+        let mut stream = ElementaryStream::open(data(clip)).expect("open");
         let config = config_for(stream.codec(), &stream).with_sei(sei);
         let mut decoder = DecoderBuilder::new(config).build().expect("decoder");
         let mut per_frame = Vec::new();
         decoder
-            .decode_stream(&stream, |frame| {
+            .decode_stream(&mut stream, |frame| {
                 per_frame.push(frame.sei().to_vec());
                 Ok(())
             })

@@ -168,9 +168,9 @@ fn av1_is_reported_unsupported_on_a_gpu_without_av1_decode() {
             eprintln!("AV1 unsupported as expected: {what}; supported: {supported}");
         }
         Ok(mut decoder) => {
-            let stream = ElementaryStream::open(data("av1_320x240.ivf")).unwrap();
+            let mut stream = ElementaryStream::open(data("av1_320x240.ivf")).unwrap();
             let mut out = Decoded::default();
-            decode_stream(&mut decoder, &stream, false, &mut out);
+            decode_stream(&mut decoder, &mut stream, false, &mut out);
             assert_eq!(out.frames.len(), 10);
         }
         Err(other) => panic!("expected Unsupported, got {other}"),
@@ -183,7 +183,7 @@ fn av1_is_reported_unsupported_on_a_gpu_without_av1_decode() {
 #[test]
 #[ignore = "needs an NVIDIA GPU"]
 fn frames_are_zero_copy_and_device_copies_match_host_copies() {
-    let stream = ElementaryStream::open(data("h264_640x360_b3.h264")).unwrap();
+    let mut stream = ElementaryStream::open(data("h264_640x360_b3.h264")).unwrap();
     let mut decoder = DecoderBuilder::new(config_for(Codec::H264, &stream))
         .build()
         .unwrap();
@@ -191,7 +191,7 @@ fn frames_are_zero_copy_and_device_copies_match_host_copies() {
     let mut n = 0;
     for packet in stream.packets() {
         let packet = packet.unwrap();
-        for frame in decoder.decode(packet.data, packet.pts).unwrap() {
+        for frame in decoder.decode(&packet.data, packet.pts).unwrap() {
             let frame = frame.unwrap();
             assert!(frame.is_zero_copy());
             assert_eq!(frame.pixel_format(), PixelFormat::Nv12);
@@ -212,13 +212,13 @@ fn frames_are_zero_copy_and_device_copies_match_host_copies() {
 #[test]
 #[ignore = "needs an NVIDIA GPU"]
 fn a_decoder_decodes_a_second_stream_after_flush() {
-    let stream = ElementaryStream::open(data("h264_640x360_b3.h264")).unwrap();
+    let mut stream = ElementaryStream::open(data("h264_640x360_b3.h264")).unwrap();
     let mut decoder = DecoderBuilder::new(config_for(Codec::H264, &stream))
         .build()
         .unwrap();
     for _ in 0..2 {
         let mut out = Decoded::default();
-        decode_stream(&mut decoder, &stream, false, &mut out);
+        decode_stream(&mut decoder, &mut stream, false, &mut out);
         assert_bit_exact("h264_640x360_b3.h264", &out);
     }
 }
@@ -228,7 +228,7 @@ fn a_decoder_decodes_a_second_stream_after_flush() {
 fn frames_left_queued_survive_surface_reuse_and_stay_in_order() {
     // Take no frames until the end: the decoder must copy queued frames out before their
     // surfaces are decoded into again, and still deliver every frame bit-exact.
-    let stream = ElementaryStream::open(data("h264_640x360_b3.h264")).unwrap();
+    let mut stream = ElementaryStream::open(data("h264_640x360_b3.h264")).unwrap();
     let mut decoder = DecoderBuilder::new(config_for(Codec::H264, &stream))
         .build()
         .unwrap();
@@ -239,7 +239,7 @@ fn frames_left_queued_survive_surface_reuse_and_stay_in_order() {
     for packet in stream.packets() {
         let packet = packet.unwrap();
         loop {
-            match decoder.decode(packet.data, packet.pts) {
+            match decoder.decode(&packet.data, packet.pts) {
                 Ok(_untaken) => break,
                 Err(nvcodec_guard::Error::FramesNotTaken { queued }) => {
                     assert_eq!(queued, nvcodec_guard::decode::MAX_QUEUED_FRAMES);
@@ -278,14 +278,14 @@ fn frames_left_queued_survive_surface_reuse_and_stay_in_order() {
 fn mapping_more_frames_than_output_surfaces_is_an_error_not_a_hang() {
     // A display delay of 4 leaves several frames in decode surfaces at the flush; taking
     // them without dropping maps one output surface each.
-    let stream = ElementaryStream::open(data("h264_640x360_b3.h264")).unwrap();
+    let mut stream = ElementaryStream::open(data("h264_640x360_b3.h264")).unwrap();
     let config = config_for(Codec::H264, &stream)
         .with_output_surfaces(2)
         .with_display_delay(4);
     let mut decoder = DecoderBuilder::new(config).build().unwrap();
     for packet in stream.packets() {
         let packet = packet.unwrap();
-        for frame in decoder.decode(packet.data, packet.pts).unwrap() {
+        for frame in decoder.decode(&packet.data, packet.pts).unwrap() {
             drop(frame.unwrap());
         }
     }

@@ -39,7 +39,7 @@ enum Damage {
 }
 
 fn damaged_packets(clip: &str, damage: Damage, rng: &mut Rng) -> Vec<(Vec<u8>, i64)> {
-    let stream = ElementaryStream::open(data(clip)).unwrap();
+    let mut stream = ElementaryStream::open(data(clip)).unwrap();
     let packets: Vec<(Vec<u8>, i64)> = stream
         .packets()
         .map_while(Result::ok)

@@ -220,7 +220,7 @@ fn forced_idr_and_restart_after_flush() {
 #[test]
 #[ignore = "needs an NVIDIA GPU with NVENC"]
 fn device_frames_from_the_decoder_are_encoded_in_place() {
-    let stream = ElementaryStream::open(common::data("h264_640x360_b3.h264")).expect("clip");
+    let mut stream = ElementaryStream::open(common::data("h264_640x360_b3.h264")).expect("clip");
     let mut decoder = DecoderBuilder::new(DecoderConfig::new(Codec::H264).with_max_size(W, H))
         .build()
         .expect("decoder");
@@ -229,7 +229,7 @@ fn device_frames_from_the_decoder_are_encoded_in_place() {
     let mut packets = Vec::new();
     for packet in stream.packets().take(FRAMES as usize) {
         let packet = packet.expect("packet");
-        for frame in decoder.decode(packet.data, packet.pts).expect("decode") {
+        for frame in decoder.decode(&packet.data, packet.pts).expect("decode") {
             let frame = frame.expect("frame");
             let on_gpu = frame.copy_to_device().expect("device copy");
             reference.insert(frame.pts(), frame.to_vec().expect("host copy"));

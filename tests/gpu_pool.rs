@@ -28,9 +28,9 @@ fn through_one_decoder(pool: &DecoderPool, spec: DecoderSpec, clips: &[&str]) {
         if i > 0 {
             decoder.reset().unwrap();
         }
-        let stream = ElementaryStream::open(data(clip)).unwrap();
+        let mut stream = ElementaryStream::open(data(clip)).unwrap();
         let mut got = Decoded::default();
-        decode_stream(&mut decoder, &stream, false, &mut got);
+        decode_stream(&mut decoder, &mut stream, false, &mut got);
         assert_bit_exact(clip, &got);
         eprintln!(
             "{clip}: {} frames bit-exact through one pooled decoder",
@@ -187,13 +187,13 @@ fn thirty_two_threads_checking_decoders_in_and_out_get_only_right_frames() {
                 while Instant::now() < deadline {
                     let which = next() as usize % CHURN_CLIPS.len();
                     let (clip, codec) = CHURN_CLIPS[which];
-                    let stream = ElementaryStream::open(data(clip)).unwrap();
+                    let mut stream = ElementaryStream::open(data(clip)).unwrap();
                     let mut decoder = pool.checkout(DecoderSpec::new(codec, 1920, 1080)).unwrap();
                     let abandon_after = (next() % 4 == 0).then(|| 1 + next() as usize % 15);
                     let mut got = Vec::new();
                     for (fed, packet) in stream.packets().enumerate() {
                         let packet = packet.unwrap();
-                        for frame in decoder.decode(packet.data, packet.pts).unwrap() {
+                        for frame in decoder.decode(&packet.data, packet.pts).unwrap() {
                             got.push(md5_hex(&frame.unwrap().to_vec().unwrap()));
                         }
                         if abandon_after == Some(fed + 1) {
@@ -269,9 +269,9 @@ fn two_gpus_serve_from_their_own_pools() {
         "{devices:?}"
     );
     for decoder in &mut held {
-        let stream = ElementaryStream::open(data("h264_640x360_b3.h264")).unwrap();
+        let mut stream = ElementaryStream::open(data("h264_640x360_b3.h264")).unwrap();
         let mut got = Decoded::default();
-        decode_stream(decoder, &stream, false, &mut got);
+        decode_stream(decoder, &mut stream, false, &mut got);
         assert_bit_exact("h264_640x360_b3.h264", &got);
     }
     let stats: Vec<_> = pools.pools().iter().map(|p| p.stats()).collect();

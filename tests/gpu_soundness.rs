@@ -124,7 +124,7 @@ fn frames_are_complete_for_a_reader_on_an_unrelated_stream() {
     // One decoder, ten passes over the clip with flush-and-reuse: 600 frames, each read on
     // the legacy default stream the moment it is handed out.
     let clip = "h264_640x360_b3.h264";
-    let stream = ElementaryStream::open(data(clip)).unwrap();
+    let mut stream = ElementaryStream::open(data(clip)).unwrap();
     let mut decoder = DecoderBuilder::new(config_for(stream.codec(), &stream))
         .build()
         .unwrap();
@@ -141,7 +141,7 @@ fn frames_are_complete_for_a_reader_on_an_unrelated_stream() {
         let mut got = Decoded::default();
         for packet in stream.packets() {
             let packet = packet.unwrap();
-            for frame in decoder.decode(packet.data, packet.pts).unwrap() {
+            for frame in decoder.decode(&packet.data, packet.pts).unwrap() {
                 take(frame.unwrap(), &mut got);
             }
         }
@@ -208,7 +208,7 @@ fn frames_ordered_on_a_given_stream_are_complete_for_work_on_it() {
     // The decoder waits for nothing: the map's post-processing and our copy are queued on
     // one stream, in that order. Ten passes, 600 frames.
     let clip = "h264_640x360_b3.h264";
-    let stream = ElementaryStream::open(data(clip)).unwrap();
+    let mut stream = ElementaryStream::open(data(clip)).unwrap();
     let guard = CudaInitGuard::acquire().unwrap();
     let context = Context::acquire(&guard, 0, ContextMode::SharedPrimary).unwrap();
     drop(guard);
@@ -223,7 +223,7 @@ fn frames_ordered_on_a_given_stream_are_complete_for_work_on_it() {
     for _ in 0..10 {
         let mut got = Decoded::default();
         decoder
-            .decode_stream(&stream, |frame| {
+            .decode_stream(&mut stream, |frame| {
                 assert_eq!(frame.stream(), Some(work.raw));
                 let _current = frame.context().make_current()?;
                 let bytes = work.packed(&frame);
@@ -306,7 +306,7 @@ fn lifecycle_calls_never_overlap_under_churn() {
                         continue;
                     }
                     let which = (next(&mut seed) as usize) % CLIPS.len();
-                    let stream = ElementaryStream::open(data(CLIPS[which])).unwrap();
+                    let mut stream = ElementaryStream::open(data(CLIPS[which])).unwrap();
                     let mode = if roll % 3 == 0 {
                         ContextMode::Dedicated
                     } else {
@@ -329,7 +329,7 @@ fn lifecycle_calls_never_overlap_under_churn() {
                         let mut fed = 0;
                         for packet in stream.packets() {
                             let packet = packet.unwrap();
-                            let frames = decoder.decode(packet.data, packet.pts).unwrap();
+                            let frames = decoder.decode(&packet.data, packet.pts).unwrap();
                             for frame in frames {
                                 let bytes = frame.unwrap().to_vec().unwrap();
                                 got.push(md5_hex(&bytes));

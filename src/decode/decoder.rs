@@ -325,7 +325,8 @@ impl Decoder {
         self.core.stream_info.get()
     }
 
-    /// Feeds every packet of `stream`, then flushes, calling `on_frame` for each frame in
+    /// Feeds every remaining packet of `stream` (read incrementally, each packet lent from
+    /// the stream's buffer: no copy), then flushes, calling `on_frame` for each frame in
     /// display order; returns how many frames there were. The decoder is ready for another
     /// stream afterwards.
     ///
@@ -338,9 +339,9 @@ impl Decoder {
     /// use nvcodec_guard::decode::{DecoderBuilder, DecoderConfig};
     /// use nvcodec_guard::input::ElementaryStream;
     ///
-    /// let stream = ElementaryStream::open("clip.mp4")?;
+    /// let mut stream = ElementaryStream::open("clip.mp4")?;
     /// let mut decoder = DecoderBuilder::new(DecoderConfig::new(stream.codec())).build()?;
-    /// let frames = decoder.decode_stream(&stream, |frame| {
+    /// let frames = decoder.decode_stream(&mut stream, |frame| {
     ///     let _nv12 = frame.to_vec()?;
     ///     Ok(())
     /// })?;
@@ -349,12 +350,11 @@ impl Decoder {
     /// ```
     pub fn decode_stream(
         &mut self,
-        stream: &crate::input::ElementaryStream,
+        stream: &mut crate::input::ElementaryStream,
         mut on_frame: impl FnMut(Frame<'_>) -> Result<()>,
     ) -> Result<u64> {
         let mut count = 0;
-        for packet in stream.packets() {
-            let packet = packet?;
+        while let Some(packet) = stream.next_packet()? {
             for frame in self.decode(packet.data, packet.pts)? {
                 on_frame(frame?)?;
                 count += 1;

@@ -30,6 +30,11 @@
 
 use std::iter::FusedIterator;
 
+mod demux;
+
+pub(crate) use demux::AnnexBDemux;
+
+use super::InputError;
 use super::start_code;
 use crate::{Codec, Error, Result};
 
@@ -59,13 +64,16 @@ impl Syntax {
 
     /// Classifies the NAL unit `nal` (header first, start code and trailing zeros removed)
     /// that starts at byte `offset` of the stream; errors if it is too short to classify.
-    fn classify(self, nal: &[u8], offset: usize) -> Result<NalClass> {
+    fn classify(self, nal: &[u8], offset: u64) -> Result<NalClass> {
         let too_short = |need: usize, what: &str| {
-            Error::InvalidInput(format!(
-                "{} NAL unit at byte offset {offset} is {} byte(s) long, too short to hold \
-                 its {what} ({need} bytes needed)",
-                self.codec(),
-                nal.len()
+            Error::from(InputError::malformed_at(
+                offset,
+                format!(
+                    "{} NAL unit is {} byte(s) long, too short to hold its {what} ({need} bytes \
+                     needed)",
+                    self.codec(),
+                    nal.len()
+                ),
             ))
         };
         let class = |vcl, starts_au| NalClass { vcl, starts_au };
@@ -141,15 +149,16 @@ pub struct AccessUnits<'a> {
 impl<'a> AccessUnits<'a> {
     /// Splits `data` as an Annex-B stream of `codec`, which must be H.264 or HEVC.
     ///
-    /// Errors with [`Error::InvalidInput`] for any other codec, since only those two use
+    /// Errors with [`InputError::Unsupported`] for any other codec, since only those two use
     /// Annex-B NAL framing.
     pub fn new(data: &'a [u8], codec: Codec) -> Result<Self> {
         match codec {
             Codec::H264 => Ok(Self::h264(data)),
             Codec::Hevc => Ok(Self::hevc(data)),
-            other => Err(Error::InvalidInput(format!(
+            other => Err(InputError::unsupported(format!(
                 "Annex-B access-unit splitting is defined for h264 and hevc, not {other}"
-            ))),
+            ))
+            .into()),
         }
     }
 
@@ -207,7 +216,7 @@ impl<'a> AccessUnits<'a> {
         loop {
             let (nal, next) = self.nal_at(prefix);
             let offset = prefix.saturating_add(start_code::PREFIX.len());
-            match self.syntax.classify(nal, offset) {
+            match self.syntax.classify(nal, offset as u64) {
                 Ok(class) if class.starts_au && has_vcl => {
                     self.state = State::At(prefix);
                     return start_code::slice(self.data, start, self.cut_before(prefix));
@@ -240,12 +249,16 @@ impl<'a> Iterator for AccessUnits<'a> {
                 Some(prefix) => prefix,
                 None if self.data.is_empty() => return None,
                 None => {
-                    return Some(Err(Error::InvalidInput(format!(
-                        "no Annex-B start code (00 00 01) in {} bytes: not an {} \
-                         elementary stream",
-                        self.data.len(),
-                        self.syntax.codec()
-                    ))));
+                    return Some(Err(InputError::malformed_at(
+                        0,
+                        format!(
+                            "no Annex-B start code (00 00 01) in {} bytes: not an {} \
+                             elementary stream",
+                            self.data.len(),
+                            self.syntax.codec()
+                        ),
+                    )
+                    .into()));
                 }
             },
         };

@@ -96,6 +96,13 @@ pub(crate) trait Demux: Send {
     /// The most bytes this parser may ask for in one [`Step::NeedMore`]: the driver's window
     /// bound. A documented constant per format (largest box, element or frame accepted).
     fn max_window(&self) -> usize;
+
+    /// Heap bytes this parser holds between steps (header state, index, tables), for
+    /// [`ElementaryStream::memory_footprint`](super::ElementaryStream::memory_footprint).
+    /// The default counts the index only; parsers that keep more override it.
+    fn heap_bytes(&self) -> usize {
+        self.index().map_or(0, SampleIndex::heap_bytes)
+    }
 }
 
 /// A compact table of a track's samples in decode order, for exact seeks and

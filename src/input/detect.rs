@@ -9,7 +9,8 @@
 
 use std::path::Path;
 
-use crate::{Codec, Error, Result};
+use super::InputError;
+use crate::{Codec, Result};
 
 /// The formats and extensions this module recognises, for error messages.
 pub(crate) const SUPPORTED: &str = "MP4 (magic ftyp: H.264, HEVC, VP8, VP9, AV1), \
@@ -93,18 +94,25 @@ pub(crate) fn detect(bytes: &[u8], hint: FormatHint, what: &str) -> Result<Strea
         FormatHint::Codec(Codec::H264 | Codec::Hevc) => Ok(StreamFormat::AnnexB),
         FormatHint::Codec(Codec::Mpeg2) => Ok(StreamFormat::Mpeg2),
         FormatHint::Codec(codec @ (Codec::Vp8 | Codec::Vp9 | Codec::Av1)) => {
-            Err(Error::InvalidInput(format!(
-                "{what}: {codec} is only read from IVF files, and this one has no DKIF magic; \
-                 supported: {SUPPORTED}"
-            )))
+            Err(InputError::Unrecognized {
+                what: format!(
+                    "{what}: {codec} is only read from IVF files, and this one has no DKIF \
+                     magic; supported: {SUPPORTED}"
+                ),
+            }
+            .into())
         }
-        FormatHint::Codec(codec) => Err(Error::InvalidInput(format!(
+        FormatHint::Codec(codec) => Err(InputError::unsupported(format!(
             "{what}: no reader for {codec} input; supported: {SUPPORTED}"
-        ))),
-        FormatHint::Unknown => Err(Error::InvalidInput(format!(
-            "{what}: unrecognised format (no IVF magic and no known extension); \
-             supported: {SUPPORTED}"
-        ))),
+        ))
+        .into()),
+        FormatHint::Unknown => Err(InputError::Unrecognized {
+            what: format!(
+                "{what}: unrecognised format (no IVF magic and no known extension); \
+                 supported: {SUPPORTED}"
+            ),
+        }
+        .into()),
     }
 }
 

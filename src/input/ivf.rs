@@ -16,6 +16,11 @@
 
 use std::iter::FusedIterator;
 
+mod demux;
+
+pub(crate) use demux::IvfDemux;
+
+use super::InputError;
 use super::Packet;
 use crate::{Codec, Error, Result};
 
@@ -82,19 +87,43 @@ impl IvfHeader {
     /// Parses the header at the start of `data`, checking the magic, fourcc and header length
     /// against `data.len()`.
     pub fn parse(data: &[u8]) -> Result<Self> {
+        let header = Self::parse_fixed(data)?;
+        if usize::from(header.header_len) > data.len() {
+            return Err(InputError::truncated(
+                0,
+                format!(
+                    "IVF header length {} runs past the end of the {}-byte file",
+                    header.header_len,
+                    data.len()
+                ),
+            )
+            .into());
+        }
+        Ok(header)
+    }
+
+    /// Parses the fixed 32-byte header at the start of `data`, without checking the header
+    /// length against `data.len()` (the streaming reader waits for those bytes instead).
+    pub(crate) fn parse_fixed(data: &[u8]) -> Result<Self> {
         let fixed = data.get(..HEADER_LEN).ok_or_else(|| {
-            Error::InvalidInput(format!(
-                "IVF header truncated: {HEADER_LEN} bytes needed, the file has {}",
-                data.len()
+            Error::from(InputError::truncated(
+                0,
+                format!(
+                    "IVF header truncated: {HEADER_LEN} bytes needed, the file has {}",
+                    data.len()
+                ),
             ))
         })?;
         let mut magic = [0u8; 4];
         magic.copy_from_slice(fixed.get(..4).unwrap_or(&[0; 4]));
         if &magic != MAGIC {
-            return Err(Error::InvalidInput(format!(
-                "not an IVF file: magic is \"{}\", expected \"DKIF\"",
-                show_fourcc(magic)
-            )));
+            return Err(InputError::Unrecognized {
+                what: format!(
+                    "not an IVF file: magic is \"{}\", expected \"DKIF\"",
+                    show_fourcc(magic)
+                ),
+            }
+            .into());
         }
         let mut fourcc = [0u8; 4];
         fourcc.copy_from_slice(fixed.get(8..12).unwrap_or(&[0; 4]));
@@ -103,24 +132,24 @@ impl IvfHeader {
             b"VP90" => Codec::Vp9,
             b"AV01" => Codec::Av1,
             _ => {
-                return Err(Error::InvalidInput(format!(
+                return Err(InputError::unsupported(format!(
                     "IVF fourcc \"{}\" is not supported; supported: VP80 (vp8), VP90 (vp9), \
                      AV01 (av1)",
                     show_fourcc(fourcc)
-                )));
+                ))
+                .into());
             }
         };
         let header_len = le_u16(fixed, 6);
         if usize::from(header_len) < HEADER_LEN {
-            return Err(Error::InvalidInput(format!(
-                "IVF header length {header_len} is shorter than the {HEADER_LEN}-byte fixed header"
-            )));
-        }
-        if usize::from(header_len) > data.len() {
-            return Err(Error::InvalidInput(format!(
-                "IVF header length {header_len} runs past the end of the {}-byte file",
-                data.len()
-            )));
+            return Err(InputError::malformed_at(
+                6,
+                format!(
+                    "IVF header length {header_len} is shorter than the {HEADER_LEN}-byte fixed \
+                     header"
+                ),
+            )
+            .into());
         }
         Ok(Self {
             version: le_u16(fixed, 4),
@@ -191,15 +220,36 @@ impl<'a> IvfFrames<'a> {
     fn read_frame(&mut self) -> Result<Option<Packet<'a>>> {
         let (index, offset) = (self.index, self.offset);
         let rest = self.data.get(offset..).unwrap_or(&[]);
+        let Some((packet, len)) = parse_frame(rest, index, offset as u64)? else {
+            return Ok(None);
+        };
+        // In bounds: the frame ends inside `self.data`, which is no longer than usize::MAX.
+        self.offset = offset.saturating_add(len);
+        self.index += 1;
+        Ok(Some(packet))
+    }
+}
+
+/// The frame at the start of `rest` (frame `index`, at absolute byte offset `offset`) and the
+/// bytes it spans with its header; `None` when `rest` is empty.
+pub(crate) fn parse_frame(
+    rest: &[u8],
+    index: u64,
+    offset: u64,
+) -> Result<Option<(Packet<'_>, usize)>> {
+    {
         if rest.is_empty() {
             return Ok(None);
         }
         let frame_header = rest.get(..FRAME_HEADER_LEN).ok_or_else(|| {
-            Error::InvalidInput(format!(
-                "IVF frame {index} at byte offset {offset}: frame header truncated, \
-                 {FRAME_HEADER_LEN} bytes needed, {} present ({} missing)",
-                rest.len(),
-                FRAME_HEADER_LEN.saturating_sub(rest.len())
+            Error::from(InputError::truncated(
+                offset,
+                format!(
+                    "IVF frame {index}: frame header truncated, {FRAME_HEADER_LEN} bytes needed, \
+                     {} present ({} missing)",
+                    rest.len(),
+                    FRAME_HEADER_LEN.saturating_sub(rest.len())
+                ),
             ))
         })?;
         let size = le_u32(frame_header, 0);
@@ -207,30 +257,37 @@ impl<'a> IvfFrames<'a> {
         pts.copy_from_slice(frame_header.get(4..12).unwrap_or(&[0; 8]));
         let pts = i64::from_le_bytes(pts);
         if size > MAX_FRAME_SIZE {
-            return Err(Error::InvalidInput(format!(
-                "IVF frame {index} at byte offset {offset}: frame size {size} bytes exceeds \
-                 the {MAX_FRAME_SIZE}-byte limit (corrupt frame header?)"
-            )));
+            return Err(InputError::limit(
+                format!(
+                    "IVF frame {index} at byte offset {offset}: frame size {size} bytes \
+                     (corrupt frame header?)"
+                ),
+                u64::from(MAX_FRAME_SIZE),
+            )
+            .into());
         }
         let size = usize::try_from(size).map_err(|_| {
-            Error::InvalidInput(format!(
-                "IVF frame {index} at byte offset {offset}: frame size {size} does not fit in \
-                 memory on this platform"
+            Error::from(InputError::limit(
+                format!("IVF frame {index} at byte offset {offset}: frame size {size} bytes"),
+                usize::MAX as u64,
             ))
         })?;
         let payload = rest.get(FRAME_HEADER_LEN..).unwrap_or(&[]);
         let data = payload.get(..size).ok_or_else(|| {
-            Error::InvalidInput(format!(
-                "IVF frame {index} at byte offset {offset} is truncated: its header says \
-                 {size} bytes, {} present ({} missing)",
-                payload.len(),
-                size.saturating_sub(payload.len())
+            Error::from(InputError::truncated(
+                offset,
+                format!(
+                    "IVF frame {index} is truncated: its header says {size} bytes, {} present \
+                     ({} missing)",
+                    payload.len(),
+                    size.saturating_sub(payload.len())
+                ),
             ))
         })?;
-        // In bounds: `data` ends inside `self.data`, which is no longer than usize::MAX.
-        self.offset = offset.saturating_add(FRAME_HEADER_LEN).saturating_add(size);
-        self.index += 1;
-        Ok(Some(Packet { data, pts }))
+        Ok(Some((
+            Packet { data, pts },
+            FRAME_HEADER_LEN.saturating_add(size),
+        )))
     }
 }
 

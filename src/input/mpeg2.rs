@@ -19,6 +19,11 @@
 
 use std::iter::FusedIterator;
 
+mod demux;
+
+pub(crate) use demux::Mpeg2Demux;
+
+use super::InputError;
 use super::start_code;
 use crate::{Error, Result};
 
@@ -42,6 +47,28 @@ enum State {
     Failed(Error),
     /// Finished (end of data, or after an error).
     Done,
+}
+
+/// The error for a start code at absolute offset `prefix` that the stream's end cuts off.
+fn cut_off_start_code(prefix: u64) -> Error {
+    InputError::truncated(
+        prefix,
+        "MPEG-2 start code is cut off by the end of the stream before its code byte",
+    )
+    .into()
+}
+
+/// `code`, the code byte of the start code at absolute offset `prefix`, unless it is a
+/// system start code (a multiplex, not a video elementary stream).
+fn check_code(code: u8, prefix: u64) -> Result<u8> {
+    if code >= FIRST_SYSTEM_CODE {
+        return Err(InputError::unsupported(format!(
+            "system start code 00 00 01 {code:02X} at byte offset {prefix}: this is an MPEG \
+             program/system stream, not a video elementary stream; demux it first"
+        ))
+        .into());
+    }
+    Ok(code)
 }
 
 /// Iterator over the pictures of an MPEG-2 video elementary stream, as sub-slices of it.
@@ -68,19 +95,11 @@ impl<'a> Mpeg2Pictures<'a> {
     /// The code byte of the start code whose `00 00 01` is at `prefix`.
     fn code_at(&self, prefix: usize) -> Result<u8> {
         let at = prefix.saturating_add(start_code::PREFIX.len());
-        let code = *self.data.get(at).ok_or_else(|| {
-            Error::InvalidInput(format!(
-                "MPEG-2 start code at byte offset {prefix} is cut off by the end of the stream \
-                 before its code byte"
-            ))
-        })?;
-        if code >= FIRST_SYSTEM_CODE {
-            return Err(Error::InvalidInput(format!(
-                "system start code 00 00 01 {code:02X} at byte offset {prefix}: this is an MPEG \
-                 program/system stream, not a video elementary stream; demux it first"
-            )));
-        }
-        Ok(code)
+        let code = *self
+            .data
+            .get(at)
+            .ok_or_else(|| cut_off_start_code(prefix as u64))?;
+        check_code(code, prefix as u64)
     }
 
     /// Reads the packet whose first start code's `00 00 01` is at `first`.
@@ -122,11 +141,15 @@ impl<'a> Iterator for Mpeg2Pictures<'a> {
                 Some(prefix) => prefix,
                 None if self.data.is_empty() => return None,
                 None => {
-                    return Some(Err(Error::InvalidInput(format!(
-                        "no start code (00 00 01) in {} bytes: not an MPEG-2 video \
-                         elementary stream",
-                        self.data.len()
-                    ))));
+                    return Some(Err(InputError::malformed_at(
+                        0,
+                        format!(
+                            "no start code (00 00 01) in {} bytes: not an MPEG-2 video \
+                             elementary stream",
+                            self.data.len()
+                        ),
+                    )
+                    .into()));
                 }
             },
         };

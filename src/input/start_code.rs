@@ -27,14 +27,16 @@ pub(crate) fn find(data: &[u8], from: usize) -> Option<usize> {
     None
 }
 
-/// `data[from..to]`, or an [`crate::Error::InvalidInput`] instead of a panic if the range is
+/// `data[from..to]`, or an [`InputError::Internal`](super::InputError::Internal) instead of a panic if the range is
 /// not inside `data` (which would be a bug in a splitter, reported rather than crashed on).
 pub(crate) fn slice(data: &[u8], from: usize, to: usize) -> crate::Result<&[u8]> {
     data.get(from..to).ok_or_else(|| {
-        crate::Error::InvalidInput(format!(
-            "internal splitter error: range {from}..{to} outside a {}-byte stream",
-            data.len()
-        ))
+        crate::Error::from(super::InputError::Internal {
+            what: format!(
+                "splitter range {from}..{to} outside a {}-byte stream",
+                data.len()
+            ),
+        })
     })
 }
 

@@ -1,123 +1,218 @@
-//! [`ElementaryStream`]: a whole input file in memory, its format and codec, and its packets.
+//! [`ElementaryStream`]: a compressed video file or stream, read incrementally, its format and
+//! codec, and its packets one at a time.
 //!
 //! Invariant: an `ElementaryStream` always has a known codec and format (construction fails
-//! otherwise), and [`ElementaryStream::packets`] yields zero-copy packets of its bytes with
-//! timestamps, never panicking on malformed content.
+//! otherwise), holds at most one window of the input (see [`source`](super::source) for the
+//! bound) and hands out each packet from a buffer it reuses; nothing in it panics on malformed
+//! content.
+//!
+//! Why a lending [`next_packet`](ElementaryStream::next_packet) rather than an iterator of
+//! borrowed slices: packets of a file read incrementally live in a buffer that the next read
+//! overwrites, so a packet can only be lent until the next call. [`packets`] is the iterator
+//! convenience: it copies each packet into an [`OwnedPacket`].
+//!
+//! [`packets`]: ElementaryStream::packets
 
+use std::fs::File;
+use std::io::{Read, Seek};
 use std::path::Path;
 
-use super::Packet;
-use super::annexb::AccessUnits;
-use super::container::{self, ContainerTrack, Demuxed, Entry, Rational};
+use super::annexb::AnnexBDemux;
+#[cfg(not(feature = "containers"))]
+use super::container::WholeFileDemux;
+use super::container::{ContainerTrack, Rational};
+#[cfg(feature = "containers")]
+use super::container::{MkvDemux, Mp4Demux};
+use super::demux::{Demux, PacketInfo, SampleIndex};
 use super::detect::{self, FormatHint, StreamFormat};
-use super::ivf::{IvfFrames, IvfHeader};
-use super::mpeg2::Mpeg2Pictures;
+use super::ivf::{IvfDemux, IvfHeader};
+use super::mpeg2::Mpeg2Demux;
+use super::source::{Driver, Input, Pulled, Source};
+use super::{InputError, OwnedPacket, Packet};
 use crate::{Codec, Error, Result};
 
-/// A compressed video file held in memory, ready to be split into packets.
+/// Bytes looked at to tell the format (container magics, the fixed IVF header).
+pub(crate) const DETECT_LEN: usize = 32;
+
+/// A compressed video file or stream, read packet by packet with bounded memory.
 ///
-/// MP4 and Matroska/WebM files (recognised by content) are demuxed when opened: their first
-/// video track becomes a table of packets, H.264/HEVC converted to Annex-B with the parameter
-/// sets before key frames (see [`container`](super::container)), with the container's
-/// timestamps ([`time_base`](Self::time_base)), frame rate and duration.
+/// Sources: a file ([`open`](Self::open)), bytes already in memory
+/// ([`from_bytes`](Self::from_bytes)), any `Read + Seek` ([`from_reader`](Self::from_reader))
+/// or plain `Read` ([`from_stream`](Self::from_stream)); for bytes pushed in as they arrive,
+/// see [`LiveStream`](super::LiveStream). The format is told from the first bytes (MP4 `ftyp`,
+/// Matroska/WebM EBML or IVF magic), else from the extension or [`FormatHint`].
+///
+/// **Memory.** Raw Annex-B, MPEG-2 and IVF input is read through a window of one packet
+/// (peak heap ≤ 2 × the largest packet + 64 KiB + the packet buffer; see
+/// [`memory_footprint`](Self::memory_footprint)), whatever the file's size. MP4 and
+/// Matroska/WebM input is read the same way by their own parsers: a window of one box or
+/// element (or packet), plus the sample index they keep (20 bytes a sample; see
+/// [`SampleIndex`]). A progressive MP4 whose `moov` follows `mdat` needs a seekable source
+/// ([`InputError::NeedsSeek`] from [`from_stream`](Self::from_stream)).
 ///
 /// Invariant: `codec` and `format` agree (H.264/HEVC ⇔ Annex-B, MPEG-2 ⇔ MPEG-2 ES,
 /// VP8/VP9/AV1 ⇔ IVF, any of H.264/HEVC/VP8/VP9/AV1 ⇔ MP4/Matroska), `ivf` is `Some` exactly
-/// for IVF input, its header already validated against `bytes`, and `container` is `Some`
-/// exactly for MP4/Matroska input, its entries' ranges inside `bytes` or its own data.
-#[derive(Debug, Clone)]
+/// for IVF input, and `pending`, when set, describes the packet in the driver's buffer that
+/// was read while the header was.
+#[derive(Debug)]
 pub struct ElementaryStream {
-    bytes: Vec<u8>,
+    driver: Driver,
     format: StreamFormat,
     codec: Codec,
     ivf: Option<IvfHeader>,
-    container: Option<Box<Demuxed>>,
+    hint: FormatHint,
+    what: String,
+    pending: Option<PacketInfo>,
 }
 
 impl ElementaryStream {
-    /// Reads the file at `path` and detects its format from its content (MP4 `ftyp`,
-    /// Matroska/WebM EBML or IVF magic), else from the extension (see
-    /// [`FormatHint::from_path`]).
+    /// Opens the file at `path` for incremental reading and detects its format from its
+    /// content (MP4 `ftyp`, Matroska/WebM EBML or IVF magic), else from the extension (see
+    /// [`FormatHint::from_path`]). Only the first bytes are read here.
     ///
-    /// MP4/Matroska/WebM errors name what cannot be read: the codec, an encrypted track, a
-    /// missing video track, or the malformed structure.
-    ///
-    /// I/O errors keep their kind and gain the path in their message.
+    /// # Errors
+    /// I/O errors keep their kind and gain the path in their message; input errors
+    /// ([`Error::Input`]) name the file and what cannot be read: the format, the codec, an
+    /// encrypted track, a missing video track, or the malformed structure.
     pub fn open(path: impl AsRef<Path>) -> Result<Self> {
         let path = path.as_ref();
-        let bytes = std::fs::read(path).map_err(|e| {
+        let file = File::open(path).map_err(|e| {
             Error::Io(std::io::Error::new(
                 e.kind(),
                 format!("cannot read {}: {e}", path.display()),
             ))
         })?;
-        Self::build(
-            bytes,
+        Self::start(
+            Input::new(Source::Seekable(Box::new(file))),
             FormatHint::from_path(path),
-            &path.display().to_string(),
+            path.display().to_string(),
         )
     }
 
     /// Takes `bytes` as a whole file whose format is detected from its content (MP4,
-    /// Matroska/WebM or IVF magic), else from `hint`.
+    /// Matroska/WebM or IVF magic), else from `hint`. The bytes are read in place, never
+    /// copied into a window.
     ///
     /// With [`FormatHint::Codec`] and IVF or container bytes, the file's codec must be that
     /// codec.
+    ///
+    /// # Errors
+    /// As [`open`](Self::open), without I/O errors.
     pub fn from_bytes(bytes: impl Into<Vec<u8>>, hint: FormatHint) -> Result<Self> {
-        Self::build(bytes.into(), hint, "input")
+        Self::start(
+            Input::new(Source::Memory(bytes.into())),
+            hint,
+            "input".into(),
+        )
     }
 
-    fn build(bytes: Vec<u8>, hint: FormatHint, what: &str) -> Result<Self> {
-        let format = detect::detect(&bytes, hint, what)?;
-        if matches!(format, StreamFormat::Mp4 | StreamFormat::Matroska) {
-            let demuxed = container::demux(&bytes, what)?;
-            if let FormatHint::Codec(expected) = hint {
-                if expected != demuxed.codec {
-                    return Err(Error::InvalidInput(format!(
-                        "{what}: expected {expected}, but the {} video track is {} (\"{}\")",
-                        demuxed.track.kind, demuxed.codec, demuxed.track.codec_tag
-                    )));
-                }
-            }
-            return Ok(Self {
-                bytes,
-                format,
-                codec: demuxed.codec,
-                ivf: None,
-                container: Some(Box::new(demuxed)),
-            });
-        }
-        let (codec, ivf) = match (format, hint) {
-            (StreamFormat::Ivf, _) => {
-                let header = IvfHeader::parse(&bytes)
-                    .map_err(|e| Error::InvalidInput(format!("{what}: {}", strip(&e))))?;
-                if let FormatHint::Codec(expected) = hint {
-                    if expected != header.codec {
-                        return Err(Error::InvalidInput(format!(
-                            "{what}: expected {expected}, but the IVF fourcc \"{}\" says {}",
-                            header.fourcc.escape_ascii(),
-                            header.codec
-                        )));
-                    }
-                }
-                (header.codec, Some(header))
-            }
-            (_, FormatHint::Codec(codec)) => (codec, None),
-            // `detect` returns Annex-B / MPEG-2 only for a codec hint.
-            (_, _) => {
-                return Err(Error::InvalidInput(format!(
-                    "{what}: unrecognised format; supported: {}",
-                    detect::SUPPORTED
-                )));
-            }
-        };
+    /// Reads a seekable source (a file, a `Cursor`) incrementally, from its start (it is
+    /// sought to offset 0 first: the offsets readers seek to are absolute).
+    ///
+    /// # Errors
+    /// As [`open`](Self::open).
+    pub fn from_reader<R: Read + Seek + Send + 'static>(
+        mut reader: R,
+        hint: FormatHint,
+    ) -> Result<Self> {
+        reader.seek(std::io::SeekFrom::Start(0))?;
+        Self::start(
+            Input::new(Source::Seekable(Box::new(reader))),
+            hint,
+            "input".into(),
+        )
+    }
+
+    /// Reads a source that cannot seek (a pipe, a socket) front to back. Every format reads
+    /// this way except a layout that needs a backward seek, which is
+    /// [`InputError::NeedsSeek`].
+    ///
+    /// # Errors
+    /// As [`open`](Self::open).
+    pub fn from_stream<R: Read + Send + 'static>(reader: R, hint: FormatHint) -> Result<Self> {
+        Self::start(
+            Input::new(Source::Stream(Box::new(reader))),
+            hint,
+            "input".into(),
+        )
+    }
+
+    fn start(mut input: Input, hint: FormatHint, what: String) -> Result<Self> {
+        input.fill(DETECT_LEN)?;
+        let (format, ivf) = detect_head(&input, hint, &what)?;
+        let demux = make_demux(format, hint, &what)?;
+        let mut driver = Driver::new(input, demux);
+        let pending = prime(&mut driver, &what)?;
+        let codec = checked_codec(&driver, format, ivf.as_ref(), hint, &what)?;
         Ok(Self {
-            bytes,
+            driver,
             format,
             codec,
             ivf,
-            container: None,
+            hint,
+            what,
+            pending,
         })
+    }
+
+    /// The next packet (one picture), or `None` at the end of the input. The packet borrows
+    /// the stream's buffer until the next call.
+    ///
+    /// # Errors
+    /// Malformed or truncated input ([`Error::Input`], naming the offset or frame), I/O errors
+    /// of the source. After an error, later calls return `Ok(None)`.
+    pub fn next_packet(&mut self) -> Result<Option<Packet<'_>>> {
+        let info = match self.pending.take() {
+            Some(info) => info,
+            None => match self.driver.advance()? {
+                Pulled::Packet(info) => info,
+                Pulled::End | Pulled::NeedInput => return Ok(None),
+            },
+        };
+        Ok(Some(Packet {
+            data: self.driver.packet(),
+            pts: info.pts,
+        }))
+    }
+
+    /// The remaining packets as an iterator of owned copies; see
+    /// [`next_packet`](Self::next_packet) for the borrowing form that copies nothing.
+    pub fn packets(&mut self) -> Packets<'_> {
+        Packets { stream: self }
+    }
+
+    /// Starts again from the first packet (bytes in memory, files and `Read + Seek` sources).
+    ///
+    /// # Errors
+    /// [`InputError::NeedsSeek`] for a source that cannot seek; the source's I/O errors.
+    pub fn rewind(&mut self) -> Result<()> {
+        if !self.driver.input.can_rewind() {
+            return Err(InputError::NeedsSeek {
+                what: format!("{}: rewinding to the first packet", self.what),
+            }
+            .into());
+        }
+        self.driver.input.seek(0)?;
+        let demux = make_demux(self.format, FormatHint::Codec(self.codec), &self.what)?;
+        let input = std::mem::replace(&mut self.driver.input, Input::new(Source::Live));
+        self.driver = Driver::new(input, demux);
+        self.pending = prime(&mut self.driver, &self.what)?;
+        Ok(())
+    }
+
+    /// Continues so that the next packet is sample `sample` of [`index`](Self::index)
+    /// (decode order). To decode it, start from the key frame before it
+    /// ([`SampleIndex::key_at_or_before`]).
+    ///
+    /// # Errors
+    /// No index (raw streams), `sample` outside it, or a source that cannot seek back
+    /// ([`InputError::NeedsSeek`]).
+    pub fn seek_to_sample(&mut self, sample: usize) -> Result<()> {
+        let offset = self.driver.demux.seek_to_sample(sample)?;
+        self.pending = None;
+        self.driver.input.seek(offset)?;
+        self.driver.restart();
+        Ok(())
     }
 
     /// The codec of the stream.
@@ -130,12 +225,17 @@ impl ElementaryStream {
         self.format
     }
 
+    /// The hint the stream was opened with.
+    pub fn hint(&self) -> FormatHint {
+        self.hint
+    }
+
     /// `(width, height)` when the container declares them (IVF with non-zero sizes, MP4 or
     /// Matroska); raw elementary streams return `None`, the decoder's sequence callback has
     /// the real size.
     pub fn dimensions(&self) -> Option<(u32, u32)> {
-        if let Some(c) = &self.container {
-            return c.track.dimensions;
+        if let Some(track) = self.container() {
+            return track.dimensions;
         }
         self.ivf
             .filter(|h| h.width != 0 && h.height != 0)
@@ -149,14 +249,20 @@ impl ElementaryStream {
 
     /// The MP4/Matroska track being read, for container input.
     pub fn container(&self) -> Option<&ContainerTrack> {
-        self.container.as_ref().map(|c| &c.track)
+        self.driver.demux.track()
+    }
+
+    /// The track's sample index (offsets, sizes, timestamps, key frames), where the reader
+    /// has one; `None` for raw streams and while it is not known.
+    pub fn index(&self) -> Option<&SampleIndex> {
+        self.driver.demux.index()
     }
 
     /// Seconds per [`Packet::pts`] tick, where the input has timestamps (IVF, MP4,
     /// Matroska/WebM); `None` for raw streams, whose packets are numbered instead.
     pub fn time_base(&self) -> Option<Rational> {
-        if let Some(c) = &self.container {
-            return Some(c.track.time_base);
+        if let Some(track) = self.container() {
+            return Some(track.time_base);
         }
         self.ivf.and_then(|h| {
             Rational::new(u64::from(h.timebase_num), u64::from(h.timebase_den))
@@ -167,85 +273,137 @@ impl ElementaryStream {
     /// Frames per second where the container says (MP4 constant sample duration, Matroska
     /// `DefaultDuration`); `None` otherwise.
     pub fn frame_rate(&self) -> Option<Rational> {
-        self.container.as_ref().and_then(|c| c.track.frame_rate)
+        self.container().and_then(|c| c.frame_rate)
     }
 
     /// The duration the container declares (MP4, Matroska/WebM), if any.
     pub fn duration(&self) -> Option<std::time::Duration> {
-        let c = self.container.as_ref()?;
-        let (ticks, tb) = (c.track.duration?, c.track.time_base);
-        let nanos = u128::from(ticks) * u128::from(tb.num) * 1_000_000_000 / u128::from(tb.den);
+        let track = self.container()?;
+        let (ticks, tb) = (track.duration?, track.time_base);
+        let nanos = u128::from(ticks)
+            .saturating_mul(u128::from(tb.num))
+            .saturating_mul(1_000_000_000)
+            / u128::from(tb.den.max(1));
         Some(std::time::Duration::from_nanos(
             u64::try_from(nanos).unwrap_or(u64::MAX),
         ))
     }
 
-    /// Heap bytes this value holds: the file, plus for container input the converted packet
-    /// bytes and the packet table. Bounded by
-    /// [`MAX_EXPANSION`](super::container::MAX_EXPANSION) × the file size plus
-    /// [`EXPANSION_SLACK`](super::container::EXPANSION_SLACK) on top of the file itself.
+    /// Heap bytes this value holds now: the input window (for bytes in memory: the bytes),
+    /// the packet buffer, and the reader's state (its header state and sample index).
     pub fn memory_footprint(&self) -> usize {
-        self.bytes.capacity().saturating_add(
-            self.container
-                .as_ref()
-                .map_or(0, |c| c.heap_bytes().saturating_add(size_of::<Demuxed>())),
-        )
+        self.driver
+            .heap_bytes()
+            .saturating_add(self.what.capacity())
     }
+}
 
-    /// The whole file's bytes.
-    pub fn bytes(&self) -> &[u8] {
-        &self.bytes
-    }
+/// Tells the format from the window's first bytes; for IVF, parses the fixed header.
+pub(crate) fn detect_head(
+    input: &Input,
+    hint: FormatHint,
+    what: &str,
+) -> Result<(StreamFormat, Option<IvfHeader>)> {
+    let (head, _) = input.window();
+    let format = detect::detect(head, hint, what)?;
+    let ivf = match format {
+        StreamFormat::Ivf => Some(IvfHeader::parse_fixed(head).map_err(|e| in_input(e, what))?),
+        _ => None,
+    };
+    Ok((format, ivf))
+}
 
-    /// The packets (one picture each), in stream order; restartable by calling again.
-    pub fn packets(&self) -> Packets<'_> {
-        if let Some(c) = &self.container {
-            let inner = Inner::Table {
-                file: &self.bytes,
-                demuxed: c,
-                entries: c.entries.iter(),
-                error: c.error.as_deref(),
-            };
-            return Packets { inner, index: 0 };
+/// The reader for `format`; raw streams take their codec from `hint`.
+pub(crate) fn make_demux(
+    format: StreamFormat,
+    hint: FormatHint,
+    what: &str,
+) -> Result<Box<dyn Demux>> {
+    Ok(match (format, hint) {
+        (StreamFormat::AnnexB, FormatHint::Codec(codec)) => Box::new(AnnexBDemux::new(codec)?),
+        (StreamFormat::Mpeg2, _) => Box::new(Mpeg2Demux::new()),
+        (StreamFormat::Ivf, _) => Box::new(IvfDemux::new()),
+        #[cfg(feature = "containers")]
+        (StreamFormat::Mp4, _) => Box::new(Mp4Demux::new()),
+        #[cfg(feature = "containers")]
+        (StreamFormat::Matroska, _) => Box::new(MkvDemux::new()),
+        // Without the `containers` feature: refuses both with an error naming the feature.
+        #[cfg(not(feature = "containers"))]
+        (StreamFormat::Mp4 | StreamFormat::Matroska, _) => Box::new(WholeFileDemux::new()),
+        // `detect` returns Annex-B only for a codec hint.
+        (_, _) => {
+            return Err(InputError::Unrecognized {
+                what: format!(
+                    "{what}: unrecognised format; supported: {}",
+                    detect::SUPPORTED
+                ),
+            }
+            .into());
         }
-        // By the type's invariant: IVF iff `ivf` is set, else the codec picks the splitter.
-        let inner = match (&self.ivf, self.codec) {
-            (Some(h), _) => Inner::Ivf(IvfFrames::starting_at(
-                &self.bytes,
-                usize::from(h.header_len),
-            )),
-            (None, Codec::Mpeg2) => Inner::Mpeg2(Mpeg2Pictures::new(&self.bytes)),
-            (None, Codec::Hevc) => Inner::AnnexB(AccessUnits::hevc(&self.bytes)),
-            (None, _) => Inner::AnnexB(AccessUnits::h264(&self.bytes)),
-        };
-        Packets { inner, index: 0 }
-    }
+    })
 }
 
-/// `e`'s message without the `invalid input: ` prefix, to re-wrap it with a file name.
-fn strip(e: &Error) -> String {
+/// Steps the reader until it knows the codec; a packet read on the way is returned to be
+/// handed out first.
+pub(crate) fn prime(driver: &mut Driver, what: &str) -> Result<Option<PacketInfo>> {
+    while driver.demux.codec().is_none() {
+        match driver.step_once().map_err(|e| in_input(e, what))? {
+            Some(Pulled::Packet(info)) => return Ok(Some(info)),
+            Some(Pulled::End | Pulled::NeedInput) => break,
+            None => {}
+        }
+    }
+    Ok(None)
+}
+
+/// The codec the reader found, checked against a codec hint for self-describing formats.
+pub(crate) fn checked_codec(
+    driver: &Driver,
+    format: StreamFormat,
+    ivf: Option<&IvfHeader>,
+    hint: FormatHint,
+    what: &str,
+) -> Result<Codec> {
+    let codec = driver.demux.codec().ok_or_else(|| {
+        Error::from(InputError::malformed(format!(
+            "{what}: the input ends before its codec is known"
+        )))
+    })?;
+    if let FormatHint::Codec(expected) = hint {
+        if expected != codec && !matches!(format, StreamFormat::AnnexB | StreamFormat::Mpeg2) {
+            let source = match (driver.demux.track(), ivf) {
+                (Some(track), _) => format!(
+                    "{what}: the {} video track (\"{}\")",
+                    track.kind, track.codec_tag
+                ),
+                (None, Some(header)) => {
+                    format!(
+                        "{what}: the IVF fourcc \"{}\"",
+                        header.fourcc.escape_ascii()
+                    )
+                }
+                (None, None) => format!("{what}: the {format:?} header"),
+            };
+            return Err(InputError::CodecMismatch {
+                expected,
+                found: codec,
+                what: source,
+            }
+            .into());
+        }
+    }
+    Ok(codec)
+}
+
+/// `e` with the input's name `what` before its message, when it is an input error.
+pub(crate) fn in_input(e: Error, what: &str) -> Error {
     match e {
-        Error::InvalidInput(msg) => msg.clone(),
-        other => other.to_string(),
+        Error::Input(e) => Error::Input(e.in_input(what)),
+        other => other,
     }
 }
 
-/// The per-format splitter behind [`Packets`].
-#[derive(Debug)]
-enum Inner<'a> {
-    AnnexB(AccessUnits<'a>),
-    Mpeg2(Mpeg2Pictures<'a>),
-    Ivf(IvfFrames<'a>),
-    /// A demuxed container track: its entries, then its error if demuxing stopped early.
-    Table {
-        file: &'a [u8],
-        demuxed: &'a Demuxed,
-        entries: std::slice::Iter<'a, Entry>,
-        error: Option<&'a str>,
-    },
-}
-
-/// Iterator over an [`ElementaryStream`]'s packets.
+/// Iterator over an [`ElementaryStream`]'s remaining packets, as owned copies.
 ///
 /// Invariant: IVF, MP4 and Matroska packets carry the file's pts (in
 /// [`ElementaryStream::time_base`] units; container packets in decode order); raw-stream
@@ -253,42 +411,25 @@ enum Inner<'a> {
 /// the first `Err`.
 #[derive(Debug)]
 pub struct Packets<'a> {
-    inner: Inner<'a>,
-    index: i64,
+    stream: &'a mut ElementaryStream,
 }
 
-impl<'a> Iterator for Packets<'a> {
-    type Item = Result<Packet<'a>>;
+impl Iterator for Packets<'_> {
+    type Item = Result<OwnedPacket>;
 
     fn next(&mut self) -> Option<Self::Item> {
-        let index = self.index;
-        let item = match &mut self.inner {
-            Inner::Ivf(frames) => frames.next()?,
-            Inner::AnnexB(units) => units.next()?.map(|data| Packet { data, pts: index }),
-            Inner::Mpeg2(pictures) => pictures.next()?.map(|data| Packet { data, pts: index }),
-            Inner::Table {
-                file,
-                demuxed,
-                entries,
-                error,
-            } => match entries.next() {
-                Some(e) => Ok(Packet {
-                    data: demuxed.bytes(file, e),
-                    pts: e.pts,
-                }),
-                None => Err(Error::InvalidInput(error.take()?.to_string())),
-            },
-        };
-        self.index = index.saturating_add(1);
-        Some(item)
+        self.stream
+            .next_packet()
+            .map(|p| p.map(|p| p.to_owned_packet()))
+            .transpose()
     }
 }
 
 impl std::iter::FusedIterator for Packets<'_> {}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::input::OwnedPacket;
 
     fn ivf(fourcc: &[u8; 4], frames: &[(i64, &[u8])]) -> Vec<u8> {
         let mut f = Vec::new();
@@ -309,7 +450,7 @@ mod tests {
 
     #[test]
     fn ivf_bytes_are_detected_by_magic_with_codec_dimensions_and_pts() {
-        let es = ElementaryStream::from_bytes(
+        let mut es = ElementaryStream::from_bytes(
             ivf(b"VP90", &[(10, &[1, 2]), (20, &[3])]),
             FormatHint::Unknown,
         )
@@ -321,12 +462,12 @@ mod tests {
         assert_eq!(
             packets,
             vec![
-                Packet {
-                    data: &[1, 2],
+                OwnedPacket {
+                    data: vec![1, 2],
                     pts: 10
                 },
-                Packet {
-                    data: &[3],
+                OwnedPacket {
+                    data: vec![3],
                     pts: 20
                 }
             ]
@@ -338,7 +479,8 @@ mod tests {
         let h264 = [
             0, 0, 0, 1, 0x67, 0x42, 0, 0, 1, 0x65, 0x88, 0, 0, 1, 0x41, 0x9a, 0, 0, 1, 0x41, 0x9a,
         ];
-        let es = ElementaryStream::from_bytes(&h264[..], FormatHint::Codec(Codec::H264)).unwrap();
+        let mut es =
+            ElementaryStream::from_bytes(&h264[..], FormatHint::Codec(Codec::H264)).unwrap();
         assert_eq!(es.dimensions(), None);
         let pts: Vec<i64> = es.packets().map(|p| p.unwrap().pts).collect();
         assert_eq!(pts, vec![0, 1, 2]);
@@ -349,14 +491,15 @@ mod tests {
         let m2v = [
             0, 0, 1, 0xb3, 9, 0, 0, 1, 0, 9, 0, 0, 1, 1, 9, 0, 0, 1, 0, 9,
         ];
-        let es = ElementaryStream::from_bytes(&m2v[..], FormatHint::from_extension("m2v")).unwrap();
+        let mut es =
+            ElementaryStream::from_bytes(&m2v[..], FormatHint::from_extension("m2v")).unwrap();
         assert_eq!(es.codec(), Codec::Mpeg2);
         let packets: Vec<_> = es.packets().map(|p| p.unwrap()).collect();
         assert_eq!(packets.len(), 2);
         assert_eq!(
             packets[1],
-            Packet {
-                data: &m2v[15..],
+            OwnedPacket {
+                data: m2v[15..].to_vec(),
                 pts: 1
             }
         );
@@ -382,6 +525,53 @@ mod tests {
         let err = ElementaryStream::open(&path).unwrap_err().to_string();
         std::fs::remove_file(&path).unwrap();
         assert!(err.contains(".xyz") && err.contains(".h264"), "{err}");
+    }
+
+    #[test]
+    fn rewinding_starts_again_from_the_first_packet_and_a_plain_reader_cannot() {
+        let file = ivf(b"VP80", &[(1, &[1]), (2, &[2, 2])]);
+        let mut es = ElementaryStream::from_bytes(file.clone(), FormatHint::Unknown).unwrap();
+        let first: Vec<_> = es.packets().map(|p| p.unwrap()).collect();
+        es.rewind().unwrap();
+        let again: Vec<_> = es.packets().map(|p| p.unwrap()).collect();
+        assert_eq!((first.len(), &first), (2, &again));
+        let mut piped =
+            ElementaryStream::from_stream(std::io::Cursor::new(file), FormatHint::Unknown).unwrap();
+        let err = piped.rewind().unwrap_err();
+        assert!(
+            matches!(err, Error::Input(InputError::NeedsSeek { .. })),
+            "{err}"
+        );
+        assert_eq!(
+            piped.packets().map(|p| p.unwrap()).collect::<Vec<_>>(),
+            first
+        );
+    }
+
+    #[test]
+    fn a_file_is_read_incrementally_not_whole() {
+        // 40 frames of 100 KiB: the window holds about one frame plus a read, never the file.
+        let frames: Vec<Vec<u8>> = (0..40u8).map(|i| vec![i; 100 << 10]).collect();
+        let refs: Vec<(i64, &[u8])> = frames.iter().map(|f| (0, &f[..])).collect();
+        let file = ivf(b"VP90", &refs);
+        let path =
+            std::env::temp_dir().join(format!("nvcg-incremental-{}.ivf", std::process::id()));
+        std::fs::write(&path, &file).unwrap();
+        let mut es = ElementaryStream::open(&path).unwrap();
+        let mut count = 0;
+        let mut peak = 0;
+        while let Some(p) = es.next_packet().unwrap() {
+            assert_eq!(p.data, &frames[count][..]);
+            count += 1;
+            peak = peak.max(es.memory_footprint());
+        }
+        std::fs::remove_file(&path).unwrap();
+        assert_eq!(count, 40);
+        assert!(
+            peak < 4 * (100 << 10) + (64 << 10) * 2,
+            "{peak} bytes held for {} bytes",
+            file.len()
+        );
     }
 
     #[test]

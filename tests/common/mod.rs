@@ -59,7 +59,7 @@ pub fn md5_hex(bytes: &[u8]) -> String {
 /// Feeds every packet of `stream` and flushes, collecting hashes (and pixels if asked).
 pub fn decode_stream(
     decoder: &mut Decoder,
-    stream: &ElementaryStream,
+    stream: &mut ElementaryStream,
     keep_pixels: bool,
     out: &mut Decoded,
 ) {
@@ -75,8 +75,7 @@ pub fn decode_stream(
             out.pixels.push(bytes);
         }
     };
-    for packet in stream.packets() {
-        let packet = packet.expect("packet");
+    while let Some(packet) = stream.next_packet().expect("packet") {
         for frame in decoder.decode(packet.data, packet.pts).expect("decode") {
             collect(frame.expect("frame"), out);
         }
@@ -100,11 +99,11 @@ pub fn decode_clip(
     config: Option<DecoderConfig>,
     keep_pixels: bool,
 ) -> (Decoded, Decoder) {
-    let stream = ElementaryStream::open(data(clip)).expect("open clip");
+    let mut stream = ElementaryStream::open(data(clip)).expect("open clip");
     let config = config.unwrap_or_else(|| config_for(stream.codec(), &stream));
     let mut decoder = DecoderBuilder::new(config).build().expect("build decoder");
     let mut out = Decoded::default();
-    decode_stream(&mut decoder, &stream, keep_pixels, &mut out);
+    decode_stream(&mut decoder, &mut stream, keep_pixels, &mut out);
     (out, decoder)
 }
 

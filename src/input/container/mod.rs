@@ -7,16 +7,19 @@
 //! Nothing here panics on malformed input, and every allocation is bounded by a small multiple
 //! of the file size (checked before allocating: see [`MAX_EXPANSION`]).
 //!
-//! **Crates** (cargo feature `containers`, on by default): MP4 boxes are decoded by
-//! [`mp4-atom`](https://crates.io/crates/mp4-atom) 0.16 (MIT/Apache-2.0, maintained, decodes
-//! `moof`/`traf`/`trun` for fragmented files, never sizes an allocation from an untrusted count;
-//! 0.17 needs Rust 1.88, above this crate's 1.85); the sample table (`stts`/`ctts`/`stsc`/
-//! `stsz`/`stco`, or `tfhd`/`tfdt`/`trun`) is resolved here with checked arithmetic.
-//! Matroska/WebM is read by
-//! [`matroska-demuxer`](https://crates.io/crates/matroska-demuxer) (Zlib/MIT/Apache-2.0, no
-//! dependencies, Rust 1.70, checks element sizes against the stream). Not chosen: `re_mp4`
-//! (MIT only, Rust 1.92, and its sample-table code indexes and allocates from unchecked box
-//! counts), `mp4` 0.14 (unmaintained since 2023, same sample-table code), `mp4parse` (MPL-2.0).
+//! **MP4** (cargo feature `containers`, on by default) is read by this crate's own sans-I/O
+//! box parser (`container/mp4.rs`): it holds one small box at a time, reads the sample tables
+//! (`stts`/`ctts`/`stss`/`stsc`/`stsz`/`stco`) entry by entry into a 20-byte-a-sample index,
+//! keeps a fragment's `trun`s as runs rather than one record per sample, and checks every
+//! count against the bytes that carry it; see that module for its memory bound. It replaced
+//! `mp4-atom`, which decoded whole boxes before any check of ours (a 1 MB fragmented file
+//! declaring empty samples took 4 GB). Not chosen either: `re_mp4` (MIT only, Rust 1.92, and
+//! its sample-table code indexes and allocates from unchecked box counts), `mp4` 0.14
+//! (unmaintained since 2023, same sample-table code), `mp4parse` (MPL-2.0).
+//!
+//! **Matroska/WebM** is read by this crate's own EBML parser (`mkv`: a sans-I/O reader with a
+//! documented memory bound; `matroska-demuxer` 0.8 panicked on a relative block timestamp of
+//! −32768, issue 12).
 //!
 //! **Conversions.** H.264 and HEVC samples are length-prefixed NAL units; they become Annex-B
 //! exactly as ffmpeg's `h264_mp4toannexb` / `hevc_mp4toannexb` (5.x) write them, so packets are
@@ -45,6 +48,7 @@
 
 use std::fmt;
 
+use super::InputError;
 use crate::{Codec, Error, Result};
 
 #[cfg(feature = "containers")]
@@ -53,6 +57,28 @@ mod mkv;
 mod mp4;
 #[cfg(feature = "containers")]
 mod nal;
+// Without the `containers` feature: refuses MP4/Matroska through the `Demux` shape.
+#[cfg(not(feature = "containers"))]
+mod whole_file;
+
+#[cfg(feature = "containers")]
+pub(crate) use mkv::MkvDemux;
+#[cfg(feature = "containers")]
+pub(crate) use mp4::Mp4Demux;
+#[cfg(not(feature = "containers"))]
+pub(crate) use whole_file::WholeFileDemux;
+
+/// The MP4 reader's fuzz entry (only in builds with `--cfg fuzzing`, as `cargo fuzz` makes):
+/// see `fuzz/fuzz_targets/mp4.rs`.
+#[cfg(all(fuzzing, feature = "containers"))]
+#[doc(hidden)]
+pub use mp4::fuzz_demux as fuzz_mp4;
+
+/// The Matroska reader run as a streaming driver would, with its step contract checked
+/// (cargo feature `fuzz-hooks`, for `fuzz/fuzz_targets/mkv.rs` only; not a stable API).
+#[cfg(all(feature = "containers", feature = "fuzz-hooks"))]
+#[doc(hidden)]
+pub use mkv::fuzz_hooks::fuzz_streaming as fuzz_mkv_streaming;
 
 /// A packet table's bytes may grow to at most this many times the file size (plus
 /// [`EXPANSION_SLACK`]): Annex-B start codes can outgrow 1- or 2-byte length prefixes, and
@@ -155,7 +181,9 @@ pub struct ContainerTrack {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[cfg_attr(not(feature = "containers"), allow(dead_code))]
 pub(crate) enum Source {
-    /// A range of the file's bytes (pass-through MP4 samples).
+    /// A range of the file's bytes (pass-through samples; unused since the MP4 reader
+    /// hands packets out one at a time).
+    #[allow(dead_code)]
     File,
     /// A range of [`Demuxed::data`] (converted or copied samples).
     Data,
@@ -170,6 +198,9 @@ pub(crate) struct Entry {
     pub(crate) pts: i64,
 }
 
+// The whole-file packet table: the parsers' own tests still compare against it; the
+// streaming path (`Mp4Demux`, `MkvDemux` under the drivers) replaced it for reading.
+#[allow(dead_code)]
 /// A demuxed container track: packets in decode order, then possibly the error that stopped
 /// demuxing (yielded after them).
 #[derive(Debug, Clone)]
@@ -178,9 +209,12 @@ pub(crate) struct Demuxed {
     pub(crate) track: ContainerTrack,
     pub(crate) data: Vec<u8>,
     pub(crate) entries: Vec<Entry>,
-    pub(crate) error: Option<String>,
+    pub(crate) error: Option<InputError>,
 }
 
+// The whole-file packet table: the parsers' own tests still compare against it; the
+// streaming path (`Mp4Demux`, `MkvDemux` under the drivers) replaced it for reading.
+#[allow(dead_code)]
 impl Demuxed {
     /// Bytes held by the table (packet bytes plus entries), for [`memory_footprint`].
     ///
@@ -212,6 +246,9 @@ pub(crate) struct Builder {
     budget: usize,
 }
 
+// The whole-file packet table: the parsers' own tests still compare against it; the
+// streaming path (`Mp4Demux`, `MkvDemux` under the drivers) replaced it for reading.
+#[allow(dead_code)]
 #[cfg(feature = "containers")]
 impl Builder {
     /// A table for `codec`; `config` (required for H.264/HEVC) gives the parameter sets.
@@ -238,6 +275,7 @@ impl Builder {
     }
 
     /// Adds sample `index`, the bytes `file[start..end]`, presented at `pts`.
+    #[allow(dead_code)]
     pub(crate) fn push_file_range(
         &mut self,
         file: &[u8],
@@ -302,8 +340,8 @@ impl Builder {
             data: self.data,
             entries: self.entries,
             error: error.map(|e| match e {
-                Error::InvalidInput(msg) => msg,
-                other => other.to_string(),
+                Error::Input(e) => e,
+                other => InputError::malformed(other.to_string()),
             }),
         }
     }
@@ -319,15 +357,16 @@ pub(crate) fn has_ebml_magic(bytes: &[u8]) -> bool {
     bytes.starts_with(&[0x1a, 0x45, 0xdf, 0xa3])
 }
 
-/// Demuxes the first video track of the MP4 or Matroska file `bytes`; `what` names it in
-/// errors.
-pub(crate) fn demux(bytes: &[u8], what: &str) -> Result<Demuxed> {
+// The whole-file packet table: the parsers' own tests still compare against it; the
+// streaming path (`Mp4Demux`, `MkvDemux` under the drivers) replaced it for reading.
+#[allow(dead_code)]
+/// Demuxes the first video track of the MP4 or Matroska file `bytes`.
+pub(crate) fn demux_table(bytes: &[u8]) -> Result<Demuxed> {
     #[cfg(feature = "containers")]
     {
-        // Belt and braces: a panic inside a third-party demuxer on hostile bytes (none is
-        // known in mp4-atom; matroska-demuxer adds cluster and block timestamps unchecked)
-        // becomes an error instead of unwinding through the caller.
-        let result = std::panic::catch_unwind(|| {
+        // Belt and braces: a panic inside a parser on hostile bytes (none is known) becomes
+        // an error instead of unwinding through the caller.
+        std::panic::catch_unwind(|| {
             if has_mp4_magic(bytes) {
                 mp4::demux(bytes)
             } else {
@@ -338,10 +377,6 @@ pub(crate) fn demux(bytes: &[u8], what: &str) -> Result<Demuxed> {
             Err(invalid(
                 "the demuxer failed on malformed data (a panic inside it was caught)",
             ))
-        });
-        result.map_err(|e| match e {
-            Error::InvalidInput(msg) => Error::InvalidInput(format!("{what}: {msg}")),
-            other => other,
         })
     }
     #[cfg(not(feature = "containers"))]
@@ -351,13 +386,17 @@ pub(crate) fn demux(bytes: &[u8], what: &str) -> Result<Demuxed> {
         } else {
             "Matroska/WebM"
         };
-        Err(Error::InvalidInput(format!(
-            "{what}: {kind} input needs this crate's `containers` cargo feature, which this \
+        Err(InputError::unsupported(format!(
+            "{kind} input needs this crate's `containers` cargo feature, which this \
              build was made without"
-        )))
+        ))
+        .into())
     }
 }
 
+// The whole-file packet table: the parsers' own tests still compare against it; the
+// streaming path (`Mp4Demux`, `MkvDemux` under the drivers) replaced it for reading.
+#[allow(dead_code)]
 /// The allocation limit for a file of `file_len` bytes.
 #[cfg_attr(not(feature = "containers"), allow(dead_code))]
 pub(crate) fn byte_budget(file_len: usize) -> usize {
@@ -366,10 +405,10 @@ pub(crate) fn byte_budget(file_len: usize) -> usize {
         .saturating_add(EXPANSION_SLACK)
 }
 
-/// An `InvalidInput` error with `msg`.
+/// A [`InputError::Malformed`] error with `msg` (the whole-file readers know no offset).
 #[cfg_attr(not(feature = "containers"), allow(dead_code))]
 pub(crate) fn invalid(msg: impl Into<String>) -> Error {
-    Error::InvalidInput(msg.into())
+    Error::Input(InputError::malformed(msg))
 }
 
 #[cfg(test)]

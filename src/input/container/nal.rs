@@ -192,6 +192,39 @@ impl Converter {
         Ok(())
     }
 
+    /// Writes sample `index` into `out` (cleared first) as one Annex-B packet, for readers
+    /// that hand packets out one at a time. The packet may be at most
+    /// [`MAX_EXPANSION`](super::MAX_EXPANSION) × the sample's bytes plus the parameter sets
+    /// plus [`EXPANSION_SLACK`](super::EXPANSION_SLACK): the budget given to
+    /// [`new`](Self::new) applies to [`convert`](Self::convert) only.
+    ///
+    /// # Errors
+    /// As [`convert`](Self::convert).
+    pub(crate) fn convert_packet(
+        &mut self,
+        sample: &[u8],
+        out: &mut Vec<u8>,
+        index: usize,
+    ) -> Result<()> {
+        out.clear();
+        let whole = self.budget;
+        self.budget = sample
+            .len()
+            .saturating_mul(super::MAX_EXPANSION)
+            .saturating_add(self.extradata.len())
+            .saturating_add(super::EXPANSION_SLACK);
+        let result = self.convert(sample, out, index);
+        self.budget = whole;
+        result
+    }
+
+    /// Forgets what earlier packets carried, as after a seek: the parameter sets go before
+    /// the next key frame again, as for the first packet.
+    pub(crate) fn reset(&mut self) {
+        self.new_idr = true;
+        self.params_written = false;
+    }
+
     /// Appends sample `index` (`sample`, length-prefixed NAL units) to `out` as Annex-B.
     pub(crate) fn convert(&mut self, sample: &[u8], out: &mut Vec<u8>, index: usize) -> Result<()> {
         let packet_start = out.len();
@@ -366,6 +399,27 @@ mod tests {
             .convert(&sample(&[&[0x65, 0x88]]), &mut Vec::new(), 0)
             .unwrap_err();
         assert!(err.to_string().contains("exceed"), "{err}");
+    }
+
+    #[test]
+    fn a_packet_at_a_time_is_bounded_by_its_sample_and_reset_repeats_the_parameter_sets() {
+        let mut c = Converter::new(Codec::H264, &h264_config(), 0);
+        let mut out = vec![9, 9, 9];
+        let idr = sample(&[&[0x65, 0x88]]);
+        c.convert_packet(&idr, &mut out, 0).unwrap();
+        assert_eq!(
+            out,
+            [
+                0, 0, 0, 1, 0x67, 1, 0, 0, 0, 1, 0x68, 2, 0, 0, 1, 0x65, 0x88
+            ]
+        );
+        c.convert_packet(&sample(&[&[0x41, 0x9a]]), &mut out, 1)
+            .unwrap();
+        assert_eq!(out, [0, 0, 0, 1, 0x41, 0x9a]);
+        c.reset();
+        c.convert_packet(&sample(&[&[0x41, 0x9a]]), &mut out, 2)
+            .unwrap();
+        assert!(out.starts_with(&[0, 0, 0, 1, 0x67, 1]), "{out:?}");
     }
 
     #[test]

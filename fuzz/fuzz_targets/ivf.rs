@@ -1,0 +1,7 @@
+//! Fuzz target `ivf`: see `fuzz/checks.rs` for what is checked.
+#![no_main]
+
+#[path = "../checks.rs"]
+mod checks;
+
+libfuzzer_sys::fuzz_target!(|data: &[u8]| checks::check(checks::Target::Ivf, data));

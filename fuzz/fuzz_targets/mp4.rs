@@ -1,0 +1,10 @@
+//! The MP4 reader on arbitrary bytes: whole, in chunks and forward-only must agree, within
+//! the documented heap bound, never panicking (`input::container::fuzz_mp4`). Crashes are
+//! kept in `tests/data/fuzz-regressions/mp4/`, replayed by `cargo test`.
+#![no_main]
+
+use libfuzzer_sys::fuzz_target;
+
+fuzz_target!(|data: &[u8]| {
+    nvcodec_guard::input::container::fuzz_mp4(data);
+});
