@@ -144,6 +144,14 @@ impl SampleIndex {
         }
     }
 
+    /// Sets sample `i`'s pts (raw streams: its display rank, known once its coded video
+    /// sequence has been scanned); nothing past the end.
+    pub(crate) fn set_pts(&mut self, i: usize, pts: i64) {
+        if let Some(slot) = self.pts.get_mut(i) {
+            *slot = pts;
+        }
+    }
+
     /// Reserves room for `n` more samples; the caller has checked `n` against its bound.
     pub(crate) fn reserve(&mut self, n: usize) {
         self.offset.reserve(n);
