@@ -18,7 +18,21 @@ use nvcodec_guard::input::{ElementaryStream, FormatHint, OwnedPacket, SampleInde
 use nvcodec_guard::{Codec, Error};
 use proptest::prelude::*;
 
-const RAW_CLIPS: [(&str, Codec); 7] = [
+const RAW_CLIPS: [(&str, Codec); 14] = [
+    // Open GOP: non-IDR I pictures with a recovery-point SEI, one leading B-frame each.
+    ("index/h264_opengop.h264", Codec::H264),
+    // No B-frames: pic_order_cnt_type 2.
+    ("index/h264_nobframes.h264", Codec::H264),
+    // Interlaced (MBAFF): frame_mbs_only_flag 0, delta_pic_order_cnt_bottom.
+    ("index/h264_mbaff.h264", Codec::H264),
+    // Starts at a recovery-point I picture: its leading B-frame is not output.
+    ("index/h264_recovery_start.h264", Codec::H264),
+    // Starts at a P picture (SPS/PPS prepended): nothing is output before the first I.
+    ("index/h264_p_start.h264", Codec::H264),
+    // Open GOP: CRA pictures with RASL pictures, shown mid-stream.
+    ("index/hevc_opengop.hevc", Codec::Hevc),
+    // Starts at a CRA: its RASL pictures are not output.
+    ("index/hevc_cra_start.hevc", Codec::Hevc),
     ("h264_1920x1080.h264", Codec::H264),
     ("h264_640x360_b3.h264", Codec::H264),
     ("h264_640x364.h264", Codec::H264),

@@ -26,7 +26,11 @@
 //! - the second field of an H.264 field pair (a field pair is one frame: the first field's
 //!   access unit carries the frame's rank);
 //! - access units without a slice, or whose slice refers to a parameter set not seen (or not
-//!   parseable) before it: decoders cannot decode them either.
+//!   parseable) before it: decoders cannot decode them either;
+//! - H.264 pictures before the stream's first random access point, and, when that is a
+//!   recovery-point I picture rather than an IDR, the pictures displayed before it until the
+//!   next IDR (its leading pictures reference pictures before the stream's start): ffmpeg
+//!   outputs neither.
 //!
 //! Key (random access point): HEVC IRAP (NAL types 16–23); H.264 IDR, or an I/SI picture with a
 //! recovery-point SEI whose `recovery_frame_cnt` is 0.
@@ -215,6 +219,12 @@ struct H264Order {
     prev_frame_num: i64,
     /// A first field waiting for its second: (frame_num, bottom).
     open_field: Option<(i64, bool)>,
+    /// A random access point has been met: pictures are output from here on.
+    recovered: bool,
+    /// The stream began at a recovery-point I picture of this POC, not at an IDR: until the
+    /// next IDR, pictures displayed before it (its leading pictures, which reference pictures
+    /// before the stream's start) are not output.
+    recovery_floor: Option<i64>,
 }
 
 /// Profiles whose SPS carries chroma format, bit depths and scaling matrices (7.3.2.1.1).
@@ -445,11 +455,20 @@ impl H264Order {
         let new_sequence = (slice.idr || !self.seen_picture) && !second_field;
         self.seen_picture = true;
         let intra = matches!(slice.slice_type % 5, 2 | 4);
+        let key = (slice.idr || (recovery_zero && intra)) && !second_field;
+        if slice.idr {
+            self.recovery_floor = None;
+        }
+        if key && !self.recovered {
+            self.recovered = true;
+            self.recovery_floor = (!slice.idr).then_some(poc);
+        }
+        let leading = self.recovery_floor.is_some_and(|floor| poc < floor);
         Picture {
             poc,
             new_sequence,
-            shown: !second_field,
-            key: (slice.idr || (recovery_zero && intra)) && !second_field,
+            shown: !second_field && self.recovered && !leading,
+            key,
         }
     }
 
