@@ -247,6 +247,7 @@ fn bound(len: usize) -> usize {
 /// Checks the invariants of an index built from arbitrary bytes.
 fn check_hostile(bytes: Vec<u8>, hint: FormatHint) {
     let len = bytes.len();
+    let es_bytes = bytes.clone();
     let Ok(mut es) = ElementaryStream::from_bytes(bytes, hint) else {
         return;
     };
@@ -275,6 +276,23 @@ fn check_hostile(bytes: Vec<u8>, hint: FormatHint) {
         held <= bound(len),
         "{held} bytes held for {len} input bytes"
     );
+    // Seeking lands on the packet a whole pass gives at that position.
+    let mut whole = ElementaryStream::from_bytes(es_bytes, hint).unwrap();
+    let whole: Vec<Vec<u8>> = whole
+        .packets()
+        .map_while(|p| p.ok())
+        .map(|p| p.data)
+        .collect();
+    for k in (0..index.len()).rev().step_by(3) {
+        es.seek_to_sample(k).unwrap();
+        let packet = es.next_packet().unwrap().unwrap();
+        assert_eq!(
+            Some(packet.data),
+            whole.get(k).map(|d| &d[..]),
+            "sample {k}"
+        );
+        assert_eq!(Some(packet.pts), index.pts(k), "pts of sample {k}");
+    }
 }
 
 /// A real clip with `edits` (position, byte) applied and cut to `cut` bytes.

@@ -204,7 +204,8 @@ impl ElementaryStream {
     /// ([`SampleIndex::key_at_or_before`]).
     ///
     /// # Errors
-    /// No index (raw streams), `sample` outside it, or a source that cannot seek back
+    /// No index (raw Annex-B and IVF input before [`build_index`](Self::build_index)),
+    /// `sample` outside it, or a source that cannot seek back
     /// ([`InputError::NeedsSeek`]).
     pub fn seek_to_sample(&mut self, sample: usize) -> Result<()> {
         let offset = self.driver.demux.seek_to_sample(sample)?;
@@ -474,8 +475,9 @@ pub(crate) fn in_input(e: Error, what: &str) -> Error {
 ///
 /// Invariant: IVF, MP4 and Matroska packets carry the file's pts (in
 /// [`ElementaryStream::time_base`] units; container packets in decode order); raw-stream
-/// packets carry their index (0, 1, 2, ...), since raw streams have no timestamps. Ends after
-/// the first `Err`.
+/// packets carry their index (0, 1, 2, ...), since raw streams have no timestamps, or, once
+/// [`ElementaryStream::build_index`] has scanned the stream, their picture's display rank
+/// (the index's pts). Ends after the first `Err`.
 #[derive(Debug)]
 pub struct Packets<'a> {
     stream: &'a mut ElementaryStream,
