@@ -180,7 +180,9 @@ impl SampleIndex {
         self.size.get(i).copied()
     }
 
-    /// Sample `i`'s presentation timestamp in the track's time base.
+    /// Sample `i`'s presentation timestamp in the track's time base; for raw Annex-B
+    /// streams, the display rank of its picture, or
+    /// [`NOT_SHOWN`](crate::input::annexb::NOT_SHOWN) when no frame is output for it.
     pub fn pts(&self, i: usize) -> Option<i64> {
         self.pts.get(i).copied()
     }

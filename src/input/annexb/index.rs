@@ -35,6 +35,10 @@
 //! Key (random access point): HEVC IRAP (NAL types 16–23); H.264 IDR, or an I/SI picture with a
 //! recovery-point SEI whose `recovery_frame_cnt` is 0.
 //!
+//! Only the first slice (segment) of each picture is read: it carries every field POC needs,
+//! and an HEVC first segment is never dependent and has no `slice_segment_address`, so
+//! `PicSizeInCtbsY` (and most of the SPS) need not be parsed.
+//!
 //! Approximations (documented limits): H.264 `memory_management_control_operation` 5 is not
 //! parsed (it would need the reference-list and weight-table syntax), so a non-IDR picture that
 //! resets POC does not start a new sequence here; HEVC `no_output_of_prior_pics_flag` is
