@@ -47,6 +47,10 @@ for target in $targets; do
         elementary_stream)
             seed elementary_stream "$root/tests/data/av1_320x240.ivf" '\001\002'
             seed elementary_stream "$root/tests/data/containers/h264_frag.mp4" '\000\004' ;;
+        raw_index)
+            seed raw_index "$root/tests/data/index/h264_opengop.h264" '\000'
+            seed raw_index "$root/tests/data/index/hevc_cra_start.hevc" '\001'
+            seed raw_index "$root/tests/data/vp9_640x360_p0.ivf" '\002' ;;
     esac
     echo "== fuzzing $target for ${secs}s"
     rm -rf "artifacts/$target"

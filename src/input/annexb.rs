@@ -30,9 +30,12 @@
 
 use std::iter::FusedIterator;
 
+pub(crate) mod bitreader;
 mod demux;
+pub mod index;
 
 pub(crate) use demux::AnnexBDemux;
+pub use index::NOT_SHOWN;
 
 use super::InputError;
 use super::start_code;

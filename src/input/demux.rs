@@ -144,6 +144,14 @@ impl SampleIndex {
         }
     }
 
+    /// Sets sample `i`'s pts (raw streams: its display rank, known once its coded video
+    /// sequence has been scanned); nothing past the end.
+    pub(crate) fn set_pts(&mut self, i: usize, pts: i64) {
+        if let Some(slot) = self.pts.get_mut(i) {
+            *slot = pts;
+        }
+    }
+
     /// Reserves room for `n` more samples; the caller has checked `n` against its bound.
     pub(crate) fn reserve(&mut self, n: usize) {
         self.offset.reserve(n);
@@ -172,7 +180,9 @@ impl SampleIndex {
         self.size.get(i).copied()
     }
 
-    /// Sample `i`'s presentation timestamp in the track's time base.
+    /// Sample `i`'s presentation timestamp in the track's time base; for raw Annex-B
+    /// streams, the display rank of its picture, or
+    /// [`NOT_SHOWN`](crate::input::annexb::NOT_SHOWN) when no frame is output for it.
     pub fn pts(&self, i: usize) -> Option<i64> {
         self.pts.get(i).copied()
     }

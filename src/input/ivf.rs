@@ -17,6 +17,7 @@
 use std::iter::FusedIterator;
 
 mod demux;
+mod key;
 
 pub(crate) use demux::IvfDemux;
 

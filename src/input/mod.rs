@@ -62,7 +62,8 @@ pub use stream::{ElementaryStream, Packets};
 ///
 /// `pts` is the container's timestamp (IVF, MP4, Matroska/WebM: in
 /// [`ElementaryStream::time_base`] units) or, for raw elementary streams, which carry none,
-/// the packet's index 0, 1, 2, ... in stream order.
+/// the packet's index 0, 1, 2, ... in stream order (after
+/// [`ElementaryStream::build_index`]: the display rank of its picture, the index's pts).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Packet<'a> {
     /// The compressed bytes (start codes included for Annex-B and MPEG-2).

@@ -186,6 +186,10 @@ impl ElementaryStream {
     /// # Errors
     /// [`InputError::NeedsSeek`] for a source that cannot seek; the source's I/O errors.
     pub fn rewind(&mut self) -> Result<()> {
+        if self.raw_index_built() {
+            // Keeps the index built by `build_index`: the first sample is the first packet.
+            return self.seek_to_sample(0);
+        }
         if !self.driver.input.can_rewind() {
             return Err(InputError::NeedsSeek {
                 what: format!("{}: rewinding to the first packet", self.what),
@@ -205,7 +209,8 @@ impl ElementaryStream {
     /// ([`SampleIndex::key_at_or_before`]).
     ///
     /// # Errors
-    /// No index (raw streams), `sample` outside it, or a source that cannot seek back
+    /// No index (raw Annex-B and IVF input before [`build_index`](Self::build_index)),
+    /// `sample` outside it, or a source that cannot seek back
     /// ([`InputError::NeedsSeek`]).
     pub fn seek_to_sample(&mut self, sample: usize) -> Result<()> {
         let offset = self.driver.demux.seek_to_sample(sample)?;
@@ -253,9 +258,80 @@ impl ElementaryStream {
     }
 
     /// The track's sample index (offsets, sizes, timestamps, key frames), where the reader
-    /// has one; `None` for raw streams and while it is not known.
+    /// has one; for raw Annex-B and IVF input once [`build_index`](Self::build_index) has
+    /// scanned it; `None` while it is not known.
     pub fn index(&self) -> Option<&SampleIndex> {
         self.driver.demux.index()
+    }
+
+    /// The sample index, built by one scan of the whole input where the input has none of its
+    /// own (raw H.264/HEVC Annex-B and IVF), and cached: later calls return it at once. After
+    /// the scan the stream is positioned at its first packet (use
+    /// [`seek_to_sample`](Self::seek_to_sample) to go elsewhere), and from then on packets of
+    /// raw Annex-B input carry the index's pts, the **display rank** of their picture (0, 1,
+    /// 2, ... in display order, [`NOT_SHOWN`](super::annexb::NOT_SHOWN) for an access unit the
+    /// decoder outputs no frame for; see [`annexb::index`](super::annexb::index)); IVF
+    /// packets keep the file's pts. Containers with an index of their own return it.
+    ///
+    /// **Memory**: [`SampleIndex::BYTES_PER_SAMPLE`] (20) bytes a sample, kept; during the
+    /// Annex-B scan, also 16 bytes a picture of the longest coded video sequence (IDR to IDR)
+    /// and the parameter-set tables (bounded by the standards' id ranges), freed at its end;
+    /// plus the reader's usual window of one packet. Time: one pass over the bytes.
+    ///
+    /// # Errors
+    /// [`InputError::NeedsSeek`] for a source that cannot go back to its start (a pipe, a live
+    /// feed); [`InputError::Unsupported`] for MPEG-2 and for containers without an index;
+    /// the input's errors met during the scan (malformed or truncated input, I/O errors),
+    /// after which the stream is at its end ([`rewind`](Self::rewind) to read it again).
+    pub fn build_index(&mut self) -> Result<&SampleIndex> {
+        if self.driver.demux.index().is_none() {
+            self.scan_for_index()?;
+        }
+        self.driver.demux.index().ok_or_else(|| {
+            Error::from(InputError::Internal {
+                what: format!("{}: the index scan ended without an index", self.what),
+            })
+        })
+    }
+
+    /// Reads the whole input once with an indexing reader, then goes back to the first packet.
+    fn scan_for_index(&mut self) -> Result<()> {
+        let demux: Box<dyn Demux> = match self.format {
+            StreamFormat::AnnexB => Box::new(AnnexBDemux::indexing(self.codec)?),
+            StreamFormat::Ivf => Box::new(IvfDemux::indexing()),
+            other => {
+                return Err(InputError::unsupported(format!(
+                    "{}: building a sample index of {other:?} input (raw Annex-B H.264/HEVC and \
+                     IVF are scanned; MP4 and Matroska carry their own)",
+                    self.what
+                ))
+                .into());
+            }
+        };
+        if !self.driver.input.can_rewind() {
+            return Err(InputError::NeedsSeek {
+                what: format!(
+                    "{}: scanning the input from its start for an index",
+                    self.what
+                ),
+            }
+            .into());
+        }
+        self.pending = None;
+        self.driver.input.seek(0)?;
+        let input = std::mem::replace(&mut self.driver.input, Input::new(Source::Live));
+        self.driver = Driver::new(input, demux);
+        while let Pulled::Packet(_) = self.driver.advance().map_err(|e| in_input(e, &self.what))? {}
+        if self.driver.demux.index().is_some_and(|i| !i.is_empty()) {
+            self.seek_to_sample(0)?;
+        }
+        Ok(())
+    }
+
+    /// Whether this is raw Annex-B or IVF input whose index `build_index` has built.
+    fn raw_index_built(&self) -> bool {
+        matches!(self.format, StreamFormat::AnnexB | StreamFormat::Ivf)
+            && self.driver.demux.index().is_some_and(|i| !i.is_empty())
     }
 
     /// Seconds per [`Packet::pts`] tick, where the input has timestamps (IVF, MP4,
@@ -407,8 +483,9 @@ pub(crate) fn in_input(e: Error, what: &str) -> Error {
 ///
 /// Invariant: IVF, MP4 and Matroska packets carry the file's pts (in
 /// [`ElementaryStream::time_base`] units; container packets in decode order); raw-stream
-/// packets carry their index (0, 1, 2, ...), since raw streams have no timestamps. Ends after
-/// the first `Err`.
+/// packets carry their index (0, 1, 2, ...), since raw streams have no timestamps, or, once
+/// [`ElementaryStream::build_index`] has scanned the stream, their picture's display rank
+/// (the index's pts). Ends after the first `Err`.
 #[derive(Debug)]
 pub struct Packets<'a> {
     stream: &'a mut ElementaryStream,

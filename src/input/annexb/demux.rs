@@ -15,10 +15,17 @@
 //! Memory: the window it asks for is the access unit plus the next NAL's first bytes, at most
 //! [`MAX_ACCESS_UNIT`] bytes; a longer access unit is refused as
 //! [`InputError::LimitExceeded`]. Its own state is a few integers.
+//!
+//! Index: made with [`AnnexBDemux::indexing`], it also builds the stream's [`SampleIndex`]
+//! as the packets go by (see [`index`](super::index) for what each entry holds and the
+//! memory it takes); once the last packet is out the index is complete, and
+//! [`seek_to_sample`](Demux::seek_to_sample) restarts the splitter at any sample's first
+//! byte. Packets handed out after that carry the index's pts (display rank) and key flag.
 
 use super::super::InputError;
 use super::super::demux::{Demux, PacketInfo, SampleIndex, Step};
 use super::super::start_code;
+use super::index::RawIndexer;
 use super::{NalClass, Syntax};
 use crate::input::container::ContainerTrack;
 use crate::{Codec, Error, Result};
@@ -51,6 +58,10 @@ pub(crate) struct AnnexBDemux {
     index: u64,
     /// The last packet (ending at the end of the stream) was handed out.
     ended: bool,
+    /// Builds the index while packets are handed out (made by [`indexing`](Self::indexing)).
+    indexer: Option<Box<RawIndexer>>,
+    /// The complete index: packets take their pts and key flag from it.
+    complete: Option<SampleIndex>,
 }
 
 impl AnnexBDemux {
@@ -81,7 +92,28 @@ impl AnnexBDemux {
             key: false,
             index: 0,
             ended: false,
+            indexer: None,
+            complete: None,
         })
+    }
+
+    /// A splitter for `codec` that builds the stream's sample index while splitting it from
+    /// its first byte; the index is complete ([`Demux::index`]) after the last packet.
+    ///
+    /// # Errors
+    /// As [`new`](Self::new).
+    pub(crate) fn indexing(codec: Codec) -> Result<Self> {
+        let mut demux = Self::new(codec)?;
+        demux.indexer = Some(Box::new(RawIndexer::new(demux.syntax)));
+        Ok(demux)
+    }
+
+    /// The last packet was handed out: the index being built is complete.
+    fn end(&mut self) {
+        self.ended = true;
+        if let Some(indexer) = self.indexer.take() {
+            self.complete = Some(indexer.finish());
+        }
     }
 
     /// Whether a NAL unit with header byte `header` is a random-access slice.
@@ -105,16 +137,26 @@ impl AnnexBDemux {
         Some((class, *head.first()?))
     }
 
-    /// Hands out `input[..end]` as the next packet.
-    fn emit(&mut self, input: &[u8], end: usize, out: &mut Vec<u8>) -> Result<Step> {
+    /// Hands out `input[..end]`, which begins at absolute offset `pos`, as the next packet.
+    fn emit(&mut self, input: &[u8], pos: u64, end: usize, out: &mut Vec<u8>) -> Result<Step> {
         let data = input.get(..end).ok_or_else(|| internal(end, input.len()))?;
         out.clear();
         out.extend_from_slice(data);
-        let info = PacketInfo {
+        if let Some(indexer) = &mut self.indexer {
+            indexer.push(data, pos);
+        }
+        let mut info = PacketInfo {
             pts: i64::try_from(self.index).unwrap_or(i64::MAX),
             key: self.key,
             index: self.index,
         };
+        if let Some(index) = &self.complete {
+            let sample = usize::try_from(self.index).unwrap_or(usize::MAX);
+            if let Some(pts) = index.pts(sample) {
+                info.pts = pts;
+                info.key = index.is_key(sample);
+            }
+        }
         self.index = self.index.saturating_add(1);
         self.has_vcl = false;
         self.applied = false;
@@ -141,10 +183,11 @@ impl AnnexBDemux {
             }
             None if eof => {
                 let seen = self.skipped.saturating_add(input.len() as u64);
-                self.ended = true;
                 if seen == 0 {
+                    self.end();
                     return Ok(Step::End);
                 }
+                self.ended = true;
                 Err(InputError::malformed_at(
                     0,
                     format!(
@@ -218,7 +261,7 @@ impl Demux for AnnexBDemux {
             return self.find_first(input, pos, eof);
         }
         if eof && input.is_empty() {
-            self.ended = true;
+            self.end();
             return Ok(Step::End);
         }
         let rel = |abs: u64| {
@@ -264,10 +307,10 @@ impl Demux for AnnexBDemux {
                     }
                     // Hand out the access unit read so far; the next step meets the error again
                     // as the first NAL unit of its access unit.
-                    Err(_) => return self.emit(input, cut_before(input, nal), out),
+                    Err(_) => return self.emit(input, pos, cut_before(input, nal), out),
                 };
                 if class.starts_au && self.has_vcl {
-                    return self.emit(input, cut_before(input, nal), out);
+                    return self.emit(input, pos, cut_before(input, nal), out);
                 }
                 self.has_vcl |= class.vcl;
                 self.key |= class.vcl && self.is_key(header);
@@ -284,8 +327,8 @@ impl Demux for AnnexBDemux {
                     self.applied = false;
                 }
                 None if eof => {
-                    let step = self.emit(input, input.len(), out)?;
-                    self.ended = true;
+                    let step = self.emit(input, pos, input.len(), out)?;
+                    self.end();
                     return Ok(step);
                 }
                 None => {
@@ -307,18 +350,48 @@ impl Demux for AnnexBDemux {
     }
 
     fn index(&self) -> Option<&SampleIndex> {
-        None
+        self.complete.as_ref()
     }
 
     fn seek_to_sample(&mut self, sample: usize) -> Result<u64> {
-        Err(InputError::unsupported(format!(
-            "seeking to sample {sample}: raw {} streams have no sample index",
-            self.syntax.codec()
-        ))
-        .into())
+        let codec = self.syntax.codec();
+        let index = self.complete.as_ref().ok_or_else(|| {
+            Error::from(InputError::unsupported(format!(
+                "seeking to sample {sample}: this raw {codec} stream has not been indexed \
+                 (ElementaryStream::build_index scans it once)"
+            )))
+        })?;
+        let offset = index.offset(sample).ok_or_else(|| {
+            Error::from(InputError::malformed(format!(
+                "seeking to sample {sample}: the raw {codec} stream has {} samples",
+                index.len()
+            )))
+        })?;
+        // The state of a splitter at the start of a stream whose first byte is the sample's:
+        // access units are cut from local information only, so the packets that follow are
+        // exactly those of a whole-stream pass.
+        self.started = false;
+        self.skipped = 0;
+        self.first = offset;
+        self.nal = offset;
+        self.search = offset;
+        self.applied = false;
+        self.has_vcl = false;
+        self.key = false;
+        self.index = sample as u64;
+        self.ended = false;
+        Ok(offset)
     }
 
     fn max_window(&self) -> usize {
         MAX_ACCESS_UNIT
+    }
+
+    fn heap_bytes(&self) -> usize {
+        let building = self.indexer.as_ref().map_or(0, |i| i.heap_bytes());
+        self.complete
+            .as_ref()
+            .map_or(0, SampleIndex::heap_bytes)
+            .saturating_add(building)
     }
 }

@@ -10,12 +10,19 @@
 //! [`MAX_FRAME_SIZE`](super::MAX_FRAME_SIZE) + 12 bytes (a larger size field is refused before
 //! anything is read); drivers grow their buffer only with bytes that actually arrive, so a
 //! lying size field in a short file costs nothing.
+//!
+//! Index: made with [`IvfDemux::indexing`], it also records each frame in a [`SampleIndex`]
+//! as it is read (offset and size of the frame's bytes, the frame header's pts, the key bit
+//! of [`key::is_key`](super::key::is_key)): 20 bytes a frame, complete after the last one;
+//! [`seek_to_sample`](Demux::seek_to_sample) then restarts at any frame's header.
 
 use super::super::InputError;
 use super::super::demux::{Demux, PacketInfo, SampleIndex, Step};
-use super::{FRAME_HEADER_LEN, HEADER_LEN, IvfHeader, MAX_FRAME_SIZE, le_u16, le_u32, parse_frame};
+use super::{
+    FRAME_HEADER_LEN, HEADER_LEN, IvfHeader, MAX_FRAME_SIZE, key, le_u16, le_u32, parse_frame,
+};
 use crate::input::container::ContainerTrack;
-use crate::{Codec, Result};
+use crate::{Codec, Error, Result};
 
 /// The sans-I/O IVF reader. See the [module docs](self).
 #[derive(Debug, Default)]
@@ -23,12 +30,25 @@ pub(crate) struct IvfDemux {
     header: Option<IvfHeader>,
     index: u64,
     ended: bool,
+    /// The index being built (made by [`indexing`](Self::indexing)), or built.
+    samples: Option<SampleIndex>,
+    /// `samples` holds every frame of the file.
+    complete: bool,
 }
 
 impl IvfDemux {
     /// A reader at the start of an IVF file.
     pub(crate) fn new() -> Self {
         Self::default()
+    }
+
+    /// A reader at the start of an IVF file that records every frame in its index, complete
+    /// ([`Demux::index`]) once the last frame is read.
+    pub(crate) fn indexing() -> Self {
+        Self {
+            samples: Some(SampleIndex::new()),
+            ..Self::default()
+        }
     }
 }
 
@@ -66,9 +86,18 @@ impl Demux for IvfDemux {
             Ok(Some((packet, consumed))) => {
                 out.clear();
                 out.extend_from_slice(packet.data);
+                let key = self
+                    .header
+                    .is_some_and(|h| key::is_key(h.codec, packet.data));
+                if let (Some(samples), false) = (&mut self.samples, self.complete) {
+                    // MAX_FRAME_SIZE (256 MiB) keeps every frame's size within u32.
+                    let size = u32::try_from(packet.data.len()).unwrap_or(u32::MAX);
+                    let offset = pos.saturating_add(FRAME_HEADER_LEN as u64);
+                    samples.push(offset, size, packet.pts, key);
+                }
                 let info = PacketInfo {
                     pts: packet.pts,
-                    key: false,
+                    key,
                     index: self.index,
                 };
                 self.index = self.index.saturating_add(1);
@@ -76,6 +105,7 @@ impl Demux for IvfDemux {
             }
             Ok(None) => {
                 self.ended = true;
+                self.complete = self.samples.is_some();
                 Ok(Step::End)
             }
             Err(e) => {
@@ -94,14 +124,25 @@ impl Demux for IvfDemux {
     }
 
     fn index(&self) -> Option<&SampleIndex> {
-        None
+        self.samples.as_ref().filter(|_| self.complete)
     }
 
     fn seek_to_sample(&mut self, sample: usize) -> Result<u64> {
-        Err(InputError::unsupported(format!(
-            "seeking to sample {sample}: IVF files have no sample index"
-        ))
-        .into())
+        let index = self.index().ok_or_else(|| {
+            Error::from(InputError::unsupported(format!(
+                "seeking to sample {sample}: this IVF file has not been indexed \
+                 (ElementaryStream::build_index reads it once)"
+            )))
+        })?;
+        let offset = index.offset(sample).ok_or_else(|| {
+            Error::from(InputError::malformed(format!(
+                "seeking to sample {sample}: the IVF file has {} frames",
+                index.len()
+            )))
+        })?;
+        self.index = sample as u64;
+        self.ended = false;
+        Ok(offset.saturating_sub(FRAME_HEADER_LEN as u64))
     }
 
     fn max_window(&self) -> usize {
