@@ -1,0 +1,53 @@
+#!/usr/bin/env bash
+# Test clips for exact random access (tests/data/access/), each with CLIP.nv12.framemd5: ffmpeg's
+# decode of the whole file, one MD5 per frame of its packed nv12 bytes, in display order.
+# Frames at display index i must equal line i. Small (320x240, a few seconds) but with many
+# GOPs and the structures that break naive seeking:
+#   h264_bpyramid_opengop.mp4   x264, 3 B-frames with B-pyramid, open GOP, key frame every 24
+#   hevc_opengop.mkv            x265, open GOP (CRA + RASL leading pictures), key frame every 24
+#   h264_interlaced.mkv         x264 interlaced (MBAFF, top field first), woven frames
+#   h264_reschange.mkv          three x264 segments concatenated: 320x240 -> 160x120 -> 480x360
+#   vp9_altref.webm             libvpx-vp9 with alt-ref (hidden) frames, key frame every 30
+#   h264_gop30_frag.mp4         fragmented MP4 (a fragment per GOP), B-frames
+# Existing files are kept unless FORCE=1.
+set -euo pipefail
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+OUT="$ROOT/tests/data/access"
+mkdir -p "$OUT"
+FF=(ffmpeg -nostdin -hide_banner -loglevel error -y)
+SRC=(-f lavfi -i testsrc2=size=320x240:rate=30 -pix_fmt yuv420p)
+make() { # name, then ffmpeg output args
+  local name=$1; shift
+  [[ "${FORCE:-0}" == 1 || ! -s "$OUT/$name" ]] || return 0
+  echo "making $name"
+  "${FF[@]}" "$@" "$OUT/$name"
+}
+make h264_bpyramid_opengop.mp4 "${SRC[@]}" -frames:v 150 -c:v libx264 -preset medium -crf 28 \
+  -x264-params "bframes=3:b-pyramid=normal:open-gop=1:keyint=24:min-keyint=24:scenecut=0"
+make hevc_opengop.mkv "${SRC[@]}" -frames:v 150 -c:v libx265 -preset fast -crf 30 \
+  -x265-params "log-level=error:keyint=24:min-keyint=24:open-gop=1:bframes=4:b-pyramid=1:scenecut=0"
+make h264_interlaced.mkv "${SRC[@]}" -frames:v 90 -c:v libx264 -preset medium -crf 28 \
+  -flags +ildct+ilme -x264-params "tff=1:keyint=30:min-keyint=30:scenecut=0"
+if [[ "${FORCE:-0}" == 1 || ! -s "$OUT/h264_reschange.mkv" ]]; then
+  echo "making h264_reschange.mkv"
+  tmp=$(mktemp -d)
+  for size in 320x240 160x120 480x360; do # parameter sets in-band at every key frame
+    "${FF[@]}" -f lavfi -i testsrc2=size=$size:rate=30 -pix_fmt yuv420p -frames:v 30 -c:v libx264 \
+      -preset medium -crf 28 -x264-params "repeat-headers=1:bframes=2:keyint=15:min-keyint=15:scenecut=0" \
+      "$tmp/seg_$size.mp4"
+    echo "file '$tmp/seg_$size.mp4'" >> "$tmp/list.txt"
+  done
+  "${FF[@]}" -f concat -safe 0 -i "$tmp/list.txt" -c copy "$OUT/h264_reschange.mkv"
+  rm -rf "$tmp"
+fi
+make vp9_altref.webm "${SRC[@]}" -frames:v 120 -c:v libvpx-vp9 -b:v 300k -g 30 -auto-alt-ref 1 \
+  -lag-in-frames 16 -deadline good -cpu-used 4
+make h264_gop30_frag.mp4 "${SRC[@]}" -frames:v 150 -c:v libx264 -preset medium -crf 28 \
+  -x264-params "bframes=2:keyint=30:min-keyint=30:scenecut=0" -movflags +frag_keyframe+empty_moov+default_base_moof
+for clip in "$OUT"/*.mp4 "$OUT"/*.mkv "$OUT"/*.webm; do
+  ref="$clip.nv12.framemd5"
+  [[ "${FORCE:-0}" == 1 || ! -s "$ref" ]] || continue
+  "${FF[@]}" -i "$clip" -map 0:v:0 -fps_mode passthrough -autoscale 0 -pix_fmt nv12 \
+    -fflags +bitexact -f framemd5 "$ref"
+done
+ls -la "$OUT"

@@ -1,0 +1,144 @@
+//! Exact random access on real hardware: the frame `Decoder::frames_at` hands out for display
+//! index `i` is bit-exact with line `i` of ffmpeg's framemd5 of the whole file, for clips whose
+//! structure breaks naive seeking (open GOP with leading pictures, B-pyramids, interlacing, a
+//! resolution change, VP9 hidden frames, fragmented MP4), for indices in any order, with
+//! repeats, and through a pooled decoder; a seek by time lands on the frame shown at that time.
+//!
+//! Run: `cargo test --release --test gpu_random_access -- --include-ignored`.
+
+mod common;
+
+use common::{data, md5_hex};
+use nvcodec_guard::decode::{
+    DecoderBuilder, DecoderConfig, DecoderPool, DecoderSpec, DeviceFramePool, PoolConfig,
+};
+use nvcodec_guard::input::ElementaryStream;
+
+const CLIPS: [&str; 6] = [
+    "access/h264_bpyramid_opengop.mp4",
+    "access/hevc_opengop.mkv",
+    "access/h264_interlaced.mkv",
+    "access/h264_reschange.mkv",
+    "access/vp9_altref.webm",
+    "access/h264_gop30_frag.mp4",
+];
+
+/// The MD5 column of `clip.nv12.framemd5`, in display order.
+fn reference(clip: &str) -> Vec<String> {
+    let text = std::fs::read_to_string(data(&format!("{clip}.nv12.framemd5"))).unwrap();
+    text.lines()
+        .filter(|l| !l.starts_with('#') && !l.trim().is_empty())
+        .map(|l| l.split(',').nth(5).unwrap().trim().to_owned())
+        .collect()
+}
+
+/// Deterministic pseudo-random indices below `n` (xorshift64*).
+fn random_indices(seed: u64, count: usize, n: usize) -> Vec<usize> {
+    let mut x = seed.wrapping_mul(0x9E37_79B9_7F4A_7C15).wrapping_add(1);
+    (0..count)
+        .map(|_| {
+            x ^= x >> 12;
+            x ^= x << 25;
+            x ^= x >> 27;
+            (x.wrapping_mul(0x2545_F491_4F6C_DD1D) % n as u64) as usize
+        })
+        .collect()
+}
+
+#[test]
+#[ignore = "needs an NVIDIA GPU"]
+fn frames_at_random_indices_equal_ffmpegs_frames_at_those_indices() {
+    for clip in CLIPS {
+        let want = reference(clip);
+        let mut stream = ElementaryStream::open(data(clip)).unwrap();
+        let config = DecoderConfig::new(stream.codec()).with_max_size(1920, 1088);
+        let mut decoder = DecoderBuilder::new(config).build().unwrap();
+        let pool = DeviceFramePool::new(decoder.context());
+        let mut checked = 0;
+        // Many small requests (each a seek), then one large one with repeats, in any order.
+        for seed in 0..60u64 {
+            let indices = random_indices(seed, 1 + (seed % 5) as usize, want.len());
+            let frames = decoder.frames_at(&mut stream, &indices, &pool).unwrap();
+            assert_eq!(frames.len(), indices.len(), "{clip}");
+            for (&i, frame) in indices.iter().zip(&frames) {
+                let got = md5_hex(&frame.to_vec().unwrap());
+                assert_eq!(got, want[i], "{clip}: frame at display index {i} (seed {seed})");
+                checked += 1;
+            }
+        }
+        let mut indices = random_indices(99, 120, want.len());
+        indices.extend([0, want.len() - 1, 0]);
+        let frames = decoder.frames_at(&mut stream, &indices, &pool).unwrap();
+        for (&i, frame) in indices.iter().zip(&frames) {
+            assert_eq!(md5_hex(&frame.to_vec().unwrap()), want[i], "{clip}: index {i}");
+            checked += 1;
+        }
+        eprintln!("{clip}: {checked} frames at random indices bit-exact");
+    }
+}
+
+#[test]
+#[ignore = "needs an NVIDIA GPU"]
+fn every_frame_asked_for_one_by_one_backwards_is_exact() {
+    // Backwards, one index a call: every call seeks back, the worst order for a decoder.
+    for clip in ["access/hevc_opengop.mkv", "access/h264_bpyramid_opengop.mp4"] {
+        let want = reference(clip);
+        let mut stream = ElementaryStream::open(data(clip)).unwrap();
+        let mut decoder = DecoderBuilder::new(DecoderConfig::new(stream.codec()))
+            .build()
+            .unwrap();
+        let pool = DeviceFramePool::new(decoder.context());
+        for i in (0..want.len()).rev() {
+            let frame = decoder.frames_at(&mut stream, &[i], &pool).unwrap().remove(0);
+            assert_eq!(md5_hex(&frame.to_vec().unwrap()), want[i], "{clip}: index {i}");
+        }
+        eprintln!("{clip}: all {} frames exact, asked for backwards", want.len());
+    }
+}
+
+#[test]
+#[ignore = "needs an NVIDIA GPU"]
+fn a_seek_by_time_lands_on_the_frame_shown_at_that_time() {
+    let clip = "access/h264_bpyramid_opengop.mp4";
+    let want = reference(clip);
+    let mut stream = ElementaryStream::open(data(clip)).unwrap();
+    let tb = stream.time_base().unwrap();
+    let mut decoder = DecoderBuilder::new(DecoderConfig::new(stream.codec()))
+        .build()
+        .unwrap();
+    let pool = DeviceFramePool::new(decoder.context());
+    // 30 fps: frame i is shown from i/30 s; a time just inside frame i's interval finds it.
+    for i in [0usize, 1, 23, 24, 25, 77, 149] {
+        let ticks = ((i as u64 * 3 + 1) * tb.den / (90 * tb.num)) as i64;
+        let frame = decoder.frame_at_time(&mut stream, ticks, &pool).unwrap();
+        let got = md5_hex(&frame.to_vec().unwrap());
+        assert!(
+            got == want[i] || (i + 1 < want.len() && got == want[i + 1]),
+            "{clip}: time {ticks} should show frame {i}"
+        );
+    }
+    let past_end = decoder.frame_at_time(&mut stream, i64::MAX, &pool);
+    assert!(matches!(
+        past_end,
+        Err(nvcodec_guard::Error::FrameOutOfRange { .. })
+    ));
+}
+
+#[test]
+#[ignore = "needs an NVIDIA GPU"]
+fn frames_at_through_a_pooled_decoder_are_exact() {
+    let pool = DecoderPool::new(PoolConfig::default());
+    for clip in CLIPS {
+        let want = reference(clip);
+        let mut stream = ElementaryStream::open(data(clip)).unwrap();
+        let mut decoder = pool
+            .checkout(DecoderSpec::new(stream.codec(), 1920, 1088))
+            .unwrap();
+        let frames_pool = DeviceFramePool::new(decoder.context());
+        let indices = random_indices(7, 16, want.len());
+        let frames = decoder.frames_at(&mut stream, &indices, &frames_pool).unwrap();
+        for (&i, frame) in indices.iter().zip(&frames) {
+            assert_eq!(md5_hex(&frame.to_vec().unwrap()), want[i], "{clip}: index {i}");
+        }
+    }
+}
