@@ -62,7 +62,10 @@ fn frames_at_random_indices_equal_ffmpegs_frames_at_those_indices() {
             assert_eq!(frames.len(), indices.len(), "{clip}");
             for (&i, frame) in indices.iter().zip(&frames) {
                 let got = md5_hex(&frame.to_vec().unwrap());
-                assert_eq!(got, want[i], "{clip}: frame at display index {i} (seed {seed})");
+                assert_eq!(
+                    got, want[i],
+                    "{clip}: frame at display index {i} (seed {seed})"
+                );
                 checked += 1;
             }
         }
@@ -70,7 +73,11 @@ fn frames_at_random_indices_equal_ffmpegs_frames_at_those_indices() {
         indices.extend([0, want.len() - 1, 0]);
         let frames = decoder.frames_at(&mut stream, &indices, &pool).unwrap();
         for (&i, frame) in indices.iter().zip(&frames) {
-            assert_eq!(md5_hex(&frame.to_vec().unwrap()), want[i], "{clip}: index {i}");
+            assert_eq!(
+                md5_hex(&frame.to_vec().unwrap()),
+                want[i],
+                "{clip}: index {i}"
+            );
             checked += 1;
         }
         eprintln!("{clip}: {checked} frames at random indices bit-exact");
@@ -81,7 +88,10 @@ fn frames_at_random_indices_equal_ffmpegs_frames_at_those_indices() {
 #[ignore = "needs an NVIDIA GPU"]
 fn every_frame_asked_for_one_by_one_backwards_is_exact() {
     // Backwards, one index a call: every call seeks back, the worst order for a decoder.
-    for clip in ["access/hevc_opengop.mkv", "access/h264_bpyramid_opengop.mp4"] {
+    for clip in [
+        "access/hevc_opengop.mkv",
+        "access/h264_bpyramid_opengop.mp4",
+    ] {
         let want = reference(clip);
         let mut stream = ElementaryStream::open(data(clip)).unwrap();
         let mut decoder = DecoderBuilder::new(DecoderConfig::new(stream.codec()))
@@ -89,10 +99,20 @@ fn every_frame_asked_for_one_by_one_backwards_is_exact() {
             .unwrap();
         let pool = DeviceFramePool::new(decoder.context());
         for i in (0..want.len()).rev() {
-            let frame = decoder.frames_at(&mut stream, &[i], &pool).unwrap().remove(0);
-            assert_eq!(md5_hex(&frame.to_vec().unwrap()), want[i], "{clip}: index {i}");
+            let frame = decoder
+                .frames_at(&mut stream, &[i], &pool)
+                .unwrap()
+                .remove(0);
+            assert_eq!(
+                md5_hex(&frame.to_vec().unwrap()),
+                want[i],
+                "{clip}: index {i}"
+            );
         }
-        eprintln!("{clip}: all {} frames exact, asked for backwards", want.len());
+        eprintln!(
+            "{clip}: all {} frames exact, asked for backwards",
+            want.len()
+        );
     }
 }
 
@@ -136,9 +156,15 @@ fn frames_at_through_a_pooled_decoder_are_exact() {
             .unwrap();
         let frames_pool = DeviceFramePool::new(decoder.context());
         let indices = random_indices(7, 16, want.len());
-        let frames = decoder.frames_at(&mut stream, &indices, &frames_pool).unwrap();
+        let frames = decoder
+            .frames_at(&mut stream, &indices, &frames_pool)
+            .unwrap();
         for (&i, frame) in indices.iter().zip(&frames) {
-            assert_eq!(md5_hex(&frame.to_vec().unwrap()), want[i], "{clip}: index {i}");
+            assert_eq!(
+                md5_hex(&frame.to_vec().unwrap()),
+                want[i],
+                "{clip}: index {i}"
+            );
         }
     }
 }

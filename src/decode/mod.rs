@@ -46,6 +46,7 @@ mod seek;
 mod sei;
 mod state;
 
+pub use crate::input::RandomAccessSource;
 pub use caps::DecodeCaps;
 pub use config::{CropRect, DecoderConfig, FrameStream, OutputFormat, OutputGeometry, PixelFormat};
 pub use decoder::{DecodedFrames, Decoder, DecoderSession, MAX_QUEUED_FRAMES};
@@ -53,7 +54,7 @@ pub use frame::Frame;
 pub use frame_pool::{DeviceFramePool, OwnedFrame};
 pub use planes::FrameLayout;
 pub use pool::{DecoderPool, DecoderPools, DecoderSpec, PoolConfig, PoolStats, PooledDecoder};
-pub use seek::{DisplayOrder, RandomAccessSource};
+pub use seek::DisplayOrder;
 pub use sei::{
     ContentLightLevel, MAX_SEI_BYTES, MAX_SEI_MESSAGES, MasteringDisplay, SEI_CONTENT_LIGHT_LEVEL,
     SEI_MASTERING_DISPLAY, SEI_USER_DATA_REGISTERED, SEI_USER_DATA_UNREGISTERED, SeiMessage,

@@ -5,8 +5,11 @@
 //! at line `d` — whatever the GOP structure, and each GOP is decoded at most once per call.
 //!
 //! How (the plan is pure and tested on the CPU; the decode loop follows it):
-//! - **Display order** comes from the container's sample index: samples sorted by presentation
-//!   timestamp, ties kept in decode order ([`DisplayOrder`]). 4 bytes per sample.
+//! - **Display order** comes from the sample index: samples sorted by presentation timestamp
+//!   (the container's, or for raw streams the display rank a scan found), ties kept in decode
+//!   order ([`DisplayOrder`]); samples marked [`SampleIndex::NOT_SHOWN`] (pictures a decoder
+//!   outputs no frame for, such as RASL pictures at a stream's start) are fed but have no
+//!   display index, as in ffmpeg's output. 4 bytes per sample.
 //! - **Where to start** for target sample `s`: the last sync sample `k ≤ s` in decode order whose
 //!   pts is not after `s`'s. A target earlier in display than the sync sample before it is a
 //!   leading picture of that GOP (open GOP: HEVC RASL, H.264 open-GOP B-frames), which may
@@ -29,38 +32,12 @@
 
 use super::{Decoder, DeviceFramePool, Frame, OwnedFrame};
 use crate::error::{Error, Result};
-use crate::input::SampleIndex;
-
-/// A source of packets with a sample index and random access by sample: what
-/// [`Decoder::frames_at`](super::Decoder::frames_at) reads from.
-///
-/// Implemented by [`ElementaryStream`](crate::input::ElementaryStream) for inputs with an index
-/// (MP4, Matroska/WebM, and raw streams once scanned); implement it for a demuxer of your own.
-pub trait RandomAccessSource {
-    /// The index of every sample of the track, in decode order.
-    ///
-    /// # Errors
-    /// When the source has no index and cannot build one (e.g. a live feed).
-    fn sample_index(&mut self) -> Result<&SampleIndex>;
-
-    /// Positions the source so the next [`read_sample`](Self::read_sample) returns sample
-    /// `sample` (decode order).
-    ///
-    /// # Errors
-    /// `sample` outside the index, or an I/O error while seeking.
-    fn seek_to_sample(&mut self, sample: usize) -> Result<()>;
-
-    /// Reads the next sample's packet bytes (as the decoder wants them: Annex-B for
-    /// H.264/HEVC) into `out`, returning its decode index, or `None` at the end.
-    ///
-    /// # Errors
-    /// Malformed input or I/O errors.
-    fn read_sample(&mut self, out: &mut Vec<u8>) -> Result<Option<usize>>;
-}
+use crate::input::{InputError, RandomAccessSource, SampleIndex};
 
 /// Display order of a track: display index → sample (decode) index.
 ///
-/// Invariant: a permutation of `0..samples`, sorted by (pts, decode index).
+/// Invariant: the samples not marked [`SampleIndex::NOT_SHOWN`], each once, sorted by
+/// (pts, decode index).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct DisplayOrder {
     samples: Vec<u32>,
@@ -70,15 +47,16 @@ impl DisplayOrder {
     /// The display order of `index`'s samples.
     ///
     /// # Errors
-    /// [`Error::InvalidInput`] for an index of more than `u32::MAX` samples.
+    /// [`InputError::LimitExceeded`](crate::input::InputError::LimitExceeded) for an index of
+    /// more than `u32::MAX` samples.
     pub fn new(index: &SampleIndex) -> Result<Self> {
-        let n = u32::try_from(index.len()).map_err(|_| {
-            Error::InvalidInput(format!(
-                "{} samples is more than random access supports",
-                index.len()
-            ))
+        let n = u32::try_from(index.len()).map_err(|_| InputError::LimitExceeded {
+            what: "samples for random access".into(),
+            limit: u64::from(u32::MAX),
         })?;
-        let mut samples: Vec<u32> = (0..n).collect();
+        let mut samples: Vec<u32> = (0..n)
+            .filter(|&s| index.pts(s as usize) != Some(SampleIndex::NOT_SHOWN))
+            .collect();
         samples.sort_by_key(|&s| (index.pts(s as usize).unwrap_or(i64::MAX), s));
         Ok(Self { samples })
     }

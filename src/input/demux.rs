@@ -123,6 +123,12 @@ impl SampleIndex {
     /// Heap bytes per sample: offset (8) + size (4) + pts (8), plus one bit.
     pub const BYTES_PER_SAMPLE: usize = 20;
 
+    /// The pts of a sample the decoder outputs no frame for (raw streams: see
+    /// [`annexb::NOT_SHOWN`](crate::input::annexb::NOT_SHOWN)); it is fed, but has no display
+    /// index. No container timestamp is this value (container arithmetic saturates short of
+    /// it only on hostile files, whose frames then count as not shown).
+    pub const NOT_SHOWN: i64 = i64::MIN;
+
     /// An empty index.
     pub fn new() -> Self {
         Self::default()

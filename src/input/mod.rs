@@ -42,6 +42,7 @@ mod error;
 pub mod ivf;
 mod live;
 pub mod mpeg2;
+mod random_access;
 mod source;
 mod start_code;
 mod stream;
@@ -54,6 +55,7 @@ pub use error::InputError;
 pub use ivf::{IvfFrames, IvfHeader, IvfReader};
 pub use live::LiveStream;
 pub use mpeg2::Mpeg2Pictures;
+pub use random_access::RandomAccessSource;
 pub use stream::{ElementaryStream, Packets};
 
 /// One compressed picture (access unit / frame) and its timestamp, borrowed from the input

@@ -28,7 +28,7 @@ use super::detect::{self, FormatHint, StreamFormat};
 use super::ivf::{IvfDemux, IvfHeader};
 use super::mpeg2::Mpeg2Demux;
 use super::source::{Driver, Input, Pulled, Source};
-use super::{InputError, OwnedPacket, Packet};
+use super::{InputError, OwnedPacket, Packet, RandomAccessSource};
 use crate::{Codec, Error, Result};
 
 /// Bytes looked at to tell the format (container magics, the fixed IVF header).
@@ -162,17 +162,32 @@ impl ElementaryStream {
     /// Malformed or truncated input ([`Error::Input`], naming the offset or frame), I/O errors
     /// of the source. After an error, later calls return `Ok(None)`.
     pub fn next_packet(&mut self) -> Result<Option<Packet<'_>>> {
-        let info = match self.pending.take() {
-            Some(info) => info,
-            None => match self.driver.advance()? {
-                Pulled::Packet(info) => info,
-                Pulled::End | Pulled::NeedInput => return Ok(None),
-            },
+        let Some(info) = self.next_info()? else {
+            return Ok(None);
         };
         Ok(Some(Packet {
             data: self.driver.packet(),
             pts: info.pts,
         }))
+    }
+
+    /// Advances to the next packet (its bytes in the driver's buffer) and returns its info.
+    fn next_info(&mut self) -> Result<Option<PacketInfo>> {
+        Ok(match self.pending.take() {
+            Some(info) => Some(info),
+            None => match self.driver.advance()? {
+                Pulled::Packet(info) => Some(info),
+                Pulled::End | Pulled::NeedInput => None,
+            },
+        })
+    }
+
+    /// The index of every sample, or `None` where the reader's index lists only some (a
+    /// Matroska `Cues` index names key frames only: its entries point at clusters and have no
+    /// size).
+    fn per_frame_index(&self) -> Option<&SampleIndex> {
+        self.index()
+            .filter(|index| !index.is_empty() && index.size(0) != Some(0))
     }
 
     /// The remaining packets as an iterator of owned copies; see
@@ -503,6 +518,52 @@ impl Iterator for Packets<'_> {
 }
 
 impl std::iter::FusedIterator for Packets<'_> {}
+/// Random access for [`Decoder::frames_at`](crate::decode::Decoder::frames_at): the index of
+/// every sample — raw Annex-B and IVF input scanned once ([`build_index`]); MP4 from its
+/// `moov` (progressive) or, for fragmented files, one pass over the fragments; Matroska/WebM
+/// by one pass over its clusters (its `Cues` name key frames only) — then seeks by sample.
+/// The pass reads the input without decoding it, once per stream; its index is kept.
+///
+/// [`build_index`]: ElementaryStream::build_index
+impl RandomAccessSource for ElementaryStream {
+    fn sample_index(&mut self) -> Result<&SampleIndex> {
+        if matches!(self.format, StreamFormat::AnnexB | StreamFormat::Ivf) {
+            return self.build_index();
+        }
+        if self.per_frame_index().is_none() {
+            if !self.driver.input.can_rewind() {
+                return Err(InputError::NeedsSeek {
+                    what: format!("{}: indexing every sample for random access", self.what),
+                }
+                .into());
+            }
+            self.rewind()?;
+            while self.next_info()?.is_some() {}
+        }
+        let what = &self.what;
+        self.per_frame_index().ok_or_else(|| {
+            InputError::unsupported(format!(
+                "{what}: random access (the {:?} reader gave no index of every sample)",
+                self.format
+            ))
+            .into()
+        })
+    }
+
+    fn seek_to_sample(&mut self, sample: usize) -> Result<()> {
+        ElementaryStream::seek_to_sample(self, sample)
+    }
+
+    fn read_sample(&mut self, out: &mut Vec<u8>) -> Result<Option<usize>> {
+        let Some(info) = self.next_info()? else {
+            return Ok(None);
+        };
+        out.clear();
+        out.extend_from_slice(self.driver.packet());
+        Ok(Some(usize::try_from(info.index).unwrap_or(usize::MAX)))
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

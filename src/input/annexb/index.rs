@@ -16,7 +16,7 @@
 //! derived as H.264 8.2.1 and HEVC 8.3.1 do, from just enough of the SPS, PPS and first slice
 //! header.
 //!
-//! **Not shown** ([`NOT_SHOWN`], -1): such an access unit must still be fed to the decoder
+//! **Not shown** ([`NOT_SHOWN`], `i64::MIN`): such an access unit must still be fed to the decoder
 //! (it may be a reference, or half of a frame), but no frame comes out for it, so it takes no
 //! display rank and random access must leave it out of display order:
 //! - HEVC RASL pictures associated with an IRAP that has `NoRaslOutputFlag` = 1 (the leading
@@ -59,7 +59,7 @@ use super::Syntax;
 use super::bitreader::BitReader;
 
 /// The pts of a sample that a decoder does not output (see the [module docs](self)).
-pub const NOT_SHOWN: i64 = -1;
+pub const NOT_SHOWN: i64 = SampleIndex::NOT_SHOWN;
 
 /// What the index needs to know of one access unit.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]

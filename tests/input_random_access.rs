@@ -1,0 +1,129 @@
+//! Random access on the CPU: for every clip the decoder-side random access reads, the index
+//! `RandomAccessSource::sample_index` gives lists every sample, its display order has exactly
+//! as many frames as ffmpeg outputs (one framemd5 line each), and a seek to any sample reads
+//! the very picture a whole pass reads there (the first packet after a seek may carry the
+//! stream's parameter sets besides, which a decoder starting there needs). (That the frames are the right ones is checked on
+//! the GPU by `gpu_random_access`.)
+
+use std::path::{Path, PathBuf};
+
+use nvcodec_guard::Codec;
+use nvcodec_guard::decode::DisplayOrder;
+use nvcodec_guard::input::{ElementaryStream, RandomAccessSource};
+
+fn data(name: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/data")
+        .join(name)
+}
+
+/// The packet without parameter sets (and, for HEVC, SEI, which `hvcC` also carries), as NAL
+/// unit payloads (H.264/HEVC), or as it is.
+fn pictures(codec: Codec, packet: &[u8]) -> Vec<Vec<u8>> {
+    let parameter_set = |nal: &[u8]| match codec {
+        Codec::H264 => matches!(nal.first().map(|b| b & 31), Some(7 | 8)),
+        Codec::Hevc => matches!(nal.first().map(|b| (b >> 1) & 63), Some(32..=34 | 39 | 40)),
+        _ => false,
+    };
+    if !matches!(codec, Codec::H264 | Codec::Hevc) {
+        return vec![packet.to_vec()];
+    }
+    let mut nals = Vec::new();
+    let mut rest = packet;
+    while let Some(at) = rest.windows(3).position(|w| w == [0, 0, 1]) {
+        rest = &rest[at + 3..];
+        let end = rest
+            .windows(3)
+            .position(|w| w == [0, 0, 1])
+            .unwrap_or(rest.len());
+        let mut nal = &rest[..end];
+        while let Some(shorter) = nal.strip_suffix(&[0u8][..]) {
+            nal = shorter;
+        }
+        if !parameter_set(nal) {
+            nals.push(nal.to_vec());
+        }
+        rest = &rest[end..];
+    }
+    nals
+}
+
+/// Frames ffmpeg outputs for `clip` (lines of its framemd5 reference).
+fn frames_in_reference(reference: &str) -> usize {
+    std::fs::read_to_string(data(reference))
+        .unwrap()
+        .lines()
+        .filter(|l| !l.starts_with('#') && !l.trim().is_empty())
+        .count()
+}
+
+const CLIPS: [(&str, &str); 12] = [
+    (
+        "access/h264_bpyramid_opengop.mp4",
+        "access/h264_bpyramid_opengop.mp4.nv12.framemd5",
+    ),
+    (
+        "access/hevc_opengop.mkv",
+        "access/hevc_opengop.mkv.nv12.framemd5",
+    ),
+    (
+        "access/h264_interlaced.mkv",
+        "access/h264_interlaced.mkv.nv12.framemd5",
+    ),
+    (
+        "access/h264_reschange.mkv",
+        "access/h264_reschange.mkv.nv12.framemd5",
+    ),
+    (
+        "access/vp9_altref.webm",
+        "access/vp9_altref.webm.nv12.framemd5",
+    ),
+    (
+        "access/h264_gop30_frag.mp4",
+        "access/h264_gop30_frag.mp4.nv12.framemd5",
+    ),
+    ("containers/h264.mp4", "containers/h264.mp4.nv12.framemd5"),
+    ("containers/hevc.mkv", "containers/hevc.mkv.nv12.framemd5"),
+    ("h264_640x360_b3.h264", "h264_640x360_b3.h264.framemd5"),
+    ("hevc_640x360_main.hevc", "hevc_640x360_main.hevc.framemd5"),
+    ("h264_reschange.h264", "h264_reschange.h264.framemd5"),
+    ("vp9_640x360_p0.ivf", "vp9_640x360_p0.ivf.framemd5"),
+];
+
+#[test]
+fn every_clip_indexes_every_sample_and_shows_as_many_frames_as_ffmpeg() {
+    for (clip, reference) in CLIPS {
+        let mut whole = ElementaryStream::open(data(clip)).unwrap();
+        let mut packets = Vec::new();
+        while let Some(p) = whole.next_packet().unwrap() {
+            packets.push(p.data.to_vec());
+        }
+        let mut stream = ElementaryStream::open(data(clip)).unwrap();
+        let index = stream.sample_index().unwrap().clone();
+        assert_eq!(index.len(), packets.len(), "{clip}: one sample per packet");
+        assert!(index.is_key(0), "{clip}: the first sample is a key frame");
+        let order = DisplayOrder::new(&index).unwrap();
+        assert_eq!(
+            order.len(),
+            frames_in_reference(reference),
+            "{clip}: frames shown"
+        );
+        let mut buf = Vec::new();
+        for s in (0..index.len())
+            .rev()
+            .step_by(7)
+            .chain([0, index.len() - 1])
+        {
+            stream.seek_to_sample(s).unwrap();
+            let got = stream.read_sample(&mut buf).unwrap();
+            assert_eq!(got, Some(s), "{clip}: the sample read after seeking to {s}");
+            // The first packet after a seek may carry the stream's parameter sets in front
+            // (a decoder starting there needs them); the packet itself follows unchanged.
+            assert_eq!(
+                pictures(stream.codec(), &buf),
+                pictures(stream.codec(), &packets[s]),
+                "{clip}: packet {s} after a seek"
+            );
+        }
+    }
+}
