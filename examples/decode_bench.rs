@@ -15,6 +15,12 @@
 //!                                                  # thread reused after `flush`
 //! decode_bench memory     CLIP                     # device memory per extra decoder session
 //! decode_bench teardown   CLIP N                   # wall time to drop N decoders at once
+//! decode_bench random     CLIP COUNT [SEEDS]       # frames_at COUNT random display indices (seeded
+//!                                                  # as bench/pynv_random_access.py), warm decoder
+//!                                                  # and cold (open + build + frames_at), median of
+//!                                                  # SEEDS (5); BENCH_MD5_OUT=FILE writes seed 0's MD5s
+//! decode_bench latency    CLIP [FPS]               # packets fed at FPS (30) as a live source: packet-in
+//!                                                  # to frame-out, default vs low-latency mode
 //! decode_bench convertkernel CLIP K                # the conversion kernel alone: K planar-f32
 //!                                                  # conversions of one frame, and K device copies
 //!                                                  # of it, in bytes per second
@@ -26,7 +32,8 @@
 //! `BENCH_KEEP=rgb-into` into one reused buffer per decoder (queued without a host wait with
 //! `BENCH_FRAME_STREAM=per-thread`). `BENCH_SIZE=WxH` and `BENCH_CROP=X,Y,W,H` make NVDEC
 //! scale / crop the output (e.g. `BENCH_SIZE=640x360`, or `BENCH_CROP=420,0,1080,1080
-//! BENCH_SIZE=224x224`).
+//! BENCH_SIZE=224x224`). `BENCH_STREAM=1` makes each throughput decoder read the clip itself
+//! through `ElementaryStream` (the streaming path) instead of from packets loaded before timing.
 
 use std::process::ExitCode;
 use std::sync::{Arc, Barrier};
@@ -188,24 +195,52 @@ fn run_keeping(
     Ok((frames, first))
 }
 
+/// [`run_keeping`] reading packets from the file as it goes (the streaming path).
+fn run_streaming(
+    decoder: &mut Decoder,
+    clip: &str,
+    keep: &Keep,
+) -> nvcodec_guard::Result<(u64, Option<Duration>)> {
+    let mut stream = ElementaryStream::open(clip)?;
+    let mut frames = 0;
+    while let Some(packet) = stream.next_packet()? {
+        for frame in decoder.decode(packet.data, packet.pts)? {
+            keep.take(frame?)?;
+            frames += 1;
+        }
+    }
+    for frame in decoder.flush()? {
+        keep.take(frame?)?;
+        frames += 1;
+    }
+    Ok((frames, None))
+}
+
 fn throughput(
+    clip: &str,
     codec: Codec,
     packets: Packets,
     n: usize,
     delay: Option<u32>,
 ) -> nvcodec_guard::Result<String> {
+    let streaming = std::env::var("BENCH_STREAM").is_ok_and(|v| v == "1");
     let barrier = Arc::new(Barrier::new(n + 1));
     let mut handles = Vec::new();
     let mut hold_ms = Vec::new();
     for _ in 0..n {
         let mut decoder = DecoderBuilder::new(config(codec, delay)).build()?;
         hold_ms.push(decoder.init_window().hold.as_secs_f64() * 1e3);
-        let (packets, barrier) = (Arc::clone(&packets), Arc::clone(&barrier));
+        let (packets, barrier, clip) =
+            (Arc::clone(&packets), Arc::clone(&barrier), clip.to_owned());
         handles.push(thread::spawn(move || {
             barrier.wait();
             let t0 = Instant::now();
             let keep = Keep::for_decoder(&decoder);
-            let r = run_keeping(&mut decoder, &packets, t0, false, &keep);
+            let r = if streaming {
+                run_streaming(&mut decoder, &clip, &keep)
+            } else {
+                run_keeping(&mut decoder, &packets, t0, false, &keep)
+            };
             // Stop the clock before the decoder drops: teardown (cuvidDestroyDecoder,
             // ~0.2 s) is not decoding.
             let finished = Instant::now();
@@ -237,7 +272,8 @@ fn throughput(
         std::env::var("BENCH_SIZE").unwrap_or_else(|_| "-".into())
     );
     Ok(format!(
-        r#"{{"mode":"throughput","frame_stream":"{}","keep":"{}","output":"{}","codec":"{codec}","n":{n},"display_delay":{},"surfaces":{},"recreations":{},"init_hold_median_ms":{:.1},"frames":{total},"frames_per_decoder_min":{},"frames_per_decoder_max":{},"wall_s":{wall:.4},"fps":{:.1}}}"#,
+        r#"{{"mode":"throughput","input":"{}","frame_stream":"{}","keep":"{}","output":"{}","codec":"{codec}","n":{n},"display_delay":{},"surfaces":{},"recreations":{},"init_hold_median_ms":{:.1},"frames":{total},"frames_per_decoder_min":{},"frames_per_decoder_max":{},"wall_s":{wall:.4},"fps":{:.1}}}"#,
+        if streaming { "streamed" } else { "preloaded" },
         std::env::var("BENCH_FRAME_STREAM").unwrap_or_else(|_| "wait".into()),
         Keep::name(),
         output,
@@ -601,6 +637,132 @@ fn teardown(codec: Codec, packets: Packets, n: usize) -> nvcodec_guard::Result<S
     ))
 }
 
+/// `count` pseudo-random indices below `frames`: xorshift64*, as bench/pynv_random_access.py.
+fn random_indices(seed: u64, count: usize, frames: usize) -> Vec<usize> {
+    let mut x = seed.wrapping_mul(0x9E37_79B9_7F4A_7C15).wrapping_add(1);
+    (0..count)
+        .map(|_| {
+            x ^= x >> 12;
+            x ^= x << 25;
+            x ^= x >> 27;
+            (x.wrapping_mul(0x2545_F491_4F6C_DD1D) % frames.max(1) as u64) as usize
+        })
+        .collect()
+}
+
+fn md5_hex(bytes: &[u8]) -> String {
+    use md5::{Digest, Md5};
+    Md5::digest(bytes)
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
+fn median(mut xs: Vec<f64>) -> f64 {
+    xs.sort_by(f64::total_cmp);
+    xs.get(xs.len() / 2).copied().unwrap_or(0.0)
+}
+
+fn random_access(clip: &str, count: usize, seeds: u64) -> nvcodec_guard::Result<String> {
+    use nvcodec_guard::decode::DisplayOrder;
+    use nvcodec_guard::input::RandomAccessSource;
+    let t_open = Instant::now();
+    let mut stream = ElementaryStream::open(clip)?;
+    let frames = DisplayOrder::new(stream.sample_index()?)?.len();
+    let mut decoder =
+        DecoderBuilder::new(DecoderConfig::new(stream.codec()).with_max_size(1920, 1088))
+            .build()?;
+    let open_s = t_open.elapsed().as_secs_f64();
+    let pool = DeviceFramePool::new(decoder.context());
+    drop(decoder.frames_at(&mut stream, &random_indices(1000, count, frames), &pool)?);
+    let mut warm = Vec::new();
+    let mut md5s = Vec::new();
+    for seed in 0..seeds {
+        let indices = random_indices(seed, count, frames);
+        let t0 = Instant::now();
+        let got = decoder.frames_at(&mut stream, &indices, &pool)?;
+        warm.push(t0.elapsed().as_secs_f64());
+        if seed == 0 {
+            for (i, frame) in indices.iter().zip(&got) {
+                md5s.push(format!("\"{i}\":\"{}\"", md5_hex(&frame.to_vec()?)));
+            }
+        }
+    }
+    drop(decoder);
+    let mut cold = Vec::new();
+    for seed in 0..seeds {
+        let indices = random_indices(seed, count, frames);
+        let t0 = Instant::now();
+        let mut stream = ElementaryStream::open(clip)?;
+        let mut decoder =
+            DecoderBuilder::new(DecoderConfig::new(stream.codec()).with_max_size(1920, 1088))
+                .build()?;
+        let pool = DeviceFramePool::new(decoder.context());
+        drop(decoder.frames_at(&mut stream, &indices, &pool)?);
+        cold.push(t0.elapsed().as_secs_f64());
+    }
+    if let Ok(path) = std::env::var("BENCH_MD5_OUT") {
+        std::fs::write(path, format!("{{\"{clip}\":{{{}}}}}", md5s.join(",")))?;
+    }
+    Ok(format!(
+        r#"{{"tool":"nvcodec-guard","mode":"random","clip":"{clip}","frames":{frames},"count":{count},"open_s":{open_s:.4},"warm_s":{warm:?},"warm_median_s":{:.4},"cold_s":{cold:?},"cold_median_s":{:.4}}}"#,
+        median(warm.clone()),
+        median(cold.clone())
+    ))
+}
+
+fn latency(clip: &str, fps: f64) -> nvcodec_guard::Result<String> {
+    let mut out = Vec::new();
+    for low_latency in [false, true] {
+        let mut stream = ElementaryStream::open(clip)?;
+        let config = DecoderConfig::new(stream.codec())
+            .with_max_size(1920, 1088)
+            .with_low_latency(low_latency);
+        let mut decoder = DecoderBuilder::new(config).build()?;
+        let interval = Duration::from_secs_f64(1.0 / fps);
+        let mut fed: Vec<Instant> = Vec::new();
+        let mut lat_ms: Vec<f64> = Vec::new();
+        let mut same_call = 0u64;
+        let start = Instant::now();
+        let mut n = 0u32;
+        while let Some(packet) = stream.next_packet()? {
+            // Packets arrive as from a live source, one every `interval`.
+            let due = start + interval * n;
+            if let Some(wait) = due.checked_duration_since(Instant::now()) {
+                thread::sleep(wait);
+            }
+            fed.push(Instant::now());
+            let index = fed.len() - 1;
+            for frame in decoder.decode(packet.data, index as i64)? {
+                let frame = frame?;
+                let i = usize::try_from(frame.pts()).unwrap_or(0).min(index);
+                same_call += u64::from(i == index);
+                lat_ms.push(fed[i].elapsed().as_secs_f64() * 1e3);
+            }
+            n += 1;
+        }
+        let last = fed.len().saturating_sub(1);
+        for frame in decoder.flush()? {
+            let i = usize::try_from(frame?.pts()).unwrap_or(0).min(last);
+            if let Some(t) = fed.get(i) {
+                lat_ms.push(t.elapsed().as_secs_f64() * 1e3);
+            }
+        }
+        lat_ms.sort_by(f64::total_cmp);
+        let p99 = lat_ms
+            .get((lat_ms.len() * 99).div_ceil(100).saturating_sub(1))
+            .copied()
+            .unwrap_or(0.0);
+        out.push(format!(
+            r#"{{"mode":"latency","low_latency":{low_latency},"clip":"{clip}","fps":{fps},"frames":{},"frames_out_in_same_call":{same_call},"median_ms":{:.3},"p99_ms":{p99:.3},"max_ms":{:.3}}}"#,
+            lat_ms.len(),
+            median(lat_ms.clone()),
+            lat_ms.last().copied().unwrap_or(0.0)
+        ));
+    }
+    Ok(out.join("\n"))
+}
+
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let usage = || {
@@ -619,7 +781,22 @@ fn main() -> ExitCode {
         }
     };
     let result = match mode.as_str() {
-        "throughput" => throughput(codec, packets, n, args.get(3).and_then(|a| a.parse().ok())),
+        "throughput" => throughput(
+            clip,
+            codec,
+            packets,
+            n,
+            args.get(3).and_then(|a| a.parse().ok()),
+        ),
+        "random" => random_access(
+            clip,
+            n,
+            args.get(3).and_then(|a| a.parse().ok()).unwrap_or(5),
+        ),
+        "latency" => latency(
+            clip,
+            args.get(2).and_then(|a| a.parse().ok()).unwrap_or(30.0),
+        ),
         "coldstart" => coldstart(
             codec,
             packets,
