@@ -230,6 +230,9 @@ pub(crate) struct Mp4Demux {
     fragment: Option<Fragment>,
     traf: Option<Traf>,
     finished: bool,
+    /// The offset of the last [`Step::SeekTo`] asked for: if the next step starts elsewhere,
+    /// the source ended before it (a driver over bytes in memory stops at their end).
+    sought: Option<u64>,
 }
 
 impl Default for Mp4Demux {
@@ -273,6 +276,7 @@ impl Mp4Demux {
             fragment: None,
             traf: None,
             finished: false,
+            sought: None,
         }
     }
 
@@ -978,23 +982,17 @@ const MAX_SILENT_TRANSITIONS: usize = 64;
 
 impl Demux for Mp4Demux {
     fn step(&mut self, input: &[u8], pos: u64, eof: bool, out: &mut Vec<u8>) -> Result<Step> {
-        for _ in 0..MAX_SILENT_TRANSITIONS {
-            let step = match &self.state {
-                State::Boxes => self.boxes(input, pos, eof)?,
-                State::Table { .. } => self.table(input, pos, eof)?,
-                &State::Progressive { next } => self.progressive(next, input, pos, eof, out)?,
-                &State::Fragment { cursor, mdat_end } => {
-                    self.fragment_samples(cursor, mdat_end, input, pos, eof, out)?
-                }
-                State::Done => Some(Step::End),
-            };
-            if let Some(step) = step {
-                return Ok(step);
+        if let Some(target) = self.sought.take() {
+            if target != pos {
+                return self.unreachable(target, pos);
             }
         }
-        Err(internal(format!("no progress at byte offset {pos}")))
+        let step = self.next_step(input, pos, eof, out)?;
+        if let Step::SeekTo(target) = step {
+            self.sought = Some(target);
+        }
+        Ok(step)
     }
-
     fn codec(&self) -> Option<Codec> {
         self.codec
     }
@@ -1128,5 +1126,40 @@ pub(super) fn demux(bytes: &[u8]) -> Result<Demuxed> {
     match (parser.codec(), parser.track(), builder) {
         (Some(codec), Some(track), Some(table)) => Ok(table.finish(codec, track.clone(), error)),
         _ => Err(error.unwrap_or_else(|| invalid("MP4 file has no video track"))),
+    }
+}
+
+impl Mp4Demux {
+    /// One step of the state machine: internal transitions (closing containers, changing
+    /// state) are taken here, up to [`MAX_SILENT_TRANSITIONS`].
+    fn next_step(&mut self, input: &[u8], pos: u64, eof: bool, out: &mut Vec<u8>) -> Result<Step> {
+        for _ in 0..MAX_SILENT_TRANSITIONS {
+            let step = match &self.state {
+                State::Boxes => self.boxes(input, pos, eof)?,
+                State::Table { .. } => self.table(input, pos, eof)?,
+                &State::Progressive { next } => self.progressive(next, input, pos, eof, out)?,
+                &State::Fragment { cursor, mdat_end } => {
+                    self.fragment_samples(cursor, mdat_end, input, pos, eof, out)?
+                }
+                State::Done => Some(Step::End),
+            };
+            if let Some(step) = step {
+                return Ok(step);
+            }
+        }
+        Err(internal(format!("no progress at byte offset {pos}")))
+    }
+
+    /// The driver could not go to `target` and continues at `pos`: the source ends before
+    /// `target`. Past a skipped top-level box that is the end of the file; anywhere else
+    /// (a sample, a box inside `moov`/`moof`) the bytes asked for are missing.
+    fn unreachable(&mut self, target: u64, pos: u64) -> Result<Step> {
+        if matches!(self.state, State::Boxes) && self.stack.is_empty() {
+            return self.finish();
+        }
+        Err(truncated(
+            pos,
+            format!("the bytes at offset {target} lie outside the file, which ends here"),
+        ))
     }
 }
