@@ -3,7 +3,7 @@
 //! `-malloc_limit_mb=64`: the reader's largest allocation for a small input is its packet
 //! table, a few times the input). The same bytes are then read as a stream, in chunks whose
 //! size the first byte picks, with the reader's step contract asserted, and a seek through
-//! the index it built (`fuzz_mkv_streaming`, cargo feature `fuzz-hooks`). Crashes are kept in
+//! the index it built (`fuzz_mkv_streaming`, compiled with `--cfg fuzzing`). Crashes are kept in
 //! `tests/data/fuzz-regressions/mkv/` and replayed by `tests/input_mkv.rs`.
 #![no_main]
 

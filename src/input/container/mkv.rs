@@ -64,7 +64,7 @@
 mod block;
 mod ebml;
 mod frames;
-#[cfg(any(test, feature = "fuzz-hooks"))]
+#[cfg(any(test, fuzzing))]
 pub(crate) mod fuzz_hooks;
 mod header;
 mod segment;

@@ -75,8 +75,9 @@ pub(crate) use whole_file::WholeFileDemux;
 pub use mp4::fuzz_demux as fuzz_mp4;
 
 /// The Matroska reader run as a streaming driver would, with its step contract checked
-/// (cargo feature `fuzz-hooks`, for `fuzz/fuzz_targets/mkv.rs` only; not a stable API).
-#[cfg(all(feature = "containers", feature = "fuzz-hooks"))]
+/// (only in builds with `--cfg fuzzing`, as `cargo fuzz` makes): see
+/// `fuzz/fuzz_targets/mkv.rs`.
+#[cfg(all(fuzzing, feature = "containers"))]
 #[doc(hidden)]
 pub use mkv::fuzz_hooks::fuzz_streaming as fuzz_mkv_streaming;
 

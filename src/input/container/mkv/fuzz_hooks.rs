@@ -1,12 +1,12 @@
-//! A streaming run of the Matroska reader for the fuzzer (cargo feature `fuzz-hooks`) and
-//! the unit tests: the bytes fed in chunks whose sizes come from the input, the step
+//! A streaming run of the Matroska reader for the fuzzer (`--cfg fuzzing`, as `cargo fuzz`
+//! builds) and the unit tests: the bytes fed in chunks whose sizes come from the input, the step
 //! contract of [`Demux`] checked at every step, then a seek through whatever index the run
 //! produced.
 //!
 //! Invariant: every check here is an `assert!`, on purpose — this code exists to turn a
 //! broken contract (a spin, a `NeedMore` past the window bound or after `eof`, a consumed
 //! count past the input, an index outgrowing its bound) into a crash the fuzzer reports.
-//! It is compiled only for tests and with `fuzz-hooks`, never into the library proper.
+//! It is compiled only for tests and fuzzing builds, never into the library proper.
 
 use super::MkvDemux;
 use crate::input::demux::{Demux, Step};
