@@ -1,36 +1,56 @@
 //! MP4 (ISO base media file format) demuxing: an own box parser, sans-I/O (a [`Demux`]).
 //!
-//! Invariant: the parser holds at most one box at a time, and only the small ones
-//! (`stsd`, `elst`, `tfhd`, `trun`, ... at most [`MAX_HELD_BOX`] bytes); containers are
-//! entered header by header and the sample tables are read entry by entry, so the window a
-//! driver keeps is at most [`MAX_WINDOW`] (the largest sample handed out). Between steps it
-//! keeps: the tables of the one video track's `stbl` while `moov` is read (at most twice
-//! their bytes), then the [`SampleIndex`] of its samples (20 bytes a sample, with the
-//! sample count at most the bytes read up to the end of `moov` plus [`SAMPLE_ALLOWANCE`]),
-//! and for a fragmented file the current fragment's runs (at most
-//! [`MAX_FRAGMENT_STATE`](fragment::MAX_FRAGMENT_STATE) bytes, see [`fragment`]). Peak heap:
-//! **window ≤ 64 MiB + index 20 B × samples + 2 × the `stbl` tables while `moov` is read +
-//! 32 MiB fragment state + a small constant**. Every count is checked against the bytes
-//! that carry it before anything is sized from it, all arithmetic is checked or saturating,
-//! and the work is O(bytes read): a `trun` of 16 bytes declaring 4,096 empty samples costs
-//! O(1) (see [`fragment`]).
+//! Invariant: the parser holds at most one box at a time, and only small ones (`stsd`,
+//! `elst`, `tfhd`, `trun`, ... at most [`MAX_HELD_BOX`] bytes); containers are entered
+//! header by header and the sample tables are read entry by entry, so the window a driver
+//! keeps is at most [`MAX_WINDOW`] (the largest sample handed out; a larger one is refused).
+//! Every count is checked against the bytes that carry it before anything is sized from it,
+//! all arithmetic is checked or saturating, and the work is O(bytes read).
+//!
+//! **Memory bound.** Peak heap ≤ window (≤ [`MAX_WINDOW`] = 64 MiB, in practice the largest
+//! sample or held box) + one packet (≤ 4 × its sample + the parameter sets, ≤ 2 ×
+//! [`MAX_CONFIG_RECORD`](boxes::MAX_CONFIG_RECORD) + 1 MiB) + the parser's state:
+//! - while `moov` is read, the video track's `stbl` tables: at most 4 × their bytes (`stco`'s
+//!   4-byte offsets widen to 8, vectors grow by doubling); they are dropped once resolved;
+//! - the [`SampleIndex`], 20 bytes a sample. A progressive track may list at most as many
+//!   samples as its tables have bytes, plus [`SAMPLE_ALLOWANCE`] (a fixed sample size lets
+//!   20 bytes of `stsz` declare 2^32 - 1 samples: refused before any walk); a fragmented
+//!   file's samples are indexed as they are handed out, each at least one byte of its
+//!   `mdat`, up to [`MAX_FRAGMENT_INDEX`] samples (then the index stops growing), plus 24
+//!   bytes a fragment;
+//! - the current fragment's runs: a few numbers a `trun` plus a copy of its per-sample
+//!   records, at most [`MAX_FRAGMENT_STATE`](fragment::MAX_FRAGMENT_STATE) = 32 MiB. A `trun`
+//!   of 16 bytes declaring 4,096 empty samples is not stored and costs O(1) (see
+//!   [`fragment`]); issue 12's 1.07 MB file of them is read in under 64 KiB of parser heap.
+//!
+//! Tests hold it to this: `tests.rs` (`the_trun_bomb_of_issue_12_costs_o_of_its_bytes`,
+//! `huge_table_claims_cost_only_the_bytes_present`, the fuzz checks) and
+//! `tests/input_mp4_hostile.rs` (a counting allocator around the public API).
 //!
 //! Why an own parser: `mp4-atom` (used before) decodes whole boxes into owned structs, so a
 //! 1 MB `moof` of 16-byte `trun`s declaring 4,096 samples each became 4 GB before any check
 //! of ours could run (issue 12 §2), and it needs the whole `moov`/`moof` in memory; reading
 //! only the boxes that matter, field by field, costs about as much code as driving it.
 //!
-//! Layouts: a progressive file with `moov` before `mdat` is read straight through (a plain
-//! `Read` suffices); with `moov` after `mdat` the parser asks to [`Step::SeekTo`] past the
-//! `mdat` to read `moov`, then back to the first sample, which a driver over a source that
+//! **Layouts.** A progressive file with `moov` before `mdat` is read straight through (a
+//! plain `Read` suffices); with `moov` after `mdat` the parser asks to [`Step::SeekTo`] past
+//! the `mdat` to read `moov`, then back to the first sample, which a driver over a source that
 //! cannot seek refuses with an error naming the layout (remux with `-movflags +faststart`).
 //! A fragmented file (`moov` with `mvex`, then `moof` + `mdat` pairs) is read straight
 //! through, packets coming out as each fragment's `mdat` passes: it works from a plain `Read`
-//! and from live chunks. Samples of a progressive track must lie in decode order without
-//! overlapping, and a fragment's runs in the `mdat` right after its `moof`, in order (every
-//! muxer writes them so); anything else is refused, naming the sample. `sidx`, `mfra`,
-//! `styp`, `emsg` and other boxes are skipped. Zero-size samples carry nothing and are not
-//! handed out (their durations count).
+//! and from live chunks; its frame rate is known after the first fragment's `moof`, its
+//! duration (without `mehd`) and packet count grow with each fragment. Samples of a
+//! progressive track must lie in decode order without overlapping, and a fragment's runs in
+//! the `mdat` right after its `moof`, in order (every muxer writes them so): anything else is
+//! refused, naming the sample, which keeps the bytes handed out at most the file's bytes.
+//! `sidx`, `mfra`, `styp`, `emsg` and other boxes are skipped (`mfra`/`sidx` could index a
+//! fragmented file up front; not read). Zero-size samples carry nothing and are not handed
+//! out or indexed (their durations count).
+//!
+//! **Seeking.** [`Demux::index`] is the whole progressive index once `moov` is read, and for
+//! a fragmented file once its end is reached; [`Demux::seek_to_sample`] works for any
+//! sample indexed so far (in a fragment: back to its `moof`, passing over the samples before
+//! it). H.264/HEVC parameter sets go before the first key frame after a seek again.
 //!
 //! Timestamps: `pts = dts + ctts/trun offset - edit-list media time` (the first edit; an
 //! initial empty edit delays), in the `mdhd` timescale, as before and as ffmpeg gives them.
@@ -210,6 +230,9 @@ pub(crate) struct Mp4Demux {
     fragment: Option<Fragment>,
     traf: Option<Traf>,
     finished: bool,
+    /// The offset of the last [`Step::SeekTo`] asked for: if the next step starts elsewhere,
+    /// the source ended before it (a driver over bytes in memory stops at their end).
+    sought: Option<u64>,
 }
 
 impl Default for Mp4Demux {
@@ -253,6 +276,7 @@ impl Mp4Demux {
             fragment: None,
             traf: None,
             finished: false,
+            sought: None,
         }
     }
 
@@ -958,23 +982,17 @@ const MAX_SILENT_TRANSITIONS: usize = 64;
 
 impl Demux for Mp4Demux {
     fn step(&mut self, input: &[u8], pos: u64, eof: bool, out: &mut Vec<u8>) -> Result<Step> {
-        for _ in 0..MAX_SILENT_TRANSITIONS {
-            let step = match &self.state {
-                State::Boxes => self.boxes(input, pos, eof)?,
-                State::Table { .. } => self.table(input, pos, eof)?,
-                &State::Progressive { next } => self.progressive(next, input, pos, eof, out)?,
-                &State::Fragment { cursor, mdat_end } => {
-                    self.fragment_samples(cursor, mdat_end, input, pos, eof, out)?
-                }
-                State::Done => Some(Step::End),
-            };
-            if let Some(step) = step {
-                return Ok(step);
+        if let Some(target) = self.sought.take() {
+            if target != pos {
+                return self.unreachable(target, pos);
             }
         }
-        Err(internal(format!("no progress at byte offset {pos}")))
+        let step = self.next_step(input, pos, eof, out)?;
+        if let Step::SeekTo(target) = step {
+            self.sought = Some(target);
+        }
+        Ok(step)
     }
-
     fn codec(&self) -> Option<Codec> {
         self.codec
     }
@@ -1108,5 +1126,40 @@ pub(super) fn demux(bytes: &[u8]) -> Result<Demuxed> {
     match (parser.codec(), parser.track(), builder) {
         (Some(codec), Some(track), Some(table)) => Ok(table.finish(codec, track.clone(), error)),
         _ => Err(error.unwrap_or_else(|| invalid("MP4 file has no video track"))),
+    }
+}
+
+impl Mp4Demux {
+    /// One step of the state machine: internal transitions (closing containers, changing
+    /// state) are taken here, up to [`MAX_SILENT_TRANSITIONS`].
+    fn next_step(&mut self, input: &[u8], pos: u64, eof: bool, out: &mut Vec<u8>) -> Result<Step> {
+        for _ in 0..MAX_SILENT_TRANSITIONS {
+            let step = match &self.state {
+                State::Boxes => self.boxes(input, pos, eof)?,
+                State::Table { .. } => self.table(input, pos, eof)?,
+                &State::Progressive { next } => self.progressive(next, input, pos, eof, out)?,
+                &State::Fragment { cursor, mdat_end } => {
+                    self.fragment_samples(cursor, mdat_end, input, pos, eof, out)?
+                }
+                State::Done => Some(Step::End),
+            };
+            if let Some(step) = step {
+                return Ok(step);
+            }
+        }
+        Err(internal(format!("no progress at byte offset {pos}")))
+    }
+
+    /// The driver could not go to `target` and continues at `pos`: the source ends before
+    /// `target`. Past a skipped top-level box that is the end of the file; anywhere else
+    /// (a sample, a box inside `moov`/`moof`) the bytes asked for are missing.
+    fn unreachable(&mut self, target: u64, pos: u64) -> Result<Step> {
+        if matches!(self.state, State::Boxes) && self.stack.is_empty() {
+            return self.finish();
+        }
+        Err(truncated(
+            pos,
+            format!("the bytes at offset {target} lie outside the file, which ends here"),
+        ))
     }
 }

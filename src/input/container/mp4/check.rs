@@ -134,7 +134,12 @@ pub(super) fn drive_from(
                     return run;
                 }
                 window.clear();
-                pos = to;
+                // A source in memory stops at its end (as the crate's own driver does); a
+                // file or socket reports the offset asked for, then the end.
+                pos = match feed {
+                    Feed::Whole => to.min(bytes.len() as u64),
+                    Feed::Chunks { .. } => to,
+                };
             }
             Ok(Step::Packet { consumed, info }) => {
                 window.drain(..consumed);

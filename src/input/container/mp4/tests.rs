@@ -564,3 +564,29 @@ fn the_fuzz_checks_hold_for_every_clip_and_their_mutations() {
         }
     }
 }
+
+#[test]
+fn a_sample_past_the_end_is_an_error_whether_or_not_the_driver_stops_at_the_end() {
+    // moov first, mdat cut: the last samples lie past the end. A driver over memory stops
+    // at the end when asked to seek past it (`Feed::Whole`); a file reports the offset and
+    // then the end (`Feed::Chunks`). Neither may make the parser ask again forever.
+    let fast = faststart(&clip("vp9.mp4"));
+    let cut = &fast[..fast.len() - 3000];
+    for feed in [Feed::Whole, Feed::Chunks { seed: 2, max: 64 }] {
+        let run = drive(cut, feed, true);
+        assert!(
+            !run.packets.is_empty() && run.packets.len() < 12,
+            "{feed:?}"
+        );
+        let err = run.error.unwrap();
+        assert!(err.contains("outside"), "{feed:?}: {err}");
+        assert_eq!(run.error_kind, Some("Truncated"));
+    }
+    // A skipped top-level box running past the end is the end of the file.
+    let mut padded = clip("vp9.mp4");
+    padded.extend_from_slice(&[0, 0, 0x10, 0, b'f', b'r', b'e', b'e']);
+    for feed in [Feed::Whole, Feed::Chunks { seed: 2, max: 64 }] {
+        let run = drive(&padded, feed, true);
+        assert_eq!((run.error, run.packets.len()), (None, 12), "{feed:?}");
+    }
+}
