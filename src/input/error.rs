@@ -23,7 +23,16 @@
 
 use crate::Codec;
 
-/// What is wrong with an input file or stream. See the [module docs](self).
+/// What is wrong with an input file or stream, as a value a program can act on.
+///
+/// Each variant answers one question: is the input cut short (wait for more, or report a
+/// partial upload: [`Truncated`](Self::Truncated)), is it broken
+/// ([`Malformed`](Self::Malformed)), can this crate not read it
+/// ([`Unsupported`](Self::Unsupported), [`Unrecognized`](Self::Unrecognized),
+/// [`CodecMismatch`](Self::CodecMismatch)), did it ask for more than a reader allows
+/// ([`LimitExceeded`](Self::LimitExceeded)), or does it need a seekable source
+/// ([`NeedsSeek`](Self::NeedsSeek)). The `what` text names the reader, the unit and the sizes
+/// involved; `Display` appends the byte offset where there is one.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]
 pub enum InputError {
