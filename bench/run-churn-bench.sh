@@ -40,7 +40,7 @@ fi
 tag() { # run-name: prefixes every JSON line read on stdin with "run" and keeps it
   sed -n "s/^{/{\"run\":\"$1\",/p" | tee -a "$R"
 }
-CLIPS="bench-clips/h264_1080p30_8M.h264 bench-clips/hevc_1080p30_6M.hevc"
+CLIPS=${CLIPS:-"bench-clips/h264_1080p30_8M.h264 bench-clips/hevc_1080p30_6M.hevc"}
 for clip in $CLIPS; do
   for rep in $(seq "$REPS"); do
     timeout 120 $P --keep 32 "$clip" 2>>"$OUT/churn.err" | tag keep

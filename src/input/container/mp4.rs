@@ -982,11 +982,12 @@ const MAX_SILENT_TRANSITIONS: usize = 64;
 
 impl Demux for Mp4Demux {
     fn step(&mut self, input: &[u8], pos: u64, eof: bool, out: &mut Vec<u8>) -> Result<Step> {
-        if let Some(target) = self.sought.take() {
-            if target != pos {
-                return self.unreachable(target, pos);
-            }
-        }
+        // After a seek the driver could not make (a source in memory stops at its end), go
+        // on as a file would: at the offset asked for, with nothing left.
+        let (input, pos, eof) = match self.sought.take() {
+            Some(target) if target != pos => (&[][..], target, true),
+            _ => (input, pos, eof),
+        };
         let step = self.next_step(input, pos, eof, out)?;
         if let Step::SeekTo(target) = step {
             self.sought = Some(target);
@@ -1148,18 +1149,5 @@ impl Mp4Demux {
             }
         }
         Err(internal(format!("no progress at byte offset {pos}")))
-    }
-
-    /// The driver could not go to `target` and continues at `pos`: the source ends before
-    /// `target`. Past a skipped top-level box that is the end of the file; anywhere else
-    /// (a sample, a box inside `moov`/`moof`) the bytes asked for are missing.
-    fn unreachable(&mut self, target: u64, pos: u64) -> Result<Step> {
-        if matches!(self.state, State::Boxes) && self.stack.is_empty() {
-            return self.finish();
-        }
-        Err(truncated(
-            pos,
-            format!("the bytes at offset {target} lie outside the file, which ends here"),
-        ))
     }
 }

@@ -1,0 +1,90 @@
+#!/usr/bin/env bash
+# One call on the GPU machine, from the repository root with `stage/` (scripts/stage-gpu.sh)
+# carried; writes everything under $OUT (at most a few files: the device tool brings back 8).
+#
+#   scripts/gpu-verify.sh tests   every staged GPU test (not gpu_nvenc: no NVENC on the lent
+#                                 GPUs; not gpu_pool's two_gpus on one GPU), churns of
+#                                 NVCG_CHURN_SECS (default 20) s
+#   scripts/gpu-verify.sh bench   the benchmarks of issues 12 §7, 13 and 14 with PyNvVideoCodec
+#                                 in the same run (needs `.whl/` and the bench clips named below)
+set -uo pipefail
+OUT=${OUT:-gpu-out}
+mkdir -p "$OUT"
+machine() {
+  { nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv,noheader
+    date -u +%Y-%m-%dT%H:%M:%SZ; git rev-parse HEAD 2>/dev/null; } | tee "$OUT/machine.txt"
+}
+case "${1:-}" in
+tests)
+  machine
+  export NVCG_CHURN_SECS=${NVCG_CHURN_SECS:-20}
+  status=0
+  for t in stage/tests/*; do
+    name=$(basename "$t")
+    case $name in gpu_nvenc) continue ;; esac
+    skip=()
+    [[ $name == gpu_pool ]] && [[ $(nvidia-smi -L | wc -l) -lt 2 ]] && skip=(--skip two_gpus)
+    echo "== $name" | tee -a "$OUT/tests.log"
+    timeout 300 "$t" --include-ignored --test-threads=2 "${skip[@]}" >> "$OUT/tests.log" 2>&1
+    rc=$?
+    echo "== $name exit $rc" | tee -a "$OUT/tests.log"
+    grep -E "^test result|FAILED|panicked" "$OUT/tests.log" | tail -3
+    [[ $rc == 0 ]] || status=1
+  done
+  grep -E "^== |^test result" "$OUT/tests.log" > "$OUT/summary.txt"
+  exit $status
+  ;;
+bench)
+  machine
+  python3 -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --upgrade \
+    --target /tmp/site .whl/*.whl || { echo "PyNvVideoCodec wheel did not install"; exit 1; }
+  export PYTHONPATH=/tmp/site PYTHONUNBUFFERED=1
+  B=stage/examples/decode_bench
+  R="$OUT/bench.jsonl"
+  : > "$R"
+  H264=bench-clips/h264_1080p30_8M.h264
+  # Issue 14: random access, ours and PyNvVideoCodec's SimpleDecoder, the same indices.
+  for gop in 250 30; do
+    clip=bench-clips/h264_1080p30_5min_gop$gop.mp4
+    BENCH_MD5_OUT="$OUT/ours-md5-gop$gop.json" timeout 240 $B random "$clip" 32 ${SEEDS:-3} | tee -a "$R"
+    timeout 300 python3 bench/pynv_random_access.py "$clip" --count 32 --seeds ${SEEDS:-3} \
+      --md5-out "$OUT/pynv-md5-gop$gop.json" | tee -a "$R"
+  done
+  python3 - "$OUT" <<'PY' | tee -a "$OUT/summary.txt"
+import json, sys, glob
+out = sys.argv[1]
+for gop in (250, 30):
+    try:
+        ours = json.load(open(f"{out}/ours-md5-gop{gop}.json")); pynv = json.load(open(f"{out}/pynv-md5-gop{gop}.json"))
+    except Exception as e:
+        print(f"gop{gop}: md5 comparison unavailable: {e}"); continue
+    o = next(iter(ours.values())); p = next(iter(pynv.values()))
+    same = sum(1 for k in o if p.get(k) == o[k]); print(f"gop{gop}: frames identical to PyNvVideoCodec's: {same}/{len(o)}")
+PY
+  # Issue 14: low latency, and the streaming path against packets loaded before timing.
+  timeout 60 $B latency bench-clips/h264_1080p30_nob.h264 30 | tee -a "$R"
+  for rep in 1 2; do
+    for n in 1 28; do
+      timeout 120 $B throughput $H264 $n | tee -a "$R"
+      BENCH_STREAM=1 timeout 120 $B throughput $H264 $n | tee -a "$R"
+    done
+  done
+  # Issue 13: decode + convert to planar f32, resized output, the kernel alone; PyNv RGBP.
+  for n in 7 28; do
+    timeout 120 $B throughput $H264 $n | tee -a "$R"
+    BENCH_KEEP=rgb timeout 120 $B throughput $H264 $n | tee -a "$R"
+    BENCH_FRAME_STREAM=per-thread BENCH_KEEP=rgb-into timeout 120 $B throughput $H264 $n | tee -a "$R"
+    BENCH_SIZE=640x360 timeout 120 $B throughput $H264 $n | tee -a "$R"
+    BENCH_CROP=420,0,1080,1080 BENCH_SIZE=224x224 timeout 120 $B throughput $H264 $n | tee -a "$R"
+  done
+  timeout 120 python3 bench/pynv_rgb.py $H264 RGBP 7,28 | tee -a "$R"
+  BENCH_FRAME_STREAM=per-thread timeout 120 $B convertkernel $H264 2000 | tee -a "$R"
+  # Issue 12 §7: streams that end must not slow streams that start (H.264; 60 s churn).
+  OUT="$OUT/churn" CLIPS=$H264 REPS=${REPS:-3} CHURN_S=${CHURN_S:-60} bash bench/run-churn-bench.sh \
+    > "$OUT/churn.log" 2>&1
+  cat "$OUT/churn/summary.txt" | tee -a "$OUT/summary.txt"
+  cp "$OUT/churn/churn.jsonl" "$OUT/churn.jsonl" 2>/dev/null
+  rm -rf "$OUT/churn"
+  ;;
+*) echo "usage: scripts/gpu-verify.sh tests|bench" >&2; exit 2 ;;
+esac
