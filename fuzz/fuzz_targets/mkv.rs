@@ -25,7 +25,7 @@ fuzz_target!(|data: &[u8]| {
     let mut streamed = Vec::with_capacity(file.len() + 1);
     streamed.push(mode);
     streamed.extend_from_slice(&file);
-    if let Ok(stream) = ElementaryStream::from_bytes(file, FormatHint::Unknown) {
+    if let Ok(mut stream) = ElementaryStream::from_bytes(file, FormatHint::Unknown) {
         for packet in stream.packets().flatten() {
             std::hint::black_box(packet.data);
         }
