@@ -360,6 +360,7 @@ fn a_batch_holds_frames_of_two_streams_each_in_its_own_colours() {
         assert!(err <= 1e-3, "slot {slot}: {err}");
     }
     // Out of range and wrong-size requests are refused before any launch.
+    streams[0].rewind().unwrap();
     let mut decoder = DecoderBuilder::new(config_for(streams[0].codec(), &streams[0]))
         .build()
         .unwrap();

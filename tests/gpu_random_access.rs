@@ -1,7 +1,8 @@
 //! Exact random access on real hardware: the frame `Decoder::frames_at` hands out for display
 //! index `i` is bit-exact with line `i` of ffmpeg's framemd5 of the whole file, for clips whose
 //! structure breaks naive seeking (open GOP with leading pictures, B-pyramids, interlacing, a
-//! resolution change, VP9 hidden frames, fragmented MP4), for indices in any order, with
+//! resolution change, VP9 hidden frames, fragmented MP4, raw Annex-B and IVF streams), for
+//! indices in any order, with
 //! repeats, and through a pooled decoder; a seek by time lands on the frame shown at that time.
 //!
 //! Run: `cargo test --release --test gpu_random_access -- --include-ignored`.
@@ -14,18 +15,29 @@ use nvcodec_guard::decode::{
 };
 use nvcodec_guard::input::ElementaryStream;
 
-const CLIPS: [&str; 6] = [
+const CLIPS: [&str; 9] = [
     "access/h264_bpyramid_opengop.mp4",
     "access/hevc_opengop.mkv",
     "access/h264_interlaced.mkv",
     "access/h264_reschange.mkv",
     "access/vp9_altref.webm",
     "access/h264_gop30_frag.mp4",
+    // Raw streams, indexed by one scan (display ranks from picture order counts).
+    "h264_640x360_b3.h264",
+    "hevc_640x360_main.hevc",
+    "vp9_640x360_p0.ivf",
 ];
 
-/// The MD5 column of `clip.nv12.framemd5`, in display order.
+/// The MD5 column of `clip.nv12.framemd5` (or, for the raw clips, `clip.framemd5`), in display
+/// order.
 fn reference(clip: &str) -> Vec<String> {
-    let text = std::fs::read_to_string(data(&format!("{clip}.nv12.framemd5"))).unwrap();
+    let nv12 = data(&format!("{clip}.nv12.framemd5"));
+    let path = if nv12.exists() {
+        nv12
+    } else {
+        data(&format!("{clip}.framemd5"))
+    };
+    let text = std::fs::read_to_string(path).unwrap();
     text.lines()
         .filter(|l| !l.starts_with('#') && !l.trim().is_empty())
         .map(|l| l.split(',').nth(5).unwrap().trim().to_owned())

@@ -139,6 +139,7 @@ fn frames_are_complete_for_a_reader_on_an_unrelated_stream() {
     };
     for pass in 0..10 {
         let mut got = Decoded::default();
+        stream.rewind().unwrap();
         for packet in stream.packets() {
             let packet = packet.unwrap();
             for frame in decoder.decode(&packet.data, packet.pts).unwrap() {
@@ -222,6 +223,7 @@ fn frames_ordered_on_a_given_stream_are_complete_for_work_on_it() {
             .unwrap();
     for _ in 0..10 {
         let mut got = Decoded::default();
+        stream.rewind().unwrap();
         decoder
             .decode_stream(&mut stream, |frame| {
                 assert_eq!(frame.stream(), Some(work.raw));
@@ -327,6 +329,7 @@ fn lifecycle_calls_never_overlap_under_churn() {
                     for _ in 0..passes {
                         let mut got = Vec::new();
                         let mut fed = 0;
+                        stream.rewind().unwrap();
                         for packet in stream.packets() {
                             let packet = packet.unwrap();
                             let frames = decoder.decode(&packet.data, packet.pts).unwrap();

@@ -117,13 +117,27 @@ fn every_clip_indexes_every_sample_and_shows_as_many_frames_as_ffmpeg() {
             stream.seek_to_sample(s).unwrap();
             let got = stream.read_sample(&mut buf).unwrap();
             assert_eq!(got, Some(s), "{clip}: the sample read after seeking to {s}");
-            // The first packet after a seek may carry the stream's parameter sets in front
-            // (a decoder starting there needs them); the packet itself follows unchanged.
+            // The first packet after a seek may carry the stream's parameter sets besides (a
+            // decoder starting there needs them); the picture itself is unchanged.
             assert_eq!(
                 pictures(stream.codec(), &buf),
                 pictures(stream.codec(), &packets[s]),
                 "{clip}: packet {s} after a seek"
             );
+            // The packets after it follow in decode order, each naming its own sample.
+            for next in s + 1..packets.len().min(s + 12) {
+                let got = stream.read_sample(&mut buf).unwrap();
+                assert_eq!(
+                    got,
+                    Some(next),
+                    "{clip}: sample {next}, read after a seek to {s}"
+                );
+                assert_eq!(
+                    pictures(stream.codec(), &buf),
+                    pictures(stream.codec(), &packets[next]),
+                    "{clip}: packet {next} after a seek to {s}"
+                );
+            }
         }
     }
 }

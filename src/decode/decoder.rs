@@ -453,6 +453,18 @@ impl Decoder {
     /// # Ok::<(), nvcodec_guard::Error>(())
     /// ```
     pub fn decode(&mut self, packet: &[u8], pts: i64) -> Result<DecodedFrames<'_>> {
+        self.decode_packet(packet, Some(pts))
+    }
+
+    /// [`decode`](Self::decode), with a timestamp or without one (`None`: the packet carries
+    /// none, for pictures that are fed but never shown, so that NVDEC's parser, which hands
+    /// the timestamps it was given to the pictures it shows in increasing order, keeps none
+    /// for them).
+    pub(crate) fn decode_packet(
+        &mut self,
+        packet: &[u8],
+        pts: Option<i64>,
+    ) -> Result<DecodedFrames<'_>> {
         self.check_usable()?;
         self.core.unmap_leaked()?;
         let queued = self.core.pending.borrow().len();
@@ -466,7 +478,11 @@ impl Decoder {
             let size = std::ffi::c_ulong::try_from(packet.len()).map_err(|_| {
                 Error::InvalidInput(format!("packet of {} bytes is too large", packet.len()))
             })?;
-            let mut flags = CUvideopacketflags::CUVID_PKT_TIMESTAMP as u32;
+            let mut flags = if pts.is_some() {
+                CUvideopacketflags::CUVID_PKT_TIMESTAMP as u32
+            } else {
+                0
+            };
             if self.core.config.low_latency {
                 flags |= CUvideopacketflags::CUVID_PKT_ENDOFPICTURE as u32;
             }
@@ -474,7 +490,7 @@ impl Decoder {
                 flags: flags as _,
                 payload_size: size,
                 payload: packet.as_ptr(),
-                timestamp: pts,
+                timestamp: pts.unwrap_or(0),
             };
             self.parse(&mut raw)?;
         }

@@ -164,12 +164,6 @@ impl OwnedFrame {
         self.pts
     }
 
-    /// Replaces the timestamp (random access feeds decode indices and restores the
-    /// container's pts on the copies it hands out).
-    pub(crate) fn set_pts(&mut self, pts: i64) {
-        self.pts = pts;
-    }
-
     /// Size and format.
     pub fn layout(&self) -> FrameLayout {
         self.layout

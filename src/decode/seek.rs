@@ -21,9 +21,14 @@
 //!   run: seek the source to its start, discard the decoder's state (a flush; the parser is
 //!   renewed in an init window, as every parser renewal), feed samples through the run's last
 //!   target, flush, and keep the target frames.
-//! - **Which frame is which**: each packet is fed with its *decode index* as the timestamp the
-//!   decoder carries through to the frame, so a frame names its sample exactly, even where the
-//!   container's timestamps repeat; frames handed out carry the container's pts again.
+//! - **Which frame is which**: by timestamp. NVDEC's parser does not carry a packet's
+//!   timestamp to that packet's picture: it hands the timestamps it was given to the pictures
+//!   it shows, smallest first (seen on an H200, R580: decode indices fed as timestamps came
+//!   back sorted, on other pictures). So each packet is fed with its presentation timestamp,
+//!   which then names its frame; pictures that are never shown are fed without one, and the
+//!   leading pictures of a run's first sync sample, which reference the GOP before it, are
+//!   not fed at all, so every timestamp given belongs to a picture that is shown. Where a
+//!   container repeats a timestamp, frames of equal timestamps are told apart only by order.
 //!
 //! Trade-off: a flush per run costs the frames held back for reordering and one parser renewal
 //! (an init window, microseconds of lock hold) per run; keeping the parser across runs would
@@ -189,39 +194,49 @@ impl Decoder {
             .collect::<Result<Vec<usize>>>()?;
         let keys = sync_samples(index);
         let runs = plan(index, &keys, &targets);
-        // Wanted samples → (their container pts, copies still to make), sorted by sample.
-        let mut wanted: Vec<(usize, i64, usize)> = Vec::with_capacity(targets.len());
-        let mut sorted = targets.clone();
+        let pts_of = |s: usize| index.pts(s).unwrap_or(SampleIndex::NOT_SHOWN);
+        // The timestamps of each run's samples (the index is not at hand while reading).
+        let run_pts: Vec<Vec<i64>> = runs
+            .iter()
+            .map(|r| (r.start..=r.end).map(pts_of).collect())
+            .collect();
+        let target_pts: Vec<i64> = targets.iter().map(|&s| pts_of(s)).collect();
+        // Wanted frames by timestamp → copies to make, sorted by timestamp.
+        let mut wanted: Vec<(i64, usize)> = Vec::with_capacity(targets.len());
+        let mut sorted = target_pts.clone();
         sorted.sort_unstable();
-        for s in sorted {
+        for pts in sorted {
             match wanted.last_mut() {
-                Some(last) if last.0 == s => last.2 += 1,
-                _ => wanted.push((s, index.pts(s).unwrap_or(0), 1)),
+                Some(last) if last.0 == pts => last.1 += 1,
+                _ => wanted.push((pts, 1)),
             }
         }
         let mut got: Vec<Vec<OwnedFrame>> = (0..wanted.len()).map(|_| Vec::new()).collect();
         let mut keep = |frame: Frame<'_>| -> Result<()> {
-            let Ok(sample) = usize::try_from(frame.pts()) else {
-                return Ok(());
-            };
-            if let Ok(at) = wanted.binary_search_by_key(&sample, |w| w.0) {
-                let (_, pts, copies) = wanted[at];
-                while got[at].len() < copies {
-                    let mut owned = frame.copy_to_pool(pool)?;
-                    owned.set_pts(pts);
-                    got[at].push(owned);
+            if let Ok(at) = wanted.binary_search_by_key(&frame.pts(), |w| w.0) {
+                while got[at].len() < wanted[at].1 {
+                    got[at].push(frame.copy_to_pool(pool)?);
                 }
             }
             Ok(())
         };
         self.reset()?;
         let mut packet = Vec::new();
-        for run in &runs {
+        for (run, pts) in runs.iter().zip(&run_pts) {
             source.seek_to_sample(run.start)?;
+            let start_pts = pts.first().copied().unwrap_or(SampleIndex::NOT_SHOWN);
             while let Some(sample) = source.read_sample(&mut packet)? {
-                let timestamp = i64::try_from(sample).unwrap_or(i64::MAX);
-                for frame in self.decode(&packet, timestamp)? {
-                    keep(frame?)?;
+                let Some(&p) = sample.checked_sub(run.start).and_then(|i| pts.get(i)) else {
+                    break; // outside the run: the source did not follow the seek
+                };
+                // Leading pictures of the run's first sync sample reference the GOP before it,
+                // which was not decoded: none is asked for (see `start_for`), so none is fed.
+                let leading = sample > run.start && p != SampleIndex::NOT_SHOWN && p < start_pts;
+                if !leading {
+                    let timestamp = (p != SampleIndex::NOT_SHOWN).then_some(p);
+                    for frame in self.decode_packet(&packet, timestamp)? {
+                        keep(frame?)?;
+                    }
                 }
                 if sample >= run.end {
                     break;
@@ -233,17 +248,15 @@ impl Decoder {
         }
         // Requests in their order; repeats take the copies made for them.
         let mut out = Vec::with_capacity(targets.len());
-        for (&display, &sample) in display_indices.iter().zip(&targets) {
-            let at = wanted.binary_search_by_key(&sample, |w| w.0).map_err(|_| {
-                Error::FrameNotDecoded {
+        for ((&display, &sample), pts) in display_indices.iter().zip(&targets).zip(&target_pts) {
+            let frame = wanted
+                .binary_search_by_key(pts, |w| w.0)
+                .ok()
+                .and_then(|at| got[at].pop())
+                .ok_or(Error::FrameNotDecoded {
                     index: display,
                     sample,
-                }
-            })?;
-            let frame = got[at].pop().ok_or(Error::FrameNotDecoded {
-                index: display,
-                sample,
-            })?;
+                })?;
             out.push(frame);
         }
         Ok(out)

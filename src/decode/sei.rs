@@ -60,12 +60,12 @@ pub struct ContentLightLevel {
     pub max_frame_average: u16,
 }
 
-fn be16(b: &[u8], at: usize) -> Option<u16> {
-    Some(u16::from_be_bytes([*b.get(at)?, *b.get(at + 1)?]))
+fn le16(b: &[u8], at: usize) -> Option<u16> {
+    Some(u16::from_le_bytes([*b.get(at)?, *b.get(at + 1)?]))
 }
 
-fn be32(b: &[u8], at: usize) -> Option<u32> {
-    Some(u32::from_be_bytes([
+fn le32(b: &[u8], at: usize) -> Option<u32> {
+    Some(u32::from_le_bytes([
         *b.get(at)?,
         *b.get(at + 1)?,
         *b.get(at + 2)?,
@@ -92,29 +92,34 @@ impl SeiMessage {
         &self.payload
     }
 
-    /// The mastering display colour volume, if this is one (24 bytes, big-endian).
+    /// The mastering display colour volume, if this is one. NVDEC hands this message over
+    /// parsed, as its `SEIMASTERINGDISPLAYINFO` (24 bytes, host byte order): the three `x`,
+    /// then the three `y` of the primaries, the white point's `x` and `y`, then the maximum and
+    /// minimum luminance (seen on an H200, driver R580: the coded big-endian layout read as
+    /// such gave nonsense).
     pub fn mastering_display(&self) -> Option<MasteringDisplay> {
         if self.payload_type != SEI_MASTERING_DISPLAY {
             return None;
         }
         let p = &self.payload;
-        let xy = |i: usize| Some((be16(p, 4 * i)?, be16(p, 4 * i + 2)?));
+        let xy = |i: usize| Some((le16(p, 2 * i)?, le16(p, 6 + 2 * i)?));
         Some(MasteringDisplay {
             primaries: [xy(0)?, xy(1)?, xy(2)?],
-            white_point: xy(3)?,
-            max_luminance: be32(p, 16)?,
-            min_luminance: be32(p, 20)?,
+            white_point: (le16(p, 12)?, le16(p, 14)?),
+            max_luminance: le32(p, 16)?,
+            min_luminance: le32(p, 20)?,
         })
     }
 
-    /// The content light level, if this is one (4 bytes, big-endian).
+    /// The content light level, if this is one: NVDEC's parsed `SEICONTENTLIGHTLEVELINFO`
+    /// (MaxCLL, MaxFALL as host-order `u16`, then 4 reserved bytes).
     pub fn content_light_level(&self) -> Option<ContentLightLevel> {
         if self.payload_type != SEI_CONTENT_LIGHT_LEVEL {
             return None;
         }
         Some(ContentLightLevel {
-            max_content: be16(&self.payload, 0)?,
-            max_frame_average: be16(&self.payload, 2)?,
+            max_content: le16(&self.payload, 0)?,
+            max_frame_average: le16(&self.payload, 2)?,
         })
     }
 
@@ -179,21 +184,25 @@ mod tests {
     use super::*;
 
     #[test]
-    fn hdr10_mastering_display_and_light_level_read_as_coded() {
+    fn hdr10_mastering_display_and_light_level_read_as_nvdec_hands_them_over() {
         // x265 --master-display G(13250,34500)B(7500,3000)R(34000,16000)WP(15635,16450)L(10000000,1)
+        // as NVDEC's SEIMASTERINGDISPLAYINFO: x[3], y[3], white x, white y, max, min.
         let mut p = Vec::new();
-        for v in [13250u16, 34500, 7500, 3000, 34000, 16000, 15635, 16450] {
-            p.extend_from_slice(&v.to_be_bytes());
+        for v in [13250u16, 7500, 34000, 34500, 3000, 16000, 15635, 16450] {
+            p.extend_from_slice(&v.to_le_bytes());
         }
-        p.extend_from_slice(&10_000_000u32.to_be_bytes());
-        p.extend_from_slice(&1u32.to_be_bytes());
+        p.extend_from_slice(&10_000_000u32.to_le_bytes());
+        p.extend_from_slice(&1u32.to_le_bytes());
         let md = SeiMessage::new(SEI_MASTERING_DISPLAY, p)
             .mastering_display()
             .unwrap();
         assert_eq!(md.primaries, [(13250, 34500), (7500, 3000), (34000, 16000)]);
         assert_eq!(md.white_point, (15635, 16450));
         assert_eq!((md.max_luminance, md.min_luminance), (10_000_000, 1));
-        let cll = SeiMessage::new(SEI_CONTENT_LIGHT_LEVEL, vec![0x03, 0xE8, 0x01, 0x90]);
+        let cll = SeiMessage::new(
+            SEI_CONTENT_LIGHT_LEVEL,
+            vec![0xE8, 0x03, 0x90, 0x01, 0, 0, 0, 0],
+        );
         let cll = cll.content_light_level().unwrap();
         assert_eq!((cll.max_content, cll.max_frame_average), (1000, 400));
         // Short payloads and other types are None, never a panic.

@@ -56,13 +56,16 @@ pub fn md5_hex(bytes: &[u8]) -> String {
     digest.iter().map(|b| format!("{b:02x}")).collect()
 }
 
-/// Feeds every packet of `stream` and flushes, collecting hashes (and pixels if asked).
+/// Feeds every packet of `stream` from its first and flushes, collecting hashes (and pixels if
+/// asked).
 pub fn decode_stream(
     decoder: &mut Decoder,
     stream: &mut ElementaryStream,
     keep_pixels: bool,
     out: &mut Decoded,
 ) {
+    // From the first packet, whatever was read of the stream before.
+    stream.rewind().expect("rewind");
     let collect = |frame: nvcodec_guard::decode::Frame<'_>, out: &mut Decoded| {
         let bytes = frame.to_vec().expect("copy frame to host");
         out.frames.push(RefFrame {
