@@ -664,23 +664,50 @@ fn median(mut xs: Vec<f64>) -> f64 {
 }
 
 fn random_access(clip: &str, count: usize, seeds: u64) -> nvcodec_guard::Result<String> {
-    use nvcodec_guard::decode::DisplayOrder;
+    use nvcodec_guard::decode::{DisplayOrder, OwnedFrame, frames_at_parallel};
     use nvcodec_guard::input::RandomAccessSource;
+    // BENCH_DECODERS=k: frames_at_parallel on k decoders (k NVDEC engines busy at once).
+    let k: usize = std::env::var("BENCH_DECODERS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(1)
+        .max(1);
+    let build = |codec: Codec| {
+        (0..k)
+            .map(|_| {
+                DecoderBuilder::new(DecoderConfig::new(codec).with_max_size(1920, 1088)).build()
+            })
+            .collect::<nvcodec_guard::Result<Vec<Decoder>>>()
+    };
+    let fetch = |decoders: &mut Vec<Decoder>,
+                 stream: &mut ElementaryStream,
+                 indices: &[usize],
+                 pool: &DeviceFramePool|
+     -> nvcodec_guard::Result<Vec<OwnedFrame>> {
+        if decoders.len() == 1 {
+            decoders[0].frames_at(stream, indices, pool)
+        } else {
+            frames_at_parallel(decoders, || ElementaryStream::open(clip), indices, pool)
+        }
+    };
     let t_open = Instant::now();
     let mut stream = ElementaryStream::open(clip)?;
     let frames = DisplayOrder::new(stream.sample_index()?)?.len();
-    let mut decoder =
-        DecoderBuilder::new(DecoderConfig::new(stream.codec()).with_max_size(1920, 1088))
-            .build()?;
+    let mut decoders = build(stream.codec())?;
     let open_s = t_open.elapsed().as_secs_f64();
-    let pool = DeviceFramePool::new(decoder.context());
-    drop(decoder.frames_at(&mut stream, &random_indices(1000, count, frames), &pool)?);
+    let pool = DeviceFramePool::new(decoders[0].context());
+    drop(fetch(
+        &mut decoders,
+        &mut stream,
+        &random_indices(1000, count, frames),
+        &pool,
+    )?);
     let mut warm = Vec::new();
     let mut md5s = Vec::new();
     for seed in 0..seeds {
         let indices = random_indices(seed, count, frames);
         let t0 = Instant::now();
-        let got = decoder.frames_at(&mut stream, &indices, &pool)?;
+        let got = fetch(&mut decoders, &mut stream, &indices, &pool)?;
         warm.push(t0.elapsed().as_secs_f64());
         if seed == 0 {
             for (i, frame) in indices.iter().zip(&got) {
@@ -688,24 +715,22 @@ fn random_access(clip: &str, count: usize, seeds: u64) -> nvcodec_guard::Result<
             }
         }
     }
-    drop(decoder);
+    drop(decoders);
     let mut cold = Vec::new();
     for seed in 0..seeds {
         let indices = random_indices(seed, count, frames);
         let t0 = Instant::now();
         let mut stream = ElementaryStream::open(clip)?;
-        let mut decoder =
-            DecoderBuilder::new(DecoderConfig::new(stream.codec()).with_max_size(1920, 1088))
-                .build()?;
-        let pool = DeviceFramePool::new(decoder.context());
-        drop(decoder.frames_at(&mut stream, &indices, &pool)?);
+        let mut decoders = build(stream.codec())?;
+        let pool = DeviceFramePool::new(decoders[0].context());
+        drop(fetch(&mut decoders, &mut stream, &indices, &pool)?);
         cold.push(t0.elapsed().as_secs_f64());
     }
     if let Ok(path) = std::env::var("BENCH_MD5_OUT") {
         std::fs::write(path, format!("{{\"{clip}\":{{{}}}}}", md5s.join(",")))?;
     }
     Ok(format!(
-        r#"{{"tool":"nvcodec-guard","mode":"random","clip":"{clip}","frames":{frames},"count":{count},"open_s":{open_s:.4},"warm_s":{warm:?},"warm_median_s":{:.4},"cold_s":{cold:?},"cold_median_s":{:.4}}}"#,
+        r#"{{"tool":"nvcodec-guard","mode":"random","decoders":{k},"clip":"{clip}","frames":{frames},"count":{count},"open_s":{open_s:.4},"warm_s":{warm:?},"warm_median_s":{:.4},"cold_s":{cold:?},"cold_median_s":{:.4}}}"#,
         median(warm.clone()),
         median(cold.clone())
     ))

@@ -12,6 +12,7 @@ mod common;
 use common::{data, md5_hex};
 use nvcodec_guard::decode::{
     DecoderBuilder, DecoderConfig, DecoderPool, DecoderSpec, DeviceFramePool, PoolConfig,
+    frames_at_parallel,
 };
 use nvcodec_guard::input::ElementaryStream;
 
@@ -185,6 +186,34 @@ fn frames_at_through_a_pooled_decoder_are_exact() {
         let frames = decoder
             .frames_at(&mut stream, &indices, &frames_pool)
             .unwrap();
+        for (&i, frame) in indices.iter().zip(&frames) {
+            assert_eq!(
+                md5_hex(&frame.to_vec().unwrap()),
+                want[i],
+                "{clip}: index {i}"
+            );
+        }
+    }
+}
+
+#[test]
+#[ignore = "needs an NVIDIA GPU"]
+fn frames_at_on_several_decoders_equal_ffmpegs_frames() {
+    for clip in CLIPS {
+        let want = reference(clip);
+        let codec = ElementaryStream::open(data(clip)).unwrap().codec();
+        let mut decoders = (0..4)
+            .map(|_| {
+                DecoderBuilder::new(DecoderConfig::new(codec).with_max_size(1920, 1088)).build()
+            })
+            .collect::<Result<Vec<_>, _>>()
+            .unwrap();
+        let pool = DeviceFramePool::new(decoders[0].context());
+        let mut indices = random_indices(11, 40, want.len());
+        indices.push(indices[0]);
+        let open = || ElementaryStream::open(data(clip));
+        let frames = frames_at_parallel(&mut decoders, open, &indices, &pool).unwrap();
+        assert_eq!(frames.len(), indices.len());
         for (&i, frame) in indices.iter().zip(&frames) {
             assert_eq!(
                 md5_hex(&frame.to_vec().unwrap()),

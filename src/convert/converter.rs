@@ -91,7 +91,7 @@ impl Converter {
     /// (inside an init window, waited for at most 30 s).
     ///
     /// # Errors
-    /// [`Error::InitLockTimeout`]; [`Error::Cuda`] naming `cuModuleLoadData` (e.g.
+    /// [`Error::InitLockTimeout`]; [`Error::Driver`] naming `cuModuleLoadData` (e.g.
     /// `CUDA_ERROR_UNSUPPORTED_PTX_VERSION` on a driver older than the PTX, see the README)
     /// or `cuModuleGetFunction`.
     pub fn new(context: &Context) -> Result<Converter> {
@@ -125,7 +125,7 @@ impl Converter {
     /// is too small or misaligned for the value type, `dst` or the frame belongs to another
     /// context, or the normalisation is invalid; [`Error::Unsupported`] for a stream matrix
     /// the converter cannot apply (override it with
-    /// [`ConvertSpec::with_matrix`]); [`Error::Cuda`] if the launch fails.
+    /// [`ConvertSpec::with_matrix`]); [`Error::Driver`] if the launch fails.
     pub fn convert_into(
         &self,
         frame: &Frame<'_>,

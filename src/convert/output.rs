@@ -149,7 +149,7 @@ impl RgbFrame {
     /// Copies the picture to host memory.
     ///
     /// # Errors
-    /// [`Error::Cuda`] if the copy fails.
+    /// [`Error::Driver`] if the copy fails.
     pub fn to_vec(&self) -> Result<Vec<u8>> {
         self.buffer.to_vec()
     }
@@ -198,7 +198,7 @@ impl RgbBatch {
     /// Allocates a batch of `count` pictures of `width × height` in `context`.
     ///
     /// # Errors
-    /// [`Error::InvalidConfig`] for a zero or overflowing size; [`Error::Cuda`] if the
+    /// [`Error::InvalidConfig`] for a zero or overflowing size; [`Error::Driver`] if the
     /// allocation fails.
     pub fn new(
         context: &Context,
@@ -244,7 +244,7 @@ impl RgbBatch {
     /// Copies the whole batch to host memory.
     ///
     /// # Errors
-    /// [`Error::Cuda`] if the copy fails.
+    /// [`Error::Driver`] if the copy fails.
     pub fn to_vec(&self) -> Result<Vec<u8>> {
         self.buffer.to_vec()
     }

@@ -56,7 +56,7 @@ impl<'a> EnqueuedWork<'a> {
     /// Waits for everything enqueued so far.
     ///
     /// # Errors
-    /// [`crate::Error::Cuda`] naming `cuStreamSynchronize` if the wait fails (an earlier
+    /// [`crate::Error::Driver`] naming `cuStreamSynchronize` if the wait fails (an earlier
     /// copy failed on the device, or the context is broken).
     pub(crate) fn wait(mut self) -> Result<()> {
         self.pending = false;

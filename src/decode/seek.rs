@@ -181,40 +181,24 @@ impl Decoder {
         display_indices: &[usize],
         pool: &DeviceFramePool,
     ) -> Result<Vec<OwnedFrame>> {
-        let index = source.sample_index()?;
-        let order = DisplayOrder::new(index)?;
-        let targets = display_indices
-            .iter()
-            .map(|&d| {
-                order.sample(d).ok_or(Error::FrameOutOfRange {
-                    index: d,
-                    frames: order.len(),
-                })
-            })
-            .collect::<Result<Vec<usize>>>()?;
-        let keys = sync_samples(index);
-        let runs = plan(index, &keys, &targets);
-        let pts_of = |s: usize| index.pts(s).unwrap_or(SampleIndex::NOT_SHOWN);
-        // The timestamps of each run's samples (the index is not at hand while reading).
-        let run_pts: Vec<Vec<i64>> = runs
-            .iter()
-            .map(|r| (r.start..=r.end).map(pts_of).collect())
-            .collect();
-        let target_pts: Vec<i64> = targets.iter().map(|&s| pts_of(s)).collect();
-        // Wanted frames by timestamp → copies to make, sorted by timestamp.
-        let mut wanted: Vec<(i64, usize)> = Vec::with_capacity(targets.len());
-        let mut sorted = target_pts.clone();
-        sorted.sort_unstable();
-        for pts in sorted {
-            match wanted.last_mut() {
-                Some(last) if last.0 == pts => last.1 += 1,
-                _ => wanted.push((pts, 1)),
-            }
-        }
-        let mut got: Vec<Vec<OwnedFrame>> = (0..wanted.len()).map(|_| Vec::new()).collect();
+        let plan = Plan::new(source.sample_index()?, display_indices)?;
+        let mut got = plan.empty_results();
+        self.decode_runs(source, &plan, &plan.runs, pool, &mut got)?;
+        plan.in_request_order(got)
+    }
+
+    /// Feeds `runs` of `plan` and keeps the wanted frames in `got` (by wanted timestamp).
+    fn decode_runs(
+        &mut self,
+        source: &mut impl RandomAccessSource,
+        plan: &Plan,
+        runs: &[RunPts],
+        pool: &DeviceFramePool,
+        got: &mut [Vec<OwnedFrame>],
+    ) -> Result<()> {
         let mut keep = |frame: Frame<'_>| -> Result<()> {
-            if let Ok(at) = wanted.binary_search_by_key(&frame.pts(), |w| w.0) {
-                while got[at].len() < wanted[at].1 {
+            if let Ok(at) = plan.wanted.binary_search_by_key(&frame.pts(), |w| w.0) {
+                while got[at].len() < plan.wanted[at].1 {
                     got[at].push(frame.copy_to_pool(pool)?);
                 }
             }
@@ -222,7 +206,7 @@ impl Decoder {
         };
         self.reset()?;
         let mut packet = Vec::new();
-        for (run, pts) in runs.iter().zip(&run_pts) {
+        for RunPts { run, pts } in runs {
             source.seek_to_sample(run.start)?;
             let start_pts = pts.first().copied().unwrap_or(SampleIndex::NOT_SHOWN);
             while let Some(sample) = source.read_sample(&mut packet)? {
@@ -246,20 +230,7 @@ impl Decoder {
                 keep(frame?)?;
             }
         }
-        // Requests in their order; repeats take the copies made for them.
-        let mut out = Vec::with_capacity(targets.len());
-        for ((&display, &sample), pts) in display_indices.iter().zip(&targets).zip(&target_pts) {
-            let frame = wanted
-                .binary_search_by_key(pts, |w| w.0)
-                .ok()
-                .and_then(|at| got[at].pop())
-                .ok_or(Error::FrameNotDecoded {
-                    index: display,
-                    sample,
-                })?;
-            out.push(frame);
-        }
-        Ok(out)
+        Ok(())
     }
 
     /// Decodes the frame shown at or first after `pts` (in the track's time base), as
@@ -288,6 +259,178 @@ impl Decoder {
             sample: order.sample(display).unwrap_or(0),
         })
     }
+}
+
+/// A run with the timestamps of its samples (the index is not at hand while reading).
+#[derive(Debug, Clone)]
+struct RunPts {
+    run: Run,
+    pts: Vec<i64>,
+}
+
+/// What one `frames_at` call decodes: its runs, and the frames it wants, by timestamp.
+#[derive(Debug)]
+struct Plan {
+    runs: Vec<RunPts>,
+    /// Wanted timestamps → copies to make, sorted by timestamp.
+    wanted: Vec<(i64, usize)>,
+    /// Per request: (display index, sample, timestamp).
+    requests: Vec<(usize, usize, i64)>,
+}
+
+impl Plan {
+    fn new(index: &SampleIndex, display_indices: &[usize]) -> Result<Self> {
+        let order = DisplayOrder::new(index)?;
+        let pts_of = |s: usize| index.pts(s).unwrap_or(SampleIndex::NOT_SHOWN);
+        let requests = display_indices
+            .iter()
+            .map(|&d| {
+                let s = order.sample(d).ok_or(Error::FrameOutOfRange {
+                    index: d,
+                    frames: order.len(),
+                })?;
+                Ok((d, s, pts_of(s)))
+            })
+            .collect::<Result<Vec<_>>>()?;
+        let targets: Vec<usize> = requests.iter().map(|r| r.1).collect();
+        let runs = plan(index, &sync_samples(index), &targets)
+            .into_iter()
+            .map(|run| RunPts {
+                pts: (run.start..=run.end).map(pts_of).collect(),
+                run,
+            })
+            .collect();
+        let mut sorted: Vec<i64> = requests.iter().map(|r| r.2).collect();
+        sorted.sort_unstable();
+        let mut wanted: Vec<(i64, usize)> = Vec::with_capacity(sorted.len());
+        for pts in sorted {
+            match wanted.last_mut() {
+                Some(last) if last.0 == pts => last.1 += 1,
+                _ => wanted.push((pts, 1)),
+            }
+        }
+        Ok(Self {
+            runs,
+            wanted,
+            requests,
+        })
+    }
+
+    fn empty_results(&self) -> Vec<Vec<OwnedFrame>> {
+        (0..self.wanted.len()).map(|_| Vec::new()).collect()
+    }
+
+    /// The frames in request order; repeats take the copies made for them.
+    fn in_request_order(&self, mut got: Vec<Vec<OwnedFrame>>) -> Result<Vec<OwnedFrame>> {
+        self.requests
+            .iter()
+            .map(|&(index, sample, pts)| {
+                self.wanted
+                    .binary_search_by_key(&pts, |w| w.0)
+                    .ok()
+                    .and_then(|at| got[at].pop())
+                    .ok_or(Error::FrameNotDecoded { index, sample })
+            })
+            .collect()
+    }
+
+    /// The runs split among `n` decoders, longest first to the least loaded (by samples).
+    fn split(&self, n: usize) -> Vec<Vec<RunPts>> {
+        let mut order: Vec<&RunPts> = self.runs.iter().collect();
+        order.sort_by_key(|r| std::cmp::Reverse(r.pts.len()));
+        let mut shares: Vec<(usize, Vec<RunPts>)> =
+            (0..n.max(1)).map(|_| (0, Vec::new())).collect();
+        for run in order {
+            if let Some(least) = shares.iter_mut().min_by_key(|s| s.0) {
+                least.0 += run.pts.len();
+                least.1.push(run.clone());
+            }
+        }
+        // Each decoder reads its runs in file order.
+        shares
+            .into_iter()
+            .map(|(_, mut runs)| {
+                runs.sort_by_key(|r| r.run.start);
+                runs
+            })
+            .collect()
+    }
+}
+
+/// [`Decoder::frames_at`] on several decoders at once: the runs (GOP stretches) are shared
+/// among `decoders`, each reading its own source from `open_source`, one thread each. NVDEC
+/// has several engines (7 on an H100/H200) and one decoder keeps one busy, so with that many
+/// decoders a request spanning many GOPs takes about that many times less; each GOP is still
+/// decoded once. Frames come back in request order, as from `frames_at`.
+///
+/// # Errors
+/// As [`Decoder::frames_at`]; the first error of any decoder (the others finish their runs).
+///
+/// # Examples
+/// ```no_run
+/// use nvcodec_guard::decode::{frames_at_parallel, DecoderBuilder, DecoderConfig, DeviceFramePool};
+/// use nvcodec_guard::input::ElementaryStream;
+///
+/// let open = || ElementaryStream::open("clip.mp4");
+/// let codec = open()?.codec();
+/// let mut decoders = (0..7)
+///     .map(|_| DecoderBuilder::new(DecoderConfig::new(codec)).build())
+///     .collect::<Result<Vec<_>, _>>()?;
+/// let pool = DeviceFramePool::new(decoders[0].context());
+/// let frames = frames_at_parallel(&mut decoders, open, &[4000, 17, 8990], &pool)?;
+/// # Ok::<(), nvcodec_guard::Error>(())
+/// ```
+pub fn frames_at_parallel<S: RandomAccessSource + Send>(
+    decoders: &mut [Decoder],
+    open_source: impl Fn() -> Result<S> + Sync,
+    display_indices: &[usize],
+    pool: &DeviceFramePool,
+) -> Result<Vec<OwnedFrame>> {
+    let mut first = open_source()?;
+    let plan = Plan::new(first.sample_index()?, display_indices)?;
+    let shares = plan.split(decoders.len());
+    let mut sources = vec![Some(first)];
+    let (plan_ref, open_ref) = (&plan, &open_source);
+    let results: Vec<Result<Vec<Vec<OwnedFrame>>>> = std::thread::scope(|scope| {
+        let handles: Vec<_> = decoders
+            .iter_mut()
+            .zip(shares)
+            .filter(|(_, runs)| !runs.is_empty())
+            .map(|(decoder, runs)| {
+                let source = sources.pop().flatten();
+                scope.spawn(move || {
+                    let mut source = match source {
+                        Some(source) => source,
+                        None => {
+                            let mut source = open_ref()?;
+                            source.sample_index()?;
+                            source
+                        }
+                    };
+                    let mut got = plan_ref.empty_results();
+                    decoder.decode_runs(&mut source, plan_ref, &runs, pool, &mut got)?;
+                    Ok(got)
+                })
+            })
+            .collect();
+        handles
+            .into_iter()
+            .map(|h| {
+                h.join().unwrap_or_else(|_| {
+                    Err(Error::Internal {
+                        what: "a frames_at_parallel thread panicked",
+                    })
+                })
+            })
+            .collect()
+    });
+    let mut got = plan.empty_results();
+    for result in results {
+        for (slot, frames) in got.iter_mut().zip(result?) {
+            slot.extend(frames);
+        }
+    }
+    plan.in_request_order(got)
 }
 
 #[cfg(test)]
@@ -388,6 +531,24 @@ mod tests {
         // run for sample 9 (starting at 7) lies inside it.
         let runs = plan(&idx, &keys, &[9, 11]);
         assert_eq!(runs, vec![Run { start: 0, end: 11 }]);
+    }
+
+    #[test]
+    fn runs_are_shared_among_decoders_each_reading_in_file_order() {
+        let idx = closed_gops();
+        // Display 0 (GOP 1) and display 9 and 12 (GOP 2): two runs for two decoders.
+        let plan = Plan::new(&idx, &[12, 0, 9]).unwrap();
+        assert_eq!(plan.runs.len(), 2);
+        let shares = plan.split(2);
+        assert_eq!(shares.iter().map(Vec::len).collect::<Vec<_>>(), vec![1, 1]);
+        let one = plan.split(1);
+        let starts: Vec<usize> = one[0].iter().map(|r| r.run.start).collect();
+        assert_eq!(
+            starts,
+            vec![0, 7],
+            "one decoder reads its runs in file order"
+        );
+        assert_eq!(plan.split(5).iter().filter(|s| !s.is_empty()).count(), 2);
     }
 
     #[test]

@@ -10,7 +10,7 @@ use super::SampleIndex;
 use crate::Result;
 
 /// A source of packets with a sample index and random access by sample: what
-/// [`Decoder::frames_at`](super::Decoder::frames_at) reads from.
+/// [`Decoder::frames_at`](crate::decode::Decoder::frames_at) reads from.
 ///
 /// Implemented by [`ElementaryStream`](super::ElementaryStream) for inputs with an index
 /// (MP4, Matroska/WebM, and raw streams once scanned); implement it for a demuxer of your own.
