@@ -48,24 +48,44 @@ bench)
   R="$OUT/bench.jsonl"
   : > "$R"
   H264=bench-clips/h264_1080p30_8M.h264
-  # Issue 14: random access, ours and PyNvVideoCodec's SimpleDecoder, the same indices.
-  for gop in 250 30; do
-    clip=bench-clips/h264_1080p30_5min_gop$gop.mp4
-    BENCH_MD5_OUT="$OUT/ours-md5-gop$gop.json" timeout 240 $B random "$clip" 32 ${SEEDS:-3} | tee -a "$R"
-    timeout 300 python3 bench/pynv_random_access.py "$clip" --count 32 --seeds ${SEEDS:-3} \
-      --md5-out "$OUT/pynv-md5-gop$gop.json" | tee -a "$R"
-  done
-  python3 - "$OUT" <<'PY' | tee -a "$OUT/summary.txt"
-import json, sys, glob
+  # Issue 14: random access, ours (one decoder, and 7 at once) and PyNvVideoCodec's
+  # SimpleDecoder, the same indices; seed 0's frames checked against ffmpeg's framemd5 of the
+  # whole clip (bench-clips/CLIP.framemd5, made beside the clips) where present.
+  random_access() {
+    for gop in 250 30; do
+      clip=bench-clips/h264_1080p30_5min_gop$gop.mp4
+      for k in 1 7; do
+        BENCH_DECODERS=$k BENCH_MD5_OUT="$OUT/ours$k-md5-gop$gop.json" timeout 240 $B random "$clip" 32 ${SEEDS:-3} | tee -a "$R"
+      done
+      timeout 300 python3 bench/pynv_random_access.py "$clip" --count 32 --seeds ${SEEDS:-3} \
+        --md5-out "$OUT/pynv-md5-gop$gop.json" | tee -a "$R"
+    done
+    python3 - "$OUT" <<'PY' | tee -a "$OUT/summary.txt"
+import json, os, sys
 out = sys.argv[1]
 for gop in (250, 30):
-    try:
-        ours = json.load(open(f"{out}/ours-md5-gop{gop}.json")); pynv = json.load(open(f"{out}/pynv-md5-gop{gop}.json"))
-    except Exception as e:
-        print(f"gop{gop}: md5 comparison unavailable: {e}"); continue
-    o = next(iter(ours.values())); p = next(iter(pynv.values()))
-    same = sum(1 for k in o if p.get(k) == o[k]); print(f"gop{gop}: frames identical to PyNvVideoCodec's: {same}/{len(o)}")
+    clip = f"bench-clips/h264_1080p30_5min_gop{gop}.mp4"
+    ref = {}
+    if os.path.exists(clip + ".framemd5"):
+        lines = [l for l in open(clip + ".framemd5") if not l.startswith("#") and l.strip()]
+        ref = {str(i): l.split(",")[5].strip() for i, l in enumerate(lines)}
+    for who in ("ours1", "ours7", "pynv"):
+        try:
+            got = next(iter(json.load(open(f"{out}/{who}-md5-gop{gop}.json")).values()))
+        except Exception as e:
+            print(f"gop{gop} {who}: no md5s ({e})"); continue
+        if ref:
+            same = sum(1 for k, v in got.items() if ref.get(k) == v)
+            print(f"gop{gop} {who}: {same}/{len(got)} frames equal to ffmpeg's at their index")
 PY
+  }
+  keep_md5s() { # one file for all (the device tool brings back at most 8)
+    for f in "$OUT"/*-md5-*.json; do echo "$(basename "$f") $(cat "$f")"; done > "$OUT/md5s.txt"
+    rm -f "$OUT"/*-md5-*.json
+  }
+  if [[ ${ONLY:-} == random ]]; then random_access; keep_md5s; exit 0; fi
+  random_access
+  keep_md5s
   # Issue 12 §7: streams that end must not slow streams that start (H.264; 60 s churn).
   OUT="$OUT/churn" CLIPS=$H264 REPS=${REPS:-3} CHURN_S=${CHURN_S:-60} bash bench/run-churn-bench.sh \
     > "$OUT/churn.log" 2>&1
