@@ -52,12 +52,12 @@ const PER_THREAD_STREAM: usize = 0x2;
 /// use nvcodec_guard::decode::{DecoderBuilder, DecoderConfig};
 /// use nvcodec_guard::input::ElementaryStream;
 ///
-/// let stream = ElementaryStream::open("tests/data/h264_640x360_b3.h264")?;
+/// let mut stream = ElementaryStream::open("tests/data/h264_640x360_b3.h264")?;
 /// let mut decoder = DecoderBuilder::new(DecoderConfig::new(stream.codec())).build()?;
 /// let converter = Converter::new(decoder.context())?;
 /// let pool = RgbFramePool::new(decoder.context());
 /// let spec = ConvertSpec::new(RgbLayout::PlanarRgb, SampleType::F32);
-/// decoder.decode_stream(&stream, |frame| {
+/// decoder.decode_stream(&mut stream, |frame| {
 ///     let rgb = converter.convert_to_pool(&frame, &spec, &pool)?; // 3×H×W f32, complete
 ///     println!("{}x{} {} bytes", rgb.width(), rgb.height(), rgb.len());
 ///     Ok(())
