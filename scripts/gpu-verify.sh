@@ -54,7 +54,7 @@ bench)
   random_access() {
     for gop in 250 30; do
       clip=bench-clips/h264_1080p30_5min_gop$gop.mp4
-      for k in 1 7; do
+      for k in ${RANDOM_DECODERS:-1 7}; do
         BENCH_DECODERS=$k BENCH_MD5_OUT="$OUT/ours$k-md5-gop$gop.json" timeout 240 $B random "$clip" 32 ${SEEDS:-3} | tee -a "$R"
       done
       timeout 300 python3 bench/pynv_random_access.py "$clip" --count 32 --seeds ${SEEDS:-3} \
@@ -111,5 +111,24 @@ PY
   timeout 120 python3 bench/pynv_rgb.py $H264 RGBP 7,28 | tee -a "$R"
   BENCH_FRAME_STREAM=per-thread timeout 120 $B convertkernel $H264 2000 | tee -a "$R"
   ;;
-*) echo "usage: scripts/gpu-verify.sh tests|bench" >&2; exit 2 ;;
+memory)
+  # Issue 14: peak resident memory decoding a >= 2 GB file through the streaming path against
+  # a 10 MB one (the 1080p clip repeated 200 times as one Annex-B stream, made here).
+  machine
+  big=/tmp/h264_2GB.h264
+  for i in $(seq 200); do cat bench-clips/h264_1080p30_8M.h264; done > "$big"
+  for clip in bench-clips/h264_1080p30_8M.h264 "$big"; do
+    python3 - "$clip" <<'PY' | tee -a "$OUT/summary.txt"
+import os, resource, subprocess, sys, time
+clip = sys.argv[1]
+t = time.time()
+p = subprocess.run(["stage/examples/decode", clip], capture_output=True, text=True)
+rss = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+print(f"{clip}: {os.path.getsize(clip) / 1e6:.1f} MB decoded in {time.time() - t:.1f} s, exit {p.returncode}, "
+      f"peak RSS {rss / 1024:.1f} MiB; {p.stderr.strip().splitlines()[-1][:160] if p.stderr.strip() else ''}")
+PY
+  done
+  rm -f "$big"
+  ;;
+*) echo "usage: scripts/gpu-verify.sh tests|bench|memory" >&2; exit 2 ;;
 esac
