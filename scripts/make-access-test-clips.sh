@@ -7,7 +7,11 @@
 #   hevc_opengop.mkv            x265, open GOP (CRA + RASL leading pictures), key frame every 24
 #   h264_interlaced.mkv         x264 interlaced (MBAFF, top field first), woven frames
 #   h264_reschange.mkv          three x264 segments concatenated: 320x240 -> 160x120 -> 480x360
-#   vp9_altref.webm             libvpx-vp9 with alt-ref (hidden) frames, key frame every 30
+#   vp9_altref.webm             libvpx-vp9, two-pass with alt-ref (hidden) frames inside
+#                               superframes, key frame every 30
+#   vp9_altref.ivf              the same packets in IVF (raw, indexed by one scan)
+#   vp8_altref.ivf              libvpx VP8, two-pass with alt-ref frames stored as packets of
+#                               their own that are never shown (ffmpeg outputs no frame for them)
 #   h264_gop30_frag.mp4         fragmented MP4 (a fragment per GOP), B-frames
 # Existing files are kept unless FORCE=1.
 set -euo pipefail
@@ -40,11 +44,23 @@ if [[ "${FORCE:-0}" == 1 || ! -s "$OUT/h264_reschange.mkv" ]]; then
   "${FF[@]}" -f concat -safe 0 -i "$tmp/list.txt" -c copy "$OUT/h264_reschange.mkv"
   rm -rf "$tmp"
 fi
-make vp9_altref.webm "${SRC[@]}" -frames:v 120 -c:v libvpx-vp9 -b:v 300k -g 30 -auto-alt-ref 1 \
-  -lag-in-frames 16 -deadline good -cpu-used 4
+two_pass() { # name, then ffmpeg output args: libvpx places alt-ref frames only in two-pass mode
+  local name=$1; shift
+  [[ "${FORCE:-0}" == 1 || ! -s "$OUT/$name" ]] || return 0
+  echo "making $name"
+  local log; log=$(mktemp -d)
+  for pass in 1 2; do
+    "${FF[@]}" "${SRC[@]}" -frames:v 120 "$@" -g 30 -b:v 300k -cpu-used 4 -lag-in-frames 25 \
+      -auto-alt-ref 1 -threads 1 -pass $pass -passlogfile "$log/pass" "$OUT/$name"
+  done
+  rm -rf "$log"
+}
+two_pass vp9_altref.webm -c:v libvpx-vp9 -row-mt 0
+[[ "${FORCE:-0}" != 1 && -s "$OUT/vp9_altref.ivf" ]] || "${FF[@]}" -i "$OUT/vp9_altref.webm" -c copy "$OUT/vp9_altref.ivf"
+two_pass vp8_altref.ivf -c:v libvpx
 make h264_gop30_frag.mp4 "${SRC[@]}" -frames:v 150 -c:v libx264 -preset medium -crf 28 \
   -x264-params "bframes=2:keyint=30:min-keyint=30:scenecut=0" -movflags +frag_keyframe+empty_moov+default_base_moof
-for clip in "$OUT"/*.mp4 "$OUT"/*.mkv "$OUT"/*.webm; do
+for clip in "$OUT"/*.mp4 "$OUT"/*.mkv "$OUT"/*.webm "$OUT"/*.ivf; do
   ref="$clip.nv12.framemd5"
   [[ "${FORCE:-0}" == 1 || ! -s "$ref" ]] || continue
   "${FF[@]}" -i "$clip" -map 0:v:0 -fps_mode passthrough -autoscale 0 -pix_fmt nv12 \

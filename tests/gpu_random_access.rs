@@ -11,22 +11,24 @@ mod common;
 
 use common::{data, md5_hex};
 use nvcodec_guard::decode::{
-    DecoderBuilder, DecoderConfig, DecoderPool, DecoderSpec, DeviceFramePool, PoolConfig,
-    frames_at_parallel,
+    DecoderBuilder, DecoderConfig, DecoderPool, DecoderSpec, DeviceFramePool, DisplayOrder,
+    PoolConfig, RandomAccessSource, frames_at_parallel,
 };
 use nvcodec_guard::input::ElementaryStream;
 
-const CLIPS: [&str; 8] = [
+const CLIPS: [&str; 11] = [
     "access/h264_bpyramid_opengop.mp4",
     "access/hevc_opengop.mkv",
     "access/h264_interlaced.mkv",
     "access/h264_reschange.mkv",
+    // VP9 with alt-ref (hidden) frames inside superframes, in WebM and the same packets in IVF;
+    // VP8 with alt-ref frames as packets of their own, never shown; VP9 with show_existing_frame.
     "access/vp9_altref.webm",
+    "access/vp9_altref.ivf",
+    "access/vp8_altref.ivf",
+    "vp9_640x360_p0.ivf",
     "access/h264_gop30_frag.mp4",
-    // Raw streams, indexed by one scan (display ranks from picture order counts). Raw IVF
-    // (`vp9_640x360_p0.ivf`) is left out: on an H200 (R580) frames_at gave FrameNotDecoded for
-    // its frames past the first alt-ref superframe, cause not established (VP9 in WebM, with
-    // alt-ref superframes too, is exact).
+    // Raw streams, indexed by one scan (display ranks from picture order counts).
     "h264_640x360_b3.h264",
     "hevc_640x360_main.hevc",
 ];
@@ -106,9 +108,13 @@ fn every_frame_asked_for_one_by_one_backwards_is_exact() {
     for clip in [
         "access/hevc_opengop.mkv",
         "access/h264_bpyramid_opengop.mp4",
+        "access/vp9_altref.ivf",
+        "access/vp8_altref.ivf",
     ] {
         let want = reference(clip);
         let mut stream = ElementaryStream::open(data(clip)).unwrap();
+        let index = stream.sample_index().unwrap().clone();
+        let order = DisplayOrder::new(&index).unwrap();
         let mut decoder = DecoderBuilder::new(DecoderConfig::new(stream.codec()))
             .build()
             .unwrap();
@@ -123,6 +129,9 @@ fn every_frame_asked_for_one_by_one_backwards_is_exact() {
                 want[i],
                 "{clip}: index {i}"
             );
+            // Named by the container's pts of the sample shown there.
+            let sample = order.sample(i).unwrap();
+            assert_eq!(Some(frame.pts()), index.pts(sample), "{clip}: pts of {i}");
         }
         eprintln!(
             "{clip}: all {} frames exact, asked for backwards",

@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 
 use nvcodec_guard::Codec;
 use nvcodec_guard::decode::DisplayOrder;
-use nvcodec_guard::input::{ElementaryStream, RandomAccessSource};
+use nvcodec_guard::input::{ElementaryStream, RandomAccessSource, SampleIndex};
 
 fn data(name: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
@@ -57,7 +57,7 @@ fn frames_in_reference(reference: &str) -> usize {
         .count()
 }
 
-const CLIPS: [(&str, &str); 11] = [
+const CLIPS: [(&str, &str); 15] = [
     (
         "access/h264_bpyramid_opengop.mp4",
         "access/h264_bpyramid_opengop.mp4.nv12.framemd5",
@@ -87,6 +87,17 @@ const CLIPS: [(&str, &str); 11] = [
     ("h264_640x360_b3.h264", "h264_640x360_b3.h264.framemd5"),
     ("hevc_640x360_main.hevc", "hevc_640x360_main.hevc.framemd5"),
     ("h264_reschange.h264", "h264_reschange.h264.framemd5"),
+    // IVF, indexed by one scan; packets of hidden frames only get no display index.
+    (
+        "access/vp9_altref.ivf",
+        "access/vp9_altref.ivf.nv12.framemd5",
+    ),
+    (
+        "access/vp8_altref.ivf",
+        "access/vp8_altref.ivf.nv12.framemd5",
+    ),
+    ("vp9_640x360_p0.ivf", "vp9_640x360_p0.ivf.framemd5"),
+    ("vp8_640x360.ivf", "vp8_640x360.ivf.framemd5"),
 ];
 
 #[test]
@@ -142,8 +153,41 @@ fn every_clip_indexes_every_sample_and_shows_as_many_frames_as_ffmpeg() {
 }
 
 #[test]
-fn random_access_into_ivf_is_refused_not_guessed() {
-    let mut stream = ElementaryStream::open(data("vp9_640x360_p0.ivf")).unwrap();
-    let err = stream.sample_index().unwrap_err().to_string();
-    assert!(err.contains("IVF") && err.contains("WebM"), "{err}");
+fn vp8_alt_ref_packets_are_indexed_as_never_shown() {
+    let mut stream = ElementaryStream::open(data("access/vp8_altref.ivf")).unwrap();
+    let index = stream.sample_index().unwrap().clone();
+    let mut hidden = Vec::new();
+    let mut buf = Vec::new();
+    stream.seek_to_sample(0).unwrap();
+    while let Some(s) = stream.read_sample(&mut buf).unwrap() {
+        // VP8's frame tag: bit 4 of the first byte is show_frame.
+        if buf[0] & 0x10 == 0 {
+            hidden.push(s);
+        }
+    }
+    assert!(!hidden.is_empty(), "the clip has alt-ref packets");
+    let not_shown: Vec<usize> = (0..index.len())
+        .filter(|&s| index.pts(s) == Some(SampleIndex::NOT_SHOWN))
+        .collect();
+    assert_eq!(not_shown, hidden);
+}
+
+#[test]
+fn vp9_superframes_with_a_hidden_frame_are_shown_frames() {
+    // Every packet of the clip shows one frame (its alt-ref frames travel inside superframes
+    // with a shown one), so ffmpeg's frame count equals the packet count.
+    let mut stream = ElementaryStream::open(data("access/vp9_altref.webm")).unwrap();
+    let index = stream.sample_index().unwrap().clone();
+    assert!((0..index.len()).all(|s| index.pts(s) != Some(SampleIndex::NOT_SHOWN)));
+    // ...and it does have superframes (a last byte 0b110xxxxx), which hold the hidden frames.
+    let (mut superframes, mut buf) = (0, Vec::new());
+    stream.seek_to_sample(0).unwrap();
+    while stream.read_sample(&mut buf).unwrap().is_some() {
+        superframes += usize::from(buf.last().is_some_and(|b| b & 0xe0 == 0xc0));
+    }
+    assert!(superframes >= 3, "{superframes} superframes");
+    assert_eq!(
+        index.len(),
+        frames_in_reference("access/vp9_altref.webm.nv12.framemd5")
+    );
 }

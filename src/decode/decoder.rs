@@ -594,6 +594,20 @@ impl<'a> DecodedFrames<'a> {
         self.core.pending.borrow().len()
     }
 
+    /// The timestamp of the next frame to take, without taking (mapping) it.
+    pub(crate) fn peek_pts(&self) -> Option<i64> {
+        if self.stopped {
+            return None;
+        }
+        self.core.pending.borrow().front().map(|p| p.pts)
+    }
+
+    /// Drops the next frame without mapping it (a frame nobody asked for: the decoder's
+    /// post-processing never runs for it). Returns whether there was one.
+    pub(crate) fn discard_next(&mut self) -> bool {
+        !self.stopped && self.core.pending.borrow_mut().pop_front().is_some()
+    }
+
     fn take(&mut self) -> Option<Result<Frame<'a>>> {
         if self.stopped {
             return None;

@@ -29,15 +29,31 @@
 //!   leading pictures of a run's first sync sample, which reference the GOP before it, are
 //!   not fed at all, so every timestamp given belongs to a picture that is shown. Where a
 //!   container repeats a timestamp, frames of equal timestamps are told apart only by order.
+//!   VP8, VP9 and AV1 do not reorder, but their hidden frames (alt-ref frames inside a VP9
+//!   superframe) upset NVDEC's timestamps (seen on an H200, R580: frames after a superframe
+//!   came out under other frames' timestamps), so their frames are named by place instead: the
+//!   k-th frame out of a run is the run's k-th sample that shows a frame (packets of hidden
+//!   frames only are [`SampleIndex::NOT_SHOWN`] in the index).
+//! - **What is not decoded**: a sample nobody asked for whose pictures no other picture
+//!   references (H.264 `nal_ref_idc` 0, HEVC sub-layer non-reference pictures of the top
+//!   sub-layer; see `disposable`) is not fed, and frames nobody asked for are dropped without
+//!   being mapped, so NVDEC's post-processing never runs for them. With x264's two B-frames a
+//!   third of the pictures between a key frame and a target are left out.
 //!
 //! Trade-off: a flush per run costs the frames held back for reordering and one parser renewal
 //! (an init window, microseconds of lock hold) per run; keeping the parser across runs would
 //! need NVDEC's discontinuity handling, whose behaviour with queued reference frames NVIDIA
 //! does not document.
 
-use super::{Decoder, DeviceFramePool, Frame, OwnedFrame};
+mod disposable;
+
+use std::collections::VecDeque;
+
+use super::{DecodedFrames, Decoder, DeviceFramePool, OwnedFrame};
+use crate::Codec;
 use crate::error::{Error, Result};
 use crate::input::{InputError, RandomAccessSource, SampleIndex};
+use disposable::Disposable;
 
 /// Display order of a track: display index → sample (decode) index.
 ///
@@ -196,39 +212,46 @@ impl Decoder {
         pool: &DeviceFramePool,
         got: &mut [Vec<OwnedFrame>],
     ) -> Result<()> {
-        let mut keep = |frame: Frame<'_>| -> Result<()> {
-            if let Ok(at) = plan.wanted.binary_search_by_key(&frame.pts(), |w| w.0) {
-                while got[at].len() < plan.wanted[at].1 {
-                    got[at].push(frame.copy_to_pool(pool)?);
-                }
-            }
-            Ok(())
-        };
+        let codec = self.config().codec;
+        let by_order = names_frames_by_order(codec);
         self.reset()?;
         let mut packet = Vec::new();
         for RunPts { run, pts } in runs {
             source.seek_to_sample(run.start)?;
             let start_pts = pts.first().copied().unwrap_or(SampleIndex::NOT_SHOWN);
+            // Without reordering, the k-th frame out of a run is its k-th shown sample.
+            let mut names: VecDeque<i64> = if by_order {
+                pts.iter()
+                    .copied()
+                    .filter(|&p| p != SampleIndex::NOT_SHOWN)
+                    .collect()
+            } else {
+                VecDeque::new()
+            };
+            let mut disposable = Disposable::new(codec);
             while let Some(sample) = source.read_sample(&mut packet)? {
                 let Some(&p) = sample.checked_sub(run.start).and_then(|i| pts.get(i)) else {
                     break; // outside the run: the source did not follow the seek
                 };
+                let shown = p != SampleIndex::NOT_SHOWN;
                 // Leading pictures of the run's first sync sample reference the GOP before it,
                 // which was not decoded: none is asked for (see `start_for`), so none is fed.
-                let leading = sample > run.start && p != SampleIndex::NOT_SHOWN && p < start_pts;
-                if !leading {
-                    let timestamp = (p != SampleIndex::NOT_SHOWN).then_some(p);
-                    for frame in self.decode_packet(&packet, timestamp)? {
-                        keep(frame?)?;
-                    }
+                let leading = !by_order && sample > run.start && shown && p < start_pts;
+                // Every sample is looked at, so that the parameter sets are seen.
+                let droppable = !by_order && disposable.check(&packet);
+                let unwanted = shown && plan.slot(p).is_none();
+                let left_out = leading || (droppable && unwanted);
+                if !left_out {
+                    let timestamp = shown.then_some(p);
+                    let frames = self.decode_packet(&packet, timestamp)?;
+                    take_wanted(frames, by_order.then_some(&mut names), plan, pool, got)?;
                 }
                 if sample >= run.end {
                     break;
                 }
             }
-            for frame in self.flush()? {
-                keep(frame?)?;
-            }
+            let frames = self.flush()?;
+            take_wanted(frames, by_order.then_some(&mut names), plan, pool, got)?;
         }
         Ok(())
     }
@@ -259,6 +282,47 @@ impl Decoder {
             sample: order.sample(display).unwrap_or(0),
         })
     }
+}
+
+/// Whether frames of `codec` are named by their place in the decoder's output rather than by
+/// timestamp: codecs without frame reordering, whose hidden frames (VP8/VP9 alt-ref frames
+/// inside a packet that shows another) make NVDEC's timestamps unreliable — on an H200 (R580)
+/// frames after a VP9 superframe came out under other frames' timestamps. Their frames come
+/// out in decode order, one for each packet that shows a frame.
+fn names_frames_by_order(codec: Codec) -> bool {
+    matches!(codec, Codec::Vp8 | Codec::Vp9 | Codec::Av1)
+}
+
+/// Takes the frames `frames` holds: copies the wanted ones into `got` (as many copies as asked
+/// for) and drops the others without mapping them. A frame's name is its timestamp, or with
+/// `names`, the next name in that queue (see [`names_frames_by_order`]).
+fn take_wanted(
+    mut frames: DecodedFrames<'_>,
+    mut names: Option<&mut VecDeque<i64>>,
+    plan: &Plan,
+    pool: &DeviceFramePool,
+    got: &mut [Vec<OwnedFrame>],
+) -> Result<()> {
+    while let Some(timestamp) = frames.peek_pts() {
+        let name = match names.as_deref_mut() {
+            Some(names) => names.pop_front(),
+            None => Some(timestamp),
+        };
+        let slot = name.and_then(|n| Some((plan.slot(n)?, n)));
+        match slot {
+            Some((at, name)) if got[at].len() < plan.wanted[at].1 => {
+                let Some(frame) = frames.next() else { break };
+                let frame = frame?;
+                while got[at].len() < plan.wanted[at].1 {
+                    got[at].push(frame.copy_to_pool(pool)?.with_pts(name));
+                }
+            }
+            _ => {
+                frames.discard_next();
+            }
+        }
+    }
+    Ok(())
 }
 
 /// A run with the timestamps of its samples (the index is not at hand while reading).
@@ -314,6 +378,11 @@ impl Plan {
             wanted,
             requests,
         })
+    }
+
+    /// Where frames named `pts` go in the results, if they are wanted.
+    fn slot(&self, pts: i64) -> Option<usize> {
+        self.wanted.binary_search_by_key(&pts, |w| w.0).ok()
     }
 
     fn empty_results(&self) -> Vec<Vec<OwnedFrame>> {

@@ -46,6 +46,7 @@ mod random_access;
 mod source;
 mod start_code;
 mod stream;
+mod vpx;
 
 pub use annexb::AccessUnits;
 pub use container::{ContainerKind, ContainerTrack, Rational};

@@ -522,24 +522,14 @@ impl std::iter::FusedIterator for Packets<'_> {}
 /// every sample — raw Annex-B input scanned once ([`build_index`]); MP4 from its
 /// `moov` (progressive) or, for fragmented files, one pass over the fragments; Matroska/WebM
 /// by one pass over its clusters (its `Cues` name key frames only) — then seeks by sample.
-/// The pass reads the input without decoding it, once per stream; its index is kept. IVF
-/// input is refused ([`InputError::Unsupported`]): see the note in `sample_index`.
+/// IVF input by one scan ([`build_index`]), packets of hidden VP8/VP9 frames only marked
+/// [`SampleIndex::NOT_SHOWN`]. The pass reads the input without decoding it, once per stream;
+/// its index is kept.
 ///
 /// [`build_index`]: ElementaryStream::build_index
 impl RandomAccessSource for ElementaryStream {
     fn sample_index(&mut self) -> Result<&SampleIndex> {
-        if self.format == StreamFormat::Ivf {
-            // On an H200 (R580), frames of a VP9 IVF file past its first alt-ref superframe
-            // did not come out under their timestamps (the same stream in WebM did); until
-            // that is understood, IVF input is refused rather than risk a wrong frame.
-            return Err(InputError::unsupported(format!(
-                "{}: random access into IVF input (remux it to WebM, e.g. `ffmpeg -i in.ivf \
-                 -c copy out.webm`, which is supported)",
-                self.what
-            ))
-            .into());
-        }
-        if self.format == StreamFormat::AnnexB {
+        if matches!(self.format, StreamFormat::AnnexB | StreamFormat::Ivf) {
             return self.build_index();
         }
         if self.per_frame_index().is_none() {

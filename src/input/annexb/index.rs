@@ -75,7 +75,7 @@ pub(crate) struct Picture {
 }
 
 /// The NAL unit payloads (header included, start code excluded) of an access unit.
-fn nal_units(au: &[u8]) -> impl Iterator<Item = &[u8]> {
+pub(crate) fn nal_units(au: &[u8]) -> impl Iterator<Item = &[u8]> {
     let mut at = start_code::find(au, 0);
     std::iter::from_fn(move || {
         let prefix = at?;
@@ -251,6 +251,20 @@ fn skip_scaling_list(r: &mut BitReader<'_>, size: usize) -> Option<()> {
         }
     }
     Some(())
+}
+
+/// Whether an H.264 SPS (`payload`: the NAL unit after its header byte) codes frames only
+/// (`frame_mbs_only_flag`: no field pictures); `None` when it cannot be parsed.
+pub(crate) fn h264_sps_frames_only(payload: &[u8]) -> Option<bool> {
+    parse_h264_sps(&mut BitReader::new(payload)).map(|(_, sps)| sps.frame_mbs_only)
+}
+
+/// The highest temporal id an HEVC SPS allows (`sps_max_sub_layers_minus1`; `payload`: the
+/// NAL unit after its two header bytes); `None` when it cannot be parsed.
+pub(crate) fn hevc_sps_top_temporal_id(payload: &[u8]) -> Option<u8> {
+    let mut r = BitReader::new(payload);
+    r.skip(4)?; // sps_video_parameter_set_id
+    u8::try_from(r.bits(3)?).ok().filter(|&t| t <= 6)
 }
 
 fn parse_h264_sps(r: &mut BitReader<'_>) -> Option<(usize, H264Sps)> {

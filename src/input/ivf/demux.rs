@@ -12,7 +12,8 @@
 //! lying size field in a short file costs nothing.
 //!
 //! Index: made with [`IvfDemux::indexing`], it also records each frame in a [`SampleIndex`]
-//! as it is read (offset and size of the frame's bytes, the frame header's pts, the key bit
+//! as it is read (offset and size of the frame's bytes, the frame header's pts ([`SampleIndex::NOT_SHOWN`] for a packet of hidden frames only,
+//! [`vpx::shows_frame`](crate::input::vpx)), the key bit
 //! of [`key::is_key`](super::key::is_key)): 20 bytes a frame, complete after the last one;
 //! [`seek_to_sample`](Demux::seek_to_sample) then restarts at any frame's header.
 
@@ -93,7 +94,16 @@ impl Demux for IvfDemux {
                     // MAX_FRAME_SIZE (256 MiB) keeps every frame's size within u32.
                     let size = u32::try_from(packet.data.len()).unwrap_or(u32::MAX);
                     let offset = pos.saturating_add(FRAME_HEADER_LEN as u64);
-                    samples.push(offset, size, packet.pts, key);
+                    // A packet that only holds hidden frames gets no display index.
+                    let shown = self
+                        .header
+                        .is_none_or(|h| crate::input::vpx::shows_frame(h.codec, packet.data));
+                    let pts = if shown {
+                        packet.pts
+                    } else {
+                        SampleIndex::NOT_SHOWN
+                    };
+                    samples.push(offset, size, pts, key);
                 }
                 let info = PacketInfo {
                     pts: packet.pts,

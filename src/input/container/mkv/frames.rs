@@ -12,6 +12,7 @@ use super::{
     block, header, ids, malformed, name, truncated,
 };
 use crate::Result;
+use crate::input::SampleIndex;
 
 impl MkvDemux {
     pub(super) fn cluster_element(
@@ -217,11 +218,17 @@ impl MkvDemux {
                     self.clusters.push((index, cluster.start));
                 }
             }
+            // A frame of hidden VP8/VP9 frames only is decoded but never shown: no display
+            // index (see `vpx::shows_frame`).
+            let shown = self
+                .video
+                .as_ref()
+                .is_none_or(|v| crate::input::vpx::shows_frame(v.codec, frame));
             // A frame is at most MAX_BLOCK_ELEMENT bytes: its size fits a u32.
             self.blocks.push(
                 offset,
                 u32::try_from(frame.len()).unwrap_or(u32::MAX),
-                pts,
+                if shown { pts } else { SampleIndex::NOT_SHOWN },
                 key,
             );
         }
