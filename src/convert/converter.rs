@@ -10,8 +10,10 @@
 //! - **Stream-ordered or complete.** For a frame ordered on a caller's
 //!   [`FrameStream`](crate::decode::FrameStream) the kernel is queued on that stream and not
 //!   waited for (work queued there afterwards sees the result; keep the destination alive
-//!   until it has run). Otherwise it runs on the calling thread's per-thread default stream and
-//!   is waited for: the output is complete when the call returns, like frames themselves.
+//!   until it has run). Otherwise it runs on the decoder's own non-blocking stream and is
+//!   waited for there: the output is complete when the call returns, like frames themselves,
+//!   and the wait covers no other decoder's work (a default stream would also wait for what
+//!   others queued on the legacy stream).
 //!   Pooled outputs ([`Converter::convert_to_pool`]) are always waited for, since their
 //!   buffers are reused.
 //! - **The math is [`Coefficients`].** Matrix, range and bit depth become the kernel's
@@ -36,9 +38,6 @@ use super::spec::{ConvertSpec, SampleType};
 use crate::cuda::{Context, DeviceBuffer};
 use crate::decode::{Frame, PixelFormat};
 use crate::error::{Error, Result};
-
-/// `CU_STREAM_PER_THREAD`: the calling thread's default stream.
-const PER_THREAD_STREAM: usize = 0x2;
 
 /// Converts decoded frames to RGB with the conversion kernels of one CUDA context.
 ///
@@ -223,16 +222,19 @@ impl Converter {
             SampleType::F16 => 1,
             SampleType::F32 => 2,
         };
+        // Without a frame stream the pixels are complete, and the conversion goes on the
+        // decoder's own non-blocking stream and is waited for there: not on a default stream,
+        // which would also wait for work other decoders queued on the legacy one.
         let given = frame.stream();
-        let stream: CUstream = given.unwrap_or(PER_THREAD_STREAM as CUstream);
+        let stream: CUstream = frame.work_stream();
         let _current = context.make_current()?;
         // SAFETY: the source planes are the frame's, alive while `frame` is borrowed (and,
         // with a frame stream, ordered before its unmap on the same stream); the target is
-        // guaranteed by the caller; `stream` is the frame's stream in this context or the
-        // per-thread default stream.
+        // guaranteed by the caller; `stream` is the frame's stream or its decoder's own
+        // stream, both of this context and alive while the frame borrows the decoder.
         unsafe { self.module.launch(wide, out, &params, stream) }?;
         if given.is_none() {
-            // SAFETY: the per-thread default stream is always valid in the current context.
+            // SAFETY: as above; the decoder's stream is valid while `frame` borrows it.
             unsafe { context.driver().stream_synchronize(stream) }?;
         }
         Ok(())

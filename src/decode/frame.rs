@@ -155,6 +155,13 @@ impl<'a> Frame<'a> {
         (!self.core.stream.waits_at_map()).then(|| self.core.stream.raw())
     }
 
+    /// The decoder's own work stream (a non-blocking stream of the frame's context, alive
+    /// while the frame borrows the decoder), or the caller's frame stream: where work on
+    /// this frame can be queued without waiting on any other decoder's or thread's work.
+    pub(crate) fn work_stream(&self) -> cudarc::driver::sys::CUstream {
+        self.core.stream.raw()
+    }
+
     /// Device address of the luma plane. By default the pixels are complete: NVDEC's work on
     /// this surface finished before the frame was handed out, so any stream may read them
     /// while the frame is alive. With a [`FrameStream`](super::FrameStream), they are
