@@ -12,8 +12,10 @@
 use std::fmt;
 use std::time::Duration;
 
+mod bitstream;
 mod driver;
 
+pub use bitstream::BitstreamError;
 pub use driver::{DriverError, Library, Status};
 
 /// Result alias used throughout the crate.
@@ -79,6 +81,34 @@ pub enum Error {
     /// Input data is malformed: a bitstream, a container or a frame handed to the encoder.
     #[error("invalid input: {0}")]
     InvalidInput(String),
+
+    /// NVDEC's parser reported a stream the decoder refuses: another codec, or a sequence
+    /// header with impossible values; see [`BitstreamError`].
+    #[error(transparent)]
+    Bitstream(#[from] BitstreamError),
+
+    /// One packet (or `flush`) released more frames than the decoder queues: the packet was
+    /// consumed, the frames queued before it stay takeable (`Decoder::queued`), the ones past
+    /// the limit were dropped.
+    #[error(
+        "one packet produced more frames than the decoder queues (MAX_QUEUED_FRAMES = {limit}); frames from pts {first_dropped_pts} on were dropped"
+    )]
+    FramesDropped {
+        /// The queue's bound, `MAX_QUEUED_FRAMES`.
+        limit: usize,
+        /// The timestamp of the first frame dropped.
+        first_dropped_pts: i64,
+    },
+
+    /// A packet is longer than NVDEC's parser takes in one call (its length is a C
+    /// `unsigned long`); the packet was not consumed.
+    #[error("a packet of {len} bytes is larger than NVDEC's parser takes ({max} bytes)")]
+    PacketTooLarge {
+        /// The packet's length in bytes.
+        len: usize,
+        /// The largest length the parser takes.
+        max: u64,
+    },
 
     /// A driver call reported success but handed back something impossible (no handle, a
     /// pitch too small for the frame, a length beyond the buffer). Nothing was read from it.
@@ -277,5 +307,65 @@ mod tests {
             "invalid configuration: max_width: 0 is below the minimum 48"
         );
         assert!(!e.is_out_of_memory());
+    }
+
+    #[test]
+    fn bitstream_errors_name_the_values() {
+        let e = Error::from(BitstreamError::CodecMismatch {
+            expected: crate::Codec::H264,
+            found: Some(crate::Codec::Hevc),
+            cuvid_codec: 8,
+        });
+        assert_eq!(
+            e.to_string(),
+            "the stream is hevc (cudaVideoCodec 8) but the decoder was built for h264"
+        );
+        let e = BitstreamError::CodecMismatch {
+            expected: crate::Codec::Vp9,
+            found: None,
+            cuvid_codec: 99,
+        };
+        assert_eq!(
+            e.to_string(),
+            "the stream is cudaVideoCodec 99 but the decoder was built for vp9"
+        );
+        let e = BitstreamError::BitDepthOutOfRange {
+            bit_depth: 40,
+            max: 16,
+        };
+        assert_eq!(
+            e.to_string(),
+            "the stream reports a bit depth of 40 (at most 16)"
+        );
+        let e = BitstreamError::CodedSizeOutOfRange {
+            width: 0,
+            height: 40_000,
+            max: 32_768,
+        };
+        assert_eq!(
+            e.to_string(),
+            "the stream reports a coded size of 0x40000 (supported: 1..=32768)"
+        );
+    }
+
+    #[test]
+    fn decoder_input_errors_name_the_values() {
+        let e = Error::FramesDropped {
+            limit: 32,
+            first_dropped_pts: 77,
+        };
+        assert_eq!(
+            e.to_string(),
+            "one packet produced more frames than the decoder queues (MAX_QUEUED_FRAMES = 32); \
+             frames from pts 77 on were dropped"
+        );
+        let e = Error::PacketTooLarge {
+            len: 5_000_000_000,
+            max: u64::from(u32::MAX),
+        };
+        assert_eq!(
+            e.to_string(),
+            "a packet of 5000000000 bytes is larger than NVDEC's parser takes (4294967295 bytes)"
+        );
     }
 }
