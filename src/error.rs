@@ -14,9 +14,11 @@ use std::time::Duration;
 
 mod bitstream;
 mod driver;
+mod frame;
 
 pub use bitstream::BitstreamError;
 pub use driver::{DriverError, Library, Status};
+pub use frame::FrameError;
 
 /// Result alias used throughout the crate.
 pub type Result<T, E = Error> = std::result::Result<T, E>;
@@ -109,6 +111,11 @@ pub enum Error {
         /// The largest length the parser takes.
         max: u64,
     },
+
+    /// `Encoder::encode` refused a frame that does not fit the encoder's format and size;
+    /// see [`FrameError`].
+    #[error(transparent)]
+    Frame(#[from] FrameError),
 
     /// A driver call reported success but handed back something impossible (no handle, a
     /// pitch too small for the frame, a length beyond the buffer). Nothing was read from it.
@@ -367,5 +374,82 @@ mod tests {
             e.to_string(),
             "a packet of 5000000000 bytes is larger than NVDEC's parser takes (4294967295 bytes)"
         );
+    }
+
+    #[test]
+    fn frame_errors_name_the_values() {
+        use crate::encode::InputFormat;
+        let (format, width, height) = (InputFormat::Nv12, 64, 32);
+        let cases = [
+            (
+                FrameError::PlaneCount {
+                    format: InputFormat::Yuv444,
+                    expected: 3,
+                    got: 2,
+                },
+                "a Yuv444 frame has 3 plane(s), got 2",
+            ),
+            (
+                FrameError::PitchTooSmall {
+                    format,
+                    width,
+                    height,
+                    plane: "UV",
+                    pitch: 63,
+                    row_bytes: 64,
+                },
+                "UV plane of a 64x32 Nv12 frame: pitch 63 is below its 64 bytes per row",
+            ),
+            (
+                FrameError::PlaneTooShort {
+                    format,
+                    width,
+                    height,
+                    plane: "Y",
+                    len: 2543,
+                    rows: 32,
+                    pitch: 80,
+                    needed: 2544,
+                },
+                "Y plane of a 64x32 Nv12 frame: 2543 bytes, 32 rows at pitch 80 need 2544",
+            ),
+            (
+                FrameError::PackedSize {
+                    format,
+                    width,
+                    height,
+                    expected: 3072,
+                    len: 3000,
+                },
+                "a packed 64x32 Nv12 frame is 3072 bytes, got 3000",
+            ),
+            (
+                FrameError::DeviceBufferTooSmall {
+                    format,
+                    width,
+                    height,
+                    pitch: 512,
+                    len: 1000,
+                    needed: 24_128,
+                },
+                "device buffer of 1000 bytes; a 64x32 Nv12 frame at pitch 512 needs 24128",
+            ),
+            (
+                FrameError::SurfaceTooLarge {
+                    format,
+                    width,
+                    height,
+                    pitch: usize::MAX,
+                },
+                "a 64x32 Nv12 frame at pitch 18446744073709551615 spans more than usize::MAX bytes",
+            ),
+            (
+                FrameError::ForeignContext,
+                "the device buffer belongs to another CUDA context than the encoder's",
+            ),
+        ];
+        for (error, text) in cases {
+            assert_eq!(Error::from(error).to_string(), text);
+        }
     }
 }

@@ -34,7 +34,7 @@ use nvcodec_guard::decode::{
     Decoder, DecoderBuilder, DecoderConfig, DecoderPool, DecoderSpec, PoolConfig,
 };
 use nvcodec_guard::encode::{EncoderBuilder, EncoderConfig, InputFrame};
-use nvcodec_guard::error::{BitstreamError, Library};
+use nvcodec_guard::error::{BitstreamError, FrameError, Library};
 use nvcodec_guard::init::{CudaInitGuard, init_lock_stats, wait_for_teardowns};
 use nvcodec_guard::{Codec, DriverError, Error};
 
@@ -1069,6 +1069,36 @@ fn encoder_builds_and_encodes_on_the_standin() {
         .expect("encode a second device frame");
     assert_eq!(packets[0].data, expected_packet(false, 11));
     assert_eq!(s.calls("nvEncRegisterResource"), registrations);
+
+    // Frames that do not fit are refused before any driver call, naming the sizes at fault.
+    let (row, rows) = (ENC_W as usize, ENC_H as usize * 3 / 2);
+    let pictures = s.calls("nvEncEncodePicture");
+    match encoder.encode(InputFrame::device(&device, row - 2), 3100) {
+        Err(Error::Frame(FrameError::PitchTooSmall {
+            plane: "Y",
+            pitch,
+            row_bytes,
+            ..
+        })) => assert_eq!((pitch, row_bytes), (row - 2, row)),
+        other => panic!("expected Frame(PitchTooSmall), got {other:?}"),
+    }
+    match encoder.encode(InputFrame::device(&device, 2 * row), 3200) {
+        Err(Error::Frame(FrameError::DeviceBufferTooSmall { len, needed, .. })) => {
+            assert_eq!((len, needed), (row * rows, 2 * row * (rows - 1) + row));
+        }
+        other => panic!("expected Frame(DeviceBufferTooSmall), got {other:?}"),
+    }
+    match encoder.encode(InputFrame::packed(&host[1..]), 3300) {
+        Err(Error::Frame(FrameError::PackedSize { expected, len, .. })) => {
+            assert_eq!((expected, len), (row * rows, row * rows - 1));
+        }
+        other => panic!("expected Frame(PackedSize), got {other:?}"),
+    }
+    assert_eq!(
+        s.calls("nvEncEncodePicture"),
+        pictures,
+        "a refused frame reached NVENC"
+    );
     drop(device);
 
     assert!(
