@@ -80,10 +80,6 @@ pub enum Error {
         reason: String,
     },
 
-    /// Input data is malformed: a bitstream, a container or a frame handed to the encoder.
-    #[error("invalid input: {0}")]
-    InvalidInput(String),
-
     /// NVDEC's parser reported a stream the decoder refuses: another codec, or a sequence
     /// header with impossible values; see [`BitstreamError`].
     #[error(transparent)]
