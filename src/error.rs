@@ -12,9 +12,13 @@
 use std::fmt;
 use std::time::Duration;
 
+mod bitstream;
 mod driver;
+mod frame;
 
+pub use bitstream::BitstreamError;
 pub use driver::{DriverError, Library, Status};
+pub use frame::FrameError;
 
 /// Result alias used throughout the crate.
 pub type Result<T, E = Error> = std::result::Result<T, E>;
@@ -76,9 +80,38 @@ pub enum Error {
         reason: String,
     },
 
-    /// Input data is malformed: a bitstream, a container or a frame handed to the encoder.
-    #[error("invalid input: {0}")]
-    InvalidInput(String),
+    /// NVDEC's parser reported a stream the decoder refuses: another codec, or a sequence
+    /// header with impossible values; see [`BitstreamError`].
+    #[error(transparent)]
+    Bitstream(#[from] BitstreamError),
+
+    /// One packet (or `flush`) released more frames than the decoder queues: the packet was
+    /// consumed, the frames queued before it stay takeable (`Decoder::queued`), the ones past
+    /// the limit were dropped.
+    #[error(
+        "one packet produced more frames than the decoder queues (MAX_QUEUED_FRAMES = {limit}); frames from pts {first_dropped_pts} on were dropped"
+    )]
+    FramesDropped {
+        /// The queue's bound, `MAX_QUEUED_FRAMES`.
+        limit: usize,
+        /// The timestamp of the first frame dropped.
+        first_dropped_pts: i64,
+    },
+
+    /// A packet is longer than NVDEC's parser takes in one call (its length is a C
+    /// `unsigned long`); the packet was not consumed.
+    #[error("a packet of {len} bytes is larger than NVDEC's parser takes ({max} bytes)")]
+    PacketTooLarge {
+        /// The packet's length in bytes.
+        len: usize,
+        /// The largest length the parser takes.
+        max: u64,
+    },
+
+    /// `Encoder::encode` refused a frame that does not fit the encoder's format and size;
+    /// see [`FrameError`].
+    #[error(transparent)]
+    Frame(#[from] FrameError),
 
     /// A driver call reported success but handed back something impossible (no handle, a
     /// pitch too small for the frame, a length beyond the buffer). Nothing was read from it.
@@ -277,5 +310,142 @@ mod tests {
             "invalid configuration: max_width: 0 is below the minimum 48"
         );
         assert!(!e.is_out_of_memory());
+    }
+
+    #[test]
+    fn bitstream_errors_name_the_values() {
+        let e = Error::from(BitstreamError::CodecMismatch {
+            expected: crate::Codec::H264,
+            found: Some(crate::Codec::Hevc),
+            cuvid_codec: 8,
+        });
+        assert_eq!(
+            e.to_string(),
+            "the stream is hevc (cudaVideoCodec 8) but the decoder was built for h264"
+        );
+        let e = BitstreamError::CodecMismatch {
+            expected: crate::Codec::Vp9,
+            found: None,
+            cuvid_codec: 99,
+        };
+        assert_eq!(
+            e.to_string(),
+            "the stream is cudaVideoCodec 99 but the decoder was built for vp9"
+        );
+        let e = BitstreamError::BitDepthOutOfRange {
+            bit_depth: 40,
+            max: 16,
+        };
+        assert_eq!(
+            e.to_string(),
+            "the stream reports a bit depth of 40 (at most 16)"
+        );
+        let e = BitstreamError::CodedSizeOutOfRange {
+            width: 0,
+            height: 40_000,
+            max: 32_768,
+        };
+        assert_eq!(
+            e.to_string(),
+            "the stream reports a coded size of 0x40000 (supported: 1..=32768)"
+        );
+    }
+
+    #[test]
+    fn decoder_input_errors_name_the_values() {
+        let e = Error::FramesDropped {
+            limit: 32,
+            first_dropped_pts: 77,
+        };
+        assert_eq!(
+            e.to_string(),
+            "one packet produced more frames than the decoder queues (MAX_QUEUED_FRAMES = 32); \
+             frames from pts 77 on were dropped"
+        );
+        let e = Error::PacketTooLarge {
+            len: 5_000_000_000,
+            max: u64::from(u32::MAX),
+        };
+        assert_eq!(
+            e.to_string(),
+            "a packet of 5000000000 bytes is larger than NVDEC's parser takes (4294967295 bytes)"
+        );
+    }
+
+    #[test]
+    fn frame_errors_name_the_values() {
+        use crate::encode::InputFormat;
+        let (format, width, height) = (InputFormat::Nv12, 64, 32);
+        let cases = [
+            (
+                FrameError::PlaneCount {
+                    format: InputFormat::Yuv444,
+                    expected: 3,
+                    got: 2,
+                },
+                "a Yuv444 frame has 3 plane(s), got 2",
+            ),
+            (
+                FrameError::PitchTooSmall {
+                    format,
+                    width,
+                    height,
+                    plane: "UV",
+                    pitch: 63,
+                    row_bytes: 64,
+                },
+                "UV plane of a 64x32 Nv12 frame: pitch 63 is below its 64 bytes per row",
+            ),
+            (
+                FrameError::PlaneTooShort {
+                    format,
+                    width,
+                    height,
+                    plane: "Y",
+                    len: 2543,
+                    rows: 32,
+                    pitch: 80,
+                    needed: 2544,
+                },
+                "Y plane of a 64x32 Nv12 frame: 2543 bytes, 32 rows at pitch 80 need 2544",
+            ),
+            (
+                FrameError::PackedSize {
+                    format,
+                    width,
+                    height,
+                    expected: 3072,
+                    len: 3000,
+                },
+                "a packed 64x32 Nv12 frame is 3072 bytes, got 3000",
+            ),
+            (
+                FrameError::DeviceBufferTooSmall {
+                    format,
+                    width,
+                    height,
+                    pitch: 512,
+                    len: 1000,
+                    needed: 24_128,
+                },
+                "device buffer of 1000 bytes; a 64x32 Nv12 frame at pitch 512 needs 24128",
+            ),
+            (
+                FrameError::SurfaceTooLarge {
+                    format,
+                    width,
+                    height,
+                    pitch: usize::MAX,
+                },
+                "a 64x32 Nv12 frame at pitch 18446744073709551615 spans more than usize::MAX bytes",
+            ),
+            (
+                FrameError::ForeignContext,
+                "the device buffer belongs to another CUDA context than the encoder's",
+            ),
+        ];
+        for (error, text) in cases {
+            assert_eq!(Error::from(error).to_string(), text);
+        }
     }
 }

@@ -34,7 +34,7 @@ use nvcodec_guard::decode::{
     Decoder, DecoderBuilder, DecoderConfig, DecoderPool, DecoderSpec, PoolConfig,
 };
 use nvcodec_guard::encode::{EncoderBuilder, EncoderConfig, InputFrame};
-use nvcodec_guard::error::Library;
+use nvcodec_guard::error::{BitstreamError, FrameError, Library};
 use nvcodec_guard::init::{CudaInitGuard, init_lock_stats, wait_for_teardowns};
 use nvcodec_guard::{Codec, DriverError, Error};
 
@@ -726,18 +726,30 @@ fn driver_written_enum(field: &str, value: i64) {
     let result = decoder.decode(PACKET, 1).map(|frames| frames.count());
     s.reset();
     match result {
-        Err(e @ (Error::InvalidInput(_) | Error::Unsupported { .. })) => {
+        Err(Error::Bitstream(BitstreamError::CodecMismatch {
+            expected,
+            found,
+            cuvid_codec,
+        })) if field == "codec" => {
+            assert_eq!(expected, Codec::H264);
+            assert_eq!(
+                found, None,
+                "cudaVideoCodec {value} is no codec this crate knows"
+            );
+            assert_eq!(i64::from(cuvid_codec), value);
+        }
+        Err(e @ Error::Unsupported { .. }) if field != "codec" => {
             let text = e.to_string();
             assert!(
                 text.contains(&value.to_string()),
                 "the error does not name {value}: {text}"
             );
         }
-        other => panic!("expected Err(InvalidInput | Unsupported) naming {value}, got {other:?}"),
+        other => panic!("expected Err(Bitstream | Unsupported) naming {value}, got {other:?}"),
     }
 }
 
-/// A coded size near u32::MAX is an error.
+/// A coded size near u32::MAX is an error naming it.
 fn huge_coded_size(field: &str) {
     let s = on_standin();
     let mut decoder = build(ContextMode::SharedPrimary).expect("build");
@@ -746,11 +758,15 @@ fn huge_coded_size(field: &str) {
     s.reset();
     eprintln!("{field} = u32::MAX - 3: {result:?}");
     match result {
-        Err(e) => assert!(
-            !e.to_string().contains("panic"),
-            "the error comes from a caught panic: {e}"
-        ),
-        Ok(n) => panic!("expected Err, got Ok({n} frames)"),
+        Err(Error::Bitstream(BitstreamError::CodedSizeOutOfRange { width, height, .. })) => {
+            let reported = if field == "coded_width" {
+                width
+            } else {
+                height
+            };
+            assert_eq!(reported, u32::MAX - 3, "{field}");
+        }
+        other => panic!("expected Err(Bitstream(CodedSizeOutOfRange)), got {other:?}"),
     }
 }
 
@@ -1053,6 +1069,36 @@ fn encoder_builds_and_encodes_on_the_standin() {
         .expect("encode a second device frame");
     assert_eq!(packets[0].data, expected_packet(false, 11));
     assert_eq!(s.calls("nvEncRegisterResource"), registrations);
+
+    // Frames that do not fit are refused before any driver call, naming the sizes at fault.
+    let (row, rows) = (ENC_W as usize, ENC_H as usize * 3 / 2);
+    let pictures = s.calls("nvEncEncodePicture");
+    match encoder.encode(InputFrame::device(&device, row - 2), 3100) {
+        Err(Error::Frame(FrameError::PitchTooSmall {
+            plane: "Y",
+            pitch,
+            row_bytes,
+            ..
+        })) => assert_eq!((pitch, row_bytes), (row - 2, row)),
+        other => panic!("expected Frame(PitchTooSmall), got {other:?}"),
+    }
+    match encoder.encode(InputFrame::device(&device, 2 * row), 3200) {
+        Err(Error::Frame(FrameError::DeviceBufferTooSmall { len, needed, .. })) => {
+            assert_eq!((len, needed), (row * rows, 2 * row * (rows - 1) + row));
+        }
+        other => panic!("expected Frame(DeviceBufferTooSmall), got {other:?}"),
+    }
+    match encoder.encode(InputFrame::packed(&host[1..]), 3300) {
+        Err(Error::Frame(FrameError::PackedSize { expected, len, .. })) => {
+            assert_eq!((expected, len), (row * rows, row * rows - 1));
+        }
+        other => panic!("expected Frame(PackedSize), got {other:?}"),
+    }
+    assert_eq!(
+        s.calls("nvEncEncodePicture"),
+        pictures,
+        "a refused frame reached NVENC"
+    );
     drop(device);
 
     assert!(
@@ -2346,7 +2392,11 @@ fn one_packet_with_many_pictures_is_bounded() {
     let result = decoder.decode(PACKET, 5).map(|frames| frames.remaining());
     r.set_pictures_per_packet(1);
     assert!(
-        matches!(&result, Err(Error::InvalidInput(m)) if m.contains("MAX_QUEUED_FRAMES")),
+        matches!(
+            result,
+            Err(Error::FramesDropped { limit, .. })
+                if limit == nvcodec_guard::decode::MAX_QUEUED_FRAMES
+        ),
         "{result:?}"
     );
     let max = nvcodec_guard::decode::MAX_QUEUED_FRAMES;

@@ -34,10 +34,10 @@ pub(crate) fn cuvid_codec_value(codec: Codec) -> u32 {
     cuvid_codec(codec) as u32
 }
 
-/// The name of a `cudaVideoCodec` value a driver reported (it may be one this crate's
-/// header does not list).
-pub(crate) fn cuvid_codec_name(value: u32) -> String {
-    let known = [
+/// The codec of a `cudaVideoCodec` value a driver reported; `None` for a value this crate
+/// does not decode (or its header does not list).
+pub(crate) fn codec_of_cuvid(value: u32) -> Option<Codec> {
+    [
         Codec::H264,
         Codec::Hevc,
         Codec::Vp8,
@@ -45,11 +45,9 @@ pub(crate) fn cuvid_codec_name(value: u32) -> String {
         Codec::Av1,
         Codec::Mpeg2,
         Codec::Jpeg,
-    ];
-    match known.iter().find(|&&c| cuvid_codec_value(c) == value) {
-        Some(codec) => format!("{codec} (cudaVideoCodec {value})"),
-        None => format!("cudaVideoCodec {value}"),
-    }
+    ]
+    .into_iter()
+    .find(|&c| cuvid_codec_value(c) == value)
 }
 
 /// `cudaVideoChromaFormat_420`.

@@ -31,6 +31,13 @@ use crate::init::{CudaInitGuard, WindowTiming, WindowToken, destroy_in_window, i
 /// memory of its own, so this also bounds that memory.
 pub const MAX_QUEUED_FRAMES: usize = 32;
 
+/// The longest packet NVDEC's parser takes in one call (its length is a C `unsigned long`).
+#[allow(
+    clippy::unnecessary_cast,
+    reason = "`c_ulong` is `u64` here but `u32` where `long` is 32 bits"
+)]
+const MAX_PACKET_LEN: u64 = std::ffi::c_ulong::MAX as u64;
+
 /// The decoder as it exists inside the init window: parser and `cuvidCreateDecoder` handle
 /// created, no frame decoded yet. Reach it with
 /// [`Builder::session`](crate::phase::Builder::session).
@@ -428,11 +435,13 @@ impl Decoder {
     /// - [`Error::FramesNotTaken`] when [`MAX_QUEUED_FRAMES`] frames are queued; the packet
     ///   was not consumed: take the queued frames ([`queued`](Self::queued)) and call again
     ///   with it.
-    /// - [`Error::InvalidInput`] when the packet carried more pictures than the queue had
+    /// - [`Error::FramesDropped`] when the packet carried more pictures than the queue had
     ///   room for (up to [`MAX_QUEUED_FRAMES`]): the packet was consumed, the excess frames
     ///   were dropped, the ones queued before are still there ([`queued`](Self::queued)).
-    /// - Errors of the parser's callbacks: [`Error::InvalidInput`] or
-    ///   [`Error::Unsupported`] for a stream this decoder cannot handle,
+    /// - [`Error::PacketTooLarge`] for a packet longer than NVDEC's parser takes (a C
+    ///   `unsigned long`: only where that is 32 bits); the packet was not consumed.
+    /// - Errors of the parser's callbacks: [`Error::Bitstream`] (another codec, impossible
+    ///   sizes) or [`Error::Unsupported`] for a stream this decoder cannot handle,
     ///   [`Error::Driver`] for a failed picture or stream change (naming the driver call).
     /// - [`Error::InitLockTimeout`] when a stream change (which needs an init window) could
     ///   not get the lock within [`DecoderConfig::runtime_lock_timeout`].
@@ -475,9 +484,11 @@ impl Decoder {
             self.renew_parser()?;
         }
         if !packet.is_empty() {
-            let size = std::ffi::c_ulong::try_from(packet.len()).map_err(|_| {
-                Error::InvalidInput(format!("packet of {} bytes is too large", packet.len()))
-            })?;
+            let size =
+                std::ffi::c_ulong::try_from(packet.len()).map_err(|_| Error::PacketTooLarge {
+                    len: packet.len(),
+                    max: MAX_PACKET_LEN,
+                })?;
             let mut flags = if pts.is_some() {
                 CUvideopacketflags::CUVID_PKT_TIMESTAMP as u32
             } else {
@@ -532,7 +543,7 @@ impl Decoder {
     /// # Errors
     /// As [`decode`](Self::decode), except that `flush` never refuses for queued frames. The
     /// frames it releases still queue at most up to [`MAX_QUEUED_FRAMES`]: take queued frames
-    /// before flushing, or the ones beyond are dropped with [`Error::InvalidInput`].
+    /// before flushing, or the ones beyond are dropped with [`Error::FramesDropped`].
     ///
     /// # Examples
     /// ```no_run

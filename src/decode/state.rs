@@ -24,7 +24,7 @@ use std::collections::VecDeque;
 use nvidia_video_codec_sdk::sys::cuviddec::{CUVIDPICPARAMS, CUVIDPROCPARAMS};
 use nvidia_video_codec_sdk::sys::nvcuvid::CUVIDPARSERDISPINFO;
 
-use super::caps::{self, CHROMA_420, CHROMA_444, cuvid_codec_name, cuvid_codec_value};
+use super::caps::{self, CHROMA_420, CHROMA_444, codec_of_cuvid, cuvid_codec_value};
 use super::config::{DecoderConfig, MAX_DIMENSION, MAX_SURFACES, OutputGeometry, PixelFormat};
 use super::decoder::MAX_QUEUED_FRAMES;
 use super::geometry::{Geometry, Shape};
@@ -33,10 +33,14 @@ use super::planes::{FrameLayout, copy_planes};
 use super::sei::SeiMessage;
 use crate::convert::ColourDescription;
 use crate::cuda::{Context, DeviceBuffer};
-use crate::error::{Error, Result};
+use crate::error::{BitstreamError, Error, Result};
 use crate::ffi::cuda::Mem;
 use crate::ffi::nvcuvid::Nvcuvid;
 use crate::init::{WindowToken, in_runtime_window};
+
+/// The largest bit depth a sequence header may report; beyond it the header is corrupt
+/// (NVDEC's output samples are at most 16 bits wide).
+const MAX_BIT_DEPTH: u8 = 16;
 
 /// Where a displayed-but-not-yet-taken frame's pixels are.
 pub(crate) enum Backing {
@@ -289,11 +293,12 @@ impl DecoderState {
     fn validate(&self, format: &SequenceFormat) -> Result<(Geometry, u8, u32, bool)> {
         let wanted = cuvid_codec_value(self.config.codec);
         if format.codec != wanted {
-            return Err(Error::InvalidInput(format!(
-                "the stream is {} but the decoder was built for {}",
-                cuvid_codec_name(format.codec),
-                self.config.codec
-            )));
+            return Err(BitstreamError::CodecMismatch {
+                expected: self.config.codec,
+                found: codec_of_cuvid(format.codec),
+                cuvid_codec: format.codec,
+            }
+            .into());
         }
         if format.chroma_format != CHROMA_420 && format.chroma_format != CHROMA_444 {
             return Err(Error::Unsupported {
@@ -312,16 +317,21 @@ impl DecoderState {
             });
         }
         let bit_depth = format.bit_depth_luma_minus8.saturating_add(8);
-        if bit_depth > 16 {
-            return Err(Error::InvalidInput(format!(
-                "the stream reports a bit depth of {bit_depth}"
-            )));
+        if bit_depth > MAX_BIT_DEPTH {
+            return Err(BitstreamError::BitDepthOutOfRange {
+                bit_depth,
+                max: MAX_BIT_DEPTH,
+            }
+            .into());
         }
         let (w, h) = (format.coded_width, format.coded_height);
         if w == 0 || h == 0 || w > MAX_DIMENSION || h > MAX_DIMENSION {
-            return Err(Error::InvalidInput(format!(
-                "the stream reports a coded size of {w}x{h} (supported: 1..={MAX_DIMENSION})"
-            )));
+            return Err(BitstreamError::CodedSizeOutOfRange {
+                width: w,
+                height: h,
+                max: MAX_DIMENSION,
+            }
+            .into());
         }
         let surfaces = u32::from(format.min_num_decode_surfaces).max(1);
         if surfaces > MAX_SURFACES {
@@ -475,7 +485,7 @@ impl DecoderState {
     ///
     /// The queue never holds more than [`MAX_QUEUED_FRAMES`], also when one packet carries
     /// many pictures: a frame displayed while it is full is dropped and the packet's `decode`
-    /// returns [`Error::InvalidInput`] saying so (the frames queued before stay queued, for
+    /// returns [`Error::FramesDropped`] saying so (the frames queued before stay queued, for
     /// [`Decoder::queued`](super::Decoder::queued)). This bounds the device memory frames
     /// copied out of reused surfaces can take to `MAX_QUEUED_FRAMES` frames.
     pub(crate) fn on_display(&self, info: &CUVIDPARSERDISPINFO) -> Result<()> {
@@ -487,11 +497,10 @@ impl DecoderState {
         };
         let queued = self.pending.borrow().len();
         if queued >= MAX_QUEUED_FRAMES {
-            return Err(Error::InvalidInput(format!(
-                "one packet produced more frames than the decoder queues \
-                 (MAX_QUEUED_FRAMES = {MAX_QUEUED_FRAMES}); the frame of pts {} was dropped",
-                info.timestamp
-            )));
+            return Err(Error::FramesDropped {
+                limit: MAX_QUEUED_FRAMES,
+                first_dropped_pts: info.timestamp,
+            });
         }
         self.pending.borrow_mut().push_back(Pending {
             backing: Backing::Surface {

@@ -6,13 +6,13 @@ use nvidia_video_codec_sdk::sys::nvEncodeAPI::NV_ENC_PIC_FLAGS;
 
 use super::config::EncoderConfig;
 use super::frame::{InputFrame, Source};
-use super::layout::{PlaneLayout, check_host_planes, split_packed};
+use super::layout::{PlaneLayout, check_host_planes, device_surface_size, split_packed};
 use super::nvenc_params;
 use super::packet::{DtsClock, EncodedPacket, PictureType};
 use super::session::EncoderSession;
 use super::session_handle::SessionHandle;
 use crate::cuda::Context;
-use crate::error::{Error, Result, SessionKind};
+use crate::error::{Error, FrameError, Result, SessionKind};
 use crate::ffi::nvenc::{EncodeStatus, Picture};
 use crate::init::WindowTiming;
 
@@ -111,10 +111,11 @@ impl Encoder {
     /// packets extrapolate below the first pts).
     ///
     /// The frame is checked against the configured format and size before any driver call
-    /// ([`Error::InvalidInput`] names the plane, pitch and sizes at fault).
+    /// ([`Error::Frame`] names the plane, pitch and sizes at fault).
     ///
     /// # Errors
-    /// [`Error::InvalidInput`] for a frame of the wrong format or size;
+    /// [`Error::Frame`] for a frame of the wrong format or size (a [`FrameError`] naming the
+    /// plane, pitch and sizes), or a device buffer of another CUDA context;
     /// [`Error::EncoderFull`] when NVENC holds as many frames as the encoder has buffers;
     /// [`Error::Driver`] naming the NVENC call, status and `NvEncGetLastErrorString`;
     /// [`Error::Poisoned`] after an earlier failure left the stream untrustworthy;
@@ -131,8 +132,11 @@ impl Encoder {
         }
         let slot = self.next_slot;
         let (input, pitch) = self.stage(slot, &frame)?;
-        let pitch = u32::try_from(pitch)
-            .map_err(|_| Error::InvalidInput(format!("pitch {pitch} is too large")))?;
+        // Unreachable: a locked input's pitch is checked plausible for the frame's rows, and
+        // a staging surface's pitch is checked to fit `u32` when it is made.
+        let pitch = u32::try_from(pitch).map_err(|_| Error::Internal {
+            what: "an input surface's pitch does not fit u32",
+        })?;
         let mut flags = 0u32;
         if frame.force_idr || self.restart {
             flags |= NV_ENC_PIC_FLAGS::NV_ENC_PIC_FLAG_FORCEIDR as u32
@@ -198,23 +202,21 @@ impl Encoder {
             } => {
                 if let Some(context) = context {
                     if *context != self.session.context().raw() as usize {
-                        return Err(Error::InvalidInput(
-                            "the device buffer belongs to another CUDA context than the encoder's"
-                                .into(),
-                        ));
+                        return Err(FrameError::ForeignContext.into());
                     }
                 }
-                let needed = self.layout.surface_size(*pitch).ok_or_else(|| {
-                    Error::InvalidInput(format!(
-                        "pitch {pitch} is below the {} bytes per row of a {width}x{height} {format:?} frame",
-                        self.layout.planes().first().map_or(0, |p| p.row_bytes)
-                    ))
-                })?;
+                let needed = device_surface_size(format, width, height, *pitch)?;
                 if let Some(len) = len {
                     if *len < needed {
-                        return Err(Error::InvalidInput(format!(
-                            "device buffer of {len} bytes; a {width}x{height} {format:?} frame at pitch {pitch} needs {needed}"
-                        )));
+                        return Err(FrameError::DeviceBufferTooSmall {
+                            format,
+                            width,
+                            height,
+                            pitch: *pitch,
+                            len: *len,
+                            needed,
+                        }
+                        .into());
                     }
                 }
                 // SAFETY: the memory is the encoder's context's (checked for a

@@ -11,7 +11,7 @@
 //! at `2 × pitch × height`.
 
 use super::config::InputFormat;
-use crate::error::{Error, Result};
+use crate::error::{Error, FrameError, Result};
 
 /// One plane of a frame: how many rows, and how many bytes of each row are picture.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -159,19 +159,25 @@ pub(crate) fn check_host_planes(
     let layout = format.layout(width, height);
     let expected = layout.planes();
     if planes.len() != expected.len() {
-        return Err(Error::InvalidInput(format!(
-            "a {format:?} frame has {} plane(s), got {}",
-            expected.len(),
-            planes.len()
-        )));
+        return Err(FrameError::PlaneCount {
+            format,
+            expected: expected.len(),
+            got: planes.len(),
+        }
+        .into());
     }
     for (index, (plane, spec)) in planes.iter().zip(expected).enumerate() {
         let name = plane_name(format, index);
         if plane.pitch < spec.row_bytes {
-            return Err(Error::InvalidInput(format!(
-                "{name} plane of a {width}x{height} {format:?} frame: pitch {} is below its {} bytes per row",
-                plane.pitch, spec.row_bytes
-            )));
+            return Err(FrameError::PitchTooSmall {
+                format,
+                width,
+                height,
+                plane: name,
+                pitch: plane.pitch,
+                row_bytes: spec.row_bytes,
+            }
+            .into());
         }
         // Saturating: a size past `usize::MAX` is more than any slice holds, so it is
         // refused below (it used to wrap to 0 and pass).
@@ -182,15 +188,56 @@ pub(crate) fn check_host_planes(
             .and_then(|b| b.checked_add(spec.row_bytes))
             .unwrap_or(usize::MAX);
         if spec.rows > 0 && plane.data.len() < needed {
-            return Err(Error::InvalidInput(format!(
-                "{name} plane of a {width}x{height} {format:?} frame: {} bytes, {} rows at pitch {} need {needed}",
-                plane.data.len(),
-                spec.rows,
-                plane.pitch
-            )));
+            return Err(FrameError::PlaneTooShort {
+                format,
+                width,
+                height,
+                plane: name,
+                len: plane.data.len(),
+                rows: spec.rows,
+                pitch: plane.pitch,
+                needed,
+            }
+            .into());
         }
     }
     Ok(())
+}
+
+/// Bytes a device surface of a `width`×`height` frame of `format` spans at `pitch` (see
+/// [`PlaneLayout::surface_size`]), or why no surface fits that pitch.
+pub(crate) fn device_surface_size(
+    format: InputFormat,
+    width: u32,
+    height: u32,
+    pitch: usize,
+) -> Result<usize> {
+    let layout = format.layout(width, height);
+    if let Some(size) = layout.surface_size(pitch) {
+        return Ok(size);
+    }
+    let narrow = layout
+        .planes()
+        .iter()
+        .enumerate()
+        .find(|(_, p)| pitch < p.row_bytes);
+    Err(match narrow {
+        Some((index, spec)) => FrameError::PitchTooSmall {
+            format,
+            width,
+            height,
+            plane: plane_name(format, index),
+            pitch,
+            row_bytes: spec.row_bytes,
+        },
+        None => FrameError::SurfaceTooLarge {
+            format,
+            width,
+            height,
+            pitch,
+        },
+    }
+    .into())
 }
 
 /// Splits a tightly packed frame (planes back to back, pitch = row bytes) into planes.
@@ -203,17 +250,24 @@ pub(crate) fn split_packed(
     let layout = format.layout(width, height);
     let size = layout.packed_size();
     if data.len() != size {
-        return Err(Error::InvalidInput(format!(
-            "a packed {width}x{height} {format:?} frame is {size} bytes, got {}",
-            data.len()
-        )));
+        return Err(FrameError::PackedSize {
+            format,
+            width,
+            height,
+            expected: size,
+            len: data.len(),
+        }
+        .into());
     }
     let mut planes = Vec::with_capacity(layout.planes().len());
     let mut rest = data;
     for spec in layout.planes() {
         let (plane, tail) = rest
             .split_at_checked(spec.row_bytes.saturating_mul(spec.rows))
-            .ok_or_else(|| Error::InvalidInput(format!("packed {format:?} frame is too short")))?;
+            // Unreachable: `data` is exactly the sum of the planes' sizes (checked above).
+            .ok_or(Error::Internal {
+                what: "a packed frame of the checked size is shorter than its planes",
+            })?;
         planes.push(HostPlane {
             data: plane,
             pitch: spec.row_bytes,
@@ -238,12 +292,10 @@ pub(crate) fn copy_to_surface(
             let src = row
                 .checked_mul(plane.pitch)
                 .and_then(|start| plane.data.get(start..start.checked_add(spec.row_bytes)?))
-                .ok_or_else(|| {
-                    Error::InvalidInput(format!(
-                        "plane of {} bytes at pitch {} has no row {row}",
-                        plane.data.len(),
-                        plane.pitch
-                    ))
+                // Unreachable: the caller checked every plane (`check_host_planes`, or
+                // `split_packed`, whose planes are exact).
+                .ok_or(Error::Internal {
+                    what: "a checked host plane is shorter than its rows",
                 })?;
             let target = row
                 .checked_mul(dst_pitch)
@@ -392,6 +444,20 @@ mod tests {
         ];
         let err = check_host_planes(InputFormat::Nv12, w, h, &short_y).unwrap_err();
         assert!(err.to_string().contains("Y plane"), "{err}");
+        assert!(
+            matches!(
+                err,
+                Error::Frame(FrameError::PlaneTooShort {
+                    plane: "Y",
+                    len: 2543,
+                    rows: 32,
+                    pitch: 80,
+                    needed: 2544,
+                    ..
+                })
+            ),
+            "{err:?}"
+        );
 
         let narrow = [
             ok[0],
@@ -405,10 +471,32 @@ mod tests {
             err.to_string().contains("UV plane") && err.to_string().contains("pitch 63"),
             "{err}"
         );
+        assert!(
+            matches!(
+                err,
+                Error::Frame(FrameError::PitchTooSmall {
+                    plane: "UV",
+                    pitch: 63,
+                    row_bytes: 64,
+                    ..
+                })
+            ),
+            "{err:?}"
+        );
 
         let err = check_host_planes(InputFormat::Yuv444, w, h, &ok).unwrap_err();
         assert!(err.to_string().contains("3 plane(s), got 2"), "{err}");
-        assert!(matches!(err, Error::InvalidInput(_)));
+        assert!(
+            matches!(
+                err,
+                Error::Frame(FrameError::PlaneCount {
+                    format: InputFormat::Yuv444,
+                    expected: 3,
+                    got: 2,
+                })
+            ),
+            "{err:?}"
+        );
     }
 
     #[test]
@@ -419,7 +507,18 @@ mod tests {
         assert_eq!((planes[0].data.len(), planes[0].pitch), (32, 8));
         assert_eq!((planes[1].data.len(), planes[1].pitch), (16, 8));
         assert_eq!(planes[1].data[0], 32);
-        assert!(split_packed(InputFormat::Nv12, 8, 4, &data[1..]).is_err());
+        let err = split_packed(InputFormat::Nv12, 8, 4, &data[1..]).unwrap_err();
+        assert!(
+            matches!(
+                err,
+                Error::Frame(FrameError::PackedSize {
+                    expected: 48,
+                    len: 47,
+                    ..
+                })
+            ),
+            "{err:?}"
+        );
         let argb = vec![0u8; 3 * 2 * 4];
         assert_eq!(
             split_packed(InputFormat::Argb, 3, 2, &argb).unwrap().len(),
@@ -450,5 +549,40 @@ mod tests {
         let mut small = vec![0u8; 13];
         assert!(copy_to_surface(&layout, &planes, &mut small, 6).is_err());
         assert!(copy_to_surface(&layout, &planes, &mut dst, 3).is_err());
+    }
+
+    #[test]
+    fn encode_device_pitch_is_checked_against_every_plane() {
+        // 64x32 NV12: 32 rows of Y and 16 of UV, 64 bytes each.
+        assert_eq!(
+            device_surface_size(InputFormat::Nv12, 64, 32, 128).unwrap(),
+            128 * 47 + 64
+        );
+        let err = device_surface_size(InputFormat::Nv12, 64, 32, 60).unwrap_err();
+        assert!(
+            matches!(
+                err,
+                Error::Frame(FrameError::PitchTooSmall {
+                    plane: "Y",
+                    pitch: 60,
+                    row_bytes: 64,
+                    ..
+                })
+            ),
+            "{err:?}"
+        );
+        let err = device_surface_size(InputFormat::Argb, 64, 32, usize::MAX / 8).unwrap_err();
+        assert!(
+            matches!(
+                err,
+                Error::Frame(FrameError::SurfaceTooLarge {
+                    format: InputFormat::Argb,
+                    width: 64,
+                    height: 32,
+                    ..
+                })
+            ),
+            "{err:?}"
+        );
     }
 }

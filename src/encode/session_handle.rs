@@ -414,7 +414,11 @@ impl SessionHandle {
                 layout
                     .plane_offset(index, pitch)
                     .and_then(|o| u64::try_from(o).ok())
-                    .ok_or_else(|| Error::InvalidInput("surface offset overflows".into()))
+                    // Unreachable: both surfaces' whole sizes at their pitches were computed
+                    // without overflow (`device_surface_size`, `ensure_staging`).
+                    .ok_or(Error::Internal {
+                        what: "a plane offset in a checked surface overflows",
+                    })
             };
             let copy = Copy2d {
                 src: Mem::Device(src.wrapping_add(offset(src_pitch)?)),
