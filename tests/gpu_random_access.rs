@@ -232,3 +232,66 @@ fn frames_at_on_several_decoders_equal_ffmpegs_frames() {
         }
     }
 }
+
+#[test]
+#[ignore = "needs an NVIDIA GPU"]
+fn frames_at_with_converts_the_frames_shown_at_those_indices() {
+    use nvcodec_guard::convert::{ConvertSpec, Converter, RgbFramePool, RgbLayout, SampleType};
+    use nvcodec_guard::decode::frames_at_parallel_with;
+    // The reference: every frame of a whole decode, converted by the same kernel, in display
+    // order. frames_at_with converts each wanted frame while it is mapped: same bytes.
+    for clip in ["access/h264_bpyramid_opengop.mp4", "access/vp9_altref.ivf"] {
+        let mut stream = ElementaryStream::open(data(clip)).unwrap();
+        let config = DecoderConfig::new(stream.codec()).with_max_size(1920, 1088);
+        let mut decoder = DecoderBuilder::new(config.clone()).build().unwrap();
+        let converter = Converter::new(decoder.context()).unwrap();
+        let rgb_pool = RgbFramePool::new(decoder.context());
+        let spec = ConvertSpec::new(RgbLayout::Rgb, SampleType::U8);
+        let rgb_md5 = |frame: &nvcodec_guard::decode::Frame<'_>| {
+            let rgb = converter.convert_to_pool(frame, &spec, &rgb_pool).unwrap();
+            md5_hex(&rgb.to_vec().unwrap())
+        };
+        let mut whole = Vec::new();
+        let mut pass = ElementaryStream::open(data(clip)).unwrap();
+        while let Some(packet) = pass.next_packet().unwrap() {
+            for frame in decoder.decode(packet.data, packet.pts).unwrap() {
+                whole.push(rgb_md5(&frame.unwrap()));
+            }
+        }
+        for frame in decoder.flush().unwrap() {
+            whole.push(rgb_md5(&frame.unwrap()));
+        }
+        assert_eq!(whole.len(), reference(clip).len(), "{clip}: frames");
+        let indices = random_indices(11, 24, whole.len());
+        let got = decoder
+            .frames_at_with(&mut stream, &indices, |frame| {
+                converter.convert_to_pool(frame, &spec, &rgb_pool)
+            })
+            .unwrap();
+        for (&i, rgb) in indices.iter().zip(&got) {
+            assert_eq!(
+                md5_hex(&rgb.to_vec().unwrap()),
+                whole[i],
+                "{clip}: index {i}"
+            );
+        }
+        let mut decoders: Vec<_> = (0..3)
+            .map(|_| DecoderBuilder::new(config.clone()).build().unwrap())
+            .collect();
+        let got = frames_at_parallel_with(
+            &mut decoders,
+            || ElementaryStream::open(data(clip)),
+            &indices,
+            |frame| converter.convert_to_pool(frame, &spec, &rgb_pool),
+        )
+        .unwrap();
+        for (&i, rgb) in indices.iter().zip(&got) {
+            assert_eq!(
+                md5_hex(&rgb.to_vec().unwrap()),
+                whole[i],
+                "{clip}: index {i} on 3 decoders"
+            );
+        }
+        eprintln!("{clip}: 24 frames at random indices converted, bit-exact with a whole decode");
+    }
+}

@@ -123,6 +123,13 @@ impl<'a> Frame<'a> {
         self.pts
     }
 
+    /// The frame under another timestamp (random access names frames of codecs without
+    /// reordering by their place in the output, not by the decoder's timestamp).
+    pub(crate) fn named(mut self, pts: i64) -> Self {
+        self.pts = pts;
+        self
+    }
+
     /// Visible width in pixels (the display area, not the coded size).
     pub fn width(&self) -> u32 {
         self.layout.width

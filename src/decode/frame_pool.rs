@@ -240,15 +240,6 @@ impl Drop for OwnedFrame {
     }
 }
 
-impl OwnedFrame {
-    /// The frame, named `pts` (random access names frames of codecs without reordering by
-    /// their place in the output, not by the decoder's timestamp).
-    pub(crate) fn with_pts(mut self, pts: i64) -> Self {
-        self.pts = pts;
-        self
-    }
-}
-
 impl std::fmt::Debug for OwnedFrame {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("OwnedFrame")

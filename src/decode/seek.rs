@@ -49,7 +49,7 @@ mod disposable;
 
 use std::collections::VecDeque;
 
-use super::{DecodedFrames, Decoder, DeviceFramePool, OwnedFrame};
+use super::{DecodedFrames, Decoder, DeviceFramePool, Frame, OwnedFrame};
 use crate::Codec;
 use crate::error::{Error, Result};
 use crate::input::{InputError, RandomAccessSource, SampleIndex};
@@ -197,20 +197,55 @@ impl Decoder {
         display_indices: &[usize],
         pool: &DeviceFramePool,
     ) -> Result<Vec<OwnedFrame>> {
+        self.frames_at_with(source, display_indices, |frame| frame.copy_to_pool(pool))
+    }
+
+    /// [`frames_at`](Self::frames_at), handing each wanted frame to `keep` while it is mapped
+    /// instead of copying it: convert it to RGB, copy it into a batch, or anything a
+    /// [`Frame`] allows. `keep` is called once per requested index (a repeated index, once per
+    /// repeat), in decode order, and what it returns comes back in request order. Frames carry
+    /// the container's pts, as with `frames_at`.
+    ///
+    /// # Errors
+    /// As [`frames_at`](Self::frames_at); the first error `keep` returns (decoding stops).
+    ///
+    /// # Examples
+    /// Frames at indices as normalised planar RGB, converted on the GPU as they are decoded:
+    /// ```no_run
+    /// use nvcodec_guard::convert::{ConvertSpec, Converter, RgbFramePool, RgbLayout, SampleType};
+    /// use nvcodec_guard::decode::{DecoderBuilder, DecoderConfig, RandomAccessSource};
+    ///
+    /// # fn demo(stream: &mut impl RandomAccessSource, codec: nvcodec_guard::Codec) -> nvcodec_guard::Result<()> {
+    /// let mut decoder = DecoderBuilder::new(DecoderConfig::new(codec)).build()?;
+    /// let converter = Converter::new(decoder.context())?;
+    /// let rgb_pool = RgbFramePool::new(decoder.context());
+    /// let spec = ConvertSpec::new(RgbLayout::PlanarRgb, SampleType::F32);
+    /// let rgb = decoder.frames_at_with(stream, &[120, 3], |frame| {
+    ///     converter.convert_to_pool(frame, &spec, &rgb_pool)
+    /// })?;
+    /// assert_eq!(rgb.len(), 2);
+    /// # Ok(()) }
+    /// ```
+    pub fn frames_at_with<T>(
+        &mut self,
+        source: &mut impl RandomAccessSource,
+        display_indices: &[usize],
+        mut keep: impl FnMut(&Frame<'_>) -> Result<T>,
+    ) -> Result<Vec<T>> {
         let plan = Plan::new(source.sample_index()?, display_indices)?;
         let mut got = plan.empty_results();
-        self.decode_runs(source, &plan, &plan.runs, pool, &mut got)?;
+        self.decode_runs(source, &plan, &plan.runs, &mut keep, &mut got)?;
         plan.in_request_order(got)
     }
 
     /// Feeds `runs` of `plan` and keeps the wanted frames in `got` (by wanted timestamp).
-    fn decode_runs(
+    fn decode_runs<T>(
         &mut self,
         source: &mut impl RandomAccessSource,
         plan: &Plan,
         runs: &[RunPts],
-        pool: &DeviceFramePool,
-        got: &mut [Vec<OwnedFrame>],
+        keep: &mut impl FnMut(&Frame<'_>) -> Result<T>,
+        got: &mut [Vec<T>],
     ) -> Result<()> {
         let codec = self.config().codec;
         let by_order = names_frames_by_order(codec);
@@ -244,14 +279,14 @@ impl Decoder {
                 if !left_out {
                     let timestamp = shown.then_some(p);
                     let frames = self.decode_packet(&packet, timestamp)?;
-                    take_wanted(frames, by_order.then_some(&mut names), plan, pool, got)?;
+                    take_wanted(frames, by_order.then_some(&mut names), plan, keep, got)?;
                 }
                 if sample >= run.end {
                     break;
                 }
             }
             let frames = self.flush()?;
-            take_wanted(frames, by_order.then_some(&mut names), plan, pool, got)?;
+            take_wanted(frames, by_order.then_some(&mut names), plan, keep, got)?;
         }
         Ok(())
     }
@@ -293,15 +328,15 @@ fn names_frames_by_order(codec: Codec) -> bool {
     matches!(codec, Codec::Vp8 | Codec::Vp9 | Codec::Av1)
 }
 
-/// Takes the frames `frames` holds: copies the wanted ones into `got` (as many copies as asked
-/// for) and drops the others without mapping them. A frame's name is its timestamp, or with
+/// Takes the frames `frames` holds: hands the wanted ones to `keep` (as many times as asked
+/// for) into `got` and drops the others without mapping them. A frame's name is its timestamp, or with
 /// `names`, the next name in that queue (see [`names_frames_by_order`]).
-fn take_wanted(
+fn take_wanted<T>(
     mut frames: DecodedFrames<'_>,
     mut names: Option<&mut VecDeque<i64>>,
     plan: &Plan,
-    pool: &DeviceFramePool,
-    got: &mut [Vec<OwnedFrame>],
+    keep: &mut impl FnMut(&Frame<'_>) -> Result<T>,
+    got: &mut [Vec<T>],
 ) -> Result<()> {
     while let Some(timestamp) = frames.peek_pts() {
         let name = match names.as_deref_mut() {
@@ -312,9 +347,9 @@ fn take_wanted(
         match slot {
             Some((at, name)) if got[at].len() < plan.wanted[at].1 => {
                 let Some(frame) = frames.next() else { break };
-                let frame = frame?;
+                let frame = frame?.named(name);
                 while got[at].len() < plan.wanted[at].1 {
-                    got[at].push(frame.copy_to_pool(pool)?.with_pts(name));
+                    got[at].push(keep(&frame)?);
                 }
             }
             _ => {
@@ -385,12 +420,12 @@ impl Plan {
         self.wanted.binary_search_by_key(&pts, |w| w.0).ok()
     }
 
-    fn empty_results(&self) -> Vec<Vec<OwnedFrame>> {
+    fn empty_results<T>(&self) -> Vec<Vec<T>> {
         (0..self.wanted.len()).map(|_| Vec::new()).collect()
     }
 
     /// The frames in request order; repeats take the copies made for them.
-    fn in_request_order(&self, mut got: Vec<Vec<OwnedFrame>>) -> Result<Vec<OwnedFrame>> {
+    fn in_request_order<T>(&self, mut got: Vec<Vec<T>>) -> Result<Vec<T>> {
         self.requests
             .iter()
             .map(|&(index, sample, pts)| {
@@ -455,12 +490,28 @@ pub fn frames_at_parallel<S: RandomAccessSource + Send>(
     display_indices: &[usize],
     pool: &DeviceFramePool,
 ) -> Result<Vec<OwnedFrame>> {
+    frames_at_parallel_with(decoders, open_source, display_indices, |frame| {
+        frame.copy_to_pool(pool)
+    })
+}
+
+/// [`frames_at_parallel`], handing each wanted frame to `keep` while it is mapped, as
+/// [`Decoder::frames_at_with`] does; `keep` runs on the decoders' threads, several at once.
+///
+/// # Errors
+/// As [`frames_at_parallel`]; the first error `keep` returns.
+pub fn frames_at_parallel_with<S: RandomAccessSource + Send, T: Send>(
+    decoders: &mut [Decoder],
+    open_source: impl Fn() -> Result<S> + Sync,
+    display_indices: &[usize],
+    keep: impl Fn(&Frame<'_>) -> Result<T> + Sync,
+) -> Result<Vec<T>> {
     let mut first = open_source()?;
     let plan = Plan::new(first.sample_index()?, display_indices)?;
     let shares = plan.split(decoders.len());
     let mut sources = vec![Some(first)];
-    let (plan_ref, open_ref) = (&plan, &open_source);
-    let results: Vec<Result<Vec<Vec<OwnedFrame>>>> = std::thread::scope(|scope| {
+    let (plan_ref, open_ref, keep_ref) = (&plan, &open_source, &keep);
+    let results: Vec<Result<Vec<Vec<T>>>> = std::thread::scope(|scope| {
         let handles: Vec<_> = decoders
             .iter_mut()
             .zip(shares)
@@ -477,7 +528,8 @@ pub fn frames_at_parallel<S: RandomAccessSource + Send>(
                         }
                     };
                     let mut got = plan_ref.empty_results();
-                    decoder.decode_runs(&mut source, plan_ref, &runs, pool, &mut got)?;
+                    let mut keep = |frame: &Frame<'_>| keep_ref(frame);
+                    decoder.decode_runs(&mut source, plan_ref, &runs, &mut keep, &mut got)?;
                     Ok(got)
                 })
             })
