@@ -22,8 +22,9 @@
 //! decode_bench latency    CLIP [FPS]               # packets fed at FPS (30) as a live source: packet-in
 //!                                                  # to frame-out, default vs low-latency mode
 //! decode_bench convertkernel CLIP K                # the conversion kernel alone: K planar-f32
-//!                                                  # conversions of one frame, and K device copies
-//!                                                  # of it, in bytes per second
+//!                                                  # conversions of one frame against K device
+//!                                                  # copies of as many bytes, timed alike, in
+//!                                                  # bytes read + written per second
 //! ```
 //! Frames are mapped (zero-copy) and released, as a consumer that reads the surface does;
 //! `BENCH_KEEP=pool` (or `device`) makes the throughput mode keep a copy of each frame in a
@@ -552,10 +553,17 @@ fn memory(codec: Codec, packets: Packets) -> nvcodec_guard::Result<String> {
     ))
 }
 
-/// The conversion kernel alone: `k` planar-f32 conversions of the first frame of the clip
-/// back to back (queued without host waits when `BENCH_FRAME_STREAM=per-thread`, one wait
-/// at the end), against `k` device-to-device copies of the same frame (each waited for).
+/// The conversion kernel alone: `k` planar-f32 conversions of the first frame of the clip,
+/// against device-to-device copies timed the same way (queued back to back on the per-thread
+/// stream with one wait at the end when `BENCH_FRAME_STREAM=per-thread`, each waited for
+/// otherwise; one warm-up each, wall clock up to the last wait). Copies of two sizes: the
+/// frame's packed bytes (`copy_*`), and half the conversion's bytes, so that a copy reads and
+/// writes as many bytes as one conversion does (`copy_same_*`, the fair baseline); plus
+/// `Frame::copy_to_buffer`, always waited for (`copy_waited_*`, the baseline used before
+/// 2026-11-30). Bytes per second count bytes read plus bytes written.
 fn convert_kernel(codec: Codec, packets: Packets, k: usize) -> nvcodec_guard::Result<String> {
+    use cudarc::driver::sys::{self, CUresult, CUstream};
+    let queued = std::env::var("BENCH_FRAME_STREAM").as_deref() == Ok("per-thread");
     let mut decoder = DecoderBuilder::new(config(codec, None)).build()?;
     let converter = Converter::new(decoder.context())?;
     let pool = RgbFramePool::new(decoder.context());
@@ -566,8 +574,17 @@ fn convert_kernel(codec: Codec, packets: Packets, k: usize) -> nvcodec_guard::Re
         let Some(frame) = frames.next() else { continue };
         let frame = frame?;
         let (w, h) = (frame.width(), frame.height());
-        let mut out = DeviceBuffer::alloc(frame.context(), spec.packed_size(w, h))?;
-        let mut copy = DeviceBuffer::alloc(frame.context(), frame.layout().packed_size())?;
+        let src = frame.layout().packed_size();
+        let dst = spec.packed_size(w, h);
+        let same = (src + dst) / 2;
+        let context = frame.context();
+        let mut out = DeviceBuffer::alloc(context, dst)?;
+        let mut copy = DeviceBuffer::alloc(context, src)?;
+        let copy_dst = DeviceBuffer::alloc(context, src)?;
+        let (same_src, same_dst) = (
+            DeviceBuffer::alloc(context, same)?,
+            DeviceBuffer::alloc(context, same)?,
+        );
         converter.convert_into(&frame, &spec, &mut out, 0, spec.row_bytes(w))?; // warm-up
         drop(converter.convert_to_pool(&frame, &spec, &pool)?);
         let t0 = Instant::now();
@@ -576,21 +593,63 @@ fn convert_kernel(codec: Codec, packets: Packets, k: usize) -> nvcodec_guard::Re
         }
         drop(converter.convert_to_pool(&frame, &spec, &pool)?); // waits for the stream
         let convert_s = t0.elapsed().as_secs_f64();
+        frame.copy_to_buffer(&mut copy)?; // warm-up, and the source of the frame copies
         let t1 = Instant::now();
         for _ in 0..k {
             frame.copy_to_buffer(&mut copy)?;
         }
-        let copy_s = t1.elapsed().as_secs_f64();
-        let src = frame.layout().packed_size() as f64;
-        let convert_bytes = (src + spec.packed_size(w, h) as f64) * (k + 1) as f64;
-        let copy_bytes = 2.0 * src * k as f64;
+        let waited_s = t1.elapsed().as_secs_f64();
+        let check = |r: CUresult, what: &str| -> nvcodec_guard::Result<()> {
+            if r == CUresult::CUDA_SUCCESS {
+                Ok(())
+            } else {
+                Err(std::io::Error::other(format!("{what}: {r:?}")).into())
+            }
+        };
+        let _current = context.make_current()?;
+        let stream = 2usize as CUstream; // CU_STREAM_PER_THREAD, as the conversions use
+        let copies = |from: &DeviceBuffer,
+                      to: &DeviceBuffer,
+                      bytes: usize|
+         -> nvcodec_guard::Result<f64> {
+            // SAFETY: both buffers hold at least `bytes` bytes and outlive the final
+            // synchronize; the context is current and the per-thread stream is valid in it.
+            let copy = || unsafe {
+                check(
+                    sys::cuMemcpyDtoDAsync_v2(to.device_ptr(), from.device_ptr(), bytes, stream),
+                    "cuMemcpyDtoDAsync",
+                )
+            };
+            // SAFETY: as above.
+            let wait = || unsafe { check(sys::cuStreamSynchronize(stream), "cuStreamSynchronize") };
+            copy()?;
+            wait()?;
+            let t = Instant::now();
+            for _ in 0..k {
+                copy()?;
+                if !queued {
+                    wait()?;
+                }
+            }
+            wait()?;
+            Ok(t.elapsed().as_secs_f64())
+        };
+        let copy_s = copies(&copy, &copy_dst, src)?;
+        let same_s = copies(&same_src, &same_dst, same)?;
+        let gb_s = |bytes: usize, n: usize, s: f64| (2 * bytes * n) as f64 / s / 1e9;
+        let convert_gb_s = ((src + dst) * (k + 1)) as f64 / convert_s / 1e9;
+        let copy_same_gb_s = gb_s(same, k, same_s);
         result = Some(format!(
-            r#"{{"mode":"convertkernel","codec":"{codec}","width":{w},"height":{h},"k":{k},"frame_stream":"{}","convert_gb_s":{:.1},"convert_us":{:.2},"copy_gb_s":{:.1},"copy_us":{:.2}}}"#,
+            r#"{{"mode":"convertkernel","codec":"{codec}","width":{w},"height":{h},"k":{k},"frame_stream":"{}","bytes_read_written":{},"convert_gb_s":{convert_gb_s:.1},"convert_us":{:.2},"copy_same_bytes":{same},"copy_same_gb_s":{copy_same_gb_s:.1},"copy_same_us":{:.2},"fraction_of_copy":{:.3},"copy_bytes":{src},"copy_gb_s":{:.1},"copy_us":{:.2},"copy_waited_gb_s":{:.1},"copy_waited_us":{:.2}}}"#,
             std::env::var("BENCH_FRAME_STREAM").unwrap_or_else(|_| "wait".into()),
-            convert_bytes / convert_s / 1e9,
+            src + dst,
             convert_s / (k + 1) as f64 * 1e6,
-            copy_bytes / copy_s / 1e9,
+            same_s / k as f64 * 1e6,
+            convert_gb_s / copy_same_gb_s,
+            gb_s(src, k, copy_s),
             copy_s / k as f64 * 1e6,
+            gb_s(src, k, waited_s),
+            waited_s / k as f64 * 1e6,
         ));
         break;
     }

@@ -41,6 +41,13 @@ const KERNELS: [[&CStr; 3]; 2] = [
     [c"yuv16_to_u8", c"yuv16_to_f16", c"yuv16_to_f32"],
 ];
 
+/// Consecutive pixels of one row that each thread converts: `PIXELS` in
+/// `kernels/convert.cu`.
+const PIXELS_PER_THREAD: u32 = 4;
+
+/// Threads per block, (x, y): a block covers `BLOCK.0 * PIXELS_PER_THREAD` × `BLOCK.1` pixels.
+const BLOCK: (u32, u32) = (32, 8);
+
 /// The one parameter of every conversion kernel: `ConvertParams` in `kernels/convert.cu`,
 /// field for field (192 bytes, 8-byte aligned).
 #[repr(C)]
@@ -154,8 +161,8 @@ impl KernelModule {
     }
 
     /// Launches the kernel for `wide` (16-bit) sources and output type `out` (0 u8, 1 f16,
-    /// 2 f32) over `params.width × params.height` pixels on `stream`. Needs the context
-    /// current.
+    /// 2 f32) over `params.width × params.height` pixels on `stream`, one thread per
+    /// `PIXELS_PER_THREAD` pixels of a row. Needs the context current.
     ///
     /// # Safety
     /// Every address in `params` must be valid for every access the kernel makes (see
@@ -168,10 +175,9 @@ impl KernelModule {
         params: &KernelParams,
         stream: CUstream,
     ) -> Result<()> {
-        const BLOCK: (u32, u32) = (32, 8);
         let function = self.functions[usize::from(wide)][out.min(2)];
         let grid = (
-            params.width.div_ceil(BLOCK.0),
+            params.width.div_ceil(BLOCK.0 * PIXELS_PER_THREAD),
             params.height.div_ceil(BLOCK.1),
         );
         let mut value = *params;
@@ -210,5 +216,20 @@ impl Drop for KernelModule {
                 tracing::error!(%error, "cuModuleUnload failed");
             }
         });
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_launch_covers_as_many_pixels_per_thread_as_the_kernel_converts() {
+        let source = include_str!("../../kernels/convert.cu");
+        let declared = format!("constexpr unsigned int PIXELS = {PIXELS_PER_THREAD};");
+        assert!(
+            source.lines().any(|l| l.trim() == declared),
+            "kernels/convert.cu does not declare `{declared}`"
+        );
     }
 }
