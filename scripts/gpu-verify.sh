@@ -7,6 +7,8 @@
 #                                 NVCG_CHURN_SECS (default 20) s
 #   scripts/gpu-verify.sh bench   the benchmarks of issues 12 §7, 13 and 14 with PyNvVideoCodec
 #                                 in the same run (needs `.whl/` and the bench clips named below)
+#   scripts/gpu-verify.sh convert decode + planar f32 against decode only (issue 13), CLIPS
+#   scripts/gpu-verify.sh memory  peak RSS of a 2 GB stream against a 10 MB one (issue 14)
 set -uo pipefail
 OUT=${OUT:-gpu-out}
 mkdir -p "$OUT"
@@ -111,6 +113,39 @@ PY
   timeout 120 python3 bench/pynv_rgb.py $H264 RGBP 7,28 | tee -a "$R"
   BENCH_FRAME_STREAM=per-thread timeout 120 $B convertkernel $H264 2000 | tee -a "$R"
   ;;
+convert)
+  # Issue 13: decode + planar f32 against decode only, 7 and 28 decoders, each clip 4 passes per
+  # decoder (runs of about 1 s), twice: waited per frame (`rgb`), queued on a non-blocking
+  # stream per decoder (`rgb-into` + `own`) and on the per-thread default stream (`per-thread`).
+  machine
+  B=stage/examples/decode_bench
+  R="$OUT/convert.jsonl"
+  : > "$R"
+  export BENCH_PASSES=${PASSES:-4}
+  for clip in ${CLIPS:-bench-clips/hevc_1080p30_6M.hevc bench-clips/h264_1080p30_8M.h264}; do
+    for n in 7 28; do
+      for rep in 1 2; do
+        timeout 120 $B throughput "$clip" $n | tee -a "$R"
+        BENCH_KEEP=rgb timeout 120 $B throughput "$clip" $n | tee -a "$R"
+        BENCH_KEEP=rgb-into BENCH_FRAME_STREAM=own timeout 120 $B throughput "$clip" $n | tee -a "$R"
+        BENCH_KEEP=rgb-into BENCH_FRAME_STREAM=per-thread timeout 120 $B throughput "$clip" $n | tee -a "$R"
+      done
+    done
+  done
+  python3 - "$R" <<'PY' | tee -a "$OUT/summary.txt"
+import json, statistics, sys
+rows = [json.loads(l) for l in open(sys.argv[1]) if l.strip().startswith("{")]
+groups = {}
+for r in rows:
+    key = (r["codec"], r["n"])
+    groups.setdefault(key, {}).setdefault((r["keep"], r["frame_stream"]), []).append(r["fps"])
+for (codec, n), g in sorted(groups.items()):
+    base = statistics.median(g.get(("map", "wait"), [float("nan")]))
+    for k, v in sorted(g.items()):
+        m = statistics.median(v)
+        print(f"{codec} {n:>2} decoders {k[0]:>8} {k[1]:>10}: {m:7.1f} fps ({m / base:.3f}x of decode only) {v}")
+PY
+  ;;
 memory)
   # Issue 14: peak resident memory decoding a >= 2 GB file through the streaming path against
   # a 10 MB one (the 1080p clip repeated 200 times as one Annex-B stream, made here).
@@ -130,5 +165,5 @@ PY
   done
   rm -f "$big"
   ;;
-*) echo "usage: scripts/gpu-verify.sh tests|bench|memory" >&2; exit 2 ;;
+*) echo "usage: scripts/gpu-verify.sh tests|bench|convert|memory" >&2; exit 2 ;;
 esac
