@@ -82,7 +82,10 @@ fn own_stream() -> nvcodec_guard::decode::FrameStream {
                 sys::CUstream_flags::CU_STREAM_NON_BLOCKING as u32,
             ) == sys::CUresult::CUDA_SUCCESS
     };
-    assert!(ok && !stream.is_null(), "creating a stream of one's own failed");
+    assert!(
+        ok && !stream.is_null(),
+        "creating a stream of one's own failed"
+    );
     // SAFETY: the stream lives in the context every decoder here uses, for the process's life.
     unsafe { nvcodec_guard::decode::FrameStream::from_raw(stream) }
 }

@@ -2,7 +2,8 @@
 //! each building its decoder through the init lock and decoding.
 //!
 //! ```text
-//! cargo run --release --example pipelines [--pool | --keep | --drop-when-done | --churn SECS]
+//! cargo run --release --example pipelines [--pool | --keep | --first-frame-only | --drop-when-done
+//!     | --churn SECS]
 //!     [N=8] [FILE]
 //! ```
 //! CUDA is initialized before the clock starts (as in the PyNvVideoCodec yardstick's process).
@@ -16,6 +17,9 @@
 //!   issue 12 §7 compares.
 //! - `--keep`: every decoder is kept until all pipelines have their first frame: the start-up
 //!   without any destroy in the way (the decoders-kept figure).
+//! - `--first-frame-only`: each pipeline stops decoding at its first frame and keeps its decoder
+//!   until all have theirs: the workload of the PyNvVideoCodec yardstick
+//!   (`bench/pynv_coldstart_gpus.py`), for a like-for-like comparison.
 //! - `--pool`: a [`DecoderPool`] is pre-warmed with N decoders first (not timed) and each
 //!   pipeline checks one out instead of building it: the start-up a server gets once its pool
 //!   is warm.
@@ -59,6 +63,9 @@ enum Mode {
     DropWhenDone,
     /// Once every pipeline has its first frame.
     Keep,
+    /// Stop decoding at the first frame; drop once every pipeline has its first frame (the
+    /// PyNvVideoCodec yardstick's workload, `bench/pynv_coldstart_gpus.py`).
+    FirstFrameOnly,
     /// Checked out of a pre-warmed pool; returned when done.
     Pool,
     /// Build, decode 60 frames, drop, again, for this long.
@@ -70,6 +77,7 @@ impl Mode {
         match self {
             Mode::DropWhenDone => "drop-when-done",
             Mode::Keep => "keep",
+            Mode::FirstFrameOnly => "first-frame-only",
             Mode::Pool => "pool",
             Mode::Churn(_) => "churn",
         }
@@ -155,8 +163,9 @@ fn pipeline(shared: &Shared) -> nvcodec_guard::Result<Report> {
             let mut decoder = build(stream)?;
             shared.creations.fetch_add(1, Ordering::Relaxed);
             let window = decoder.init_window();
-            let report = decode_all(&mut decoder, stream, shared, window, None);
-            if mode == Mode::Keep {
+            let limit = (mode == Mode::FirstFrameOnly).then_some(1);
+            let report = decode_all(&mut decoder, stream, shared, window, limit);
+            if matches!(mode, Mode::Keep | Mode::FirstFrameOnly) {
                 shared.first_frames.wait_for(shared.n);
             }
             report // `--drop-when-done`: the decoder drops right here
@@ -253,6 +262,7 @@ fn main() -> ExitCode {
     let mode = match args.peek().map(String::as_str) {
         Some("--pool") => Mode::Pool,
         Some("--keep") => Mode::Keep,
+        Some("--first-frame-only") => Mode::FirstFrameOnly,
         Some("--drop-when-done") => Mode::DropWhenDone,
         Some("--churn") => {
             args.next();
