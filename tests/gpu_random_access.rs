@@ -295,3 +295,39 @@ fn frames_at_with_converts_the_frames_shown_at_those_indices() {
         eprintln!("{clip}: 24 frames at random indices converted, bit-exact with a whole decode");
     }
 }
+
+#[test]
+#[ignore = "needs an NVIDIA GPU"]
+fn frames_at_with_hardware_resize_equals_a_whole_decode_at_that_size() {
+    // NVDEC scales while it maps: frames fetched by random access from a decoder configured
+    // for 160x120 output are the frames a whole decode at that size gives, byte for byte.
+    for clip in ["access/hevc_opengop.mkv", "access/vp9_altref.ivf"] {
+        let mut stream = ElementaryStream::open(data(clip)).unwrap();
+        let config = DecoderConfig::new(stream.codec())
+            .with_max_size(1920, 1088)
+            .with_output_size(160, 120);
+        let mut decoder = DecoderBuilder::new(config).build().unwrap();
+        let pool = DeviceFramePool::new(decoder.context());
+        let mut whole = Vec::new();
+        let mut pass = ElementaryStream::open(data(clip)).unwrap();
+        while let Some(packet) = pass.next_packet().unwrap() {
+            for frame in decoder.decode(packet.data, packet.pts).unwrap() {
+                whole.push(md5_hex(&frame.unwrap().to_vec().unwrap()));
+            }
+        }
+        for frame in decoder.flush().unwrap() {
+            whole.push(md5_hex(&frame.unwrap().to_vec().unwrap()));
+        }
+        assert_eq!(whole.len(), reference(clip).len(), "{clip}: frames");
+        let indices = random_indices(5, 24, whole.len());
+        let frames = decoder.frames_at(&mut stream, &indices, &pool).unwrap();
+        for (&i, frame) in indices.iter().zip(&frames) {
+            assert_eq!((frame.width(), frame.height()), (160, 120), "{clip}");
+            assert_eq!(
+                md5_hex(&frame.to_vec().unwrap()),
+                whole[i],
+                "{clip}: index {i}"
+            );
+        }
+    }
+}
