@@ -19,7 +19,9 @@
 //! on too.
 
 use crate::Codec;
-use crate::input::annexb::index::{h264_sps_frames_only, hevc_sps_top_temporal_id, nal_units};
+use crate::input::annexb::index::{
+    h264_sps_frames_only, hevc_base_layer_nal_units, hevc_sps_top_temporal_id, nal_units,
+};
 
 /// The state of one run: what the parameter sets seen so far allow. See the [module docs](self).
 #[derive(Debug, Clone)]
@@ -75,17 +77,9 @@ impl Disposable {
 
     fn check_hevc(&mut self, sample: &[u8]) -> bool {
         let (mut slices, mut all_droppable) = (0usize, true);
-        for nal in nal_units(sample) {
-            let (Some(&b0), Some(&b1)) = (nal.first(), nal.get(1)) else {
-                continue;
-            };
-            let (nal_type, layer, tid_plus1) =
-                ((b0 >> 1) & 0x3f, ((b0 & 1) << 5) | (b1 >> 3), b1 & 7);
-            if layer != 0 {
-                continue;
-            }
+        for (nal_type, tid_plus1, payload) in hevc_base_layer_nal_units(sample) {
             match nal_type {
-                33 => self.top_temporal_id = hevc_sps_top_temporal_id(nal.get(2..).unwrap_or(&[])),
+                33 => self.top_temporal_id = hevc_sps_top_temporal_id(payload),
                 0..=31 => {
                     slices += 1;
                     let non_ref = matches!(nal_type, 0 | 2 | 4 | 6 | 8);

@@ -86,6 +86,17 @@ pub(crate) fn nal_units(au: &[u8]) -> impl Iterator<Item = &[u8]> {
     })
 }
 
+/// The base-layer NAL units of an HEVC access unit: (`nal_unit_type`,
+/// `nuh_temporal_id_plus1`, payload after the two header bytes); units of other layers and
+/// units too short for a header are skipped.
+pub(crate) fn hevc_base_layer_nal_units(au: &[u8]) -> impl Iterator<Item = (u8, u8, &[u8])> {
+    nal_units(au).filter_map(|nal| {
+        let (&b0, &b1) = (nal.first()?, nal.get(1)?);
+        let layer = ((b0 & 1) << 5) | (b1 >> 3);
+        (layer == 0).then(|| ((b0 >> 1) & 0x3f, b1 & 7, nal.get(2..).unwrap_or(&[])))
+    })
+}
+
 /// Builds the [`SampleIndex`] of an Annex-B stream as its access units go by.
 #[derive(Debug)]
 pub(crate) struct RawIndexer {
@@ -751,16 +762,7 @@ impl HevcOrder {
         let mut first = None;
         // An end of sequence ends this access unit: it concerns the next picture.
         let mut end_of_sequence = false;
-        for nal in nal_units(au) {
-            let (Some(&b0), Some(&b1)) = (nal.first(), nal.get(1)) else {
-                continue;
-            };
-            let (nal_type, layer, tid_plus1) =
-                ((b0 >> 1) & 0x3f, ((b0 & 1) << 5) | (b1 >> 3), b1 & 7);
-            if layer != 0 {
-                continue;
-            }
-            let payload = nal.get(2..).unwrap_or(&[]);
+        for (nal_type, tid_plus1, payload) in hevc_base_layer_nal_units(au) {
             match nal_type {
                 33 => {
                     if let Some((id, sps)) = parse_hevc_sps(&mut BitReader::new(payload)) {
