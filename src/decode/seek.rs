@@ -203,8 +203,9 @@ impl Decoder {
     /// [`frames_at`](Self::frames_at), handing each wanted frame to `keep` while it is mapped
     /// instead of copying it: convert it to RGB, copy it into a batch, or anything a
     /// [`Frame`] allows. `keep` is called once per requested index (a repeated index, once per
-    /// repeat), in decode order, and what it returns comes back in request order. Frames carry
-    /// the container's pts, as with `frames_at`.
+    /// repeat), as the frames come out of the decoder (display order within each stretch of
+    /// GOPs, stretches in file order), and what it returns comes back in request order.
+    /// Frames carry the container's pts, as with `frames_at`.
     ///
     /// # Errors
     /// As [`frames_at`](Self::frames_at); the first error `keep` returns (decoding stops).
