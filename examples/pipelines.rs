@@ -20,6 +20,8 @@
 //! - `--first-frame-only`: each pipeline stops decoding at its first frame and keeps its decoder
 //!   until all have theirs: the workload of the PyNvVideoCodec yardstick
 //!   (`bench/pynv_coldstart_gpus.py`), for a like-for-like comparison.
+//! - `PIPELINES_GIVEN_STREAM=1` (any mode): each decoder gets a stream created outside the init
+//!   lock instead of creating its own in the window, to see what the window costs.
 //! - `--pool`: a [`DecoderPool`] is pre-warmed with N decoders first (not timed) and each
 //!   pipeline checks one out instead of building it: the start-up a server gets once its pool
 //!   is warm.
@@ -121,7 +123,33 @@ fn build(stream: &ElementaryStream) -> nvcodec_guard::Result<Decoder> {
     if let Some((w, h)) = stream.dimensions() {
         config = config.with_max_size(w, h);
     }
+    if std::env::var("PIPELINES_GIVEN_STREAM").as_deref() == Ok("1") {
+        config = config.with_frame_stream(given_stream());
+    }
     DecoderBuilder::new(config).build()
+}
+
+/// `PIPELINES_GIVEN_STREAM=1`: each decoder is given a non-blocking stream created on its
+/// pipeline's thread before the build (outside the init lock), instead of creating its own
+/// inside the init window; an experiment on what an init window costs. Never destroyed.
+fn given_stream() -> nvcodec_guard::decode::FrameStream {
+    use cudarc::driver::sys;
+    let mut ctx: sys::CUcontext = std::ptr::null_mut();
+    let mut stream: sys::CUstream = std::ptr::null_mut();
+    // SAFETY: plain driver calls with live out-pointers; CUDA was initialized and device 0's
+    // primary context retained before the clock (`main`), and is retained here once more for
+    // the process's life, so the stream stays valid in the context every decoder uses.
+    let ok = unsafe {
+        sys::cuDevicePrimaryCtxRetain(&mut ctx, 0) == sys::CUresult::CUDA_SUCCESS
+            && sys::cuCtxSetCurrent(ctx) == sys::CUresult::CUDA_SUCCESS
+            && sys::cuStreamCreate(
+                &mut stream,
+                sys::CUstream_flags::CU_STREAM_NON_BLOCKING as u32,
+            ) == sys::CUresult::CUDA_SUCCESS
+    };
+    assert!(ok && !stream.is_null(), "creating a stream failed");
+    // SAFETY: as above; the stream outlives every decoder of the process.
+    unsafe { nvcodec_guard::decode::FrameStream::from_raw(stream) }
 }
 
 fn pipeline(shared: &Shared) -> nvcodec_guard::Result<Report> {
