@@ -3,97 +3,67 @@
 //! N×H×W×C tensor).
 //!
 //! Invariant: an [`RgbFrame`]'s buffer belongs to it alone until it drops, then goes back to
-//! its pool's free list (at most [`RgbFramePool::MAX_FREE`] are kept; more are freed), so a
-//! steady stream allocates nothing once warm and the pool's memory is bounded by the frames
-//! alive plus `MAX_FREE` buffers. A batch slot is written only through the converter's
+//! its pool's free list (at most [`RgbFramePool::MAX_FREE`] are kept; more are freed; the
+//! mechanism is the crate's one buffer pool, `cuda::buffer_pool`), so a steady stream
+//! allocates nothing once warm and the pool's memory is bounded by the frames alive plus
+//! `MAX_FREE` buffers. A batch slot is written only through the converter's
 //! checked path, so writes stay inside the batch.
-
-use std::mem::ManuallyDrop;
-use std::sync::{Arc, Mutex, PoisonError, Weak};
 
 use super::converter::{Converter, Target, check_extent};
 use super::spec::{ConvertSpec, RgbLayout, SampleType};
-use crate::cuda::{Context, DeviceBuffer};
+use crate::cuda::{BufferPool, Context, DeviceBuffer, Limits, PooledBuffer};
 use crate::decode::Frame;
 use crate::error::{Error, Result};
-
-struct Free {
-    buffers: Vec<DeviceBuffer>,
-    allocated: u64,
-}
-
-struct PoolInner {
-    context: Context,
-    free: Mutex<Free>,
-}
 
 /// Reusable device buffers for converted pictures; cloning shares the pool.
 #[derive(Clone)]
 pub struct RgbFramePool {
-    inner: Arc<PoolInner>,
+    buffers: BufferPool,
 }
 
 impl std::fmt::Debug for RgbFramePool {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        let free = self.lock();
         f.debug_struct("RgbFramePool")
-            .field("free", &free.buffers.len())
-            .field("allocated", &free.allocated)
+            .field("free", &self.free())
+            .field("allocated", &self.allocated())
             .finish()
     }
 }
 
 impl RgbFramePool {
-    /// Free buffers kept for reuse at most; buffers coming back beyond that are freed.
+    /// Free buffers kept for reuse at most (of the `MAX_FREE` picture sizes asked for most
+    /// recently); buffers coming back beyond that are freed.
     pub const MAX_FREE: usize = 16;
 
     /// An empty pool in `context`.
     pub fn new(context: &Context) -> Self {
         RgbFramePool {
-            inner: Arc::new(PoolInner {
-                context: context.clone(),
-                free: Mutex::new(Free {
-                    buffers: Vec::new(),
-                    allocated: 0,
-                }),
-            }),
+            buffers: BufferPool::new(
+                context,
+                Limits {
+                    kept_sizes: Self::MAX_FREE,
+                    max_free: Self::MAX_FREE,
+                },
+            ),
         }
-    }
-
-    fn lock(&self) -> std::sync::MutexGuard<'_, Free> {
-        self.inner
-            .free
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
     }
 
     /// Buffers allocated so far.
     pub fn allocated(&self) -> u64 {
-        self.lock().allocated
+        self.buffers.allocated()
     }
 
     /// Buffers free right now.
     pub fn free(&self) -> usize {
-        self.lock().buffers.len()
-    }
-
-    fn take(&self, len: usize) -> Result<DeviceBuffer> {
-        let mut free = self.lock();
-        if let Some(i) = free.buffers.iter().position(|b| b.len() == len) {
-            return Ok(free.buffers.swap_remove(i));
-        }
-        free.allocated += 1;
-        drop(free);
-        DeviceBuffer::alloc(&self.inner.context, len)
+        self.buffers.free()
     }
 }
 
 /// A converted picture in a buffer of an [`RgbFramePool`], packed (rows
 /// [`ConvertSpec::row_bytes`] apart, planes right after each other), complete, `Send`.
 pub struct RgbFrame {
-    /// Taken only by `Drop`, which returns it to the pool.
-    buffer: ManuallyDrop<DeviceBuffer>,
-    pool: Weak<PoolInner>,
+    /// Back to its pool when the picture drops.
+    buffer: PooledBuffer,
     pts: i64,
     width: u32,
     height: u32,
@@ -152,19 +122,6 @@ impl RgbFrame {
     /// [`Error::Driver`] if the copy fails.
     pub fn to_vec(&self) -> Result<Vec<u8>> {
         self.buffer.to_vec()
-    }
-}
-
-impl Drop for RgbFrame {
-    fn drop(&mut self) {
-        // SAFETY: `buffer` is taken exactly once, here, and never used afterwards.
-        let buffer = unsafe { ManuallyDrop::take(&mut self.buffer) };
-        if let Some(pool) = self.pool.upgrade() {
-            let mut free = pool.free.lock().unwrap_or_else(PoisonError::into_inner);
-            if free.buffers.len() < RgbFramePool::MAX_FREE {
-                free.buffers.push(buffer);
-            } // else: dropped (freed) here, after the lock
-        }
     }
 }
 
@@ -264,20 +221,19 @@ impl Converter {
         spec: &ConvertSpec,
         pool: &RgbFramePool,
     ) -> Result<RgbFrame> {
-        if pool.inner.context.raw() != self.context().raw() {
+        if pool.buffers.context().raw() != self.context().raw() {
             return Err(Error::InvalidConfig {
                 parameter: "pool",
                 reason: "the RGB pool belongs to another CUDA context than the converter".into(),
             });
         }
         let (width, height) = (frame.width(), frame.height());
-        let mut buffer = pool.take(spec.packed_size(width, height))?;
+        let mut buffer = pool.buffers.take(spec.packed_size(width, height))?;
         let converted = self
             .convert_into(frame, spec, &mut buffer, 0, spec.row_bytes(width))
             .and_then(|()| self.wait_for(frame));
         let picture = RgbFrame {
-            buffer: ManuallyDrop::new(buffer),
-            pool: Arc::downgrade(&pool.inner),
+            buffer,
             pts: frame.pts(),
             width,
             height,

@@ -1,6 +1,7 @@
 //! Safe CUDA types built on the crate's FFI layer: contexts (created only under the init guard) and
 //! owned device memory.
 
+mod buffer_pool;
 mod context;
 mod enqueued;
 mod memory;
@@ -8,6 +9,7 @@ mod memory;
 pub use context::{Context, ContextMode, CurrentContext};
 pub use memory::DeviceBuffer;
 
+pub(crate) use buffer_pool::{BufferPool, Limits, PooledBuffer};
 pub(crate) use enqueued::EnqueuedWork;
 
 use crate::error::Result;

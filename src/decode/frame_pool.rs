@@ -9,7 +9,8 @@
 //! Memory bound: the free list keeps buffers of the [`DeviceFramePool::KEPT_SIZES`] frame sizes asked for most
 //! recently only. A buffer of another size is freed when it comes back, and free buffers of a
 //! size that drops out of the recent ones are freed at once; so a pool that saw many
-//! resolutions holds free buffers of at most `KEPT_SIZES` of them (plus the frames alive).
+//! resolutions holds free buffers of at most `KEPT_SIZES` of them (plus the frames alive). The
+//! mechanism is the crate's one buffer pool (`cuda::buffer_pool`), shared with the RGB pool.
 //!
 //! Trade-off: the copy is waited for before the frame is returned (the decoder's surface is
 //! unmapped right after, and NVDEC may reuse it), so an owned frame is, like a mapped one,
@@ -17,49 +18,10 @@
 //! sizes allocates again at each change; two sizes cover a resolution change and its
 //! overlap.
 
-use std::mem::ManuallyDrop;
-use std::sync::{Arc, Mutex, PoisonError};
-
 use super::frame::Frame;
 use super::planes::FrameLayout;
-use crate::cuda::{Context, DeviceBuffer};
+use crate::cuda::{BufferPool, Context, DeviceBuffer, Limits, PooledBuffer};
 use crate::error::Result;
-
-/// See [`DeviceFramePool::KEPT_SIZES`].
-const KEPT_SIZES: usize = DeviceFramePool::KEPT_SIZES;
-
-struct Free {
-    buffers: Vec<DeviceBuffer>,
-    allocated: u64,
-    /// The sizes asked for most recently, newest last; at most `KEPT_SIZES`.
-    recent_sizes: Vec<usize>,
-}
-
-impl Free {
-    /// Records `len` as the newest size; returns the free buffers of a size that is no
-    /// longer kept (freed by the caller, outside the mutex).
-    fn note_size(&mut self, len: usize) -> Vec<DeviceBuffer> {
-        if self.recent_sizes.last() == Some(&len) {
-            return Vec::new();
-        }
-        self.recent_sizes.retain(|&s| s != len);
-        self.recent_sizes.push(len);
-        if self.recent_sizes.len() <= KEPT_SIZES {
-            return Vec::new();
-        }
-        let dropped = self.recent_sizes.remove(0);
-        let (stale, kept) = std::mem::take(&mut self.buffers)
-            .into_iter()
-            .partition(|b| b.len() == dropped);
-        self.buffers = kept;
-        stale
-    }
-}
-
-struct PoolInner {
-    context: Context,
-    free: Mutex<Free>,
-}
 
 /// Reusable device buffers for frames copied out of a decoder, in the packed layout.
 ///
@@ -81,15 +43,14 @@ struct PoolInner {
 /// ```
 #[derive(Clone)]
 pub struct DeviceFramePool {
-    inner: Arc<PoolInner>,
+    buffers: BufferPool,
 }
 
 impl std::fmt::Debug for DeviceFramePool {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        let free = self.lock();
         f.debug_struct("DeviceFramePool")
-            .field("free", &free.buffers.len())
-            .field("allocated", &free.allocated)
+            .field("free", &self.free())
+            .field("allocated", &self.allocated())
             .finish()
     }
 }
@@ -102,48 +63,24 @@ impl DeviceFramePool {
     /// An empty pool for frames of decoders in `context`.
     pub fn new(context: &Context) -> Self {
         DeviceFramePool {
-            inner: Arc::new(PoolInner {
-                context: context.clone(),
-                free: Mutex::new(Free {
-                    buffers: Vec::new(),
-                    allocated: 0,
-                    recent_sizes: Vec::new(),
-                }),
-            }),
+            buffers: BufferPool::new(
+                context,
+                Limits {
+                    kept_sizes: Self::KEPT_SIZES,
+                    max_free: usize::MAX,
+                },
+            ),
         }
-    }
-
-    fn lock(&self) -> std::sync::MutexGuard<'_, Free> {
-        self.inner
-            .free
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
     }
 
     /// Buffers allocated so far (each is reused once its frame drops).
     pub fn allocated(&self) -> u64 {
-        self.lock().allocated
+        self.buffers.allocated()
     }
 
     /// Buffers free right now.
     pub fn free(&self) -> usize {
-        self.lock().buffers.len()
-    }
-
-    /// A buffer of exactly `len` bytes: a free one, or a new one.
-    fn take(&self, len: usize) -> Result<DeviceBuffer> {
-        let mut free = self.lock();
-        let stale = free.note_size(len);
-        if let Some(i) = free.buffers.iter().position(|b| b.len() == len) {
-            let buffer = free.buffers.swap_remove(i);
-            drop(free);
-            drop(stale);
-            return Ok(buffer);
-        }
-        free.allocated += 1;
-        drop(free);
-        drop(stale); // freed outside the mutex
-        DeviceBuffer::alloc(&self.inner.context, len)
+        self.buffers.free()
     }
 }
 
@@ -151,9 +88,8 @@ impl DeviceFramePool {
 /// [`FrameLayout::packed_size`]), taken from a [`DeviceFramePool`] and returned to it on drop.
 /// `Send`: hand it to another thread, batch it, keep it as long as needed.
 pub struct OwnedFrame {
-    /// Taken only by `Drop`, which returns it to the pool.
-    buffer: ManuallyDrop<DeviceBuffer>,
-    pool: std::sync::Weak<PoolInner>,
+    /// Back to its pool when the frame drops.
+    buffer: PooledBuffer,
     pts: i64,
     layout: FrameLayout,
 }
@@ -224,22 +160,6 @@ impl OwnedFrame {
     }
 }
 
-impl Drop for OwnedFrame {
-    fn drop(&mut self) {
-        // SAFETY: `buffer` is taken exactly once, here, and never used afterwards.
-        let buffer = unsafe { ManuallyDrop::take(&mut self.buffer) };
-        if let Some(pool) = self.pool.upgrade() {
-            let mut free = pool.free.lock().unwrap_or_else(PoisonError::into_inner);
-            if free.recent_sizes.contains(&buffer.len()) {
-                free.buffers.push(buffer);
-            } else {
-                drop(free);
-                drop(buffer); // a size no longer asked for: freed, not kept
-            }
-        } // else: the pool is gone and the buffer frees itself here
-    }
-}
-
 impl std::fmt::Debug for OwnedFrame {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("OwnedFrame")
@@ -258,17 +178,16 @@ impl Frame<'_> {
     /// [`crate::Error::Driver`] if a needed allocation or the copy fails;
     /// [`crate::Error::InvalidConfig`] if `pool` belongs to another context.
     pub fn copy_to_pool(&self, pool: &DeviceFramePool) -> Result<OwnedFrame> {
-        if pool.inner.context.raw() != self.context().raw() {
+        if pool.buffers.context().raw() != self.context().raw() {
             return Err(crate::Error::InvalidConfig {
                 parameter: "pool",
                 reason: "the frame pool belongs to another CUDA context than the frame".into(),
             });
         }
-        let mut buffer = pool.take(self.layout().packed_size())?;
+        let mut buffer = pool.buffers.take(self.layout().packed_size())?;
         let copied = self.copy_to_buffer(&mut buffer);
         let frame = OwnedFrame {
-            buffer: ManuallyDrop::new(buffer),
-            pool: Arc::downgrade(&pool.inner),
+            buffer,
             pts: self.pts(),
             layout: self.layout(),
         };
