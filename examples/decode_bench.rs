@@ -60,7 +60,7 @@ fn load(path: &str) -> nvcodec_guard::Result<(Codec, Packets)> {
     let packets = stream
         .packets()
         .map(|p| p.map(|p| (p.data, p.pts)))
-        .collect::<nvcodec_guard::Result<Vec<_>>>()?;
+        .collect::<nvcodec_guard::input::Result<Vec<_>>>()?;
     Ok((stream.codec(), Arc::new(packets)))
 }
 

@@ -1,5 +1,5 @@
 //! What every input fuzz target checks, shared with the regression test that replays the
-//! crashes found (`tests/input_fuzz_regressions.rs` includes this file).
+//! crashes found (`crates/input/tests/input_fuzz_regressions.rs` includes this file).
 //!
 //! Input layout: byte 0 picks the hint (and codec), byte 1 seeds the chunk sizes, the rest
 //! is the stream. For any bytes:
@@ -14,8 +14,8 @@
 
 use std::io::Read;
 
-use nvcodec_guard::Codec;
-use nvcodec_guard::input::{
+use nvcodec_input::Codec;
+use nvcodec_input::{
     AccessUnits, ElementaryStream, FormatHint, IvfReader, LiveStream, Mpeg2Pictures,
 };
 
@@ -37,10 +37,10 @@ thread_local! {
     static NEEDED_SEEK: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
 }
 
-fn note_error(e: &nvcodec_guard::Error) {
+fn note_error(e: &nvcodec_input::ReadError) {
     let seek = matches!(
         e,
-        nvcodec_guard::Error::Input(nvcodec_guard::input::InputError::NeedsSeek { .. })
+        nvcodec_input::ReadError::Input(nvcodec_input::InputError::NeedsSeek { .. })
     );
     NEEDED_SEEK.with(|c| c.set(seek));
 }
@@ -65,7 +65,7 @@ fn bound(len: usize) -> usize {
     len.saturating_mul(8).saturating_add(2 << 20)
 }
 
-fn drain(stream: nvcodec_guard::Result<ElementaryStream>, len: usize) -> Outcome {
+fn drain(stream: nvcodec_input::Result<ElementaryStream>, len: usize) -> Outcome {
     NEEDED_SEEK.with(|c| c.set(false));
     let mut stream = match stream {
         Ok(stream) => stream,
@@ -147,7 +147,7 @@ fn live(data: &[u8], hint: FormatHint, sizes: &[usize]) -> Outcome {
 }
 
 fn splitter(data: &[u8], hint: FormatHint) -> Outcome {
-    let numbered = |items: Vec<nvcodec_guard::Result<&[u8]>>| {
+    let numbered = |items: Vec<nvcodec_input::Result<&[u8]>>| {
         let mut packets = Vec::new();
         for (i, item) in items.into_iter().enumerate() {
             match item {

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Generate the small container clips in tests/data/containers/ and ffmpeg's reference
-# demux of each (read by tests/input_containers.rs).
+# demux of each (read by crates/input/tests/input_containers.rs).
 #
 #   scripts/make-container-clips.sh            # make whatever is missing
 #   FORCE=1 scripts/make-container-clips.sh    # remake everything

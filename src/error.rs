@@ -249,6 +249,23 @@ impl fmt::Display for SessionKind {
     }
 }
 
+impl From<crate::input::ReadError> for Error {
+    /// A reader's failure keeps its grouping: the bytes at fault ([`Error::Input`]) or the
+    /// source ([`Error::Io`]).
+    fn from(error: crate::input::ReadError) -> Self {
+        match error {
+            crate::input::ReadError::Input(e) => Error::Input(e),
+            crate::input::ReadError::Io(e) => Error::Io(e),
+            // `ReadError` may grow; a failure this crate does not know yet is still an input
+            // failure, with its message.
+            other => Error::Input(crate::input::InputError::Malformed {
+                offset: None,
+                what: other.to_string(),
+            }),
+        }
+    }
+}
+
 impl Error {
     /// The driver failure, if this is one.
     pub fn driver(&self) -> Option<&DriverError> {

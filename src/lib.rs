@@ -2,7 +2,6 @@
 #![deny(missing_docs)]
 #![warn(clippy::undocumented_unsafe_blocks)]
 
-pub mod codec;
 pub mod convert;
 pub mod cuda;
 pub mod decode;
@@ -10,8 +9,9 @@ pub mod encode;
 pub mod error;
 mod ffi;
 pub mod init;
-pub mod input;
 pub mod phase;
 
-pub use codec::Codec;
 pub use error::{DriverError, Error, Result};
+pub use nvcodec_input as input;
+pub use nvcodec_media as media;
+pub use nvcodec_media::Codec;

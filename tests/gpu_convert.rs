@@ -40,6 +40,7 @@ fn coding_of(frame: &Frame<'_>, spec: &ConvertSpec) -> Coding {
     let (bits, storage) = match frame.pixel_format() {
         PixelFormat::Nv12 | PixelFormat::Yuv444 => (8, 8),
         PixelFormat::P016 | PixelFormat::Yuv444P16 => (u32::from(frame.bit_depth()), 16),
+        other => panic!("no reference conversion for {other}"),
     };
     Coding {
         matrix: matrix.code(),

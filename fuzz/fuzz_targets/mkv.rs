@@ -4,12 +4,12 @@
 //! table, a few times the input). The same bytes are then read as a stream, in chunks whose
 //! size the first byte picks, with the reader's step contract asserted, and a seek through
 //! the index it built (`fuzz_mkv_streaming`, compiled with `--cfg fuzzing`). Crashes are kept in
-//! `tests/data/fuzz-regressions/mkv/` and replayed by `tests/input_mkv.rs`.
+//! `tests/data/fuzz-regressions/mkv/` and replayed by `crates/input/tests/input_mkv.rs`.
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use nvcodec_guard::input::container::fuzz_mkv_streaming;
-use nvcodec_guard::input::{ElementaryStream, FormatHint};
+use nvcodec_input::container::fuzz_mkv_streaming;
+use nvcodec_input::{ElementaryStream, FormatHint};
 
 /// The EBML magic: inputs without it are read by other readers, not this one.
 const EBML: [u8; 4] = [0x1a, 0x45, 0xdf, 0xa3];

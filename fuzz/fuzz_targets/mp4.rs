@@ -6,5 +6,5 @@
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {
-    nvcodec_guard::input::container::fuzz_mp4(data);
+    nvcodec_input::container::fuzz_mp4(data);
 });

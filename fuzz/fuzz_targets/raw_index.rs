@@ -6,9 +6,9 @@
 //! index marks it NOT_SHOWN, a packet of hidden VP8/VP9 frames only).
 #![no_main]
 
-use nvcodec_guard::Codec;
-use nvcodec_guard::input::annexb::NOT_SHOWN;
-use nvcodec_guard::input::{ElementaryStream, FormatHint, SampleIndex};
+use nvcodec_input::Codec;
+use nvcodec_input::annexb::NOT_SHOWN;
+use nvcodec_input::{ElementaryStream, FormatHint, SampleIndex};
 
 fn check(data: &[u8]) {
     let Some((&choice, bytes)) = data.split_first() else {

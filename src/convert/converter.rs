@@ -26,17 +26,17 @@
 //! default): bilinear is what the issue asks for at least, costs four reads per plane, and
 //! keeps the kernel memory-bound.
 
+use nvcodec_media::{ColourRange, PixelFormat};
 use std::time::Duration;
 
 use cudarc::driver::sys::{CUdeviceptr, CUstream};
 use std::sync::Arc;
 
-use super::colour::ColourRange;
 use super::launch::{KernelModule, KernelParams};
 use super::matrix::Coefficients;
 use super::spec::{ConvertSpec, SampleType};
 use crate::cuda::{Context, DeviceBuffer};
-use crate::decode::{Frame, PixelFormat};
+use crate::decode::Frame;
 use crate::error::{Error, Result};
 
 /// Converts decoded frames to RGB with the conversion kernels of one CUDA context.
@@ -356,6 +356,12 @@ fn params_for(
     let (wide, storage_bits, bit_depth) = match format {
         PixelFormat::Nv12 | PixelFormat::Yuv444 => (false, 8, 8),
         PixelFormat::P016 | PixelFormat::Yuv444P16 => (true, 16, frame.bit_depth().clamp(8, 16)),
+        other => {
+            return Err(Error::Unsupported {
+                what: format!("converting {other} frames"),
+                supported: "NV12, P016, YUV444, YUV444_16Bit".into(),
+            });
+        }
     };
     let full_chroma = format.is_444();
     let c = Coefficients::new(matrix, range, bit_depth, storage_bits)?;

@@ -20,8 +20,8 @@
 //! in `f32` (24-bit mantissa), far finer than a 16-bit sample, so 10-bit sources keep their
 //! precision in float outputs.
 
-use super::colour::{ColourRange, MatrixCoefficients};
 use crate::error::{Error, Result};
+use nvcodec_media::{ColourRange, MatrixCoefficients};
 
 /// `(Kr, Kb)` of a matrix that is a linear map of Y′CbCr, as its standard defines them.
 pub fn luma_weights(matrix: MatrixCoefficients) -> Option<(f64, f64)> {

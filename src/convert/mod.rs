@@ -22,18 +22,17 @@
 //! `CUDA_ERROR_UNSUPPORTED_PTX_VERSION` and nothing else is affected. sm_75 (Turing) is the
 //! oldest target nvcc 13 accepts; NVDEC GPUs older than Turing cannot run these kernels.
 
-mod colour;
 mod converter;
 mod launch;
 mod matrix;
 mod output;
 mod spec;
 
-pub use colour::{
+pub use converter::Converter;
+pub use matrix::{Coefficients, luma_weights};
+pub use nvcodec_media::{
     ColourDescription, ColourPrimaries, ColourRange, HD_ROWS, MatrixCoefficients,
     TransferCharacteristics, default_matrix,
 };
-pub use converter::Converter;
-pub use matrix::{Coefficients, luma_weights};
 pub use output::{RgbBatch, RgbFrame, RgbFramePool};
 pub use spec::{ChromaSiting, ConvertSpec, RgbLayout, SampleType};

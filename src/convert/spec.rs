@@ -1,10 +1,10 @@
 //! [`ConvertSpec`]: what a conversion produces (layout, sample type, normalisation) and which
 //! colour interpretation overrides the stream's.
 
+use nvcodec_media::{ColourRange, MatrixCoefficients};
 use std::fmt;
 use std::str::FromStr;
 
-use super::colour::{ColourRange, MatrixCoefficients};
 use crate::error::{Error, Result};
 
 /// How the channels of an output picture are arranged.

@@ -10,15 +10,19 @@ use nvidia_video_codec_sdk::sys::cuviddec::{
     cudaVideoChromaFormat, cudaVideoCodec, cudaVideoSurfaceFormat,
 };
 
-use crate::codec::Codec;
+use crate::Codec;
 use crate::cuda::Context;
 use crate::error::{Error, Result};
 use crate::ffi::nvcuvid::Nvcuvid;
 use crate::init::WindowToken;
+use nvcodec_media::PixelFormat;
 
 /// The driver's codec id for `codec`.
-pub(crate) fn cuvid_codec(codec: Codec) -> cudaVideoCodec {
-    match codec {
+///
+/// # Errors
+/// [`Error::Unsupported`] for a codec NVDEC has no id for.
+pub(crate) fn cuvid_codec(codec: Codec) -> Result<cudaVideoCodec> {
+    Ok(match codec {
         Codec::H264 => cudaVideoCodec::cudaVideoCodec_H264,
         Codec::Hevc => cudaVideoCodec::cudaVideoCodec_HEVC,
         Codec::Vp8 => cudaVideoCodec::cudaVideoCodec_VP8,
@@ -26,12 +30,18 @@ pub(crate) fn cuvid_codec(codec: Codec) -> cudaVideoCodec {
         Codec::Av1 => cudaVideoCodec::cudaVideoCodec_AV1,
         Codec::Mpeg2 => cudaVideoCodec::cudaVideoCodec_MPEG2,
         Codec::Jpeg => cudaVideoCodec::cudaVideoCodec_JPEG,
-    }
+        other => {
+            return Err(Error::Unsupported {
+                what: format!("decoding {other}"),
+                supported: "h264, hevc, vp8, vp9, av1, mpeg2, jpeg".into(),
+            });
+        }
+    })
 }
 
 /// The `cudaVideoCodec` value for `codec`, as the integer drivers read and write.
-pub(crate) fn cuvid_codec_value(codec: Codec) -> u32 {
-    cuvid_codec(codec) as u32
+pub(crate) fn cuvid_codec_value(codec: Codec) -> Result<u32> {
+    Ok(cuvid_codec(codec)? as u32)
 }
 
 /// The codec of a `cudaVideoCodec` value a driver reported; `None` for a value this crate
@@ -47,7 +57,7 @@ pub(crate) fn codec_of_cuvid(value: u32) -> Option<Codec> {
         Codec::Jpeg,
     ]
     .into_iter()
-    .find(|&c| cuvid_codec_value(c) == value)
+    .find(|&c| cuvid_codec_value(c).is_ok_and(|v| v == value))
 }
 
 /// `cudaVideoChromaFormat_420`.
@@ -84,13 +94,15 @@ pub struct DecodeCaps {
 
 impl DecodeCaps {
     /// Whether frames can be output as `format`.
-    pub fn outputs(&self, format: super::config::PixelFormat) -> bool {
-        use super::config::PixelFormat as F;
+    pub fn outputs(&self, format: PixelFormat) -> bool {
+        use PixelFormat as F;
         match format {
             F::Nv12 => self.nv12_output,
             F::P016 => self.p016_output,
             F::Yuv444 => self.yuv444_output,
             F::Yuv444P16 => self.yuv444_16_output,
+            // A layout this crate does not know yet is one this decoder cannot give.
+            _ => false,
         }
     }
 }
@@ -121,7 +133,7 @@ pub(crate) fn query(
     }
     let raw = api.decoder_caps(
         window,
-        cuvid_codec_value(codec),
+        cuvid_codec_value(codec)?,
         if chroma_444 { CHROMA_444 } else { CHROMA_420 },
         u32::from(bit_depth.saturating_sub(8)),
     )?;

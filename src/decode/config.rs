@@ -2,10 +2,11 @@
 
 use std::time::Duration;
 
-use crate::codec::Codec;
+use crate::Codec;
 use crate::cuda::ContextMode;
 use crate::error::{Error, Result};
 use crate::phase::ContextSpec;
+use nvcodec_media::PixelFormat;
 
 /// The pixel layout of decoded frames.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -30,52 +31,6 @@ impl OutputFormat {
             (true, true) => PixelFormat::Yuv444P16,
             (false, _) => self.resolve(bit_depth),
         }
-    }
-}
-
-/// The layout a frame actually has (resolved from [`OutputFormat::Auto`] and the stream's
-/// chroma format).
-///
-/// The encoder names the same bytes its own way: a decoded frame goes into an encoder
-/// configured with `InputFormat::from(frame.pixel_format())` (`P016` → `P010`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum PixelFormat {
-    /// 8-bit semi-planar 4:2:0.
-    Nv12,
-    /// 16-bit semi-planar 4:2:0, sample value in the high bits.
-    P016,
-    /// 8-bit planar 4:4:4: Y, U and V planes of full size (NVDEC's `YUV444`).
-    Yuv444,
-    /// 16-bit little-endian planar 4:4:4, sample value in the high bits like P016 (NVDEC's
-    /// `YUV444_16Bit`).
-    Yuv444P16,
-}
-
-impl std::fmt::Display for PixelFormat {
-    /// `NV12` or `P016`, as NVIDIA's documentation names them.
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(match self {
-            PixelFormat::Nv12 => "NV12",
-            PixelFormat::P016 => "P016",
-            PixelFormat::Yuv444 => "YUV444",
-            PixelFormat::Yuv444P16 => "YUV444_16Bit",
-        })
-    }
-}
-
-impl PixelFormat {
-    /// Bytes per sample: 1 for NV12 and YUV444, 2 for P016 and YUV444_16Bit.
-    pub fn bytes_per_sample(self) -> usize {
-        match self {
-            PixelFormat::Nv12 | PixelFormat::Yuv444 => 1,
-            PixelFormat::P016 | PixelFormat::Yuv444P16 => 2,
-        }
-    }
-
-    /// Whether chroma has luma's resolution (three full planes) rather than half of it
-    /// (one interleaved UV plane).
-    pub fn is_444(self) -> bool {
-        matches!(self, PixelFormat::Yuv444 | PixelFormat::Yuv444P16)
     }
 }
 
@@ -419,7 +374,7 @@ impl DecoderConfig {
             // when a stream needs it and the decoder is then re-created.
             Codec::H264 | Codec::Hevc => 8,
             Codec::Vp9 | Codec::Av1 => 10,
-            Codec::Vp8 | Codec::Mpeg2 | Codec::Jpeg => 6,
+            _ => 6,
         });
         base.clamp(1, MAX_SURFACES)
     }

@@ -73,7 +73,7 @@ fn create_parser(
     core: &CallbackTarget<DecoderState>,
 ) -> Result<ParserHandle> {
     let mut params = CUVIDPARSERPARAMS {
-        CodecType: cuvid_codec(core.config.codec),
+        CodecType: cuvid_codec(core.config.codec)?,
         ulMaxNumDecodeSurfaces: core.decoder.borrow().shape().surfaces,
         ulClockRate: 0,
         ulErrorThreshold: 100,

@@ -8,11 +8,11 @@
 //!
 //! Copies are in the packed layout of [`FrameLayout`] (see `planes`).
 
-use super::config::PixelFormat;
 use super::planes::{FrameLayout, copy_planes};
 use super::sei::SeiMessage;
 use super::state::DecoderState;
-use crate::convert::ColourDescription;
+use nvcodec_media::{ColourDescription, PixelFormat};
+
 use crate::cuda::{Context, DeviceBuffer};
 use crate::error::{Error, Result};
 use crate::ffi::cuda::Mem;

@@ -1,8 +1,9 @@
 //! Sizes: what a decoder handle was allocated for ([`Shape`]) and what the current stream
 //! looks like ([`Geometry`]).
 
-use super::config::{OutputGeometry, PixelFormat};
-use crate::codec::Codec;
+use super::config::OutputGeometry;
+use crate::Codec;
+use nvcodec_media::PixelFormat;
 
 /// What a decoder handle was created for; changing any of it needs a new handle.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -44,14 +44,16 @@ mod pool;
 mod pool_config;
 mod seek;
 mod sei;
+mod signal;
 mod state;
 
 pub use crate::input::RandomAccessSource;
 pub use caps::DecodeCaps;
-pub use config::{CropRect, DecoderConfig, FrameStream, OutputFormat, OutputGeometry, PixelFormat};
+pub use config::{CropRect, DecoderConfig, FrameStream, OutputFormat, OutputGeometry};
 pub use decoder::{DecodedFrames, Decoder, DecoderSession, MAX_QUEUED_FRAMES};
 pub use frame::Frame;
 pub use frame_pool::{DeviceFramePool, OwnedFrame};
+pub use nvcodec_media::PixelFormat;
 pub use planes::FrameLayout;
 pub use pool::{DecoderPool, DecoderPools, DecoderSpec, PoolConfig, PoolStats, PooledDecoder};
 pub use seek::{DisplayOrder, frames_at_parallel, frames_at_parallel_with};

@@ -8,6 +8,7 @@
 //! far, in reverse order. A decoder drops all of them inside one teardown, so their order
 //! holds across threads too.
 
+use nvcodec_media::PixelFormat;
 use nvidia_video_codec_sdk::sys::cuviddec::{
     CUVIDDECODECREATEINFO, CUVIDRECONFIGUREDECODERINFO, CUvideoctxlock, CUvideodecoder,
     cudaVideoChromaFormat, cudaVideoCreateFlags, cudaVideoDeinterlaceMode, cudaVideoSurfaceFormat,
@@ -17,10 +18,10 @@ use nvidia_video_codec_sdk::sys::nvcuvid::CUvideoparser;
 use cudarc::driver::sys::CUstream;
 
 use super::caps::cuvid_codec;
-use super::config::PixelFormat;
+
 use super::geometry::{Geometry, Shape};
 use crate::cuda::Context;
-use crate::error::Result;
+use crate::error::{Error, Result};
 use crate::ffi::nvcuvid::Nvcuvid;
 use crate::init::{WindowToken, destroy_in_window};
 
@@ -146,13 +147,19 @@ pub(crate) struct DecoderHandle {
     context: Context,
 }
 
-fn surface_format(format: PixelFormat) -> cudaVideoSurfaceFormat {
-    match format {
+fn surface_format(format: PixelFormat) -> Result<cudaVideoSurfaceFormat> {
+    Ok(match format {
         PixelFormat::Nv12 => cudaVideoSurfaceFormat::cudaVideoSurfaceFormat_NV12,
         PixelFormat::P016 => cudaVideoSurfaceFormat::cudaVideoSurfaceFormat_P016,
         PixelFormat::Yuv444 => cudaVideoSurfaceFormat::cudaVideoSurfaceFormat_YUV444,
         PixelFormat::Yuv444P16 => cudaVideoSurfaceFormat::cudaVideoSurfaceFormat_YUV444_16Bit,
-    }
+        other => {
+            return Err(Error::Unsupported {
+                what: format!("{other} decoder output"),
+                supported: "NV12, P016, YUV444, YUV444_16Bit".into(),
+            });
+        }
+    })
 }
 
 impl DecoderHandle {
@@ -171,7 +178,7 @@ impl DecoderHandle {
             ulWidth: geometry.coded_width.into(),
             ulHeight: geometry.coded_height.into(),
             ulNumDecodeSurfaces: shape.surfaces.into(),
-            CodecType: cuvid_codec(shape.codec),
+            CodecType: cuvid_codec(shape.codec)?,
             ChromaFormat: if shape.format.is_444() {
                 cudaVideoChromaFormat::cudaVideoChromaFormat_444
             } else {
@@ -182,7 +189,7 @@ impl DecoderHandle {
             ulIntraDecodeOnly: 0,
             ulMaxWidth: shape.max_width.into(),
             ulMaxHeight: shape.max_height.into(),
-            OutputFormat: surface_format(shape.format),
+            OutputFormat: surface_format(shape.format)?,
             DeinterlaceMode: cudaVideoDeinterlaceMode::cudaVideoDeinterlaceMode_Weave,
             ulTargetWidth: geometry.target_width().into(),
             ulTargetHeight: geometry.target_height().into(),

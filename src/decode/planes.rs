@@ -7,9 +7,9 @@
 //! `yuv444p`; the 16-bit format holds its samples in the high bits, so `yuv444p10le` is the
 //! same bytes shifted right by 6).
 
+use nvcodec_media::PixelFormat;
 use std::ffi::c_void;
 
-use super::config::PixelFormat;
 use super::geometry::Geometry;
 use super::nvdec_objects::WorkStream;
 use crate::cuda::{Context, EnqueuedWork};

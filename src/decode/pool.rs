@@ -39,7 +39,7 @@ use super::config::{DecoderConfig, OutputFormat, OutputGeometry};
 use super::decoder::Decoder;
 use super::geometry::Shape;
 use super::{DecoderBuilder, DecoderStats};
-use crate::codec::Codec;
+use crate::Codec;
 use crate::cuda::ContextMode;
 use crate::error::{Error, Result};
 use crate::init::destroy_in_window;

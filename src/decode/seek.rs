@@ -36,7 +36,7 @@
 //!   frames only are [`SampleIndex::NOT_SHOWN`] in the index).
 //! - **What is not decoded**: a sample nobody asked for whose pictures no other picture
 //!   references (H.264 `nal_ref_idc` 0, HEVC sub-layer non-reference pictures of the top
-//!   sub-layer; see `disposable`) is not fed, and frames nobody asked for are dropped without
+//!   sub-layer; see [`Disposable`]) is not fed, and frames nobody asked for are dropped without
 //!   being mapped, so NVDEC's post-processing never runs for them. With x264's two B-frames a
 //!   third of the pictures between a key frame and a target are left out.
 //!
@@ -45,15 +45,13 @@
 //! need NVDEC's discontinuity handling, whose behaviour with queued reference frames NVIDIA
 //! does not document.
 
-mod disposable;
-
 use std::collections::VecDeque;
 
 use super::{DecodedFrames, Decoder, DeviceFramePool, Frame, OwnedFrame};
 use crate::Codec;
 use crate::error::{Error, Result};
+use crate::input::annexb::Disposable;
 use crate::input::{InputError, RandomAccessSource, SampleIndex};
-use disposable::Disposable;
 
 /// Display order of a track: display index → sample (decode) index.
 ///
@@ -485,9 +483,9 @@ impl Plan {
 /// let frames = frames_at_parallel(&mut decoders, open, &[4000, 17, 8990], &pool)?;
 /// # Ok::<(), nvcodec_guard::Error>(())
 /// ```
-pub fn frames_at_parallel<S: RandomAccessSource + Send>(
+pub fn frames_at_parallel<S: RandomAccessSource + Send, E: Into<Error>>(
     decoders: &mut [Decoder],
-    open_source: impl Fn() -> Result<S> + Sync,
+    open_source: impl Fn() -> std::result::Result<S, E> + Sync,
     display_indices: &[usize],
     pool: &DeviceFramePool,
 ) -> Result<Vec<OwnedFrame>> {
@@ -501,13 +499,13 @@ pub fn frames_at_parallel<S: RandomAccessSource + Send>(
 ///
 /// # Errors
 /// As [`frames_at_parallel`]; the first error `keep` returns.
-pub fn frames_at_parallel_with<S: RandomAccessSource + Send, T: Send>(
+pub fn frames_at_parallel_with<S: RandomAccessSource + Send, T: Send, E: Into<Error>>(
     decoders: &mut [Decoder],
-    open_source: impl Fn() -> Result<S> + Sync,
+    open_source: impl Fn() -> std::result::Result<S, E> + Sync,
     display_indices: &[usize],
     keep: impl Fn(&Frame<'_>) -> Result<T> + Sync,
 ) -> Result<Vec<T>> {
-    let mut first = open_source()?;
+    let mut first = open_source().map_err(Into::into)?;
     let plan = Plan::new(first.sample_index()?, display_indices)?;
     let shares = plan.split(decoders.len());
     let mut sources = vec![Some(first)];
@@ -523,7 +521,7 @@ pub fn frames_at_parallel_with<S: RandomAccessSource + Send, T: Send>(
                     let mut source = match source {
                         Some(source) => source,
                         None => {
-                            let mut source = open_ref()?;
+                            let mut source = open_ref().map_err(Into::into)?;
                             source.sample_index()?;
                             source
                         }

@@ -18,6 +18,7 @@
 //! decoder made for 1080p: coded 1088 rows, displayed 1080) needs none: the output surfaces
 //! keep the coded size and frames present the display rectangle of them.
 
+use nvcodec_media::{ColourDescription, PixelFormat};
 use std::cell::{Cell, RefCell};
 use std::collections::VecDeque;
 
@@ -25,13 +26,13 @@ use nvidia_video_codec_sdk::sys::cuviddec::{CUVIDPICPARAMS, CUVIDPROCPARAMS};
 use nvidia_video_codec_sdk::sys::nvcuvid::CUVIDPARSERDISPINFO;
 
 use super::caps::{self, CHROMA_420, CHROMA_444, codec_of_cuvid, cuvid_codec_value};
-use super::config::{DecoderConfig, MAX_DIMENSION, MAX_SURFACES, OutputGeometry, PixelFormat};
+use super::config::{DecoderConfig, MAX_DIMENSION, MAX_SURFACES, OutputGeometry};
 use super::decoder::MAX_QUEUED_FRAMES;
 use super::geometry::{Geometry, Shape};
 use super::nvdec_objects::{CtxLock, DecoderHandle, WorkStream};
 use super::planes::{FrameLayout, copy_planes};
 use super::sei::SeiMessage;
-use crate::convert::ColourDescription;
+
 use crate::cuda::{Context, DeviceBuffer};
 use crate::error::{BitstreamError, Error, Result};
 use crate::ffi::cuda::Mem;
@@ -104,7 +105,7 @@ pub(crate) struct SequenceFormat {
     /// `frame_rate.numerator` / `.denominator` (0 when the stream does not say).
     pub(crate) frame_rate: (u32, u32),
     /// `video_signal_description` as its four bytes (see
-    /// `ColourDescription::from_cuvid_signal`).
+    /// `signal::colour_from_cuvid_signal`).
     pub(crate) video_signal: [u8; 4],
 }
 
@@ -291,7 +292,7 @@ impl DecoderState {
     /// Checks a sequence header against the decoder and the hard limits, before any
     /// arithmetic on its sizes.
     fn validate(&self, format: &SequenceFormat) -> Result<(Geometry, u8, u32, bool)> {
-        let wanted = cuvid_codec_value(self.config.codec);
+        let wanted = cuvid_codec_value(self.config.codec)?;
         if format.codec != wanted {
             return Err(BitstreamError::CodecMismatch {
                 expected: self.config.codec,
@@ -400,7 +401,7 @@ impl DecoderState {
             bit_depth,
             pixel_format: layout.format,
             frame_rate: (num > 0 && den > 0).then_some((num, den)),
-            colour: ColourDescription::from_cuvid_signal(format.video_signal),
+            colour: super::signal::colour_from_cuvid_signal(format.video_signal),
         }));
         tracing::debug!(?geometry, bit_depth, "sequence");
         Ok(i32::try_from(handle.shape().surfaces).unwrap_or(i32::MAX))

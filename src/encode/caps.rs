@@ -5,9 +5,10 @@
 //! `NvEncInitializeEncoder` with a bare `NV_ENC_ERR_INVALID_PARAM`. The decision is a pure
 //! function of the reported values, tested without a GPU.
 
+use nvcodec_media::InputFormat;
 use nvidia_video_codec_sdk::sys::nvEncodeAPI::{GUID, NV_ENC_CAPS};
 
-use super::config::{EncoderConfig, InputFormat, Tuning};
+use super::config::{EncoderConfig, Tuning};
 use super::nvenc_params::{buffer_format, buffer_format_name, codec_guid, guid_name, preset_guid};
 use super::session_handle::SessionHandle;
 use crate::error::{Error, Result};
@@ -161,10 +162,10 @@ pub(crate) fn check(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::codec::Codec;
+    use crate::Codec;
+    use crate::encode::Preset;
     use crate::encode::config::RateControl;
     use crate::encode::nvenc_params::preset_guid;
-    use crate::encode::{Preset, config::InputFormat};
 
     fn turing_hevc() -> Reported {
         Reported {

@@ -1,10 +1,11 @@
 //! [`EncoderConfig`]: what to encode and how (down to the profile it needs), checked before
 //! any NVENC call.
 
-use crate::codec::Codec;
+use crate::Codec;
 use crate::cuda::ContextMode;
 use crate::error::{Error, Result};
 use crate::phase::ContextSpec;
+use nvcodec_media::InputFormat;
 
 /// `gop_length` meaning "no automatic IDR frames" (`NVENC_INFINITE_GOPLENGTH`).
 pub const INFINITE_GOP: u32 = u32::MAX;
@@ -114,56 +115,6 @@ pub enum Tuning {
     UltraLowLatency,
     /// Lossless (H.264 and HEVC; needs [`RateControl::LOSSLESS`]).
     Lossless,
-}
-
-/// The layout of the frames handed to [`Encoder::encode`](super::Encoder::encode).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
-pub enum InputFormat {
-    /// 8-bit 4:2:0: luma plane, then interleaved UV at half resolution (the default; what
-    /// the decoder outputs for 8-bit streams).
-    #[default]
-    Nv12,
-    /// 10-bit 4:2:0 like NV12 with 16-bit little-endian samples, value in the high 10 bits
-    /// (the decoder's P016 output). Encodes HEVC Main 10 / AV1 10-bit.
-    P010,
-    /// 8-bit 4:4:4 planar: Y, U and V planes of full size (H.264 High 4:4:4, HEVC RExt).
-    Yuv444,
-    /// 10-bit 4:4:4 planar, 16-bit little-endian samples with the value in the high 10 bits
-    /// (NVENC's `YUV444_10BIT`; the decoder's `YUV444_16Bit` output of a 10-bit stream).
-    /// HEVC RExt only.
-    Yuv444P10,
-    /// 8-bit packed ARGB, 4 bytes per pixel (B, G, R, A in memory); NVENC converts to
-    /// 4:2:0.
-    Argb,
-}
-
-impl From<crate::decode::PixelFormat> for InputFormat {
-    /// The encoder input format that takes a decoded frame as it is: NV12 as NV12, and
-    /// NVDEC's P016 (10 bits in the high bits of 16) as P010 — the same bytes under the name
-    /// NVENC uses. One pixel vocabulary for a transcoder: `InputFormat::from(frame.pixel_format())`.
-    fn from(format: crate::decode::PixelFormat) -> Self {
-        match format {
-            crate::decode::PixelFormat::Nv12 => InputFormat::Nv12,
-            crate::decode::PixelFormat::P016 => InputFormat::P010,
-            crate::decode::PixelFormat::Yuv444 => InputFormat::Yuv444,
-            crate::decode::PixelFormat::Yuv444P16 => InputFormat::Yuv444P10,
-        }
-    }
-}
-
-impl InputFormat {
-    /// Whether the encoded picture is 4:2:0 (so width and height must be even).
-    pub fn is_420(self) -> bool {
-        !matches!(self, InputFormat::Yuv444 | InputFormat::Yuv444P10)
-    }
-
-    /// Bits per sample of the encoded stream (10 for P010, else 8).
-    pub fn bit_depth(self) -> u8 {
-        match self {
-            InputFormat::P010 | InputFormat::Yuv444P10 => 10,
-            _ => 8,
-        }
-    }
 }
 
 /// How to build an NVENC encoder.
@@ -317,6 +268,14 @@ impl EncoderConfig {
                     self.width, self.height
                 ),
             );
+        }
+        if super::nvenc_params::buffer_format(self.input_format)
+            == nvidia_video_codec_sdk::sys::nvEncodeAPI::NV_ENC_BUFFER_FORMAT::NV_ENC_BUFFER_FORMAT_UNDEFINED
+        {
+            return Err(Error::Unsupported {
+                what: format!("{:?} encoder input", self.input_format),
+                supported: "Nv12, P010, Yuv444, Yuv444P10, Argb".into(),
+            });
         }
         if self.input_format.is_420() && (self.width % 2 != 0 || self.height % 2 != 0) {
             return invalid(

@@ -1,12 +1,13 @@
 //! [`Encoder`]: the NVENC session with frame methods, after the init window closed.
 
+use nvcodec_media::PlaneLayout;
 use std::collections::VecDeque;
 
 use nvidia_video_codec_sdk::sys::nvEncodeAPI::NV_ENC_PIC_FLAGS;
 
 use super::config::EncoderConfig;
 use super::frame::{InputFrame, Source};
-use super::layout::{PlaneLayout, check_host_planes, device_surface_size, split_packed};
+use super::layout::{check_host_planes, device_surface_size, split_packed};
 use super::nvenc_params;
 use super::packet::{DtsClock, EncodedPacket, PictureType};
 use super::session::EncoderSession;

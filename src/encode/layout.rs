@@ -10,124 +10,8 @@
 //! interleaved UV plane starts at `pitch × height`, for YUV444 U at `pitch × height` and V
 //! at `2 × pitch × height`.
 
-use super::config::InputFormat;
 use crate::error::{Error, FrameError, Result};
-
-/// One plane of a frame: how many rows, and how many bytes of each row are picture.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Plane {
-    /// Bytes of picture per row (the smallest valid pitch).
-    pub row_bytes: usize,
-    /// Rows.
-    pub rows: usize,
-}
-
-/// The planes of one frame of a format and size, in memory order.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct PlaneLayout {
-    planes: [Plane; 3],
-    count: usize,
-}
-
-impl PlaneLayout {
-    /// The planes (1 for ARGB, 2 for NV12/P010, 3 for YUV444).
-    pub fn planes(&self) -> &[Plane] {
-        self.planes.get(..self.count).unwrap_or(&[])
-    }
-
-    /// Bytes of a tightly packed frame (every pitch = row bytes), saturating at
-    /// `usize::MAX`: no slice is that long, so a size check against real data still fails.
-    pub fn packed_size(&self) -> usize {
-        self.planes().iter().fold(0usize, |sum, p| {
-            sum.saturating_add(p.row_bytes.saturating_mul(p.rows))
-        })
-    }
-
-    /// Rows of a pitched surface holding every plane at one pitch (saturating).
-    pub fn surface_rows(&self) -> usize {
-        self.planes()
-            .iter()
-            .fold(0usize, |sum, p| sum.saturating_add(p.rows))
-    }
-
-    /// Bytes a pitched surface at `pitch` must span: every row at `pitch`, except that the
-    /// last row needs only its picture bytes. `None` if `pitch` is smaller than a plane's
-    /// row or the size overflows.
-    pub fn surface_size(&self, pitch: usize) -> Option<usize> {
-        if self.planes().iter().any(|p| pitch < p.row_bytes) {
-            return None;
-        }
-        let rows = self.surface_rows();
-        let last = self.planes().last()?;
-        pitch
-            .checked_mul(rows.checked_sub(1)?)?
-            .checked_add(last.row_bytes)
-    }
-
-    /// Byte offset of plane `index` in a pitched surface at `pitch`; `None` for a plane
-    /// that does not exist or an offset that overflows.
-    pub fn plane_offset(&self, index: usize, pitch: usize) -> Option<usize> {
-        let rows = self
-            .planes()
-            .get(..index)?
-            .iter()
-            .try_fold(0usize, |sum, p| sum.checked_add(p.rows))?;
-        pitch.checked_mul(rows)
-    }
-}
-
-impl InputFormat {
-    /// Bytes per sample of the luma plane (2 for P010, 4 for ARGB's packed pixels, else 1).
-    pub fn bytes_per_pixel(self) -> usize {
-        match self {
-            InputFormat::Nv12 | InputFormat::Yuv444 => 1,
-            InputFormat::P010 | InputFormat::Yuv444P10 => 2,
-            InputFormat::Argb => 4,
-        }
-    }
-
-    /// The planes of a `width`×`height` frame. For the 4:2:0 formats the size must be even
-    /// ([`EncoderConfig::validate`](super::EncoderConfig::validate) ensures it); odd sizes
-    /// round the chroma plane up. Any size is accepted: byte counts saturate at
-    /// `usize::MAX` rather than overflow (see [`PlaneLayout::packed_size`]).
-    pub fn layout(self, width: u32, height: u32) -> PlaneLayout {
-        let usize_of = |v: u32| usize::try_from(v).unwrap_or(usize::MAX);
-        let (w, h) = (usize_of(width), usize_of(height));
-        let none = Plane {
-            row_bytes: 0,
-            rows: 0,
-        };
-        let luma = Plane {
-            row_bytes: w.saturating_mul(self.bytes_per_pixel()),
-            rows: h,
-        };
-        match self {
-            InputFormat::Nv12 | InputFormat::P010 => PlaneLayout {
-                planes: [
-                    luma,
-                    Plane {
-                        // Interleaved U and V at half width: as many bytes as a luma row.
-                        row_bytes: w
-                            .div_ceil(2)
-                            .saturating_mul(2)
-                            .saturating_mul(self.bytes_per_pixel()),
-                        rows: h.div_ceil(2),
-                    },
-                    none,
-                ],
-                count: 2,
-            },
-            InputFormat::Yuv444 | InputFormat::Yuv444P10 => PlaneLayout {
-                planes: [luma, luma, luma],
-                count: 3,
-            },
-            InputFormat::Argb => PlaneLayout {
-                planes: [luma, none, none],
-                count: 1,
-            },
-        }
-    }
-}
+use nvcodec_media::{InputFormat, PlaneLayout};
 
 /// Host memory of one plane: `data` starts at the plane's first row, rows are `pitch`
 /// bytes apart. The last row needs only its picture bytes, no padding.
@@ -326,6 +210,7 @@ pub(crate) fn copy_to_surface(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use nvcodec_media::Plane;
 
     #[test]
     fn encode_layouts_of_every_format() {

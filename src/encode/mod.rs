@@ -83,12 +83,12 @@ mod session;
 mod session_handle;
 
 pub use config::{
-    EncoderConfig, INFINITE_GOP, InputFormat, MAX_B_FRAMES, MAX_DIMENSION, Preset, RateControl,
-    Tuning,
+    EncoderConfig, INFINITE_GOP, MAX_B_FRAMES, MAX_DIMENSION, Preset, RateControl, Tuning,
 };
 pub use encoder::Encoder;
 pub use frame::InputFrame;
-pub use layout::{HostPlane, Plane, PlaneLayout};
+pub use layout::HostPlane;
+pub use nvcodec_media::{InputFormat, Plane, PlaneLayout};
 pub use packet::{EncodedPacket, PictureType};
 pub use session::EncoderSession;
 

@@ -7,6 +7,7 @@
 //! machines without a GPU. The session code only gathers what the GPU reports and applies
 //! what these functions computed.
 
+use nvcodec_media::InputFormat;
 use nvidia_video_codec_sdk::sys::nvEncodeAPI::{
     GUID, NV_ENC_AV1_PROFILE_MAIN_GUID, NV_ENC_BFRAME_REF_MODE, NV_ENC_BUFFER_FORMAT,
     NV_ENC_CODEC_AV1_GUID, NV_ENC_CODEC_H264_GUID, NV_ENC_CODEC_HEVC_GUID,
@@ -18,10 +19,8 @@ use nvidia_video_codec_sdk::sys::nvEncodeAPI::{
     NV_ENC_TUNING_INFO, NVENC_INFINITE_GOPLENGTH,
 };
 
-use super::config::{
-    EncoderConfig, INFINITE_GOP, InputFormat, Preset, Profile, RateControl, Tuning,
-};
-use crate::codec::Codec;
+use super::config::{EncoderConfig, INFINITE_GOP, Preset, Profile, RateControl, Tuning};
+use crate::Codec;
 use crate::error::{Error, Result};
 use crate::ffi::nvenc::{CodecConfigMut, EncodeCodec, EncodeConfig};
 
@@ -78,6 +77,9 @@ pub(crate) fn buffer_format(format: InputFormat) -> NV_ENC_BUFFER_FORMAT {
         InputFormat::Yuv444 => NV_ENC_BUFFER_FORMAT::NV_ENC_BUFFER_FORMAT_YUV444,
         InputFormat::Yuv444P10 => NV_ENC_BUFFER_FORMAT::NV_ENC_BUFFER_FORMAT_YUV444_10BIT,
         InputFormat::Argb => NV_ENC_BUFFER_FORMAT::NV_ENC_BUFFER_FORMAT_ARGB,
+        // A layout this crate does not encode yet: `EncoderConfig::validate` refuses it before
+        // any driver call, so this value never reaches NVENC.
+        _ => NV_ENC_BUFFER_FORMAT::NV_ENC_BUFFER_FORMAT_UNDEFINED,
     }
 }
 

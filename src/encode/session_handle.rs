@@ -12,6 +12,7 @@
 //! failures are logged, never panicked on. Every driver call here makes the context current
 //! first.
 
+use nvcodec_media::PlaneLayout;
 use std::ffi::c_void;
 use std::mem::ManuallyDrop;
 
@@ -21,7 +22,7 @@ use nvidia_video_codec_sdk::sys::nvEncodeAPI::{
     NVENCSTATUS,
 };
 
-use super::layout::{HostPlane, PlaneLayout, copy_to_surface};
+use super::layout::{HostPlane, copy_to_surface};
 use crate::cuda::{Context, DeviceBuffer, EnqueuedWork};
 use crate::error::{DriverError, Error, Result};
 use crate::ffi::cuda::{Copy2d, Mem};

@@ -5,8 +5,6 @@
 //! pitches, rows), never a formatted string. The frame's format and size are repeated in the
 //! variants that need them to explain the numbers, so the message stands on its own.
 
-use crate::encode::InputFormat;
-
 /// Why `Encoder::encode` refused a frame (reached as [`Error::Frame`](crate::Error::Frame));
 /// nothing was submitted to NVENC. `plane` names a plane as the format does: `Y`, `UV` (NV12,
 /// P010), `U`, `V` (4:4:4) or `ARGB`.
@@ -120,3 +118,4 @@ pub enum FrameError {
     #[error("the device buffer belongs to another CUDA context than the encoder's")]
     ForeignContext,
 }
+use nvcodec_media::InputFormat;

@@ -1,0 +1,110 @@
+//! `nvcodec-input`: readers that split compressed video files and streams into packets for a
+//! hardware decoder, safe on hostile input. The crate has no GPU, CUDA or NVIDIA dependency:
+//! it is the input layer of `nvcodec-guard` (re-exported there as `nvcodec_guard::input`)
+//! and useful on its own.
+//!
+//! Invariant: no reader panics or reads out of bounds, whatever the bytes; malformed input
+//! becomes an [`InputError`] (reached as [`ReadError::Input`]) naming the
+//! byte offset (or frame) at fault; and memory is bounded whatever the input's length: the
+//! streaming readers hold one window of about one packet (see `source.rs` for the bound;
+//! MP4/Matroska add their sample index, 20 bytes a sample). This
+//! holds for arbitrary bytes because files come from users, and it is checked by property
+//! tests, fuzz targets (`fuzz/`) and a multi-gigabyte test under a counting allocator.
+//!
+//! Every format has one sans-I/O parser (`demux.rs`: handed bytes, it says what it needs
+//! next), run by a driver over bytes in memory, a `Read + Seek`, a plain `Read` or a live
+//! feed ([`LiveStream`]); the same bytes give the same packets whatever the chunking. The
+//! whole-slice splitters ([`AccessUnits`], [`Mpeg2Pictures`], [`IvfReader`]) remain for data
+//! already in memory and are the reference the streaming readers are tested against.
+//!
+//! One packet is one access unit (one picture), the unit NVDEC's `cuvidParseVideoData`
+//! expects. Supported formats:
+//!
+//! * **H.264 / HEVC Annex-B** elementary streams (`.h264`, `.264`, `.avc`, `.hevc`, `.h265`,
+//!   `.265`), split by [`AccessUnits`].
+//! * **MPEG-2 video** elementary streams (`.m2v`, `.mpg2`, `.mpeg2`), split by
+//!   [`Mpeg2Pictures`].
+//! * **IVF** files (`DKIF` magic; VP8, VP9 or AV1), read by [`IvfReader`].
+//! * **MP4** (progressive and fragmented) and **Matroska/WebM** files (H.264, HEVC, VP8, VP9,
+//!   AV1), demuxed by [`container`] (cargo feature `containers`, on by default).
+//!
+//! [`ElementaryStream`] reads a file or stream incrementally, detects which of these it is
+//! from its first bytes (container magic first, then the file extension or a [`FormatHint`])
+//! and lends out [`Packet`]s with timestamps.
+//! The format modules ([`annexb`], [`ivf`], [`mpeg2`], [`container`]) document exactly where
+//! packets are cut and what counts as malformed.
+#![deny(missing_docs)]
+#![forbid(unsafe_code)]
+#![cfg_attr(docsrs, feature(doc_cfg))]
+
+pub mod annexb;
+pub mod container;
+mod demux;
+mod detect;
+mod error;
+pub mod ivf;
+mod live;
+pub mod mpeg2;
+mod random_access;
+mod source;
+mod start_code;
+mod stream;
+mod track;
+mod vpx;
+
+pub use annexb::AccessUnits;
+pub use demux::SampleIndex;
+pub use detect::{FormatHint, StreamFormat};
+pub use error::{InputError, ReadError, Result};
+pub use ivf::{IvfFrames, IvfHeader, IvfReader};
+pub use live::LiveStream;
+pub use mpeg2::Mpeg2Pictures;
+pub use nvcodec_media::{Codec, Rational};
+pub use random_access::RandomAccessSource;
+pub use stream::{ElementaryStream, Packets};
+pub use track::{ContainerKind, ContainerTrack};
+
+/// One compressed picture (access unit / frame) and its timestamp, borrowed from the input
+/// (the splitters over a slice) or from the reader's packet buffer
+/// ([`ElementaryStream::next_packet`], until the next call).
+///
+/// `pts` is the container's timestamp (IVF, MP4, Matroska/WebM: in
+/// [`ElementaryStream::time_base`] units) or, for raw elementary streams, which carry none,
+/// the packet's index 0, 1, 2, ... in stream order (after
+/// [`ElementaryStream::build_index`]: the display rank of its picture, the index's pts).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Packet<'a> {
+    /// The compressed bytes (start codes included for Annex-B and MPEG-2).
+    pub data: &'a [u8],
+    /// Presentation timestamp, or the packet index where the format has none.
+    pub pts: i64,
+}
+
+impl Packet<'_> {
+    /// A copy that owns its bytes.
+    pub fn to_owned_packet(&self) -> OwnedPacket {
+        OwnedPacket {
+            data: self.data.to_vec(),
+            pts: self.pts,
+        }
+    }
+}
+
+/// A [`Packet`] that owns its bytes, as [`ElementaryStream::packets`] yields them.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OwnedPacket {
+    /// The compressed bytes (start codes included for Annex-B and MPEG-2).
+    pub data: Vec<u8>,
+    /// Presentation timestamp, or the packet index where the format has none.
+    pub pts: i64,
+}
+
+impl OwnedPacket {
+    /// The packet, borrowed.
+    pub fn as_packet(&self) -> Packet<'_> {
+        Packet {
+            data: &self.data,
+            pts: self.pts,
+        }
+    }
+}
