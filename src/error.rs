@@ -7,17 +7,25 @@
 //! (`CUDA_ERROR_OUT_OF_MEMORY`, `NV_ENC_ERR_NO_ENCODE_DEVICE`), because those names are what
 //! NVIDIA's documentation and forums are searchable by.
 //!
-//! This module knows nothing of decoders or encoders beyond naming their failures.
+//! Errors are grouped by who is at fault ([`Error::fault`], [`Fault`]): the media
+//! ([`InputError`](crate::input::InputError), [`BitstreamError`]), the calling program
+//! ([`FrameError`], invalid configurations), the machine ([`DriverError`] and the library
+//! loader), contention, or this crate. Each sub-error lives in its own file of this module.
+//!
+//! This module knows nothing of decoders or encoders beyond naming their failures; it stands
+//! on the ground floor (`nvcodec_media`) and the input layer's errors only.
 
 use std::fmt;
 use std::time::Duration;
 
 mod bitstream;
 mod driver;
+mod fault;
 mod frame;
 
 pub use bitstream::BitstreamError;
 pub use driver::{DriverError, Library, Status};
+pub use fault::Fault;
 pub use frame::FrameError;
 
 /// Result alias used throughout the crate.
@@ -391,7 +399,7 @@ mod tests {
 
     #[test]
     fn frame_errors_name_the_values() {
-        use crate::encode::InputFormat;
+        use nvcodec_media::InputFormat;
         let (format, width, height) = (InputFormat::Nv12, 64, 32);
         let cases = [
             (

@@ -128,7 +128,7 @@ fn struct_versions_match_the_sdk_12_1_header_macros() {
 #[test]
 fn defaults_are_sensible_and_valid() {
     let c = EncoderConfig::new(Codec::H264, 1920, 1080);
-    assert_eq!((c.frame_rate_num, c.frame_rate_den), (30, 1));
+    assert_eq!((c.frame_rate.num, c.frame_rate.den), (30, 1));
     assert_eq!(c.preset, Preset::P4);
     assert_eq!(c.tuning, Tuning::HighQuality);
     assert_eq!(

@@ -236,6 +236,12 @@ impl FrameStream {
     }
 }
 
+/// Frames a decoder queues for the caller at most: `decode` refuses more input while this
+/// many wait, and a packet that carries more pictures than fit has the excess dropped with an
+/// error. Frames not taken are eventually copied out of their surfaces, each into device
+/// memory of its own, so this also bounds that memory.
+pub const MAX_QUEUED_FRAMES: usize = 32;
+
 /// Hard limits checked before any driver call.
 pub(crate) const MAX_DIMENSION: u32 = 32_768;
 pub(crate) const MAX_SURFACES: u32 = 64;

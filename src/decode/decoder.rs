@@ -15,7 +15,7 @@ use nvidia_video_codec_sdk::sys::nvcuvid::{
 use super::callback_target::CallbackTarget;
 use super::callbacks;
 use super::caps::{self, cuvid_codec};
-use super::config::{DecoderConfig, OutputGeometry};
+use super::config::{DecoderConfig, MAX_QUEUED_FRAMES, OutputGeometry};
 use super::frame::Frame;
 use super::geometry::{Geometry, Shape};
 use super::nvdec_objects::{CtxLock, DecoderHandle, OwnedStream, ParserHandle, WorkStream};
@@ -24,12 +24,6 @@ use crate::cuda::Context;
 use crate::error::{Error, Result, SessionKind};
 use crate::ffi::nvcuvid::Nvcuvid;
 use crate::init::{CudaInitGuard, WindowTiming, WindowToken, destroy_in_window, in_runtime_window};
-
-/// Frames a decoder queues for the caller at most: `decode` refuses more input while this
-/// many wait, and a packet that carries more pictures than fit has the excess dropped with an
-/// error. Frames not taken are eventually copied out of their surfaces, each into device
-/// memory of its own, so this also bounds that memory.
-pub const MAX_QUEUED_FRAMES: usize = 32;
 
 /// The longest packet NVDEC's parser takes in one call (its length is a C `unsigned long`).
 #[allow(

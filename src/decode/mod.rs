@@ -49,8 +49,9 @@ mod state;
 
 pub use crate::input::RandomAccessSource;
 pub use caps::DecodeCaps;
+pub use config::MAX_QUEUED_FRAMES;
 pub use config::{CropRect, DecoderConfig, FrameStream, OutputFormat, OutputGeometry};
-pub use decoder::{DecodedFrames, Decoder, DecoderSession, MAX_QUEUED_FRAMES};
+pub use decoder::{DecodedFrames, Decoder, DecoderSession};
 pub use frame::Frame;
 pub use frame_pool::{DeviceFramePool, OwnedFrame};
 pub use nvcodec_media::PixelFormat;

@@ -18,7 +18,7 @@
 //! decoder made for 1080p: coded 1088 rows, displayed 1080) needs none: the output surfaces
 //! keep the coded size and frames present the display rectangle of them.
 
-use nvcodec_media::{ColourDescription, PixelFormat};
+use nvcodec_media::{ColourDescription, PixelFormat, Rational};
 use std::cell::{Cell, RefCell};
 use std::collections::VecDeque;
 
@@ -26,8 +26,9 @@ use nvidia_video_codec_sdk::sys::cuviddec::{CUVIDPICPARAMS, CUVIDPROCPARAMS};
 use nvidia_video_codec_sdk::sys::nvcuvid::CUVIDPARSERDISPINFO;
 
 use super::caps::{self, CHROMA_420, CHROMA_444, codec_of_cuvid, cuvid_codec_value};
-use super::config::{DecoderConfig, MAX_DIMENSION, MAX_SURFACES, OutputGeometry};
-use super::decoder::MAX_QUEUED_FRAMES;
+use super::config::{
+    DecoderConfig, MAX_DIMENSION, MAX_QUEUED_FRAMES, MAX_SURFACES, OutputGeometry,
+};
 use super::geometry::{Geometry, Shape};
 use super::nvdec_objects::{CtxLock, DecoderHandle, WorkStream};
 use super::planes::{FrameLayout, copy_planes};
@@ -128,8 +129,8 @@ pub struct StreamInfo {
     /// Pixel layout of the frames: NV12 / P016 for 4:2:0 streams, YUV444 / YUV444_16Bit for
     /// 4:4:4 ones (other chroma formats are refused).
     pub pixel_format: PixelFormat,
-    /// Frames per second as `(numerator, denominator)`, when the stream says.
-    pub frame_rate: Option<(u32, u32)>,
+    /// Frames per second, when the stream says.
+    pub frame_rate: Option<Rational>,
     /// Colour primaries, transfer, matrix and range as the stream states them
     /// (unspecified stays unspecified; see [`ColourDescription::conversion_matrix`]).
     pub colour: ColourDescription,
@@ -400,7 +401,7 @@ impl DecoderState {
             display_height: stream_geometry.height(),
             bit_depth,
             pixel_format: layout.format,
-            frame_rate: (num > 0 && den > 0).then_some((num, den)),
+            frame_rate: Rational::new(num.into(), den.into()).filter(|r| r.num > 0),
             colour: super::signal::colour_from_cuvid_signal(format.video_signal),
         }));
         tracing::debug!(?geometry, bit_depth, "sequence");

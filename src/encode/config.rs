@@ -5,7 +5,7 @@ use crate::Codec;
 use crate::cuda::ContextMode;
 use crate::error::{Error, Result};
 use crate::phase::ContextSpec;
-use nvcodec_media::InputFormat;
+use nvcodec_media::{InputFormat, Rational};
 
 /// `gop_length` meaning "no automatic IDR frames" (`NVENC_INFINITE_GOPLENGTH`).
 pub const INFINITE_GOP: u32 = u32::MAX;
@@ -131,10 +131,9 @@ pub struct EncoderConfig {
     pub width: u32,
     /// Picture height in pixels.
     pub height: u32,
-    /// Frame rate numerator (rate control uses it to budget bits per frame).
-    pub frame_rate_num: u32,
-    /// Frame rate denominator.
-    pub frame_rate_den: u32,
+    /// Frames per second (rate control uses it to budget bits per frame); both terms must
+    /// be non-zero and fit in 32 bits, as NVENC takes them.
+    pub frame_rate: Rational,
     /// Rate control.
     pub rate_control: RateControl,
     /// Speed/quality preset.
@@ -161,8 +160,7 @@ impl EncoderConfig {
             codec,
             width,
             height,
-            frame_rate_num: 30,
-            frame_rate_den: 1,
+            frame_rate: Rational { num: 30, den: 1 },
             rate_control: RateControl::default(),
             preset: Preset::default(),
             tuning: Tuning::default(),
@@ -183,8 +181,10 @@ impl EncoderConfig {
 
     /// Sets the frame rate as a fraction.
     pub fn with_frame_rate(mut self, num: u32, den: u32) -> Self {
-        self.frame_rate_num = num;
-        self.frame_rate_den = den;
+        self.frame_rate = Rational {
+            num: num.into(),
+            den: den.into(),
+        };
         self
     }
 
@@ -286,13 +286,11 @@ impl EncoderConfig {
                 ),
             );
         }
-        if self.frame_rate_num == 0 || self.frame_rate_den == 0 {
+        let rate = self.frame_rate;
+        if rate.num == 0 || rate.den == 0 || rate.to_u32_pair().is_none() {
             return invalid(
                 "frame_rate",
-                format!(
-                    "frame rate {}/{} has a zero term",
-                    self.frame_rate_num, self.frame_rate_den
-                ),
+                format!("frame rate {rate} has a zero term or a term over 32 bits"),
             );
         }
         self.validate_rate_control()?;

@@ -271,8 +271,9 @@ pub(crate) fn init_params(config: &EncoderConfig, codec: EncodeCodec) -> NV_ENC_
         encodeHeight: config.height,
         darWidth: config.width,
         darHeight: config.height,
-        frameRateNum: config.frame_rate_num,
-        frameRateDen: config.frame_rate_den,
+        // `EncoderConfig::validate` ensures both terms fit; saturating keeps this total.
+        frameRateNum: u32::try_from(config.frame_rate.num).unwrap_or(u32::MAX),
+        frameRateDen: u32::try_from(config.frame_rate.den).unwrap_or(u32::MAX),
         enableEncodeAsync: 0,
         enablePTD: 1,
         maxEncodeWidth: config.width,
