@@ -1253,7 +1253,7 @@ fn session_open_builder_dropped_destroys_inside_its_window() {
     for mode in [ContextMode::SharedPrimary, ContextMode::Dedicated] {
         let guard = CudaInitGuard::acquire().expect("guard");
         let builder = DecoderBuilder::new(h264(mode))
-            .context(guard)
+            .create_context(guard)
             .expect("context")
             .open_session()
             .expect("open_session");
@@ -1266,7 +1266,7 @@ fn session_open_builder_dropped_destroys_inside_its_window() {
     for mode in [ContextMode::SharedPrimary, ContextMode::Dedicated] {
         let guard = CudaInitGuard::acquire().expect("guard");
         let builder = EncoderBuilder::new(enc_config().with_context_mode(mode))
-            .context(guard)
+            .create_context(guard)
             .expect("context")
             .open_session()
             .expect("open_session");
@@ -2470,7 +2470,7 @@ fn teardowns_wait_behind_creations() {
             std::thread::spawn(move || {
                 let guard = CudaInitGuard::acquire().expect("a creation's window");
                 let open = DecoderBuilder::new(h264(ContextMode::SharedPrimary))
-                    .context(guard)
+                    .create_context(guard)
                     .and_then(|ready| ready.open_session())
                     .expect("a creation");
                 // Read inside the creation's window, so no destroy can race the reading.

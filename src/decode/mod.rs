@@ -93,7 +93,7 @@ impl Backend for Decoder {
 ///
 /// | state | holds | methods | next |
 /// |---|---|---|---|
-/// | `DecoderBuilder<Uninit>` | the [`DecoderConfig`] | [`new`](Builder::new), [`build`](Builder::build) / [`build_timeout`](Builder::build_timeout) (all steps at once), [`context`](Builder::context)`(guard)` | `ContextReady` |
+/// | `DecoderBuilder<Uninit>` | the [`DecoderConfig`] | [`new`](Builder::new), [`build`](Builder::build) / [`build_timeout`](Builder::build_timeout) (all steps at once), [`create_context`](Builder::create_context)`(guard)` | `ContextReady` |
 /// | `DecoderBuilder<ContextReady>` | the [`CudaInitGuard`](crate::init::CudaInitGuard) and the CUDA context | [`cuda_context`](Builder::cuda_context), [`guard`](Builder::guard), [`open_session`](Builder::open_session) | `SessionOpen` |
 /// | `DecoderBuilder<SessionOpen>` | the guard, the context and the [`DecoderSession`] (`cuvidCreateDecoder` done) | [`session`](Builder::session), [`finish`](Builder::finish) | a [`Decoder`], lock released |
 ///

@@ -17,7 +17,7 @@
 //!
 //! let guard = CudaInitGuard::acquire()?;
 //! let builder = EncoderBuilder::new(EncoderConfig::new(Codec::Hevc, 1280, 720))
-//!     .context(guard)?;                 // the CUDA context, under the lock
+//!     .create_context(guard)?;          // the CUDA context, under the lock
 //! let builder = builder.open_session()?; // NvEncOpenEncodeSessionEx ... NvEncInitializeEncoder
 //! let mut encoder = builder.finish();    // lock released
 //! let frame = vec![0u8; 1280 * 720 * 3 / 2]; // one NV12 frame
@@ -119,7 +119,7 @@ impl Backend for Encoder {
 /// The builder of an [`Encoder`], named by what it builds; its methods are those of
 /// [`Builder`], which decoders and encoders share, and its states fit together as
 /// [`DecoderBuilder`](crate::decode::DecoderBuilder)'s do: `Uninit` (config) →
-/// [`context`](Builder::context)`(guard)` → `ContextReady` (guard, CUDA context) →
+/// [`create_context`](Builder::create_context)`(guard)` → `ContextReady` (guard, CUDA context) →
 /// [`open_session`](Builder::open_session) → `SessionOpen` (the [`EncoderSession`]:
 /// `NvEncOpenEncodeSessionEx` … `NvEncInitializeEncoder` and buffers done) →
 /// [`finish`](Builder::finish) → an [`Encoder`], lock released. `build()` returns
