@@ -2315,13 +2315,13 @@ fn pool_budget_holds_after_a_decoder_grew() {
     settle();
 }
 
-/// §5: `DecoderPools::checkout` goes to the device with an idle decoder that fits, not to one
+/// §5: `MultiGpuDecoderPool::checkout` goes to the device with an idle decoder that fits, not to one
 /// whose idle decoders do not.
 fn pools_prefer_a_device_with_an_idle_fit() {
     let _s = on_standin();
     settle();
     // The stand-in has one GPU: two pools on device 0 stand for two devices.
-    let pools = nvcodec_guard::decode::DecoderPools::new(&[0, 0], PoolConfig::default());
+    let pools = nvcodec_guard::decode::MultiGpuDecoderPool::new(&[0, 0], PoolConfig::default());
     pools.pools()[0]
         .prewarm(spec(Codec::Hevc), 1)
         .expect("an HEVC decoder idle on the first");

@@ -25,6 +25,7 @@ use crate::init::{CudaInitGuard, WindowToken, destroy_in_window};
 
 /// Which CUDA context a session runs in.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[non_exhaustive]
 pub enum ContextMode {
     /// The device's primary context, retained once per process and shared by every session
     /// on that device (the default; cheapest to start, least memory).

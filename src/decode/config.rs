@@ -10,6 +10,7 @@ use nvcodec_media::PixelFormat;
 
 /// The pixel layout of decoded frames.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[non_exhaustive]
 pub enum OutputFormat {
     /// NV12 for 8-bit streams, P016 for 10/12-bit (the default).
     #[default]

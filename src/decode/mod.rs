@@ -55,7 +55,9 @@ pub use frame::Frame;
 pub use frame_pool::{DeviceFramePool, OwnedFrame};
 pub use nvcodec_media::PixelFormat;
 pub use planes::FrameLayout;
-pub use pool::{DecoderPool, DecoderPools, DecoderSpec, PoolConfig, PoolStats, PooledDecoder};
+pub use pool::{
+    DecoderPool, DecoderSpec, MultiGpuDecoderPool, PoolConfig, PoolStats, PooledDecoder,
+};
 pub use seek::{DisplayOrder, frames_at_parallel, frames_at_parallel_with};
 pub use sei::{
     ContentLightLevel, MAX_SEI_BYTES, MAX_SEI_MESSAGES, MasteringDisplay, SEI_CONTENT_LIGHT_LEVEL,
