@@ -6,7 +6,7 @@ use std::collections::VecDeque;
 use nvidia_video_codec_sdk::sys::nvEncodeAPI::NV_ENC_PIC_FLAGS;
 
 use super::config::EncoderConfig;
-use super::frame::{InputFrame, Source};
+use super::frame::{InputFrame, PixelSource};
 use super::layout::{check_host_planes, device_surface_size, split_packed};
 use super::nvenc_params;
 use super::packet::{DtsClock, EncodedPacket, PictureType};
@@ -187,15 +187,15 @@ impl Encoder {
             self.config.height,
         );
         match &frame.source {
-            Source::Packed(data) => {
+            PixelSource::Packed(data) => {
                 let planes = split_packed(format, width, height, data)?;
                 self.session.write_input(slot, &self.layout, &planes)
             }
-            Source::Planes(planes) => {
+            PixelSource::Planes(planes) => {
                 check_host_planes(format, width, height, planes)?;
                 self.session.write_input(slot, &self.layout, planes)
             }
-            Source::Device {
+            PixelSource::Device {
                 ptr,
                 pitch,
                 len,
