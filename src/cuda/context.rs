@@ -181,6 +181,9 @@ impl Context {
     }
 
     /// Makes this context current on the calling thread until the returned value drops.
+    ///
+    /// # Errors
+    /// [`Error::Driver`](crate::Error::Driver) if `cuCtxPushCurrent` fails.
     pub fn make_current(&self) -> Result<CurrentContext<'_>> {
         // SAFETY: `raw` is live for as long as `self` (the Arc keeps it alive).
         unsafe { self.inner.driver.context_push(self.inner.raw) }?;
@@ -191,6 +194,10 @@ impl Context {
     }
 
     /// `(free, total)` device memory in bytes, as `cuMemGetInfo` reports it.
+    ///
+    /// # Errors
+    /// [`Error::Driver`](crate::Error::Driver) if the context cannot be made current or
+    /// `cuMemGetInfo` fails.
     pub fn memory_info(&self) -> Result<(usize, usize)> {
         let _current = self.make_current()?;
         self.inner.driver.mem_info()

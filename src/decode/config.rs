@@ -397,6 +397,9 @@ impl DecoderConfig {
     }
 
     /// Rejects values no GPU can accept, before any driver call.
+    ///
+    /// # Errors
+    /// [`Error::InvalidConfig`] naming the parameter and why it cannot be accepted.
     pub fn validate(&self) -> Result<()> {
         if self.max_width == 0 || self.max_height == 0 {
             return Err(Error::InvalidConfig {

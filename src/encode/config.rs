@@ -242,6 +242,7 @@ impl EncoderConfig {
     /// Rejects values no GPU can accept, before any NVENC call. The builder runs it first
     /// thing in the session phase; call it yourself to check a config without a GPU.
     ///
+    /// # Errors
     /// [`Error::InvalidConfig`] for impossible values; [`Error::Unsupported`] for
     /// combinations NVENC's API (12.1) has no profile for (10-bit H.264, 4:4:4 AV1).
     pub fn validate(&self) -> Result<()> {

@@ -295,6 +295,10 @@ impl Encoder {
     /// The stream headers of the configuration: SPS and PPS for H.264, VPS, SPS and PPS for
     /// HEVC, the sequence header OBU for AV1 (for containers that store them apart; the
     /// packets carry them in-band before every IDR too).
+    ///
+    /// # Errors
+    /// [`Error::Driver`] if the context cannot be made current or
+    /// `NvEncGetSequenceParams` fails.
     pub fn sequence_headers(&self) -> Result<Vec<u8>> {
         self.session.sequence_params()
     }
