@@ -52,8 +52,8 @@ pub enum Error {
     #[error(transparent)]
     Driver(#[from] DriverError),
 
-    /// The GPU has no NVENC engine, e.g. an H100 or A100. Drivers report this as
-    /// `NV_ENC_ERR_NO_ENCODE_DEVICE` or (R580 on an H100) `NV_ENC_ERR_UNSUPPORTED_DEVICE`.
+    /// The GPU has no NVENC engine (some data-centre GPUs have none). Drivers report this as
+    /// `NV_ENC_ERR_NO_ENCODE_DEVICE` or as `NV_ENC_ERR_UNSUPPORTED_DEVICE`; both map here.
     #[error("{device} has no NVENC encode engine (NvEncOpenEncodeSessionEx: {status})")]
     NoEncodeDevice {
         /// The CUDA device name.

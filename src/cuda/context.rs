@@ -7,7 +7,7 @@
 //!
 //! Trade-off: [`ContextMode::SharedPrimary`] (the default) retains each device's primary
 //! context once and keeps it for the life of the process. Re-creating a primary context
-//! costs ~100 ms on an H100 (plus ~150 ms for `cuInit` the first time), and a transcoder's
+//! costs ~100 ms (plus ~150 ms for `cuInit` the first time), and a transcoder's
 //! pipelines come and go, so releasing it when the last session closes would put that cost
 //! back into the next cold start. The price is ~300–500 MiB of device memory that stays
 //! reserved until exit. [`ContextMode::Dedicated`] creates a context per session and
@@ -170,7 +170,7 @@ impl Context {
         self.inner.ordinal
     }
 
-    /// The device's name, e.g. `NVIDIA H100 80GB HBM3`.
+    /// The device's name, as `cuDeviceGetName` reports it.
     pub fn device_name(&self) -> &str {
         &self.inner.name
     }
