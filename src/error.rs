@@ -86,7 +86,7 @@ pub enum Error {
     Bitstream(#[from] BitstreamError),
 
     /// One packet (or `flush`) released more frames than the decoder queues: the packet was
-    /// consumed, the frames queued before it stay takeable (`Decoder::queued`), the ones past
+    /// consumed, the frames queued before it stay takeable (`Decoder::take_queued`), the ones past
     /// the limit were dropped.
     #[error(
         "one packet produced more frames than the decoder queues (MAX_QUEUED_FRAMES = {limit}); frames from pts {first_dropped_pts} on were dropped"
@@ -179,7 +179,7 @@ pub enum Error {
     /// `Decoder::decode` refused a packet because the frames it returned earlier were not
     /// taken; the packet was not consumed.
     #[error(
-        "{queued} decoded frames are waiting to be taken; take them (`Decoder::queued`) before feeding more input (the packet was not consumed)"
+        "{queued} decoded frames are waiting to be taken; take them (`Decoder::take_queued`) before feeding more input (the packet was not consumed)"
     )]
     FramesNotTaken {
         /// Frames queued.

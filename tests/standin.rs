@@ -2406,7 +2406,7 @@ fn one_packet_with_many_pictures_is_bounded() {
         "{} device buffers for one packet",
         s.live("alloc") - allocs
     );
-    let taken = decoder.queued().filter(|f| f.is_ok()).count();
+    let taken = decoder.take_queued().filter(|f| f.is_ok()).count();
     assert_eq!(taken, max);
     assert_eq!(decode_pts(&mut decoder, 9), [9], "decoding goes on");
     drop(decoder);

@@ -434,11 +434,11 @@ impl Decoder {
     ///
     /// # Errors
     /// - [`Error::FramesNotTaken`] when [`MAX_QUEUED_FRAMES`] frames are queued; the packet
-    ///   was not consumed: take the queued frames ([`queued`](Self::queued)) and call again
+    ///   was not consumed: take the queued frames ([`take_queued`](Self::take_queued)) and call again
     ///   with it.
     /// - [`Error::FramesDropped`] when the packet carried more pictures than the queue had
     ///   room for (up to [`MAX_QUEUED_FRAMES`]): the packet was consumed, the excess frames
-    ///   were dropped, the ones queued before are still there ([`queued`](Self::queued)).
+    ///   were dropped, the ones queued before are still there ([`take_queued`](Self::take_queued)).
     /// - [`Error::PacketTooLarge`] for a packet longer than NVDEC's parser takes (a C
     ///   `unsigned long`: only where that is 32 bits); the packet was not consumed.
     /// - Errors of the parser's callbacks: [`Error::Bitstream`] (another codec, impossible
@@ -512,7 +512,8 @@ impl Decoder {
         })
     }
 
-    /// The frames decoded and not taken yet, without feeding any input.
+    /// Takes the frames decoded and not taken yet, without feeding any input (each one the
+    /// iterator yields leaves the queue).
     ///
     /// # Examples
     /// ```no_run
@@ -521,13 +522,13 @@ impl Decoder {
     /// # let mut decoder = DecoderBuilder::new(DecoderConfig::new(Codec::H264)).build()?;
     /// # let packet: &[u8] = &[];
     /// if let Err(Error::FramesNotTaken { .. }) = decoder.decode(packet, 0) {
-    ///     for frame in decoder.queued() {
+    ///     for frame in decoder.take_queued() {
     ///         let _nv12 = frame?.to_vec()?;
     ///     }
     /// }
     /// # Ok::<(), nvcodec_guard::Error>(())
     /// ```
-    pub fn queued(&mut self) -> DecodedFrames<'_> {
+    pub fn take_queued(&mut self) -> DecodedFrames<'_> {
         if let Err(error) = self.session.core.unmap_leaked() {
             tracing::error!(%error, "unmapping leaked frames failed");
         }
