@@ -1,7 +1,9 @@
-//! Misuse of the init lock and the typed builders does not compile.
+//! Misuse of the init lock and the typed builders does not compile, and neither does a match
+//! that a new variant of a growing enum would break.
 //!
 //! Each file in `tests/compile_fail/` proves one misuse impossible (its first line says
-//! which) and its `.stderr` holds the one error the compiler must give for it. The file in
+//! which) and its `.stderr` holds the error the compiler must give for it
+//! (`enum_matched_exhaustively` holds one per `#[non_exhaustive]` enum). The file in
 //! `tests/compile_fail/pass/` is the control: the right order of calls compiles with the same
 //! harness (it is type-checked and run, but never calls into the driver).
 //!
