@@ -376,6 +376,8 @@ mod png {
                     RgbLayout::PlanarRgb => {
                         [pixels[i], pixels[w * h + i], pixels[2 * w * h + i], 255]
                     }
+                    // `RgbLayout` is `#[non_exhaustive]`: a layout added later has no PNG writer here.
+                    other => unimplemented!("PNG output of {other:?}"),
                 };
                 raw.extend_from_slice(&px[..channels]);
             }

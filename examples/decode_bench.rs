@@ -47,8 +47,8 @@ use nvcodec_guard::Codec;
 use nvcodec_guard::convert::{ConvertSpec, Converter, RgbFramePool, RgbLayout, SampleType};
 use nvcodec_guard::cuda::DeviceBuffer;
 use nvcodec_guard::decode::{
-    CropRect, Decoder, DecoderBuilder, DecoderConfig, DecoderPools, DecoderSpec, DeviceFramePool,
-    Frame, PoolConfig,
+    CropRect, Decoder, DecoderBuilder, DecoderConfig, DecoderSpec, DeviceFramePool, Frame,
+    MultiGpuDecoderPool, PoolConfig,
 };
 use nvcodec_guard::init::{init_lock_stats, wait_for_teardowns};
 use nvcodec_guard::input::ElementaryStream;
@@ -454,7 +454,7 @@ fn poolstart(
     n: usize,
     devices: &[u32],
 ) -> nvcodec_guard::Result<String> {
-    let pools = DecoderPools::new(devices, PoolConfig::default());
+    let pools = MultiGpuDecoderPool::new(devices, PoolConfig::default());
     let t_prewarm = Instant::now();
     for pool in pools.pools() {
         pool.prewarm(spec_of(codec), n)?;
@@ -519,7 +519,7 @@ fn shortclips(
     clips: usize,
     how: &str,
 ) -> nvcodec_guard::Result<String> {
-    let pools = DecoderPools::new(&[0], PoolConfig::default());
+    let pools = MultiGpuDecoderPool::new(&[0], PoolConfig::default());
     if how == "pool" {
         pools.prewarm(spec_of(codec), threads)?;
     }

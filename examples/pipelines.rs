@@ -13,8 +13,8 @@
 //!
 //! - `--drop-when-done` (the default): each pipeline decodes the whole clip and drops its
 //!   decoder as soon as it is done, so with a short decode, streams end (and their decoders'
-//!   destroys enter the lock's queue) while others still start. `last_first_frame_s` is what
-//!   issue 12 §7 compares.
+//!   destroys enter the lock's queue) while others still start. `last_first_frame_s` is the
+//!   figure to compare (BENCHMARKS.md).
 //! - `--keep`: every decoder is kept until all pipelines have their first frame: the start-up
 //!   without any destroy in the way (the decoders-kept figure).
 //! - `--first-frame-only`: each pipeline stops decoding at its first frame and keeps its decoder
@@ -352,8 +352,8 @@ fn main() -> ExitCode {
     } else {
         None
     };
-    // CUDA is initialized and the primary context retained before the clock starts (about
-    // 0.3 s on an H200), as in the PyNvVideoCodec process it is compared with: what is timed
+    // CUDA is initialized and the primary context retained before the clock starts (a few
+    // tenths of a second), as in the PyNvVideoCodec process it is compared with: what is timed
     // is the pipelines' start, not the driver's. Churn also samples device memory through it.
     let context = CudaInitGuard::acquire()
         .and_then(|guard| Context::acquire(&guard, 0, ContextMode::SharedPrimary));

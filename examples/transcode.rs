@@ -8,7 +8,7 @@
 //! ```
 //! Defaults: `tests/data/h264_640x360_b3.h264` → `target/transcode.hevc`.
 //!
-//! Exit status: 0 on success; 2 when the GPU has no NVENC (A100, H100), after the decoder
+//! Exit status: 0 on success; 2 when the GPU has no NVENC engine, after the decoder
 //! half has run through the whole clip and reported its frame count; 1 on any other error,
 //! e.g. on a machine without an NVIDIA GPU or driver.
 

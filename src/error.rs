@@ -60,8 +60,8 @@ pub enum Error {
     #[error(transparent)]
     Driver(#[from] DriverError),
 
-    /// The GPU has no NVENC engine, e.g. an H100 or A100. Drivers report this as
-    /// `NV_ENC_ERR_NO_ENCODE_DEVICE` or (R580 on an H100) `NV_ENC_ERR_UNSUPPORTED_DEVICE`.
+    /// The GPU has no NVENC engine (some data-centre GPUs have none). Drivers report this as
+    /// `NV_ENC_ERR_NO_ENCODE_DEVICE` or as `NV_ENC_ERR_UNSUPPORTED_DEVICE`; both map here.
     #[error("{device} has no NVENC encode engine (NvEncOpenEncodeSessionEx: {status})")]
     NoEncodeDevice {
         /// The CUDA device name.
@@ -94,7 +94,7 @@ pub enum Error {
     Bitstream(#[from] BitstreamError),
 
     /// One packet (or `flush`) released more frames than the decoder queues: the packet was
-    /// consumed, the frames queued before it stay takeable (`Decoder::queued`), the ones past
+    /// consumed, the frames queued before it stay takeable (`Decoder::take_queued`), the ones past
     /// the limit were dropped.
     #[error(
         "one packet produced more frames than the decoder queues (MAX_QUEUED_FRAMES = {limit}); frames from pts {first_dropped_pts} on were dropped"
@@ -187,7 +187,7 @@ pub enum Error {
     /// `Decoder::decode` refused a packet because the frames it returned earlier were not
     /// taken; the packet was not consumed.
     #[error(
-        "{queued} decoded frames are waiting to be taken; take them (`Decoder::queued`) before feeding more input (the packet was not consumed)"
+        "{queued} decoded frames are waiting to be taken; take them (`Decoder::take_queued`) before feeding more input (the packet was not consumed)"
     )]
     FramesNotTaken {
         /// Frames queued.

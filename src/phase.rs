@@ -54,7 +54,7 @@
 //!
 //! let guard = CudaInitGuard::acquire()?;
 //! let builder = DecoderBuilder::new(DecoderConfig::new(Codec::H264))
-//!     .context(guard)?;                 // Uninit -> ContextReady: context created under the lock
+//!     .create_context(guard)?;          // Uninit -> ContextReady: context created under the lock
 //! let builder = builder.open_session()?; // ContextReady -> SessionOpen: cuvidCreateDecoder
 //! let mut decoder = builder.finish();    // lock released; `decoder` has the frame methods
 //! # let _ = &mut decoder;
@@ -192,7 +192,7 @@ pub struct Builder<B: Backend, P: Phase> {
 }
 
 impl<B: Backend> Builder<B, Uninit> {
-    /// A builder for `config`; nothing happens until [`context`](Self::context).
+    /// A builder for `config`; nothing happens until [`create_context`](Self::create_context).
     pub fn new(config: B::Config) -> Self {
         Builder { config, state: () }
     }
@@ -209,7 +209,7 @@ impl<B: Backend> Builder<B, Uninit> {
     /// # Errors
     /// [`Error::InvalidConfig`](crate::Error::InvalidConfig) for a config no GPU accepts
     /// (before any driver call); what [`Context::acquire`] returns.
-    pub fn context(self, guard: CudaInitGuard) -> Result<Builder<B, ContextReady>> {
+    pub fn create_context(self, guard: CudaInitGuard) -> Result<Builder<B, ContextReady>> {
         (B::STEPS.validate)(&self.config)?;
         let spec = (B::STEPS.context_spec)(&self.config);
         guard.record_target(spec.device, B::NAME);
@@ -221,6 +221,19 @@ impl<B: Backend> Builder<B, Uninit> {
             config: self.config,
             state: InitWindow { context, guard },
         })
+    }
+
+    /// The former name of [`create_context`](Self::create_context).
+    ///
+    /// # Errors
+    /// As [`create_context`](Self::create_context).
+    #[deprecated(
+        since = "0.1.0",
+        note = "renamed `create_context`: `context()` is the getter's name everywhere else"
+    )]
+    #[doc(hidden)]
+    pub fn context(self, guard: CudaInitGuard) -> Result<Builder<B, ContextReady>> {
+        self.create_context(guard)
     }
 
     /// Acquires the lock, walks every phase and finishes: the common case in one call.
@@ -246,7 +259,7 @@ impl<B: Backend> Builder<B, Uninit> {
     pub fn build(self) -> Result<B> {
         (B::STEPS.validate)(&self.config)?;
         let guard = CudaInitGuard::acquire()?;
-        Ok(self.context(guard)?.open_session()?.finish())
+        Ok(self.create_context(guard)?.open_session()?.finish())
     }
 
     /// Like [`build`](Self::build), but gives up with
@@ -258,7 +271,7 @@ impl<B: Backend> Builder<B, Uninit> {
     pub fn build_timeout(self, timeout: Duration) -> Result<B> {
         (B::STEPS.validate)(&self.config)?;
         let guard = CudaInitGuard::acquire_timeout(timeout)?;
-        Ok(self.context(guard)?.open_session()?.finish())
+        Ok(self.create_context(guard)?.open_session()?.finish())
     }
 }
 

@@ -1,7 +1,9 @@
-//! Misuse of the init lock and the typed builders does not compile.
+//! Misuse of the init lock and the typed builders does not compile, and neither does a match
+//! that a new variant of a growing enum would break.
 //!
 //! Each file in `tests/compile_fail/` proves one misuse impossible (its first line says
-//! which) and its `.stderr` holds the one error the compiler must give for it. The file in
+//! which) and its `.stderr` holds the error the compiler must give for it
+//! (`enum_matched_exhaustively` holds one per `#[non_exhaustive]` enum). The file in
 //! `tests/compile_fail/pass/` is the control: the right order of calls compiles with the same
 //! harness (it is type-checked and run, but never calls into the driver).
 //!
@@ -43,6 +45,13 @@ impl<T: ?Sized> NotSend<()> for T {}
 struct IsSend;
 impl<T: ?Sized + Send> NotSend<IsSend> for T {}
 
+trait NotDeref<Marker> {
+    fn check() {}
+}
+impl<T: ?Sized> NotDeref<()> for T {}
+struct IsDeref;
+impl<T: ?Sized + std::ops::Deref> NotDeref<IsDeref> for T {}
+
 fn is_send<T: Send>() {}
 
 /// Thread-safety of the public types, checked at compile time.
@@ -50,6 +59,8 @@ const _: () = {
     // A decoder moves to a worker thread, but one thread feeds it at a time.
     let _ = is_send::<Decoder>;
     let _ = <Decoder as NotSync<_>>::check;
+    // A decoder is not its session: what a user needs of the session is a method of its own.
+    let _ = <Decoder as NotDeref<_>>::check;
     // The guard and every builder that holds it stay on the thread that opened the window.
     let _ = <CudaInitGuard as NotSend<_>>::check;
     let _ = <CudaInitGuard as NotSync<_>>::check;

@@ -386,7 +386,7 @@ fn building_without_a_driver_is_an_error_value_and_frees_the_lock() {
     // The typed steps fail at the context, inside the window, and release the lock.
     let guard = CudaInitGuard::acquire().unwrap();
     let err = EncoderBuilder::new(EncoderConfig::new(Codec::Hevc, 640, 360))
-        .context(guard)
+        .create_context(guard)
         .unwrap_err();
     assert!(err.to_string().contains("libcuda.so.1"), "{err}");
     assert_eq!(init_lock_stats().open_windows, 0);

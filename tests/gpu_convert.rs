@@ -73,6 +73,7 @@ fn max_error(out: &[u8], reference: &[[f64; 3]], spec: &ConvertSpec, w: usize, h
             SampleType::U8 => f64::from(b[0]),
             SampleType::F16 => half_to_f64(u16::from_le_bytes([b[0], b[1]])),
             SampleType::F32 => f64::from(f32::from_le_bytes([b[0], b[1], b[2], b[3]])),
+            other => unimplemented!("reading {other:?} samples"),
         }
     };
     let want = |v: f64, ch: usize| -> f64 {
@@ -170,6 +171,7 @@ fn every_frame_matches_the_reference(clip: &str) -> usize {
                     SampleType::U8 => 0,
                     SampleType::F16 => 1,
                     SampleType::F32 => 2,
+                    other => unimplemented!("tolerance slot of {other:?}"),
                 };
                 worst[slot] = worst[slot].max(err);
                 assert!(

@@ -244,7 +244,7 @@ fn frames_left_queued_survive_surface_reuse_and_stay_in_order() {
                 Err(nvcodec_guard::Error::FramesNotTaken { queued }) => {
                     assert_eq!(queued, nvcodec_guard::decode::MAX_QUEUED_FRAMES);
                     refusals += 1;
-                    for frame in decoder.queued() {
+                    for frame in decoder.take_queued() {
                         let bytes = frame.unwrap().to_vec().unwrap();
                         out.frames.push(RefFrame {
                             size: bytes.len(),

@@ -94,7 +94,7 @@ fn the_init_lock_is_free_after_a_failed_build() {
     // The same through the typed steps: the failure is at open_session, inside the window.
     let guard = CudaInitGuard::acquire().expect("init lock");
     let builder = EncoderBuilder::new(config(ContextMode::SharedPrimary))
-        .context(guard)
+        .create_context(guard)
         .expect("CUDA context");
     match builder.open_session() {
         Err(Error::NoEncodeDevice { device, .. }) => assert!(!device.is_empty()),

@@ -15,7 +15,7 @@ use std::time::{Duration, Instant};
 use common::{Decoded, assert_bit_exact, data, decode_stream, framemd5, md5_hex};
 use nvcodec_guard::Codec;
 use nvcodec_guard::cuda::{Context, ContextMode};
-use nvcodec_guard::decode::{DecoderPool, DecoderPools, DecoderSpec, PoolConfig};
+use nvcodec_guard::decode::{DecoderPool, DecoderSpec, MultiGpuDecoderPool, PoolConfig};
 use nvcodec_guard::init::{CudaInitGuard, init_lock_stats, wait_for_teardowns};
 use nvcodec_guard::input::ElementaryStream;
 
@@ -250,7 +250,7 @@ fn thirty_two_threads_checking_decoders_in_and_out_get_only_right_frames() {
 #[test]
 #[ignore = "needs two NVIDIA GPUs"]
 fn two_gpus_serve_from_their_own_pools() {
-    let pools = DecoderPools::new(&[0, 1], PoolConfig::default());
+    let pools = MultiGpuDecoderPool::new(&[0, 1], PoolConfig::default());
     let spec = DecoderSpec::new(Codec::H264, 1920, 1080);
     pools.prewarm(spec, 4).unwrap();
     let mut held = Vec::new();

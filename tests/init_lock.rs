@@ -374,7 +374,7 @@ fn a_builder_error_inside_the_window_releases_the_lock() {
     let config = DecoderConfig::new(Codec::H264).with_device(999);
     let guard = CudaInitGuard::acquire_timeout(GENEROUS).expect("acquired");
     let error = DecoderBuilder::new(config)
-        .context(guard)
+        .create_context(guard)
         .expect_err("there is no CUDA device 999");
     if !libcuda_loadable() {
         assert!(

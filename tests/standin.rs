@@ -1253,7 +1253,7 @@ fn session_open_builder_dropped_destroys_inside_its_window() {
     for mode in [ContextMode::SharedPrimary, ContextMode::Dedicated] {
         let guard = CudaInitGuard::acquire().expect("guard");
         let builder = DecoderBuilder::new(h264(mode))
-            .context(guard)
+            .create_context(guard)
             .expect("context")
             .open_session()
             .expect("open_session");
@@ -1266,7 +1266,7 @@ fn session_open_builder_dropped_destroys_inside_its_window() {
     for mode in [ContextMode::SharedPrimary, ContextMode::Dedicated] {
         let guard = CudaInitGuard::acquire().expect("guard");
         let builder = EncoderBuilder::new(enc_config().with_context_mode(mode))
-            .context(guard)
+            .create_context(guard)
             .expect("context")
             .open_session()
             .expect("open_session");
@@ -2315,13 +2315,13 @@ fn pool_budget_holds_after_a_decoder_grew() {
     settle();
 }
 
-/// §5: `DecoderPools::checkout` goes to the device with an idle decoder that fits, not to one
+/// §5: `MultiGpuDecoderPool::checkout` goes to the device with an idle decoder that fits, not to one
 /// whose idle decoders do not.
 fn pools_prefer_a_device_with_an_idle_fit() {
     let _s = on_standin();
     settle();
     // The stand-in has one GPU: two pools on device 0 stand for two devices.
-    let pools = nvcodec_guard::decode::DecoderPools::new(&[0, 0], PoolConfig::default());
+    let pools = nvcodec_guard::decode::MultiGpuDecoderPool::new(&[0, 0], PoolConfig::default());
     pools.pools()[0]
         .prewarm(spec(Codec::Hevc), 1)
         .expect("an HEVC decoder idle on the first");
@@ -2406,7 +2406,7 @@ fn one_packet_with_many_pictures_is_bounded() {
         "{} device buffers for one packet",
         s.live("alloc") - allocs
     );
-    let taken = decoder.queued().filter(|f| f.is_ok()).count();
+    let taken = decoder.take_queued().filter(|f| f.is_ok()).count();
     assert_eq!(taken, max);
     assert_eq!(decode_pts(&mut decoder, 9), [9], "decoding goes on");
     drop(decoder);
@@ -2470,7 +2470,7 @@ fn teardowns_wait_behind_creations() {
             std::thread::spawn(move || {
                 let guard = CudaInitGuard::acquire().expect("a creation's window");
                 let open = DecoderBuilder::new(h264(ContextMode::SharedPrimary))
-                    .context(guard)
+                    .create_context(guard)
                     .and_then(|ready| ready.open_session())
                     .expect("a creation");
                 // Read inside the creation's window, so no destroy can race the reading.

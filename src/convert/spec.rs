@@ -9,6 +9,7 @@ use crate::error::{Error, Result};
 
 /// How the channels of an output picture are arranged.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
 pub enum RgbLayout {
     /// Interleaved R, G, B (HWC).
     Rgb,
@@ -85,6 +86,7 @@ impl FromStr for RgbLayout {
 
 /// The type of each output value.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
 pub enum SampleType {
     /// 0–255, rounded to nearest; normalisation does not apply.
     U8,
@@ -139,6 +141,7 @@ impl FromStr for SampleType {
 ///
 /// Vertically both put chroma halfway between two luma rows; they differ horizontally.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+#[non_exhaustive]
 pub enum ChromaSiting {
     /// Co-sited with the even luma columns (MPEG-2 / H.264 / HEVC `chroma_sample_loc_type`
     /// 0, the default of those standards and of nearly every stream).

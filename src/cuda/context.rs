@@ -7,7 +7,7 @@
 //!
 //! Trade-off: [`ContextMode::SharedPrimary`] (the default) retains each device's primary
 //! context once and keeps it for the life of the process. Re-creating a primary context
-//! costs ~100 ms on an H100 (plus ~150 ms for `cuInit` the first time), and a transcoder's
+//! costs ~100 ms (plus ~150 ms for `cuInit` the first time), and a transcoder's
 //! pipelines come and go, so releasing it when the last session closes would put that cost
 //! back into the next cold start. The price is ~300–500 MiB of device memory that stays
 //! reserved until exit. [`ContextMode::Dedicated`] creates a context per session and
@@ -25,6 +25,7 @@ use crate::init::{CudaInitGuard, WindowToken, destroy_in_window};
 
 /// Which CUDA context a session runs in.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[non_exhaustive]
 pub enum ContextMode {
     /// The device's primary context, retained once per process and shared by every session
     /// on that device (the default; cheapest to start, least memory).
@@ -169,7 +170,7 @@ impl Context {
         self.inner.ordinal
     }
 
-    /// The device's name, e.g. `NVIDIA H100 80GB HBM3`.
+    /// The device's name, as `cuDeviceGetName` reports it.
     pub fn device_name(&self) -> &str {
         &self.inner.name
     }
@@ -180,6 +181,9 @@ impl Context {
     }
 
     /// Makes this context current on the calling thread until the returned value drops.
+    ///
+    /// # Errors
+    /// [`Error::Driver`](crate::Error::Driver) if `cuCtxPushCurrent` fails.
     pub fn make_current(&self) -> Result<CurrentContext<'_>> {
         // SAFETY: `raw` is live for as long as `self` (the Arc keeps it alive).
         unsafe { self.inner.driver.context_push(self.inner.raw) }?;
@@ -190,6 +194,10 @@ impl Context {
     }
 
     /// `(free, total)` device memory in bytes, as `cuMemGetInfo` reports it.
+    ///
+    /// # Errors
+    /// [`Error::Driver`](crate::Error::Driver) if the context cannot be made current or
+    /// `cuMemGetInfo` fails.
     pub fn memory_info(&self) -> Result<(usize, usize)> {
         let _current = self.make_current()?;
         self.inner.driver.mem_info()

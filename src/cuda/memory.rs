@@ -17,6 +17,10 @@ pub struct DeviceBuffer {
 
 impl DeviceBuffer {
     /// Allocates `len` bytes (uninitialized) in `context`.
+    ///
+    /// # Errors
+    /// [`Error::Driver`] if the context cannot be made current or `cuMemAlloc` fails (out
+    /// of device memory: [`Status::is_out_of_memory`](crate::error::Status::is_out_of_memory)).
     pub fn alloc(context: &Context, len: usize) -> Result<DeviceBuffer> {
         let _current = context.make_current()?;
         let ptr = context.driver().mem_alloc(len.max(1))?;
@@ -48,6 +52,10 @@ impl DeviceBuffer {
     }
 
     /// Copies the whole buffer into `dst`, which must be exactly [`len`](Self::len) bytes.
+    ///
+    /// # Errors
+    /// [`Error::InvalidConfig`] if `dst` has another length; [`Error::Driver`] if the copy
+    /// fails.
     pub fn copy_to_host(&self, dst: &mut [u8]) -> Result<()> {
         if dst.len() != self.len {
             return Err(Error::InvalidConfig {
@@ -80,6 +88,9 @@ impl DeviceBuffer {
     }
 
     /// Copies the whole buffer into a new `Vec`.
+    ///
+    /// # Errors
+    /// [`Error::Driver`] if the copy fails.
     pub fn to_vec(&self) -> Result<Vec<u8>> {
         let mut out = vec![0u8; self.len];
         self.copy_to_host(&mut out)?;

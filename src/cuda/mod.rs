@@ -15,10 +15,12 @@ pub(crate) use enqueued::EnqueuedWork;
 use crate::error::Result;
 use crate::ffi::cuda::Driver;
 
-/// Checks that the CUDA driver library can be loaded, without touching a device.
-///
-/// Returns [`crate::Error::LibraryNotFound`] on machines without the NVIDIA driver. Cheap
+/// Checks that the CUDA driver library can be loaded, without touching a device. Cheap
 /// after the first call.
+///
+/// # Errors
+/// [`crate::Error::LibraryNotFound`] on machines without the NVIDIA driver;
+/// [`crate::Error::SymbolNotFound`] naming an entry point the driver lacks.
 pub fn driver_available() -> Result<()> {
     Driver::load().map(|_| ())
 }

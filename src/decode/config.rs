@@ -10,6 +10,7 @@ use nvcodec_media::PixelFormat;
 
 /// The pixel layout of decoded frames.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[non_exhaustive]
 pub enum OutputFormat {
     /// NV12 for 8-bit streams, P016 for 10/12-bit (the default).
     #[default]
@@ -402,6 +403,9 @@ impl DecoderConfig {
     }
 
     /// Rejects values no GPU can accept, before any driver call.
+    ///
+    /// # Errors
+    /// [`Error::InvalidConfig`] naming the parameter and why it cannot be accepted.
     pub fn validate(&self) -> Result<()> {
         if self.max_width == 0 || self.max_height == 0 {
             return Err(Error::InvalidConfig {

@@ -4,7 +4,6 @@
 use std::cell::{Cell, RefCell};
 use std::collections::VecDeque;
 use std::mem::ManuallyDrop;
-use std::ops::Deref;
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 
 use nvidia_video_codec_sdk::sys::cuviddec::CUvideodecoder;
@@ -185,20 +184,12 @@ pub struct Decoder {
 // (Cell/RefCell inside).
 unsafe impl Send for Decoder {}
 
-impl Deref for Decoder {
-    type Target = DecoderSession;
-
-    fn deref(&self) -> &DecoderSession {
-        &self.session
-    }
-}
-
 impl Drop for Decoder {
     /// Unmaps frames leaked with `mem::forget`, then destroys parser, decoder, context lock
     /// and stream, in that order, inside one init window: at once if the lock is free,
     /// otherwise on the teardown thread (see [`crate::init::wait_for_teardowns`]).
     fn drop(&mut self) {
-        if let Err(error) = self.core.unmap_leaked() {
+        if let Err(error) = self.session.core.unmap_leaked() {
             tracing::error!(%error, "unmapping leaked frames before teardown failed");
         }
         // SAFETY: `session` is taken exactly once, here, and never used afterwards.
@@ -225,12 +216,19 @@ impl Decoder {
 
     /// The configuration it was built with.
     pub fn config(&self) -> &DecoderConfig {
-        &self.core.config
+        &self.session.core.config
     }
 
     /// The CUDA context it decodes in.
     pub fn context(&self) -> &Context {
-        &self.core.context
+        &self.session.core.context
+    }
+
+    /// The raw `CUvideodecoder` of the current decoder handle. A stream change may replace
+    /// the handle (re-creation for a larger stream), so read it again after each `decode`
+    /// rather than keeping it; destroying it is this decoder's job alone.
+    pub fn raw_decoder(&self) -> CUvideodecoder {
+        self.session.raw_decoder()
     }
 
     /// How long its init window waited for the lock and was held.
@@ -240,24 +238,24 @@ impl Decoder {
 
     /// Stream-change counters.
     pub fn stats(&self) -> DecoderStats {
-        self.core.stats.get()
+        self.session.core.stats.get()
     }
 
     /// Decode surfaces the current decoder handle has (the configured or default number,
     /// raised if the stream needed more).
     pub fn decode_surfaces(&self) -> u32 {
-        self.core.decoder.borrow().shape().surfaces
+        self.session.core.decoder.borrow().shape().surfaces
     }
 
     /// What the current decoder handle was created for.
     pub(crate) fn shape(&self) -> Shape {
-        self.core.decoder.borrow().shape()
+        self.session.core.decoder.borrow().shape()
     }
 
     /// The largest coded size the current decoder handle is allocated for (the configured
     /// maximum rounded up to 16, or larger after a re-creation for a bigger stream).
     pub fn max_coded_size(&self) -> (u32, u32) {
-        let shape = self.core.decoder.borrow().shape();
+        let shape = self.session.core.decoder.borrow().shape();
         (shape.max_width, shape.max_height)
     }
 
@@ -293,10 +291,10 @@ impl Decoder {
     /// queued frames and a stored error discarded.
     pub(crate) fn discard_stream(&mut self) -> Result<()> {
         self.check_usable()?;
-        self.core.unmap_leaked()?;
-        self.core.pending.borrow_mut().clear();
-        self.core.clear_sei();
-        self.core.error.borrow_mut().take();
+        self.session.core.unmap_leaked()?;
+        self.session.core.pending.borrow_mut().clear();
+        self.session.core.clear_sei();
+        self.session.core.error.borrow_mut().take();
         Ok(())
     }
 
@@ -310,20 +308,23 @@ impl Decoder {
     /// [`Error::InvalidConfig`] for odd or zero values, or an output larger than the
     /// decoder's configured maximum size.
     pub fn set_output_geometry(&mut self, output: OutputGeometry) -> Result<()> {
-        output.validate(self.core.config.max_width, self.core.config.max_height)?;
-        self.core.output.set(output);
+        output.validate(
+            self.session.core.config.max_width,
+            self.session.core.config.max_height,
+        )?;
+        self.session.core.output.set(output);
         Ok(())
     }
 
     /// The crop and output size in effect for the next sequence.
     pub fn output_geometry(&self) -> OutputGeometry {
-        self.core.output.get()
+        self.session.core.output.get()
     }
 
     /// The stream being decoded, as its latest sequence header describes it (`None` before
     /// the first one, and again after [`flush`](Self::flush) or [`reset`](Self::reset)).
     pub fn stream_info(&self) -> Option<StreamInfo> {
-        self.core.stream_info.get()
+        self.session.core.stream_info.get()
     }
 
     /// Feeds every remaining packet of `stream` (read incrementally, each packet lent from
@@ -370,11 +371,11 @@ impl Decoder {
 
     /// Frames decoded and waiting to be taken.
     pub fn queued_frames(&self) -> usize {
-        self.core.pending.borrow().len()
+        self.session.core.pending.borrow().len()
     }
 
     fn check_usable(&self) -> Result<()> {
-        if self.core.fatal.get() {
+        if self.session.core.fatal.get() {
             return Err(Error::Poisoned {
                 session: SessionKind::Decoding,
                 reason: "an earlier stream change could not be applied".into(),
@@ -384,11 +385,11 @@ impl Decoder {
     }
 
     fn parse(&self, packet: &mut CUVIDSOURCEDATAPACKET) -> Result<()> {
-        let _current = self.core.context.make_current()?;
+        let _current = self.session.core.context.make_current()?;
         // SAFETY: the parser is live; the packet's payload is valid for its size for the
         // duration of the call (the parser copies what it keeps).
-        let parsed = unsafe { self.core.api.parse(self.parser.raw, packet) };
-        let stored = self.core.error.borrow_mut().take();
+        let parsed = unsafe { self.session.core.api.parse(self.session.parser.raw, packet) };
+        let stored = self.session.core.error.borrow_mut().take();
         match (stored, parsed) {
             (Some(error), _) => Err(error),
             (None, Err(error)) => Err(error),
@@ -399,8 +400,8 @@ impl Decoder {
     /// Replaces the parser after `flush`: the new one is created and the old one destroyed
     /// inside one init window.
     fn renew_parser(&mut self) -> Result<()> {
-        let timeout = self.core.config.runtime_lock_timeout;
-        let device = self.core.context.ordinal();
+        let timeout = self.session.core.config.runtime_lock_timeout;
+        let device = self.session.core.context.ordinal();
         in_runtime_window(timeout, device, "nvdec-parser-renewal", |window| {
             self.renew_parser_in(window)
         })
@@ -412,9 +413,9 @@ impl Decoder {
         let parser = create_parser(window, session.core.api, &session.core)?;
         // The old parser is destroyed here, inside the window.
         drop(std::mem::replace(&mut session.parser, parser));
-        self.core.geometry.set(None);
-        self.core.layout.set(None);
-        self.core.stream_info.set(None);
+        self.session.core.geometry.set(None);
+        self.session.core.layout.set(None);
+        self.session.core.stream_info.set(None);
         self.needs_new_parser = false;
         Ok(())
     }
@@ -427,11 +428,11 @@ impl Decoder {
     ///
     /// # Errors
     /// - [`Error::FramesNotTaken`] when [`MAX_QUEUED_FRAMES`] frames are queued; the packet
-    ///   was not consumed: take the queued frames ([`queued`](Self::queued)) and call again
+    ///   was not consumed: take the queued frames ([`take_queued`](Self::take_queued)) and call again
     ///   with it.
     /// - [`Error::FramesDropped`] when the packet carried more pictures than the queue had
     ///   room for (up to [`MAX_QUEUED_FRAMES`]): the packet was consumed, the excess frames
-    ///   were dropped, the ones queued before are still there ([`queued`](Self::queued)).
+    ///   were dropped, the ones queued before are still there ([`take_queued`](Self::take_queued)).
     /// - [`Error::PacketTooLarge`] for a packet longer than NVDEC's parser takes (a C
     ///   `unsigned long`: only where that is 32 bits); the packet was not consumed.
     /// - Errors of the parser's callbacks: [`Error::Bitstream`] (another codec, impossible
@@ -469,8 +470,8 @@ impl Decoder {
         pts: Option<i64>,
     ) -> Result<DecodedFrames<'_>> {
         self.check_usable()?;
-        self.core.unmap_leaked()?;
-        let queued = self.core.pending.borrow().len();
+        self.session.core.unmap_leaked()?;
+        let queued = self.session.core.pending.borrow().len();
         if queued >= MAX_QUEUED_FRAMES && !packet.is_empty() {
             return Err(Error::FramesNotTaken { queued });
         }
@@ -488,7 +489,7 @@ impl Decoder {
             } else {
                 0
             };
-            if self.core.config.low_latency {
+            if self.session.core.config.low_latency {
                 flags |= CUvideopacketflags::CUVID_PKT_ENDOFPICTURE as u32;
             }
             let mut raw = CUVIDSOURCEDATAPACKET {
@@ -505,7 +506,8 @@ impl Decoder {
         })
     }
 
-    /// The frames decoded and not taken yet, without feeding any input.
+    /// Takes the frames decoded and not taken yet, without feeding any input (each one the
+    /// iterator yields leaves the queue).
     ///
     /// # Examples
     /// ```no_run
@@ -514,14 +516,14 @@ impl Decoder {
     /// # let mut decoder = DecoderBuilder::new(DecoderConfig::new(Codec::H264)).build()?;
     /// # let packet: &[u8] = &[];
     /// if let Err(Error::FramesNotTaken { .. }) = decoder.decode(packet, 0) {
-    ///     for frame in decoder.queued() {
+    ///     for frame in decoder.take_queued() {
     ///         let _nv12 = frame?.to_vec()?;
     ///     }
     /// }
     /// # Ok::<(), nvcodec_guard::Error>(())
     /// ```
-    pub fn queued(&mut self) -> DecodedFrames<'_> {
-        if let Err(error) = self.core.unmap_leaked() {
+    pub fn take_queued(&mut self) -> DecodedFrames<'_> {
+        if let Err(error) = self.session.core.unmap_leaked() {
             tracing::error!(%error, "unmapping leaked frames failed");
         }
         DecodedFrames {
@@ -551,7 +553,7 @@ impl Decoder {
     /// ```
     pub fn flush(&mut self) -> Result<DecodedFrames<'_>> {
         self.check_usable()?;
-        self.core.unmap_leaked()?;
+        self.session.core.unmap_leaked()?;
         if !self.needs_new_parser {
             let mut raw = CUVIDSOURCEDATAPACKET {
                 flags: (CUvideopacketflags::CUVID_PKT_ENDOFSTREAM as u32
@@ -573,9 +575,9 @@ impl Decoder {
 impl std::fmt::Debug for Decoder {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Decoder")
-            .field("codec", &self.core.config.codec)
-            .field("geometry", &self.core.geometry.get())
-            .field("stats", &self.core.stats.get())
+            .field("codec", &self.session.core.config.codec)
+            .field("geometry", &self.session.core.geometry.get())
+            .field("stats", &self.session.core.stats.get())
             .finish()
     }
 }

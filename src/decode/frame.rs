@@ -241,6 +241,10 @@ impl<'a> Frame<'a> {
 
     /// Copies the frame into `dst` in the packed layout (see the module docs). `dst` must be
     /// exactly [`FrameLayout::packed_size`] bytes.
+    ///
+    /// # Errors
+    /// [`Error::InvalidConfig`] if `dst` has another length; [`Error::Driver`] if the copy
+    /// fails.
     pub fn copy_to_host(&self, dst: &mut [u8]) -> Result<()> {
         let size = self.layout.packed_size();
         if dst.len() != size {
@@ -253,6 +257,9 @@ impl<'a> Frame<'a> {
     }
 
     /// Copies the frame into a new `Vec` in the packed layout.
+    ///
+    /// # Errors
+    /// [`Error::Driver`] if the copy fails.
     pub fn to_vec(&self) -> Result<Vec<u8>> {
         let mut out = vec![0u8; self.layout.packed_size()];
         self.copy_to_host(&mut out)?;
@@ -261,6 +268,10 @@ impl<'a> Frame<'a> {
 
     /// Copies the frame into new device memory of its own, in the packed layout, which
     /// outlives the decoder's surface.
+    ///
+    /// # Errors
+    /// [`Error::Driver`] if the allocation (out of device memory:
+    /// [`Status::is_out_of_memory`](crate::error::Status::is_out_of_memory)) or the copy fails.
     pub fn copy_to_device(&self) -> Result<DeviceBuffer> {
         let buffer = DeviceBuffer::alloc(&self.core.context, self.layout.packed_size())?;
         self.copy_packed_to(Mem::Device(buffer.device_ptr()))?;

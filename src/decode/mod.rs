@@ -56,7 +56,9 @@ pub use frame::Frame;
 pub use frame_pool::{DeviceFramePool, OwnedFrame};
 pub use nvcodec_media::PixelFormat;
 pub use planes::FrameLayout;
-pub use pool::{DecoderPool, DecoderPools, DecoderSpec, PoolConfig, PoolStats, PooledDecoder};
+pub use pool::{
+    DecoderPool, DecoderSpec, MultiGpuDecoderPool, PoolConfig, PoolStats, PooledDecoder,
+};
 pub use seek::{DisplayOrder, frames_at_parallel, frames_at_parallel_with};
 pub use sei::{
     ContentLightLevel, MAX_SEI_BYTES, MAX_SEI_MESSAGES, MasteringDisplay, SEI_CONTENT_LIGHT_LEVEL,
@@ -94,7 +96,7 @@ impl Backend for Decoder {
 ///
 /// | state | holds | methods | next |
 /// |---|---|---|---|
-/// | `DecoderBuilder<Uninit>` | the [`DecoderConfig`] | [`new`](Builder::new), [`build`](Builder::build) / [`build_timeout`](Builder::build_timeout) (all steps at once), [`context`](Builder::context)`(guard)` | `ContextReady` |
+/// | `DecoderBuilder<Uninit>` | the [`DecoderConfig`] | [`new`](Builder::new), [`build`](Builder::build) / [`build_timeout`](Builder::build_timeout) (all steps at once), [`create_context`](Builder::create_context)`(guard)` | `ContextReady` |
 /// | `DecoderBuilder<ContextReady>` | the [`CudaInitGuard`](crate::init::CudaInitGuard) and the CUDA context | [`cuda_context`](Builder::cuda_context), [`guard`](Builder::guard), [`open_session`](Builder::open_session) | `SessionOpen` |
 /// | `DecoderBuilder<SessionOpen>` | the guard, the context and the [`DecoderSession`] (`cuvidCreateDecoder` done) | [`session`](Builder::session), [`finish`](Builder::finish) | a [`Decoder`], lock released |
 ///

@@ -798,14 +798,14 @@ impl std::fmt::Debug for PooledDecoder {
 /// lock would buy nothing at start-up; pre-warmed pools on every device are what makes many
 /// GPUs start many streams fast.
 #[derive(Debug, Clone)]
-pub struct DecoderPools {
+pub struct MultiGpuDecoderPool {
     pools: Vec<DecoderPool>,
 }
 
-impl DecoderPools {
+impl MultiGpuDecoderPool {
     /// A pool on each of `devices`, each with `config` (its `device` replaced).
     pub fn new(devices: &[u32], config: PoolConfig) -> Self {
-        DecoderPools {
+        MultiGpuDecoderPool {
             pools: devices
                 .iter()
                 .map(|&device| {

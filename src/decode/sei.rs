@@ -95,8 +95,8 @@ impl SeiMessage {
     /// The mastering display colour volume, if this is one. NVDEC hands this message over
     /// parsed, as its `SEIMASTERINGDISPLAYINFO` (24 bytes, host byte order): the three `x`,
     /// then the three `y` of the primaries, the white point's `x` and `y`, then the maximum and
-    /// minimum luminance (seen on an H200, driver R580: the coded big-endian layout read as
-    /// such gave nonsense).
+    /// minimum luminance (not the coded big-endian layout: read as such, the driver's bytes
+    /// give nonsense).
     pub fn mastering_display(&self) -> Option<MasteringDisplay> {
         if self.payload_type != SEI_MASTERING_DISPLAY {
             return None;

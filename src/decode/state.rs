@@ -488,7 +488,7 @@ impl DecoderState {
     /// The queue never holds more than [`MAX_QUEUED_FRAMES`], also when one packet carries
     /// many pictures: a frame displayed while it is full is dropped and the packet's `decode`
     /// returns [`Error::FramesDropped`] saying so (the frames queued before stay queued, for
-    /// [`Decoder::queued`](super::Decoder::queued)). This bounds the device memory frames
+    /// [`Decoder::take_queued`](super::Decoder::take_queued)). This bounds the device memory frames
     /// copied out of reused surfaces can take to `MAX_QUEUED_FRAMES` frames.
     pub(crate) fn on_display(&self, info: &CUVIDPARSERDISPINFO) -> Result<()> {
         let (Some(layout), Some(stream)) = (self.layout.get(), self.stream_info.get()) else {

@@ -38,6 +38,7 @@ pub(crate) enum Profile {
 
 /// How the bitrate is controlled.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum RateControl {
     /// Constant QP per picture type (`NV_ENC_PARAMS_RC_CONSTQP`). QPs are 0–51 for H.264 and
     /// HEVC, 0–255 for AV1; 0 everywhere with [`Tuning::Lossless`] is lossless.
@@ -85,6 +86,7 @@ impl Default for RateControl {
 
 /// NVENC's speed/quality presets, P1 (fastest) to P7 (best quality).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+#[non_exhaustive]
 pub enum Preset {
     /// Fastest.
     P1,
@@ -105,6 +107,7 @@ pub enum Preset {
 
 /// What the preset is tuned for (`NV_ENC_TUNING_INFO`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+#[non_exhaustive]
 pub enum Tuning {
     /// Offline / VOD quality (the default).
     #[default]
@@ -239,6 +242,7 @@ impl EncoderConfig {
     /// Rejects values no GPU can accept, before any NVENC call. The builder runs it first
     /// thing in the session phase; call it yourself to check a config without a GPU.
     ///
+    /// # Errors
     /// [`Error::InvalidConfig`] for impossible values; [`Error::Unsupported`] for
     /// combinations NVENC's API (12.1) has no profile for (10-bit H.264, 4:4:4 AV1).
     pub fn validate(&self) -> Result<()> {

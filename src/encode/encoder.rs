@@ -6,7 +6,7 @@ use std::collections::VecDeque;
 use nvidia_video_codec_sdk::sys::nvEncodeAPI::NV_ENC_PIC_FLAGS;
 
 use super::config::EncoderConfig;
-use super::frame::{InputFrame, Source};
+use super::frame::{InputFrame, PixelSource};
 use super::layout::{check_host_planes, device_surface_size, split_packed};
 use super::nvenc_params;
 use super::packet::{DtsClock, EncodedPacket, PictureType};
@@ -187,15 +187,15 @@ impl Encoder {
             self.config.height,
         );
         match &frame.source {
-            Source::Packed(data) => {
+            PixelSource::Packed(data) => {
                 let planes = split_packed(format, width, height, data)?;
                 self.session.write_input(slot, &self.layout, &planes)
             }
-            Source::Planes(planes) => {
+            PixelSource::Planes(planes) => {
                 check_host_planes(format, width, height, planes)?;
                 self.session.write_input(slot, &self.layout, planes)
             }
-            Source::Device {
+            PixelSource::Device {
                 ptr,
                 pitch,
                 len,
@@ -295,6 +295,10 @@ impl Encoder {
     /// The stream headers of the configuration: SPS and PPS for H.264, VPS, SPS and PPS for
     /// HEVC, the sequence header OBU for AV1 (for containers that store them apart; the
     /// packets carry them in-band before every IDR too).
+    ///
+    /// # Errors
+    /// [`Error::Driver`] if the context cannot be made current or
+    /// `NvEncGetSequenceParams` fails.
     pub fn sequence_headers(&self) -> Result<Vec<u8>> {
         self.session.sequence_params()
     }

@@ -10,7 +10,7 @@ use crate::cuda::DeviceBuffer;
 
 /// Where a frame's pixels are.
 #[derive(Debug, Clone)]
-pub(crate) enum Source<'a> {
+pub(crate) enum PixelSource<'a> {
     /// Host planes with their own pitches (checked against the format at encode time).
     Planes(Vec<HostPlane<'a>>),
     /// A tightly packed host frame, split at encode time.
@@ -37,13 +37,13 @@ pub(crate) enum Source<'a> {
 /// rows, all at `pitch`.
 #[derive(Debug, Clone)]
 pub struct InputFrame<'a> {
-    pub(crate) source: Source<'a>,
+    pub(crate) source: PixelSource<'a>,
     pub(crate) force_idr: bool,
     _borrow: PhantomData<&'a DeviceBuffer>,
 }
 
 impl<'a> InputFrame<'a> {
-    fn new(source: Source<'a>) -> Self {
+    fn new(source: PixelSource<'a>) -> Self {
         InputFrame {
             source,
             force_idr: false,
@@ -54,19 +54,19 @@ impl<'a> InputFrame<'a> {
     /// A tightly packed host frame of the encoder's format (every pitch = row bytes, planes
     /// back to back): what [`Frame::to_vec`](crate::decode::Frame::to_vec) returns.
     pub fn packed(data: &'a [u8]) -> Self {
-        Self::new(Source::Packed(data))
+        Self::new(PixelSource::Packed(data))
     }
 
     /// Host planes, each with its own pitch, in the format's plane order (NV12/P010: Y, UV;
     /// YUV444: Y, U, V; ARGB: one plane).
     pub fn planes(planes: impl IntoIterator<Item = HostPlane<'a>>) -> Self {
-        Self::new(Source::Planes(planes.into_iter().collect()))
+        Self::new(PixelSource::Planes(planes.into_iter().collect()))
     }
 
     /// A pitched surface in `buffer` (which must belong to the encoder's CUDA context),
     /// rows `pitch` bytes apart. Checked against the buffer's length at encode time.
     pub fn device(buffer: &'a DeviceBuffer, pitch: usize) -> Self {
-        Self::new(Source::Device {
+        Self::new(PixelSource::Device {
             ptr: buffer.device_ptr(),
             pitch,
             len: Some(buffer.len()),
@@ -82,7 +82,7 @@ impl<'a> InputFrame<'a> {
     /// super::PlaneLayout::surface_size)), allocated until the
     /// [`Encoder::encode`](super::Encoder::encode) call it is passed to returns.
     pub unsafe fn device_ptr(ptr: CUdeviceptr, pitch: usize) -> InputFrame<'static> {
-        InputFrame::new(Source::Device {
+        InputFrame::new(PixelSource::Device {
             ptr,
             pitch,
             len: None,
@@ -109,6 +109,6 @@ impl<'a> InputFrame<'a> {
 
     /// Whether the pixels are in device memory.
     pub fn is_device(&self) -> bool {
-        matches!(self.source, Source::Device { .. })
+        matches!(self.source, PixelSource::Device { .. })
     }
 }

@@ -17,7 +17,7 @@
 //!
 //! let guard = CudaInitGuard::acquire()?;
 //! let builder = EncoderBuilder::new(EncoderConfig::new(Codec::Hevc, 1280, 720))
-//!     .context(guard)?;                 // the CUDA context, under the lock
+//!     .create_context(guard)?;          // the CUDA context, under the lock
 //! let builder = builder.open_session()?; // NvEncOpenEncodeSessionEx ... NvEncInitializeEncoder
 //! let mut encoder = builder.finish();    // lock released
 //! let frame = vec![0u8; 1280 * 720 * 3 / 2]; // one NV12 frame
@@ -30,20 +30,17 @@
 //! # Ok::<(), nvcodec_guard::Error>(())
 //! ```
 //!
-//! # Hardware limits, stated plainly
-//! Encoding was exercised on hardware **only up to session open**. The GPU available to
-//! this project, an NVIDIA H100, has no NVENC engine: there `NvEncOpenEncodeSessionEx`
-//! answers `NV_ENC_ERR_UNSUPPORTED_DEVICE` (not the header's `NV_ENC_ERR_NO_ENCODE_DEVICE`;
-//! both are mapped to [`Error::NoEncodeDevice`](crate::Error::NoEncodeDevice) naming the
-//! GPU) after about 0.26 s inside the init window; the lock is then released and nothing
-//! leaks (100 failed builds, shared or dedicated contexts, left free GPU memory unchanged).
-//! That path is what `tests/gpu_encoder_errors.rs` checks. Everything after it — caps
-//! checks, preset configuration, initialization, buffers, `encode`, `flush`,
-//! `sequence_headers` — follows NVIDIA's API documentation and reference encoder and is
-//! covered by CPU tests of its pure logic, but has not run on an NVENC GPU.
-//! `tests/gpu_nvenc.rs` is written to verify real output (round trip through the crate's
-//! NVDEC decoder, PSNR ≥ 40 dB) on such a GPU. A100 and H100 have no NVENC; L4, L40S, A10,
-//! T4 and consumer GPUs do.
+//! # GPUs without NVENC, and what verifies the encoder
+//! On a GPU without an NVENC engine `NvEncOpenEncodeSessionEx` answers
+//! `NV_ENC_ERR_NO_ENCODE_DEVICE` or `NV_ENC_ERR_UNSUPPORTED_DEVICE`; both map to
+//! [`Error::NoEncodeDevice`](crate::Error::NoEncodeDevice) naming the GPU, the lock is
+//! released and nothing leaks (`tests/gpu_encoder_errors.rs`). Everything after session open
+//! — caps checks, preset configuration, initialization, buffers, `encode`, `flush`,
+//! `sequence_headers` — follows NVIDIA's API documentation and reference encoder, is covered
+//! by CPU tests of its pure logic and by the stand-in driver's model of the API, and is
+//! verified on an NVENC GPU by `tests/gpu_nvenc.rs` (round trip through the crate's NVDEC
+//! decoder, PSNR ≥ 40 dB). Which of these have run on which hardware: README, "What is
+//! verified on hardware".
 //!
 //! # Design choices
 //! - **Preset first, then overrides.** The driver's preset configuration for the chosen
@@ -119,7 +116,7 @@ impl Backend for Encoder {
 /// The builder of an [`Encoder`], named by what it builds; its methods are those of
 /// [`Builder`], which decoders and encoders share, and its states fit together as
 /// [`DecoderBuilder`](crate::decode::DecoderBuilder)'s do: `Uninit` (config) →
-/// [`context`](Builder::context)`(guard)` → `ContextReady` (guard, CUDA context) →
+/// [`create_context`](Builder::create_context)`(guard)` → `ContextReady` (guard, CUDA context) →
 /// [`open_session`](Builder::open_session) → `SessionOpen` (the [`EncoderSession`]:
 /// `NvEncOpenEncodeSessionEx` … `NvEncInitializeEncoder` and buffers done) →
 /// [`finish`](Builder::finish) → an [`Encoder`], lock released. `build()` returns

@@ -4,7 +4,7 @@ use nvcodec_guard::init::CudaInitGuard;
 use nvcodec_guard::phase::Uninit;
 
 fn enter_with_borrowed_guard(builder: DecoderBuilder<Uninit>, guard: &CudaInitGuard) {
-    let _ = builder.context(guard);
+    let _ = builder.create_context(guard);
 }
 
 fn main() {

@@ -3,7 +3,7 @@ use nvcodec_guard::decode::DecoderBuilder;
 use nvcodec_guard::phase::Uninit;
 
 fn enter_with_unit(builder: DecoderBuilder<Uninit>) {
-    let _ = builder.context(());
+    let _ = builder.create_context(());
 }
 
 fn main() {

@@ -8,8 +8,8 @@ fn one_guard_two_builders(
     second: DecoderBuilder<Uninit>,
     guard: CudaInitGuard,
 ) {
-    let _ = first.context(guard);
-    let _ = second.context(guard);
+    let _ = first.create_context(guard);
+    let _ = second.create_context(guard);
 }
 
 fn main() {

@@ -5,7 +5,7 @@ use nvcodec_guard::init::CudaInitGuard;
 
 fn build() -> nvcodec_guard::Result<Decoder> {
     let guard = CudaInitGuard::acquire()?;
-    let builder = DecoderBuilder::new(DecoderConfig::new(Codec::H264)).context(guard)?;
+    let builder = DecoderBuilder::new(DecoderConfig::new(Codec::H264)).create_context(guard)?;
     let builder = builder.open_session()?;
     Ok(builder.finish())
 }
