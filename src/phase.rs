@@ -223,19 +223,6 @@ impl<B: Backend> Builder<B, Uninit> {
         })
     }
 
-    /// The former name of [`create_context`](Self::create_context).
-    ///
-    /// # Errors
-    /// As [`create_context`](Self::create_context).
-    #[deprecated(
-        since = "0.1.0",
-        note = "renamed `create_context`: `context()` is the getter's name everywhere else"
-    )]
-    #[doc(hidden)]
-    pub fn context(self, guard: CudaInitGuard) -> Result<Builder<B, ContextReady>> {
-        self.create_context(guard)
-    }
-
     /// Acquires the lock, walks every phase and finishes: the common case in one call.
     ///
     /// # Errors
