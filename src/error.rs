@@ -165,6 +165,15 @@ pub enum Error {
     #[error("this thread already holds the CUDA init lock (re-entrant acquire)")]
     InitLockHeld,
 
+    /// A session lifecycle call was refused because the init window it was to run in had
+    /// ended: code running inside the window (a `tracing` subscriber, a `Drop`) dropped the
+    /// guard the thread held. The call did not reach the driver.
+    #[error("{call} refused: the init window it was to run in was ended by code running inside it")]
+    InitWindowEnded {
+        /// The driver call that was refused.
+        call: &'static str,
+    },
+
     /// More frames are mapped at once than the decoder has output surfaces.
     #[error(
         "{mapped} frames already mapped, the decoder has {surfaces} output surfaces; drop a frame first"

@@ -12,6 +12,7 @@ mod ffi;
 pub mod init;
 pub mod input;
 pub mod phase;
+mod unwind;
 
 pub use codec::Codec;
 pub use error::{DriverError, Error, Result};

@@ -2722,8 +2722,13 @@ fn subscriber_ending_a_kept_guard_during_a_teardown() {
     s.set_delay_us(50_000);
     let (subscriber, other) = other_builder();
     KEPT.with(|kept| *kept.borrow_mut() = Some(CudaInitGuard::acquire().expect("kept guard")));
+    let refused = init_lock_stats().refused_lifecycle_calls;
     tracing::subscriber::with_default(subscriber, || drop(encoder));
     no_overlap(s, other, "teardown");
+    assert!(
+        init_lock_stats().refused_lifecycle_calls > refused,
+        "the teardown's calls after the window ended were refused"
+    );
     s.set_nvenc_working(false);
 }
 

@@ -24,6 +24,7 @@ use crate::cuda::Context;
 use crate::error::{Error, Result, SessionKind};
 use crate::ffi::nvcuvid::Nvcuvid;
 use crate::init::{CudaInitGuard, WindowTiming, WindowToken, destroy_in_window, in_runtime_window};
+use crate::unwind::contained;
 
 /// Frames a decoder queues for the caller at most: `decode` refuses more input while this
 /// many wait, and a packet that carries more pictures than fit has the excess dropped with an
@@ -204,9 +205,12 @@ impl Drop for Decoder {
     /// and stream, in that order, inside one init window: at once if the lock is free,
     /// otherwise on the teardown thread (see [`crate::init::wait_for_teardowns`]).
     fn drop(&mut self) {
-        if let Err(error) = self.core.unmap_leaked() {
-            tracing::error!(%error, "unmapping leaked frames before teardown failed");
-        }
+        // Contained: `unmap_leaked` logs (user code), and the teardown below must run anyway.
+        contained(|| {
+            if let Err(error) = self.core.unmap_leaked() {
+                tracing::error!(%error, "unmapping leaked frames before teardown failed");
+            }
+        });
         // SAFETY: `session` is taken exactly once, here, and never used afterwards.
         let session = unsafe { ManuallyDrop::take(&mut self.session) };
         destroy_in_window("NVDEC decoder", move |_window| drop(session));

@@ -43,6 +43,7 @@ use crate::codec::Codec;
 use crate::cuda::ContextMode;
 use crate::error::{Error, Result};
 use crate::init::destroy_in_window;
+use crate::unwind::contained;
 
 /// What a stream needs from a pooled decoder.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -234,7 +235,9 @@ impl State {
             .map(|(i, _)| i)?;
         self.stats.evictions += 1;
         let evicted = self.idle.swap_remove(i);
-        tracing::debug!(shape = ?evicted.shape, "decoder pool evicts an idle decoder");
+        let shape = evicted.shape;
+        // Under the pool's mutex, and on the way from `PooledDecoder::drop`.
+        contained(|| tracing::debug!(?shape, "decoder pool evicts an idle decoder"));
         Some(evicted.decoder)
     }
 }
@@ -674,7 +677,9 @@ fn finish_checkin(
     let keep = match &reset {
         Ok(()) => !state.closed,
         Err(error) => {
-            tracing::warn!(%error, "a pooled decoder could not be reset; destroying it");
+            contained(|| {
+                tracing::warn!(%error, "a pooled decoder could not be reset; destroying it");
+            });
             state.stats.discarded += 1;
             false
         }
@@ -766,7 +771,9 @@ impl Drop for PooledDecoder {
             // Not the decoder checked out: whatever it is (another context, device or
             // configuration), it never enters the pool. The pool's own decoder left with
             // whoever swapped it out and is destroyed when they drop it.
-            tracing::warn!("a foreign decoder was swapped into a pooled one; destroying it");
+            contained(|| {
+                tracing::warn!("a foreign decoder was swapped into a pooled one; destroying it");
+            });
             let mut state = self.pool.state();
             release_busy(&mut state, self.busy);
             state.stats.discarded += 1;

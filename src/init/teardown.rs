@@ -38,6 +38,7 @@ use super::guard::{CudaInitGuard, held_by_current_thread};
 use super::lock::INIT_LOCK;
 use super::stats::COUNTERS;
 use super::window::WindowToken;
+use crate::unwind::contained;
 
 /// A teardown: destroys driver objects with the proof of being inside a window.
 pub(crate) type Job = Box<dyn for<'w> FnOnce(WindowToken<'w>) + Send + 'static>;
@@ -103,12 +104,17 @@ fn run(what: &'static str, job: Job, token: WindowToken<'_>) {
 
 /// Runs `job` inside an init window: at once if this thread is inside one, or if the lock is
 /// free; otherwise later, on the reaper thread. `what` names the objects for logs.
+///
+/// In a window this thread was already in, the job's token names that window, so if code
+/// running inside the job (a subscriber, a `Drop`) ends it, the job's later lifecycle calls
+/// are refused ([`Error::InitWindowEnded`](crate::Error::InitWindowEnded), logged by the job)
+/// and their objects leaked, rather than run outside the lock.
 pub(crate) fn destroy_in_window(
     what: &'static str,
     job: impl for<'w> FnOnce(WindowToken<'w>) + Send + 'static,
 ) {
-    if held_by_current_thread() {
-        run(what, Box::new(job), WindowToken::mint());
+    if let Some(window) = WindowToken::for_open_window() {
+        run(what, Box::new(job), window);
         return;
     }
     if let Some(guard) = CudaInitGuard::try_acquire() {
@@ -128,10 +134,14 @@ fn defer(what: &'static str, job: Job) {
         if let Err(error) = spawned {
             // No thread to defer to: wait for the lock here instead (never unlocked).
             drop(q);
-            tracing::error!(%error, "no teardown thread; destroying on the caller's thread");
+            contained(|| {
+                tracing::error!(%error, "no teardown thread; destroying on the caller's thread");
+            });
             match CudaInitGuard::acquire() {
                 Ok(guard) => run(what, job, guard.token()),
-                Err(error) => tracing::error!(%error, what, "teardown impossible; leaked"),
+                Err(error) => {
+                    contained(|| tracing::error!(%error, what, "teardown impossible; leaked"));
+                }
             }
             return;
         }
@@ -145,9 +155,9 @@ fn defer(what: &'static str, job: Job) {
     let queued = q.jobs.len();
     drop(q);
     CHANGED.notify_all();
-    // Logged after the queue is unlocked and the reaper woken: a panicking subscriber then
-    // cannot strand the job.
-    tracing::debug!(what, queued, "teardown deferred to the reaper");
+    // Logged after the queue is unlocked and the reaper woken, and contained: `defer` runs
+    // from destructors.
+    contained(|| tracing::debug!(what, queued, "teardown deferred to the reaper"));
 }
 
 fn reaper() {
@@ -293,7 +303,7 @@ pub fn wait_for_teardowns(timeout: Duration) -> bool {
 }
 
 #[cfg(test)]
-mod tests {
+pub(super) mod tests {
     use std::sync::atomic::{AtomicBool, Ordering::SeqCst};
     use std::sync::{Arc, MutexGuard, mpsc};
     use std::thread::{self, ThreadId};
@@ -307,7 +317,7 @@ mod tests {
     /// with an empty teardown queue.
     static SERIAL: Mutex<()> = Mutex::new(());
 
-    fn serial() -> MutexGuard<'static, ()> {
+    pub(in crate::init) fn serial() -> MutexGuard<'static, ()> {
         let turn = SERIAL.lock().unwrap_or_else(PoisonError::into_inner);
         assert!(wait_for_teardowns(LIMIT), "an earlier test left teardowns");
         turn
@@ -333,7 +343,9 @@ mod tests {
             let _ = report.send(Ran {
                 thread: current.id(),
                 thread_name: current.name().map(str::to_owned),
-                in_window: token.lifecycle(held_by_current_thread),
+                in_window: token
+                    .lifecycle("testCall", held_by_current_thread)
+                    .unwrap_or(false),
                 after_release: released.load(SeqCst),
             });
         }
