@@ -161,7 +161,9 @@ pub enum Error {
         waited: Duration,
     },
 
-    /// This thread already holds the init lock; acquiring again would deadlock.
+    /// This thread already holds the init lock; acquiring again would deadlock. Also what a
+    /// call that needs a window of its own at run time (a decoder's stream change) returns on
+    /// such a thread: it does not borrow a window whose guard it was not handed.
     #[error("this thread already holds the CUDA init lock (re-entrant acquire)")]
     InitLockHeld,
 

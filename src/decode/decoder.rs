@@ -448,7 +448,9 @@ impl Decoder {
     ///   sizes) or [`Error::Unsupported`] for a stream this decoder cannot handle,
     ///   [`Error::Driver`] for a failed picture or stream change (naming the driver call).
     /// - [`Error::InitLockTimeout`] when a stream change (which needs an init window) could
-    ///   not get the lock within [`DecoderConfig::runtime_lock_timeout`].
+    ///   not get the lock within [`DecoderConfig::runtime_lock_timeout`], or
+    ///   [`Error::InitLockHeld`] when it needs one while this thread holds a guard (a
+    ///   run-time window is always the call's own; see [`crate::init`]).
     /// - [`Error::Poisoned`] after a stream change could not be applied.
     ///
     /// Empty packets are ignored; use [`flush`](Self::flush) at the end.

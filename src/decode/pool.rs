@@ -32,7 +32,7 @@
 
 use std::collections::HashMap;
 use std::mem::ManuallyDrop;
-use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use super::config::{DecoderConfig, OutputFormat, OutputGeometry};
@@ -43,7 +43,11 @@ use crate::codec::Codec;
 use crate::cuda::ContextMode;
 use crate::error::{Error, Result};
 use crate::init::destroy_in_window;
+use crate::init::sync::MutexGuard;
+
+mod gate;
 use crate::unwind::contained;
+use gate::Gate;
 
 /// What a stream needs from a pooled decoder.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -244,13 +248,13 @@ impl State {
 
 struct PoolInner {
     config: PoolConfig,
-    state: Mutex<State>,
-    returned: Condvar,
+    /// The state, and the condition a checkout waits for when a limit is reached.
+    gate: Gate<State>,
 }
 
 impl PoolInner {
     fn state(&self) -> MutexGuard<'_, State> {
-        self.state.lock().unwrap_or_else(PoisonError::into_inner)
+        self.gate.lock()
     }
 
     /// Idle decoders past the idle timeout, removed from the pool (dropped by the caller,
@@ -344,7 +348,7 @@ impl Drop for Closer {
             state.closed = true;
             std::mem::take(&mut state.idle)
         };
-        self.0.returned.notify_all();
+        self.0.gate.opened();
         drop(idle); // each decoder's teardown runs inside an init window
     }
 }
@@ -364,8 +368,7 @@ impl DecoderPool {
     pub fn new(config: PoolConfig) -> Self {
         let inner = Arc::new(PoolInner {
             config,
-            state: Mutex::new(State::default()),
-            returned: Condvar::new(),
+            gate: Gate::new(State::default()),
         });
         DecoderPool {
             _closer: Arc::new(Closer(Arc::clone(&inner))),
@@ -570,11 +573,7 @@ impl DecoderPool {
                 Some(deadline) => deadline - now,
                 None => Duration::from_secs(3600),
             };
-            state = inner
-                .returned
-                .wait_timeout(state, left)
-                .unwrap_or_else(PoisonError::into_inner)
-                .0;
+            state = inner.gate.wait(state, left);
         }
         *state.busy.entry(key).or_default() += 1;
         state.busy_bytes += bytes;
@@ -597,7 +596,7 @@ impl DecoderPool {
                 }
                 state.busy_bytes = state.busy_bytes.saturating_sub(bytes);
                 drop(state);
-                inner.returned.notify_all();
+                inner.gate.opened();
                 Err(error)
             }
         }
@@ -697,7 +696,7 @@ fn finish_checkin(
         doomed.push(decoder);
     }
     drop(state);
-    inner.returned.notify_all();
+    inner.gate.opened();
     drop(doomed); // destroyed (in init windows, never waiting) outside the mutex
 }
 
@@ -778,7 +777,7 @@ impl Drop for PooledDecoder {
             release_busy(&mut state, self.busy);
             state.stats.discarded += 1;
             drop(state);
-            self.pool.returned.notify_all();
+            self.pool.gate.opened();
             drop(decoder);
             return;
         }

@@ -65,9 +65,10 @@
 //! drops at once: 0.306 s unlocked, 0.257 s locked) showed nothing worth a hole in the promise.
 
 mod guard;
+mod job_queue;
 mod lock;
 mod stats;
-mod sync;
+pub(crate) mod sync;
 mod teardown;
 mod window;
 
