@@ -10,10 +10,11 @@
 //! checkout waits only while no room was released since it last looked.
 //!
 //! Model check: the primitives come from `init::sync`, so under `--cfg loom` the model below
-//! runs this code with loom's (in `.ci/run`): checkouts reserving and waiting, a build that
-//! fails, check-ins, in every interleaving up to the preemption bound, checking that the
-//! bound on decoders out is never exceeded and that every checkout is served (a checkout left
-//! waiting is a deadlock loom reports: its `wait_timeout` never times out).
+//! runs this code with loom's (in `.ci/run`), together with the pool's own bookkeeping
+//! (`State::admit`, `release`, `keep`) over stand-in decoders: checkouts hitting, reserving
+//! and waiting, a build that fails, check-ins, in every interleaving up to the preemption
+//! bound. It checks that the room is never exceeded and that every checkout is served (a
+//! checkout left waiting is a deadlock loom reports: its `wait_timeout` never times out).
 
 use std::sync::PoisonError;
 use std::time::Duration;
@@ -62,67 +63,103 @@ impl<S> Gate<S> {
 
 #[cfg(all(test, loom))]
 mod loom_tests {
-    //! The pool's protocol on the gate, with one decoder of room: reserve room or wait, build
-    //! outside the lock (a build may fail and give the room back), check in (give it back).
+    //! The pool's check-out and check-in on the gate, with its own bookkeeping
+    //! ([`State::admit`], [`State::release`], [`State::keep`]) over stand-in decoders (`u32`),
+    //! and room for one decoder: checkouts hit an idle decoder or reserve room and build
+    //! outside the lock (a build may fail and give the room back), or wait; check-ins give the
+    //! room back and keep the decoder idle.
     //! Run: `RUSTFLAGS="--cfg loom" LOOM_MAX_PREEMPTIONS=2 cargo test --lib --release loom`.
     use std::sync::atomic::Ordering::SeqCst;
+    use std::time::Instant;
 
     use loom::sync::Arc;
-    use loom::sync::atomic::AtomicUsize;
+    use loom::sync::atomic::{AtomicU32, AtomicUsize};
     use loom::thread;
 
+    use super::super::{Admit, Busy, Idle, PoolConfig, State};
     use super::*;
+    use crate::codec::Codec;
+    use crate::decode::PixelFormat;
+    use crate::decode::geometry::Shape;
 
     const ROOM: usize = 1;
+    const BYTES: u64 = 1 << 20;
 
-    /// Decoders out (reserved, built, in use) and idle, as the pool counts them.
-    #[derive(Default)]
-    struct Counts {
-        out: usize,
-        idle: usize,
+    fn shape() -> Shape {
+        Shape {
+            codec: Codec::H264,
+            bit_depth: 8,
+            format: PixelFormat::Nv12,
+            max_width: 64,
+            max_height: 64,
+            surfaces: 1,
+        }
     }
 
     struct Pool {
-        gate: Gate<Counts>,
-        /// Decoders really in use, counted outside the lock: never above `ROOM`.
-        in_use: AtomicUsize,
+        gate: Gate<State<u32>>,
+        config: PoolConfig,
+        /// Decoders out (checked out or being built), counted outside the lock.
+        out: AtomicUsize,
+        next: AtomicU32,
     }
 
     impl Pool {
-        /// A checkout: an idle decoder, or room to build one, waiting for a release.
-        /// Returns whether it hit an idle decoder.
-        fn checkout(&self) -> bool {
+        /// `DecoderPool::build`'s loop: the decoder (a hit or a new one) and its room.
+        fn checkout(&self) -> (u32, Busy) {
+            let mut doomed = Vec::new();
             let mut state = self.gate.lock();
-            let hit = loop {
-                if state.idle > 0 {
-                    state.idle -= 1;
-                    state.out += 1;
-                    break true;
+            let (hit, busy) = loop {
+                match state.admit(&self.config, &shape(), BYTES, false, &mut doomed) {
+                    Admit::Hit(decoder, busy) => break (Some(decoder), busy),
+                    Admit::Build(busy) => break (None, busy),
+                    Admit::Full => {}
                 }
-                if state.out + state.idle < ROOM {
-                    state.out += 1;
-                    break false;
+                if !doomed.is_empty() {
+                    drop(state);
+                    doomed.clear();
+                    state = self.gate.lock();
+                    continue;
                 }
                 state = self.gate.wait(state, Duration::from_secs(30));
             };
+            assert!(
+                state.total() <= ROOM,
+                "the pool counts more decoders than room"
+            );
             drop(state);
             assert!(
-                self.in_use.fetch_add(1, SeqCst) < ROOM,
+                self.out.fetch_add(1, SeqCst) < ROOM,
                 "more decoders out than room"
             );
-            hit
+            let decoder = hit.unwrap_or_else(|| self.next.fetch_add(1, SeqCst));
+            (decoder, busy)
         }
 
-        /// A build that failed, or a decoder coming back: the room is released.
-        fn give_back(&self, keep: bool) {
-            self.in_use.fetch_sub(1, SeqCst);
+        /// A check-in (`Some`: kept idle), or a build that failed (`None`).
+        fn give_back(&self, busy: Busy, decoder: Option<u32>) {
+            self.out.fetch_sub(1, SeqCst);
             let mut state = self.gate.lock();
-            state.out -= 1;
-            if keep {
-                state.idle += 1;
-            }
+            state.release(busy);
+            let doomed = match decoder {
+                Some(decoder) => {
+                    let idle = Idle {
+                        decoder,
+                        shape: shape(),
+                        bytes: BYTES,
+                        since: Instant::now(),
+                    };
+                    state.keep(&self.config, idle)
+                }
+                None => Vec::new(),
+            };
+            assert!(
+                state.total() <= ROOM,
+                "the pool counts more decoders than room"
+            );
             drop(state);
             self.gate.opened();
+            drop(doomed);
         }
     }
 
@@ -130,30 +167,30 @@ mod loom_tests {
     fn loom_pool_checkouts_stay_within_room_and_every_waiter_is_served() {
         loom::model(|| {
             let pool = Arc::new(Pool {
-                gate: Gate::new(Counts::default()),
-                in_use: AtomicUsize::new(0),
+                gate: Gate::new(State::default()),
+                config: PoolConfig::default().with_max_total(ROOM),
+                out: AtomicUsize::new(0),
+                next: AtomicU32::new(0),
             });
             let users: Vec<_> = (0..2)
                 .map(|i| {
                     let pool = pool.clone();
                     thread::spawn(move || {
-                        let hit = pool.checkout();
-                        // The first user's build fails (room back, nothing idle); every
-                        // other decoder is checked back in.
-                        let build_failed = i == 0 && !hit;
-                        pool.give_back(!build_failed);
+                        let (decoder, busy) = pool.checkout();
+                        // The first user's build fails (or it drops what it hit): the room
+                        // comes back with nothing idle. The others check their decoder in.
+                        pool.give_back(busy, (i != 0).then_some(decoder));
                     })
                 })
                 .collect();
-            let hit = pool.checkout();
-            pool.give_back(true);
+            let (decoder, busy) = pool.checkout();
+            pool.give_back(busy, Some(decoder));
             for user in users {
                 user.join().unwrap();
             }
-            let _ = hit;
             let state = pool.gate.lock();
-            assert_eq!(state.out, 0);
-            assert!(state.idle <= ROOM);
+            assert_eq!(state.busy.values().sum::<usize>(), 0, "all room given back");
+            assert!(state.idle.len() <= ROOM);
         });
     }
 }
