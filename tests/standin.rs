@@ -2581,6 +2581,7 @@ fn window_scenarios() -> Vec<&'static str> {
         "subscriber_ending_a_kept_guard_during_a_teardown",
         "subscriber_panicking_in_record_and_event_on_the_reaper",
         "subscriber_panicking_in_record_and_event_in_a_runtime_window",
+        "drops_while_unwinding_with_a_subscriber_panicking_everywhere",
     ]
 }
 
@@ -2598,6 +2599,9 @@ fn run_window_scenario(name: &str) -> bool {
         }
         "subscriber_panicking_in_record_and_event_in_a_runtime_window" => {
             subscriber_panicking_in_record_and_event_in_a_runtime_window()
+        }
+        "drops_while_unwinding_with_a_subscriber_panicking_everywhere" => {
+            drops_while_unwinding_with_a_subscriber_panicking_everywhere()
         }
         _ => return false,
     }
@@ -2810,5 +2814,75 @@ fn subscriber_panicking_in_record_and_event_in_a_runtime_window() {
     stream_size(s, 640, 360);
     s.set_format("coded_height", 368);
     settle();
+    lock_is_free();
+}
+
+/// A `tracing` subscriber that panics in `record`, `event` and `try_close` (a span's end) on a
+/// thread named `unwinder`. (`new_span` succeeds, so spans exist to be recorded and ended;
+/// `reaper_survives_a_panicking_subscriber` covers a panicking `new_span`.)
+struct PanicsEverywhereOnTheUnwinder;
+
+fn on_the_unwinder() -> bool {
+    std::thread::current().name() == Some("unwinder")
+}
+
+impl tracing::Subscriber for PanicsEverywhereOnTheUnwinder {
+    fn enabled(&self, _: &tracing::Metadata<'_>) -> bool {
+        true
+    }
+    fn new_span(&self, _: &tracing::span::Attributes<'_>) -> tracing::span::Id {
+        tracing::span::Id::from_u64(1)
+    }
+    fn record(&self, _: &tracing::span::Id, _: &tracing::span::Record<'_>) {
+        assert!(!on_the_unwinder(), "deliberate panic in record (expected)");
+    }
+    fn record_follows_from(&self, _: &tracing::span::Id, _: &tracing::span::Id) {}
+    fn event(&self, _: &tracing::Event<'_>) {
+        assert!(!on_the_unwinder(), "deliberate panic in event (expected)");
+    }
+    fn enter(&self, _: &tracing::span::Id) {}
+    fn exit(&self, _: &tracing::span::Id) {}
+    fn try_close(&self, _: tracing::span::Id) -> bool {
+        assert!(
+            !on_the_unwinder(),
+            "deliberate panic in try_close (expected)"
+        );
+        true
+    }
+}
+
+/// Two decoders (one with a leaked frame, one with a dedicated context) dropped while their
+/// thread unwinds from a panic, with a subscriber that panics in `record`, `event` and
+/// `try_close` on that thread, once with the lock free (inline teardown) and once held
+/// elsewhere (deferred): the thread unwinds to its end, no abort, and every teardown runs.
+fn drops_while_unwinding_with_a_subscriber_panicking_everywhere() {
+    let s = on_standin();
+    settle();
+    let baseline = s.live_all();
+    tracing::subscriber::set_global_default(PanicsEverywhereOnTheUnwinder)
+        .expect("the only subscriber");
+    for lock_held in [false, true] {
+        let mut decoder = build(ContextMode::SharedPrimary).expect("decoder");
+        let mut frames = decoder.decode(PACKET, 1).expect("decode");
+        let frame = frames.next().expect("a frame").expect("mapped");
+        std::mem::forget(frame);
+        drop(frames);
+        let other = build(ContextMode::Dedicated).expect("decoder");
+        let holder = lock_held.then(|| hold_lock_elsewhere(Duration::from_millis(300)));
+        let unwinder = std::thread::Builder::new()
+            .name("unwinder".into())
+            .spawn(move || {
+                let _decoder = decoder;
+                let _other = other;
+                panic!("deliberate panic with decoders alive (expected)");
+            })
+            .expect("a thread");
+        assert!(unwinder.join().is_err(), "the thread unwound to its end");
+        if let Some(holder) = holder {
+            holder.join().expect("holder");
+        }
+        settle();
+        assert_live(s, &baseline, &format!("lock held elsewhere: {lock_held}"));
+    }
     lock_is_free();
 }

@@ -139,7 +139,10 @@ impl CudaInitGuard {
         });
         let start = Instant::now();
         let deadline = start.checked_add(timeout);
-        let contended = INIT_LOCK.take_background(deadline).ok()?;
+        let Ok(contended) = INIT_LOCK.take_background(deadline) else {
+            end_span(span);
+            return None;
+        };
         let acquired_at = if contended { Instant::now() } else { start };
         Some(opened(start, acquired_at, contended, span))
     }
@@ -161,6 +164,7 @@ impl CudaInitGuard {
             )
         });
         if !INIT_LOCK.try_take() {
+            end_span(span);
             return None;
         }
         let now = Instant::now();
@@ -193,8 +197,8 @@ impl CudaInitGuard {
                 let waited = start.elapsed();
                 contained(|| {
                     tracing::warn!(parent: &span, ?waited, "timed out waiting for the CUDA init lock");
-                    drop(span);
                 });
+                end_span(span);
                 return Err(Error::InitLockTimeout { waited });
             }
         };
@@ -254,6 +258,13 @@ fn new_span(make: impl FnOnce() -> tracing::Span) -> tracing::Span {
     span
 }
 
+/// Ends a span (a subscriber's `try_close`: user code) without unwinding. Call it apart from
+/// other contained work: a span owned by a closure that unwinds is ended during that unwinding,
+/// where a panic of `try_close` would abort.
+fn end_span(span: tracing::Span) {
+    contained(move || drop(span));
+}
+
 /// Builds the guard of a window just opened (the lock is taken). A free function, not an
 /// associated one: nothing outside this module should see a way to make a guard.
 fn opened(
@@ -288,14 +299,15 @@ impl Drop for CudaInitGuard {
         // `try_close`), both user code, contained so that a drop during unwinding cannot panic.
         let span = std::mem::replace(&mut self.span, tracing::Span::none());
         let wait = self.waited;
-        contained(move || {
+        // Two steps: a panic while logging must not end the span during its unwinding.
+        contained(|| {
             if panicking {
                 tracing::warn!(parent: &span, ?hold, "init window ended by a panic; lock released");
             } else {
                 tracing::debug!(parent: &span, ?wait, ?hold, "init window closed");
             }
-            drop(span);
         });
+        end_span(span);
     }
 }
 
