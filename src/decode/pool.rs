@@ -44,10 +44,10 @@ use crate::cuda::ContextMode;
 use crate::error::{Error, Result};
 use crate::init::destroy_in_window;
 use crate::init::sync::MutexGuard;
-
-mod gate;
 use crate::unwind::contained;
 use gate::Gate;
+
+mod gate;
 
 /// What a stream needs from a pooled decoder.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]

@@ -358,8 +358,9 @@ impl Nvenc {
         // for the call (the driver copies them).
         let status = window.lifecycle("NvEncInitializeEncoder", || unsafe {
             (self.initialize_encoder)(enc.0, params)
-        })?;
+        });
         params.encodeConfig = std::ptr::null_mut();
+        let status = status?;
         // SAFETY: guaranteed by the caller.
         unsafe { self.check(enc, "NvEncInitializeEncoder", status) }
     }
