@@ -7,8 +7,9 @@
 //! made for the thread's open window ([`WindowToken::for_open_window`]); it names that window
 //! by its number, and [`WindowToken::lifecycle`] checks the number against the thread's open
 //! window right before the FFI call, with no code in between. Tokens are neither `Send` nor
-//! `Sync` and their lifetime is bounded by the guard or the teardown, so they cannot move to
-//! another thread or outlive the teardown; every FFI wrapper of a lifecycle call takes one.
+//! `Sync`, so they cannot move to another thread; a guard's token cannot outlive its guard,
+//! and one made for the open window is passed only to the teardown it was made for (kept any
+//! longer, it would be refused). Every FFI wrapper of a lifecycle call takes one.
 //!
 //! Why the check: a guard lent by reference cannot end while its token is in use, but a window
 //! found open on the thread may belong to someone who can end it from inside the call — a
