@@ -73,8 +73,9 @@ fn run(what: &'static str, job: Job, token: WindowToken<'_>) {
         return;
     };
     // Logging (a subscriber) and dropping the payload are user code too: neither may unwind
-    // into the reaper, which would die and leave every later teardown queued forever.
-    let reported = catch_unwind(AssertUnwindSafe(move || {
+    // into the reaper, which would die and leave every later teardown queued forever, nor out
+    // of a destructor. Two steps: the payload must not be dropped while logging unwinds.
+    contained(|| {
         let message = payload
             .downcast_ref::<&str>()
             .map(|s| (*s).to_owned())
@@ -85,10 +86,8 @@ fn run(what: &'static str, job: Job, token: WindowToken<'_>) {
             message,
             "a teardown panicked; its objects may be leaked"
         );
-    }));
-    if let Err(second) = reported {
-        std::mem::forget(second);
-    }
+    });
+    contained(move || drop(payload));
 }
 
 /// Runs `job` inside an init window: at once if this thread is inside one, or if the lock is
