@@ -19,8 +19,11 @@
 //! code in between, the token's window number is checked against the thread's open window.
 //! So no two such calls ever run at once, whatever user code does inside a window.
 //!
-//! User code does run inside windows: `tracing` subscribers (each window's span, the crate's
-//! own events), the `Drop` of values dropped there, a panic unwinding through. It cannot end
+//! No user callback runs inside a window the crate opens: frame callbacks (`decode_stream`,
+//! `frames_at_with`) run between decode calls, and NVDEC's parser callbacks are the crate's
+//! own (they open run-time windows of their own). But user code does run inside windows:
+//! `tracing` subscribers (each window's span, the crate's own events), the `Drop` of values
+//! dropped there, a panic unwinding through. It cannot end
 //! a window whose guard the crate owns (a run-time window, a deferred or inline teardown of
 //! the crate's own, [`Builder::build`](crate::phase::Builder::build)): that guard lives on the
 //! crate's stack and lends tokens by reference. A guard the application holds, it can end —
@@ -36,8 +39,10 @@
 //!   [`Error::InitWindowEnded`](crate::Error::InitWindowEnded), counted in
 //!   [`InitLockStats::refused_lifecycle_calls`], and their objects are leaked (logged):
 //!   leaking is recoverable, a lifecycle call outside the lock is not.
-//! - A panic inside a window ends it (below). Nothing the crate runs from `Drop` (logging
-//!   included) can panic while unwinding, so a panicking subscriber is never an abort.
+//! - A panic inside a window ends it (below). Nothing the crate runs from `Drop` (logging and
+//!   ending spans included) can unwind out of it, so a subscriber that panics while a `Drop`
+//!   runs during unwinding is never a double panic, i.e. never an abort; the teardown thread
+//!   survives any subscriber.
 //!
 //! Outside the guarantee: driver calls made with raw handles (`unsafe` code of your own) or by
 //! other libraries in the process.
