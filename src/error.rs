@@ -169,9 +169,20 @@ pub enum Error {
         waited: Duration,
     },
 
-    /// This thread already holds the init lock; acquiring again would deadlock.
+    /// This thread already holds the init lock; acquiring again would deadlock. Also what a
+    /// call that needs a window of its own at run time (a decoder's stream change) returns on
+    /// such a thread: it does not borrow a window whose guard it was not handed.
     #[error("this thread already holds the CUDA init lock (re-entrant acquire)")]
     InitLockHeld,
+
+    /// A session lifecycle call was refused because the init window it was to run in had
+    /// ended: code running inside the window (a `tracing` subscriber, a `Drop`) dropped the
+    /// guard the thread held. The call did not reach the driver.
+    #[error("{call} refused: the init window it was to run in was ended by code running inside it")]
+    InitWindowEnded {
+        /// The driver call that was refused.
+        call: &'static str,
+    },
 
     /// More frames are mapped at once than the decoder has output surfaces.
     #[error(

@@ -33,6 +33,7 @@ pub mod error;
 mod ffi;
 pub mod init;
 pub mod phase;
+mod unwind;
 
 pub use error::{DriverError, Error, Result};
 pub use nvcodec_input as input;

@@ -34,9 +34,11 @@
 //! - [`Builder::build`] (and a pool checkout that has to build) takes the lock itself and
 //!   fails with [`Error::InitLockHeld`](crate::Error::InitLockHeld) on a thread that already
 //!   holds a guard, rather than deadlocking. A decoder that already exists (built earlier, or
-//!   an idle one a pool hands out) can of course be used while its thread holds a guard: its
-//!   frame calls need no window, and a window it needs at run time (a stream change, its
-//!   teardown) is the one that thread is already in.
+//!   an idle one a pool hands out) can be used while its thread holds a guard for its frame
+//!   calls, which need no window; a window it needs at run time (a stream change, a parser
+//!   renewal) is refused with `InitLockHeld` there too, since the guard is not the call's
+//!   (see [`crate::init`], "What the lock guarantees"). Its teardown runs in the thread's
+//!   window.
 //! - [`Context::acquire`] stays public: it needs a `&CudaInitGuard`, so it can only run inside
 //!   a window, and a `Context` alone cannot become a session (a builder makes its own).
 //!   Raw handles ([`Context::raw`], `DecoderSession::raw_decoder`,

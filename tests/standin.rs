@@ -1743,6 +1743,11 @@ fn scenarios() -> Vec<(String, Driver)> {
             .into_iter()
             .map(|n| (n.into(), Driver::Current)),
     );
+    list.extend(
+        window_scenarios()
+            .into_iter()
+            .map(|n| (n.into(), Driver::Current)),
+    );
     list
 }
 
@@ -1787,6 +1792,7 @@ fn run_scenario(name: &str) {
         }
         ["pool_concurrent_checkouts_never_overlap"] => pool_concurrent_checkouts_never_overlap(),
         _ if run_runtime_scenario(name) => {}
+        _ if run_window_scenario(name) => {}
         _ => panic!("unknown scenario {name:?}"),
     }
 }
@@ -2563,4 +2569,320 @@ fn queued_teardowns_stay_bounded_under_churn() {
     settle();
     assert_live(s, &baseline, "after the churn");
     assert_eq!(s.overlaps(), 0, "{}", diagnostics(s));
+}
+
+// =======================================================================================
+// User code inside a window: a subscriber that ends the guard its thread keeps, and
+// subscribers that panic while a window opens or closes.
+
+fn window_scenarios() -> Vec<&'static str> {
+    vec![
+        "subscriber_ending_a_kept_guard_during_a_stream_change",
+        "subscriber_ending_a_kept_guard_during_a_teardown",
+        "subscriber_panicking_in_record_and_event_on_the_reaper",
+        "subscriber_panicking_in_record_and_event_in_a_runtime_window",
+        "drops_while_unwinding_with_a_subscriber_panicking_everywhere",
+    ]
+}
+
+/// Runs `name` if it is one of [`window_scenarios`]; false otherwise.
+fn run_window_scenario(name: &str) -> bool {
+    match name {
+        "subscriber_ending_a_kept_guard_during_a_stream_change" => {
+            subscriber_ending_a_kept_guard_during_a_stream_change()
+        }
+        "subscriber_ending_a_kept_guard_during_a_teardown" => {
+            subscriber_ending_a_kept_guard_during_a_teardown()
+        }
+        "subscriber_panicking_in_record_and_event_on_the_reaper" => {
+            subscriber_panicking_in_record_and_event_on_the_reaper()
+        }
+        "subscriber_panicking_in_record_and_event_in_a_runtime_window" => {
+            subscriber_panicking_in_record_and_event_in_a_runtime_window()
+        }
+        "drops_while_unwinding_with_a_subscriber_panicking_everywhere" => {
+            drops_while_unwinding_with_a_subscriber_panicking_everywhere()
+        }
+        _ => return false,
+    }
+    true
+}
+
+thread_local! {
+    /// A guard kept in a thread-local, as an application might keep one.
+    static KEPT: std::cell::RefCell<Option<CudaInitGuard>> = const { std::cell::RefCell::new(None) };
+}
+
+/// A subscriber that, at the first warning or error on its thread while `KEPT` holds a guard,
+/// drops that guard, lets another thread open a window and start building a decoder, and only
+/// then returns: user code ending a window under the crate's feet.
+struct EndsTheKeptWindow {
+    go: std::sync::Mutex<Option<std::sync::mpsc::Sender<()>>>,
+    inside: std::sync::Mutex<std::sync::mpsc::Receiver<()>>,
+}
+
+impl tracing::Subscriber for EndsTheKeptWindow {
+    fn enabled(&self, _: &tracing::Metadata<'_>) -> bool {
+        true
+    }
+    fn new_span(&self, _: &tracing::span::Attributes<'_>) -> tracing::span::Id {
+        tracing::span::Id::from_u64(1)
+    }
+    fn record(&self, _: &tracing::span::Id, _: &tracing::span::Record<'_>) {}
+    fn record_follows_from(&self, _: &tracing::span::Id, _: &tracing::span::Id) {}
+    fn event(&self, event: &tracing::Event<'_>) {
+        if *event.metadata().level() > tracing::Level::WARN {
+            return;
+        }
+        let Some(guard) = KEPT.with(|kept| kept.borrow_mut().take()) else {
+            return;
+        };
+        drop(guard);
+        let go = self.go.lock().unwrap_or_else(|p| p.into_inner()).take();
+        if let Some(go) = go {
+            let _ = go.send(());
+            let inside = self.inside.lock().unwrap_or_else(|p| p.into_inner());
+            let _ = inside.recv_timeout(Duration::from_secs(2));
+        }
+    }
+    fn enter(&self, _: &tracing::span::Id) {}
+    fn exit(&self, _: &tracing::span::Id) {}
+}
+
+/// Starts the other thread: at the subscriber's signal it opens a window and builds a
+/// decoder there (its lifecycle calls slowed by the stand-in's delay). Returns the subscriber
+/// for this thread and the other thread's handle.
+fn other_builder() -> (EndsTheKeptWindow, std::thread::JoinHandle<()>) {
+    let (go, started) = std::sync::mpsc::channel::<()>();
+    let (inside_tx, inside) = std::sync::mpsc::channel::<()>();
+    let other = std::thread::spawn(move || {
+        if started.recv().is_err() {
+            return; // the subscriber never fired
+        }
+        let guard = CudaInitGuard::acquire().expect("the other thread's window");
+        let _ = inside_tx.send(());
+        let built = DecoderBuilder::new(h264(ContextMode::SharedPrimary))
+            .create_context(guard)
+            .and_then(|ready| ready.open_session())
+            .map(|open| open.finish());
+        drop(built);
+    });
+    let subscriber = EndsTheKeptWindow {
+        go: std::sync::Mutex::new(Some(go)),
+        inside: std::sync::Mutex::new(inside),
+    };
+    (subscriber, other)
+}
+
+/// Checks that no two lifecycle calls overlapped, after the other thread is done.
+fn no_overlap(s: &Control, other: std::thread::JoinHandle<()>, what: &str) {
+    other.join().expect("the other thread");
+    KEPT.with(|kept| kept.borrow_mut().take());
+    settle();
+    s.set_delay_us(0);
+    assert_eq!(s.overlaps(), 0, "{what}: overlaps ({})", diagnostics(s));
+    let stats = init_lock_stats();
+    assert_eq!(stats.max_concurrent_lifecycle_calls, 1, "{what}: {stats:?}");
+}
+
+/// A thread keeps a guard in a thread-local and decodes a stream whose size changes; the
+/// reconfiguration fails, and the crate's warning about it reaches a subscriber that drops
+/// the kept guard and lets another thread build a decoder. The re-creation that follows must
+/// not run beside the other thread's lifecycle calls.
+fn subscriber_ending_a_kept_guard_during_a_stream_change() {
+    let s = on_standin();
+    settle();
+    s.reset();
+    let mut decoder = build(ContextMode::SharedPrimary).expect("decoder");
+    assert_eq!(decode_pts(&mut decoder, 1), [1]);
+    stream_size(s, 320, 240);
+    s.set_status("cuvidReconfigureDecoder", 999);
+    s.set_delay_us(50_000);
+    let (subscriber, other) = other_builder();
+    KEPT.with(|kept| *kept.borrow_mut() = Some(CudaInitGuard::acquire().expect("kept guard")));
+    let decoded = tracing::subscriber::with_default(subscriber, || {
+        decoder.decode(PACKET, 2).map(|frames| frames.count())
+    });
+    s.set_status("cuvidReconfigureDecoder", 0);
+    no_overlap(s, other, "stream change");
+    assert!(
+        matches!(decoded, Err(Error::InitLockHeld)),
+        "a stream change on a thread that keeps a guard is refused: {decoded:?}"
+    );
+    drop(decoder);
+    stream_size(s, 640, 360);
+    s.set_format("coded_height", 368);
+    settle();
+}
+
+/// A thread keeps a guard and drops an encoder, so its teardown runs in that window; the
+/// first buffer destroy fails, and the crate's error about it reaches a subscriber that drops
+/// the kept guard and lets another thread build a decoder. The teardown's later lifecycle
+/// calls must not run beside the other thread's.
+fn subscriber_ending_a_kept_guard_during_a_teardown() {
+    let (s, _baseline) = nvenc_working();
+    let encoder = EncoderBuilder::new(enc_config()).build().expect("encoder");
+    s.fail_nth("nvEncDestroyInputBuffer", 1, 8);
+    s.set_delay_us(50_000);
+    let (subscriber, other) = other_builder();
+    KEPT.with(|kept| *kept.borrow_mut() = Some(CudaInitGuard::acquire().expect("kept guard")));
+    let refused = init_lock_stats().refused_lifecycle_calls;
+    tracing::subscriber::with_default(subscriber, || drop(encoder));
+    no_overlap(s, other, "teardown");
+    assert!(
+        init_lock_stats().refused_lifecycle_calls > refused,
+        "the teardown's calls after the window ended were refused"
+    );
+    s.set_nvenc_working(false);
+}
+
+/// A `tracing` subscriber that panics in `record` and `event` on `panicking_thread`, and
+/// nowhere else (span creation succeeds, so windows open and the panic comes inside them).
+struct PanicsInRecordAndEvent {
+    on: fn() -> bool,
+}
+
+impl tracing::Subscriber for PanicsInRecordAndEvent {
+    fn enabled(&self, _: &tracing::Metadata<'_>) -> bool {
+        true
+    }
+    fn new_span(&self, _: &tracing::span::Attributes<'_>) -> tracing::span::Id {
+        tracing::span::Id::from_u64(1)
+    }
+    fn record(&self, _: &tracing::span::Id, _: &tracing::span::Record<'_>) {
+        assert!(!(self.on)(), "deliberate panic in record (expected)");
+    }
+    fn record_follows_from(&self, _: &tracing::span::Id, _: &tracing::span::Id) {}
+    fn event(&self, _: &tracing::Event<'_>) {
+        assert!(!(self.on)(), "deliberate panic in event (expected)");
+    }
+    fn enter(&self, _: &tracing::span::Id) {}
+    fn exit(&self, _: &tracing::span::Id) {}
+}
+
+/// A subscriber panicking in `record` and `event` on the teardown thread: no abort (a guard
+/// dropped while unwinding logs nothing that can panic again), every deferred teardown still
+/// runs, and the lock is free after.
+fn subscriber_panicking_in_record_and_event_on_the_reaper() {
+    let s = on_standin();
+    settle();
+    let baseline = s.live_all();
+    tracing::subscriber::set_global_default(PanicsInRecordAndEvent { on: on_the_reaper })
+        .expect("the only subscriber");
+    for round in 0..3 {
+        let decoder = build(ContextMode::SharedPrimary).expect("decoder");
+        let holder = hold_lock_elsewhere(Duration::from_millis(300));
+        drop(decoder); // the lock is held: deferred to the reaper
+        holder.join().expect("holder");
+        assert!(
+            wait_for_teardowns(Duration::from_secs(5)),
+            "round {round}: the deferred teardown never ran"
+        );
+        assert_live(s, &baseline, &format!("round {round}"));
+    }
+    lock_is_free();
+}
+
+fn on_a_runtime_window_thread() -> bool {
+    std::thread::current().name() == Some("runtime-window")
+}
+
+/// The same subscriber on a thread whose stream change opens a window at run time: the panic
+/// reaches the caller as a decode error or a panic of its own, never an abort, and the lock is
+/// free after.
+fn subscriber_panicking_in_record_and_event_in_a_runtime_window() {
+    let s = on_standin();
+    settle();
+    tracing::subscriber::set_global_default(PanicsInRecordAndEvent {
+        on: on_a_runtime_window_thread,
+    })
+    .expect("the only subscriber");
+    let mut decoder = build(ContextMode::SharedPrimary).expect("decoder");
+    assert_eq!(decode_pts(&mut decoder, 1), [1]);
+    stream_size(s, 320, 240);
+    let worker = std::thread::Builder::new()
+        .name("runtime-window".into())
+        .spawn(move || {
+            let outcome = catch_unwind(AssertUnwindSafe(|| {
+                decoder.decode(PACKET, 2).map(|frames| frames.count())
+            }));
+            drop(catch_unwind(AssertUnwindSafe(move || drop(decoder))));
+            outcome.is_ok()
+        })
+        .expect("a thread");
+    let _returned = worker.join().expect("the worker did not abort");
+    stream_size(s, 640, 360);
+    s.set_format("coded_height", 368);
+    settle();
+    lock_is_free();
+}
+
+/// A `tracing` subscriber that panics in `record`, `event` and `try_close` (a span's end) on a
+/// thread named `unwinder`. (`new_span` succeeds, so spans exist to be recorded and ended;
+/// `reaper_survives_a_panicking_subscriber` covers a panicking `new_span`.)
+struct PanicsEverywhereOnTheUnwinder;
+
+fn on_the_unwinder() -> bool {
+    std::thread::current().name() == Some("unwinder")
+}
+
+impl tracing::Subscriber for PanicsEverywhereOnTheUnwinder {
+    fn enabled(&self, _: &tracing::Metadata<'_>) -> bool {
+        true
+    }
+    fn new_span(&self, _: &tracing::span::Attributes<'_>) -> tracing::span::Id {
+        tracing::span::Id::from_u64(1)
+    }
+    fn record(&self, _: &tracing::span::Id, _: &tracing::span::Record<'_>) {
+        assert!(!on_the_unwinder(), "deliberate panic in record (expected)");
+    }
+    fn record_follows_from(&self, _: &tracing::span::Id, _: &tracing::span::Id) {}
+    fn event(&self, _: &tracing::Event<'_>) {
+        assert!(!on_the_unwinder(), "deliberate panic in event (expected)");
+    }
+    fn enter(&self, _: &tracing::span::Id) {}
+    fn exit(&self, _: &tracing::span::Id) {}
+    fn try_close(&self, _: tracing::span::Id) -> bool {
+        assert!(
+            !on_the_unwinder(),
+            "deliberate panic in try_close (expected)"
+        );
+        true
+    }
+}
+
+/// Two decoders (one with a leaked frame, one with a dedicated context) dropped while their
+/// thread unwinds from a panic, with a subscriber that panics in `record`, `event` and
+/// `try_close` on that thread, once with the lock free (inline teardown) and once held
+/// elsewhere (deferred): the thread unwinds to its end, no abort, and every teardown runs.
+fn drops_while_unwinding_with_a_subscriber_panicking_everywhere() {
+    let s = on_standin();
+    settle();
+    let baseline = s.live_all();
+    tracing::subscriber::set_global_default(PanicsEverywhereOnTheUnwinder)
+        .expect("the only subscriber");
+    for lock_held in [false, true] {
+        let mut decoder = build(ContextMode::SharedPrimary).expect("decoder");
+        let mut frames = decoder.decode(PACKET, 1).expect("decode");
+        let frame = frames.next().expect("a frame").expect("mapped");
+        std::mem::forget(frame);
+        drop(frames);
+        let other = build(ContextMode::Dedicated).expect("decoder");
+        let holder = lock_held.then(|| hold_lock_elsewhere(Duration::from_millis(300)));
+        let unwinder = std::thread::Builder::new()
+            .name("unwinder".into())
+            .spawn(move || {
+                let _decoder = decoder;
+                let _other = other;
+                panic!("deliberate panic with decoders alive (expected)");
+            })
+            .expect("a thread");
+        assert!(unwinder.join().is_err(), "the thread unwound to its end");
+        if let Some(holder) = holder {
+            holder.join().expect("holder");
+        }
+        settle();
+        assert_live(s, &baseline, &format!("lock held elsewhere: {lock_held}"));
+    }
+    lock_is_free();
 }

@@ -90,7 +90,8 @@ impl Converter {
     /// (inside an init window, waited for at most 30 s).
     ///
     /// # Errors
-    /// [`Error::InitLockTimeout`]; [`Error::Driver`] naming `cuModuleLoadData` (e.g.
+    /// [`Error::InitLockTimeout`]; [`Error::InitLockHeld`] when the kernels must be loaded
+    /// and this thread holds a guard; [`Error::Driver`] naming `cuModuleLoadData` (e.g.
     /// `CUDA_ERROR_UNSUPPORTED_PTX_VERSION` on a driver older than the PTX, see the README)
     /// or `cuModuleGetFunction`.
     pub fn new(context: &Context) -> Result<Converter> {

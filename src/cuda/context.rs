@@ -22,6 +22,7 @@ use cudarc::driver::sys::{CUcontext, CUdevice};
 use crate::error::{Error, Result};
 use crate::ffi::cuda::Driver;
 use crate::init::{CudaInitGuard, WindowToken, destroy_in_window};
+use crate::unwind::contained;
 
 /// Which CUDA context a session runs in.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -269,13 +270,18 @@ impl Drop for CurrentContext<'_> {
         match driver.context_pop() {
             Ok(popped) if popped == self.context.inner.raw => {}
             Ok(popped) => {
-                tracing::error!("the current CUDA context was not ours; leaving it current");
                 // SAFETY: the driver just reported `popped` as a live current context.
-                if let Err(error) = unsafe { driver.context_push(popped) } {
-                    tracing::error!(%error, "restoring a foreign CUDA context failed");
-                }
+                let restored = unsafe { driver.context_push(popped) };
+                contained(|| {
+                    tracing::error!("the current CUDA context was not ours; leaving it current");
+                    if let Err(error) = restored {
+                        tracing::error!(%error, "restoring a foreign CUDA context failed");
+                    }
+                });
             }
-            Err(error) => tracing::error!(%error, "popping the current CUDA context failed"),
+            Err(error) => contained(|| {
+                tracing::error!(%error, "popping the current CUDA context failed");
+            }),
         }
     }
 }

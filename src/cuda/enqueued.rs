@@ -17,6 +17,7 @@
 use crate::cuda::Context;
 use crate::error::Result;
 use crate::ffi::cuda::Copy2d;
+use crate::unwind::contained;
 use cudarc::driver::sys::CUstream;
 
 /// Copies enqueued on one stream of one context, waited for before this value is gone.
@@ -76,7 +77,9 @@ impl Drop for EnqueuedWork<'_> {
             return;
         }
         if let Err(error) = self.synchronize() {
-            tracing::error!(%error, "waiting for copies enqueued before an error failed");
+            contained(|| {
+                tracing::error!(%error, "waiting for copies enqueued before an error failed");
+            });
         }
     }
 }

@@ -5,6 +5,7 @@ use cudarc::driver::sys::CUdeviceptr;
 use super::Context;
 use crate::error::{Error, Result};
 use crate::ffi::cuda::{Copy2d, Mem};
+use crate::unwind::contained;
 
 /// A device allocation that frees itself, in the context it was allocated in.
 ///
@@ -114,7 +115,7 @@ impl Drop for DeviceBuffer {
             unsafe { self.context.driver().mem_free(self.ptr) }
         });
         if let Err(error) = freed {
-            tracing::error!(%error, "freeing device memory failed");
+            contained(|| tracing::error!(%error, "freeing device memory failed"));
         }
     }
 }

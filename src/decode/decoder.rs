@@ -23,6 +23,7 @@ use crate::cuda::Context;
 use crate::error::{Error, Result, SessionKind};
 use crate::ffi::nvcuvid::Nvcuvid;
 use crate::init::{CudaInitGuard, WindowTiming, WindowToken, destroy_in_window, in_runtime_window};
+use crate::unwind::contained;
 
 /// The longest packet NVDEC's parser takes in one call (its length is a C `unsigned long`).
 #[allow(
@@ -189,9 +190,12 @@ impl Drop for Decoder {
     /// and stream, in that order, inside one init window: at once if the lock is free,
     /// otherwise on the teardown thread (see [`crate::init::wait_for_teardowns`]).
     fn drop(&mut self) {
-        if let Err(error) = self.session.core.unmap_leaked() {
-            tracing::error!(%error, "unmapping leaked frames before teardown failed");
-        }
+        // Contained: `unmap_leaked` logs (user code), and the teardown below must run anyway.
+        contained(|| {
+            if let Err(error) = self.session.core.unmap_leaked() {
+                tracing::error!(%error, "unmapping leaked frames before teardown failed");
+            }
+        });
         // SAFETY: `session` is taken exactly once, here, and never used afterwards.
         let session = unsafe { ManuallyDrop::take(&mut self.session) };
         destroy_in_window("NVDEC decoder", move |_window| drop(session));
@@ -439,7 +443,9 @@ impl Decoder {
     ///   sizes) or [`Error::Unsupported`] for a stream this decoder cannot handle,
     ///   [`Error::Driver`] for a failed picture or stream change (naming the driver call).
     /// - [`Error::InitLockTimeout`] when a stream change (which needs an init window) could
-    ///   not get the lock within [`DecoderConfig::runtime_lock_timeout`].
+    ///   not get the lock within [`DecoderConfig::runtime_lock_timeout`], or
+    ///   [`Error::InitLockHeld`] when it needs one while this thread holds a guard (a
+    ///   run-time window is always the call's own; see [`crate::init`]).
     /// - [`Error::Poisoned`] after a stream change could not be applied.
     ///
     /// Empty packets are ignored; use [`flush`](Self::flush) at the end.

@@ -16,6 +16,7 @@ use nvcodec_media::{ColourDescription, PixelFormat};
 use crate::cuda::{Context, DeviceBuffer};
 use crate::error::{Error, Result};
 use crate::ffi::cuda::Mem;
+use crate::unwind::contained;
 
 enum FrameBacking {
     Mapped { ptr: u64, pitch: u32 },
@@ -341,7 +342,7 @@ impl Drop for Frame<'_> {
                 .make_current()
                 .and_then(|_current| self.core.unmap(ptr));
             if let Err(error) = unmapped {
-                tracing::error!(%error, "unmapping a decoded frame failed");
+                contained(|| tracing::error!(%error, "unmapping a decoded frame failed"));
             }
         }
     }

@@ -24,6 +24,7 @@ use crate::cuda::Context;
 use crate::error::{Error, Result};
 use crate::ffi::nvcuvid::Nvcuvid;
 use crate::init::{WindowToken, destroy_in_window};
+use crate::unwind::contained;
 
 /// A raw handle on its way to destruction, possibly on the teardown thread.
 struct Doomed<T>(T);
@@ -65,7 +66,7 @@ impl Drop for OwnedStream {
             unsafe { self.context.driver().stream_destroy(self.raw) }
         });
         if let Err(error) = destroyed {
-            tracing::error!(%error, "destroying a decoder stream failed");
+            contained(|| tracing::error!(%error, "destroying a decoder stream failed"));
         }
     }
 }

@@ -32,7 +32,7 @@
 
 use std::collections::HashMap;
 use std::mem::ManuallyDrop;
-use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use super::config::{DecoderConfig, OutputFormat, OutputGeometry};
@@ -43,6 +43,11 @@ use crate::Codec;
 use crate::cuda::ContextMode;
 use crate::error::{Error, Result};
 use crate::init::destroy_in_window;
+use crate::init::sync::MutexGuard;
+use crate::unwind::contained;
+use gate::Gate;
+
+mod gate;
 
 /// What a stream needs from a pooled decoder.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -179,16 +184,20 @@ pub struct PoolStats {
 
 type Key = (Codec, u8);
 
-struct Idle {
-    decoder: Decoder,
+/// An idle decoder (`D`: a [`Decoder`]; a stand-in in the model check).
+struct Idle<D = Decoder> {
+    decoder: D,
     shape: Shape,
     bytes: u64,
     since: Instant,
 }
 
-#[derive(Default)]
-struct State {
-    idle: Vec<Idle>,
+/// The pool's bookkeeping, apart from the decoders themselves (`D`, as in [`Idle`]): what is
+/// idle, what is out, and the counters. Invariant: every decision that takes room (a hit, a
+/// reservation to build) and every one that gives it back is a method here, made under the
+/// pool's [`Gate`], so the model check in `pool/gate.rs` runs the very decisions the pool makes.
+struct State<D = Decoder> {
+    idle: Vec<Idle<D>>,
     /// Decoders checked out or being built, per key.
     busy: HashMap<Key, usize>,
     busy_bytes: u64,
@@ -196,7 +205,29 @@ struct State {
     stats: PoolStats,
 }
 
-impl State {
+impl<D> Default for State<D> {
+    fn default() -> Self {
+        State {
+            idle: Vec::new(),
+            busy: HashMap::new(),
+            busy_bytes: 0,
+            closed: false,
+            stats: PoolStats::default(),
+        }
+    }
+}
+
+/// What one look at the pool decided for a checkout ([`State::admit`]).
+enum Admit<D> {
+    /// An idle decoder that fits, now counted out.
+    Hit(D, Busy),
+    /// Room reserved to build a decoder.
+    Build(Busy),
+    /// No room (idle decoders evicted to make some are in `doomed`).
+    Full,
+}
+
+impl<D> State<D> {
     fn count(&self, key: Key) -> usize {
         self.busy.get(&key).copied().unwrap_or(0)
             + self
@@ -224,7 +255,7 @@ impl State {
     }
 
     /// Removes and returns the least recently used idle decoder matching `pick`.
-    fn evict_lru(&mut self, pick: impl Fn(&Idle) -> bool) -> Option<Decoder> {
+    fn evict_lru(&mut self, pick: impl Fn(&Idle<D>) -> bool) -> Option<D> {
         let i = self
             .idle
             .iter()
@@ -234,20 +265,132 @@ impl State {
             .map(|(i, _)| i)?;
         self.stats.evictions += 1;
         let evicted = self.idle.swap_remove(i);
-        tracing::debug!(shape = ?evicted.shape, "decoder pool evicts an idle decoder");
+        let shape = evicted.shape;
+        // Under the pool's mutex, and on the way from `PooledDecoder::drop`.
+        contained(|| tracing::debug!(?shape, "decoder pool evicts an idle decoder"));
         Some(evicted.decoder)
+    }
+
+    /// One look at the pool for a checkout of `shape` (estimated at `bytes`): the best idle
+    /// fit (not when pre-warming), else room reserved to build, evicting idle decoders into
+    /// `doomed` to make room (not when pre-warming); else [`Admit::Full`].
+    fn admit(
+        &mut self,
+        config: &PoolConfig,
+        shape: &Shape,
+        bytes: u64,
+        prewarm: bool,
+        doomed: &mut Vec<D>,
+    ) -> Admit<D> {
+        if !prewarm {
+            // Best fit: the smallest maximum that holds the spec, least recently used.
+            let best = self
+                .idle
+                .iter()
+                .enumerate()
+                .filter(|(_, idle)| holds(&idle.shape, shape))
+                .min_by_key(|(_, idle)| {
+                    (
+                        u64::from(idle.shape.max_width) * u64::from(idle.shape.max_height),
+                        idle.since,
+                    )
+                })
+                .map(|(i, _)| i);
+            if let Some(i) = best {
+                let idle = self.idle.swap_remove(i);
+                let busy = Busy {
+                    key: (idle.shape.codec, idle.shape.bit_depth),
+                    bytes: idle.bytes,
+                };
+                self.take_room(busy);
+                self.stats.checkouts += 1;
+                self.stats.hits += 1;
+                return Admit::Hit(idle.decoder, busy);
+            }
+        }
+        // A miss: make room by evicting idle decoders, least recently used first — others of
+        // this key first when the key is full (they are too small).
+        let key = (shape.codec, shape.bit_depth);
+        let fits = |state: &State<D>| {
+            state.total() < config.max_total
+                && state.count(key) < config.max_per_key
+                && config
+                    .memory_budget
+                    .is_none_or(|budget| state.bytes() + bytes <= budget)
+        };
+        // Pre-warming never evicts: it would only trade one idle decoder for another.
+        while !prewarm && !fits(self) {
+            let key_full = self.count(key) >= config.max_per_key;
+            let evicted = if key_full {
+                self.evict_lru(|idle| (idle.shape.codec, idle.shape.bit_depth) == key)
+            } else {
+                self.evict_lru(|_| true)
+            };
+            match evicted {
+                Some(decoder) => doomed.push(decoder),
+                None => break,
+            }
+        }
+        if !fits(self) {
+            return Admit::Full;
+        }
+        let busy = Busy { key, bytes };
+        self.take_room(busy);
+        self.stats.misses += u64::from(!prewarm);
+        Admit::Build(busy)
+    }
+
+    /// Counts `busy` out.
+    fn take_room(&mut self, busy: Busy) {
+        *self.busy.entry(busy.key).or_default() += 1;
+        self.busy_bytes += busy.bytes;
+    }
+
+    /// Counts `busy` back in (a decoder returned, or a build that failed).
+    fn release(&mut self, busy: Busy) {
+        if let Some(n) = self.busy.get_mut(&busy.key) {
+            *n = n.saturating_sub(1);
+        }
+        self.busy_bytes = self.busy_bytes.saturating_sub(busy.bytes);
+    }
+
+    /// Makes `idle` idle, then evicts idle decoders, least recently used first, until the pool
+    /// is within its memory budget, its total and the per-key limit of `idle`'s key again;
+    /// returns the evicted ones (to be destroyed outside the lock).
+    fn keep(&mut self, config: &PoolConfig, idle: Idle<D>) -> Vec<D> {
+        let key = (idle.shape.codec, idle.shape.bit_depth);
+        self.idle.push(idle);
+        let mut doomed = Vec::new();
+        loop {
+            let evicted = if config
+                .memory_budget
+                .is_some_and(|budget| self.bytes() > budget)
+                || self.total() > config.max_total
+            {
+                self.evict_lru(|_| true)
+            } else if self.count(key) > config.max_per_key {
+                self.evict_lru(|idle| (idle.shape.codec, idle.shape.bit_depth) == key)
+            } else {
+                break;
+            };
+            match evicted {
+                Some(decoder) => doomed.push(decoder),
+                None => break, // nothing idle left to evict: over only by decoders in use
+            }
+        }
+        doomed
     }
 }
 
 struct PoolInner {
     config: PoolConfig,
-    state: Mutex<State>,
-    returned: Condvar,
+    /// The state, and the condition a checkout waits for when a limit is reached.
+    gate: Gate<State>,
 }
 
 impl PoolInner {
     fn state(&self) -> MutexGuard<'_, State> {
-        self.state.lock().unwrap_or_else(PoisonError::into_inner)
+        self.gate.lock()
     }
 
     /// Idle decoders past the idle timeout, removed from the pool (dropped by the caller,
@@ -341,7 +484,7 @@ impl Drop for Closer {
             state.closed = true;
             std::mem::take(&mut state.idle)
         };
-        self.0.returned.notify_all();
+        self.0.gate.opened();
         drop(idle); // each decoder's teardown runs inside an init window
     }
 }
@@ -361,8 +504,7 @@ impl DecoderPool {
     pub fn new(config: PoolConfig) -> Self {
         let inner = Arc::new(PoolInner {
             config,
-            state: Mutex::new(State::default()),
-            returned: Condvar::new(),
+            gate: Gate::new(State::default()),
         });
         DecoderPool {
             _closer: Arc::new(Closer(Arc::clone(&inner))),
@@ -459,7 +601,6 @@ impl DecoderPool {
         let config = inner.config.decoder_config(&spec);
         config.validate()?;
         let shape = spec_shape(&config);
-        let key = (spec.codec, spec.bit_depth);
         let bytes = estimate_bytes(&shape, config.output_surfaces);
         if inner
             .config
@@ -488,63 +629,17 @@ impl DecoderPool {
         let start = Instant::now();
         let mut doomed: Vec<Decoder> = Vec::new();
         let mut state = inner.state();
-        loop {
+        let busy = loop {
             doomed.extend(inner.expire(&mut state));
-            if !prewarm {
-                // Best fit: the smallest maximum that holds the spec, least recently used.
-                let best = state
-                    .idle
-                    .iter()
-                    .enumerate()
-                    .filter(|(_, idle)| holds(&idle.shape, &shape))
-                    .min_by_key(|(_, idle)| {
-                        (
-                            u64::from(idle.shape.max_width) * u64::from(idle.shape.max_height),
-                            idle.since,
-                        )
-                    })
-                    .map(|(i, _)| i);
-                if let Some(i) = best {
-                    let idle = state.idle.swap_remove(i);
-                    let busy = Busy {
-                        key: (idle.shape.codec, idle.shape.bit_depth),
-                        bytes: idle.bytes,
-                    };
-                    *state.busy.entry(busy.key).or_default() += 1;
-                    state.busy_bytes += busy.bytes;
-                    state.stats.checkouts += 1;
-                    state.stats.hits += 1;
+            match state.admit(&inner.config, &shape, bytes, prewarm, &mut doomed) {
+                Admit::Hit(decoder, busy) => {
                     drop(state);
                     drop(doomed);
                     tracing::debug!(?spec, "decoder pool hit");
-                    return Ok((idle.decoder, busy));
+                    return Ok((decoder, busy));
                 }
-            }
-            // A miss: make room by evicting idle decoders, least recently used first —
-            // others of this key first when the key is full (they are too small).
-            let fits = |state: &State| {
-                state.total() < inner.config.max_total
-                    && state.count(key) < inner.config.max_per_key
-                    && inner
-                        .config
-                        .memory_budget
-                        .is_none_or(|budget| state.bytes() + bytes <= budget)
-            };
-            // Pre-warming never evicts: it would only trade one idle decoder for another.
-            while !prewarm && !fits(&state) {
-                let key_full = state.count(key) >= inner.config.max_per_key;
-                let evicted = if key_full {
-                    state.evict_lru(|idle| (idle.shape.codec, idle.shape.bit_depth) == key)
-                } else {
-                    state.evict_lru(|_| true)
-                };
-                match evicted {
-                    Some(decoder) => doomed.push(decoder),
-                    None => break,
-                }
-            }
-            if fits(&state) {
-                break;
+                Admit::Build(busy) => break busy,
+                Admit::Full => {}
             }
             if !doomed.is_empty() {
                 // Evicted decoders are destroyed before waiting (their teardown never waits
@@ -567,15 +662,8 @@ impl DecoderPool {
                 Some(deadline) => deadline - now,
                 None => Duration::from_secs(3600),
             };
-            state = inner
-                .returned
-                .wait_timeout(state, left)
-                .unwrap_or_else(PoisonError::into_inner)
-                .0;
-        }
-        *state.busy.entry(key).or_default() += 1;
-        state.busy_bytes += bytes;
-        state.stats.misses += u64::from(!prewarm);
+            state = inner.gate.wait(state, left);
+        };
         drop(state);
         drop(doomed); // evicted decoders are destroyed (in init windows) outside the mutex
         tracing::debug!(?spec, "decoder pool builds a decoder");
@@ -586,15 +674,12 @@ impl DecoderPool {
                 state.stats.creations += 1;
                 state.stats.checkouts += u64::from(!prewarm);
                 // The estimate is of the shape it was asked for, which is what it got.
-                Ok((decoder, Busy { key, bytes }))
+                Ok((decoder, busy))
             }
             Err(error) => {
-                if let Some(n) = state.busy.get_mut(&key) {
-                    *n = n.saturating_sub(1);
-                }
-                state.busy_bytes = state.busy_bytes.saturating_sub(bytes);
+                state.release(busy);
                 drop(state);
-                inner.returned.notify_all();
+                inner.gate.opened();
                 Err(error)
             }
         }
@@ -667,64 +752,34 @@ fn finish_checkin(
     let bytes = estimate_bytes(&shape, decoder.config().output_surfaces);
     let stats: DecoderStats = decoder.stats();
     let mut state = inner.state();
-    release_busy(&mut state, busy);
+    state.release(busy);
     if let Some(before) = reconfigurations_at_checkout {
         state.stats.reconfigurations += u64::from(stats.reconfigurations.saturating_sub(before));
     }
     let keep = match &reset {
         Ok(()) => !state.closed,
         Err(error) => {
-            tracing::warn!(%error, "a pooled decoder could not be reset; destroying it");
+            contained(|| {
+                tracing::warn!(%error, "a pooled decoder could not be reset; destroying it");
+            });
             state.stats.discarded += 1;
             false
         }
     };
-    let mut doomed = Vec::new();
-    if keep {
-        state.idle.push(Idle {
+    let doomed = if keep {
+        let idle = Idle {
             decoder,
             shape,
             bytes,
             since: Instant::now(),
-        });
-        doomed = evict_over_limits(&inner.config, &mut state, (shape.codec, shape.bit_depth));
-    } else {
-        doomed.push(decoder);
-    }
-    drop(state);
-    inner.returned.notify_all();
-    drop(doomed); // destroyed (in init windows, never waiting) outside the mutex
-}
-
-/// Idle decoders evicted, least recently used first, until the pool is within its memory
-/// budget, its total and the per-key limit of `key` again.
-fn evict_over_limits(config: &PoolConfig, state: &mut State, key: Key) -> Vec<Decoder> {
-    let mut doomed = Vec::new();
-    loop {
-        let evicted = if config
-            .memory_budget
-            .is_some_and(|budget| state.bytes() > budget)
-            || state.total() > config.max_total
-        {
-            state.evict_lru(|_| true)
-        } else if state.count(key) > config.max_per_key {
-            state.evict_lru(|idle| (idle.shape.codec, idle.shape.bit_depth) == key)
-        } else {
-            break;
         };
-        match evicted {
-            Some(decoder) => doomed.push(decoder),
-            None => break, // nothing idle left to evict: over only by decoders in use
-        }
-    }
-    doomed
-}
-
-fn release_busy(state: &mut State, busy: Busy) {
-    if let Some(n) = state.busy.get_mut(&busy.key) {
-        *n = n.saturating_sub(1);
-    }
-    state.busy_bytes = state.busy_bytes.saturating_sub(busy.bytes);
+        state.keep(&inner.config, idle)
+    } else {
+        vec![decoder]
+    };
+    drop(state);
+    inner.gate.opened();
+    drop(doomed); // destroyed (in init windows, never waiting) outside the mutex
 }
 
 /// A decoder checked out of a [`DecoderPool`]: a [`Decoder`] (through `Deref`) that goes back
@@ -766,12 +821,14 @@ impl Drop for PooledDecoder {
             // Not the decoder checked out: whatever it is (another context, device or
             // configuration), it never enters the pool. The pool's own decoder left with
             // whoever swapped it out and is destroyed when they drop it.
-            tracing::warn!("a foreign decoder was swapped into a pooled one; destroying it");
+            contained(|| {
+                tracing::warn!("a foreign decoder was swapped into a pooled one; destroying it");
+            });
             let mut state = self.pool.state();
-            release_busy(&mut state, self.busy);
+            state.release(self.busy);
             state.stats.discarded += 1;
             drop(state);
-            self.pool.returned.notify_all();
+            self.pool.gate.opened();
             drop(decoder);
             return;
         }

@@ -39,6 +39,7 @@ use crate::error::{BitstreamError, Error, Result};
 use crate::ffi::cuda::Mem;
 use crate::ffi::nvcuvid::Nvcuvid;
 use crate::init::{WindowToken, in_runtime_window};
+use crate::unwind::contained;
 
 /// The largest bit depth a sequence header may report; beyond it the header is corrupt
 /// (NVDEC's output samples are at most 16 bits wide).
@@ -230,7 +231,8 @@ impl DecoderState {
         }
         let _current = self.context.make_current()?;
         for ptr in leaked {
-            tracing::warn!("a decoded frame was leaked; unmapping its surface");
+            // Contained: this runs on the way from `Decoder::drop` and a pool's check-in.
+            contained(|| tracing::warn!("a decoded frame was leaked; unmapping its surface"));
             self.unmap(ptr)?;
             self.bump(|s| s.leaked_frames_unmapped += 1);
         }

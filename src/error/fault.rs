@@ -16,7 +16,8 @@ pub enum Fault {
     /// bitstream the decoder refuses. Reject the input; other inputs are unaffected.
     Input,
     /// The calling program: an invalid configuration or argument, or a call in the wrong
-    /// state (frames not taken, too many mapped, re-entrant lock). Fix the call.
+    /// state (frames not taken, too many mapped, re-entrant lock, a window ended by its own
+    /// code while a lifecycle call needed it). Fix the call.
     Caller,
     /// The machine: no driver or GPU, a driver call that failed, a capability the GPU lacks,
     /// a driver that broke its contract, a session left unusable by such a failure, or I/O.
@@ -51,6 +52,7 @@ impl Error {
             | Error::FramesNotTaken { .. }
             | Error::TooManyMappedFrames { .. }
             | Error::InitLockHeld
+            | Error::InitWindowEnded { .. }
             | Error::FrameOutOfRange { .. } => Fault::Caller,
             Error::LibraryNotFound { .. }
             | Error::SymbolNotFound { .. }

@@ -344,8 +344,9 @@ impl Driver {
     ) -> Result<CUcontext> {
         let mut ctx: CUcontext = std::ptr::null_mut();
         // SAFETY: the out-pointer is a live local; `device` came from cuDeviceGet.
-        let status =
-            window.lifecycle(|| unsafe { (self.api.primary_ctx_retain)(&mut ctx, device) });
+        let status = window.lifecycle("cuDevicePrimaryCtxRetain", || unsafe {
+            (self.api.primary_ctx_retain)(&mut ctx, device)
+        })?;
         check("cuDevicePrimaryCtxRetain", status)?;
         non_null_context("cuDevicePrimaryCtxRetain", ctx)
     }
@@ -359,7 +360,9 @@ impl Driver {
     ) -> Result<CUcontext> {
         let mut ctx: CUcontext = std::ptr::null_mut();
         // SAFETY: the out-pointer is a live local; flags 0 = default scheduling.
-        let status = window.lifecycle(|| unsafe { (self.api.ctx_create)(&mut ctx, 0, device) });
+        let status = window.lifecycle("cuCtxCreate_v2", || unsafe {
+            (self.api.ctx_create)(&mut ctx, 0, device)
+        })?;
         check("cuCtxCreate_v2", status)?;
         non_null_context("cuCtxCreate_v2", ctx)
     }
@@ -374,7 +377,8 @@ impl Driver {
         ctx: CUcontext,
     ) -> Result<()> {
         // SAFETY: guaranteed by the caller.
-        let status = window.lifecycle(|| unsafe { (self.api.ctx_destroy)(ctx) });
+        let status =
+            window.lifecycle("cuCtxDestroy_v2", || unsafe { (self.api.ctx_destroy)(ctx) })?;
         check("cuCtxDestroy_v2", status)
     }
 
@@ -501,9 +505,9 @@ impl Driver {
         let mut module: CUmodule = std::ptr::null_mut();
         // SAFETY: the out-pointer is a live local; `image` is NUL-terminated text that lives
         // across the call (the driver copies or compiles it before returning).
-        let status = window.lifecycle(|| unsafe {
+        let status = window.lifecycle("cuModuleLoadData", || unsafe {
             (self.api.module_load_data)(&mut module, image.as_ptr().cast())
-        });
+        })?;
         check("cuModuleLoadData", status)?;
         if module.is_null() {
             return Err(Error::DriverContract {
@@ -525,7 +529,9 @@ impl Driver {
         module: CUmodule,
     ) -> Result<()> {
         // SAFETY: guaranteed by the caller.
-        let status = window.lifecycle(|| unsafe { (self.api.module_unload)(module) });
+        let status = window.lifecycle("cuModuleUnload", || unsafe {
+            (self.api.module_unload)(module)
+        })?;
         check("cuModuleUnload", status)
     }
 

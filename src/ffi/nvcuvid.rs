@@ -129,7 +129,9 @@ impl Nvcuvid {
             (&raw mut (*p).nBitDepthMinus8).write(bit_depth_minus8);
         }
         // SAFETY: `p` is live and initialized (zeroed, inputs set) as the API requires.
-        let status = window.lifecycle(|| unsafe { (self.get_decoder_caps)(p) });
+        let status = window.lifecycle("cuvidGetDecoderCaps", || unsafe {
+            (self.get_decoder_caps)(p)
+        })?;
         check("cuvidGetDecoderCaps", status)?;
         // SAFETY: every byte of `*p` is initialized; only integer fields are read.
         unsafe {
@@ -153,7 +155,9 @@ impl Nvcuvid {
     ) -> Result<CUvideodecoder> {
         let mut decoder: CUvideodecoder = std::ptr::null_mut();
         // SAFETY: both pointers are live; `info` is fully initialized by the caller.
-        let status = window.lifecycle(|| unsafe { (self.create_decoder)(&mut decoder, info) });
+        let status = window.lifecycle("cuvidCreateDecoder", || unsafe {
+            (self.create_decoder)(&mut decoder, info)
+        })?;
         check("cuvidCreateDecoder", status)?;
         if decoder.is_null() {
             return Err(Error::DriverContract {
@@ -174,7 +178,9 @@ impl Nvcuvid {
         decoder: CUvideodecoder,
     ) -> Result<()> {
         // SAFETY: guaranteed by the caller.
-        let status = window.lifecycle(|| unsafe { (self.destroy_decoder)(decoder) });
+        let status = window.lifecycle("cuvidDestroyDecoder", || unsafe {
+            (self.destroy_decoder)(decoder)
+        })?;
         check("cuvidDestroyDecoder", status)
     }
 
@@ -204,7 +210,9 @@ impl Nvcuvid {
         info: &mut CUVIDRECONFIGUREDECODERINFO,
     ) -> Result<()> {
         // SAFETY: guaranteed by the caller; `info` is live and initialized.
-        let status = window.lifecycle(|| unsafe { (self.reconfigure_decoder)(decoder, info) });
+        let status = window.lifecycle("cuvidReconfigureDecoder", || unsafe {
+            (self.reconfigure_decoder)(decoder, info)
+        })?;
         check("cuvidReconfigureDecoder", status)
     }
 
@@ -255,7 +263,9 @@ impl Nvcuvid {
     ) -> Result<CUvideoctxlock> {
         let mut lock: CUvideoctxlock = std::ptr::null_mut();
         // SAFETY: guaranteed by the caller; the out-pointer is a live local.
-        let status = window.lifecycle(|| unsafe { (self.ctx_lock_create)(&mut lock, ctx) });
+        let status = window.lifecycle("cuvidCtxLockCreate", || unsafe {
+            (self.ctx_lock_create)(&mut lock, ctx)
+        })?;
         check("cuvidCtxLockCreate", status)?;
         if lock.is_null() {
             return Err(Error::DriverContract {
@@ -276,7 +286,9 @@ impl Nvcuvid {
         lock: CUvideoctxlock,
     ) -> Result<()> {
         // SAFETY: guaranteed by the caller.
-        let status = window.lifecycle(|| unsafe { (self.ctx_lock_destroy)(lock) });
+        let status = window.lifecycle("cuvidCtxLockDestroy", || unsafe {
+            (self.ctx_lock_destroy)(lock)
+        })?;
         check("cuvidCtxLockDestroy", status)
     }
 
@@ -292,8 +304,9 @@ impl Nvcuvid {
     ) -> Result<CUvideoparser> {
         let mut parser: CUvideoparser = std::ptr::null_mut();
         // SAFETY: guaranteed by the caller.
-        let status =
-            window.lifecycle(|| unsafe { (self.create_video_parser)(&mut parser, params) });
+        let status = window.lifecycle("cuvidCreateVideoParser", || unsafe {
+            (self.create_video_parser)(&mut parser, params)
+        })?;
         check("cuvidCreateVideoParser", status)?;
         if parser.is_null() {
             return Err(Error::DriverContract {
@@ -329,7 +342,9 @@ impl Nvcuvid {
         parser: CUvideoparser,
     ) -> Result<()> {
         // SAFETY: guaranteed by the caller.
-        let status = window.lifecycle(|| unsafe { (self.destroy_video_parser)(parser) });
+        let status = window.lifecycle("cuvidDestroyVideoParser", || unsafe {
+            (self.destroy_video_parser)(parser)
+        })?;
         check("cuvidDestroyVideoParser", status)
     }
 }

@@ -9,16 +9,37 @@ use tracing::field::Empty;
 use super::lock::{INIT_LOCK, TakeError};
 use super::stats::COUNTERS;
 use crate::error::{Error, Result};
+use crate::unwind::contained;
 
 thread_local! {
-    /// Whether this thread holds the init lock. Lets a second acquire on the same thread
-    /// fail fast instead of deadlocking.
-    static HELD_HERE: Cell<bool> = const { Cell::new(false) };
+    /// The window this thread is inside now, by its number; 0 when none. Lets a second acquire
+    /// on the same thread fail fast instead of deadlocking, and a lifecycle call check that
+    /// the window its token names is still the one open (see `window.rs`).
+    static OPEN_HERE: Cell<u64> = const { Cell::new(0) };
+    /// The number of the last window opened on this thread.
+    static LAST_HERE: Cell<u64> = const { Cell::new(0) };
 }
 
 /// Whether the calling thread is inside an init window right now.
 pub fn held_by_current_thread() -> bool {
-    HELD_HERE.with(Cell::get)
+    current_window() != 0
+}
+
+/// The number of the window this thread is inside now; 0 when none. Numbers are unique per
+/// thread (a `u64` that would take centuries to wrap, and skips 0 if it did).
+pub(super) fn current_window() -> u64 {
+    OPEN_HERE.with(Cell::get)
+}
+
+/// Numbers a window just opened on this thread and makes it the thread's open window.
+fn enter_window() -> u64 {
+    let number = LAST_HERE.with(|last| {
+        let next = last.get().wrapping_add(1).max(1);
+        last.set(next);
+        next
+    });
+    OPEN_HERE.with(|open| open.set(number));
+    number
 }
 
 /// Proof that the calling thread is inside the process-wide CUDA init window.
@@ -44,6 +65,8 @@ pub struct CudaInitGuard {
     /// Set by `release`, so the hold it returns is the one recorded (one clock read).
     released_hold: Option<Duration>,
     span: tracing::Span,
+    /// This window's number on its thread (see [`current_window`]).
+    pub(super) window: u64,
     /// `*const ()` makes the guard `!Send + !Sync`.
     _one_thread: PhantomData<*const ()>,
 }
@@ -106,15 +129,20 @@ impl CudaInitGuard {
         if held_by_current_thread() {
             return None;
         }
-        let span = tracing::info_span!(
-            "cuda_init_window",
-            device = Empty,
-            backend = "teardown",
-            phase = "waiting",
-        );
+        let span = new_span(|| {
+            tracing::info_span!(
+                "cuda_init_window",
+                device = Empty,
+                backend = "teardown",
+                phase = "waiting",
+            )
+        });
         let start = Instant::now();
         let deadline = start.checked_add(timeout);
-        let contended = INIT_LOCK.take_background(deadline).ok()?;
+        let Ok(contended) = INIT_LOCK.take_background(deadline) else {
+            end_span(span);
+            return None;
+        };
         let acquired_at = if contended { Instant::now() } else { start };
         Some(opened(start, acquired_at, contended, span))
     }
@@ -127,13 +155,16 @@ impl CudaInitGuard {
         }
         // As in `enter`: the span (user code, through a subscriber) is made before the lock is
         // taken, so nothing that could panic runs between taking it and owning the guard.
-        let span = tracing::info_span!(
-            "cuda_init_window",
-            device = Empty,
-            backend = Empty,
-            phase = "acquired",
-        );
+        let span = new_span(|| {
+            tracing::info_span!(
+                "cuda_init_window",
+                device = Empty,
+                backend = Empty,
+                phase = "acquired",
+            )
+        });
         if !INIT_LOCK.try_take() {
+            end_span(span);
             return None;
         }
         let now = Instant::now();
@@ -148,12 +179,14 @@ impl CudaInitGuard {
         // The span is created before the lock is taken: a subscriber is user code, and
         // nothing but the guard's constructor may run between taking the lock and owning
         // a guard whose `Drop` gives it back.
-        let span = tracing::info_span!(
-            "cuda_init_window",
-            device = Empty,
-            backend = Empty,
-            phase = "waiting",
-        );
+        let span = new_span(|| {
+            tracing::info_span!(
+                "cuda_init_window",
+                device = Empty,
+                backend = Empty,
+                phase = "waiting",
+            )
+        });
         let start = Instant::now();
         // A timeout too large to represent is no timeout at all.
         let deadline = timeout.and_then(|t| start.checked_add(t));
@@ -162,7 +195,10 @@ impl CudaInitGuard {
             Err(TakeError::TimedOut) => {
                 COUNTERS.timed_out();
                 let waited = start.elapsed();
-                tracing::warn!(parent: &span, ?waited, "timed out waiting for the CUDA init lock");
+                contained(|| {
+                    tracing::warn!(parent: &span, ?waited, "timed out waiting for the CUDA init lock");
+                });
+                end_span(span);
                 return Err(Error::InitLockTimeout { waited });
             }
         };
@@ -199,14 +235,34 @@ impl CudaInitGuard {
 
     /// Records which device and backend this window initializes (tracing only).
     pub(crate) fn record_target(&self, device: u32, backend: &'static str) {
-        self.span.record("device", device);
-        self.span.record("backend", backend);
+        contained(|| {
+            self.span.record("device", device);
+            self.span.record("backend", backend);
+        });
     }
 
     /// Records the furthest phase this window reached (tracing only).
     pub(crate) fn record_phase(&self, phase: &'static str) {
-        self.span.record("phase", phase);
+        contained(|| {
+            self.span.record("phase", phase);
+        });
     }
+}
+
+/// Makes a window's span; a subscriber that panics meanwhile leaves the window without one.
+/// Nothing that makes or records a window's span may unwind: guards are made and dropped
+/// inside destructors (teardown) and on the teardown thread.
+fn new_span(make: impl FnOnce() -> tracing::Span) -> tracing::Span {
+    let mut span = tracing::Span::none();
+    contained(|| span = make());
+    span
+}
+
+/// Ends a span (a subscriber's `try_close`: user code) without unwinding. Call it apart from
+/// other contained work: a span owned by a closure that unwinds is ended during that unwinding,
+/// where a panic of `try_close` would abort.
+fn end_span(span: tracing::Span) {
+    contained(move || drop(span));
 }
 
 /// Builds the guard of a window just opened (the lock is taken). A free function, not an
@@ -222,11 +278,11 @@ fn opened(
         waited: acquired_at - start,
         released_hold: None,
         span,
+        window: enter_window(),
         _one_thread: PhantomData,
     };
-    HELD_HERE.with(|h| h.set(true));
     COUNTERS.window_opened(guard.waited, contended);
-    guard.span.record("phase", "acquired");
+    guard.record_phase("acquired");
     guard
 }
 
@@ -237,13 +293,21 @@ impl Drop for CudaInitGuard {
             .unwrap_or_else(|| self.acquired_at.elapsed());
         let panicking = std::thread::panicking();
         COUNTERS.window_closed(hold, panicking);
-        HELD_HERE.with(|h| h.set(false));
+        OPEN_HERE.with(|open| open.set(0));
         INIT_LOCK.give_back();
-        if panicking {
-            tracing::warn!(parent: &self.span, ?hold, "init window ended by a panic; lock released");
-        } else {
-            tracing::debug!(parent: &self.span, wait = ?self.waited, ?hold, "init window closed");
-        }
+        // The lock is back: from here on only logging, and the span's end (a subscriber's
+        // `try_close`), both user code, contained so that a drop during unwinding cannot panic.
+        let span = std::mem::replace(&mut self.span, tracing::Span::none());
+        let wait = self.waited;
+        // Two steps: a panic while logging must not end the span during its unwinding.
+        contained(|| {
+            if panicking {
+                tracing::warn!(parent: &span, ?hold, "init window ended by a panic; lock released");
+            } else {
+                tracing::debug!(parent: &span, ?wait, ?hold, "init window closed");
+            }
+        });
+        end_span(span);
     }
 }
 

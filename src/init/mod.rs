@@ -9,8 +9,43 @@
 //!
 //! [`CudaInitGuard`] is that lock's RAII guard. The typed builders in [`crate::phase`] can only
 //! advance while holding one, so forgetting the lock does not compile; inside the crate every
-//! lifecycle FFI call takes a token only a live guard can lend, so a lifecycle call outside a
-//! window does not compile either.
+//! lifecycle FFI call takes a token only a window can lend, so a lifecycle call outside a
+//! window does not compile either, and the token is checked at run time against the window
+//! the thread is in (below).
+//!
+//! # What the lock guarantees, and its limits
+//! No session lifecycle call made through this crate reaches the driver unless its thread is
+//! inside the very init window its token was made in: right before the FFI call, with no
+//! code in between, the token's window number is checked against the thread's open window.
+//! So no two such calls ever run at once, whatever user code does inside a window.
+//!
+//! No user callback runs inside a window the crate opens: frame callbacks (`decode_stream`,
+//! `frames_at_with`) run between decode calls, and NVDEC's parser callbacks are the crate's
+//! own (they open run-time windows of their own). But user code does run inside windows:
+//! `tracing` subscribers (each window's span, the crate's own events), the `Drop` of values
+//! dropped there, a panic unwinding through. It cannot end
+//! a window whose guard the crate owns (a run-time window, a deferred or inline teardown of
+//! the crate's own, [`Builder::build`](crate::phase::Builder::build)): that guard lives on the
+//! crate's stack and lends tokens by reference. A guard the application holds, it can end —
+//! kept in a thread-local and dropped by a subscriber, say. Hence:
+//! - A window needed at run time (a stream change, a parser renewal, the first device frame
+//!   of an encoder, loading the conversion kernels) is always the call's own. On a thread that
+//!   holds a guard it is refused with [`Error::InitLockHeld`](crate::Error::InitLockHeld)
+//!   rather than borrowed from that guard. Trade-off: a stream change while the thread holds a
+//!   guard fails instead of running in the guard's window; release the guard before decoding.
+//! - A teardown on a thread inside a window runs at once in that window (so a failed build
+//!   destroys what it made before its window closes). If user code ends that window midway,
+//!   the teardown's remaining lifecycle calls are refused with
+//!   [`Error::InitWindowEnded`](crate::Error::InitWindowEnded), counted in
+//!   [`InitLockStats::refused_lifecycle_calls`], and their objects are leaked (logged):
+//!   leaking is recoverable, a lifecycle call outside the lock is not.
+//! - A panic inside a window ends it (below). Nothing the crate runs from `Drop` (logging and
+//!   ending spans included) can unwind out of it, so a subscriber that panics while a `Drop`
+//!   runs during unwinding is never a double panic, i.e. never an abort; the teardown thread
+//!   survives any subscriber.
+//!
+//! Outside the guarantee: driver calls made with raw handles (`unsafe` code of your own) or by
+//! other libraries in the process.
 //!
 //! # Why poisoning is recoverable
 //! The lock guards no data: it serializes calls into the driver, nothing in Rust memory. A
@@ -35,9 +70,10 @@
 //! drops at once: 0.306 s unlocked, 0.257 s locked) showed nothing worth a hole in the promise.
 
 mod guard;
+mod job_queue;
 mod lock;
 mod stats;
-mod sync;
+pub(crate) mod sync;
 mod teardown;
 mod window;
 

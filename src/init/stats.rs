@@ -55,6 +55,9 @@ pub struct InitLockStats {
     /// Teardowns handed to the background reaper because the lock was busy when a session
     /// was dropped (they still run inside an init window).
     pub deferred_teardowns: u64,
+    /// Lifecycle calls refused because the window they were to run in had ended under them
+    /// (user code dropped the guard the thread held); 0 unless that happened.
+    pub refused_lifecycle_calls: u64,
 }
 
 pub(super) struct Counters {
@@ -73,6 +76,7 @@ pub(super) struct Counters {
     lifecycle_in_flight: AtomicU32,
     max_lifecycle_in_flight: AtomicU32,
     deferred: AtomicU64,
+    refused_lifecycle: AtomicU64,
 }
 
 pub(super) static COUNTERS: Counters = Counters {
@@ -91,6 +95,7 @@ pub(super) static COUNTERS: Counters = Counters {
     lifecycle_in_flight: AtomicU32::new(0),
     max_lifecycle_in_flight: AtomicU32::new(0),
     deferred: AtomicU64::new(0),
+    refused_lifecycle: AtomicU64::new(0),
 };
 
 fn nanos(d: Duration) -> u64 {
@@ -145,6 +150,10 @@ impl Counters {
         self.lifecycle_in_flight.fetch_sub(1, Relaxed);
     }
 
+    pub(super) fn lifecycle_refused(&self) {
+        self.refused_lifecycle.fetch_add(1, Relaxed);
+    }
+
     pub(super) fn teardown_deferred(&self) {
         self.deferred.fetch_add(1, Relaxed);
     }
@@ -174,6 +183,7 @@ impl Counters {
             lifecycle_calls: self.lifecycle_calls.load(Relaxed),
             max_concurrent_lifecycle_calls: self.max_lifecycle_in_flight.load(Relaxed),
             deferred_teardowns: self.deferred.load(Relaxed),
+            refused_lifecycle_calls: self.refused_lifecycle.load(Relaxed),
         }
     }
 }

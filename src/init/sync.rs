@@ -1,9 +1,10 @@
 //! The primitives the init lock is built on: std's, or loom's under `--cfg loom`.
 //!
-//! Invariant: [`super::lock`] takes every atomic, mutex, thread handle and park from here, so
-//! the model check (`RUSTFLAGS="--cfg loom" cargo test --lib --release loom`) explores the
-//! very code that runs in production, with loom's versions swapped in. Nothing else in the
-//! crate uses this module: the rest of it is not what the model checks.
+//! Invariant: [`super::lock`], the teardown queue ([`super::job_queue`]) and the decoder
+//! pool's gate (`decode/pool/gate.rs`) take every atomic, mutex, condition variable, thread
+//! handle and park from here, so the model checks (`RUSTFLAGS="--cfg loom" cargo test --lib
+//! --release loom`) explore the very code that runs in production, with loom's versions
+//! swapped in. The rest of the crate uses std's directly: it is not what the models check.
 //!
 //! Time is the one thing loom cannot model. A waiter's deadline is therefore a [`Deadline`]:
 //! in production an `Instant` (parking with a timeout), in the model a flag a "timer" thread
@@ -15,14 +16,14 @@ use std::time::Instant;
 #[cfg(not(loom))]
 pub(super) use std::sync::atomic::AtomicU32;
 #[cfg(not(loom))]
-pub(super) use std::sync::{Mutex, MutexGuard};
+pub(crate) use std::sync::{Condvar, Mutex, MutexGuard};
 #[cfg(not(loom))]
 pub(super) use std::thread::{Thread, current, park};
 
 #[cfg(loom)]
 pub(super) use loom::sync::atomic::AtomicU32;
 #[cfg(loom)]
-pub(super) use loom::sync::{Mutex, MutexGuard};
+pub(crate) use loom::sync::{Condvar, Mutex, MutexGuard};
 #[cfg(loom)]
 pub(super) use loom::thread::{Thread, current, park};
 

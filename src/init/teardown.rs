@@ -31,13 +31,14 @@
 
 use std::collections::VecDeque;
 use std::panic::{AssertUnwindSafe, catch_unwind};
-use std::sync::{Condvar, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
 use super::guard::{CudaInitGuard, held_by_current_thread};
+use super::job_queue::{JobQueue, Wait};
 use super::lock::INIT_LOCK;
 use super::stats::COUNTERS;
 use super::window::WindowToken;
+use crate::unwind::contained;
 
 /// A teardown: destroys driver objects with the proof of being inside a window.
 pub(crate) type Job = Box<dyn for<'w> FnOnce(WindowToken<'w>) + Send + 'static>;
@@ -59,32 +60,22 @@ struct Queued {
     since: Instant,
 }
 
-struct Queue {
-    jobs: VecDeque<Queued>,
-    /// Jobs taken off the queue and not finished yet.
-    running: usize,
-    reaper_started: bool,
-}
-
-static QUEUE: Mutex<Queue> = Mutex::new(Queue {
-    jobs: VecDeque::new(),
-    running: 0,
-    reaper_started: false,
-});
-/// Signals the reaper (new jobs) and waiters of [`wait_for_teardowns`] (queue drained).
-static CHANGED: Condvar = Condvar::new();
-
-fn queue() -> std::sync::MutexGuard<'static, Queue> {
-    QUEUE.lock().unwrap_or_else(PoisonError::into_inner)
-}
+/// The deferred teardowns, drained by the reaper.
+#[cfg(not(loom))]
+static QUEUE: JobQueue<Queued> = JobQueue::new();
+/// Under loom the queue is made on first use (loom's primitives have no `const fn new`); the
+/// models make their own queues and never touch it.
+#[cfg(loom)]
+static QUEUE: std::sync::LazyLock<JobQueue<Queued>> = std::sync::LazyLock::new(JobQueue::new);
 
 fn run(what: &'static str, job: Job, token: WindowToken<'_>) {
     let Err(payload) = catch_unwind(AssertUnwindSafe(|| job(token))) else {
         return;
     };
     // Logging (a subscriber) and dropping the payload are user code too: neither may unwind
-    // into the reaper, which would die and leave every later teardown queued forever.
-    let reported = catch_unwind(AssertUnwindSafe(move || {
+    // into the reaper, which would die and leave every later teardown queued forever, nor out
+    // of a destructor. Two steps: the payload must not be dropped while logging unwinds.
+    contained(|| {
         let message = payload
             .downcast_ref::<&str>()
             .map(|s| (*s).to_owned())
@@ -95,20 +86,23 @@ fn run(what: &'static str, job: Job, token: WindowToken<'_>) {
             message,
             "a teardown panicked; its objects may be leaked"
         );
-    }));
-    if let Err(second) = reported {
-        std::mem::forget(second);
-    }
+    });
+    contained(move || drop(payload));
 }
 
 /// Runs `job` inside an init window: at once if this thread is inside one, or if the lock is
 /// free; otherwise later, on the reaper thread. `what` names the objects for logs.
+///
+/// In a window this thread was already in, the job's token names that window, so if code
+/// running inside the job (a subscriber, a `Drop`) ends it, the job's later lifecycle calls
+/// are refused ([`Error::InitWindowEnded`](crate::Error::InitWindowEnded), logged by the job)
+/// and their objects leaked, rather than run outside the lock.
 pub(crate) fn destroy_in_window(
     what: &'static str,
     job: impl for<'w> FnOnce(WindowToken<'w>) + Send + 'static,
 ) {
-    if held_by_current_thread() {
-        run(what, Box::new(job), WindowToken::mint());
+    if let Some(window) = WindowToken::for_open_window() {
+        run(what, Box::new(job), window);
         return;
     }
     if let Some(guard) = CudaInitGuard::try_acquire() {
@@ -120,34 +114,39 @@ pub(crate) fn destroy_in_window(
 
 fn defer(what: &'static str, job: Job) {
     COUNTERS.teardown_deferred();
-    let mut q = queue();
-    if !q.reaper_started {
+    let mut spawn_error = None;
+    let start_reaper = || {
         let spawned = std::thread::Builder::new()
             .name("nvcodec-guard-reaper".into())
             .spawn(reaper);
-        if let Err(error) = spawned {
-            // No thread to defer to: wait for the lock here instead (never unlocked).
-            drop(q);
-            tracing::error!(%error, "no teardown thread; destroying on the caller's thread");
-            match CudaInitGuard::acquire() {
-                Ok(guard) => run(what, job, guard.token()),
-                Err(error) => tracing::error!(%error, what, "teardown impossible; leaked"),
-            }
-            return;
-        }
-        q.reaper_started = true;
-    }
-    q.jobs.push_back(Queued {
+        spawned.map_err(|error| spawn_error = Some(error)).is_ok()
+    };
+    let queued = Queued {
         what,
         job,
         since: Instant::now(),
-    });
-    let queued = q.jobs.len();
-    drop(q);
-    CHANGED.notify_all();
-    // Logged after the queue is unlocked and the reaper woken: a panicking subscriber then
-    // cannot strand the job.
-    tracing::debug!(what, queued, "teardown deferred to the reaper");
+    };
+    let queued = match QUEUE.push(queued, start_reaper) {
+        Ok(queued) => queued,
+        Err(Queued { job, .. }) => {
+            // No thread to defer to: wait for the lock here instead (never unlocked).
+            contained(|| {
+                if let Some(error) = spawn_error {
+                    tracing::error!(%error, "no teardown thread; destroying on the caller's thread");
+                }
+            });
+            match CudaInitGuard::acquire() {
+                Ok(guard) => run(what, job, guard.token()),
+                Err(error) => {
+                    contained(|| tracing::error!(%error, what, "teardown impossible; leaked"));
+                }
+            }
+            return;
+        }
+    };
+    // Logged after the queue is unlocked and the reaper woken, and contained: `defer` runs
+    // from destructors.
+    contained(|| tracing::debug!(what, queued, "teardown deferred to the reaper"));
 }
 
 fn reaper() {
@@ -156,7 +155,7 @@ fn reaper() {
     // this thread, so a subscriber that always panics cannot stop teardowns either.
     let mut silenced = false;
     loop {
-        wait_for_jobs();
+        QUEUE.wait_for_jobs();
         let unit = || {
             if silenced {
                 let none = tracing::Dispatch::none();
@@ -176,35 +175,12 @@ fn reaper() {
     }
 }
 
-fn wait_for_jobs() {
-    let mut q = queue();
-    while q.jobs.is_empty() {
-        q = CHANGED.wait(q).unwrap_or_else(PoisonError::into_inner);
-    }
-}
-
-/// Jobs taken off the queue by the reaper: counted as running until this drops, also when
-/// the reaper unwinds.
-struct Running(usize);
-
-impl Drop for Running {
-    fn drop(&mut self) {
-        let mut q = queue();
-        q.running = q.running.saturating_sub(self.0);
-        drop(q);
-        CHANGED.notify_all();
-    }
-}
-
-impl Queue {
-    /// Whether the queue is past a bound, so teardown goes ahead of creators.
-    fn over_bounds(&self) -> bool {
-        self.jobs.len() > MAX_YIELDING_TEARDOWNS
-            || self
-                .jobs
-                .front()
-                .is_some_and(|oldest| oldest.since.elapsed() >= MAX_TEARDOWN_DELAY)
-    }
+/// Whether the queue is past a bound, so teardown goes ahead of creators.
+fn over_bounds(jobs: &VecDeque<Queued>) -> bool {
+    jobs.len() > MAX_YIELDING_TEARDOWNS
+        || jobs
+            .front()
+            .is_some_and(|oldest| oldest.since.elapsed() >= MAX_TEARDOWN_DELAY)
 }
 
 /// One unit of the reaper's work: one window, in which queued jobs run one by one.
@@ -217,7 +193,7 @@ impl Queue {
 /// the GPU ran out of memory.
 fn drain_once() {
     let guard = loop {
-        if queue().over_bounds() {
+        if QUEUE.inspect(over_bounds) {
             match CudaInitGuard::acquire() {
                 Ok(guard) => break guard,
                 Err(error) => {
@@ -232,14 +208,10 @@ fn drain_once() {
         }
     };
     loop {
-        let mut q = queue();
-        let urgent = q.over_bounds();
-        let Some(Queued { what, job, .. }) = q.jobs.pop_front() else {
+        // Counted as running until `running` drops, also if the reaper unwinds.
+        let Some((Queued { what, job, .. }, urgent, running)) = QUEUE.take(over_bounds) else {
             break;
         };
-        q.running += 1;
-        drop(q);
-        let running = Running(1);
         run(what, job, guard.token());
         drop(running);
         if !urgent && INIT_LOCK.waiting_now() > 0 {
@@ -251,8 +223,7 @@ fn drain_once() {
 
 /// Teardowns handed to the reaper and not finished yet.
 pub fn pending_teardowns() -> usize {
-    let q = queue();
-    q.jobs.len() + q.running
+    QUEUE.pending()
 }
 
 /// Waits until every deferred teardown has run, at most `timeout`. Returns whether the queue
@@ -269,33 +240,25 @@ pub fn pending_teardowns() -> usize {
 #[must_use = "`false` means teardowns are still pending (device memory not yet back)"]
 pub fn wait_for_teardowns(timeout: Duration) -> bool {
     let deadline = Instant::now().checked_add(timeout);
-    let mut q = queue();
-    loop {
-        if q.jobs.is_empty() && q.running == 0 {
-            return true;
-        }
+    QUEUE.wait_drained(|| {
         if held_by_current_thread() {
             // Waiting would only run out the timeout: the reaper cannot enter a window.
-            return false;
+            return Wait::GiveUp;
         }
-        let wait = match deadline {
-            None => Duration::from_secs(3600),
+        match deadline {
+            None => Wait::Forever,
             Some(deadline) => match deadline.checked_duration_since(Instant::now()) {
-                Some(left) if !left.is_zero() => left,
-                _ => return false,
+                Some(left) if !left.is_zero() => Wait::For(left),
+                _ => Wait::GiveUp,
             },
-        };
-        q = CHANGED
-            .wait_timeout(q, wait)
-            .unwrap_or_else(PoisonError::into_inner)
-            .0;
-    }
+        }
+    })
 }
 
 #[cfg(test)]
-mod tests {
+pub(super) mod tests {
     use std::sync::atomic::{AtomicBool, Ordering::SeqCst};
-    use std::sync::{Arc, MutexGuard, mpsc};
+    use std::sync::{Arc, Mutex, MutexGuard, PoisonError, mpsc};
     use std::thread::{self, ThreadId};
 
     use super::*;
@@ -307,7 +270,7 @@ mod tests {
     /// with an empty teardown queue.
     static SERIAL: Mutex<()> = Mutex::new(());
 
-    fn serial() -> MutexGuard<'static, ()> {
+    pub(in crate::init) fn serial() -> MutexGuard<'static, ()> {
         let turn = SERIAL.lock().unwrap_or_else(PoisonError::into_inner);
         assert!(wait_for_teardowns(LIMIT), "an earlier test left teardowns");
         turn
@@ -333,7 +296,9 @@ mod tests {
             let _ = report.send(Ran {
                 thread: current.id(),
                 thread_name: current.name().map(str::to_owned),
-                in_window: token.lifecycle(held_by_current_thread),
+                in_window: token
+                    .lifecycle("testCall", held_by_current_thread)
+                    .unwrap_or(false),
                 after_release: released.load(SeqCst),
             });
         }

@@ -148,16 +148,23 @@ impl Nvenc {
         };
         let mut raw: Handle = std::ptr::null_mut();
         // SAFETY: both pointers are live locals; `params` is fully initialized.
-        let status = window.lifecycle(|| unsafe { (self.open_session_ex)(&mut params, &mut raw) });
+        let status = window.lifecycle("NvEncOpenEncodeSessionEx", || unsafe {
+            (self.open_session_ex)(&mut params, &mut raw)
+        })?;
         if status != SUCCESS {
             if !raw.is_null() {
                 // SAFETY: the handle came from the failed open and is used by nobody else.
-                let destroyed = window.lifecycle(|| unsafe { (self.destroy_encoder)(raw) });
-                if destroyed != SUCCESS {
-                    tracing::warn!(
+                match window.lifecycle("NvEncDestroyEncoder", || unsafe {
+                    (self.destroy_encoder)(raw)
+                }) {
+                    Ok(SUCCESS) => {}
+                    Ok(destroyed) => tracing::warn!(
                         status = status_name(destroyed),
                         "NvEncDestroyEncoder after a failed open failed"
-                    );
+                    ),
+                    Err(error) => {
+                        tracing::warn!(%error, "NvEncDestroyEncoder after a failed open refused")
+                    }
                 }
             }
             return Err(status_error("NvEncOpenEncodeSessionEx", status, None));
@@ -182,7 +189,9 @@ impl Nvenc {
         enc: EncoderPtr,
     ) -> Result<()> {
         // SAFETY: guaranteed by the caller.
-        let status = window.lifecycle(|| unsafe { (self.destroy_encoder)(enc.0) });
+        let status = window.lifecycle("NvEncDestroyEncoder", || unsafe {
+            (self.destroy_encoder)(enc.0)
+        })?;
         if status == SUCCESS {
             Ok(())
         } else {
@@ -347,8 +356,11 @@ impl Nvenc {
         params.encodeConfig = config;
         // SAFETY: guaranteed by the caller; `params` and the config it points to are live
         // for the call (the driver copies them).
-        let status = window.lifecycle(|| unsafe { (self.initialize_encoder)(enc.0, params) });
+        let status = window.lifecycle("NvEncInitializeEncoder", || unsafe {
+            (self.initialize_encoder)(enc.0, params)
+        });
         params.encodeConfig = std::ptr::null_mut();
+        let status = status?;
         // SAFETY: guaranteed by the caller.
         unsafe { self.check(enc, "NvEncInitializeEncoder", status) }
     }
@@ -374,7 +386,9 @@ impl Nvenc {
             ..Default::default()
         };
         // SAFETY: guaranteed by the caller; `params` is live and initialized.
-        let status = window.lifecycle(|| unsafe { (self.create_input_buffer)(enc.0, &mut params) });
+        let status = window.lifecycle("NvEncCreateInputBuffer", || unsafe {
+            (self.create_input_buffer)(enc.0, &mut params)
+        })?;
         // SAFETY: guaranteed by the caller.
         unsafe { self.check(enc, "NvEncCreateInputBuffer", status) }?;
         non_null("NvEncCreateInputBuffer", params.inputBuffer)
@@ -391,7 +405,9 @@ impl Nvenc {
         buffer: *mut c_void,
     ) -> Result<()> {
         // SAFETY: guaranteed by the caller.
-        let status = window.lifecycle(|| unsafe { (self.destroy_input_buffer)(enc.0, buffer) });
+        let status = window.lifecycle("NvEncDestroyInputBuffer", || unsafe {
+            (self.destroy_input_buffer)(enc.0, buffer)
+        })?;
         // SAFETY: guaranteed by the caller.
         unsafe { self.check(enc, "NvEncDestroyInputBuffer", status) }
     }
@@ -410,8 +426,9 @@ impl Nvenc {
             ..Default::default()
         };
         // SAFETY: guaranteed by the caller; `params` is live and initialized.
-        let status =
-            window.lifecycle(|| unsafe { (self.create_bitstream_buffer)(enc.0, &mut params) });
+        let status = window.lifecycle("NvEncCreateBitstreamBuffer", || unsafe {
+            (self.create_bitstream_buffer)(enc.0, &mut params)
+        })?;
         // SAFETY: guaranteed by the caller.
         unsafe { self.check(enc, "NvEncCreateBitstreamBuffer", status) }?;
         non_null("NvEncCreateBitstreamBuffer", params.bitstreamBuffer)
@@ -429,7 +446,9 @@ impl Nvenc {
         buffer: *mut c_void,
     ) -> Result<()> {
         // SAFETY: guaranteed by the caller.
-        let status = window.lifecycle(|| unsafe { (self.destroy_bitstream_buffer)(enc.0, buffer) });
+        let status = window.lifecycle("NvEncDestroyBitstreamBuffer", || unsafe {
+            (self.destroy_bitstream_buffer)(enc.0, buffer)
+        })?;
         // SAFETY: guaranteed by the caller.
         unsafe { self.check(enc, "NvEncDestroyBitstreamBuffer", status) }
     }
@@ -617,7 +636,9 @@ impl Nvenc {
             ..Default::default()
         };
         // SAFETY: guaranteed by the caller; `params` is live and initialized.
-        let status = window.lifecycle(|| unsafe { (self.register_resource)(enc.0, &mut params) });
+        let status = window.lifecycle("NvEncRegisterResource", || unsafe {
+            (self.register_resource)(enc.0, &mut params)
+        })?;
         // SAFETY: guaranteed by the caller.
         unsafe { self.check(enc, "NvEncRegisterResource", status) }?;
         non_null("NvEncRegisterResource", params.registeredResource)
@@ -635,7 +656,9 @@ impl Nvenc {
         registered: *mut c_void,
     ) -> Result<()> {
         // SAFETY: guaranteed by the caller.
-        let status = window.lifecycle(|| unsafe { (self.unregister_resource)(enc.0, registered) });
+        let status = window.lifecycle("NvEncUnregisterResource", || unsafe {
+            (self.unregister_resource)(enc.0, registered)
+        })?;
         // SAFETY: guaranteed by the caller.
         unsafe { self.check(enc, "NvEncUnregisterResource", status) }
     }

@@ -17,6 +17,7 @@ use super::bindgen_enums::EncodeCodec;
 use super::result::EncoderPtr;
 use super::sys::Nvenc;
 use crate::error::{Error, Result};
+use crate::unwind::contained;
 
 /// An `NV_ENC_CONFIG` whose codec union holds the member of its codec (or zeros).
 ///
@@ -223,7 +224,7 @@ impl Drop for LockedInput<'_> {
     fn drop(&mut self) {
         if self.locked {
             if let Err(error) = self.unlock_raw() {
-                tracing::error!(%error, "unlocking an NVENC input buffer failed");
+                contained(|| tracing::error!(%error, "unlocking an NVENC input buffer failed"));
             }
         }
     }
@@ -312,7 +313,7 @@ impl Drop for LockedBitstream<'_> {
     fn drop(&mut self) {
         if self.locked {
             if let Err(error) = self.unlock_raw() {
-                tracing::error!(%error, "unlocking an NVENC bitstream buffer failed");
+                contained(|| tracing::error!(%error, "unlocking an NVENC bitstream buffer failed"));
             }
         }
     }

@@ -1,0 +1,196 @@
+//! The decoder pool's synchronisation, apart from its policy and its decoders: the pool's
+//! state behind one mutex, and the one condition a waiting checkout waits for, "room was
+//! released" (a decoder came back, a build failed, the pool closed).
+//!
+//! Invariant: limits are checked and room reserved under one [`lock`](Gate::lock), so two
+//! checkouts never take the same room; a checkout that finds no room waits only through
+//! [`wait`](Gate::wait), which hands back the lock, so it checks again before it waits again;
+//! every change that can give room (under the lock) is followed by [`opened`](Gate::opened)
+//! once the lock is released, which wakes every waiting checkout. So no wake-up is lost: a
+//! checkout waits only while no room was released since it last looked.
+//!
+//! Model check: the primitives come from `init::sync`, so under `--cfg loom` the model below
+//! runs this code with loom's (in `.ci/run`), together with the pool's own bookkeeping
+//! (`State::admit`, `release`, `keep`) over stand-in decoders: checkouts hitting, reserving
+//! and waiting, a build that fails, check-ins, in every interleaving up to the preemption
+//! bound. It checks that the room is never exceeded and that every checkout is served (a
+//! checkout left waiting is a deadlock loom reports: its `wait_timeout` never times out).
+
+use std::sync::PoisonError;
+use std::time::Duration;
+
+use crate::init::sync::{Condvar, Mutex, MutexGuard};
+
+/// The pool's state `S` and its "room released" condition.
+pub(super) struct Gate<S> {
+    state: Mutex<S>,
+    released: Condvar,
+}
+
+impl<S> Gate<S> {
+    pub(super) fn new(state: S) -> Self {
+        Gate {
+            state: Mutex::new(state),
+            released: Condvar::new(),
+        }
+    }
+
+    /// The state. A poisoned mutex is entered anyway: the pool's bookkeeping is updated in
+    /// single steps that a panic cannot leave half done.
+    pub(super) fn lock(&self) -> MutexGuard<'_, S> {
+        self.state.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Releases the lock and waits until [`opened`](Self::opened) is called or `left` has
+    /// passed (or spuriously), then takes the lock again.
+    pub(super) fn wait<'g>(
+        &'g self,
+        state: MutexGuard<'g, S>,
+        left: Duration,
+    ) -> MutexGuard<'g, S> {
+        self.released
+            .wait_timeout(state, left)
+            .unwrap_or_else(PoisonError::into_inner)
+            .0
+    }
+
+    /// Wakes every waiting checkout; call after every change that can give room, with the
+    /// lock released.
+    pub(super) fn opened(&self) {
+        self.released.notify_all();
+    }
+}
+
+#[cfg(all(test, loom))]
+mod loom_tests {
+    //! The pool's check-out and check-in on the gate, with its own bookkeeping
+    //! ([`State::admit`], [`State::release`], [`State::keep`]) over stand-in decoders (`u32`),
+    //! and room for one decoder: checkouts hit an idle decoder or reserve room and build
+    //! outside the lock (a build may fail and give the room back), or wait; check-ins give the
+    //! room back and keep the decoder idle.
+    //! Run: `RUSTFLAGS="--cfg loom" LOOM_MAX_PREEMPTIONS=2 cargo test --lib --release loom`.
+    use std::sync::atomic::Ordering::SeqCst;
+    use std::time::Instant;
+
+    use loom::sync::Arc;
+    use loom::sync::atomic::{AtomicU32, AtomicUsize};
+    use loom::thread;
+
+    use super::super::{Admit, Busy, Idle, PoolConfig, State};
+    use super::*;
+    use crate::codec::Codec;
+    use crate::decode::PixelFormat;
+    use crate::decode::geometry::Shape;
+
+    const ROOM: usize = 1;
+    const BYTES: u64 = 1 << 20;
+
+    fn shape() -> Shape {
+        Shape {
+            codec: Codec::H264,
+            bit_depth: 8,
+            format: PixelFormat::Nv12,
+            max_width: 64,
+            max_height: 64,
+            surfaces: 1,
+        }
+    }
+
+    struct Pool {
+        gate: Gate<State<u32>>,
+        config: PoolConfig,
+        /// Decoders out (checked out or being built), counted outside the lock.
+        out: AtomicUsize,
+        next: AtomicU32,
+    }
+
+    impl Pool {
+        /// `DecoderPool::build`'s loop: the decoder (a hit or a new one) and its room.
+        fn checkout(&self) -> (u32, Busy) {
+            let mut doomed = Vec::new();
+            let mut state = self.gate.lock();
+            let (hit, busy) = loop {
+                match state.admit(&self.config, &shape(), BYTES, false, &mut doomed) {
+                    Admit::Hit(decoder, busy) => break (Some(decoder), busy),
+                    Admit::Build(busy) => break (None, busy),
+                    Admit::Full => {}
+                }
+                if !doomed.is_empty() {
+                    drop(state);
+                    doomed.clear();
+                    state = self.gate.lock();
+                    continue;
+                }
+                state = self.gate.wait(state, Duration::from_secs(30));
+            };
+            assert!(
+                state.total() <= ROOM,
+                "the pool counts more decoders than room"
+            );
+            drop(state);
+            assert!(
+                self.out.fetch_add(1, SeqCst) < ROOM,
+                "more decoders out than room"
+            );
+            let decoder = hit.unwrap_or_else(|| self.next.fetch_add(1, SeqCst));
+            (decoder, busy)
+        }
+
+        /// A check-in (`Some`: kept idle), or a build that failed (`None`).
+        fn give_back(&self, busy: Busy, decoder: Option<u32>) {
+            self.out.fetch_sub(1, SeqCst);
+            let mut state = self.gate.lock();
+            state.release(busy);
+            let doomed = match decoder {
+                Some(decoder) => {
+                    let idle = Idle {
+                        decoder,
+                        shape: shape(),
+                        bytes: BYTES,
+                        since: Instant::now(),
+                    };
+                    state.keep(&self.config, idle)
+                }
+                None => Vec::new(),
+            };
+            assert!(
+                state.total() <= ROOM,
+                "the pool counts more decoders than room"
+            );
+            drop(state);
+            self.gate.opened();
+            drop(doomed);
+        }
+    }
+
+    #[test]
+    fn loom_pool_checkouts_stay_within_room_and_every_waiter_is_served() {
+        loom::model(|| {
+            let pool = Arc::new(Pool {
+                gate: Gate::new(State::default()),
+                config: PoolConfig::default().with_max_total(ROOM),
+                out: AtomicUsize::new(0),
+                next: AtomicU32::new(0),
+            });
+            let users: Vec<_> = (0..2)
+                .map(|i| {
+                    let pool = pool.clone();
+                    thread::spawn(move || {
+                        let (decoder, busy) = pool.checkout();
+                        // The first user's build fails (or it drops what it hit): the room
+                        // comes back with nothing idle. The others check their decoder in.
+                        pool.give_back(busy, (i != 0).then_some(decoder));
+                    })
+                })
+                .collect();
+            let (decoder, busy) = pool.checkout();
+            pool.give_back(busy, Some(decoder));
+            for user in users {
+                user.join().unwrap();
+            }
+            let state = pool.gate.lock();
+            assert_eq!(state.busy.values().sum::<usize>(), 0, "all room given back");
+            assert!(state.idle.len() <= ROOM);
+        });
+    }
+}
