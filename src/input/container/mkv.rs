@@ -21,6 +21,10 @@
 //!   path) has constant memory besides `Cues`.
 //! * **CPU**: O(bytes read): every step consumes or skips at least one element header, or
 //!   hands out a frame; lace sizes are read once.
+//! * **Output**: the packets from a start or seek on hold at most [`MAX_EXPANSION`] × the
+//!   frame bytes read plus one copy of the parameter sets: `CodecPrivate` is capped at
+//!   [`MAX_CONFIG_RECORD`] (64 KiB) and its parameter sets are repeated before later key
+//!   frames only within that bound (see [`container`](super)).
 //! * **No panic**: in release, in debug with overflow checks and with `panic = "abort"`.
 //!
 //! **Timestamps** are those `matroska-demuxer` 0.8 gave (and ffmpeg gives for valid files):
@@ -79,7 +83,7 @@ use std::fmt::Display;
 use super::nal::Converter;
 use super::{ContainerKind, ContainerTrack};
 #[cfg(doc)]
-use super::{EXPANSION_SLACK, MAX_EXPANSION};
+use super::{EXPANSION_SLACK, MAX_CONFIG_RECORD, MAX_EXPANSION};
 use crate::input::InputError;
 use crate::input::demux::{Demux, PacketInfo, SampleIndex, Step};
 use crate::{Codec, Error, Result};

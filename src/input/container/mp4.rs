@@ -23,6 +23,11 @@
 //!   of 16 bytes declaring 4,096 empty samples is not stored and costs O(1) (see
 //!   [`fragment`]); issue 12's 1.07 MB file of them is read in under 64 KiB of parser heap.
 //!
+//! **Output bound.** The packets from a start or seek on hold at most
+//! [`MAX_EXPANSION`](super::MAX_EXPANSION) × the sample bytes read plus one copy of the
+//! parameter sets (≤ 2 × [`MAX_CONFIG_RECORD`](boxes::MAX_CONFIG_RECORD)): parameter sets
+//! are repeated before later key frames only within that bound (see [`container`](super)).
+//!
 //! Tests hold it to this: `tests.rs` (`the_trun_bomb_of_issue_12_costs_o_of_its_bytes`,
 //! `huge_table_claims_cost_only_the_bytes_present`, the fuzz checks) and
 //! `tests/input_mp4_hostile.rs` (a counting allocator around the public API).
