@@ -228,6 +228,13 @@ impl Input {
             // Past the end too: the window is then empty (and at its end), at the offset the
             // parser asked for, as a file sought past its end reads nothing.
             Source::Memory(_) => self.pos = target,
+            // Past any file a `Seek` can reach (`File` refuses such offsets with `EINVAL`):
+            // at its end, as above, so the parser reports the size field that led here.
+            Source::Seekable(_) if target > i64::MAX as u64 => {
+                self.empty();
+                self.pos = target;
+                self.eof = true;
+            }
             Source::Seekable(reader) => {
                 reader.seek(SeekFrom::Start(target))?;
                 self.empty();

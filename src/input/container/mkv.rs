@@ -407,14 +407,24 @@ impl Demux for MkvDemux {
 
     fn seek_to_sample(&mut self, sample: usize) -> Result<u64> {
         let full = self.blocks_complete;
-        let index = self
-            .index()
-            .ok_or_else(|| internal("no index to seek by (no Cues read, no full scan yet)"))?;
+        let index = self.index().ok_or_else(|| {
+            unsupported(format!(
+                "seeking to sample {sample}: this {} file has no index yet (no Cues read, no \
+                 full scan yet)",
+                self.kind
+            ))
+        })?;
         let (Some(offset), Some(pts)) = (index.offset(sample), index.pts(sample)) else {
-            return Err(internal(format!(
-                "sample {sample} is outside the index of {} samples",
-                index.len()
-            )));
+            return Err(InputError::sample_out_of_range(
+                sample,
+                index.len(),
+                format!(
+                    "seeking in a {} file ({})",
+                    self.kind,
+                    if full { "frame index" } else { "Cues index" }
+                ),
+            )
+            .into());
         };
         let (cluster, target) = if full {
             let sample_u64 = sample as u64; // usize → u64: lossless on supported targets

@@ -238,6 +238,9 @@ pub(crate) struct Mp4Demux {
     /// The offset of the last [`Step::SeekTo`] asked for: if the next step starts elsewhere,
     /// the source ended before it (a driver over bytes in memory stops at their end).
     sought: Option<u64>,
+    /// The last jump asked for (from, to): where the file may have ended, for the error
+    /// when no `moov` box came.
+    jumped: Option<(u64, u64)>,
 }
 
 impl Default for Mp4Demux {
@@ -282,6 +285,7 @@ impl Mp4Demux {
             traf: None,
             finished: false,
             sought: None,
+            jumped: None,
         }
     }
 
@@ -798,9 +802,20 @@ impl Mp4Demux {
     /// The end of the file (or of a box running to it) where a box was due.
     fn finish(&mut self) -> Result<Step> {
         if self.moov_end.is_none() {
-            return Err(invalid(
-                "MP4 file has no 'moov' box (the index; truncated before it, or not an MP4 file)",
-            ));
+            return Err(match self.jumped {
+                Some((from, to)) => malformed(
+                    from,
+                    format!(
+                        "MP4 file has no 'moov' box (the index): the file ends at or before byte \
+                         {to}, where the box at this offset declares its end (a box size running \
+                         past the end of the file, or a file truncated before its 'moov')"
+                    ),
+                ),
+                None => invalid(
+                    "MP4 file has no 'moov' box (the index; truncated before it, or not an MP4 \
+                     file)",
+                ),
+            });
         }
         if let Some(f) = &self.fragment {
             return Err(truncated(
@@ -996,6 +1011,7 @@ impl Demux for Mp4Demux {
         let step = self.next_step(input, pos, eof, out)?;
         if let Step::SeekTo(target) = step {
             self.sought = Some(target);
+            self.jumped = Some((pos, target));
         }
         Ok(step)
     }
@@ -1020,18 +1036,16 @@ impl Demux for Mp4Demux {
             return Err(unsupported("MP4: seeking before the 'moov' box is read"));
         }
         if sample >= self.index.len() {
-            return Err(limit_exceeded(
-                format!(
-                    "seek to sample {sample}: the index{} holds {} samples, and {sample}",
-                    if self.has_mvex {
-                        " (of the fragments read so far)"
-                    } else {
-                        ""
-                    },
-                    self.index.len(),
-                ),
-                self.index.len().saturating_sub(1) as u64,
-            ));
+            return Err(InputError::sample_out_of_range(
+                sample,
+                self.index.len(),
+                if self.has_mvex {
+                    "seeking in an MP4 file (the index of the fragments read so far)"
+                } else {
+                    "seeking in an MP4 file"
+                },
+            )
+            .into());
         }
         if let Some(c) = &mut self.converter {
             c.reset();
