@@ -12,9 +12,12 @@
 //! [`MAX_CONFIG_RECORD`](boxes::MAX_CONFIG_RECORD) + 1 MiB) + the parser's state:
 //! - while `moov` is read, the video track's `stbl` tables: at most 4 × their bytes (`stco`'s
 //!   4-byte offsets widen to 8, vectors grow by doubling); they are dropped once resolved;
-//! - the [`SampleIndex`], 20 bytes a sample. A progressive track may list at most as many
-//!   samples as its tables have bytes, plus [`SAMPLE_ALLOWANCE`] (a fixed sample size lets
-//!   20 bytes of `stsz` declare 2^32 - 1 samples: refused before any walk); a fragmented
+//! - the [`SampleIndex`], 20 bytes a sample. A progressive track may list at most one sample
+//!   per 4 bytes of its tables (what a size per sample in `stsz` takes), plus
+//!   [`SAMPLE_ALLOWANCE`] (a fixed sample size lets 20 bytes of `stsz` declare 2^32 - 1
+//!   samples: refused before any walk), so its index is at most 5 bytes per byte of sample
+//!   table plus 20 × [`SAMPLE_ALLOWANCE`] (1.25 MiB), and at most 9 bytes per table byte
+//!   while the tables are resolved into it; a fragmented
 //!   file's samples are indexed as they are handed out, each at least one byte of its
 //!   `mdat`, up to [`MAX_FRAGMENT_INDEX`] samples (then the index stops growing), plus 24
 //!   bytes a fragment;
@@ -86,8 +89,8 @@ use crate::{Codec, Error, Result};
 pub(crate) const MAX_WINDOW: usize = 64 << 20;
 /// The largest box read whole (sample description, edit list, `trun`, ...).
 pub(crate) const MAX_HELD_BOX: u64 = 16 << 20;
-/// Samples a progressive track may declare beyond the bytes of its sample tables (a fixed
-/// sample size in `stsz` describes any number of samples in 20 bytes).
+/// Samples a progressive track may declare beyond one per 4 bytes of its sample tables (a
+/// fixed sample size in `stsz` describes any number of samples in 20 bytes).
 pub(crate) const SAMPLE_ALLOWANCE: u64 = 1 << 16;
 /// Table entries read in one step.
 const TABLE_BATCH: usize = 1 << 16;
