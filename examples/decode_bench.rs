@@ -158,8 +158,11 @@ impl Keep {
                 Keep::RgbInto(
                     Converter::new(decoder.context()).expect("conversion kernels"),
                     std::cell::RefCell::new(
-                        DeviceBuffer::alloc(decoder.context(), planar_f32().packed_size(w, h))
-                            .expect("output buffer"),
+                        DeviceBuffer::alloc(
+                            decoder.context(),
+                            planar_f32().packed_size(w, h).expect("output size"),
+                        )
+                        .expect("output buffer"),
                     ),
                     planar_f32(),
                 )
@@ -182,7 +185,7 @@ impl Keep {
             }
             Keep::RgbInto(converter, buffer, spec) => {
                 // One buffer reused for every frame (throughput only: nobody reads it).
-                let row = spec.row_bytes(frame.width());
+                let row = spec.row_bytes(frame.width())?;
                 converter.convert_into(&frame, spec, &mut buffer.borrow_mut(), 0, row)?
             }
         }
@@ -620,7 +623,7 @@ fn convert_kernel(codec: Codec, packets: Packets, k: usize) -> nvcodec_guard::Re
         let frame = frame?;
         let (w, h) = (frame.width(), frame.height());
         let src = frame.layout().packed_size();
-        let dst = spec.packed_size(w, h);
+        let dst = spec.packed_size(w, h)?;
         let same = (src + dst) / 2;
         let context = frame.context();
         let mut out = DeviceBuffer::alloc(context, dst)?;
@@ -630,11 +633,11 @@ fn convert_kernel(codec: Codec, packets: Packets, k: usize) -> nvcodec_guard::Re
             DeviceBuffer::alloc(context, same)?,
             DeviceBuffer::alloc(context, same)?,
         );
-        converter.convert_into(&frame, &spec, &mut out, 0, spec.row_bytes(w))?; // warm-up
+        converter.convert_into(&frame, &spec, &mut out, 0, spec.row_bytes(w)?)?; // warm-up
         drop(converter.convert_to_pool(&frame, &spec, &pool)?);
         let t0 = Instant::now();
         for _ in 0..k {
-            converter.convert_into(&frame, &spec, &mut out, 0, spec.row_bytes(w))?;
+            converter.convert_into(&frame, &spec, &mut out, 0, spec.row_bytes(w)?)?;
         }
         drop(converter.convert_to_pool(&frame, &spec, &pool)?); // waits for the stream
         let convert_s = t0.elapsed().as_secs_f64();

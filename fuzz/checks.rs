@@ -8,13 +8,18 @@
 //!   `LiveStream` fed random chunk sizes;
 //! - all of these give the same packets and end in an error alike (differential check);
 //! - for raw streams and IVF, those packets are the whole-file splitters' packets;
-//! - the heap a stream holds (`memory_footprint`) stays within its documented bound.
+//! - the heap a stream holds (`memory_footprint`) stays within its documented bound;
+//! - the packet bytes handed out stay within the documented output bound,
+//!   [`MAX_EXPANSION`] × the input bytes + 2 × [`MAX_CONFIG_RECORD`] (parameter sets before
+//!   key frames cannot multiply the output). The MP4 and Matroska targets assert it through
+//!   [`check_output`].
 
 #![allow(dead_code)]
 
 use std::io::Read;
 
 use nvcodec_input::Codec;
+use nvcodec_input::container::{MAX_CONFIG_RECORD, MAX_EXPANSION};
 use nvcodec_input::{
     AccessUnits, ElementaryStream, FormatHint, IvfReader, LiveStream, Mpeg2Pictures,
 };
@@ -63,6 +68,31 @@ fn assert_same_or_needed_seek(got: &Outcome, whole: &Outcome, what: &str) {
 /// MP4/Matroska (read whole for now), the input plus the packet table's bound.
 fn bound(len: usize) -> usize {
     len.saturating_mul(8).saturating_add(2 << 20)
+}
+
+/// The packet bytes a read of `len` input bytes may hand out, from its start (no seek).
+pub fn output_bound(len: usize) -> usize {
+    len.saturating_mul(MAX_EXPANSION)
+        .saturating_add(2 * MAX_CONFIG_RECORD)
+}
+
+/// Panics if the packets in `packets` hold more bytes than [`output_bound`] of `len`.
+fn assert_output_bound(packets: &[(Vec<u8>, i64)], len: usize) {
+    let out: usize = packets.iter().map(|(p, _)| p.len()).sum();
+    assert!(
+        out <= output_bound(len),
+        "{out} packet bytes handed out for {len} bytes of input"
+    );
+}
+
+/// Reads `file` whole as any format ([`FormatHint::Unknown`]) and checks the output bound
+/// (and the heap bound) on its packets; for the container targets.
+pub fn check_output(file: &[u8]) {
+    let (packets, _) = drain(
+        ElementaryStream::from_bytes(file.to_vec(), FormatHint::Unknown),
+        file.len(),
+    );
+    assert_output_bound(&packets, file.len());
 }
 
 fn drain(stream: nvcodec_input::Result<ElementaryStream>, len: usize) -> Outcome {
@@ -238,4 +268,5 @@ pub fn check(target: Target, data: &[u8]) {
     assert_same_or_needed_seek(&trickled, &whole, "a trickling Read");
     let live = live(payload, hint, &sizes);
     assert_same_or_needed_seek(&live, &whole, "live feeding");
+    assert_output_bound(&whole.0, payload.len());
 }

@@ -159,7 +159,10 @@ fn every_frame_matches_the_reference(clip: &str) -> usize {
                 let rgb = converter.convert_to_pool(&frame, &spec, &pool)?;
                 assert_eq!((rgb.width(), rgb.height()), (frame.width(), frame.height()));
                 let out = rgb.to_vec()?;
-                assert_eq!(out.len(), spec.packed_size(frame.width(), frame.height()));
+                assert_eq!(
+                    out.len(),
+                    spec.packed_size(frame.width(), frame.height()).unwrap()
+                );
                 let err = max_error(
                     &out,
                     &reference,

@@ -270,7 +270,7 @@ pub(crate) fn check_extent(
     room: usize,
 ) -> Result<()> {
     spec.validate()?;
-    let row = spec.row_bytes(width);
+    let row = spec.row_bytes(width)?;
     let elem = spec.sample.bytes();
     if target.row_pitch < row {
         return Err(Error::InvalidConfig {

@@ -93,7 +93,10 @@ impl RgbFrame {
 
     /// Bytes of the picture.
     pub fn len(&self) -> usize {
-        self.spec.packed_size(self.width, self.height)
+        // Its buffer was sized from this: it fits.
+        self.spec
+            .packed_size(self.width, self.height)
+            .unwrap_or(usize::MAX)
     }
 
     /// Whether the picture is empty (never, for a decoded frame).
@@ -103,7 +106,8 @@ impl RgbFrame {
 
     /// Bytes between rows.
     pub fn row_pitch(&self) -> usize {
-        self.spec.row_bytes(self.width)
+        // At most the picture's bytes, which fit.
+        self.spec.row_bytes(self.width).unwrap_or(usize::MAX)
     }
 
     /// The device memory (exactly [`len`](Self::len) bytes).
@@ -165,7 +169,7 @@ impl RgbBatch {
         layout: RgbLayout,
         sample: SampleType,
     ) -> Result<RgbBatch> {
-        let picture = ConvertSpec::new(layout, sample).packed_size(width, height);
+        let picture = ConvertSpec::new(layout, sample).packed_size(width, height)?;
         let len = picture
             .checked_mul(count)
             .filter(|&l| l > 0)
@@ -190,7 +194,10 @@ impl RgbBatch {
 
     /// Bytes of one picture.
     pub fn picture_size(&self) -> usize {
-        ConvertSpec::new(self.layout, self.sample).packed_size(self.width, self.height)
+        // `new` checked `count ×` this.
+        ConvertSpec::new(self.layout, self.sample)
+            .packed_size(self.width, self.height)
+            .unwrap_or(usize::MAX)
     }
 
     /// The whole batch in device memory.
@@ -228,9 +235,9 @@ impl Converter {
             });
         }
         let (width, height) = (frame.width(), frame.height());
-        let mut buffer = pool.buffers.take(spec.packed_size(width, height))?;
+        let mut buffer = pool.buffers.take(spec.packed_size(width, height)?)?;
         let converted = self
-            .convert_into(frame, spec, &mut buffer, 0, spec.row_bytes(width))
+            .convert_into(frame, spec, &mut buffer, 0, spec.row_bytes(width)?)
             .and_then(|()| self.wait_for(frame));
         let picture = RgbFrame {
             buffer,
@@ -282,8 +289,9 @@ impl Converter {
             });
         }
         let picture = batch.picture_size();
-        let offset = picture * index; // < count × picture, which did not overflow
-        let row = spec.row_bytes(batch.width);
+        // `index < count` and `count × picture` did not overflow in `RgbBatch::new`.
+        let offset = picture.saturating_mul(index);
+        let row = spec.row_bytes(batch.width)?;
         self.convert_into(frame, spec, &mut batch.buffer, offset, row)
     }
 }
@@ -297,11 +305,13 @@ pub(crate) fn fits_packed(
     ptr: u64,
     room: usize,
 ) -> bool {
-    let row = spec.row_bytes(width);
+    let Ok(row) = spec.row_bytes(width) else {
+        return false;
+    };
     let target = Target {
         ptr,
         row_pitch: row,
-        plane_pitch: row * height as usize,
+        plane_pitch: row.saturating_mul(height as usize),
     };
     check_extent(spec, width, height, &target, room).is_ok()
 }
@@ -315,7 +325,7 @@ mod tests {
         for layout in [RgbLayout::Rgb, RgbLayout::Bgra, RgbLayout::PlanarRgb] {
             for sample in [SampleType::U8, SampleType::F16, SampleType::F32] {
                 let spec = ConvertSpec::new(layout, sample);
-                let size = spec.packed_size(641, 361);
+                let size = spec.packed_size(641, 361).unwrap();
                 assert!(
                     fits_packed(&spec, 641, 361, 0x1000, size),
                     "{layout} {sample}"

@@ -175,7 +175,8 @@ impl ChromaSiting {
 /// // ImageNet-normalised planar f32.
 /// let spec = ConvertSpec::new(RgbLayout::PlanarRgb, SampleType::F32)
 ///     .with_normalization([0.485, 0.456, 0.406], [0.229, 0.224, 0.225]);
-/// assert_eq!(spec.packed_size(224, 224), 3 * 224 * 224 * 4);
+/// assert_eq!(spec.packed_size(224, 224)?, 3 * 224 * 224 * 4);
+/// # Ok::<(), nvcodec_guard::Error>(())
 /// ```
 #[derive(Debug, Clone, Copy, PartialEq)]
 #[non_exhaustive]
@@ -236,18 +237,45 @@ impl ConvertSpec {
     }
 
     /// Bytes of one packed output row (interleaved: all channels; planar: one channel).
-    pub fn row_bytes(&self, width: u32) -> usize {
+    ///
+    /// # Errors
+    /// [`Error::InvalidConfig`] (parameter `"picture size"`) if the size does not fit a
+    /// `usize`.
+    pub fn row_bytes(&self, width: u32) -> Result<usize> {
         let per_pixel = if self.layout.is_planar() {
             1
         } else {
             self.layout.channels()
         };
-        width as usize * per_pixel * self.sample.bytes()
+        usize::try_from(width)
+            .ok()
+            .and_then(|w| w.checked_mul(per_pixel))
+            .and_then(|b| b.checked_mul(self.sample.bytes()))
+            .ok_or_else(|| self.too_large(width, 1))
     }
 
     /// Bytes of one packed output picture (no padding between rows or planes).
-    pub fn packed_size(&self, width: u32, height: u32) -> usize {
-        width as usize * height as usize * self.layout.channels() * self.sample.bytes()
+    ///
+    /// # Errors
+    /// [`Error::InvalidConfig`] (parameter `"picture size"`) if the size does not fit a
+    /// `usize` (e.g. `u32::MAX × u32::MAX` pictures).
+    pub fn packed_size(&self, width: u32, height: u32) -> Result<usize> {
+        let (w, h) = (usize::try_from(width).ok(), usize::try_from(height).ok());
+        w.zip(h)
+            .and_then(|(w, h)| w.checked_mul(h))
+            .and_then(|n| n.checked_mul(self.layout.channels()))
+            .and_then(|n| n.checked_mul(self.sample.bytes()))
+            .ok_or_else(|| self.too_large(width, height))
+    }
+
+    fn too_large(&self, width: u32, height: u32) -> Error {
+        Error::InvalidConfig {
+            parameter: "picture size",
+            reason: format!(
+                "a {width}x{height} picture of {} {} has more bytes than a usize holds",
+                self.layout, self.sample
+            ),
+        }
     }
 
     /// Rejects a normalisation that is not finite or divides by zero.
@@ -274,6 +302,32 @@ mod tests {
     use super::*;
 
     #[test]
+    fn sizes_past_usize_are_typed_errors_not_overflows() {
+        for layout in [RgbLayout::Rgb, RgbLayout::Bgra, RgbLayout::PlanarRgb] {
+            for sample in [SampleType::U8, SampleType::F16, SampleType::F32] {
+                let spec = ConvertSpec::new(layout, sample);
+                let err = spec.packed_size(u32::MAX, u32::MAX).unwrap_err();
+                assert!(
+                    matches!(
+                        err,
+                        Error::InvalidConfig {
+                            parameter: "picture size",
+                            ..
+                        }
+                    ),
+                    "{err}"
+                );
+                assert!(err.to_string().contains("4294967295x4294967295"), "{err}");
+                // The largest row still fits a 64-bit usize.
+                assert_eq!(
+                    spec.row_bytes(u32::MAX).unwrap(),
+                    u32::MAX as usize * (spec.row_bytes(1).unwrap())
+                );
+            }
+        }
+    }
+
+    #[test]
     fn layouts_and_types_parse_what_they_print() {
         for l in [
             RgbLayout::Rgb,
@@ -293,10 +347,10 @@ mod tests {
     #[test]
     fn sizes_follow_layout_and_type() {
         let rgba = ConvertSpec::new(RgbLayout::Rgba, SampleType::U8);
-        assert_eq!(rgba.row_bytes(640), 2560);
+        assert_eq!(rgba.row_bytes(640).unwrap(), 2560);
         let planar = ConvertSpec::new(RgbLayout::PlanarRgb, SampleType::F16);
-        assert_eq!(planar.row_bytes(640), 1280);
-        assert_eq!(planar.packed_size(640, 360), 640 * 360 * 3 * 2);
+        assert_eq!(planar.row_bytes(640).unwrap(), 1280);
+        assert_eq!(planar.packed_size(640, 360).unwrap(), 640 * 360 * 3 * 2);
     }
 
     #[test]

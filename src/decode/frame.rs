@@ -194,9 +194,12 @@ impl<'a> Frame<'a> {
     pub fn chroma_offset(&self) -> usize {
         match &self.backing {
             FrameBacking::Mapped { pitch, .. } => {
-                *pitch as usize * self.layout.surface_height as usize
+                (*pitch as usize).saturating_mul(self.layout.surface_height as usize)
             }
-            FrameBacking::Owned(_) => self.layout.packed_pitch() * self.layout.height as usize,
+            FrameBacking::Owned(_) => self
+                .layout
+                .packed_pitch()
+                .saturating_mul(self.layout.height as usize),
         }
     }
 
@@ -205,15 +208,19 @@ impl<'a> Frame<'a> {
     /// 4:4:4 frames (whose U plane is at [`chroma_offset`](Self::chroma_offset)).
     pub fn chroma_v_offset(&self) -> usize {
         if !self.layout.format.is_444() {
-            return self.chroma_offset() + self.layout.format.bytes_per_sample();
+            return self
+                .chroma_offset()
+                .saturating_add(self.layout.format.bytes_per_sample());
         }
         match &self.backing {
-            FrameBacking::Mapped { pitch, .. } => {
-                2 * *pitch as usize * self.layout.surface_height as usize
-            }
-            FrameBacking::Owned(_) => {
-                self.chroma_offset() + self.layout.chroma_row_bytes() * self.layout.chroma_rows()
-            }
+            FrameBacking::Mapped { pitch, .. } => (*pitch as usize)
+                .saturating_mul(self.layout.surface_height as usize)
+                .saturating_mul(2),
+            FrameBacking::Owned(_) => self.chroma_offset().saturating_add(
+                self.layout
+                    .chroma_row_bytes()
+                    .saturating_mul(self.layout.chroma_rows()),
+            ),
         }
     }
 

@@ -155,15 +155,26 @@ pub(crate) fn copy_planes(
     // Chroma plane `i` (0: UV or U, 1: V) starts `src_luma_rows` (`dst_luma_rows`) rows after
     // the previous plane on each side; packed, a destination chroma plane is
     // `chroma_rows` rows of its own pitch.
+    // Saturating: a size that large fails the driver's own range checks instead of wrapping.
     let dst_chroma_plane = if packed {
-        dst_chroma_pitch * layout.chroma_rows()
+        dst_chroma_pitch.saturating_mul(layout.chroma_rows())
     } else {
-        dst_pitch * dst_luma_rows
+        dst_pitch.saturating_mul(dst_luma_rows)
     };
     let chroma = |i: usize| Copy2d {
-        src: offset(src, src_pitch * src_luma_rows * (i + 1)),
+        src: offset(
+            src,
+            src_pitch
+                .saturating_mul(src_luma_rows)
+                .saturating_mul(i.saturating_add(1)),
+        ),
         src_pitch,
-        dst: offset(dst, dst_pitch * dst_luma_rows + dst_chroma_plane * i),
+        dst: offset(
+            dst,
+            dst_pitch
+                .saturating_mul(dst_luma_rows)
+                .saturating_add(dst_chroma_plane.saturating_mul(i)),
+        ),
         dst_pitch: dst_chroma_pitch,
         width_bytes: layout.chroma_row_bytes(),
         height: layout.chroma_rows(),

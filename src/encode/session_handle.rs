@@ -304,7 +304,9 @@ impl SessionHandle {
             return Ok(());
         }
         let row = layout.planes().first().map_or(0, |p| p.row_bytes);
-        let pitch = row.div_ceil(STAGING_PITCH_ALIGN) * STAGING_PITCH_ALIGN;
+        let pitch = row
+            .div_ceil(STAGING_PITCH_ALIGN)
+            .saturating_mul(STAGING_PITCH_ALIGN);
         let pitch_u32 = u32::try_from(pitch).map_err(|_| Error::InvalidConfig {
             parameter: "width",
             reason: format!("a staging surface pitch of {pitch} bytes is too large"),

@@ -5,8 +5,9 @@
 //! stay [`ReadError::Io`](crate::ReadError::Io). Each variant answers one question a program asks:
 //! is the file cut short (wait for more, or report a partial upload: [`Truncated`]), is it
 //! broken ([`Malformed`]), can this crate not read it ([`Unsupported`], [`Unrecognized`],
-//! [`CodecMismatch`]), did it ask for more than the reader allows ([`LimitExceeded`]), or does
-//! it need a seekable source ([`NeedsSeek`]).
+//! [`CodecMismatch`]), did it ask for more than the reader allows ([`LimitExceeded`]), does
+//! it need a seekable source ([`NeedsSeek`]), or did the caller ask for a sample the index
+//! does not have ([`SampleOutOfRange`]).
 //!
 //! Why a free-text `what` beside the typed fields: the message names the reader, the unit
 //! (frame index, box or element) and the sizes involved, which is what a person debugging a
@@ -20,6 +21,7 @@
 //! [`CodecMismatch`]: InputError::CodecMismatch
 //! [`LimitExceeded`]: InputError::LimitExceeded
 //! [`NeedsSeek`]: InputError::NeedsSeek
+//! [`SampleOutOfRange`]: InputError::SampleOutOfRange
 
 use crate::Codec;
 
@@ -99,6 +101,18 @@ pub enum InputError {
         what: String,
     },
 
+    /// The caller asked for sample `sample` (a seek), and the index holds `count` samples:
+    /// a mistake of the caller's, not of the file or the reader.
+    #[error("{what}: sample {sample} is past the index of {count} samples")]
+    SampleOutOfRange {
+        /// The sample asked for (0-based, decode order).
+        sample: usize,
+        /// The samples in the index.
+        count: usize,
+        /// The reader and its index.
+        what: String,
+    },
+
     /// A reader broke its own invariant (a bug, reported instead of panicking).
     #[error("internal reader error: {what}")]
     Internal {
@@ -149,6 +163,16 @@ impl InputError {
         }
     }
 
+    /// A [`SampleOutOfRange`](Self::SampleOutOfRange) error: `what` names the reader and
+    /// its index.
+    pub fn sample_out_of_range(sample: usize, count: usize, what: impl Into<String>) -> Self {
+        Self::SampleOutOfRange {
+            sample,
+            count,
+            what: what.into(),
+        }
+    }
+
     /// The same error with `input` (a file name, "input") put before its message, so a
     /// program that reads many files can tell which one failed; the variant is kept.
     #[must_use]
@@ -161,6 +185,7 @@ impl InputError {
             | Self::CodecMismatch { what, .. }
             | Self::LimitExceeded { what, .. }
             | Self::NeedsSeek { what }
+            | Self::SampleOutOfRange { what, .. }
             | Self::Internal { what } => what,
         };
         *what = format!("{input}: {what}");

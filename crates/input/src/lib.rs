@@ -7,7 +7,11 @@
 //! becomes an [`InputError`] (reached as [`ReadError::Input`]) naming the
 //! byte offset (or frame) at fault; and memory is bounded whatever the input's length: the
 //! streaming readers hold one window of about one packet (see `source.rs` for the bound;
-//! MP4/Matroska add their sample index, 20 bytes a sample). This
+//! MP4/Matroska add their sample index, 20 bytes a sample); and the bytes handed out as
+//! packets are at most [`MAX_EXPANSION`](container::MAX_EXPANSION) × the bytes read plus
+//! 2 × [`MAX_CONFIG_RECORD`](container::MAX_CONFIG_RECORD) per start or seek (the raw
+//! readers and IVF hand out only bytes they read; the containers' conversion to Annex-B adds
+//! start codes and parameter sets within that bound). This
 //! holds for arbitrary bytes because files come from users, and it is checked by property
 //! tests, fuzz targets (`fuzz/`) and a multi-gigabyte test under a counting allocator.
 //!

@@ -76,14 +76,22 @@ pub(crate) enum Fill {
 
 /// A source and the window of its bytes the parser is looking at.
 ///
-/// Invariant: the window is `buf[start..]` (or, for [`Source::Memory`], the bytes from `pos`
-/// on) and begins at absolute offset `pos`; `eof` is set once the source has no more bytes
+/// Invariant: the window is `buf[start..filled]` (or, for [`Source::Memory`], the bytes from
+/// `pos` on) and begins at absolute offset `pos`; `buf[filled..]` is spare room already
+/// initialised, which `read` calls write into; `eof` is set once the source has no more bytes
 /// after the window.
+///
+/// Why the spare room is kept initialised: `Read::read` takes an initialised `&mut [u8]`, and
+/// zero-filling the spare capacity before every call made a reader that returns one byte a
+/// call cost O(window) a byte, the square of the access unit. Room is now zeroed once, when
+/// the buffer grows, so reading costs O(bytes) whatever sizes `read` returns.
 #[derive(Debug)]
 pub(crate) struct Input {
     source: Source,
     buf: Vec<u8>,
     start: usize,
+    /// End of the window's bytes in `buf`; `buf[filled..]` is initialised spare room.
+    filled: usize,
     pos: u64,
     eof: bool,
     /// Bytes still to drop from the front of what arrives (a forward seek on a source that
@@ -99,6 +107,7 @@ impl Input {
             source,
             buf: Vec::new(),
             start: 0,
+            filled: 0,
             pos: 0,
             eof,
             skip: 0,
@@ -112,7 +121,10 @@ impl Input {
                 let at = usize::try_from(self.pos).unwrap_or(usize::MAX);
                 (bytes.get(at..).unwrap_or(&[]), true)
             }
-            _ => (self.buf.get(self.start..).unwrap_or(&[]), self.eof),
+            _ => (
+                self.buf.get(self.start..self.filled).unwrap_or(&[]),
+                self.eof,
+            ),
         }
     }
 
@@ -125,20 +137,26 @@ impl Input {
     pub(crate) fn consume(&mut self, n: usize) {
         self.pos = self.pos.saturating_add(n as u64);
         if !matches!(self.source, Source::Memory(_)) {
-            self.start = self.start.saturating_add(n).min(self.buf.len());
-            if self.start == self.buf.len() {
-                self.buf.clear();
-                self.start = 0;
+            self.start = self.start.saturating_add(n).min(self.filled);
+            if self.start == self.filled {
+                self.empty();
             }
         }
     }
 
-    /// Moves the bytes not yet used to the front of the buffer.
+    /// Moves the bytes not yet used to the front of the buffer (O(bytes held)).
     fn compact(&mut self) {
         if self.start > 0 {
-            self.buf.drain(..self.start);
+            self.buf.copy_within(self.start..self.filled, 0);
+            self.filled -= self.start;
             self.start = 0;
         }
+    }
+
+    /// Drops the window's bytes, keeping the buffer and its spare room.
+    fn empty(&mut self) {
+        self.start = 0;
+        self.filled = 0;
     }
 
     /// Reads until the window holds at least `min` bytes or the source ends.
@@ -146,11 +164,14 @@ impl Input {
     /// # Errors
     /// The source's I/O errors (`Interrupted` is retried).
     pub(crate) fn fill(&mut self, min: usize) -> Result<Fill> {
+        if matches!(self.source, Source::Seekable(_) | Source::Stream(_)) {
+            self.compact();
+        }
         let reader: &mut dyn Read = match &mut self.source {
             Source::Memory(_) => return Ok(Fill::Done),
             Source::Live if self.eof => return Ok(Fill::Done),
             Source::Live => {
-                return Ok(if self.buf.len().saturating_sub(self.start) >= min {
+                return Ok(if self.filled.saturating_sub(self.start) >= min {
                     Fill::Done
                 } else {
                     Fill::NeedInput
@@ -159,10 +180,6 @@ impl Input {
             Source::Seekable(r) => r,
             Source::Stream(r) => r,
         };
-        if self.start > 0 {
-            self.buf.drain(..self.start);
-            self.start = 0;
-        }
         while self.skip > 0 && !self.eof {
             let mut scratch = [0u8; 4096];
             let want = usize::try_from(self.skip)
@@ -173,19 +190,21 @@ impl Input {
                 n => self.skip = self.skip.saturating_sub(n as u64),
             }
         }
-        while self.buf.len() < min && !self.eof {
-            let old = self.buf.len();
+        while self.filled < min && !self.eof {
+            let old = self.filled;
             if self.buf.capacity() - old < READ_CHUNK {
                 // Doubling growth: amortised O(1) a byte, capacity at most twice the bytes
                 // held plus one chunk.
+                self.buf.truncate(old);
                 self.buf.reserve(READ_CHUNK);
             }
-            let room = (self.buf.capacity() - old).max(1);
-            self.buf.resize(old.saturating_add(room), 0);
-            let got = read_some(reader, self.buf.get_mut(old..).unwrap_or(&mut []));
-            let n = *got.as_ref().unwrap_or(&0);
-            self.buf.truncate(old.saturating_add(n));
-            if got? == 0 {
+            if self.buf.len() < self.buf.capacity() {
+                // Zeroes only the room not initialised yet: each byte of capacity once.
+                self.buf.resize(self.buf.capacity(), 0);
+            }
+            let n = read_some(reader, self.buf.get_mut(old..).unwrap_or(&mut []))?;
+            self.filled = old.saturating_add(n).min(self.buf.len());
+            if n == 0 {
                 self.eof = true;
             }
         }
@@ -209,10 +228,16 @@ impl Input {
             // Past the end too: the window is then empty (and at its end), at the offset the
             // parser asked for, as a file sought past its end reads nothing.
             Source::Memory(_) => self.pos = target,
+            // Past any file a `Seek` can reach (`File` refuses such offsets with `EINVAL`):
+            // at its end, as above, so the parser reports the size field that led here.
+            Source::Seekable(_) if target > i64::MAX as u64 => {
+                self.empty();
+                self.pos = target;
+                self.eof = true;
+            }
             Source::Seekable(reader) => {
                 reader.seek(SeekFrom::Start(target))?;
-                self.buf.clear();
-                self.start = 0;
+                self.empty();
                 self.pos = target;
                 self.eof = false;
             }
@@ -228,8 +253,7 @@ impl Input {
                     .into());
                 }
                 self.skip = target - buffered_end;
-                self.buf.clear();
-                self.start = 0;
+                self.empty();
                 self.pos = target;
             }
         }
@@ -252,7 +276,7 @@ impl Input {
         let drop = usize::try_from(self.skip)
             .unwrap_or(usize::MAX)
             .min(bytes.len());
-        let held = self.buf.len().saturating_sub(self.start);
+        let held = self.filled.saturating_sub(self.start);
         if held.saturating_add(bytes.len() - drop) > limit {
             return Err(InputError::limit(
                 format!(
@@ -267,7 +291,9 @@ impl Input {
         self.skip -= drop as u64;
         bytes = bytes.get(drop..).unwrap_or(&[]);
         self.compact();
+        self.buf.truncate(self.filled);
         self.buf.extend_from_slice(bytes);
+        self.filled = self.buf.len();
         Ok(())
     }
 

@@ -35,3 +35,28 @@ fn every_kept_fuzz_input_passes_the_fuzz_checks() {
     }
     assert!(replayed > 0, "no inputs under {}", root.display());
 }
+
+/// The container targets' share of the checks (`checks::check_output`): the packet bytes of
+/// a whole read within the output bound, for every kept MP4 and Matroska input.
+#[test]
+fn every_kept_container_input_stays_within_the_output_bound() {
+    let root = common::data("fuzz-regressions");
+    let mut replayed = 0;
+    for dir in ["mp4", "mkv"] {
+        let Ok(entries) = std::fs::read_dir(root.join(dir)) else {
+            continue;
+        };
+        let mut paths: Vec<_> = entries.flatten().map(|e| e.path()).collect();
+        paths.sort();
+        for path in paths.into_iter().filter(|p| p.is_file()) {
+            let mut data = std::fs::read(&path).unwrap();
+            if dir == "mkv" && !data.starts_with(&[0x1a, 0x45, 0xdf, 0xa3]) {
+                data.splice(0..0, [0x1a, 0x45, 0xdf, 0xa3]);
+            }
+            let run = std::panic::catch_unwind(|| checks::check_output(&data));
+            assert!(run.is_ok(), "{} passes the output bound", path.display());
+            replayed += 1;
+        }
+    }
+    assert!(replayed > 0, "no inputs under {}", root.display());
+}

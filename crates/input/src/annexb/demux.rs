@@ -362,10 +362,11 @@ impl Demux for AnnexBDemux {
             )))
         })?;
         let offset = index.offset(sample).ok_or_else(|| {
-            ReadError::from(InputError::malformed(format!(
-                "seeking to sample {sample}: the raw {codec} stream has {} samples",
-                index.len()
-            )))
+            ReadError::from(InputError::sample_out_of_range(
+                sample,
+                index.len(),
+                format!("seeking in a raw {codec} stream"),
+            ))
         })?;
         // The state of a splitter at the start of a stream whose first byte is the sample's:
         // access units are cut from local information only, so the packets that follow are

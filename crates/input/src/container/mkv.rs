@@ -21,6 +21,10 @@
 //!   path) has constant memory besides `Cues`.
 //! * **CPU**: O(bytes read): every step consumes or skips at least one element header, or
 //!   hands out a frame; lace sizes are read once.
+//! * **Output**: the packets from a start or seek on hold at most [`MAX_EXPANSION`] × the
+//!   frame bytes read plus one copy of the parameter sets: `CodecPrivate` is capped at
+//!   [`MAX_CONFIG_RECORD`] (64 KiB) and its parameter sets are repeated before later key
+//!   frames only within that bound (see [`container`](super)).
 //! * **No panic**: in release, in debug with overflow checks and with `panic = "abort"`.
 //!
 //! **Timestamps** are those `matroska-demuxer` 0.8 gave (and ffmpeg gives for valid files):
@@ -79,7 +83,7 @@ use std::fmt::Display;
 use super::nal::Converter;
 use super::{ContainerKind, ContainerTrack};
 #[cfg(doc)]
-use super::{EXPANSION_SLACK, MAX_EXPANSION};
+use super::{EXPANSION_SLACK, MAX_CONFIG_RECORD, MAX_EXPANSION};
 use crate::InputError;
 use crate::demux::{Demux, PacketInfo, SampleIndex, Step};
 use crate::{Codec, ReadError, Result};
@@ -403,14 +407,24 @@ impl Demux for MkvDemux {
 
     fn seek_to_sample(&mut self, sample: usize) -> Result<u64> {
         let full = self.blocks_complete;
-        let index = self
-            .index()
-            .ok_or_else(|| internal("no index to seek by (no Cues read, no full scan yet)"))?;
+        let index = self.index().ok_or_else(|| {
+            unsupported(format!(
+                "seeking to sample {sample}: this {} file has no index yet (no Cues read, no \
+                 full scan yet)",
+                self.kind
+            ))
+        })?;
         let (Some(offset), Some(pts)) = (index.offset(sample), index.pts(sample)) else {
-            return Err(internal(format!(
-                "sample {sample} is outside the index of {} samples",
-                index.len()
-            )));
+            return Err(InputError::sample_out_of_range(
+                sample,
+                index.len(),
+                format!(
+                    "seeking in a {} file ({})",
+                    self.kind,
+                    if full { "frame index" } else { "Cues index" }
+                ),
+            )
+            .into());
         };
         let (cluster, target) = if full {
             let sample_u64 = sample as u64; // usize → u64: lossless on supported targets

@@ -33,6 +33,16 @@
 //! * HEVC: every `hvcC` array (VPS, SPS, PPS, SEI, in record order) goes before the first IRAP
 //!   NAL unit (types 16-23) of each sample; all start codes are 4 bytes.
 //!
+//! **Output bound.** The packets handed out from a start or a seek on hold at most
+//! [`MAX_EXPANSION`] × the sample bytes read, plus one copy of the parameter sets (≤ 2 ×
+//! [`MAX_CONFIG_RECORD`]): start codes at most 2.5 × the NAL units they replace, and
+//! parameter sets repeated before later key frames only while the repeated bytes stay within
+//! the sample bytes read (past that, a hostile file of large records and tiny key frames, they
+//! are left out: the decoder holds them already). Real files never reach that limit, so their
+//! packets stay byte-identical to ffmpeg's. Every sample byte is a file byte, so the bytes a
+//! decoder is handed grow linearly with the bytes read, never with a record's size times the
+//! key frame count.
+//!
 //! VP8, VP9 and AV1 samples pass through as stored (AV1: the temporal unit's OBUs, without the
 //! temporal delimiter that IVF writers add).
 //!
@@ -87,6 +97,11 @@ pub use mkv::fuzz_hooks::fuzz_streaming as fuzz_mkv_streaming;
 pub const MAX_EXPANSION: usize = 4;
 /// Fixed allowance on top of [`MAX_EXPANSION`] × file size, for tiny files.
 pub const EXPANSION_SLACK: usize = 1 << 20;
+/// The largest H.264/HEVC decoder configuration record read (MP4 `avcC`/`hvcC`, Matroska
+/// `CodecPrivate`): 64 KiB, against well under 1 KiB in real files. Its parameter sets are
+/// what the conversion to Annex-B inserts before key frames, so a larger record is refused
+/// with [`InputError::LimitExceeded`].
+pub const MAX_CONFIG_RECORD: usize = 64 << 10;
 
 /// Where an [`Entry`]'s bytes live.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -12,9 +12,12 @@
 //! [`MAX_CONFIG_RECORD`](boxes::MAX_CONFIG_RECORD) + 1 MiB) + the parser's state:
 //! - while `moov` is read, the video track's `stbl` tables: at most 4 × their bytes (`stco`'s
 //!   4-byte offsets widen to 8, vectors grow by doubling); they are dropped once resolved;
-//! - the [`SampleIndex`], 20 bytes a sample. A progressive track may list at most as many
-//!   samples as its tables have bytes, plus [`SAMPLE_ALLOWANCE`] (a fixed sample size lets
-//!   20 bytes of `stsz` declare 2^32 - 1 samples: refused before any walk); a fragmented
+//! - the [`SampleIndex`], 20 bytes a sample. A progressive track may list at most one sample
+//!   per 4 bytes of its tables (what a size per sample in `stsz` takes), plus
+//!   [`SAMPLE_ALLOWANCE`] (a fixed sample size lets 20 bytes of `stsz` declare 2^32 - 1
+//!   samples: refused before any walk), so its index is at most 5 bytes per byte of sample
+//!   table plus 20 × [`SAMPLE_ALLOWANCE`] (1.25 MiB), and at most 9 bytes per table byte
+//!   while the tables are resolved into it; a fragmented
 //!   file's samples are indexed as they are handed out, each at least one byte of its
 //!   `mdat`, up to [`MAX_FRAGMENT_INDEX`] samples (then the index stops growing), plus 24
 //!   bytes a fragment;
@@ -22,6 +25,11 @@
 //!   records, at most [`MAX_FRAGMENT_STATE`](fragment::MAX_FRAGMENT_STATE) = 32 MiB. A `trun`
 //!   of 16 bytes declaring 4,096 empty samples is not stored and costs O(1) (see
 //!   [`fragment`]); issue 12's 1.07 MB file of them is read in under 64 KiB of parser heap.
+//!
+//! **Output bound.** The packets from a start or seek on hold at most
+//! [`MAX_EXPANSION`](super::MAX_EXPANSION) × the sample bytes read plus one copy of the
+//! parameter sets (≤ 2 × [`MAX_CONFIG_RECORD`](boxes::MAX_CONFIG_RECORD)): parameter sets
+//! are repeated before later key frames only within that bound (see [`container`](super)).
 //!
 //! Tests hold it to this: `tests.rs` (`the_trun_bomb_of_issue_12_costs_o_of_its_bytes`,
 //! `huge_table_claims_cost_only_the_bytes_present`, the fuzz checks) and
@@ -82,8 +90,8 @@ use crate::{Codec, ReadError, Result};
 pub(crate) const MAX_WINDOW: usize = 64 << 20;
 /// The largest box read whole (sample description, edit list, `trun`, ...).
 pub(crate) const MAX_HELD_BOX: u64 = 16 << 20;
-/// Samples a progressive track may declare beyond the bytes of its sample tables (a fixed
-/// sample size in `stsz` describes any number of samples in 20 bytes).
+/// Samples a progressive track may declare beyond one per 4 bytes of its sample tables (a
+/// fixed sample size in `stsz` describes any number of samples in 20 bytes).
 pub(crate) const SAMPLE_ALLOWANCE: u64 = 1 << 16;
 /// Table entries read in one step.
 const TABLE_BATCH: usize = 1 << 16;
@@ -234,6 +242,9 @@ pub(crate) struct Mp4Demux {
     /// The offset of the last [`Step::SeekTo`] asked for: if the next step starts elsewhere,
     /// the source ended before it (a driver over bytes in memory stops at their end).
     sought: Option<u64>,
+    /// The last jump asked for (from, to): where the file may have ended, for the error
+    /// when no `moov` box came.
+    jumped: Option<(u64, u64)>,
 }
 
 impl Default for Mp4Demux {
@@ -278,6 +289,7 @@ impl Mp4Demux {
             traf: None,
             finished: false,
             sought: None,
+            jumped: None,
         }
     }
 
@@ -794,9 +806,20 @@ impl Mp4Demux {
     /// The end of the file (or of a box running to it) where a box was due.
     fn finish(&mut self) -> Result<Step> {
         if self.moov_end.is_none() {
-            return Err(invalid(
-                "MP4 file has no 'moov' box (the index; truncated before it, or not an MP4 file)",
-            ));
+            return Err(match self.jumped {
+                Some((from, to)) => malformed(
+                    from,
+                    format!(
+                        "MP4 file has no 'moov' box (the index): the file ends at or before byte \
+                         {to}, where the box at this offset declares its end (a box size running \
+                         past the end of the file, or a file truncated before its 'moov')"
+                    ),
+                ),
+                None => invalid(
+                    "MP4 file has no 'moov' box (the index; truncated before it, or not an MP4 \
+                     file)",
+                ),
+            });
         }
         if let Some(f) = &self.fragment {
             return Err(truncated(
@@ -992,6 +1015,7 @@ impl Demux for Mp4Demux {
         let step = self.next_step(input, pos, eof, out)?;
         if let Step::SeekTo(target) = step {
             self.sought = Some(target);
+            self.jumped = Some((pos, target));
         }
         Ok(step)
     }
@@ -1016,18 +1040,16 @@ impl Demux for Mp4Demux {
             return Err(unsupported("MP4: seeking before the 'moov' box is read"));
         }
         if sample >= self.index.len() {
-            return Err(limit_exceeded(
-                format!(
-                    "seek to sample {sample}: the index{} holds {} samples, and {sample}",
-                    if self.has_mvex {
-                        " (of the fragments read so far)"
-                    } else {
-                        ""
-                    },
-                    self.index.len(),
-                ),
-                self.index.len().saturating_sub(1) as u64,
-            ));
+            return Err(InputError::sample_out_of_range(
+                sample,
+                self.index.len(),
+                if self.has_mvex {
+                    "seeking in an MP4 file (the index of the fragments read so far)"
+                } else {
+                    "seeking in an MP4 file"
+                },
+            )
+            .into());
         }
         if let Some(c) = &mut self.converter {
             c.reset();

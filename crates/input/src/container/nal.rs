@@ -3,7 +3,19 @@
 //! the [parent module](super)).
 //!
 //! Invariant: output only grows up to the caller's byte budget; a NAL length running past its
-//! sample, or a bad record, is an error naming the sample, never a panic.
+//! sample, or a bad record, is an error naming the sample, never a panic. Across all packets
+//! of one converter, the bytes written are at most [`MAX_EXPANSION`](super::MAX_EXPANSION) ×
+//! the sample bytes converted, plus one copy of the parameter sets (≤ 2 ×
+//! [`MAX_CONFIG_RECORD`](super::MAX_CONFIG_RECORD)) per start or [`Converter::reset`]:
+//!
+//! * start codes: a NAL unit of `L ≥ 1` bytes behind a length prefix of at least 1 byte
+//!   becomes at most `4 + L` bytes, ≤ 2.5 × its `1 + L` input bytes (empty NAL units vanish);
+//! * parameter sets: the first insertion after a start or reset is free; every later one
+//!   (ffmpeg repeats them before each key frame) is made only while the repeated bytes stay
+//!   within the sample bytes converted so far, and is otherwise left out (the decoder already
+//!   holds them). Real streams never reach that limit (parameter sets are tens of bytes, key
+//!   frames thousands); a file of 64 KiB records and 1-byte key frames does, and its output
+//!   stays proportional to its size instead of multiplying by the record.
 
 use super::invalid;
 use crate::{Codec, Result};
@@ -142,6 +154,23 @@ pub(crate) struct Converter {
     params_written: bool,
     /// The output may not grow beyond this many bytes.
     budget: usize,
+    /// Sample bytes converted since creation.
+    converted: u64,
+    /// Bytes of parameter sets inserted beyond the first insertion after each start/reset.
+    repeated: u64,
+    /// Whether parameter sets were inserted since the start or the last reset.
+    inserted: bool,
+}
+
+/// Which stored parameter sets an insertion writes.
+#[derive(Debug, Clone, Copy)]
+enum Params {
+    /// All of them (H.264: SPS then PPS; HEVC: every array).
+    All,
+    /// H.264 SPS only.
+    Sps,
+    /// H.264 PPS only.
+    Pps,
 }
 
 fn annexb(nals: &[Vec<u8>]) -> Vec<u8> {
@@ -170,7 +199,35 @@ impl Converter {
             new_idr: true,
             params_written: false,
             budget,
+            converted: 0,
+            repeated: 0,
+            inserted: false,
         }
+    }
+
+    /// Inserts the parameter sets `which` into `out`, unless this is a repetition that would
+    /// take the repeated bytes past the sample bytes converted so far (see the module docs).
+    /// Returns whether they were written.
+    fn insert(&mut self, out: &mut Vec<u8>, which: Params, index: usize) -> Result<bool> {
+        let bytes: &[u8] = match which {
+            Params::All => &self.extradata,
+            Params::Sps => &self.sps,
+            Params::Pps => &self.pps,
+        };
+        let len = bytes.len() as u64; // usize → u64: lossless on supported targets
+        let repeated = if self.inserted {
+            let total = self.repeated.saturating_add(len);
+            if total > self.converted {
+                return Ok(false);
+            }
+            total
+        } else {
+            self.repeated
+        };
+        self.put(out, &[bytes], index)?;
+        self.repeated = repeated;
+        self.inserted = true;
+        Ok(true)
     }
 
     /// Appends `bytes` to `out`, or errors if that would exceed the budget.
@@ -223,11 +280,14 @@ impl Converter {
     pub(crate) fn reset(&mut self) {
         self.new_idr = true;
         self.params_written = false;
+        self.inserted = false;
     }
 
     /// Appends sample `index` (`sample`, length-prefixed NAL units) to `out` as Annex-B.
     pub(crate) fn convert(&mut self, sample: &[u8], out: &mut Vec<u8>, index: usize) -> Result<()> {
         let packet_start = out.len();
+        // usize → u64: lossless on supported targets.
+        self.converted = self.converted.saturating_add(sample.len() as u64);
         let mut at = 0usize;
         let (mut sps_seen, mut pps_seen, mut got_irap) = (false, false, false);
         while at < sample.len() {
@@ -260,7 +320,7 @@ impl Converter {
                 let t = (header >> 1) & 0x3f;
                 let irap = (16..=23).contains(&t);
                 if (irap && !got_irap) || (!self.params_written && t < 32 && !irap) {
-                    self.put(out, &[&self.extradata], index)?;
+                    self.insert(out, Params::All, index)?;
                     self.params_written = true;
                 }
                 got_irap |= irap;
@@ -279,7 +339,7 @@ impl Converter {
                 pps_seen = true;
                 self.new_idr = true;
                 if !sps_seen && !self.sps.is_empty() {
-                    self.put(out, &[&self.sps], index)?;
+                    self.insert(out, Params::Sps, index)?;
                     sps_seen = true;
                 }
             }
@@ -287,14 +347,14 @@ impl Converter {
                 self.new_idr = true;
             }
             if self.new_idr && t == 5 && !sps_seen && !pps_seen {
-                self.put(out, &[&self.extradata], index)?;
+                self.insert(out, Params::All, index)?;
                 self.params_written = true;
                 self.new_idr = false;
             } else if self.new_idr && t == 5 && sps_seen && !pps_seen {
-                self.put(out, &[&self.pps], index)?;
+                self.insert(out, Params::Pps, index)?;
             } else if !self.params_written && (1..=4).contains(&t) {
                 // Not in ffmpeg: a stream starting without an IDR still needs its SPS/PPS.
-                self.put(out, &[&self.extradata], index)?;
+                self.insert(out, Params::All, index)?;
                 self.params_written = true;
             }
             let long = out.len() == packet_start || t == 7 || t == 8;
@@ -312,6 +372,7 @@ impl Converter {
 
 #[cfg(test)]
 mod tests {
+    use super::super::MAX_EXPANSION;
     use super::*;
 
     fn h264_config() -> NalConfig {
@@ -420,6 +481,33 @@ mod tests {
         c.convert_packet(&sample(&[&[0x41, 0x9a]]), &mut out, 2)
             .unwrap();
         assert!(out.starts_with(&[0, 0, 0, 1, 0x67, 1]), "{out:?}");
+    }
+
+    #[test]
+    fn repeated_parameter_sets_stay_within_the_sample_bytes_and_reset_restores_the_first() {
+        let big = vec![0x42; 1000];
+        let config =
+            NalConfig::checked(4, vec![[&[0x67][..], &big].concat()], vec![vec![0x68, 2]]).unwrap();
+        let mut c = Converter::new(Codec::H264, &config, 0);
+        let idr = sample(&[&[0x65, 0x88]]);
+        let (mut out, mut total, mut read, mut with) = (Vec::new(), 0usize, 0usize, 0usize);
+        for i in 0..1000 {
+            c.convert_packet(&idr, &mut out, i).unwrap();
+            let has = out.starts_with(&[0, 0, 0, 1, 0x67]);
+            assert!(has || i > 0, "the first key frame has them");
+            with += usize::from(has);
+            total += out.len();
+            read += idr.len();
+        }
+        // 1007 bytes of parameter sets: once, then once per 1007 sample bytes converted.
+        assert_eq!(with, 1 + read / 1007);
+        assert!(
+            total <= MAX_EXPANSION * read + 2 * 1007,
+            "{total} for {read}"
+        );
+        c.reset();
+        c.convert_packet(&idr, &mut out, 0).unwrap();
+        assert!(out.starts_with(&[0, 0, 0, 1, 0x67]));
     }
 
     #[test]

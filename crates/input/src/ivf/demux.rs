@@ -145,10 +145,11 @@ impl Demux for IvfDemux {
             )))
         })?;
         let offset = index.offset(sample).ok_or_else(|| {
-            ReadError::from(InputError::malformed(format!(
-                "seeking to sample {sample}: the IVF file has {} frames",
-                index.len()
-            )))
+            ReadError::from(InputError::sample_out_of_range(
+                sample,
+                index.len(),
+                "seeking in an IVF file",
+            ))
         })?;
         self.index = sample as u64;
         self.ended = false;

@@ -12,6 +12,7 @@ use super::{
     Video, header, ids, is_top_level, malformed, name, too_large, truncated, unsupported,
 };
 use crate::Rational;
+use crate::container::MAX_CONFIG_RECORD;
 use crate::container::nal::{Converter, NalConfig};
 use crate::track::{ContainerKind, ContainerTrack};
 use crate::{Codec, ReadError, Result};
@@ -410,6 +411,15 @@ impl MkvDemux {
                         format!("{kind} {codec} track has no CodecPrivate (the avcC/hvcC record)"),
                     )
                 })?;
+                // Its parameter sets go before key frames: capped as MP4 caps `avcC`/`hvcC`.
+                if private.len() > MAX_CONFIG_RECORD {
+                    return Err(too_large(
+                        data,
+                        format!("the {kind} {codec} CodecPrivate"),
+                        private.len() as u64, // usize → u64: lossless on supported targets
+                        MAX_CONFIG_RECORD as u64,
+                    ));
+                }
                 let parsed = if codec == Codec::H264 {
                     NalConfig::parse_avcc(private)
                 } else {

@@ -336,7 +336,7 @@ const SUPPORTED: &[(&[u8; 4], &str, Codec)] = &[
 ];
 
 /// The largest `avcC`/`hvcC` record read: the parameter sets inserted before each key frame.
-pub(crate) const MAX_CONFIG_RECORD: usize = 64 << 10;
+pub(crate) const MAX_CONFIG_RECORD: usize = crate::container::MAX_CONFIG_RECORD;
 
 /// Bytes of a `VisualSampleEntry` before its child boxes (ISO/IEC 14496-12 §12.1.3).
 const VISUAL_ENTRY_FIELDS: usize = 78;
@@ -399,8 +399,8 @@ pub(super) fn stsd(body: &[u8], at: u64) -> Result<SampleEntry> {
                     format!("sample entry '{tag}' has no '{}' box", name(wanted)),
                 )
             })?;
-            // Parameter sets go before every key frame: their size multiplies with the
-            // packet count, so it is capped (real records are well under 1 KiB).
+            // Parameter sets go before key frames: their size is capped (real records are
+            // well under 1 KiB) and their repetition bounded (see `nal`).
             if record.len() > MAX_CONFIG_RECORD {
                 return Err(limit_exceeded(
                     format!("the '{}' record of {} bytes", name(wanted), record.len()),

@@ -4,8 +4,10 @@
 //! Invariant: a table holds only entries whose bytes were read (never a declared count
 //! reserved up front), so the tables take at most twice their bytes on disk (`stco`'s 4-byte
 //! offsets widen to 8); the index holds one [`SampleIndex`] record (20 bytes) per sample,
-//! and the caller bounds the sample count before [`build_index`] walks it, so the walk is
-//! O(samples + chunks + table entries) = O(bytes read).
+//! and the sample count is bounded before [`build_index`] walks it by a quarter of the
+//! tables' bytes plus an allowance (a sample listed with its own size costs 4 bytes of
+//! `stsz`), so the index is at most 5 bytes per byte of sample table (plus 20 × the
+//! allowance) and the walk is O(samples + chunks + table entries) = O(bytes read).
 //!
 //! Samples must lie in the file in decode order without overlapping (every muxer writes
 //! them so): this keeps the bytes handed out at most the file's bytes, and lets a file
@@ -238,6 +240,10 @@ impl<'a, T: Copy> Runs<'a, T> {
     }
 }
 
+/// Bytes of sample table that a sample beyond the allowance must be described by: one
+/// `stsz` entry.
+const BYTES_PER_DECLARED_SAMPLE: u64 = 4;
+
 /// What resolving a sample table gives.
 #[derive(Debug, Default)]
 pub(super) struct Resolved {
@@ -248,10 +254,11 @@ pub(super) struct Resolved {
 }
 
 /// Resolves `tables` into an index, `pts = dts + ctts + shift` (saturating). At most
-/// `tables.bytes_read + allowance` samples are accepted: a table with a size per sample
-/// (4 bytes each) never comes near it; a fixed sample size (`stsz` of 20 bytes declaring
-/// up to 2^32 - 1 samples) must be described by as many bytes of `stts`/`stsc`/`stco`, or
-/// stay within the allowance.
+/// `tables.bytes_read / 4 + allowance` samples are accepted: a table with a size per sample
+/// (4 bytes of `stsz` each) always fits; a fixed sample size (`stsz` of 20 bytes declaring
+/// up to 2^32 - 1 samples) must be described by 4 bytes of `stts`/`stsc`/`stco`/`stss` a
+/// sample, or stay within the allowance. So the index (20 bytes a sample) is at most 5 bytes
+/// per byte of table read, plus 20 × `allowance`, whatever the counts declare.
 ///
 /// # Errors
 /// More samples declared than `max_samples`; samples without chunk offsets; chunks
@@ -259,12 +266,12 @@ pub(super) struct Resolved {
 /// starting before the previous one ends.
 pub(super) fn build_index(tables: &Tables, shift: i64, allowance: u64) -> Result<Resolved> {
     let count = tables.sample_count();
-    let max_samples = tables.bytes_read.saturating_add(allowance);
+    let max_samples = (tables.bytes_read / BYTES_PER_DECLARED_SAMPLE).saturating_add(allowance);
     if count > max_samples {
         return Err(limit_exceeded(
             format!(
                 "the sample table (stsz) declares {count} samples, more than its {} bytes of \
-                 tables describe; that count",
+                 tables describe ({BYTES_PER_DECLARED_SAMPLE} bytes a sample); that count",
                 tables.bytes_read
             ),
             max_samples,
