@@ -18,7 +18,7 @@
 //!   context (and thus its address, the cache key) stays alive as long as the module does;
 //!   the cache holds only `Weak` references, and a module unloads when its last converter
 //!   drops.
-//! - **The PTX is the committed text.** `kernels.ptx` is generated from
+//! - **The PTX is the committed text.** `kernels/convert.ptx` is generated from
 //!   `kernels/convert.cu` by `scripts/gpu-frames.sh` and carries the source's SHA-256 in its
 //!   header; a CPU test fails if they differ.
 
@@ -33,7 +33,7 @@ use crate::error::{Error, Result};
 use crate::init::{destroy_in_window, in_runtime_window};
 
 /// The PTX text of `kernels/convert.cu`, NUL-terminated for `cuModuleLoadData`.
-pub(crate) const PTX: &str = concat!(include_str!("kernels.ptx"), "\0");
+pub(crate) const PTX: &str = concat!(include_str!("../../kernels/convert.ptx"), "\0");
 
 /// Kernel names, indexed by `[stored sample is 16-bit][output type]`.
 const KERNELS: [[&CStr; 3]; 2] = [
