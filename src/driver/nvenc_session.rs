@@ -14,6 +14,7 @@
 
 use nvcodec_media::PlaneLayout;
 use std::ffi::c_void;
+use std::marker::PhantomData;
 use std::mem::ManuallyDrop;
 
 use cudarc::driver::sys::CUdeviceptr;
@@ -22,7 +23,6 @@ use nvidia_video_codec_sdk::sys::nvEncodeAPI::{
     NVENCSTATUS,
 };
 
-use super::layout::{HostPlane, copy_to_surface};
 use crate::cuda::{Context, DeviceBuffer, EnqueuedWork};
 use crate::error::{DriverError, Error, Result};
 use crate::ffi::cuda::{Copy2d, Mem};
@@ -63,6 +63,71 @@ pub(crate) struct Bitstream {
     pub(crate) data: Vec<u8>,
     pub(crate) timestamp: u64,
     pub(crate) picture_type: u32,
+}
+
+/// A pitched surface in device memory that an encoder may read: the memory of a borrowed
+/// [`DeviceBuffer`], or a raw address whose validity a caller promised.
+///
+/// Invariant: for `'a`, the memory from `ptr` is device memory that stays allocated, and
+/// holds `len` bytes when `len` is known; with `len` unknown it holds the whole surface
+/// (at `pitch`) of the encoder it is passed to. [`SessionHandle::stage_device_input`] checks
+/// the rest (context, pitch, extent) before it copies.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct DeviceSurface<'a> {
+    ptr: CUdeviceptr,
+    pitch: usize,
+    /// Bytes available from `ptr` (known for a [`DeviceBuffer`], not for a raw pointer).
+    len: Option<usize>,
+    /// The context's raw handle the memory belongs to, when known.
+    context: Option<usize>,
+    _borrow: PhantomData<&'a DeviceBuffer>,
+}
+
+impl<'a> DeviceSurface<'a> {
+    /// The memory of `buffer`, rows `pitch` bytes apart.
+    pub(crate) fn of_buffer(buffer: &'a DeviceBuffer, pitch: usize) -> Self {
+        DeviceSurface {
+            ptr: buffer.device_ptr(),
+            pitch,
+            len: Some(buffer.len()),
+            context: Some(buffer.context().raw() as usize),
+            _borrow: PhantomData,
+        }
+    }
+}
+
+impl DeviceSurface<'static> {
+    /// A raw device address, rows `pitch` bytes apart.
+    ///
+    /// # Safety
+    /// `ptr` must be device memory of the context of the encoder it is passed to, holding
+    /// that encoder's whole surface at `pitch`, allocated until the call it is passed to
+    /// returns.
+    pub(crate) unsafe fn promised(ptr: CUdeviceptr, pitch: usize) -> Self {
+        DeviceSurface {
+            ptr,
+            pitch,
+            len: None,
+            context: None,
+            _borrow: PhantomData,
+        }
+    }
+}
+
+impl DeviceSurface<'_> {
+    pub(crate) fn pitch(&self) -> usize {
+        self.pitch
+    }
+
+    /// Bytes available from the surface's start, when known.
+    pub(crate) fn len(&self) -> Option<usize> {
+        self.len
+    }
+
+    /// The raw handle of the context the memory belongs to, when known.
+    pub(crate) fn context(&self) -> Option<usize> {
+        self.context
+    }
 }
 
 /// One NVENC session with its input buffers, bitstream buffers and registered device
@@ -256,13 +321,13 @@ impl SessionHandle {
         Ok(())
     }
 
-    /// Copies host planes (checked by the caller against `layout`) into the input buffer of
-    /// `slot`; returns the buffer and its pitch.
+    /// Locks the input buffer of `slot`, lets `fill` write the whole surface of `layout`
+    /// (the bytes and their pitch) and unlocks it; returns the buffer and its pitch.
     pub(crate) fn write_input(
         &self,
         slot: usize,
         layout: &PlaneLayout,
-        planes: &[HostPlane<'_>],
+        fill: impl FnOnce(&mut [u8], usize) -> Result<()>,
     ) -> Result<(*mut c_void, usize)> {
         let buffer = *self.inputs.get(slot).ok_or_else(|| bad_slot(slot))?;
         let _current = self.context.make_current()?;
@@ -287,7 +352,7 @@ impl SessionHandle {
         // surface of that format holds `layout.surface_rows()` rows at `pitch` (planes back
         // to back, as NvEncoder and ffmpeg rely on), and `len` does not exceed that.
         let dst = unsafe { locked.bytes_mut(len) };
-        copy_to_surface(layout, planes, dst, pitch)?;
+        fill(dst, pitch)?;
         locked.unlock()?;
         Ok((buffer, pitch))
     }
@@ -381,24 +446,39 @@ impl SessionHandle {
         )
     }
 
-    /// Copies a device surface into the staging surface of `slot` and maps it; returns the
-    /// mapped input and its pitch.
+    /// Copies the device surface `src` into the staging surface of `slot` and maps it;
+    /// returns the mapped input and its pitch. The copy is waited for before returning.
     ///
-    /// # Safety
-    /// `src` must be device memory of this session's context holding the whole surface of
-    /// `layout` at `src_pitch`, alive for the duration of this call (the copy is waited for
-    /// before returning).
-    #[allow(clippy::too_many_arguments)]
-    pub(crate) unsafe fn stage_device_input(
+    /// # Errors
+    /// [`Error::Internal`] if `src` is known to be of another context or shorter than the
+    /// surface of `layout` at its pitch, or its pitch is narrower than a row (callers check
+    /// these first, with errors naming the frame); driver failures of the copy or the map.
+    pub(crate) fn stage_device_input(
         &mut self,
         slot: usize,
         layout: &PlaneLayout,
         width: u32,
         height: u32,
         format: NV_ENC_BUFFER_FORMAT,
-        src: CUdeviceptr,
-        src_pitch: usize,
+        src: &DeviceSurface<'_>,
     ) -> Result<(*mut c_void, usize)> {
+        if src
+            .context
+            .is_some_and(|c| c != self.context.raw() as usize)
+        {
+            return Err(Error::Internal {
+                what: "a device surface of another context reached the NVENC staging copy",
+            });
+        }
+        let needed = layout.surface_size(src.pitch).ok_or(Error::Internal {
+            what: "a device surface with a pitch narrower than its rows reached the NVENC staging copy",
+        })?;
+        if src.len.is_some_and(|len| len < needed) {
+            return Err(Error::Internal {
+                what: "a device surface shorter than the frame reached the NVENC staging copy",
+            });
+        }
+        let (src, src_pitch) = (src.ptr, src.pitch);
         self.ensure_staging(layout, width, height, format)?;
         self.release(slot)?;
         let staging = self.staging.get(slot).ok_or_else(|| bad_slot(slot))?;
@@ -429,9 +509,12 @@ impl SessionHandle {
                 width_bytes: plane.row_bytes,
                 height: plane.rows,
             };
-            // SAFETY: the source holds this plane at `src_pitch` (caller's guarantee); the
-            // staging surface was allocated for every plane at `dst_pitch`; both outlive
-            // `work`, which waits for every copy enqueued, on early returns too (its `Drop`).
+            // SAFETY: the source is device memory of this context holding the whole surface
+            // of `layout` at `src_pitch` (`DeviceSurface`'s invariant: checked above for a
+            // buffer's context and length, promised for a raw address), so it holds this
+            // plane; the staging surface was allocated for every plane at `dst_pitch`; both
+            // outlive `work`, which waits for every copy enqueued, on early returns too (its
+            // `Drop`).
             unsafe { work.copy_2d(&copy) }?;
         }
         work.wait()?;
