@@ -14,4 +14,5 @@
 //! [`DeviceBuffer`](crate::cuda::DeviceBuffer), a surface whose validity a public `unsafe fn`
 //! promised) rather than as a raw pointer, so a safe caller above cannot break it.
 
+pub(crate) mod kernels;
 pub(crate) mod nvenc_session;

@@ -1,5 +1,5 @@
-//! The conversion kernels on the GPU: the PTX module, loaded once per context and cached, and
-//! the parameter block every launch passes.
+//! The owner of the conversion kernels on the GPU: the PTX module, loaded once per context and
+//! cached, and the parameter block every launch passes (the kernels' ABI).
 //!
 //! Invariants:
 //! - **Loaded inside an init window, once per context.** `cuModuleLoadData` creates a
@@ -8,7 +8,7 @@
 //!   decoder creation: the crate's rule is "every lifecycle call inside a window", and the
 //!   driver's session table is exactly what that rule protects. `cuModuleUnload` likewise
 //!   (through the teardown path). The cost is paid once per context: the first
-//!   [`Converter`](super::Converter) of a context holds the lock for the load (JIT of this
+//!   [`Converter`](crate::convert::Converter) of a context holds the lock for the load (JIT of this
 //!   small module: milliseconds, plus the driver's compute cache on later runs); every later
 //!   one finds the module in the cache without touching the lock.
 //! - **Lock order: init window, then cache.** The cache's mutex is never held while waiting
