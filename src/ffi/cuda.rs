@@ -31,8 +31,6 @@ use crate::init::WindowToken;
 
 mod status;
 
-#[cfg(test)]
-pub(crate) use status::cuda_error;
 pub(crate) use status::{check, check_in};
 
 /// The driver library's file name.
