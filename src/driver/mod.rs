@@ -17,6 +17,7 @@
 //! pointer, so a safe caller above cannot break it.
 
 pub(crate) mod callback_target;
+mod device_surface;
 pub(crate) mod drop_with;
 pub(crate) mod kernels;
 pub(crate) mod nvdec;

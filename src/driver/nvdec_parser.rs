@@ -460,3 +460,60 @@ impl<T> std::ops::Deref for ParserCore<T> {
         &self.target
     }
 }
+
+#[cfg(test)]
+mod tests {
+    //! The SEI view over a driver-shaped message info in plain CPU memory.
+    use super::*;
+
+    fn view(info: &CUVIDSEIMESSAGEINFO) -> SeiInfo<'_> {
+        SeiInfo {
+            raw: info,
+            _callback: std::marker::PhantomData,
+        }
+    }
+
+    #[test]
+    fn sei_view_reads_headers_and_never_more_payload_than_the_sizes_sum_to() {
+        let mut messages = [
+            CUSEIMESSAGE {
+                sei_message_type: 4,
+                reserved: [0; 3],
+                sei_message_size: 3,
+            },
+            CUSEIMESSAGE {
+                sei_message_type: 5,
+                reserved: [0; 3],
+                sei_message_size: 2,
+            },
+        ];
+        let mut data = [1u8, 2, 3, 4, 5];
+        let info = CUVIDSEIMESSAGEINFO {
+            pSEIData: data.as_mut_ptr().cast(),
+            pSEIMessage: messages.as_mut_ptr(),
+            sei_message_count: 2,
+            picIdx: 7,
+        };
+        let sei = view(&info);
+        assert_eq!((sei.count(), sei.picture()), (2, 7));
+        assert!(sei.has_data());
+        assert_eq!(sei.headers(), [(4, 3), (5, 2)]);
+        assert_eq!(sei.payload(5), Some(vec![1, 2, 3, 4, 5]));
+        assert_eq!(sei.payload(2), Some(vec![1, 2]));
+        assert_eq!(sei.payload(6), None, "past the sum of the sizes");
+    }
+
+    #[test]
+    fn sei_view_without_data_reads_nothing() {
+        let info = CUVIDSEIMESSAGEINFO {
+            pSEIData: std::ptr::null_mut(),
+            pSEIMessage: std::ptr::null_mut(),
+            sei_message_count: 3,
+            picIdx: 0,
+        };
+        let sei = view(&info);
+        assert!(!sei.has_data());
+        assert!(sei.headers().is_empty());
+        assert_eq!(sei.payload(0), None);
+    }
+}

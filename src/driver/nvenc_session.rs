@@ -14,15 +14,14 @@
 
 use nvcodec_media::PlaneLayout;
 use std::ffi::c_void;
-use std::marker::PhantomData;
 use std::mem::ManuallyDrop;
 
-use cudarc::driver::sys::CUdeviceptr;
 use nvidia_video_codec_sdk::sys::nvEncodeAPI::{
     GUID, NV_ENC_BUFFER_FORMAT, NV_ENC_CAPS, NV_ENC_INITIALIZE_PARAMS, NV_ENC_TUNING_INFO,
     NVENCSTATUS,
 };
 
+pub(crate) use super::device_surface::DeviceSurface;
 use crate::cuda::{Context, DeviceBuffer, EnqueuedWork};
 use crate::error::{DriverError, Error, Result};
 use crate::ffi::cuda::{Copy2d, Mem};
@@ -63,71 +62,6 @@ pub(crate) struct Bitstream {
     pub(crate) data: Vec<u8>,
     pub(crate) timestamp: u64,
     pub(crate) picture_type: u32,
-}
-
-/// A pitched surface in device memory that an encoder may read: the memory of a borrowed
-/// [`DeviceBuffer`], or a raw address whose validity a caller promised.
-///
-/// Invariant: for `'a`, the memory from `ptr` is device memory that stays allocated, and
-/// holds `len` bytes when `len` is known; with `len` unknown it holds the whole surface
-/// (at `pitch`) of the encoder it is passed to. [`SessionHandle::stage_device_input`] checks
-/// the rest (context, pitch, extent) before it copies.
-#[derive(Debug, Clone, Copy)]
-pub(crate) struct DeviceSurface<'a> {
-    ptr: CUdeviceptr,
-    pitch: usize,
-    /// Bytes available from `ptr` (known for a [`DeviceBuffer`], not for a raw pointer).
-    len: Option<usize>,
-    /// The context's raw handle the memory belongs to, when known.
-    context: Option<usize>,
-    _borrow: PhantomData<&'a DeviceBuffer>,
-}
-
-impl<'a> DeviceSurface<'a> {
-    /// The memory of `buffer`, rows `pitch` bytes apart.
-    pub(crate) fn of_buffer(buffer: &'a DeviceBuffer, pitch: usize) -> Self {
-        DeviceSurface {
-            ptr: buffer.device_ptr(),
-            pitch,
-            len: Some(buffer.len()),
-            context: Some(buffer.context().raw() as usize),
-            _borrow: PhantomData,
-        }
-    }
-}
-
-impl DeviceSurface<'static> {
-    /// A raw device address, rows `pitch` bytes apart.
-    ///
-    /// # Safety
-    /// `ptr` must be device memory of the context of the encoder it is passed to, holding
-    /// that encoder's whole surface at `pitch`, allocated until the call it is passed to
-    /// returns.
-    pub(crate) unsafe fn promised(ptr: CUdeviceptr, pitch: usize) -> Self {
-        DeviceSurface {
-            ptr,
-            pitch,
-            len: None,
-            context: None,
-            _borrow: PhantomData,
-        }
-    }
-}
-
-impl DeviceSurface<'_> {
-    pub(crate) fn pitch(&self) -> usize {
-        self.pitch
-    }
-
-    /// Bytes available from the surface's start, when known.
-    pub(crate) fn len(&self) -> Option<usize> {
-        self.len
-    }
-
-    /// The raw handle of the context the memory belongs to, when known.
-    pub(crate) fn context(&self) -> Option<usize> {
-        self.context
-    }
 }
 
 /// One NVENC session with its input buffers, bitstream buffers and registered device
@@ -463,22 +397,22 @@ impl SessionHandle {
         src: &DeviceSurface<'_>,
     ) -> Result<(*mut c_void, usize)> {
         if src
-            .context
+            .context()
             .is_some_and(|c| c != self.context.raw() as usize)
         {
             return Err(Error::Internal {
                 what: "a device surface of another context reached the NVENC staging copy",
             });
         }
-        let needed = layout.surface_size(src.pitch).ok_or(Error::Internal {
+        let needed = layout.surface_size(src.pitch()).ok_or(Error::Internal {
             what: "a device surface with a pitch narrower than its rows reached the NVENC staging copy",
         })?;
-        if src.len.is_some_and(|len| len < needed) {
+        if src.len().is_some_and(|len| len < needed) {
             return Err(Error::Internal {
                 what: "a device surface shorter than the frame reached the NVENC staging copy",
             });
         }
-        let (src, src_pitch) = (src.ptr, src.pitch);
+        let (src, src_pitch) = (src.ptr(), src.pitch());
         self.ensure_staging(layout, width, height, format)?;
         self.release(slot)?;
         let staging = self.staging.get(slot).ok_or_else(|| bad_slot(slot))?;
