@@ -17,8 +17,8 @@ use crate::cuda::DeviceBuffer;
 ///
 /// Invariant: for `'a`, the memory from `ptr` is device memory that stays allocated, and
 /// holds `len` bytes when `len` is known; with `len` unknown it holds the whole surface
-/// (at `pitch`) of the encoder it is passed to. [`SessionHandle::stage_device_input`](super::nvenc_session::SessionHandle::stage_device_input) checks
-/// the rest (context, pitch, extent) before it copies.
+/// (at `pitch`) of the encoder it is passed to. The NVENC owner's `stage_device_input`
+/// checks the rest (context, pitch, extent) before it copies.
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct DeviceSurface<'a> {
     ptr: CUdeviceptr,
