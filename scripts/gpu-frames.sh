@@ -4,9 +4,9 @@
 #   scripts/gpu-frames.sh stage    here (Rust, no GPU): builds the release test binaries and
 #                                  examples the GPU half runs into stage/ (git-ignored).
 #   scripts/gpu-frames.sh device   there (nvcc, GPU, no Rust): regenerates the PTX of
-#                                  kernels/convert.cu (written to $OUT/kernels.ptx with the
+#                                  kernels/convert.cu (written to $OUT/convert.ptx with the
 #                                  source's SHA-256 in its header; commit it as
-#                                  src/convert/kernels.ptx), then runs the staged GPU tests,
+#                                  kernels/convert.ptx), then runs the staged GPU tests,
 #                                  logs in $OUT.
 #
 # The PTX: `nvcc -ptx -arch=compute_75` (Turing, the oldest target nvcc 13 accepts; every
@@ -44,7 +44,7 @@ device)
     { nvidia-smi --query-gpu=name,driver_version --format=csv,noheader; nvcc --version | tail -2; } \
         | tee "$OUT/machine.txt"
     nvcc -ptx -arch=compute_75 -O3 -o /tmp/convert.ptx kernels/convert.cu
-    { ptx_header "$(nvcc --version | tail -1) -ptx -arch=compute_75 -O3"; cat /tmp/convert.ptx; } > "$OUT/kernels.ptx"
+    { ptx_header "$(nvcc --version | tail -1) -ptx -arch=compute_75 -O3"; cat /tmp/convert.ptx; } > "$OUT/convert.ptx"
     grep -m2 -E '^\.(version|target)' /tmp/convert.ptx | tee -a "$OUT/machine.txt"
     nvcc -cubin -arch=sm_90 -Xptxas -v -o /tmp/convert.cubin kernels/convert.cu 2>&1 | grep -E "registers|spill" | head -12 >> "$OUT/machine.txt" || true
     status=0

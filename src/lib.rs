@@ -28,6 +28,7 @@
 pub mod convert;
 pub mod cuda;
 pub mod decode;
+mod driver;
 pub mod encode;
 pub mod error;
 mod ffi;

@@ -279,7 +279,7 @@ fn an_unspecified_matrix_is_bt601_below_720_rows_and_bt709_from_720() {
 fn the_committed_ptx_was_generated_from_the_committed_kernel_source() {
     let root = env!("CARGO_MANIFEST_DIR");
     let source = std::fs::read(format!("{root}/kernels/convert.cu")).unwrap();
-    let ptx = std::fs::read_to_string(format!("{root}/src/convert/kernels.ptx")).unwrap();
+    let ptx = std::fs::read_to_string(format!("{root}/kernels/convert.ptx")).unwrap();
     let hash: String = Sha256::digest(&source)
         .iter()
         .map(|b| format!("{b:02x}"))
@@ -287,11 +287,11 @@ fn the_committed_ptx_was_generated_from_the_committed_kernel_source() {
     let header = ptx
         .lines()
         .find_map(|l| l.strip_prefix("// source-sha256: "))
-        .expect("kernels.ptx has a `// source-sha256:` header line");
+        .expect("kernels/convert.ptx has a `// source-sha256:` header line");
     assert_eq!(
         header.trim(),
         hash,
-        "kernels/convert.cu changed without regenerating src/convert/kernels.ptx \
+        "kernels/convert.cu changed without regenerating kernels/convert.ptx \
          (run scripts/gpu-frames.sh on a machine with nvcc)"
     );
     for kernel in [
@@ -304,7 +304,7 @@ fn the_committed_ptx_was_generated_from_the_committed_kernel_source() {
     ] {
         assert!(
             ptx.contains(&format!(".entry {kernel}(")),
-            "kernels.ptx lacks {kernel}"
+            "kernels/convert.ptx lacks {kernel}"
         );
     }
 }

@@ -1,5 +1,5 @@
 // The conversion kernels without Rust, on a GPU machine with nvcc (issue 13): PTX files (the
-// crate's kernels.ptx before and after a change, and variants of the new one), loaded with
+// crate's kernels/convert.ptx before and after a change, and variants of the new one), loaded with
 // cuModuleLoadData as the crate loads them, are
 //   1. compared bit for bit on random frames: NV12, P016, YUV444, YUV444_16Bit; odd and even
 //      sizes; aligned and misaligned pitches and planes; left, centre and an arbitrary

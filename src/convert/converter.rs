@@ -32,11 +32,11 @@ use std::time::Duration;
 use cudarc::driver::sys::{CUdeviceptr, CUstream};
 use std::sync::Arc;
 
-use super::launch::{KernelModule, KernelParams};
 use super::matrix::Coefficients;
 use super::spec::{ConvertSpec, SampleType};
 use crate::cuda::{Context, DeviceBuffer};
 use crate::decode::Frame;
+use crate::driver::kernels::{KernelModule, KernelParams};
 use crate::error::{Error, Result};
 
 /// Converts decoded frames to RGB with the conversion kernels of one CUDA context.
@@ -126,6 +126,8 @@ impl Converter {
     /// context, or the normalisation is invalid; [`Error::Unsupported`] for a stream matrix
     /// the converter cannot apply (override it with
     /// [`ConvertSpec::with_matrix`]); [`Error::Driver`] if the launch fails.
+    // Calls `run` on a target checked against `dst` (see the module docs on `unsafe`).
+    #[allow(unsafe_code)]
     pub fn convert_into(
         &self,
         frame: &Frame<'_>,
@@ -181,6 +183,8 @@ impl Converter {
     ///
     /// # Errors
     /// As [`convert_into`](Self::convert_into), except that the capacity is not known.
+    // The caller's promise about `dst` enters here (see the module docs on `unsafe`).
+    #[allow(unsafe_code)]
     pub unsafe fn convert_into_raw(
         &self,
         frame: &Frame<'_>,
@@ -204,6 +208,8 @@ impl Converter {
     /// # Safety
     /// `target` must have been checked by [`check_extent`] against memory of this context
     /// that stays valid until the conversion finishes.
+    // The kernel launch: its sources are the frame's planes (see the module docs on `unsafe`).
+    #[allow(unsafe_code)]
     pub(crate) unsafe fn run(
         &self,
         frame: &Frame<'_>,
@@ -235,19 +241,16 @@ impl Converter {
         // stream, both of this context and alive while the frame borrows the decoder.
         unsafe { self.module.launch(wide, out, &params, stream) }?;
         if given.is_none() {
-            // SAFETY: as above; the decoder's stream is valid while `frame` borrows it.
-            unsafe { context.driver().stream_synchronize(stream) }?;
+            frame.synchronize_work_stream()?;
         }
         Ok(())
     }
 
     /// Waits for a conversion queued on the frame's stream (no-op without one).
     pub(crate) fn wait_for(&self, frame: &Frame<'_>) -> Result<()> {
-        if let Some(stream) = frame.stream() {
+        if frame.stream().is_some() {
             let _current = self.context().make_current()?;
-            // SAFETY: the frame's stream is valid in its context for the decoder's life
-            // (the `FrameStream::from_raw` contract), and the frame borrows the decoder.
-            unsafe { self.context().driver().stream_synchronize(stream) }?;
+            frame.synchronize_work_stream()?;
         }
         Ok(())
     }

@@ -21,9 +21,17 @@
 //! rest of the crate runs on R535+; on an older driver [`Converter::new`] fails with
 //! `CUDA_ERROR_UNSUPPORTED_PTX_VERSION` and nothing else is affected. sm_75 (Turing) is the
 //! oldest target nvcc 13 accepts; NVDEC GPUs older than Turing cannot run these kernels.
+//!
+//! `unsafe`: the module denies it, except for three functions of [`Converter`] that carry
+//! one proof each into the kernel launch of the owner below (`driver::kernels`):
+//! `convert_into` (a destination checked against a borrowed buffer),
+//! [`Converter::convert_into_raw`] (a destination its caller promises) and the launch itself,
+//! whose sources are a [`Frame`](crate::decode::Frame)'s mapped planes, valid while the frame
+//! borrows its decoder — a proof made in `decode`, which the owner cannot check.
+
+#![deny(unsafe_code)]
 
 mod converter;
-mod launch;
 mod matrix;
 mod output;
 mod spec;

@@ -203,39 +203,7 @@ pub struct DecoderConfig {
     pub sei: bool,
 }
 
-/// A CUDA stream a decoder's frames are *ordered on* instead of waited for.
-///
-/// By default a frame is handed out only after NVDEC's post-processing into its surface has
-/// finished (the decoder waits on a stream of its own), so any reader on any stream sees the
-/// whole picture. With a `FrameStream`, the post-processing (and the decoder's copies) are
-/// queued on this stream and not waited for: work you queue on the same stream after the
-/// frame is handed out sees the whole picture, with no host wait per frame. Work on any
-/// other stream must first wait for this one (an event), or it may read a half-written
-/// surface. [`Frame::stream`](super::Frame::stream) says which stream a frame is ordered on.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct FrameStream(cudarc::driver::sys::CUstream);
-
-// SAFETY: a CUDA stream handle may be used from any thread; `FrameStream` only carries it.
-unsafe impl Send for FrameStream {}
-// SAFETY: as above; the handle is never mutated through `&FrameStream`.
-unsafe impl Sync for FrameStream {}
-
-impl FrameStream {
-    /// Wraps a raw `CUstream`.
-    ///
-    /// # Safety
-    /// `raw` must be a stream of the CUDA context the decoder is built in (a stream you
-    /// created there, or the legacy default stream, null), and stay valid for as long as any
-    /// decoder configured with it exists.
-    pub unsafe fn from_raw(raw: cudarc::driver::sys::CUstream) -> Self {
-        FrameStream(raw)
-    }
-
-    /// The raw `CUstream`.
-    pub fn raw(&self) -> cudarc::driver::sys::CUstream {
-        self.0
-    }
-}
+pub use crate::driver::nvdec::FrameStream;
 
 /// Frames a decoder queues for the caller at most: `decode` refuses more input while this
 /// many wait, and a packet that carries more pictures than fit has the excess dropped with an

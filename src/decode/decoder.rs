@@ -3,48 +3,32 @@
 
 use std::cell::{Cell, RefCell};
 use std::collections::VecDeque;
-use std::mem::ManuallyDrop;
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 
 use nvidia_video_codec_sdk::sys::cuviddec::CUvideodecoder;
-use nvidia_video_codec_sdk::sys::nvcuvid::{
-    CUVIDPARSERPARAMS, CUVIDSOURCEDATAPACKET, CUvideopacketflags,
-};
+use nvidia_video_codec_sdk::sys::nvcuvid::CUvideopacketflags;
 
-use super::callback_target::CallbackTarget;
-use super::callbacks;
 use super::caps::{self, cuvid_codec};
 use super::config::{DecoderConfig, MAX_QUEUED_FRAMES, OutputGeometry};
 use super::frame::Frame;
 use super::geometry::{Geometry, Shape};
-use super::nvdec_objects::{CtxLock, DecoderHandle, OwnedStream, ParserHandle, WorkStream};
+use super::nvdec_objects::{CtxLock, DecoderHandle, OwnedStream, WorkStream};
 use super::state::{Backing, DecoderState, DecoderStats, StreamInfo, initial_format};
 use crate::cuda::Context;
+use crate::driver::drop_with::DropWith;
+use crate::driver::nvdec_parser::{MAX_PAYLOAD as MAX_PACKET_LEN, ParserCore, ParserSettings};
 use crate::error::{Error, Result, SessionKind};
 use crate::ffi::nvcuvid::Nvcuvid;
 use crate::init::{CudaInitGuard, WindowTiming, WindowToken, destroy_in_window, in_runtime_window};
 use crate::unwind::contained;
 
-/// The longest packet NVDEC's parser takes in one call (its length is a C `unsigned long`).
-#[allow(
-    clippy::unnecessary_cast,
-    reason = "`c_ulong` is `u64` here but `u32` where `long` is 32 bits"
-)]
-const MAX_PACKET_LEN: u64 = std::ffi::c_ulong::MAX as u64;
-
 /// The decoder as it exists inside the init window: parser and `cuvidCreateDecoder` handle
 /// created, no frame decoded yet. Reach it with
 /// [`Builder::session`](crate::phase::Builder::session).
 pub struct DecoderSession {
-    /// Dropped first: the parser calls into `core`.
-    parser: ParserHandle,
-    core: CallbackTarget<DecoderState>,
+    /// The parser and the state its callbacks reach (parser dropped first).
+    core: ParserCore<DecoderState>,
 }
-
-// SAFETY: the session owns every handle it points to (parser, decoder, lock, stream) and
-// nothing else references its core but its own parser, so moving the whole to another thread
-// is sound; NVDEC handles are not tied to the thread that created them. It is not `Sync`.
-unsafe impl Send for DecoderSession {}
 
 impl DecoderSession {
     /// The raw `CUvideodecoder`, for your own init work under the same guard.
@@ -61,32 +45,14 @@ impl std::fmt::Debug for DecoderSession {
     }
 }
 
-fn create_parser(
-    window: WindowToken<'_>,
-    api: &'static Nvcuvid,
-    core: &CallbackTarget<DecoderState>,
-) -> Result<ParserHandle> {
-    let mut params = CUVIDPARSERPARAMS {
-        CodecType: cuvid_codec(core.config.codec)?,
-        ulMaxNumDecodeSurfaces: core.decoder.borrow().shape().surfaces,
-        ulClockRate: 0,
-        ulErrorThreshold: 100,
-        ulMaxDisplayDelay: core.config.effective_display_delay(),
-        pUserData: core.user_data(),
-        pfnSequenceCallback: Some(callbacks::on_sequence),
-        pfnDecodePicture: Some(callbacks::on_decode),
-        pfnDisplayPicture: Some(callbacks::on_display),
-        pfnGetSEIMsg: if core.config.sei {
-            Some(callbacks::on_sei)
-        } else {
-            None
-        },
-        ..Default::default()
-    };
-    // SAFETY: the callbacks are `extern "C"` functions that never unwind; `pUserData` is the
-    // core's fixed address, freed only after this parser is destroyed (field order).
-    let raw = unsafe { api.create_parser(window, &mut params) }?;
-    Ok(ParserHandle { raw, api })
+/// The parser's settings for `core`'s configuration and current decoder.
+fn parser_settings(core: &DecoderState) -> Result<ParserSettings> {
+    Ok(ParserSettings {
+        codec: cuvid_codec(core.config.codec)?,
+        max_decode_surfaces: core.decoder.borrow().shape().surfaces,
+        max_display_delay: core.config.effective_display_delay(),
+        sei: core.config.sei,
+    })
 }
 
 /// Builds everything inside the init window. Called by the builder's `open_session`.
@@ -142,7 +108,7 @@ pub(crate) fn open(
         Geometry::full(shape.max_width, shape.max_height),
         config.output_surfaces,
     )?;
-    let core = CallbackTarget::new(DecoderState {
+    let state = DecoderState {
         decoder: RefCell::new(decoder),
         lock,
         stream,
@@ -159,9 +125,10 @@ pub(crate) fn open(
         stats: Cell::new(DecoderStats::default()),
         output: Cell::new(config.output),
         sei: RefCell::new(Vec::new()),
-    });
-    let parser = create_parser(window, api, &core)?;
-    Ok(DecoderSession { parser, core })
+    };
+    let settings = parser_settings(&state)?;
+    let core = ParserCore::create(window, api, state, settings)?;
+    Ok(DecoderSession { core })
 }
 
 /// An NVDEC decoder with frame methods. Built only through
@@ -174,31 +141,26 @@ pub(crate) fn open(
 pub struct Decoder {
     /// Unique in the process: lets a pool recognise its own decoders (see `PooledDecoder`).
     id: u64,
-    /// Taken only by `Drop`, which hands it to one teardown inside an init window.
-    session: ManuallyDrop<DecoderSession>,
+    /// Handed, when the decoder drops, to one teardown inside an init window.
+    session: DropWith<DecoderSession>,
     window: WindowTiming,
     /// After `flush` the parser is re-created (in an init window) before more data.
     needs_new_parser: bool,
 }
 
-// SAFETY: as for `DecoderSession`, which the decoder owns; `Decoder` is not `Sync`
-// (Cell/RefCell inside).
-unsafe impl Send for Decoder {}
-
 impl Drop for Decoder {
-    /// Unmaps frames leaked with `mem::forget`, then destroys parser, decoder, context lock
-    /// and stream, in that order, inside one init window: at once if the lock is free,
-    /// otherwise on the teardown thread (see [`crate::init::wait_for_teardowns`]).
+    /// Unmaps frames leaked with `mem::forget`; then the session field drops, which
+    /// destroys parser, decoder, context lock and stream, in that order, inside one init
+    /// window: at once if the lock is free, otherwise on the teardown thread (see
+    /// [`crate::init::wait_for_teardowns`]).
     fn drop(&mut self) {
-        // Contained: `unmap_leaked` logs (user code), and the teardown below must run anyway.
+        // Contained: `unmap_leaked` logs (user code), and the teardown below must run anyway
+        // (the session field drops after this, inside one init window).
         contained(|| {
             if let Err(error) = self.session.core.unmap_leaked() {
                 tracing::error!(%error, "unmapping leaked frames before teardown failed");
             }
         });
-        // SAFETY: `session` is taken exactly once, here, and never used afterwards.
-        let session = unsafe { ManuallyDrop::take(&mut self.session) };
-        destroy_in_window("NVDEC decoder", move |_window| drop(session));
     }
 }
 
@@ -207,7 +169,9 @@ impl Decoder {
         static NEXT_ID: AtomicU64 = AtomicU64::new(1);
         Decoder {
             id: NEXT_ID.fetch_add(1, Relaxed),
-            session: ManuallyDrop::new(session),
+            session: DropWith::new(session, |session| {
+                destroy_in_window("NVDEC decoder", move |_window| drop(session));
+            }),
             window,
             needs_new_parser: false,
         }
@@ -388,11 +352,11 @@ impl Decoder {
         Ok(())
     }
 
-    fn parse(&self, packet: &mut CUVIDSOURCEDATAPACKET) -> Result<()> {
+    /// One `cuvidParseVideoData` call (see [`ParserCore::parse`]); the first error a
+    /// callback stored wins over the call's own.
+    fn parse(&self, payload: Option<&[u8]>, flags: u32, timestamp: i64) -> Result<()> {
         let _current = self.session.core.context.make_current()?;
-        // SAFETY: the parser is live; the packet's payload is valid for its size for the
-        // duration of the call (the parser copies what it keeps).
-        let parsed = unsafe { self.session.core.api.parse(self.session.parser.raw, packet) };
+        let parsed = self.session.core.parse(payload, flags, timestamp);
         let stored = self.session.core.error.borrow_mut().take();
         match (stored, parsed) {
             (Some(error), _) => Err(error),
@@ -414,9 +378,9 @@ impl Decoder {
     /// [`renew_parser`](Self::renew_parser) inside the caller's window.
     pub(crate) fn renew_parser_in(&mut self, window: WindowToken<'_>) -> Result<()> {
         let session = &mut *self.session;
-        let parser = create_parser(window, session.core.api, &session.core)?;
+        let settings = parser_settings(&session.core)?;
         // The old parser is destroyed here, inside the window.
-        drop(std::mem::replace(&mut session.parser, parser));
+        session.core.renew(window, settings)?;
         self.session.core.geometry.set(None);
         self.session.core.layout.set(None);
         self.session.core.stream_info.set(None);
@@ -485,11 +449,12 @@ impl Decoder {
             self.renew_parser()?;
         }
         if !packet.is_empty() {
-            let size =
-                std::ffi::c_ulong::try_from(packet.len()).map_err(|_| Error::PacketTooLarge {
+            if std::ffi::c_ulong::try_from(packet.len()).is_err() {
+                return Err(Error::PacketTooLarge {
                     len: packet.len(),
                     max: MAX_PACKET_LEN,
-                })?;
+                });
+            }
             let mut flags = if pts.is_some() {
                 CUvideopacketflags::CUVID_PKT_TIMESTAMP as u32
             } else {
@@ -498,13 +463,7 @@ impl Decoder {
             if self.session.core.config.low_latency {
                 flags |= CUvideopacketflags::CUVID_PKT_ENDOFPICTURE as u32;
             }
-            let mut raw = CUVIDSOURCEDATAPACKET {
-                flags: flags as _,
-                payload_size: size,
-                payload: packet.as_ptr(),
-                timestamp: pts.unwrap_or(0),
-            };
-            self.parse(&mut raw)?;
+            self.parse(Some(packet), flags, pts.unwrap_or(0))?;
         }
         Ok(DecodedFrames {
             core: &self.session.core,
@@ -561,15 +520,10 @@ impl Decoder {
         self.check_usable()?;
         self.session.core.unmap_leaked()?;
         if !self.needs_new_parser {
-            let mut raw = CUVIDSOURCEDATAPACKET {
-                flags: (CUvideopacketflags::CUVID_PKT_ENDOFSTREAM as u32
-                    | CUvideopacketflags::CUVID_PKT_NOTIFY_EOS as u32) as _,
-                payload_size: 0,
-                payload: std::ptr::null(),
-                timestamp: 0,
-            };
+            let flags = CUvideopacketflags::CUVID_PKT_ENDOFSTREAM as u32
+                | CUvideopacketflags::CUVID_PKT_NOTIFY_EOS as u32;
             self.needs_new_parser = true;
-            self.parse(&mut raw)?;
+            self.parse(None, flags, 0)?;
         }
         Ok(DecodedFrames {
             core: &self.session.core,

@@ -170,6 +170,12 @@ impl<'a> Frame<'a> {
         self.core.stream.raw()
     }
 
+    /// Waits for all work queued on [`work_stream`](Self::work_stream). Needs the frame's
+    /// context current.
+    pub(crate) fn synchronize_work_stream(&self) -> Result<()> {
+        self.core.stream.synchronize()
+    }
+
     /// Device address of the luma plane. By default the pixels are complete: NVDEC's work on
     /// this surface finished before the frame was handed out, so any stream may read them
     /// while the frame is alive. With a [`FrameStream`](super::FrameStream), they are

@@ -1,151 +1,32 @@
-//! RAII owners of the raw NVDEC objects a decoder is made of.
+//! The decoder's `cuvidCreateDecoder` handle with the shape and geometry it was made for,
+//! on the raw owners of `driver::nvdec` (re-exported here for the rest of `decode`).
 //!
-//! Invariant: each handle is created and destroyed inside an init window (creation takes a
-//! [`WindowToken`]; `Drop` goes through [`destroy_in_window`], which runs at once inside a
-//! window or hands the handle to the teardown thread), exactly once, in the context it was
-//! created in; destruction failures are logged, never panicked on. Declaring them as separate
-//! owners means a failure half-way through construction releases exactly what was built so
-//! far, in reverse order. A decoder drops all of them inside one teardown, so their order
-//! holds across threads too.
+//! Invariant: [`DecoderHandle::configured`] is the geometry the driver's output surfaces are
+//! configured for now: set at creation and changed only after a successful
+//! `cuvidReconfigureDecoder`. This module turns a [`Shape`] and a [`Geometry`] into the
+//! driver's structs; creating, reconfiguring and destroying the handle is the owner's.
 
 use nvcodec_media::PixelFormat;
 use nvidia_video_codec_sdk::sys::cuviddec::{
-    CUVIDDECODECREATEINFO, CUVIDRECONFIGUREDECODERINFO, CUvideoctxlock, CUvideodecoder,
-    cudaVideoChromaFormat, cudaVideoCreateFlags, cudaVideoDeinterlaceMode, cudaVideoSurfaceFormat,
+    CUVIDDECODECREATEINFO, CUVIDRECONFIGUREDECODERINFO, CUvideodecoder, cudaVideoChromaFormat,
+    cudaVideoCreateFlags, cudaVideoDeinterlaceMode, cudaVideoSurfaceFormat,
 };
-use nvidia_video_codec_sdk::sys::nvcuvid::CUvideoparser;
-
-use cudarc::driver::sys::CUstream;
 
 use super::caps::cuvid_codec;
-
 use super::geometry::{Geometry, Shape};
 use crate::cuda::Context;
+use crate::driver::nvdec::DecoderObject;
+pub(crate) use crate::driver::nvdec::{CtxLock, OwnedStream, WorkStream};
+use crate::driver::nvdec_parser::Picture;
 use crate::error::{Error, Result};
 use crate::ffi::nvcuvid::Nvcuvid;
-use crate::init::{WindowToken, destroy_in_window};
-use crate::unwind::contained;
-
-/// A raw handle on its way to destruction, possibly on the teardown thread.
-struct Doomed<T>(T);
-// SAFETY: NVDEC and CUDA handles are not tied to the thread that made them; a doomed handle
-// is used by nothing but its teardown.
-unsafe impl<T> Send for Doomed<T> {}
-
-/// A CUDA stream owned by one decoder, for its maps and copies.
-pub(crate) struct OwnedStream {
-    raw: CUstream,
-    context: Context,
-}
-
-impl OwnedStream {
-    pub(crate) fn create(context: &Context) -> Result<Self> {
-        let _current = context.make_current()?;
-        let raw = context.driver().stream_create()?;
-        Ok(OwnedStream {
-            raw,
-            context: context.clone(),
-        })
-    }
-
-    pub(crate) fn raw(&self) -> CUstream {
-        self.raw
-    }
-
-    /// Waits for all work queued on the stream.
-    pub(crate) fn synchronize(&self) -> Result<()> {
-        // SAFETY: the stream is live while `self` exists.
-        unsafe { self.context.driver().stream_synchronize(self.raw) }
-    }
-}
-
-impl Drop for OwnedStream {
-    fn drop(&mut self) {
-        let destroyed = self.context.make_current().and_then(|_current| {
-            // SAFETY: we created the stream and nothing uses it after its decoder is gone.
-            unsafe { self.context.driver().stream_destroy(self.raw) }
-        });
-        if let Err(error) = destroyed {
-            contained(|| tracing::error!(%error, "destroying a decoder stream failed"));
-        }
-    }
-}
-
-/// The stream a decoder maps and copies on: its own, waited for at every map, or the
-/// caller's [`FrameStream`](super::FrameStream), never waited for at a map.
-pub(crate) enum WorkStream {
-    Owned(OwnedStream),
-    Given {
-        stream: super::FrameStream,
-        context: Context,
-    },
-}
-
-impl WorkStream {
-    pub(crate) fn raw(&self) -> CUstream {
-        match self {
-            WorkStream::Owned(owned) => owned.raw(),
-            WorkStream::Given { stream, .. } => stream.raw(),
-        }
-    }
-
-    /// Whether maps are waited for before a frame is handed out.
-    pub(crate) fn waits_at_map(&self) -> bool {
-        matches!(self, WorkStream::Owned(_))
-    }
-
-    /// Waits for all work queued on the stream.
-    pub(crate) fn synchronize(&self) -> Result<()> {
-        match self {
-            WorkStream::Owned(owned) => owned.synchronize(),
-            // SAFETY: the caller of `FrameStream::from_raw` guarantees the stream is valid in
-            // this context for the decoder's life.
-            WorkStream::Given { stream, context } => unsafe {
-                context.driver().stream_synchronize(stream.raw())
-            },
-        }
-    }
-}
-
-/// The cuvid context lock shared by a decoder and its parser.
-pub(crate) struct CtxLock {
-    raw: CUvideoctxlock,
-    api: &'static Nvcuvid,
-}
-
-impl CtxLock {
-    pub(crate) fn create(
-        window: WindowToken<'_>,
-        api: &'static Nvcuvid,
-        context: &Context,
-    ) -> Result<Self> {
-        // SAFETY: the context is live (held by the caller).
-        let raw = unsafe { api.ctx_lock_create(window, context.raw()) }?;
-        Ok(CtxLock { raw, api })
-    }
-}
-
-impl Drop for CtxLock {
-    fn drop(&mut self) {
-        let (raw, api) = (Doomed(self.raw), self.api);
-        destroy_in_window("cuvid context lock", move |window| {
-            let raw = raw;
-            // SAFETY: the decoder that used this lock has been destroyed before (field order
-            // of `DecoderState`, dropped inside one teardown).
-            if let Err(error) = unsafe { api.ctx_lock_destroy(window, raw.0) } {
-                tracing::error!(%error, "destroying a cuvid context lock failed");
-            }
-        });
-    }
-}
+use crate::init::WindowToken;
 
 /// One `cuvidCreateDecoder` handle and the geometry it is configured for now.
 pub(crate) struct DecoderHandle {
-    raw: CUvideodecoder,
+    object: DecoderObject,
     shape: Shape,
     configured: Geometry,
-    api: &'static Nvcuvid,
-    context: Context,
 }
 
 fn surface_format(format: PixelFormat) -> Result<cudaVideoSurfaceFormat> {
@@ -195,7 +76,7 @@ impl DecoderHandle {
             ulTargetWidth: geometry.target_width().into(),
             ulTargetHeight: geometry.target_height().into(),
             ulNumOutputSurfaces: output_surfaces.into(),
-            vidLock: lock.raw,
+            vidLock: lock.raw(),
             ..Default::default()
         };
         let area = geometry.display_area_i16();
@@ -203,14 +84,12 @@ impl DecoderHandle {
         info.display_area.top = area.1;
         info.display_area.right = area.2;
         info.display_area.bottom = area.3;
-        let raw = api.create_decoder(window, &mut info)?;
+        let object = DecoderObject::create(window, api, context, &mut info)?;
         tracing::debug!(?shape, ?geometry, "cuvidCreateDecoder");
         Ok(DecoderHandle {
-            raw,
+            object,
             shape,
             configured: geometry,
-            api,
-            context: context.clone(),
         })
     }
 
@@ -221,26 +100,48 @@ impl DecoderHandle {
         window: WindowToken<'_>,
         geometry: Geometry,
     ) -> Result<()> {
-        // SAFETY: all-zero is a valid CUVIDRECONFIGUREDECODERINFO (plain integers).
-        let mut info: CUVIDRECONFIGUREDECODERINFO = unsafe { std::mem::zeroed() };
-        info.ulWidth = geometry.coded_width;
-        info.ulHeight = geometry.coded_height;
-        info.ulTargetWidth = geometry.target_width();
-        info.ulTargetHeight = geometry.target_height();
-        info.ulNumDecodeSurfaces = self.shape.surfaces;
         let area = geometry.display_area_i16();
+        let mut info = CUVIDRECONFIGUREDECODERINFO {
+            ulWidth: geometry.coded_width,
+            ulHeight: geometry.coded_height,
+            ulTargetWidth: geometry.target_width(),
+            ulTargetHeight: geometry.target_height(),
+            ulNumDecodeSurfaces: self.shape.surfaces,
+            ..Default::default()
+        };
         info.display_area.left = area.0;
         info.display_area.top = area.1;
         info.display_area.right = area.2;
         info.display_area.bottom = area.3;
-        // SAFETY: the handle is live; no frame is mapped (the caller's contract).
-        unsafe { self.api.reconfigure_decoder(window, self.raw, &mut info) }?;
+        self.object.reconfigure(window, &mut info)?;
         self.configured = geometry;
         Ok(())
     }
 
     pub(crate) fn raw(&self) -> CUvideodecoder {
-        self.raw
+        self.object.raw()
+    }
+
+    /// Maps the picture at `index` (see [`DecoderObject::map_frame`]).
+    pub(crate) fn map_frame(
+        &self,
+        index: i32,
+        progressive: bool,
+        top_field_first: bool,
+        stream: &WorkStream,
+    ) -> Result<(u64, u32)> {
+        self.object
+            .map_frame(index, progressive, top_field_first, stream)
+    }
+
+    /// Unmaps a pointer from [`map_frame`](Self::map_frame).
+    pub(crate) fn unmap_frame(&self, ptr: u64) -> Result<()> {
+        self.object.unmap_frame(ptr)
+    }
+
+    /// Decodes the parser's picture (inside the decode callback).
+    pub(crate) fn decode_picture(&self, picture: &mut Picture<'_>) -> Result<()> {
+        self.object.decode_picture(picture)
     }
 
     pub(crate) fn shape(&self) -> Shape {
@@ -250,42 +151,5 @@ impl DecoderHandle {
     /// The geometry the output surfaces are configured for.
     pub(crate) fn configured(&self) -> Geometry {
         self.configured
-    }
-}
-
-impl Drop for DecoderHandle {
-    fn drop(&mut self) {
-        let (raw, api, context) = (Doomed(self.raw), self.api, self.context.clone());
-        destroy_in_window("NVDEC decoder", move |window| {
-            let raw = raw;
-            let destroyed = context.make_current().and_then(|_current| {
-                // SAFETY: the handle is live, no frame is mapped (the decoder unmaps leaked
-                // frames before it drops; frames borrow it), and nothing uses it afterwards.
-                unsafe { api.destroy_decoder(window, raw.0) }
-            });
-            if let Err(error) = destroyed {
-                tracing::error!(%error, "cuvidDestroyDecoder failed");
-            }
-        });
-    }
-}
-
-/// One `cuvidCreateVideoParser` handle.
-pub(crate) struct ParserHandle {
-    pub(crate) raw: CUvideoparser,
-    pub(crate) api: &'static Nvcuvid,
-}
-
-impl Drop for ParserHandle {
-    fn drop(&mut self) {
-        let (raw, api) = (Doomed(self.raw), self.api);
-        destroy_in_window("NVDEC parser", move |window| {
-            let raw = raw;
-            // SAFETY: the parser is live and its callbacks' user data outlives it (the
-            // decoder drops its parser before its core).
-            if let Err(error) = unsafe { api.destroy_parser(window, raw.0) } {
-                tracing::error!(%error, "cuvidDestroyVideoParser failed");
-            }
-        });
     }
 }

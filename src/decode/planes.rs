@@ -126,7 +126,8 @@ fn offset(mem: Mem, bytes: usize) -> Mem {
 ///
 /// The chroma plane of a packed destination uses `chroma_row_bytes` as its pitch when
 /// `dst_pitch` is the packed luma pitch.
-#[allow(clippy::too_many_arguments)]
+// The copies' memory is described by the callers (see the module docs of `decode`).
+#[allow(clippy::too_many_arguments, unsafe_code)]
 pub(crate) fn copy_planes(
     context: &Context,
     stream: &WorkStream,

@@ -1,6 +1,6 @@
 //! The decoder's state that the parser's callbacks reach through `pUserData`.
 //!
-//! Invariant: the core lives in a [`CallbackTarget`](super::callback_target::CallbackTarget)
+//! Invariant: the core lives in a [`CallbackTarget`](crate::driver::callback_target::CallbackTarget)
 //! whose address is fixed for the parser's whole life, and is only ever accessed through
 //! `&DecoderState`; everything that changes is in a `Cell` or `RefCell`, so the callbacks (which run
 //! synchronously inside `cuvidParseVideoData`) never alias a `&mut`.
@@ -22,7 +22,6 @@ use nvcodec_media::{ColourDescription, PixelFormat, Rational};
 use std::cell::{Cell, RefCell};
 use std::collections::VecDeque;
 
-use nvidia_video_codec_sdk::sys::cuviddec::{CUVIDPICPARAMS, CUVIDPROCPARAMS};
 use nvidia_video_codec_sdk::sys::nvcuvid::CUVIDPARSERDISPINFO;
 
 use super::caps::{self, CHROMA_420, CHROMA_444, codec_of_cuvid, cuvid_codec_value};
@@ -35,6 +34,8 @@ use super::planes::{FrameLayout, copy_planes};
 use super::sei::SeiMessage;
 
 use crate::cuda::{Context, DeviceBuffer};
+use crate::driver::nvdec_parser::Picture;
+pub(crate) use crate::driver::nvdec_parser::SequenceFormat;
 use crate::error::{BitstreamError, Error, Result};
 use crate::ffi::cuda::Mem;
 use crate::ffi::nvcuvid::Nvcuvid;
@@ -87,28 +88,6 @@ pub struct DecoderStats {
     /// Pictures whose SEI messages exceeded the per-picture bounds (see `decode::MAX_SEI_BYTES`)
     /// and were dropped.
     pub sei_dropped: u64,
-}
-
-/// What a sequence callback reported, read from the driver's `CUVIDEOFORMAT` field by field
-/// (enum fields as the integers the driver wrote).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) struct SequenceFormat {
-    /// `cudaVideoCodec` value.
-    pub(crate) codec: u32,
-    /// `cudaVideoChromaFormat` value.
-    pub(crate) chroma_format: u32,
-    pub(crate) bit_depth_luma_minus8: u8,
-    pub(crate) bit_depth_chroma_minus8: u8,
-    pub(crate) min_num_decode_surfaces: u8,
-    pub(crate) coded_width: u32,
-    pub(crate) coded_height: u32,
-    /// `(left, top, right, bottom)`.
-    pub(crate) display_area: (i32, i32, i32, i32),
-    /// `frame_rate.numerator` / `.denominator` (0 when the stream does not say).
-    pub(crate) frame_rate: (u32, u32),
-    /// `video_signal_description` as its four bytes (see
-    /// `signal::colour_from_cuvid_signal`).
-    pub(crate) video_signal: [u8; 4],
 }
 
 /// What the decoder knows of the stream it is decoding, from the latest sequence header.
@@ -192,17 +171,8 @@ impl DecoderState {
         progressive: bool,
         top_field_first: bool,
     ) -> Result<(u64, u32)> {
-        let mut params = CUVIDPROCPARAMS {
-            progressive_frame: i32::from(progressive),
-            top_field_first: i32::from(top_field_first),
-            second_field: 0,
-            unpaired_field: 0,
-            output_stream: self.stream.raw(),
-            ..Default::default()
-        };
         let decoder = self.decoder.borrow();
-        // SAFETY: the decoder is live and `index` came from the parser's display callback.
-        let (ptr, pitch) = unsafe { self.api.map_frame(decoder.raw(), index, &mut params) }?;
+        let (ptr, pitch) = decoder.map_frame(index, progressive, top_field_first, &self.stream)?;
         self.mapped.borrow_mut().push(ptr);
         if !self.stream.waits_at_map() {
             return Ok((ptr, pitch)); // ordered on the caller's frame stream
@@ -217,9 +187,7 @@ impl DecoderState {
     /// Unmaps a pointer from [`map`](Self::map). Needs the context current.
     pub(crate) fn unmap(&self, ptr: u64) -> Result<()> {
         self.mapped.borrow_mut().retain(|&p| p != ptr);
-        let decoder = self.decoder.borrow();
-        // SAFETY: `ptr` was mapped on this decoder and is not used afterwards.
-        unsafe { self.api.unmap_frame(decoder.raw(), ptr) }
+        self.decoder.borrow().unmap_frame(ptr)
     }
 
     /// Unmaps the surfaces of frames that were never dropped (`mem::forget`). Called where
@@ -465,13 +433,8 @@ impl DecoderState {
     }
 
     /// The decode callback.
-    ///
-    /// # Safety
-    /// `params` must be the pointer the parser passed to the callback.
-    pub(crate) unsafe fn on_decode(&self, params: *mut CUVIDPICPARAMS) -> Result<()> {
-        // SAFETY: guaranteed by the caller: a live struct for the callback's duration; only
-        // its integer field is read.
-        let index = unsafe { (&raw const (*params).CurrPicIdx).read() };
+    pub(crate) fn on_decode(&self, picture: &mut Picture<'_>) -> Result<()> {
+        let index = picture.index();
         let reused = self
             .pending
             .borrow()
@@ -480,9 +443,7 @@ impl DecoderState {
         if reused {
             self.materialize(Some(index))?;
         }
-        let decoder = self.decoder.borrow();
-        // SAFETY: the decoder is live; `params` is the parser's, valid during the callback.
-        unsafe { self.api.decode_picture(decoder.raw(), params) }
+        self.decoder.borrow().decode_picture(picture)
     }
 
     /// The display callback: queues the frame in display order.

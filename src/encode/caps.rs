@@ -10,7 +10,7 @@ use nvidia_video_codec_sdk::sys::nvEncodeAPI::{GUID, NV_ENC_CAPS};
 
 use super::config::{EncoderConfig, Tuning};
 use super::nvenc_params::{buffer_format, buffer_format_name, codec_guid, guid_name, preset_guid};
-use super::session_handle::SessionHandle;
+use crate::driver::nvenc_session::SessionHandle;
 use crate::error::{Error, Result};
 use crate::ffi::nvenc::EncodeCodec;
 

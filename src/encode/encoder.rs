@@ -7,12 +7,12 @@ use nvidia_video_codec_sdk::sys::nvEncodeAPI::NV_ENC_PIC_FLAGS;
 
 use super::config::EncoderConfig;
 use super::frame::{InputFrame, PixelSource};
-use super::layout::{check_host_planes, device_surface_size, split_packed};
+use super::layout::{check_host_planes, copy_to_surface, device_surface_size, split_packed};
 use super::nvenc_params;
 use super::packet::{DtsClock, EncodedPacket, PictureType};
 use super::session::EncoderSession;
-use super::session_handle::SessionHandle;
 use crate::cuda::Context;
+use crate::driver::nvenc_session::SessionHandle;
 use crate::error::{Error, FrameError, Result, SessionKind};
 use crate::ffi::nvenc::{EncodeStatus, Picture};
 use crate::init::WindowTiming;
@@ -40,11 +40,9 @@ pub struct Encoder {
     failed: Option<String>,
 }
 
-// SAFETY: the encoder owns its NVENC session, buffers and device memory exclusively, and
-// NVENC and CUDA handles are not tied to the thread that made them (every call makes the
-// context current on the calling thread). It is not `Sync`: its raw pointers keep `&self`
-// calls on one thread, as NVENC requires for one session.
-unsafe impl Send for Encoder {}
+// `Send` because its `SessionHandle` is (the owner says why); not `Sync`, because the
+// session's raw handles are not: `&self` calls stay on one thread, as NVENC requires for one
+// session (`tests/encoder_cpu.rs` checks both).
 
 impl Encoder {
     pub(crate) fn from_session(
@@ -189,53 +187,47 @@ impl Encoder {
         match &frame.source {
             PixelSource::Packed(data) => {
                 let planes = split_packed(format, width, height, data)?;
-                self.session.write_input(slot, &self.layout, &planes)
+                let layout = &self.layout;
+                self.session.write_input(slot, layout, |dst, pitch| {
+                    copy_to_surface(layout, &planes, dst, pitch)
+                })
             }
             PixelSource::Planes(planes) => {
                 check_host_planes(format, width, height, planes)?;
-                self.session.write_input(slot, &self.layout, planes)
+                let layout = &self.layout;
+                self.session.write_input(slot, layout, |dst, pitch| {
+                    copy_to_surface(layout, planes, dst, pitch)
+                })
             }
-            PixelSource::Device {
-                ptr,
-                pitch,
-                len,
-                context,
-            } => {
-                if let Some(context) = context {
-                    if *context != self.session.context().raw() as usize {
+            PixelSource::Device(surface) => {
+                if let Some(context) = surface.context() {
+                    if context != self.session.context().raw() as usize {
                         return Err(FrameError::ForeignContext.into());
                     }
                 }
-                let needed = device_surface_size(format, width, height, *pitch)?;
-                if let Some(len) = len {
-                    if *len < needed {
+                let pitch = surface.pitch();
+                let needed = device_surface_size(format, width, height, pitch)?;
+                if let Some(len) = surface.len() {
+                    if len < needed {
                         return Err(FrameError::DeviceBufferTooSmall {
                             format,
                             width,
                             height,
-                            pitch: *pitch,
-                            len: *len,
+                            pitch,
+                            len,
                             needed,
                         }
                         .into());
                     }
                 }
-                // SAFETY: the memory is the encoder's context's (checked for a
-                // `DeviceBuffer`, promised by `InputFrame::device_ptr`'s caller otherwise),
-                // spans the whole surface at `pitch` (checked above, or promised), and
-                // stays allocated for this call: a `DeviceBuffer` is borrowed by `frame`,
-                // a raw pointer is promised; the copy is waited for before returning.
-                unsafe {
-                    self.session.stage_device_input(
-                        slot,
-                        &self.layout,
-                        width,
-                        height,
-                        nvenc_params::buffer_format(format),
-                        *ptr,
-                        *pitch,
-                    )
-                }
+                self.session.stage_device_input(
+                    slot,
+                    &self.layout,
+                    width,
+                    height,
+                    nvenc_params::buffer_format(format),
+                    surface,
+                )
             }
         }
     }

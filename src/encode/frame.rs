@@ -7,6 +7,7 @@ use cudarc::driver::sys::CUdeviceptr;
 
 use super::layout::HostPlane;
 use crate::cuda::DeviceBuffer;
+use crate::driver::nvenc_session::DeviceSurface;
 
 /// Where a frame's pixels are.
 #[derive(Debug, Clone)]
@@ -16,14 +17,7 @@ pub(crate) enum PixelSource<'a> {
     /// A tightly packed host frame, split at encode time.
     Packed(&'a [u8]),
     /// A pitched surface in device memory of the encoder's CUDA context.
-    Device {
-        ptr: CUdeviceptr,
-        pitch: usize,
-        /// Bytes available from `ptr` (known for a [`DeviceBuffer`], not for a raw pointer).
-        len: Option<usize>,
-        /// The context's raw handle the memory belongs to, when known.
-        context: Option<usize>,
-    },
+    Device(DeviceSurface<'a>),
 }
 
 /// One picture to encode, with per-frame options.
@@ -66,12 +60,7 @@ impl<'a> InputFrame<'a> {
     /// A pitched surface in `buffer` (which must belong to the encoder's CUDA context),
     /// rows `pitch` bytes apart. Checked against the buffer's length at encode time.
     pub fn device(buffer: &'a DeviceBuffer, pitch: usize) -> Self {
-        Self::new(PixelSource::Device {
-            ptr: buffer.device_ptr(),
-            pitch,
-            len: Some(buffer.len()),
-            context: Some(buffer.context().raw() as usize),
-        })
+        Self::new(PixelSource::Device(DeviceSurface::of_buffer(buffer, pitch)))
     }
 
     /// A pitched surface at a raw device address, rows `pitch` bytes apart.
@@ -81,13 +70,15 @@ impl<'a> InputFrame<'a> {
     /// of the encoder's format and size at `pitch` (see [`PlaneLayout::surface_size`](
     /// super::PlaneLayout::surface_size)), allocated until the
     /// [`Encoder::encode`](super::Encoder::encode) call it is passed to returns.
+    // The caller's promise enters here and is handed, unchanged, to the one type that
+    // carries it down to the copy.
+    #[allow(unsafe_code)]
     pub unsafe fn device_ptr(ptr: CUdeviceptr, pitch: usize) -> InputFrame<'static> {
-        InputFrame::new(PixelSource::Device {
-            ptr,
-            pitch,
-            len: None,
-            context: None,
-        })
+        // SAFETY: `DeviceSurface::promised` asks exactly what this function's caller
+        // promised.
+        InputFrame::new(PixelSource::Device(unsafe {
+            DeviceSurface::promised(ptr, pitch)
+        }))
     }
 
     /// Makes this frame an IDR frame (a random-access point with the stream headers before
@@ -109,6 +100,6 @@ impl<'a> InputFrame<'a> {
 
     /// Whether the pixels are in device memory.
     pub fn is_device(&self) -> bool {
-        matches!(self.source, PixelSource::Device { .. })
+        matches!(self.source, PixelSource::Device(_))
     }
 }

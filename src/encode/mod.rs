@@ -68,6 +68,12 @@
 //! - **Driver-written enums are never trusted as Rust enums.** Statuses, picture types and
 //!   input formats are read as integers, and the preset configuration's enum fields are
 //!   checked against the header before use (see `ffi::nvenc`).
+//! - **No `unsafe` here.** Every driver call goes through the session's owner
+//!   (`driver::nvenc_session`), whose functions are safe; the one exception is
+//!   [`InputFrame::device_ptr`], the public `unsafe fn` where a caller's promise about a raw
+//!   device address enters, handed unchanged to the type that carries it to the copy.
+
+#![deny(unsafe_code)]
 
 mod caps;
 mod config;
@@ -77,7 +83,6 @@ mod layout;
 mod nvenc_params;
 mod packet;
 mod session;
-mod session_handle;
 
 pub use config::{
     EncoderConfig, INFINITE_GOP, MAX_B_FRAMES, MAX_DIMENSION, Preset, RateControl, Tuning,

@@ -38,6 +38,7 @@
 //! context current.
 
 mod bindgen_enums;
+mod query;
 mod result;
 mod safe;
 mod status;

@@ -16,13 +16,12 @@ use nvcodec_media::PlaneLayout;
 use std::ffi::c_void;
 use std::mem::ManuallyDrop;
 
-use cudarc::driver::sys::CUdeviceptr;
 use nvidia_video_codec_sdk::sys::nvEncodeAPI::{
     GUID, NV_ENC_BUFFER_FORMAT, NV_ENC_CAPS, NV_ENC_INITIALIZE_PARAMS, NV_ENC_TUNING_INFO,
     NVENCSTATUS,
 };
 
-use super::layout::{HostPlane, copy_to_surface};
+pub(crate) use super::device_surface::DeviceSurface;
 use crate::cuda::{Context, DeviceBuffer, EnqueuedWork};
 use crate::error::{DriverError, Error, Result};
 use crate::ffi::cuda::{Copy2d, Mem};
@@ -256,13 +255,13 @@ impl SessionHandle {
         Ok(())
     }
 
-    /// Copies host planes (checked by the caller against `layout`) into the input buffer of
-    /// `slot`; returns the buffer and its pitch.
+    /// Locks the input buffer of `slot`, lets `fill` write the whole surface of `layout`
+    /// (the bytes and their pitch) and unlocks it; returns the buffer and its pitch.
     pub(crate) fn write_input(
         &self,
         slot: usize,
         layout: &PlaneLayout,
-        planes: &[HostPlane<'_>],
+        fill: impl FnOnce(&mut [u8], usize) -> Result<()>,
     ) -> Result<(*mut c_void, usize)> {
         let buffer = *self.inputs.get(slot).ok_or_else(|| bad_slot(slot))?;
         let _current = self.context.make_current()?;
@@ -287,7 +286,7 @@ impl SessionHandle {
         // surface of that format holds `layout.surface_rows()` rows at `pitch` (planes back
         // to back, as NvEncoder and ffmpeg rely on), and `len` does not exceed that.
         let dst = unsafe { locked.bytes_mut(len) };
-        copy_to_surface(layout, planes, dst, pitch)?;
+        fill(dst, pitch)?;
         locked.unlock()?;
         Ok((buffer, pitch))
     }
@@ -383,24 +382,39 @@ impl SessionHandle {
         )
     }
 
-    /// Copies a device surface into the staging surface of `slot` and maps it; returns the
-    /// mapped input and its pitch.
+    /// Copies the device surface `src` into the staging surface of `slot` and maps it;
+    /// returns the mapped input and its pitch. The copy is waited for before returning.
     ///
-    /// # Safety
-    /// `src` must be device memory of this session's context holding the whole surface of
-    /// `layout` at `src_pitch`, alive for the duration of this call (the copy is waited for
-    /// before returning).
-    #[allow(clippy::too_many_arguments)]
-    pub(crate) unsafe fn stage_device_input(
+    /// # Errors
+    /// [`Error::Internal`] if `src` is known to be of another context or shorter than the
+    /// surface of `layout` at its pitch, or its pitch is narrower than a row (callers check
+    /// these first, with errors naming the frame); driver failures of the copy or the map.
+    pub(crate) fn stage_device_input(
         &mut self,
         slot: usize,
         layout: &PlaneLayout,
         width: u32,
         height: u32,
         format: NV_ENC_BUFFER_FORMAT,
-        src: CUdeviceptr,
-        src_pitch: usize,
+        src: &DeviceSurface<'_>,
     ) -> Result<(*mut c_void, usize)> {
+        if src
+            .context()
+            .is_some_and(|c| c != self.context.raw() as usize)
+        {
+            return Err(Error::Internal {
+                what: "a device surface of another context reached the NVENC staging copy",
+            });
+        }
+        let needed = layout.surface_size(src.pitch()).ok_or(Error::Internal {
+            what: "a device surface with a pitch narrower than its rows reached the NVENC staging copy",
+        })?;
+        if src.len().is_some_and(|len| len < needed) {
+            return Err(Error::Internal {
+                what: "a device surface shorter than the frame reached the NVENC staging copy",
+            });
+        }
+        let (src, src_pitch) = (src.ptr(), src.pitch());
         self.ensure_staging(layout, width, height, format)?;
         self.release(slot)?;
         let staging = self.staging.get(slot).ok_or_else(|| bad_slot(slot))?;
@@ -431,9 +445,12 @@ impl SessionHandle {
                 width_bytes: plane.row_bytes,
                 height: plane.rows,
             };
-            // SAFETY: the source holds this plane at `src_pitch` (caller's guarantee); the
-            // staging surface was allocated for every plane at `dst_pitch`; both outlive
-            // `work`, which waits for every copy enqueued, on early returns too (its `Drop`).
+            // SAFETY: the source is device memory of this context holding the whole surface
+            // of `layout` at `src_pitch` (`DeviceSurface`'s invariant: checked above for a
+            // buffer's context and length, promised for a raw address), so it holds this
+            // plane; the staging surface was allocated for every plane at `dst_pitch`; both
+            // outlive `work`, which waits for every copy enqueued, on early returns too (its
+            // `Drop`).
             unsafe { work.copy_2d(&copy) }?;
         }
         work.wait()?;

@@ -94,7 +94,7 @@ mod tests {
         seen: RefCell<Vec<u32>>,
     }
 
-    /// The callback: reaches the state through the raw pointer, as `callbacks.rs` does.
+    /// The callback: reaches the state through the raw pointer, as the parser callbacks (`nvdec_parser`) do.
     unsafe fn on_data(user: *mut c_void, value: u32) {
         // SAFETY: the parser only calls back with the user data it was given.
         let state = unsafe { CallbackTarget::<State>::from_user_data(user) };

@@ -1,5 +1,5 @@
-//! The conversion kernels on the GPU: the PTX module, loaded once per context and cached, and
-//! the parameter block every launch passes.
+//! The owner of the conversion kernels on the GPU: the PTX module, loaded once per context and
+//! cached, and the parameter block every launch passes (the kernels' ABI).
 //!
 //! Invariants:
 //! - **Loaded inside an init window, once per context.** `cuModuleLoadData` creates a
@@ -8,7 +8,7 @@
 //!   decoder creation: the crate's rule is "every lifecycle call inside a window", and the
 //!   driver's session table is exactly what that rule protects. `cuModuleUnload` likewise
 //!   (through the teardown path). The cost is paid once per context: the first
-//!   [`Converter`](super::Converter) of a context holds the lock for the load (JIT of this
+//!   [`Converter`](crate::convert::Converter) of a context holds the lock for the load (JIT of this
 //!   small module: milliseconds, plus the driver's compute cache on later runs); every later
 //!   one finds the module in the cache without touching the lock.
 //! - **Lock order: init window, then cache.** The cache's mutex is never held while waiting
@@ -18,7 +18,7 @@
 //!   context (and thus its address, the cache key) stays alive as long as the module does;
 //!   the cache holds only `Weak` references, and a module unloads when its last converter
 //!   drops.
-//! - **The PTX is the committed text.** `kernels.ptx` is generated from
+//! - **The PTX is the committed text.** `kernels/convert.ptx` is generated from
 //!   `kernels/convert.cu` by `scripts/gpu-frames.sh` and carries the source's SHA-256 in its
 //!   header; a CPU test fails if they differ.
 
@@ -33,7 +33,7 @@ use crate::error::{Error, Result};
 use crate::init::{destroy_in_window, in_runtime_window};
 
 /// The PTX text of `kernels/convert.cu`, NUL-terminated for `cuModuleLoadData`.
-pub(crate) const PTX: &str = concat!(include_str!("kernels.ptx"), "\0");
+pub(crate) const PTX: &str = concat!(include_str!("../../kernels/convert.ptx"), "\0");
 
 /// Kernel names, indexed by `[stored sample is 16-bit][output type]`.
 const KERNELS: [[&CStr; 3]; 2] = [
