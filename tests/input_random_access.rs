@@ -166,9 +166,7 @@ fn vp8_alt_ref_packets_are_indexed_as_never_shown() {
         }
     }
     assert!(!hidden.is_empty(), "the clip has alt-ref packets");
-    let not_shown: Vec<usize> = (0..index.len())
-        .filter(|&s| index.pts(s) == Some(SampleIndex::NOT_SHOWN))
-        .collect();
+    let not_shown: Vec<usize> = (0..index.len()).filter(|&s| !index.is_shown(s)).collect();
     assert_eq!(not_shown, hidden);
 }
 
@@ -178,7 +176,7 @@ fn vp9_superframes_with_a_hidden_frame_are_shown_frames() {
     // with a shown one), so ffmpeg's frame count equals the packet count.
     let mut stream = ElementaryStream::open(data("access/vp9_altref.webm")).unwrap();
     let index = stream.sample_index().unwrap().clone();
-    assert!((0..index.len()).all(|s| index.pts(s) != Some(SampleIndex::NOT_SHOWN)));
+    assert!((0..index.len()).all(|s| index.is_shown(s)));
     // ...and it does have superframes (a last byte 0b110xxxxx), which hold the hidden frames.
     let (mut superframes, mut buf) = (0, Vec::new());
     stream.seek_to_sample(0).unwrap();
@@ -190,4 +188,21 @@ fn vp9_superframes_with_a_hidden_frame_are_shown_frames() {
         index.len(),
         frames_in_reference("access/vp9_altref.webm.nv12.framemd5")
     );
+}
+
+/// On files whose timestamps are right, the display order random access uses (the bitstream's
+/// for H.264/HEVC, decode order for VP8/VP9) is the order the timestamps claim: the same
+/// frames at the same indices as before it stopped trusting timestamps.
+#[test]
+fn on_well_muxed_clips_the_order_random_access_uses_is_the_timestamps_order() {
+    for (clip, reference) in CLIPS {
+        let mut stream = ElementaryStream::open(data(clip)).unwrap();
+        let codec = stream.codec();
+        let used = DisplayOrder::of(&mut stream, codec).unwrap();
+        let index = stream.sample_index().unwrap().clone();
+        let claimed = DisplayOrder::new(&index).unwrap();
+        assert_eq!(used.len(), frames_in_reference(reference), "{clip}: frames");
+        assert_eq!(used, claimed, "{clip}: display order");
+        assert!(used.pts_follow_display(), "{clip}");
+    }
 }

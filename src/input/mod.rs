@@ -56,7 +56,7 @@ pub use error::InputError;
 pub use ivf::{IvfFrames, IvfHeader, IvfReader};
 pub use live::LiveStream;
 pub use mpeg2::Mpeg2Pictures;
-pub use random_access::RandomAccessSource;
+pub use random_access::{DisplayRanks, RandomAccessSource};
 pub use stream::{ElementaryStream, Packets};
 
 /// One compressed picture (access unit / frame) and its timestamp, borrowed from the input

@@ -18,6 +18,7 @@ use std::io::{Read, Seek};
 use std::path::Path;
 
 use super::annexb::AnnexBDemux;
+use super::annexb::index::RawIndexer;
 #[cfg(not(feature = "containers"))]
 use super::container::WholeFileDemux;
 use super::container::{ContainerTrack, Rational};
@@ -28,7 +29,7 @@ use super::detect::{self, FormatHint, StreamFormat};
 use super::ivf::{IvfDemux, IvfHeader};
 use super::mpeg2::Mpeg2Demux;
 use super::source::{Driver, Input, Pulled, Source};
-use super::{InputError, OwnedPacket, Packet, RandomAccessSource};
+use super::{DisplayRanks, InputError, OwnedPacket, Packet, RandomAccessSource};
 use crate::{Codec, Error, Result};
 
 /// Bytes looked at to tell the format (container magics, the fixed IVF header).
@@ -63,6 +64,8 @@ pub struct ElementaryStream {
     hint: FormatHint,
     what: String,
     pending: Option<PacketInfo>,
+    /// The bitstream's display order of the indexed samples, once found (H.264/HEVC).
+    ranks: Option<DisplayRanks>,
 }
 
 impl ElementaryStream {
@@ -152,6 +155,7 @@ impl ElementaryStream {
             hint,
             what,
             pending,
+            ranks: None,
         })
     }
 
@@ -387,6 +391,32 @@ impl ElementaryStream {
         self.driver
             .heap_bytes()
             .saturating_add(self.what.capacity())
+            .saturating_add(self.ranks.as_ref().map_or(0, DisplayRanks::heap_bytes))
+    }
+
+    /// The display ranks of a container's H.264/HEVC samples, from one pass over them: each
+    /// packet (Annex-B, parameter sets in band) through the raw-stream indexer's picture order
+    /// derivation. Leaves the stream at its end.
+    fn scan_display_ranks(&mut self) -> Result<Option<DisplayRanks>> {
+        let samples = RandomAccessSource::sample_index(self)?.len();
+        let Some(mut indexer) = RawIndexer::for_codec(self.codec) else {
+            return Ok(None);
+        };
+        self.seek_to_sample(0)?;
+        let mut read = 0usize;
+        while let Some(info) = self.next_info()? {
+            indexer.push(self.driver.packet(), info.index);
+            read = read.saturating_add(1);
+        }
+        if read != samples {
+            return Err(InputError::malformed(format!(
+                "{}: reading the track's samples for their picture order gave {read} packets, \
+                 its index lists {samples}",
+                self.what
+            ))
+            .into());
+        }
+        Ok(DisplayRanks::from_rank_index(&indexer.finish()))
     }
 }
 
@@ -555,6 +585,26 @@ impl RandomAccessSource for ElementaryStream {
 
     fn seek_to_sample(&mut self, sample: usize) -> Result<()> {
         ElementaryStream::seek_to_sample(self, sample)
+    }
+
+    /// H.264/HEVC only: for raw Annex-B input, the index's display ranks; for MP4 and
+    /// Matroska/WebM, one more pass over the track's samples on the first call (the bytes are
+    /// read, only headers parsed; 4 bytes a sample kept), after which the stream is at its
+    /// end. `None` for other codecs.
+    fn display_ranks(&mut self) -> Result<Option<&DisplayRanks>> {
+        if !matches!(self.codec, Codec::H264 | Codec::Hevc) {
+            return Ok(None);
+        }
+        if self.ranks.is_none() {
+            self.ranks = match self.format {
+                StreamFormat::AnnexB => {
+                    DisplayRanks::from_rank_index(RandomAccessSource::sample_index(self)?)
+                }
+                StreamFormat::Mp4 | StreamFormat::Matroska => self.scan_display_ranks()?,
+                _ => None,
+            };
+        }
+        Ok(self.ranks.as_ref())
     }
 
     fn read_sample(&mut self, out: &mut Vec<u8>) -> Result<Option<usize>> {
