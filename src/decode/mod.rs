@@ -46,7 +46,7 @@ mod seek;
 mod sei;
 mod state;
 
-pub use crate::input::RandomAccessSource;
+pub use crate::input::{DisplayRanks, RandomAccessSource};
 pub use caps::DecodeCaps;
 pub use config::{CropRect, DecoderConfig, FrameStream, OutputFormat, OutputGeometry, PixelFormat};
 pub use decoder::{DecodedFrames, Decoder, DecoderSession, MAX_QUEUED_FRAMES};
@@ -54,6 +54,11 @@ pub use frame::Frame;
 pub use frame_pool::{DeviceFramePool, OwnedFrame};
 pub use planes::FrameLayout;
 pub use pool::{DecoderPool, DecoderPools, DecoderSpec, PoolConfig, PoolStats, PooledDecoder};
+/// The random-access plan checked against a model decoder (only in builds with
+/// `--cfg fuzzing`, as `cargo fuzz` makes): see `fuzz/fuzz_targets/seek_plan.rs`.
+#[cfg(fuzzing)]
+#[doc(hidden)]
+pub use seek::model::fuzz_plan;
 pub use seek::{DisplayOrder, frames_at_parallel, frames_at_parallel_with};
 pub use sei::{
     ContentLightLevel, MAX_SEI_BYTES, MAX_SEI_MESSAGES, MasteringDisplay, SEI_CONTENT_LIGHT_LEVEL,
