@@ -353,15 +353,21 @@ impl Decoder {
     /// framemd5 of the whole stream), in any order and with repeats, and returns copies of
     /// them in `pool`, in request order.
     ///
-    /// Each GOP is decoded at most once per call, in decode order (see the module docs for
-    /// the plan); the decoder's current stream, if any, is discarded first (as by
+    /// Display index `i` is the `i`-th frame a whole decode of the stream outputs, found
+    /// from the bitstream where the codec allows rather than from the container's timestamps
+    /// ([`DisplayOrder::of`]; see the module docs). Each GOP is decoded at most once per
+    /// call, in decode order; the decoder's current stream, if any, is discarded first (as by
     /// [`reset`](Self::reset)) and the decoder is ready for another stream afterwards.
-    /// Frames handed out carry the container's pts.
+    /// Frames handed out carry their sample's pts from the index (which may repeat).
     ///
     /// # Errors
     /// - [`Error::FrameOutOfRange`] for an index past the last frame (nothing is decoded).
     /// - [`Error::FrameNotDecoded`] when the decoder outputs no picture for a requested
     ///   sample (an undecodable picture, e.g. a leading picture at the very start).
+    /// - [`Error::FramesNotAddressable`] when the stream's frames cannot be told apart: its
+    ///   timestamps repeat and the source gives no bitstream order
+    ///   ([`DisplayOrder::for_codec`]), or the decoder output a frame no sample fed accounts
+    ///   for (nothing is handed out then).
     /// - What the source's [`RandomAccessSource`] methods, [`decode`](Self::decode),
     ///   [`flush`](Self::flush), [`reset`](Self::reset) and
     ///   [`Frame::copy_to_pool`](super::Frame::copy_to_pool) return.
