@@ -455,9 +455,9 @@ impl Decoder {
                 // Every sample is looked at, so that the parameter sets are seen.
                 let droppable = !by_order && disposable.check(&packet);
                 match feed.sample(sample, droppable) {
-                    Fed::Outside => break, // the source did not follow the seek
-                    Fed::LeftOut => {}
-                    Fed::Fed(timestamp) => {
+                    SampleAction::Outside => break, // the source did not follow the seek
+                    SampleAction::LeftOut => {}
+                    SampleAction::Feed(timestamp) => {
                         let frames = self.decode_packet(&packet, timestamp)?;
                         take_wanted(frames, &mut feed, keep, got)?;
                     }
@@ -546,9 +546,9 @@ fn take_wanted<T>(
 
 /// What to do with one sample of a run.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum Fed {
+pub(crate) enum SampleAction {
     /// Feed it, with this timestamp (its display index) or none (a sample not shown).
-    Fed(Option<i64>),
+    Feed(Option<i64>),
     /// Leave it out (a leading picture of the run's start, or a disposable one nobody wants).
     LeftOut,
     /// Not a sample of the run: stop.
@@ -591,17 +591,17 @@ impl<'a> RunFeed<'a> {
     }
 
     /// Sample `sample` was read; `droppable`: no other picture references it.
-    pub(crate) fn sample(&mut self, sample: usize, droppable: bool) -> Fed {
+    pub(crate) fn sample(&mut self, sample: usize, droppable: bool) -> SampleAction {
         let Some(&name) = sample
             .checked_sub(self.run.run.start)
             .and_then(|i| self.run.names.get(i))
         else {
-            return Fed::Outside;
+            return SampleAction::Outside;
         };
         if self.by_order {
             // Nothing is left out: each shown sample is one frame out, in decode order.
             self.names.extend(name);
-            return Fed::Fed(name.map(i64::from));
+            return SampleAction::Feed(name.map(i64::from));
         }
         let start = self.run.names.first().copied().flatten();
         // Leading pictures of the run's first sync sample reference the GOP before it, which
@@ -610,10 +610,10 @@ impl<'a> RunFeed<'a> {
             && is_leading(name.map(|n| n as usize), start.map(|s| s as usize));
         let unwanted = name.is_some_and(|n| self.plan.slot(n).is_none());
         if leading || (droppable && unwanted) {
-            return Fed::LeftOut;
+            return SampleAction::LeftOut;
         }
         self.pending.extend(name);
-        Fed::Fed(name.map(i64::from))
+        SampleAction::Feed(name.map(i64::from))
     }
 
     /// A frame came out of the decoder under `timestamp`: the wanted frame it is, if any.

@@ -17,7 +17,7 @@
 
 use std::collections::BTreeMap;
 
-use super::{DisplayOrder, Error, Fed, Plan, Result, RunFeed, names_frames_by_order};
+use super::{DisplayOrder, Error, Plan, Result, RunFeed, SampleAction, names_frames_by_order};
 use crate::Codec;
 use crate::input::{DisplayRanks, SampleIndex};
 
@@ -147,11 +147,12 @@ pub(crate) fn frames_at(case: &Case) -> Result<Vec<(usize, i64)>> {
         for sample in run.run.start..=run.run.end {
             let droppable = case.droppable.get(sample).copied().unwrap_or(false);
             match feed.sample(sample, droppable) {
-                Fed::Outside => break,
-                Fed::LeftOut => {}
-                Fed::Fed(timestamp) => {
+                SampleAction::Outside => break,
+                SampleAction::LeftOut => {}
+                SampleAction::Feed(timestamp) => {
                     let extra = (case.extra_frame == Some(sample)).then_some(usize::MAX);
-                    decoder.feed(sample, timestamp, place[sample].or(extra));
+                    let place = place.get(sample).copied().flatten();
+                    decoder.feed(sample, timestamp, place.or(extra));
                     take(&mut decoder, &mut feed, &mut got)?;
                 }
             }
