@@ -88,8 +88,20 @@ use disposable::Disposable;
 /// Display order of a track: display index ↔ sample (decode index).
 ///
 /// Invariant: `samples` lists each shown sample once, in the order a whole decode outputs
-/// their frames (see the [module docs](self) for how that order is found); `rank` is its
-/// inverse (display index + 1 per sample, 0 for a sample not shown).
+/// their frames; `rank` is its inverse (display index + 1 per sample, 0 for a sample not
+/// shown).
+///
+/// The order [`Decoder::frames_at`] uses ([`of`](Self::of), [`for_codec`](Self::for_codec))
+/// is found without trusting timestamps wherever the codec allows, since muxers write them
+/// wrong (pts = dts for a stream with B-frames, repeated `ctts` offsets, saturating edit
+/// lists, laced or clamped Matroska blocks):
+/// - VP8, VP9, AV1 (no reordering): the shown samples in decode order;
+/// - H.264, HEVC: the bitstream's order (coded video sequence, then picture order count),
+///   where the source reports it ([`RandomAccessSource::display_ranks`]); timestamps only
+///   label the frames;
+/// - otherwise: the timestamps' order, refused when two shown samples share a pts.
+///
+/// Samples not shown ([`SampleIndex::is_shown`]) have no display index. 8 bytes a sample.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct DisplayOrder {
     samples: Vec<u32>,
@@ -148,8 +160,8 @@ impl DisplayOrder {
         Ok(Self::from_samples(index, samples))
     }
 
-    /// The display order random access uses for a stream of `codec` (see the
-    /// [module docs](self)): decode order for VP8/VP9/AV1; for other codecs the bitstream's
+    /// The display order random access uses for a stream of `codec` (see
+    /// [`DisplayOrder`]): decode order for VP8/VP9/AV1; for other codecs the bitstream's
     /// order where `ranks` gives it, else the timestamps' order.
     ///
     /// # Errors
