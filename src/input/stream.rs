@@ -554,8 +554,10 @@ impl std::iter::FusedIterator for Packets<'_> {}
 /// `moov` (progressive) or, for fragmented files, one pass over the fragments; Matroska/WebM
 /// by one pass over its clusters (its `Cues` name key frames only) — then seeks by sample.
 /// IVF input by one scan ([`build_index`]), packets of hidden VP8/VP9 frames only marked
-/// [`SampleIndex::NOT_SHOWN`]. The pass reads the input without decoding it, once per stream;
-/// its index is kept.
+/// not shown ([`SampleIndex::is_shown`]). The pass reads the input without decoding it, once
+/// per stream; its index is kept. For H.264/HEVC in MP4 or Matroska/WebM,
+/// [`display_ranks`](RandomAccessSource::display_ranks) reads the samples once more, on its
+/// first call, for the bitstream's display order.
 ///
 /// [`build_index`]: ElementaryStream::build_index
 impl RandomAccessSource for ElementaryStream {

@@ -16,9 +16,10 @@
 //! derived as H.264 8.2.1 and HEVC 8.3.1 do, from just enough of the SPS, PPS and first slice
 //! header.
 //!
-//! **Not shown** ([`NOT_SHOWN`], `i64::MIN`): such an access unit must still be fed to the decoder
-//! (it may be a reference, or half of a frame), but no frame comes out for it, so it takes no
-//! display rank and random access must leave it out of display order:
+//! **Not shown** ([`SampleIndex::is_shown`] false, pts the placeholder [`NOT_SHOWN`]): such an
+//! access unit must still be fed to the decoder (it may be a reference, or half of a frame),
+//! but no frame comes out for it, so it takes no display rank and random access must leave it
+//! out of display order:
 //! - HEVC RASL pictures associated with an IRAP that has `NoRaslOutputFlag` = 1 (the leading
 //!   pictures of an open GOP at the start of the stream, or after a BLA): decoders drop them,
 //!   as ffmpeg does;
