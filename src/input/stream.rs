@@ -290,8 +290,9 @@ impl ElementaryStream {
     /// raw Annex-B input carry the index's pts, the **display rank** of their picture (0, 1,
     /// 2, ... in display order, [`NOT_SHOWN`](super::annexb::NOT_SHOWN) for an access unit the
     /// decoder outputs no frame for; see [`annexb::index`](super::annexb::index)); IVF
-    /// packets keep the file's pts, while the index has the file's pts or, for a packet of
-    /// hidden VP8/VP9 frames only, `NOT_SHOWN`. Containers with an index of their own return it.
+    /// packets keep the file's pts, as does the index, where a packet of hidden VP8/VP9 frames
+    /// only is marked not shown ([`SampleIndex::is_shown`]). Containers with an index of their
+    /// own return it.
     ///
     /// **Memory**: [`SampleIndex::BYTES_PER_SAMPLE`] (20) bytes a sample, kept; during the
     /// Annex-B scan, also 16 bytes a picture of the longest coded video sequence (IDR to IDR)
