@@ -40,15 +40,15 @@
 //!   target, flush, and keep the target frames.
 //! - **Which frame is which**: by display index, never by a file's timestamp. NVDEC's parser
 //!   does not carry a packet's timestamp to that packet's picture: it hands the timestamps it
-//!   was given to the pictures it shows, smallest first (seen on an H200, R580: decode indices
-//!   fed as timestamps came back sorted, on other pictures). So each packet of a shown sample
+//!   was given to the pictures it shows, smallest first (observed: decode indices fed as
+//!   timestamps came back sorted, on other pictures). So each packet of a shown sample
 //!   is fed with its **display index** as timestamp — unique, and increasing in the order the
 //!   decoder outputs pictures — which then names its frame; pictures that are never shown are
 //!   fed without one, and the leading pictures of a run's first sync sample, which reference
 //!   the GOP before it, are not fed at all, so every timestamp given belongs to a picture that
 //!   is shown. VP8, VP9 and AV1 frames are named by place instead, since their hidden frames
-//!   (alt-ref frames inside a VP9 superframe) upset NVDEC's timestamps (seen on an H200, R580:
-//!   frames after a superframe came out under other frames' timestamps): the k-th frame out of
+//!   (alt-ref frames inside a VP9 superframe) upset NVDEC's timestamps (observed: frames
+//!   after a superframe came out under other frames' timestamps): the k-th frame out of
 //!   a run is the run's k-th sample that shows a frame. Either way a frame out of the decoder
 //!   whose name was not given in its run (or one frame more than the run's shown samples) ends
 //!   the call with [`Error::FramesNotAddressable`]. Frames handed out carry the index's pts of
