@@ -50,9 +50,10 @@
 //!   (alt-ref frames inside a VP9 superframe) upset NVDEC's timestamps (observed: frames
 //!   after a superframe came out under other frames' timestamps): the k-th frame out of
 //!   a run is the run's k-th sample that shows a frame. Either way a frame out of the decoder
-//!   whose name was not given in its run (or one frame more than the run's shown samples) ends
-//!   the call with [`Error::FramesNotAddressable`]. Frames handed out carry the index's pts of
-//!   their sample.
+//!   whose name was not given in its run (one frame more than the run's shown samples), or a
+//!   shown sample fed that gives no frame by the run's end, ends the call with
+//!   [`Error::FramesNotAddressable`] (a frame too many and one too few in one run cancel out:
+//!   counting cannot see that). Frames handed out carry the index's pts of their sample.
 //! - **What is not decoded**: a sample nobody asked for whose pictures no other picture
 //!   references (H.264 `nal_ref_idc` 0, HEVC sub-layer non-reference pictures of the top
 //!   sub-layer; see `disposable`) is not fed, and frames nobody asked for are dropped without
@@ -281,6 +282,7 @@ impl Decoder {
             }
             let frames = self.flush()?;
             take_wanted(frames, &mut feed, keep, got)?;
+            feed.finish()?;
         }
         Ok(())
     }
@@ -455,6 +457,31 @@ impl<'a> RunFeed<'a> {
             copies: self.plan.wanted[slot].copies,
             pts: self.plan.wanted[slot].pts,
         }))
+    }
+}
+
+impl RunFeed<'_> {
+    /// The run is over (the decoder flushed and its frames taken).
+    ///
+    /// # Errors
+    /// [`Error::FramesNotAddressable`] when a sample fed as shown gave no frame: the frames
+    /// after it may have come out under its name.
+    pub(crate) fn finish(&self) -> Result<()> {
+        let missing = if self.by_order {
+            self.names.front()
+        } else {
+            self.pending.first()
+        };
+        match missing {
+            None => Ok(()),
+            Some(display) => Err(Error::FramesNotAddressable {
+                reason: format!(
+                    "decoding samples {}..={} gave no frame for display index {display}, so \
+                     the frames after it cannot be told apart",
+                    self.run.run.start, self.run.run.end
+                ),
+            }),
+        }
     }
 }
 

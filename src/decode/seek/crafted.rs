@@ -39,6 +39,7 @@ fn case(index: SampleIndex, codec: Codec, ranks: Option<DisplayRanks>) -> Case {
         droppable: vec![false; n],
         requests: Vec::new(),
         extra_frame: None,
+        dropped_frame: None,
     }
 }
 
@@ -195,4 +196,22 @@ fn a_decoder_that_outputs_a_frame_nobody_fed_ends_the_call() {
     c.requests = vec![1, 2];
     let err = frames_at(&c).unwrap_err();
     assert!(matches!(err, Error::FramesNotAddressable { .. }), "{err}");
+}
+
+#[test]
+fn a_decoder_that_outputs_no_frame_for_a_shown_sample_ends_the_call() {
+    // Frames after the missing one would come out under its name.
+    let idx = index(&[
+        (0, true, true),
+        (1, false, true),
+        (2, false, true),
+        (3, false, true),
+    ]);
+    for codec in [Codec::Vp9, Codec::H264] {
+        let mut c = case(idx.clone(), codec, None);
+        c.dropped_frame = Some(1);
+        c.requests = vec![2, 3];
+        let err = frames_at(&c).unwrap_err();
+        assert!(matches!(err, Error::FramesNotAddressable { .. }), "{err}");
+    }
 }

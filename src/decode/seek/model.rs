@@ -13,7 +13,7 @@
 //! the end of each run in that order, each under the smallest timestamp fed and not yet handed
 //! out (what NVDEC was seen to do); a codec without reordering outputs each shown frame as it
 //! is fed, under a timestamp that means nothing. A lying decoder outputs a frame for one sample
-//! the index says is not shown.
+//! the index says is not shown, or none for one it says is shown.
 
 use std::collections::BTreeMap;
 
@@ -34,6 +34,8 @@ pub(crate) struct Case {
     pub(crate) requests: Vec<usize>,
     /// The decoder outputs a frame for this sample although it is not shown.
     pub(crate) extra_frame: Option<usize>,
+    /// The decoder outputs no frame for this sample although it is shown.
+    pub(crate) dropped_frame: Option<usize>,
 }
 
 impl Case {
@@ -152,6 +154,7 @@ pub(crate) fn frames_at(case: &Case) -> Result<Vec<(usize, i64)>> {
                 SampleAction::Feed(timestamp) => {
                     let extra = (case.extra_frame == Some(sample)).then_some(usize::MAX);
                     let place = place.get(sample).copied().flatten();
+                    let place = place.filter(|_| case.dropped_frame != Some(sample));
                     decoder.feed(sample, timestamp, place.or(extra));
                     take(&mut decoder, &mut feed, &mut got)?;
                 }
@@ -159,6 +162,7 @@ pub(crate) fn frames_at(case: &Case) -> Result<Vec<(usize, i64)>> {
         }
         decoder.flush();
         take(&mut decoder, &mut feed, &mut got)?;
+        feed.finish()?;
     }
     plan.in_request_order(got)
 }
@@ -174,6 +178,7 @@ pub(crate) fn check(case: &Case) {
     let extra = case
         .extra_frame
         .is_some_and(|s| s < case.index.len() && !case.shown(s));
+    let dropped = case.dropped_frame.is_some_and(|s| case.shown(s));
     match (truth, frames_at(case)) {
         (Some(truth), Ok(frames)) => {
             assert_eq!(frames.len(), case.requests.len());
@@ -186,7 +191,7 @@ pub(crate) fn check(case: &Case) {
             assert_eq!(frames, truth.len());
             assert!(index >= frames && case.requests.contains(&index));
         }
-        (Some(_), Err(Error::FramesNotAddressable { .. })) if extra => {}
+        (Some(_), Err(Error::FramesNotAddressable { .. })) if extra || dropped => {}
         // Its references precede the stream: no sync sample at or before it in decode order
         // is shown no later than it.
         (Some(truth), Err(Error::FrameNotDecoded { index, sample })) => {
@@ -272,8 +277,17 @@ pub(crate) fn case_from_bytes(data: &[u8]) -> Option<Case> {
         ranks,
         droppable,
         requests: Vec::new(),
-        extra_frame: rest.first().map(|&b| usize::from(b >> 1)),
+        extra_frame: None,
+        dropped_frame: None,
     };
+    // One fault at a time: a frame too many and one too few in one run cancel out, which
+    // counting cannot see.
+    let fault = rest.first().map(|&b| usize::from(b >> 2));
+    if rest.first().is_some_and(|&b| b & 1 == 0) {
+        case.extra_frame = fault;
+    } else {
+        case.dropped_frame = fault;
+    }
     // Mostly frames that exist; a byte's top bit may ask for the one past the last.
     let frames = case.whole_decode().map_or(case.index.len(), |t| t.len());
     case.requests = rest
