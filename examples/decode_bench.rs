@@ -772,7 +772,6 @@ fn median(mut xs: Vec<f64>) -> f64 {
 
 fn random_access(clip: &str, count: usize, seeds: u64) -> nvcodec_guard::Result<String> {
     use nvcodec_guard::decode::{DisplayOrder, OwnedFrame, frames_at_parallel};
-    use nvcodec_guard::input::RandomAccessSource;
     // BENCH_DECODERS=k: frames_at_parallel on k decoders (k NVDEC engines busy at once).
     let k: usize = std::env::var("BENCH_DECODERS")
         .ok()
@@ -799,7 +798,8 @@ fn random_access(clip: &str, count: usize, seeds: u64) -> nvcodec_guard::Result<
     };
     let t_open = Instant::now();
     let mut stream = ElementaryStream::open(clip)?;
-    let frames = DisplayOrder::new(stream.sample_index()?)?.len();
+    let codec = stream.codec();
+    let frames = DisplayOrder::of(&mut stream, codec)?.len();
     let mut decoders = build(stream.codec())?;
     let open_s = t_open.elapsed().as_secs_f64();
     let pool = DeviceFramePool::new(decoders[0].context());

@@ -7,8 +7,9 @@
 # missing). Each target starts from its corpus (fuzz/corpus/<target>, seeded from the test
 # clips) plus its regression inputs (tests/data/fuzz-regressions/<target>), runs for
 # SECONDS, and every crash, out-of-memory or timeout input it finds is copied to
-# tests/data/fuzz-regressions/<target>/, where `cargo test` (crates/input/tests/input_fuzz_regressions.rs)
-# replays it from then on. Exits non-zero if any target found something.
+# tests/data/fuzz-regressions/<target>/, where `cargo test` (crates/input/tests/input_fuzz_regressions.rs;
+# for seek_plan, the unit test in src/decode/seek/model.rs) replays it from then on. Exits
+# non-zero if any target found something.
 set -euo pipefail
 
 secs="${1:-60}"

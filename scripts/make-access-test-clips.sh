@@ -13,6 +13,14 @@
 #   vp8_altref.ivf              libvpx VP8, two-pass with alt-ref frames stored as packets of
 #                               their own that are never shown (ffmpeg outputs no frame for them)
 #   h264_gop30_frag.mp4         fragmented MP4 (a fragment per GOP), B-frames
+# Remuxes whose timestamps do not name the frames (the bitstream is unchanged, so ffmpeg's
+# decode gives the same frames in the same order as the clip they come from):
+#   h264_ptsdts.mp4             h264_bpyramid_opengop.mp4 with pts = dts (B-frames: the
+#                               timestamps claim decode order)
+#   hevc_ptsdts.mkv             hevc_opengop.mkv with pts = dts
+#   h264_dup_pts.mp4            h264_bpyramid_opengop.mp4 with pts rounded down to 2 frames
+#                               (ctts gives pairs of frames one timestamp)
+#   vp8_altref_pts.ivf          vp8_altref.ivf with frame k at pts k/2 and frame 0 at i64::MIN
 # Existing files are kept unless FORCE=1.
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -60,6 +68,28 @@ two_pass vp9_altref.webm -c:v libvpx-vp9 -row-mt 0
 two_pass vp8_altref.ivf -c:v libvpx
 make h264_gop30_frag.mp4 "${SRC[@]}" -frames:v 150 -c:v libx264 -preset medium -crf 28 \
   -x264-params "bframes=2:keyint=30:min-keyint=30:scenecut=0" -movflags +frag_keyframe+empty_moov+default_base_moof
+remux() { # name, source, then ffmpeg output args
+  local name=$1 src=$2; shift 2
+  [[ "${FORCE:-0}" == 1 || ! -s "$OUT/$name" ]] || return 0
+  echo "making $name"
+  "${FF[@]}" -i "$OUT/$src" -c copy "$@" "$OUT/$name"
+}
+remux h264_ptsdts.mp4 h264_bpyramid_opengop.mp4 -bsf:v "setts=pts=DTS-STARTDTS:dts=DTS-STARTDTS"
+remux hevc_ptsdts.mkv hevc_opengop.mkv -bsf:v "setts=pts=DTS-STARTDTS:dts=DTS-STARTDTS"
+remux h264_dup_pts.mp4 h264_bpyramid_opengop.mp4 -bsf:v "setts=pts=trunc(PTS/1024)*1024"
+if [[ "${FORCE:-0}" == 1 || ! -s "$OUT/vp8_altref_pts.ivf" ]]; then
+  echo "making vp8_altref_pts.ivf"
+  python3 - "$OUT/vp8_altref.ivf" "$OUT/vp8_altref_pts.ivf" <<'PY'
+import struct, sys
+b = bytearray(open(sys.argv[1], "rb").read())
+pos, k = struct.unpack_from("<H", b, 6)[0], 0
+while pos + 12 <= len(b):
+    struct.pack_into("<q", b, pos + 4, -2**63 if k == 0 else k // 2)
+    pos += 12 + struct.unpack_from("<I", b, pos)[0]
+    k += 1
+open(sys.argv[2], "wb").write(b)
+PY
+fi
 for clip in "$OUT"/*.mp4 "$OUT"/*.mkv "$OUT"/*.webm "$OUT"/*.ivf; do
   ref="$clip.nv12.framemd5"
   [[ "${FORCE:-0}" == 1 || ! -s "$ref" ]] || continue

@@ -243,6 +243,16 @@ pub enum Error {
         sample: usize,
     },
 
+    /// Frames of this stream cannot be addressed by display index (or by time) so that each
+    /// is the frame a whole decode shows there; `reason` says why: timestamps that repeat or
+    /// do not follow display order with no bitstream order to fall back on, or decoder output
+    /// that does not match what was fed. Nothing is handed out rather than another frame.
+    #[error("frames cannot be addressed in this stream: {reason}")]
+    FramesNotAddressable {
+        /// Why, naming the samples or timestamps involved.
+        reason: String,
+    },
+
     /// File I/O.
     #[error(transparent)]
     Io(#[from] std::io::Error),

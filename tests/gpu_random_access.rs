@@ -1,9 +1,10 @@
 //! Exact random access on real hardware: the frame `Decoder::frames_at` hands out for display
 //! index `i` is bit-exact with line `i` of ffmpeg's framemd5 of the whole file, for clips whose
 //! structure breaks naive seeking (open GOP with leading pictures, B-pyramids, interlacing, a
-//! resolution change, VP9 hidden frames, fragmented MP4, raw Annex-B streams), for indices in
-//! any order, with repeats, and through a pooled decoder; a seek by time lands on the frame
-//! shown at that time.
+//! resolution change, VP9 hidden frames, fragmented MP4, raw Annex-B streams, remuxes whose
+//! timestamps repeat or contradict the pictures' order), for indices in any order, with
+//! repeats, and through a pooled decoder; a seek by time lands on the frame shown at that
+//! time, and is refused where timestamps do not follow display order.
 //!
 //! Run: `cargo test --release --test gpu_random_access -- --include-ignored`.
 
@@ -14,9 +15,9 @@ use nvcodec_guard::decode::{
     DecoderBuilder, DecoderConfig, DecoderPool, DecoderSpec, DeviceFramePool, DisplayOrder,
     PoolConfig, RandomAccessSource, frames_at_parallel,
 };
-use nvcodec_guard::input::ElementaryStream;
+use nvcodec_guard::input::{ElementaryStream, SampleIndex};
 
-const CLIPS: [&str; 11] = [
+const CLIPS: [&str; 15] = [
     "access/h264_bpyramid_opengop.mp4",
     "access/hevc_opengop.mkv",
     "access/h264_interlaced.mkv",
@@ -31,6 +32,12 @@ const CLIPS: [&str; 11] = [
     // Raw streams, indexed by one scan (display ranks from picture order counts).
     "h264_640x360_b3.h264",
     "hevc_640x360_main.hevc",
+    // Remuxes whose timestamps do not name the frames: pts = dts with B-frames, ctts giving
+    // pairs of frames one pts, IVF frames in pairs at one pts and the first at i64::MIN.
+    "access/h264_ptsdts.mp4",
+    "access/hevc_ptsdts.mkv",
+    "access/h264_dup_pts.mp4",
+    "access/vp8_altref_pts.ivf",
 ];
 
 /// The MD5 column of `clip.nv12.framemd5` (or, for the raw clips, `clip.framemd5`), in display
@@ -330,4 +337,56 @@ fn frames_at_with_hardware_resize_equals_a_whole_decode_at_that_size() {
             );
         }
     }
+}
+
+#[test]
+#[ignore = "needs an NVIDIA GPU"]
+fn remuxes_whose_timestamps_mislead_give_every_frame_asked_for_backwards() {
+    // Every frame, one index a call, backwards; each carries its own sample's pts, repeated
+    // or not.
+    for clip in [
+        "access/h264_ptsdts.mp4",
+        "access/hevc_ptsdts.mkv",
+        "access/h264_dup_pts.mp4",
+        "access/vp8_altref_pts.ivf",
+    ] {
+        let want = reference(clip);
+        let mut stream = ElementaryStream::open(data(clip)).unwrap();
+        let codec = stream.codec();
+        let order = DisplayOrder::of(&mut stream, codec).unwrap();
+        let index: SampleIndex = stream.sample_index().unwrap().clone();
+        assert_eq!(order.len(), want.len(), "{clip}: frames");
+        let mut decoder = DecoderBuilder::new(DecoderConfig::new(codec))
+            .build()
+            .unwrap();
+        let pool = DeviceFramePool::new(decoder.context());
+        for i in (0..want.len()).rev() {
+            let frame = decoder
+                .frames_at(&mut stream, &[i], &pool)
+                .unwrap()
+                .remove(0);
+            assert_eq!(
+                md5_hex(&frame.to_vec().unwrap()),
+                want[i],
+                "{clip}: index {i}"
+            );
+            let sample = order.sample(i).unwrap();
+            assert_eq!(Some(frame.pts()), index.pts(sample), "{clip}: pts of {i}");
+        }
+        eprintln!(
+            "{clip}: all {} frames exact, asked for backwards",
+            want.len()
+        );
+    }
+    // pts = dts: a time names no one frame there.
+    let mut stream = ElementaryStream::open(data("access/h264_ptsdts.mp4")).unwrap();
+    let mut decoder = DecoderBuilder::new(DecoderConfig::new(stream.codec()))
+        .build()
+        .unwrap();
+    let pool = DeviceFramePool::new(decoder.context());
+    let err = decoder.frame_at_time(&mut stream, 0, &pool).unwrap_err();
+    assert!(
+        matches!(err, nvcodec_guard::Error::FramesNotAddressable { .. }),
+        "{err}"
+    );
 }

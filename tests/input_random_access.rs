@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 
 use nvcodec_guard::Codec;
 use nvcodec_guard::decode::DisplayOrder;
-use nvcodec_guard::input::{ElementaryStream, RandomAccessSource, SampleIndex};
+use nvcodec_guard::input::{ElementaryStream, RandomAccessSource};
 
 fn data(name: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
@@ -166,9 +166,7 @@ fn vp8_alt_ref_packets_are_indexed_as_never_shown() {
         }
     }
     assert!(!hidden.is_empty(), "the clip has alt-ref packets");
-    let not_shown: Vec<usize> = (0..index.len())
-        .filter(|&s| index.pts(s) == Some(SampleIndex::NOT_SHOWN))
-        .collect();
+    let not_shown: Vec<usize> = (0..index.len()).filter(|&s| !index.is_shown(s)).collect();
     assert_eq!(not_shown, hidden);
 }
 
@@ -178,7 +176,7 @@ fn vp9_superframes_with_a_hidden_frame_are_shown_frames() {
     // with a shown one), so ffmpeg's frame count equals the packet count.
     let mut stream = ElementaryStream::open(data("access/vp9_altref.webm")).unwrap();
     let index = stream.sample_index().unwrap().clone();
-    assert!((0..index.len()).all(|s| index.pts(s) != Some(SampleIndex::NOT_SHOWN)));
+    assert!((0..index.len()).all(|s| index.is_shown(s)));
     // ...and it does have superframes (a last byte 0b110xxxxx), which hold the hidden frames.
     let (mut superframes, mut buf) = (0, Vec::new());
     stream.seek_to_sample(0).unwrap();
@@ -190,4 +188,101 @@ fn vp9_superframes_with_a_hidden_frame_are_shown_frames() {
         index.len(),
         frames_in_reference("access/vp9_altref.webm.nv12.framemd5")
     );
+}
+
+/// On files whose timestamps are right, the display order random access uses (the bitstream's
+/// for H.264/HEVC, decode order for VP8/VP9) is the order the timestamps claim: the same
+/// frames at the same indices as before it stopped trusting timestamps.
+#[test]
+fn on_well_muxed_clips_the_order_random_access_uses_is_the_timestamps_order() {
+    for (clip, reference) in CLIPS {
+        let mut stream = ElementaryStream::open(data(clip)).unwrap();
+        let codec = stream.codec();
+        let used = DisplayOrder::of(&mut stream, codec).unwrap();
+        let index = stream.sample_index().unwrap().clone();
+        let claimed = DisplayOrder::new(&index).unwrap();
+        assert_eq!(used.len(), frames_in_reference(reference), "{clip}: frames");
+        assert_eq!(used, claimed, "{clip}: display order");
+        assert!(used.pts_follow_display(), "{clip}");
+    }
+}
+
+/// Remuxes whose timestamps do not name their frames, beside the clip each comes from (same
+/// bitstream, so a whole decode shows the same frames in the same order).
+const REMUXES: [(&str, &str); 4] = [
+    // pts = dts with B-frames: the timestamps claim decode order.
+    ("access/h264_ptsdts.mp4", "access/h264_bpyramid_opengop.mp4"),
+    ("access/hevc_ptsdts.mkv", "access/hevc_opengop.mkv"),
+    // ctts gives pairs of frames one pts.
+    (
+        "access/h264_dup_pts.mp4",
+        "access/h264_bpyramid_opengop.mp4",
+    ),
+    // Frame k at pts k/2, frame 0 at i64::MIN (the raw index's placeholder value).
+    ("access/vp8_altref_pts.ivf", "access/vp8_altref.ivf"),
+];
+
+/// The picture (NAL units without parameter sets, or the frame) at each display index.
+fn pictures_in_display_order(clip: &str) -> Vec<Vec<Vec<u8>>> {
+    let mut stream = ElementaryStream::open(data(clip)).unwrap();
+    let codec = stream.codec();
+    let order = DisplayOrder::of(&mut stream, codec).unwrap();
+    let mut buf = Vec::new();
+    (0..order.len())
+        .map(|d| {
+            let sample = order.sample(d).unwrap();
+            stream.seek_to_sample(sample).unwrap();
+            assert_eq!(stream.read_sample(&mut buf).unwrap(), Some(sample));
+            pictures(codec, &buf)
+        })
+        .collect()
+}
+
+#[test]
+fn remuxes_whose_timestamps_mislead_address_the_frames_a_whole_decode_shows() {
+    for (remux, original) in REMUXES {
+        let want = pictures_in_display_order(original);
+        assert_eq!(
+            want.len(),
+            frames_in_reference(&format!("{remux}.nv12.framemd5")),
+            "{remux}: ffmpeg shows as many frames as the original"
+        );
+        let got = pictures_in_display_order(remux);
+        assert_eq!(got.len(), want.len(), "{remux}: frames");
+        for (d, (got, want)) in got.iter().zip(&want).enumerate() {
+            assert!(got == want, "{remux}: the picture at display index {d}");
+        }
+    }
+}
+
+#[test]
+fn the_timestamps_of_the_remuxes_alone_would_name_other_frames() {
+    // What ordering by the files' timestamps gives: other pictures, or no order at all.
+    for remux in ["access/h264_ptsdts.mp4", "access/hevc_ptsdts.mkv"] {
+        let mut stream = ElementaryStream::open(data(remux)).unwrap();
+        let codec = stream.codec();
+        let index = stream.sample_index().unwrap().clone();
+        let claimed = DisplayOrder::new(&index).unwrap();
+        let used = DisplayOrder::of(&mut stream, codec).unwrap();
+        let differ = (0..used.len())
+            .filter(|&d| claimed.sample(d) != used.sample(d))
+            .count();
+        assert!(differ > used.len() / 2, "{remux}: {differ} indices differ");
+        assert!(
+            !used.pts_follow_display(),
+            "{remux}: a time names no one frame"
+        );
+    }
+    let mut stream = ElementaryStream::open(data("access/h264_dup_pts.mp4")).unwrap();
+    let index = stream.sample_index().unwrap().clone();
+    let err = DisplayOrder::for_codec(&index, Codec::H264, None).unwrap_err();
+    assert!(
+        matches!(err, nvcodec_guard::Error::FramesNotAddressable { .. }),
+        "{err}"
+    );
+    // An IVF frame at i64::MIN is an ordinary, shown frame.
+    let mut stream = ElementaryStream::open(data("access/vp8_altref_pts.ivf")).unwrap();
+    let index = stream.sample_index().unwrap().clone();
+    assert_eq!(index.pts(0), Some(i64::MIN));
+    assert!(index.is_shown(0));
 }

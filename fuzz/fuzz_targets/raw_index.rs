@@ -2,8 +2,8 @@
 //! raw HEVC or IVF (the first byte chooses). Checked: no panic; at most one sample per three
 //! bytes; the display ranks of shown samples are exactly 0..shown; the heap held within
 //! 20 B/sample (twice, for growth) + the bytes + a constant; and after `seek_to_sample(k)` the
-//! next packet is the k-th packet of a whole pass, carrying the index's pts (IVF: unless the
-//! index marks it NOT_SHOWN, a packet of hidden VP8/VP9 frames only).
+//! next packet is the k-th packet of a whole pass, carrying the index's pts; samples marked
+//! not shown (`is_shown`) are exactly those whose raw pts is NOT_SHOWN.
 #![no_main]
 
 use nvcodec_input::Codec;
@@ -29,9 +29,10 @@ fn check(data: &[u8]) {
     assert!(index.len() <= bytes.len() / 3 + 1);
     if hint != FormatHint::Ivf {
         let mut ranks: Vec<i64> = (0..index.len())
+            .filter(|&i| index.is_shown(i))
             .filter_map(|i| index.pts(i))
-            .filter(|&p| p != NOT_SHOWN)
             .collect();
+        assert!((0..index.len()).all(|i| index.is_shown(i) != (index.pts(i) == Some(NOT_SHOWN))));
         ranks.sort_unstable();
         assert!(ranks.iter().enumerate().all(|(i, &r)| r == i as i64));
     }
@@ -51,9 +52,7 @@ fn check(data: &[u8]) {
         es.seek_to_sample(k).expect("seek within the index");
         let packet = es.next_packet().expect("a packet read before").expect("a packet");
         assert_eq!(Some(packet.data), whole.get(k).map(|d| &d[..]));
-        // IVF packets keep the file's pts; the index has NOT_SHOWN for hidden-only packets.
-        let hidden = hint == FormatHint::Ivf && index.pts(k) == Some(NOT_SHOWN);
-        assert!(hidden || Some(packet.pts) == index.pts(k));
+        assert_eq!(Some(packet.pts), index.pts(k));
     }
 }
 

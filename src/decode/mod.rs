@@ -55,7 +55,7 @@ mod sei;
 mod signal;
 mod state;
 
-pub use crate::input::RandomAccessSource;
+pub use crate::input::{DisplayRanks, RandomAccessSource};
 pub use caps::DecodeCaps;
 pub use config::MAX_QUEUED_FRAMES;
 pub use config::{CropRect, DecoderConfig, FrameStream, OutputFormat, OutputGeometry};
@@ -67,6 +67,11 @@ pub use planes::FrameLayout;
 pub use pool::{
     DecoderPool, DecoderSpec, MultiGpuDecoderPool, PoolConfig, PoolStats, PooledDecoder,
 };
+/// The random-access plan checked against a model decoder (only in builds with
+/// `--cfg fuzzing`, as `cargo fuzz` makes): see `fuzz/fuzz_targets/seek_plan.rs`.
+#[cfg(fuzzing)]
+#[doc(hidden)]
+pub use seek::model::fuzz_plan;
 pub use seek::{DisplayOrder, frames_at_parallel, frames_at_parallel_with};
 pub use sei::{
     ContentLightLevel, MAX_SEI_BYTES, MAX_SEI_MESSAGES, MasteringDisplay, SEI_CONTENT_LIGHT_LEVEL,

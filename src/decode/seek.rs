@@ -2,16 +2,33 @@
 //!
 //! Invariant: the frame handed out for display index `d` is the `d`-th frame the decoder
 //! outputs when the whole stream is decoded from its start — the frame ffmpeg's framemd5 lists
-//! at line `d` — whatever the GOP structure, and each GOP is decoded at most once per call.
+//! at line `d` — whatever the GOP structure and whatever the file's timestamps say, or the call
+//! fails with [`Error::FramesNotAddressable`] saying why; never another frame. Each GOP is
+//! decoded at most once per call.
 //!
-//! How (the plan is pure and tested on the CPU; the decode loop follows it):
-//! - **Display order** comes from the sample index: samples sorted by presentation timestamp
-//!   (the container's, or for raw streams the display rank a scan found), ties kept in decode
-//!   order ([`DisplayOrder`]); samples marked [`SampleIndex::NOT_SHOWN`] (pictures a decoder
-//!   outputs no frame for, such as RASL pictures at a stream's start) are fed but have no
-//!   display index, as in ffmpeg's output. 4 bytes per sample.
-//! - **Where to start** for target sample `s`: the last sync sample `k ≤ s` in decode order whose
-//!   pts is not after `s`'s. A target earlier in display than the sync sample before it is a
+//! How (the plan is pure and tested on the CPU, against a model decoder too; the decode loop
+//! follows it):
+//! - **Display order** is the order a whole decode outputs frames, found without trusting a
+//!   container's timestamps wherever the codec allows ([`DisplayOrder::of`]):
+//!   - VP8, VP9 and AV1 do not reorder: a decoder outputs one frame per packet that shows one,
+//!     in decode order. Display index `i` is the `i`-th shown sample in decode order, whatever
+//!     the timestamps are (repeated, out of order, saturated).
+//!   - H.264 and HEVC output pictures by coded video sequence and picture order count. Where
+//!     the source knows that order ([`RandomAccessSource::display_ranks`]: raw streams from
+//!     their index scan, MP4 and Matroska/WebM from one pass over the samples' headers), it is
+//!     the display order; container timestamps only label the frames handed out. A muxer that
+//!     wrote pts = dts for a stream with B-frames, repeated or saturated timestamps and laced
+//!     blocks then address the frames a whole decode shows.
+//!   - Otherwise (MPEG-2, a source of one's own without display ranks) the index's timestamps
+//!     give the order, ties refused: two shown samples with one pts make the call fail, since
+//!     nothing tells which is shown first.
+//!
+//!   Samples the index marks not shown ([`SampleIndex::is_shown`], a bit of its own: pictures
+//!   a decoder outputs no frame for, such as hidden VP8/VP9 frames or RASL pictures at a
+//!   stream's start) are fed but have no display index, as in ffmpeg's output. 8 bytes per
+//!   sample.
+//! - **Where to start** for target sample `s`: the last sync sample `k ≤ s` in decode order
+//!   shown no later than `s`. A target earlier in display than the sync sample before it is a
 //!   leading picture of that GOP (open GOP: HEVC RASL, H.264 open-GOP B-frames), which may
 //!   reference the GOP before, so decoding starts one sync sample further back. Where no such
 //!   sync sample exists, decoding starts at the first sample.
@@ -21,88 +38,54 @@
 //!   run: seek the source to its start, discard the decoder's state (a flush; the parser is
 //!   renewed in an init window, as every parser renewal), feed samples through the run's last
 //!   target, flush, and keep the target frames.
-//! - **Which frame is which**: by timestamp. NVDEC's parser does not carry a packet's
-//!   timestamp to that packet's picture: it hands the timestamps it was given to the pictures
-//!   it shows, smallest first (seen on an H200, R580: decode indices fed as timestamps came
-//!   back sorted, on other pictures). So each packet is fed with its presentation timestamp,
-//!   which then names its frame; pictures that are never shown are fed without one, and the
-//!   leading pictures of a run's first sync sample, which reference the GOP before it, are
-//!   not fed at all, so every timestamp given belongs to a picture that is shown. Where a
-//!   container repeats a timestamp, frames of equal timestamps are told apart only by order.
-//!   VP8, VP9 and AV1 do not reorder, but their hidden frames (alt-ref frames inside a VP9
-//!   superframe) upset NVDEC's timestamps (seen on an H200, R580: frames after a superframe
-//!   came out under other frames' timestamps), so their frames are named by place instead: the
-//!   k-th frame out of a run is the run's k-th sample that shows a frame (packets of hidden
-//!   frames only are [`SampleIndex::NOT_SHOWN`] in the index).
+//! - **Which frame is which**: by display index, never by a file's timestamp. NVDEC's parser
+//!   does not carry a packet's timestamp to that packet's picture: it hands the timestamps it
+//!   was given to the pictures it shows, smallest first (observed: decode indices fed as
+//!   timestamps came back sorted, on other pictures). So each packet of a shown sample
+//!   is fed with its **display index** as timestamp — unique, and increasing in the order the
+//!   decoder outputs pictures — which then names its frame; pictures that are never shown are
+//!   fed without one, and the leading pictures of a run's first sync sample, which reference
+//!   the GOP before it, are not fed at all, so every timestamp given belongs to a picture that
+//!   is shown. VP8, VP9 and AV1 frames are named by place instead, since their hidden frames
+//!   (alt-ref frames inside a VP9 superframe) upset NVDEC's timestamps (observed: frames
+//!   after a superframe came out under other frames' timestamps): the k-th frame out of
+//!   a run is the run's k-th sample that shows a frame. Either way a frame out of the decoder
+//!   whose name was not given in its run (one frame more than the run's shown samples), or a
+//!   shown sample fed that gives no frame by the run's end, ends the call with
+//!   [`Error::FramesNotAddressable`] (a frame too many and one too few in one run cancel out:
+//!   counting cannot see that). Frames handed out carry the index's pts of their sample.
 //! - **What is not decoded**: a sample nobody asked for whose pictures no other picture
 //!   references (H.264 `nal_ref_idc` 0, HEVC sub-layer non-reference pictures of the top
 //!   sub-layer; see [`Disposable`]) is not fed, and frames nobody asked for are dropped without
 //!   being mapped, so NVDEC's post-processing never runs for them. With x264's two B-frames a
 //!   third of the pictures between a key frame and a target are left out.
+//! - **By time** ([`Decoder::frame_at_time`]): the first frame in display order whose pts is at
+//!   or after the time asked for, for streams whose shown samples' pts never decrease along
+//!   display order; for others a time names no one frame, and the call fails.
 //!
-//! Trade-off: a flush per run costs the frames held back for reordering and one parser renewal
-//! (an init window, microseconds of lock hold) per run; keeping the parser across runs would
-//! need NVDEC's discontinuity handling, whose behaviour with queued reference frames NVIDIA
-//! does not document.
+//! Trade-offs: a flush per run costs the frames held back for reordering and one parser
+//! renewal (an init window, microseconds of lock hold) per run; keeping the parser across runs
+//! would need NVDEC's discontinuity handling, whose behaviour with queued reference frames
+//! NVIDIA does not document. The bitstream's order for H.264/HEVC in a container costs one read
+//! of the track's bytes at the first random access on a stream (headers parsed only, 4 bytes a
+//! sample kept): container timestamps alone cannot be checked against the pictures, and
+//! trusting them hands out other frames for files a whole decode plays correctly; refusing
+//! such files instead of using the bitstream's order would fail them for no reason. That order
+//! has the raw index's documented limits (H.264 MMCO 5 and HEVC `no_output_of_prior_pics_flag`
+//! are not followed; see [`annexb::index`](crate::input::annexb::index)).
 
-use std::collections::VecDeque;
+#[cfg(any(test, fuzzing))]
+pub(crate) mod model;
+mod order;
+
+use std::collections::{BTreeSet, VecDeque};
 
 use super::{DecodedFrames, Decoder, DeviceFramePool, Frame, OwnedFrame};
 use crate::Codec;
 use crate::error::{Error, Result};
 use crate::input::annexb::Disposable;
-use crate::input::{InputError, RandomAccessSource, SampleIndex};
-
-/// Display order of a track: display index → sample (decode) index.
-///
-/// Invariant: the samples not marked [`SampleIndex::NOT_SHOWN`], each once, sorted by
-/// (pts, decode index).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct DisplayOrder {
-    samples: Vec<u32>,
-}
-
-impl DisplayOrder {
-    /// The display order of `index`'s samples.
-    ///
-    /// # Errors
-    /// [`InputError::LimitExceeded`](crate::input::InputError::LimitExceeded) for an index of
-    /// more than `u32::MAX` samples.
-    pub fn new(index: &SampleIndex) -> Result<Self> {
-        let n = u32::try_from(index.len()).map_err(|_| InputError::LimitExceeded {
-            what: "samples for random access".into(),
-            limit: u64::from(u32::MAX),
-        })?;
-        let mut samples: Vec<u32> = (0..n)
-            .filter(|&s| index.pts(s as usize) != Some(SampleIndex::NOT_SHOWN))
-            .collect();
-        samples.sort_by_key(|&s| (index.pts(s as usize).unwrap_or(i64::MAX), s));
-        Ok(Self { samples })
-    }
-
-    /// Number of frames.
-    pub fn len(&self) -> usize {
-        self.samples.len()
-    }
-
-    /// Whether there are none.
-    pub fn is_empty(&self) -> bool {
-        self.samples.is_empty()
-    }
-
-    /// The sample shown at display index `display`.
-    pub fn sample(&self, display: usize) -> Option<usize> {
-        self.samples.get(display).map(|&s| s as usize)
-    }
-
-    /// The display index of the first frame presented at or after `pts`, if any.
-    pub fn at_or_after(&self, index: &SampleIndex, pts: i64) -> Option<usize> {
-        let first = self
-            .samples
-            .partition_point(|&s| index.pts(s as usize).unwrap_or(i64::MAX) < pts);
-        (first < self.samples.len()).then_some(first)
-    }
-}
+use crate::input::{RandomAccessSource, SampleIndex};
+pub use order::DisplayOrder;
 
 /// One stretch of decoding: from `start` through `end` (decode indices, inclusive).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -113,17 +96,29 @@ pub(crate) struct Run {
     pub(crate) end: usize,
 }
 
-/// The sample decoding must start at to output sample `target` correctly.
-pub(crate) fn start_for(index: &SampleIndex, keys: &[u32], target: usize) -> usize {
-    let target_pts = index.pts(target).unwrap_or(i64::MIN);
+/// The sample decoding must start at to output sample `target` correctly. A sync sample not
+/// shown is no later in display than anything.
+pub(crate) fn start_for(order: &DisplayOrder, keys: &[u32], target: usize) -> usize {
+    let shown_at = |s: usize| order.display_index(s);
+    let target_at = shown_at(target);
     // Sync samples at or before the target in decode order, latest first.
     let before = keys.partition_point(|&k| k as usize <= target);
     keys[..before]
         .iter()
         .rev()
         .map(|&k| k as usize)
-        .find(|&k| index.pts(k).unwrap_or(i64::MAX) <= target_pts)
+        .find(|&k| match (shown_at(k), target_at) {
+            (Some(k), Some(t)) => k <= t,
+            (None, _) => true,
+            (Some(_), None) => false,
+        })
         .unwrap_or(0)
+}
+
+/// Whether a picture shown at `at` is a leading picture of a run starting at a sample shown
+/// at `start`: shown before it (a sample not shown leads nothing and is led by nothing).
+fn is_leading(at: Option<usize>, start: Option<usize>) -> bool {
+    matches!((at, start), (Some(at), Some(start)) if at < start)
 }
 
 /// The sync samples of `index`, in decode order.
@@ -136,21 +131,30 @@ pub(crate) fn sync_samples(index: &SampleIndex) -> Vec<u32> {
 
 /// The runs that decode every sample of `targets` (decode indices, any order, repeats
 /// allowed): sorted by start, overlapping runs merged.
-pub(crate) fn plan(index: &SampleIndex, keys: &[u32], targets: &[usize]) -> Vec<Run> {
+pub(crate) fn plan(order: &DisplayOrder, keys: &[u32], targets: &[usize]) -> Vec<Run> {
     let mut runs: Vec<Run> = targets
         .iter()
         .map(|&t| Run {
-            start: start_for(index, keys, t),
+            start: start_for(order, keys, t),
             end: t,
         })
         .collect();
     runs.sort_by_key(|r| (r.start, r.end));
     let mut merged: Vec<Run> = Vec::with_capacity(runs.len());
     for run in runs {
+        // Before merging, a run's end is its target.
+        let target_at = order.display_index(run.end);
         match merged.last_mut() {
             // Starts inside (or right where) the previous run decodes: extend it instead of
-            // decoding that GOP a second time.
-            Some(last) if run.start <= last.end => last.end = last.end.max(run.end),
+            // decoding that GOP a second time — unless the target would be a leading picture
+            // of that run's start, which is left out (never so in a stream whose sync samples
+            // are shown in decode order).
+            Some(last)
+                if run.start <= last.end
+                    && !is_leading(target_at, order.display_index(last.start)) =>
+            {
+                last.end = last.end.max(run.end);
+            }
             _ => merged.push(run),
         }
     }
@@ -162,15 +166,21 @@ impl Decoder {
     /// framemd5 of the whole stream), in any order and with repeats, and returns copies of
     /// them in `pool`, in request order.
     ///
-    /// Each GOP is decoded at most once per call, in decode order (see the module docs for
-    /// the plan); the decoder's current stream, if any, is discarded first (as by
+    /// Display index `i` is the `i`-th frame a whole decode of the stream outputs, found
+    /// from the bitstream where the codec allows rather than from the container's timestamps
+    /// ([`DisplayOrder::of`]; see the module docs). Each GOP is decoded at most once per
+    /// call, in decode order; the decoder's current stream, if any, is discarded first (as by
     /// [`reset`](Self::reset)) and the decoder is ready for another stream afterwards.
-    /// Frames handed out carry the container's pts.
+    /// Frames handed out carry their sample's pts from the index (which may repeat).
     ///
     /// # Errors
     /// - [`Error::FrameOutOfRange`] for an index past the last frame (nothing is decoded).
     /// - [`Error::FrameNotDecoded`] when the decoder outputs no picture for a requested
     ///   sample (an undecodable picture, e.g. a leading picture at the very start).
+    /// - [`Error::FramesNotAddressable`] when the stream's frames cannot be told apart: its
+    ///   timestamps repeat and the source gives no bitstream order
+    ///   ([`DisplayOrder::for_codec`]), or the decoder output a frame no sample fed accounts
+    ///   for (nothing is handed out then).
     /// - What the source's [`RandomAccessSource`] methods, [`decode`](Self::decode),
     ///   [`flush`](Self::flush), [`reset`](Self::reset) and
     ///   [`Frame::copy_to_pool`](super::Frame::copy_to_pool) return.
@@ -231,18 +241,18 @@ impl Decoder {
         display_indices: &[usize],
         mut keep: impl FnMut(&Frame<'_>) -> Result<T>,
     ) -> Result<Vec<T>> {
-        let plan = Plan::new(source.sample_index()?, display_indices)?;
+        let plan = Plan::for_source(source, self.config().codec, display_indices)?;
         let mut got = plan.empty_results();
         self.decode_runs(source, &plan, &plan.runs, &mut keep, &mut got)?;
         plan.in_request_order(got)
     }
 
-    /// Feeds `runs` of `plan` and keeps the wanted frames in `got` (by wanted timestamp).
+    /// Feeds `runs` of `plan` and keeps the wanted frames in `got` (by display index).
     fn decode_runs<T>(
         &mut self,
         source: &mut impl RandomAccessSource,
         plan: &Plan,
-        runs: &[RunPts],
+        runs: &[RunNames],
         keep: &mut impl FnMut(&Frame<'_>) -> Result<T>,
         got: &mut [Vec<T>],
     ) -> Result<()> {
@@ -250,42 +260,28 @@ impl Decoder {
         let by_order = names_frames_by_order(codec);
         self.reset()?;
         let mut packet = Vec::new();
-        for RunPts { run, pts } in runs {
-            source.seek_to_sample(run.start)?;
-            let start_pts = pts.first().copied().unwrap_or(SampleIndex::NOT_SHOWN);
-            // Without reordering, the k-th frame out of a run is its k-th shown sample.
-            let mut names: VecDeque<i64> = if by_order {
-                pts.iter()
-                    .copied()
-                    .filter(|&p| p != SampleIndex::NOT_SHOWN)
-                    .collect()
-            } else {
-                VecDeque::new()
-            };
+        for run in runs {
+            source.seek_to_sample(run.run.start)?;
+            let mut feed = RunFeed::new(plan, run, by_order);
             let mut disposable = Disposable::new(codec);
             while let Some(sample) = source.read_sample(&mut packet)? {
-                let Some(&p) = sample.checked_sub(run.start).and_then(|i| pts.get(i)) else {
-                    break; // outside the run: the source did not follow the seek
-                };
-                let shown = p != SampleIndex::NOT_SHOWN;
-                // Leading pictures of the run's first sync sample reference the GOP before it,
-                // which was not decoded: none is asked for (see `start_for`), so none is fed.
-                let leading = !by_order && sample > run.start && shown && p < start_pts;
                 // Every sample is looked at, so that the parameter sets are seen.
                 let droppable = !by_order && disposable.check(&packet);
-                let unwanted = shown && plan.slot(p).is_none();
-                let left_out = leading || (droppable && unwanted);
-                if !left_out {
-                    let timestamp = shown.then_some(p);
-                    let frames = self.decode_packet(&packet, timestamp)?;
-                    take_wanted(frames, by_order.then_some(&mut names), plan, keep, got)?;
+                match feed.sample(sample, droppable) {
+                    SampleAction::Outside => break, // the source did not follow the seek
+                    SampleAction::LeftOut => {}
+                    SampleAction::Feed(timestamp) => {
+                        let frames = self.decode_packet(&packet, timestamp)?;
+                        take_wanted(frames, &mut feed, keep, got)?;
+                    }
                 }
-                if sample >= run.end {
+                if sample >= run.run.end {
                     break;
                 }
             }
             let frames = self.flush()?;
-            take_wanted(frames, by_order.then_some(&mut names), plan, keep, got)?;
+            take_wanted(frames, &mut feed, keep, got)?;
+            feed.finish()?;
         }
         Ok(())
     }
@@ -294,7 +290,9 @@ impl Decoder {
     /// [`frames_at`](Self::frames_at) does for its display index.
     ///
     /// # Errors
-    /// [`Error::FrameOutOfRange`] when no frame is shown at or after `pts`; otherwise as
+    /// [`Error::FrameOutOfRange`] when no frame is shown at or after `pts`;
+    /// [`Error::FramesNotAddressable`] when the stream's timestamps do not follow its display
+    /// order ([`DisplayOrder::pts_follow_display`]); otherwise as
     /// [`frames_at`](Self::frames_at).
     pub fn frame_at_time(
         &mut self,
@@ -302,8 +300,16 @@ impl Decoder {
         pts: i64,
         pool: &DeviceFramePool,
     ) -> Result<OwnedFrame> {
+        let order = DisplayOrder::of(source, self.config().codec)?;
+        if !order.pts_follow_display() {
+            return Err(Error::FramesNotAddressable {
+                reason: format!(
+                    "a time (pts {pts}) names no one frame: the timestamps do not follow the \
+                     frames' display order"
+                ),
+            });
+        }
         let index = source.sample_index()?;
-        let order = DisplayOrder::new(index)?;
         let display = order
             .at_or_after(index, pts)
             .ok_or(Error::FrameOutOfRange {
@@ -328,27 +334,20 @@ fn names_frames_by_order(codec: Codec) -> bool {
 }
 
 /// Takes the frames `frames` holds: hands the wanted ones to `keep` (as many times as asked
-/// for) into `got` and drops the others without mapping them. A frame's name is its timestamp, or with
-/// `names`, the next name in that queue (see [`names_frames_by_order`]).
+/// for) into `got` and drops the others without mapping them; `feed` names each frame.
 fn take_wanted<T>(
     mut frames: DecodedFrames<'_>,
-    mut names: Option<&mut VecDeque<i64>>,
-    plan: &Plan,
+    feed: &mut RunFeed<'_>,
     keep: &mut impl FnMut(&Frame<'_>) -> Result<T>,
     got: &mut [Vec<T>],
 ) -> Result<()> {
     while let Some(timestamp) = frames.peek_pts() {
-        let name = match names.as_deref_mut() {
-            Some(names) => names.pop_front(),
-            None => Some(timestamp),
-        };
-        let slot = name.and_then(|n| Some((plan.slot(n)?, n)));
-        match slot {
-            Some((at, name)) if got[at].len() < plan.wanted[at].1 => {
+        match feed.output(timestamp)? {
+            Some(wanted) if got[wanted.slot].len() < wanted.copies => {
                 let Some(frame) = frames.next() else { break };
-                let frame = frame?.named(name);
-                while got[at].len() < plan.wanted[at].1 {
-                    got[at].push(keep(&frame)?);
+                let frame = frame?.named(wanted.pts);
+                while got[wanted.slot].len() < wanted.copies {
+                    got[wanted.slot].push(keep(&frame)?);
                 }
             }
             _ => {
@@ -359,27 +358,177 @@ fn take_wanted<T>(
     Ok(())
 }
 
-/// A run with the timestamps of its samples (the index is not at hand while reading).
-#[derive(Debug, Clone)]
-struct RunPts {
-    run: Run,
-    pts: Vec<i64>,
+/// What to do with one sample of a run.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum SampleAction {
+    /// Feed it, with this timestamp (its display index) or none (a sample not shown).
+    Feed(Option<i64>),
+    /// Leave it out (a leading picture of the run's start, or a disposable one nobody wants).
+    LeftOut,
+    /// Not a sample of the run: stop.
+    Outside,
 }
 
-/// What one `frames_at` call decodes: its runs, and the frames it wants, by timestamp.
+/// A wanted frame that came out: where it goes, how many copies, the pts it carries.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Handout {
+    pub(crate) slot: usize,
+    pub(crate) copies: usize,
+    pub(crate) pts: i64,
+}
+
+/// The feeding and naming of one run: which samples are fed with which timestamp, and which
+/// display index each frame out of the decoder is. Pure, so the planning can be checked
+/// against a model decoder (`model`).
+///
+/// Invariant: with `by_order`, `names` holds the display indices of the shown samples fed and
+/// not yet matched to a frame, in decode order; otherwise `pending` holds the display indices
+/// given as timestamps and not yet seen on a frame. A frame is named only from these.
 #[derive(Debug)]
-struct Plan {
-    runs: Vec<RunPts>,
-    /// Wanted timestamps → copies to make, sorted by timestamp.
-    wanted: Vec<(i64, usize)>,
-    /// Per request: (display index, sample, timestamp).
-    requests: Vec<(usize, usize, i64)>,
+pub(crate) struct RunFeed<'a> {
+    plan: &'a Plan,
+    run: &'a RunNames,
+    by_order: bool,
+    names: VecDeque<u32>,
+    pending: BTreeSet<u32>,
+}
+
+impl<'a> RunFeed<'a> {
+    pub(crate) fn new(plan: &'a Plan, run: &'a RunNames, by_order: bool) -> Self {
+        Self {
+            plan,
+            run,
+            by_order,
+            names: VecDeque::new(),
+            pending: BTreeSet::new(),
+        }
+    }
+
+    /// Sample `sample` was read; `droppable`: no other picture references it.
+    pub(crate) fn sample(&mut self, sample: usize, droppable: bool) -> SampleAction {
+        let Some(&name) = sample
+            .checked_sub(self.run.run.start)
+            .and_then(|i| self.run.names.get(i))
+        else {
+            return SampleAction::Outside;
+        };
+        if self.by_order {
+            // Nothing is left out: each shown sample is one frame out, in decode order.
+            self.names.extend(name);
+            return SampleAction::Feed(name.map(i64::from));
+        }
+        let start = self.run.names.first().copied().flatten();
+        // Leading pictures of the run's first sync sample reference the GOP before it, which
+        // was not decoded: none is asked for (see `start_for` and `plan`), so none is fed.
+        let leading = sample > self.run.run.start
+            && is_leading(name.map(|n| n as usize), start.map(|s| s as usize));
+        let unwanted = name.is_some_and(|n| self.plan.slot(n).is_none());
+        if leading || (droppable && unwanted) {
+            return SampleAction::LeftOut;
+        }
+        self.pending.extend(name);
+        SampleAction::Feed(name.map(i64::from))
+    }
+
+    /// A frame came out of the decoder under `timestamp`: the wanted frame it is, if any.
+    ///
+    /// # Errors
+    /// [`Error::FramesNotAddressable`] for a frame no fed sample accounts for.
+    pub(crate) fn output(&mut self, timestamp: i64) -> Result<Option<Handout>> {
+        let name = if self.by_order {
+            self.names.pop_front()
+        } else {
+            u32::try_from(timestamp)
+                .ok()
+                .filter(|n| self.pending.remove(n))
+        };
+        let Some(name) = name else {
+            return Err(Error::FramesNotAddressable {
+                reason: format!(
+                    "decoding samples {}..={} gave a frame (timestamp {timestamp}) that no \
+                     sample fed accounts for, so frames cannot be told apart",
+                    self.run.run.start, self.run.run.end
+                ),
+            });
+        };
+        Ok(self.plan.slot(name).map(|slot| Handout {
+            slot,
+            copies: self.plan.wanted[slot].copies,
+            pts: self.plan.wanted[slot].pts,
+        }))
+    }
+}
+
+impl RunFeed<'_> {
+    /// The run is over (the decoder flushed and its frames taken).
+    ///
+    /// # Errors
+    /// [`Error::FramesNotAddressable`] when a sample fed as shown gave no frame: the frames
+    /// after it may have come out under its name.
+    pub(crate) fn finish(&self) -> Result<()> {
+        let missing = if self.by_order {
+            self.names.front()
+        } else {
+            self.pending.first()
+        };
+        match missing {
+            None => Ok(()),
+            Some(display) => Err(Error::FramesNotAddressable {
+                reason: format!(
+                    "decoding samples {}..={} gave no frame for display index {display}, so \
+                     the frames after it cannot be told apart",
+                    self.run.run.start, self.run.run.end
+                ),
+            }),
+        }
+    }
+}
+
+/// A run with the display index of each of its samples (`None`: not shown), since the index
+/// is not at hand while reading.
+#[derive(Debug, Clone)]
+pub(crate) struct RunNames {
+    pub(crate) run: Run,
+    pub(crate) names: Vec<Option<u32>>,
+}
+
+/// A frame one `frames_at` call wants.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Wanted {
+    /// Its display index.
+    pub(crate) display: u32,
+    /// Copies to make (requests for it).
+    pub(crate) copies: usize,
+    /// The index's pts of its sample, which the frame handed out carries.
+    pub(crate) pts: i64,
+}
+
+/// What one `frames_at` call decodes: its runs, and the frames it wants, by display index.
+#[derive(Debug)]
+pub(crate) struct Plan {
+    pub(crate) runs: Vec<RunNames>,
+    /// Sorted by display index, each once.
+    pub(crate) wanted: Vec<Wanted>,
+    /// Per request: (display index, sample).
+    pub(crate) requests: Vec<(usize, usize)>,
 }
 
 impl Plan {
-    fn new(index: &SampleIndex, display_indices: &[usize]) -> Result<Self> {
-        let order = DisplayOrder::new(index)?;
-        let pts_of = |s: usize| index.pts(s).unwrap_or(SampleIndex::NOT_SHOWN);
+    /// The plan for `display_indices` of `source`, decoded as `codec`.
+    fn for_source(
+        source: &mut impl RandomAccessSource,
+        codec: Codec,
+        display_indices: &[usize],
+    ) -> Result<Self> {
+        let order = DisplayOrder::of(source, codec)?;
+        Self::new(source.sample_index()?, &order, display_indices)
+    }
+
+    pub(crate) fn new(
+        index: &SampleIndex,
+        order: &DisplayOrder,
+        display_indices: &[usize],
+    ) -> Result<Self> {
         let requests = display_indices
             .iter()
             .map(|&d| {
@@ -387,24 +536,31 @@ impl Plan {
                     index: d,
                     frames: order.len(),
                 })?;
-                Ok((d, s, pts_of(s)))
+                Ok((d, s))
             })
             .collect::<Result<Vec<_>>>()?;
         let targets: Vec<usize> = requests.iter().map(|r| r.1).collect();
-        let runs = plan(index, &sync_samples(index), &targets)
+        // Display indices are below the sample count, itself at most u32::MAX.
+        let name = |s: usize| order.display_index(s).and_then(|d| u32::try_from(d).ok());
+        let runs = plan(order, &sync_samples(index), &targets)
             .into_iter()
-            .map(|run| RunPts {
-                pts: (run.start..=run.end).map(pts_of).collect(),
+            .map(|run| RunNames {
+                names: (run.start..=run.end).map(name).collect(),
                 run,
             })
             .collect();
-        let mut sorted: Vec<i64> = requests.iter().map(|r| r.2).collect();
+        let mut sorted: Vec<(usize, usize)> = requests.clone();
         sorted.sort_unstable();
-        let mut wanted: Vec<(i64, usize)> = Vec::with_capacity(sorted.len());
-        for pts in sorted {
+        let mut wanted: Vec<Wanted> = Vec::with_capacity(sorted.len());
+        for (_, s) in sorted {
+            let Some(display) = name(s) else { continue };
             match wanted.last_mut() {
-                Some(last) if last.0 == pts => last.1 += 1,
-                _ => wanted.push((pts, 1)),
+                Some(last) if last.display == display => last.copies += 1,
+                _ => wanted.push(Wanted {
+                    display,
+                    copies: 1,
+                    pts: index.pts(s).unwrap_or(0),
+                }),
             }
         }
         Ok(Self {
@@ -414,23 +570,25 @@ impl Plan {
         })
     }
 
-    /// Where frames named `pts` go in the results, if they are wanted.
-    fn slot(&self, pts: i64) -> Option<usize> {
-        self.wanted.binary_search_by_key(&pts, |w| w.0).ok()
+    /// Where frames of display index `display` go in the results, if they are wanted.
+    pub(crate) fn slot(&self, display: u32) -> Option<usize> {
+        self.wanted
+            .binary_search_by_key(&display, |w| w.display)
+            .ok()
     }
 
-    fn empty_results<T>(&self) -> Vec<Vec<T>> {
+    pub(crate) fn empty_results<T>(&self) -> Vec<Vec<T>> {
         (0..self.wanted.len()).map(|_| Vec::new()).collect()
     }
 
     /// The frames in request order; repeats take the copies made for them.
-    fn in_request_order<T>(&self, mut got: Vec<Vec<T>>) -> Result<Vec<T>> {
+    pub(crate) fn in_request_order<T>(&self, mut got: Vec<Vec<T>>) -> Result<Vec<T>> {
         self.requests
             .iter()
-            .map(|&(index, sample, pts)| {
-                self.wanted
-                    .binary_search_by_key(&pts, |w| w.0)
+            .map(|&(index, sample)| {
+                u32::try_from(index)
                     .ok()
+                    .and_then(|d| self.slot(d))
                     .and_then(|at| got[at].pop())
                     .ok_or(Error::FrameNotDecoded { index, sample })
             })
@@ -438,14 +596,14 @@ impl Plan {
     }
 
     /// The runs split among `n` decoders, longest first to the least loaded (by samples).
-    fn split(&self, n: usize) -> Vec<Vec<RunPts>> {
-        let mut order: Vec<&RunPts> = self.runs.iter().collect();
-        order.sort_by_key(|r| std::cmp::Reverse(r.pts.len()));
-        let mut shares: Vec<(usize, Vec<RunPts>)> =
+    fn split(&self, n: usize) -> Vec<Vec<RunNames>> {
+        let mut order: Vec<&RunNames> = self.runs.iter().collect();
+        order.sort_by_key(|r| std::cmp::Reverse(r.names.len()));
+        let mut shares: Vec<(usize, Vec<RunNames>)> =
             (0..n.max(1)).map(|_| (0, Vec::new())).collect();
         for run in order {
             if let Some(least) = shares.iter_mut().min_by_key(|s| s.0) {
-                least.0 += run.pts.len();
+                least.0 += run.names.len();
                 least.1.push(run.clone());
             }
         }
@@ -506,7 +664,10 @@ pub fn frames_at_parallel_with<S: RandomAccessSource + Send, T: Send, E: Into<Er
     keep: impl Fn(&Frame<'_>) -> Result<T> + Sync,
 ) -> Result<Vec<T>> {
     let mut first = open_source().map_err(Into::into)?;
-    let plan = Plan::new(first.sample_index()?, display_indices)?;
+    let codec = decoders
+        .first()
+        .map_or(Codec::H264, |decoder| decoder.config().codec);
+    let plan = Plan::for_source(&mut first, codec, display_indices)?;
     let shares = plan.split(decoders.len());
     let mut sources = vec![Some(first)];
     let (plan_ref, open_ref, keep_ref) = (&plan, &open_source, &keep);
@@ -557,6 +718,11 @@ pub fn frames_at_parallel_with<S: RandomAccessSource + Send, T: Send, E: Into<Er
 mod tests {
     use super::*;
 
+    /// The display order the timestamps of `index` claim.
+    fn order(index: &SampleIndex) -> DisplayOrder {
+        DisplayOrder::new(index).unwrap()
+    }
+
     /// An index from (pts, key) pairs in decode order.
     fn index(samples: &[(i64, bool)]) -> SampleIndex {
         let mut index = SampleIndex::new();
@@ -601,9 +767,9 @@ mod tests {
         let idx = closed_gops();
         let keys = sync_samples(&idx);
         assert_eq!(keys, vec![0, 7]);
-        assert_eq!(start_for(&idx, &keys, 5), 0);
-        assert_eq!(start_for(&idx, &keys, 9), 7);
-        assert_eq!(start_for(&idx, &keys, 7), 7);
+        assert_eq!(start_for(&order(&idx), &keys, 5), 0);
+        assert_eq!(start_for(&order(&idx), &keys, 9), 7);
+        assert_eq!(start_for(&order(&idx), &keys, 7), 7);
     }
 
     #[test]
@@ -612,23 +778,23 @@ mod tests {
         // but precede it in display: leading pictures, which may reference the first GOP.
         let idx = closed_gops();
         let keys = sync_samples(&idx);
-        assert_eq!(start_for(&idx, &keys, 11), 0);
-        assert_eq!(start_for(&idx, &keys, 12), 0);
+        assert_eq!(start_for(&order(&idx), &keys, 11), 0);
+        assert_eq!(start_for(&order(&idx), &keys, 12), 0);
     }
 
     #[test]
     fn without_a_usable_sync_sample_decoding_starts_at_the_first_sample() {
         let idx = index(&[(1, false), (0, false), (2, true), (3, false)]);
         let keys = sync_samples(&idx);
-        assert_eq!(start_for(&idx, &keys, 1), 0);
-        assert_eq!(start_for(&idx, &keys, 3), 2);
+        assert_eq!(start_for(&order(&idx), &keys, 1), 0);
+        assert_eq!(start_for(&order(&idx), &keys, 3), 2);
     }
 
     #[test]
     fn targets_in_one_gop_share_one_run_and_repeats_cost_nothing() {
         let idx = closed_gops();
         let keys = sync_samples(&idx);
-        let runs = plan(&idx, &keys, &[5, 2, 5, 1]);
+        let runs = plan(&order(&idx), &keys, &[5, 2, 5, 1]);
         assert_eq!(runs, vec![Run { start: 0, end: 5 }]);
     }
 
@@ -636,7 +802,7 @@ mod tests {
     fn runs_come_in_decode_order_whatever_the_request_order() {
         let idx = closed_gops();
         let keys = sync_samples(&idx);
-        let runs = plan(&idx, &keys, &[9, 2]);
+        let runs = plan(&order(&idx), &keys, &[9, 2]);
         assert_eq!(
             runs,
             vec![Run { start: 0, end: 2 }, Run { start: 7, end: 9 }]
@@ -649,7 +815,7 @@ mod tests {
         let keys = sync_samples(&idx);
         // Sample 11 is a leading picture: it starts at 0 and ends past sync sample 7, so the
         // run for sample 9 (starting at 7) lies inside it.
-        let runs = plan(&idx, &keys, &[9, 11]);
+        let runs = plan(&order(&idx), &keys, &[9, 11]);
         assert_eq!(runs, vec![Run { start: 0, end: 11 }]);
     }
 
@@ -657,7 +823,7 @@ mod tests {
     fn runs_are_shared_among_decoders_each_reading_in_file_order() {
         let idx = closed_gops();
         // Display 0 (GOP 1) and display 9 and 12 (GOP 2): two runs for two decoders.
-        let plan = Plan::new(&idx, &[12, 0, 9]).unwrap();
+        let plan = Plan::new(&idx, &order(&idx), &[12, 0, 9]).unwrap();
         assert_eq!(plan.runs.len(), 2);
         let shares = plan.split(2);
         assert_eq!(shares.iter().map(Vec::len).collect::<Vec<_>>(), vec![1, 1]);
@@ -680,3 +846,6 @@ mod tests {
         assert_eq!(order.at_or_after(&idx, 13), None);
     }
 }
+
+#[cfg(test)]
+mod crafted;

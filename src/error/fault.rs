@@ -45,7 +45,8 @@ impl Error {
             | Error::Input(_)
             | Error::PacketTooLarge { .. }
             | Error::FramesDropped { .. }
-            | Error::FrameNotDecoded { .. } => Fault::Input,
+            | Error::FrameNotDecoded { .. }
+            | Error::FramesNotAddressable { .. } => Fault::Input,
             Error::InvalidConfig { .. }
             | Error::Frame(_)
             | Error::EncoderFull { .. }

@@ -108,8 +108,10 @@ pub(crate) trait Demux: Send {
 /// A compact table of a track's samples in decode order, for exact seeks and
 /// frames-at-indices: [`SampleIndex::BYTES_PER_SAMPLE`] bytes a sample.
 ///
-/// Invariant: all four columns have the same length; `offset[i]..offset[i] + size[i]` is
-/// where sample `i`'s stored bytes lie in the source (before any Annex-B conversion).
+/// Invariant: all columns have the same length; `offset[i]..offset[i] + size[i]` is
+/// where sample `i`'s stored bytes lie in the source (before any Annex-B conversion); whether
+/// a sample shows a frame is its own bit, never a pts value, so every pts a file can hold
+/// stays a pts.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct SampleIndex {
     offset: Vec<u64>,
@@ -117,16 +119,19 @@ pub struct SampleIndex {
     pts: Vec<i64>,
     /// One bit a sample: sync sample (key frame).
     key: Vec<u64>,
+    /// One bit a sample: no frame is output for it (see [`SampleIndex::is_shown`]).
+    hidden: Vec<u64>,
 }
 
 impl SampleIndex {
-    /// Heap bytes per sample: offset (8) + size (4) + pts (8), plus one bit.
+    /// Heap bytes per sample: offset (8) + size (4) + pts (8), plus two bits.
     pub const BYTES_PER_SAMPLE: usize = 20;
 
-    /// The pts of a sample the decoder outputs no frame for (raw streams: see
-    /// [`annexb::NOT_SHOWN`](crate::annexb::NOT_SHOWN)); it is fed, but has no display
-    /// index. No container timestamp is this value (container arithmetic saturates short of
-    /// it only on hostile files, whose frames then count as not shown).
+    /// The pts a raw Annex-B index gives an access unit the decoder outputs no frame for
+    /// (raw streams have no timestamps; see
+    /// [`annexb::NOT_SHOWN`](crate::annexb::NOT_SHOWN)). Only a placeholder: whether
+    /// a sample is shown is [`is_shown`](Self::is_shown), a bit of its own, so a container or
+    /// IVF timestamp equal to this value is an ordinary timestamp.
     pub const NOT_SHOWN: i64 = i64::MIN;
 
     /// An empty index.
@@ -134,18 +139,39 @@ impl SampleIndex {
         Self::default()
     }
 
-    /// Appends a sample.
+    /// Appends a sample that shows a frame.
     pub fn push(&mut self, offset: u64, size: u32, pts: i64, key: bool) {
+        self.push_sample(offset, size, pts, key, true);
+    }
+
+    /// Appends a sample; `shown`: the decoder outputs a frame for it.
+    pub fn push_sample(&mut self, offset: u64, size: u32, pts: i64, key: bool, shown: bool) {
         let i = self.offset.len();
         self.offset.push(offset);
         self.size.push(size);
         self.pts.push(pts);
         if i % 64 == 0 {
             self.key.push(0);
+            self.hidden.push(0);
         }
         if key {
             if let Some(word) = self.key.last_mut() {
                 *word |= 1 << (i % 64);
+            }
+        }
+        if !shown {
+            if let Some(word) = self.hidden.last_mut() {
+                *word |= 1 << (i % 64);
+            }
+        }
+    }
+
+    /// Marks sample `i` shown (raw streams: once its display rank is known); nothing past the
+    /// end.
+    pub(crate) fn set_shown(&mut self, i: usize) {
+        if i < self.len() {
+            if let Some(word) = self.hidden.get_mut(i / 64) {
+                *word &= !(1 << (i % 64));
             }
         }
     }
@@ -164,6 +190,7 @@ impl SampleIndex {
         self.size.reserve(n);
         self.pts.reserve(n);
         self.key.reserve(n / 64 + 1);
+        self.hidden.reserve(n / 64 + 1);
     }
 
     /// Number of samples.
@@ -188,9 +215,23 @@ impl SampleIndex {
 
     /// Sample `i`'s presentation timestamp in the track's time base; for raw Annex-B
     /// streams, the display rank of its picture, or
-    /// [`NOT_SHOWN`](crate::annexb::NOT_SHOWN) when no frame is output for it.
+    /// [`NOT_SHOWN`](crate::annexb::NOT_SHOWN) when no frame is output for it. Any
+    /// value is possible, repeats included: whether the sample is shown is
+    /// [`is_shown`](Self::is_shown).
     pub fn pts(&self, i: usize) -> Option<i64> {
         self.pts.get(i).copied()
+    }
+
+    /// Whether the decoder outputs a frame for sample `i` (`false` for a packet of hidden
+    /// VP8/VP9 frames only, a raw access unit a decoder drops or that is the second field of
+    /// a frame; see [`annexb::index`](crate::annexb::index)); `false` past the end. A
+    /// sample not shown is fed to the decoder but has no display index.
+    pub fn is_shown(&self, i: usize) -> bool {
+        i < self.len()
+            && self
+                .hidden
+                .get(i / 64)
+                .is_some_and(|w| w & (1 << (i % 64)) == 0)
     }
 
     /// Whether sample `i` is a sync sample (key frame); `false` past the end.
@@ -215,6 +256,7 @@ impl SampleIndex {
             + self.size.capacity() * 4
             + self.pts.capacity() * 8
             + self.key.capacity() * 8
+            + self.hidden.capacity() * 8
     }
 }
 
@@ -236,5 +278,22 @@ mod tests {
         assert_eq!(index.key_at_or_before(129), Some(100));
         assert_eq!(index.key_at_or_before(1000), Some(100));
         assert_eq!(SampleIndex::new().key_at_or_before(0), None);
+    }
+
+    #[test]
+    fn shown_is_a_bit_of_its_own_whatever_the_pts() {
+        let mut index = SampleIndex::new();
+        index.push(0, 1, SampleIndex::NOT_SHOWN, true);
+        index.push_sample(1, 1, 5, false, false);
+        for i in 2..70u64 {
+            index.push_sample(i, 1, SampleIndex::NOT_SHOWN, false, i % 2 == 0);
+        }
+        assert!(
+            index.is_shown(0),
+            "a shown sample whose pts is the placeholder"
+        );
+        assert!(!index.is_shown(1) && index.is_shown(2) && !index.is_shown(69));
+        index.set_shown(69);
+        assert!(index.is_shown(69) && !index.is_shown(70));
     }
 }

@@ -64,7 +64,7 @@ pub use ivf::{IvfFrames, IvfHeader, IvfReader};
 pub use live::LiveStream;
 pub use mpeg2::Mpeg2Pictures;
 pub use nvcodec_media::{Codec, Rational};
-pub use random_access::RandomAccessSource;
+pub use random_access::{DisplayRanks, RandomAccessSource};
 pub use stream::{ElementaryStream, Packets};
 pub use track::{ContainerKind, ContainerTrack};
 

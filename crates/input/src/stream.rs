@@ -18,6 +18,7 @@ use std::io::{Read, Seek};
 use std::path::Path;
 
 use super::annexb::AnnexBDemux;
+use super::annexb::index::RawIndexer;
 #[cfg(not(feature = "containers"))]
 use super::container::WholeFileDemux;
 #[cfg(feature = "containers")]
@@ -27,7 +28,7 @@ use super::detect::{self, FormatHint, StreamFormat};
 use super::ivf::{IvfDemux, IvfHeader};
 use super::mpeg2::Mpeg2Demux;
 use super::source::{Driver, Input, Pulled, Source};
-use super::{InputError, OwnedPacket, Packet, RandomAccessSource};
+use super::{DisplayRanks, InputError, OwnedPacket, Packet, RandomAccessSource};
 use crate::Rational;
 use crate::track::ContainerTrack;
 use crate::{Codec, ReadError, Result};
@@ -64,6 +65,8 @@ pub struct ElementaryStream {
     hint: FormatHint,
     what: String,
     pending: Option<PacketInfo>,
+    /// The bitstream's display order of the indexed samples, once found (H.264/HEVC).
+    ranks: Option<DisplayRanks>,
 }
 
 impl ElementaryStream {
@@ -153,6 +156,7 @@ impl ElementaryStream {
             hint,
             what,
             pending,
+            ranks: None,
         })
     }
 
@@ -287,8 +291,9 @@ impl ElementaryStream {
     /// raw Annex-B input carry the index's pts, the **display rank** of their picture (0, 1,
     /// 2, ... in display order, [`NOT_SHOWN`](super::annexb::NOT_SHOWN) for an access unit the
     /// decoder outputs no frame for; see [`annexb::index`](super::annexb::index)); IVF
-    /// packets keep the file's pts, while the index has the file's pts or, for a packet of
-    /// hidden VP8/VP9 frames only, `NOT_SHOWN`. Containers with an index of their own return it.
+    /// packets keep the file's pts, as does the index, where a packet of hidden VP8/VP9 frames
+    /// only is marked not shown ([`SampleIndex::is_shown`]). Containers with an index of their
+    /// own return it.
     ///
     /// **Memory**: [`SampleIndex::BYTES_PER_SAMPLE`] (20) bytes a sample, kept; during the
     /// Annex-B scan, also 16 bytes a picture of the longest coded video sequence (IDR to IDR)
@@ -388,6 +393,32 @@ impl ElementaryStream {
         self.driver
             .heap_bytes()
             .saturating_add(self.what.capacity())
+            .saturating_add(self.ranks.as_ref().map_or(0, DisplayRanks::heap_bytes))
+    }
+
+    /// The display ranks of a container's H.264/HEVC samples, from one pass over them: each
+    /// packet (Annex-B, parameter sets in band) through the raw-stream indexer's picture order
+    /// derivation. Leaves the stream at its end.
+    fn scan_display_ranks(&mut self) -> Result<Option<DisplayRanks>> {
+        let samples = RandomAccessSource::sample_index(self)?.len();
+        let Some(mut indexer) = RawIndexer::for_codec(self.codec) else {
+            return Ok(None);
+        };
+        self.seek_to_sample(0)?;
+        let mut read = 0usize;
+        while let Some(info) = self.next_info()? {
+            indexer.push(self.driver.packet(), info.index);
+            read = read.saturating_add(1);
+        }
+        if read != samples {
+            return Err(InputError::malformed(format!(
+                "{}: reading the track's samples for their picture order gave {read} packets, \
+                 its index lists {samples}",
+                self.what
+            ))
+            .into());
+        }
+        Ok(DisplayRanks::from_rank_index(&indexer.finish()))
     }
 }
 
@@ -525,8 +556,10 @@ impl std::iter::FusedIterator for Packets<'_> {}
 /// `moov` (progressive) or, for fragmented files, one pass over the fragments; Matroska/WebM
 /// by one pass over its clusters (its `Cues` name key frames only) — then seeks by sample.
 /// IVF input by one scan ([`build_index`]), packets of hidden VP8/VP9 frames only marked
-/// [`SampleIndex::NOT_SHOWN`]. The pass reads the input without decoding it, once per stream;
-/// its index is kept.
+/// not shown ([`SampleIndex::is_shown`]). The pass reads the input without decoding it, once
+/// per stream; its index is kept. For H.264/HEVC in MP4 or Matroska/WebM,
+/// [`display_ranks`](RandomAccessSource::display_ranks) reads the samples once more, on its
+/// first call, for the bitstream's display order.
 ///
 /// [`build_index`]: ElementaryStream::build_index
 impl RandomAccessSource for ElementaryStream {
@@ -556,6 +589,26 @@ impl RandomAccessSource for ElementaryStream {
 
     fn seek_to_sample(&mut self, sample: usize) -> Result<()> {
         ElementaryStream::seek_to_sample(self, sample)
+    }
+
+    /// H.264/HEVC only: for raw Annex-B input, the index's display ranks; for MP4 and
+    /// Matroska/WebM, one more pass over the track's samples on the first call (the bytes are
+    /// read, only headers parsed; 4 bytes a sample kept), after which the stream is at its
+    /// end. `None` for other codecs.
+    fn display_ranks(&mut self) -> Result<Option<&DisplayRanks>> {
+        if !matches!(self.codec, Codec::H264 | Codec::Hevc) {
+            return Ok(None);
+        }
+        if self.ranks.is_none() {
+            self.ranks = match self.format {
+                StreamFormat::AnnexB => {
+                    DisplayRanks::from_rank_index(RandomAccessSource::sample_index(self)?)
+                }
+                StreamFormat::Mp4 | StreamFormat::Matroska => self.scan_display_ranks()?,
+                _ => None,
+            };
+        }
+        Ok(self.ranks.as_ref())
     }
 
     fn read_sample(&mut self, out: &mut Vec<u8>) -> Result<Option<usize>> {

@@ -115,6 +115,7 @@ fn raw_clips_index_every_access_unit_with_ffmpegs_display_rank_and_key_flag() {
                     Some(NOT_SHOWN),
                     "{clip}: sample {sample}"
                 );
+                assert!(!index.is_shown(sample), "{clip}: sample {sample} shown");
             }
         }
     }

@@ -16,9 +16,10 @@
 //! derived as H.264 8.2.1 and HEVC 8.3.1 do, from just enough of the SPS, PPS and first slice
 //! header.
 //!
-//! **Not shown** ([`NOT_SHOWN`], `i64::MIN`): such an access unit must still be fed to the decoder
-//! (it may be a reference, or half of a frame), but no frame comes out for it, so it takes no
-//! display rank and random access must leave it out of display order:
+//! **Not shown** ([`SampleIndex::is_shown`] false, pts the placeholder [`NOT_SHOWN`]): such an
+//! access unit must still be fed to the decoder (it may be a reference, or half of a frame),
+//! but no frame comes out for it, so it takes no display rank and random access must leave it
+//! out of display order:
 //! - HEVC RASL pictures associated with an IRAP that has `NoRaslOutputFlag` = 1 (the leading
 //!   pictures of an open GOP at the start of the stream, or after a BLA): decoders drop them,
 //!   as ffmpeg does;
@@ -122,6 +123,15 @@ impl RawIndexer {
         }
     }
 
+    /// An indexer for an H.264 or HEVC stream at its start; `None` for other codecs.
+    pub(crate) fn for_codec(codec: crate::Codec) -> Option<Self> {
+        match codec {
+            crate::Codec::H264 => Some(Self::new(Syntax::H264)),
+            crate::Codec::Hevc => Some(Self::new(Syntax::Hevc)),
+            _ => None,
+        }
+    }
+
     /// Takes the access unit `au`, found at byte `offset`, as the next sample.
     pub(crate) fn push(&mut self, au: &[u8], offset: u64) {
         let picture = match &mut self.order {
@@ -137,7 +147,8 @@ impl RawIndexer {
         }
         // MAX_ACCESS_UNIT (64 MiB) keeps every access unit's size within u32.
         let size = u32::try_from(au.len()).unwrap_or(u32::MAX);
-        self.index.push(offset, size, NOT_SHOWN, picture.key);
+        self.index
+            .push_sample(offset, size, NOT_SHOWN, picture.key, false);
     }
 
     /// Gives the waiting sequence's pictures their display ranks.
@@ -147,6 +158,7 @@ impl RawIndexer {
             let rank = i64::try_from(rank).unwrap_or(i64::MAX);
             self.index
                 .set_pts(sample, self.next_rank.saturating_add(rank));
+            self.index.set_shown(sample);
         }
         let shown = i64::try_from(self.sequence.len()).unwrap_or(i64::MAX);
         self.next_rank = self.next_rank.saturating_add(shown);

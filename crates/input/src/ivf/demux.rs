@@ -12,8 +12,9 @@
 //! lying size field in a short file costs nothing.
 //!
 //! Index: made with [`IvfDemux::indexing`], it also records each frame in a [`SampleIndex`]
-//! as it is read (offset and size of the frame's bytes, the frame header's pts ([`SampleIndex::NOT_SHOWN`] for a packet of hidden frames only,
-//! [`vpx::shows_frame`](crate::vpx)), the key bit
+//! as it is read (offset and size of the frame's bytes, the frame header's pts, whether it
+//! shows a frame (not for a packet of hidden frames only, [`vpx::shows_frame`](crate::vpx)),
+//! the key bit
 //! of [`key::is_key`](super::key::is_key)): 20 bytes a frame, complete after the last one;
 //! [`seek_to_sample`](Demux::seek_to_sample) then restarts at any frame's header.
 
@@ -98,12 +99,7 @@ impl Demux for IvfDemux {
                     let shown = self
                         .header
                         .is_none_or(|h| crate::vpx::shows_frame(h.codec, packet.data));
-                    let pts = if shown {
-                        packet.pts
-                    } else {
-                        SampleIndex::NOT_SHOWN
-                    };
-                    samples.push(offset, size, pts, key);
+                    samples.push_sample(offset, size, packet.pts, key, shown);
                 }
                 let info = PacketInfo {
                     pts: packet.pts,

@@ -12,7 +12,6 @@ use super::{
     block, header, ids, malformed, name, truncated,
 };
 use crate::Result;
-use crate::SampleIndex;
 
 impl MkvDemux {
     pub(super) fn cluster_element(
@@ -225,11 +224,12 @@ impl MkvDemux {
                 .as_ref()
                 .is_none_or(|v| crate::vpx::shows_frame(v.codec, frame));
             // A frame is at most MAX_BLOCK_ELEMENT bytes: its size fits a u32.
-            self.blocks.push(
+            self.blocks.push_sample(
                 offset,
                 u32::try_from(frame.len()).unwrap_or(u32::MAX),
-                if shown { pts } else { SampleIndex::NOT_SHOWN },
+                pts,
                 key,
+                shown,
             );
         }
         self.next_index = index.saturating_add(1);

@@ -895,3 +895,32 @@ fn a_256_mib_live_stream_is_read_with_a_window_of_one_block() {
         assert!(peak_heap <= 4096 + index_bound, "{live}: heap {peak_heap}");
     }
 }
+
+#[test]
+fn laced_and_clamped_blocks_index_shown_frames_with_repeated_pts() {
+    use crate::{ElementaryStream, FormatHint, RandomAccessSource};
+    // A fixed lace of four shown VP8 frames (a key frame, then inter frames) at pts 0, then two
+    // blocks whose timestamps fall below 0 and are clamped to it, then one at 40.
+    let mut laced = vec![0x81, 0, 0, 0x84, 3];
+    laced.extend([
+        0x10, 0x02, 0x00, 0x31, 0x02, 0x01, 0x31, 0x02, 0x02, 0x31, 0x02, 0x03,
+    ]);
+    let file = webm(&[
+        cluster(0, &[el(ids::SIMPLE_BLOCK, &laced)]),
+        cluster(
+            10,
+            &[
+                simple_block(1, -20, false, &[0x31, 0x02, 0x04]),
+                simple_block(1, -15, false, &[0x31, 0x02, 0x05]),
+                simple_block(1, 30, false, &[0x31, 0x02, 0x06]),
+            ],
+        ),
+    ]);
+    let mut stream = ElementaryStream::from_bytes(file, FormatHint::Unknown).unwrap();
+    let index = stream.sample_index().unwrap().clone();
+    let pts: Vec<_> = (0..index.len()).map(|i| index.pts(i).unwrap()).collect();
+    assert_eq!(pts, [0, 0, 0, 0, 0, 0, 40]);
+    assert!((0..index.len()).all(|i| index.is_shown(i)));
+    // Random access tells them apart by decode order (VP8/VP9/AV1) or by the bitstream's
+    // picture order, never by these timestamps.
+}

@@ -590,3 +590,49 @@ fn a_sample_past_the_end_is_an_error_whether_or_not_the_driver_stops_at_the_end(
         assert_eq!((run.error, run.packets.len()), (None, 12), "{feed:?}");
     }
 }
+
+#[test]
+fn an_edit_list_that_saturates_every_pts_indexes_shown_frames_at_i64_max() {
+    use crate::{ElementaryStream, FormatHint, RandomAccessSource};
+    // An empty edit of 2^64-1 movie ticks before the media: every pts saturates to i64::MAX.
+    let mut elst_body = 0x0100_0000u32.to_be_bytes().to_vec();
+    elst_body.extend_from_slice(&1u32.to_be_bytes());
+    elst_body.extend_from_slice(&u64::MAX.to_be_bytes());
+    elst_body.extend_from_slice(&(-1i64).to_be_bytes());
+    elst_body.extend_from_slice(&0x0001_0000u32.to_be_bytes());
+    let edts = bx(b"edts", &[&bx(b"elst", &[&elst_body])]);
+    let build = |chunk_offset: u32| {
+        let tables = [
+            full(b"stts", 0, &[1, 4, 40]),
+            full(b"stsc", 0, &[1, 1, 4, 1]),
+            full(b"stsz", 0, &[0, 4, 3, 3, 3, 3]),
+            full(b"stco", 0, &[1, chunk_offset]),
+        ];
+        let with_edts = moov(&tables, false);
+        // Put `edts` after `tkhd`, the first box of `trak`.
+        let trak = with_edts.windows(4).position(|w| w == b"trak").unwrap() - 4;
+        let tkhd = u32::from_be_bytes(with_edts[trak + 8..trak + 12].try_into().unwrap());
+        let at = trak + 8 + tkhd as usize;
+        let mut out = with_edts[..at].to_vec();
+        out.extend_from_slice(&edts);
+        out.extend_from_slice(&with_edts[at..]);
+        for (pos, grow) in [(0usize, edts.len()), (trak, edts.len())] {
+            let size = u32::from_be_bytes(out[pos..pos + 4].try_into().unwrap());
+            out[pos..pos + 4].copy_from_slice(&(size + grow as u32).to_be_bytes());
+        }
+        out
+    };
+    let head = ftyp().len() + build(0).len() + 8;
+    let mut file = ftyp();
+    file.extend(build(head as u32));
+    file.extend(bx(
+        b"mdat",
+        &[&[0x82, 0, 0, 0x82, 0, 1, 0x82, 0, 2, 0x82, 0, 3]],
+    ));
+    let mut stream = ElementaryStream::from_bytes(file, FormatHint::Unknown).unwrap();
+    let index = stream.sample_index().unwrap().clone();
+    assert_eq!(index.len(), 4);
+    assert!((0..4).all(|i| index.pts(i) == Some(i64::MAX) && index.is_shown(i)));
+    // Random access tells them apart by decode order (VP8/VP9/AV1) or by the bitstream's
+    // picture order, never by these timestamps.
+}
