@@ -50,7 +50,7 @@ mod vpx;
 
 pub use annexb::AccessUnits;
 pub use container::{ContainerKind, ContainerTrack, Rational};
-pub use demux::SampleIndex;
+pub use demux::{SampleIndex, TruncatedTail};
 pub use detect::{FormatHint, StreamFormat};
 pub use error::InputError;
 pub use ivf::{IvfFrames, IvfHeader, IvfReader};

@@ -81,7 +81,7 @@ use super::{ContainerKind, ContainerTrack};
 #[cfg(doc)]
 use super::{EXPANSION_SLACK, MAX_EXPANSION};
 use crate::input::InputError;
-use crate::input::demux::{Demux, PacketInfo, SampleIndex, Step};
+use crate::input::demux::{Demux, PacketInfo, SampleIndex, Step, TruncatedTail};
 use crate::{Codec, Error, Result};
 use ebml::MAX_HEADER_LEN;
 
@@ -439,6 +439,19 @@ impl Demux for MkvDemux {
             converter.reset();
         }
         Ok(cluster)
+    }
+
+    /// A full scan cut inside an element keeps the frames handed out before it as the
+    /// complete index (a cut block's frames are not among them: a block is handed out only
+    /// once its whole element is there).
+    fn seal_truncated(&mut self, tail: TruncatedTail) -> bool {
+        if !self.scanning || self.blocks_complete || self.blocks.is_empty() {
+            return false;
+        }
+        self.blocks.set_truncated(tail);
+        self.blocks_complete = true;
+        self.scanning = false;
+        true
     }
 
     fn max_window(&self) -> usize {

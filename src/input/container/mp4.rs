@@ -74,7 +74,7 @@ use self::sample_table::{Durations, Table, Tables, build_index};
 use super::nal::Converter;
 use super::{Builder, ContainerKind, ContainerTrack, Demuxed, Rational, invalid};
 use crate::input::InputError;
-use crate::input::demux::{Demux, PacketInfo, SampleIndex, Step};
+use crate::input::demux::{Demux, PacketInfo, SampleIndex, Step, TruncatedTail};
 use crate::{Codec, Error, Result};
 
 /// The most bytes the parser asks a driver to hold at once: its largest sample.
@@ -233,6 +233,9 @@ pub(crate) struct Mp4Demux {
     /// The offset of the last [`Step::SeekTo`] asked for: if the next step starts elsewhere,
     /// the source ended before it (a driver over bytes in memory stops at their end).
     sought: Option<u64>,
+    /// The source length the progressive index was last checked against
+    /// ([`Demux::cut_index_at`]).
+    len_checked: Option<u64>,
 }
 
 impl Default for Mp4Demux {
@@ -276,6 +279,7 @@ impl Mp4Demux {
             fragment: None,
             traf: None,
             finished: false,
+            len_checked: None,
             sought: None,
         }
     }
@@ -1034,7 +1038,6 @@ impl Demux for Mp4Demux {
         self.fragment = None;
         self.traf = None;
         self.stack.clear();
-        self.finished = false;
         let number = sample as u64;
         if sample < self.progressive_len {
             self.handed_out = number;
@@ -1055,6 +1058,64 @@ impl Demux for Mp4Demux {
         self.next_dts = mark.dts_before;
         self.state = State::Boxes;
         Ok(mark.moof_start)
+    }
+
+    /// A fragmented file cut inside a fragment (its `moof`, or a sample of its `mdat`) keeps
+    /// the samples handed out before the cut as its complete index. The index grows only
+    /// with the next sample in decode order, so it always holds samples `0..len` however
+    /// often the pass was sought back.
+    fn seal_truncated(&mut self, tail: TruncatedTail) -> bool {
+        if self.moov_end.is_none()
+            || !self.has_mvex
+            || self.finished
+            || self.index_capped
+            || self.index.len() <= self.progressive_len
+        {
+            return false;
+        }
+        self.index.set_truncated(tail);
+        self.finished = true;
+        self.fragment = None;
+        self.state = State::Done;
+        true
+    }
+
+    /// Drops the progressive samples from the first whose bytes run past `len` on (samples
+    /// lie in decode order without overlapping, so the ones before it end inside the file).
+    fn cut_index_at(&mut self, len: u64) {
+        if self.moov_end.is_none()
+            || self.index.truncated().is_some()
+            || self.len_checked == Some(len)
+        {
+            return;
+        }
+        self.len_checked = Some(len);
+        let past_end = |i: usize| match (self.index.offset(i), self.index.size(i)) {
+            (Some(offset), Some(size)) => offset.saturating_add(u64::from(size)) > len,
+            _ => false,
+        };
+        let Some(cut) = (0..self.progressive_len).find(|&i| past_end(i)) else {
+            return;
+        };
+        let (offset, size) = (
+            self.index.offset(cut).unwrap_or(len),
+            self.index.size(cut).unwrap_or(0),
+        );
+        let dropped = self.index.len().saturating_sub(cut) as u64;
+        let error = InputError::truncated(
+            offset,
+            format!(
+                "MP4 sample {cut} ({size} bytes) lies outside the file: {} bytes remain;                  {dropped} samples from it on are left out of the index",
+                len.saturating_sub(offset)
+            ),
+        );
+        self.index.truncate(cut);
+        self.index
+            .set_truncated(TruncatedTail::new(offset, len, Some(dropped), error));
+        self.progressive_len = cut;
+        if let Some(track) = &mut self.track {
+            track.packet_count = cut;
+        }
     }
 
     fn max_window(&self) -> usize {
