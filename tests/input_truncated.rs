@@ -286,3 +286,15 @@ fn a_file_cut_before_its_first_complete_sample_is_still_refused() {
         );
     }
 }
+
+#[test]
+fn a_fragmented_files_index_stays_known_after_a_seek() {
+    let mut stream = ElementaryStream::from_bytes(
+        clip("containers/h264_frag.mp4"),
+        FormatHint::Unknown,
+    )
+    .unwrap();
+    let len = stream.sample_index().unwrap().len();
+    stream.seek_to_sample(len / 2).unwrap();
+    assert_eq!(stream.index().map(SampleIndex::len), Some(len));
+}
