@@ -22,7 +22,12 @@ use nvcodec_guard::input::{
 };
 
 fn clip(name: &str) -> Vec<u8> {
-    std::fs::read(Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data").join(name)).unwrap()
+    std::fs::read(
+        Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("tests/data")
+            .join(name),
+    )
+    .unwrap()
 }
 
 const CLIPS: [&str; 12] = [
@@ -47,7 +52,10 @@ fn boxes(data: &[u8], from: usize, to: usize) -> Vec<([u8; 4], usize, usize)> {
     while at + 8 <= to {
         let size = u32::from_be_bytes(data[at..at + 4].try_into().unwrap()) as usize;
         let kind: [u8; 4] = data[at + 4..at + 8].try_into().unwrap();
-        assert!(size >= 8 && at + size <= to, "the committed clips have plain box sizes");
+        assert!(
+            size >= 8 && at + size <= to,
+            "the committed clips have plain box sizes"
+        );
         out.push((kind, at, size));
         at += size;
     }
@@ -201,15 +209,26 @@ fn check_cut(name: &str, full: &[u8], whole: &[(u64, u32, i64, bool)], cut: usiz
         assert!(n > 0, "{at}: an empty index");
         assert_eq!(entries(&index), whole[..n], "{at}: the index differs");
         for (offset, size, _, _) in &whole[..n] {
-            assert!(offset + u64::from(*size) <= cut as u64, "{at}: a sample past the cut");
+            assert!(
+                offset + u64::from(*size) <= cut as u64,
+                "{at}: a sample past the cut"
+            );
         }
         match (index.truncated(), &error) {
             (None, None) => assert_eq!(n, packets.len(), "{at}"),
             (Some(tail), _) if progressive => {
-                assert_eq!(tail.samples_dropped(), Some((whole.len() - n) as u64), "{at}");
+                assert_eq!(
+                    tail.samples_dropped(),
+                    Some((whole.len() - n) as u64),
+                    "{at}"
+                );
                 assert_eq!(tail.offset(), whole[n].0, "{at}");
                 assert!(whole[n].0 + u64::from(whole[n].1) > cut as u64, "{at}");
-                assert_eq!(packets.len(), n, "{at}: a plain pass reads the same samples");
+                assert_eq!(
+                    packets.len(),
+                    n,
+                    "{at}: a plain pass reads the same samples"
+                );
             }
             (Some(tail), Some(nvcodec_guard::Error::Input(e @ InputError::Truncated { .. }))) => {
                 assert_eq!(n, packets.len(), "{at}: the index and a plain pass differ");
@@ -222,7 +241,10 @@ fn check_cut(name: &str, full: &[u8], whole: &[(u64, u32, i64, bool)], cut: usiz
         if let Some(tail) = index.truncated() {
             reported += 1;
             assert_eq!(tail.input_len(), cut as u64, "{at}");
-            assert_eq!(tail.bytes_unused(), (cut as u64).saturating_sub(tail.offset()));
+            assert_eq!(
+                tail.bytes_unused(),
+                (cut as u64).saturating_sub(tail.offset())
+            );
             assert!(!tail.error().to_string().is_empty());
         } else {
             assert_eq!(n, whole.len().min(n), "{at}");
@@ -230,7 +252,11 @@ fn check_cut(name: &str, full: &[u8], whole: &[(u64, u32, i64, bool)], cut: usiz
         let mut out = Vec::new();
         for k in probes(n) {
             stream.seek_to_sample(k).unwrap();
-            assert_eq!(stream.read_sample(&mut out).unwrap(), Some(k), "{at}: sample {k}");
+            assert_eq!(
+                stream.read_sample(&mut out).unwrap(),
+                Some(k),
+                "{at}: sample {k}"
+            );
             let codec = stream.codec();
             assert_eq!(
                 pictures(codec, &out),
@@ -240,8 +266,15 @@ fn check_cut(name: &str, full: &[u8], whole: &[(u64, u32, i64, bool)], cut: usiz
         }
         stream.seek_to_sample(n - 1).unwrap();
         assert_eq!(stream.read_sample(&mut out).unwrap(), Some(n - 1), "{at}");
-        assert_eq!(stream.read_sample(&mut out).unwrap(), None, "{at}: past the last");
-        assert!(stream.seek_to_sample(n).is_err(), "{at}: a seek past the index");
+        assert_eq!(
+            stream.read_sample(&mut out).unwrap(),
+            None,
+            "{at}: past the last"
+        );
+        assert!(
+            stream.seek_to_sample(n).is_err(),
+            "{at}: a seek past the index"
+        );
     }
     reported
 }
@@ -255,7 +288,10 @@ fn a_cut_file_gives_random_access_over_its_complete_samples_and_reports_the_loss
         }
         let mut stream = ElementaryStream::from_bytes(full.clone(), FormatHint::Unknown).unwrap();
         let index = stream.sample_index().unwrap().clone();
-        assert!(index.truncated().is_none(), "{name}: a whole file reported cut");
+        assert!(
+            index.truncated().is_none(),
+            "{name}: a whole file reported cut"
+        );
         let whole = entries(&index);
         // Cuts all over the file, and every byte of the last two samples and after them.
         let tail_from = whole[whole.len().saturating_sub(2)].0.saturating_sub(16) as usize;
@@ -273,12 +309,16 @@ fn a_cut_file_gives_random_access_over_its_complete_samples_and_reports_the_loss
 
 #[test]
 fn a_file_cut_before_its_first_complete_sample_is_still_refused() {
-    for name in ["vp9_640x360_p0.ivf", "containers/h264.mkv", "containers/h264_frag.mp4"] {
+    for name in [
+        "vp9_640x360_p0.ivf",
+        "containers/h264.mkv",
+        "containers/h264_frag.mp4",
+    ] {
         let full = clip(name);
         let mut stream = ElementaryStream::from_bytes(full.clone(), FormatHint::Unknown).unwrap();
         let first = stream.sample_index().unwrap().offset(0).unwrap() as usize;
-        let mut cut = ElementaryStream::from_bytes(full[..first + 1].to_vec(), FormatHint::Unknown)
-            .unwrap();
+        let mut cut =
+            ElementaryStream::from_bytes(full[..first + 1].to_vec(), FormatHint::Unknown).unwrap();
         let e = cut.sample_index().unwrap_err();
         assert!(
             matches!(e, nvcodec_guard::Error::Input(InputError::Truncated { .. })),
@@ -289,11 +329,9 @@ fn a_file_cut_before_its_first_complete_sample_is_still_refused() {
 
 #[test]
 fn a_fragmented_files_index_stays_known_after_a_seek() {
-    let mut stream = ElementaryStream::from_bytes(
-        clip("containers/h264_frag.mp4"),
-        FormatHint::Unknown,
-    )
-    .unwrap();
+    let mut stream =
+        ElementaryStream::from_bytes(clip("containers/h264_frag.mp4"), FormatHint::Unknown)
+            .unwrap();
     let len = stream.sample_index().unwrap().len();
     stream.seek_to_sample(len / 2).unwrap();
     assert_eq!(stream.index().map(SampleIndex::len), Some(len));
