@@ -584,7 +584,7 @@ pub fn check_truncated(data: &[u8]) {
     if !has_magic(payload) {
         return;
     }
-    let cut = usize::try_from(fraction * (payload.len() as u64 + 1) >> 16).unwrap_or(0);
+    let cut = usize::try_from((fraction * (payload.len() as u64 + 1)) >> 16).unwrap_or(0);
     let bytes = &payload[..cut.min(payload.len())];
     let full = ElementaryStream::from_bytes(payload.to_vec(), FormatHint::Unknown)
         .ok()

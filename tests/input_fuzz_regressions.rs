@@ -133,3 +133,29 @@ fn short_reads_checks_pass_on_the_kept_inputs_and_mutations() {
 fn truncated_checks_pass_on_the_kept_inputs_and_mutations() {
     replay_with_mutations("truncated", 2, checks::check_truncated);
 }
+
+/// Found by `mkv_cues_first`: a Matroska file whose `Cues` element, read in file order, holds
+/// a child claiming more bytes than the `Cues` has. Its frames all read; the `Cues` are
+/// optional, so they are dropped and random access works (before: the whole pass, and so
+/// `sample_index`, ended in "a CuePoint runs past the Cues' end").
+#[test]
+fn a_broken_cues_element_met_in_file_order_is_dropped_not_an_error() {
+    let data = std::fs::read(Path::new(env!("CARGO_MANIFEST_DIR")).join(
+        "tests/data/fuzz-regressions/mkv_cues_first/\
+             crash-96e92a1cd9e626151c7a6da74d8cb569896ecc77",
+    ))
+    .unwrap();
+    let file = &data[1..];
+    let (packets, error) = checks::whole_pass(nvcodec_guard::input::ElementaryStream::from_bytes(
+        file.to_vec(),
+        nvcodec_guard::input::FormatHint::Unknown,
+    ));
+    assert!(error.is_none(), "{error:?}");
+    let mut stream = nvcodec_guard::input::ElementaryStream::from_bytes(
+        file.to_vec(),
+        nvcodec_guard::input::FormatHint::Unknown,
+    )
+    .unwrap();
+    let index = nvcodec_guard::input::RandomAccessSource::sample_index(&mut stream).unwrap();
+    assert_eq!(index.len(), packets.len());
+}

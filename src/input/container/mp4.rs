@@ -50,7 +50,10 @@
 //! **Seeking.** [`Demux::index`] is the whole progressive index once `moov` is read, and for
 //! a fragmented file once its end is reached; [`Demux::seek_to_sample`] works for any
 //! sample indexed so far (in a fragment: back to its `moof`, passing over the samples before
-//! it). H.264/HEVC parameter sets go before the first key frame after a seek again.
+//! it). H.264/HEVC parameter sets go before the first key frame after a seek again. A cut
+//! file keeps random access over its complete samples: a fragmented one's index ends at the
+//! cut ([`Demux::seal_truncated`]); a progressive one's table loses the samples from the
+//! first that runs past the end of the source on ([`Demux::cut_index_at`]).
 //!
 //! Timestamps: `pts = dts + ctts/trun offset - edit-list media time` (the first edit; an
 //! initial empty edit delays), in the `mdhd` timescale, as before and as ffmpeg gives them.
