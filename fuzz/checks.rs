@@ -270,3 +270,409 @@ pub fn check(target: Target, data: &[u8]) {
     assert_same_or_needed_seek(&live, &whole, "live feeding");
     assert_output_bound(&whole.0, payload.len());
 }
+
+// Random access, short reads and cut inputs: the targets `random_access`, `mp4_seek`,
+// `short_reads` and `truncated`, replayed by `crates/input/tests/input_fuzz_regressions.rs`.
+
+use std::io::{Seek, SeekFrom};
+
+use nvcodec_input::{InputError, RandomAccessSource, SampleIndex};
+
+/// A `Read + Seek` over bytes whose `read` returns at most the lengths `sizes` names, in
+/// turn: 0 stands for an `Interrupted` error (which readers must retry; never twice in a
+/// row, so a reader always progresses), `usize::MAX` for as much as asked.
+pub struct ShortReads {
+    data: Vec<u8>,
+    at: u64,
+    sizes: Vec<usize>,
+    call: usize,
+    interrupted: bool,
+}
+
+impl ShortReads {
+    pub fn new(data: &[u8], sizes: &[usize]) -> Self {
+        Self {
+            data: data.to_vec(),
+            at: 0,
+            sizes: if sizes.is_empty() {
+                vec![usize::MAX]
+            } else {
+                sizes.to_vec()
+            },
+            call: 0,
+            interrupted: false,
+        }
+    }
+}
+
+impl Read for ShortReads {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let size = self.sizes[self.call % self.sizes.len()];
+        self.call = self.call.wrapping_add(1);
+        if size == 0 && !self.interrupted {
+            self.interrupted = true;
+            return Err(std::io::ErrorKind::Interrupted.into());
+        }
+        self.interrupted = false;
+        let at = usize::try_from(self.at)
+            .unwrap_or(usize::MAX)
+            .min(self.data.len());
+        let n = size.max(1).min(buf.len()).min(self.data.len() - at);
+        buf[..n].copy_from_slice(&self.data[at..at + n]);
+        self.at += n as u64;
+        Ok(n)
+    }
+}
+
+impl Seek for ShortReads {
+    fn seek(&mut self, pos: SeekFrom) -> std::io::Result<u64> {
+        let to = match pos {
+            SeekFrom::Start(n) => Some(n),
+            SeekFrom::End(d) => (self.data.len() as u64).checked_add_signed(d),
+            SeekFrom::Current(d) => self.at.checked_add_signed(d),
+        };
+        self.at = to.ok_or(std::io::ErrorKind::InvalidInput)?;
+        Ok(self.at)
+    }
+}
+
+/// Read sizes from fuzz bytes: 0 an `Interrupted` error, 255 as much as asked, 1..=127 a
+/// few bytes (1..=8), others that many bytes.
+pub fn read_sizes(bytes: &[u8]) -> Vec<usize> {
+    bytes
+        .iter()
+        .map(|&b| match b {
+            0 => 0,
+            255 => usize::MAX,
+            1..=127 => usize::from(b % 8) + 1,
+            b => usize::from(b),
+        })
+        .collect()
+}
+
+/// The packets of a whole pass and the error it ended in.
+pub type Pass = (Vec<(Vec<u8>, i64)>, Option<nvcodec_input::ReadError>);
+
+pub fn whole_pass(stream: nvcodec_input::Result<ElementaryStream>) -> Pass {
+    let mut stream = match stream {
+        Ok(stream) => stream,
+        Err(e) => return (Vec::new(), Some(e)),
+    };
+    let mut packets = Vec::new();
+    loop {
+        match stream.next_packet() {
+            Ok(Some(p)) => packets.push((p.data.to_vec(), p.pts)),
+            Ok(None) => return (packets, None),
+            Err(e) => return (packets, Some(e)),
+        }
+    }
+}
+
+/// Whether two errors are the same kind (the same `InputError` variant, or both not input
+/// errors).
+fn same_kind(a: &nvcodec_input::ReadError, b: &nvcodec_input::ReadError) -> bool {
+    match (a, b) {
+        (nvcodec_input::ReadError::Input(a), nvcodec_input::ReadError::Input(b)) => {
+            std::mem::discriminant(a) == std::mem::discriminant(b)
+        }
+        (nvcodec_input::ReadError::Input(_), _) | (_, nvcodec_input::ReadError::Input(_)) => false,
+        _ => true,
+    }
+}
+
+fn hint_for(select: u8) -> FormatHint {
+    match select % 6 {
+        0 => FormatHint::Unknown,
+        1 => FormatHint::Ivf,
+        2 => FormatHint::Codec(Codec::H264),
+        3 => FormatHint::Codec(Codec::Hevc),
+        4 => FormatHint::Codec(Codec::Mpeg2),
+        _ => FormatHint::Codec(Codec::Vp9),
+    }
+}
+
+/// Target `short_reads`. Layout: byte 0 picks the hint, byte 1 counts the read-size bytes
+/// that follow ([`read_sizes`]), the rest is the input. The same bytes through a `Read +
+/// Seek` and a plain `Read` whose `read` returns those lengths (and `Interrupted`) give the
+/// packets of the whole-slice path and end alike (a plain `Read` may stop early with
+/// `NeedsSeek`, after a prefix of them).
+pub fn check_short_reads(data: &[u8]) {
+    let Some((&select, rest)) = data.split_first() else {
+        return;
+    };
+    let Some((&count, rest)) = rest.split_first() else {
+        return;
+    };
+    let (sizes, payload) = rest.split_at(usize::from(count).min(rest.len()));
+    let sizes = read_sizes(sizes);
+    let hint = hint_for(select);
+    let whole = whole_pass(ElementaryStream::from_bytes(payload.to_vec(), hint));
+    let seekable = whole_pass(ElementaryStream::from_reader(
+        ShortReads::new(payload, &sizes),
+        hint,
+    ));
+    assert_eq!(
+        seekable.0, whole.0,
+        "short reads (Read + Seek) gave other packets"
+    );
+    match (&seekable.1, &whole.1) {
+        (None, None) => {}
+        (Some(a), Some(b)) => assert!(same_kind(a, b), "short reads: {a} / whole: {b}"),
+        (a, b) => panic!("short reads (Read + Seek) ended in {a:?}, the whole slice in {b:?}"),
+    }
+    let plain = whole_pass(ElementaryStream::from_stream(
+        ShortReads::new(payload, &sizes),
+        hint,
+    ));
+    let needs_seek = matches!(
+        plain.1,
+        Some(nvcodec_input::ReadError::Input(
+            InputError::NeedsSeek { .. }
+        ))
+    );
+    if needs_seek {
+        assert!(
+            whole.0.starts_with(&plain.0),
+            "short reads (Read) before NeedsSeek"
+        );
+    } else {
+        assert_eq!(plain.0, whole.0, "short reads (Read) gave other packets");
+        match (&plain.1, &whole.1) {
+            (None, None) => {}
+            (Some(a), Some(b)) => assert!(same_kind(a, b), "short reads: {a} / whole: {b}"),
+            (a, b) => panic!("short reads (Read) ended in {a:?}, the whole slice in {b:?}"),
+        }
+    }
+}
+
+/// Whether `got` (read after a seek) is the packet `whole` of a whole pass: the same bytes,
+/// or for H.264/HEVC the same NAL units after the parameter sets a reader puts before the
+/// first packet after a seek (its first start code may then be 3 bytes rather than 4).
+pub fn same_picture(codec: Codec, got: &[u8], whole: &[u8]) -> bool {
+    if got == whole {
+        return true;
+    }
+    if !matches!(codec, Codec::H264 | Codec::Hevc) {
+        return false;
+    }
+    let body = whole
+        .iter()
+        .position(|&b| b != 0)
+        .filter(|&i| i >= 2 && whole[i] == 1)
+        .map_or(whole, |i| &whole[i + 1..]);
+    got.len() > body.len() && got.ends_with(body)
+}
+
+fn entries(index: &SampleIndex) -> Vec<(u64, u32, i64, bool)> {
+    (0..index.len())
+        .map(|i| {
+            (
+                index.offset(i).unwrap_or(u64::MAX),
+                index.size(i).unwrap_or(0),
+                index.pts(i).unwrap_or(0),
+                index.is_key(i),
+            )
+        })
+        .collect()
+}
+
+/// xorshift64, seeded so that a crash reproduces from its bytes.
+struct Rng(u64);
+
+impl Rng {
+    fn new(seed: u8) -> Self {
+        Self(u64::from(seed).wrapping_mul(0x9e37_79b9_7f4a_7c15) | 1)
+    }
+
+    fn below(&mut self, n: usize) -> usize {
+        self.0 ^= self.0 << 13;
+        self.0 ^= self.0 >> 7;
+        self.0 ^= self.0 << 17;
+        (self.0 % n.max(1) as u64) as usize
+    }
+}
+
+fn is_mp4(data: &[u8]) -> bool {
+    data.get(4..8) == Some(b"ftyp")
+}
+
+/// Seeks `stream` (whose index is `index`) to samples the rng picks, reading a few samples
+/// after each, and checks each against the whole pass `whole`; the index stays known and
+/// the same after every seek.
+fn seek_around(
+    stream: &mut ElementaryStream,
+    index: &SampleIndex,
+    whole: &Pass,
+    rng: &mut Rng,
+    rounds: usize,
+) {
+    let n = index.len();
+    let codec = stream.codec();
+    let mut out = Vec::new();
+    let clean_end = whole.1.is_none() || index.truncated().is_some();
+    for _ in 0..if n == 0 { 0 } else { rounds } {
+        let k = rng.below(n);
+        stream
+            .seek_to_sample(k)
+            .unwrap_or_else(|e| panic!("seek to sample {k} of {n}: {e}"));
+        assert_eq!(
+            stream.index(),
+            Some(index),
+            "the index changed after a seek"
+        );
+        for j in k..(k + 1 + rng.below(3)).min(n + 1) {
+            let read = stream.read_sample(&mut out);
+            if let Some((packet, _)) = whole.0.get(j) {
+                let got = read.unwrap_or_else(|e| panic!("sample {j} after a seek to {k}: {e}"));
+                assert_eq!(got, Some(j), "the sample after a seek to {k}");
+                assert!(
+                    same_picture(codec, &out, packet),
+                    "sample {j} after a seek to {k} differs from the whole pass"
+                );
+            } else if j == n && clean_end {
+                assert_eq!(
+                    read.ok(),
+                    Some(None),
+                    "reading past the last sample {}",
+                    n - 1
+                );
+            } else {
+                break;
+            }
+        }
+    }
+    assert!(stream.seek_to_sample(n).is_err(), "a seek past the index");
+}
+
+/// Targets `random_access` (any format) and `mp4_seek` (`mp4_only`: MP4 input only, more
+/// seeks). Layout: byte 0 picks the hint where the input has no container magic, byte 1
+/// seeds the seeks and the read sizes, the rest is the input. `RandomAccessSource` over it:
+/// no panic; the index is at most one sample a byte, the same from a second call, from a
+/// `Read + Seek` with short reads, and after every seek; a seek to any sample reads the
+/// whole pass's packet there (revisiting samples and MP4 fragments in any order); reading
+/// past the last sample ends quietly where the whole pass ended cleanly or was cut.
+pub fn check_random_access(data: &[u8], mp4_only: bool) {
+    let (select, seed, payload) = match data {
+        [a, b, rest @ ..] => (*a, *b, rest),
+        _ => return,
+    };
+    if mp4_only && !is_mp4(payload) {
+        return;
+    }
+    let hint = if has_magic(payload) {
+        FormatHint::Unknown
+    } else {
+        [
+            FormatHint::Codec(Codec::H264),
+            FormatHint::Codec(Codec::Hevc),
+            FormatHint::Ivf,
+        ][usize::from(select % 3)]
+    };
+    let whole = whole_pass(ElementaryStream::from_bytes(payload.to_vec(), hint));
+    let Ok(mut stream) = ElementaryStream::from_bytes(payload.to_vec(), hint) else {
+        return;
+    };
+    let Ok(index) = stream.sample_index().cloned() else {
+        return;
+    };
+    let n = index.len();
+    assert!(
+        n <= payload.len(),
+        "{n} samples from {} bytes",
+        payload.len()
+    );
+    assert_eq!(stream.sample_index().ok(), Some(&index), "a second call");
+    if let Some(tail) = index.truncated() {
+        assert_eq!(tail.input_len(), payload.len() as u64);
+        for (offset, size, _, _) in entries(&index) {
+            assert!(offset.saturating_add(u64::from(size)) <= tail.input_len());
+        }
+    }
+    let mut rng = Rng::new(seed);
+    let rounds = if mp4_only { 24 } else { 8 };
+    seek_around(&mut stream, &index, &whole, &mut rng, rounds);
+    let sizes: Vec<usize> = (0..8).map(|_| 1 + rng.below(64)).collect();
+    let reader = ElementaryStream::from_reader(ShortReads::new(payload, &sizes), hint);
+    let Ok(mut reader) = reader else {
+        panic!("the bytes opened from memory but not from a reader");
+    };
+    let from_reader = reader
+        .sample_index()
+        .unwrap_or_else(|e| panic!("indexed from memory, not from a reader: {e}"))
+        .clone();
+    assert_eq!(from_reader, index, "the index from a reader differs");
+    seek_around(&mut reader, &index, &whole, &mut rng, rounds / 2);
+}
+
+/// Target `truncated`. Layout: bytes 0 and 1 place the cut (a fraction of the input), the
+/// rest is a container or IVF file. Cut there, it gives random access over its complete
+/// samples: the index is the whole input's index up to them, the cut is reported exactly
+/// when a plain pass ends in `InputError::Truncated` (there), and each sample reads back as
+/// the plain pass read it; a cut before any complete sample is an error.
+pub fn check_truncated(data: &[u8]) {
+    let (fraction, payload) = match data {
+        [a, b, rest @ ..] => (u64::from(u16::from_le_bytes([*a, *b])), rest),
+        _ => return,
+    };
+    if !has_magic(payload) {
+        return;
+    }
+    let cut = usize::try_from((fraction * (payload.len() as u64 + 1)) >> 16).unwrap_or(0);
+    let bytes = &payload[..cut.min(payload.len())];
+    let full = ElementaryStream::from_bytes(payload.to_vec(), FormatHint::Unknown)
+        .ok()
+        .and_then(|mut s| s.sample_index().ok().cloned());
+    let plain = whole_pass(ElementaryStream::from_bytes(
+        bytes.to_vec(),
+        FormatHint::Unknown,
+    ));
+    let Ok(mut stream) = ElementaryStream::from_bytes(bytes.to_vec(), FormatHint::Unknown) else {
+        assert!(plain.0.is_empty(), "opening failed after packets");
+        return;
+    };
+    let mp4 = is_mp4(bytes);
+    let index = match stream.sample_index() {
+        Ok(index) => index.clone(),
+        Err(e) => {
+            let cut_short = matches!(
+                e,
+                nvcodec_input::ReadError::Input(InputError::Truncated { .. })
+            );
+            assert!(
+                !cut_short || mp4 || plain.0.is_empty(),
+                "no random access over {} complete packets: {e}",
+                plain.0.len()
+            );
+            return;
+        }
+    };
+    let n = index.len();
+    if let Some(full) = &full {
+        let (cut_entries, full_entries) = (entries(&index), entries(full));
+        assert!(
+            full_entries.starts_with(&cut_entries),
+            "the cut file's index is not a prefix of the whole file's"
+        );
+    }
+    match (index.truncated(), &plain.1) {
+        (Some(tail), _) if mp4 && tail.samples_dropped().is_some() => {
+            assert_eq!(plain.0.len(), n.min(plain.0.len()));
+        }
+        (Some(tail), Some(nvcodec_input::ReadError::Input(e @ InputError::Truncated { .. }))) => {
+            assert_eq!(plain.0.len(), n, "the index and a plain pass differ");
+            assert_eq!(Some(tail.offset()), e.offset());
+        }
+        (Some(tail), other) => panic!("reported {tail:?}; a plain pass ended in {other:?}"),
+        (None, None) => assert_eq!(plain.0.len(), n, "the index and a plain pass differ"),
+        (None, Some(_)) => assert!(mp4, "an index although a plain pass failed"),
+    }
+    if let Some(tail) = index.truncated() {
+        assert_eq!(tail.input_len(), bytes.len() as u64);
+        assert_eq!(
+            tail.bytes_unused(),
+            tail.input_len().saturating_sub(tail.offset())
+        );
+    }
+    let mut rng = Rng::new(data[0] ^ data[1]);
+    seek_around(&mut stream, &index, &plain, &mut rng, 6);
+}

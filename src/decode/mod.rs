@@ -52,6 +52,8 @@ mod pool;
 mod pool_config;
 mod seek;
 mod sei;
+#[cfg(any(test, fuzzing))]
+mod sei_fuzz;
 mod signal;
 mod state;
 
@@ -78,6 +80,12 @@ pub use sei::{
     SEI_MASTERING_DISPLAY, SEI_USER_DATA_REGISTERED, SEI_USER_DATA_UNREGISTERED, SeiMessage,
 };
 pub use state::{DecoderStats, StreamInfo};
+
+/// The SEI collection and accessors over arbitrary bytes (only in builds with `--cfg
+/// fuzzing`, as `cargo fuzz` makes): see `fuzz/fuzz_targets/sei.rs`.
+#[cfg(fuzzing)]
+#[doc(hidden)]
+pub use sei_fuzz::fuzz_sei;
 
 use crate::cuda::Context;
 use crate::init::WindowTiming;

@@ -21,6 +21,7 @@
 //! cannot seek is served by reading and discarding; a backward one is an error naming the
 //! container layout that needs seeking, e.g. a progressive MP4 with `moov` after `mdat`).
 
+use crate::InputError;
 use crate::track::ContainerTrack;
 use crate::{Codec, Result};
 
@@ -103,6 +104,90 @@ pub(crate) trait Demux: Send {
     fn heap_bytes(&self) -> usize {
         self.index().map_or(0, SampleIndex::heap_bytes)
     }
+
+    /// The input ended inside a unit (`tail`): if this parser has indexed every sample it
+    /// handed out from the start of the input, it keeps that index of the complete samples
+    /// as final, records `tail` in it and returns `true`; otherwise (no index kept, a seek
+    /// broke the sequence, nothing indexed) `false`, and the error stands.
+    fn seal_truncated(&mut self, tail: TruncatedTail) -> bool {
+        let _ = tail;
+        false
+    }
+
+    /// The source is `len` bytes long: drops from the index the samples (and every one after
+    /// them in decode order) whose stored bytes run past it, recording the cut in the index.
+    /// Only readers whose index comes from a table rather than from the bytes read
+    /// (progressive MP4) can list such samples; the default does nothing.
+    fn cut_index_at(&mut self, len: u64) {
+        let _ = len;
+    }
+}
+
+/// What an index of an input cut short leaves out: the unit (frame, block, box, sample) the
+/// input ends inside, and the samples the container declares past the cut.
+///
+/// Invariant: every sample of the [`SampleIndex`] holding it lies wholly before
+/// [`input_len`](Self::input_len), and is complete; [`offset`](Self::offset) is where the
+/// first unit that is not complete begins. It is present exactly when a whole pass over the
+/// input ends in [`InputError::Truncated`] (after the samples indexed), or, for a progressive
+/// MP4, when the sample table lists bytes past the end of the input.
+///
+/// Why a report rather than an error: a file cut inside its last packet (an interrupted
+/// recording or upload) still holds every sample before the cut, and random access over them
+/// is what a caller wants; the loss stays visible here instead of refusing the whole file.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TruncatedTail {
+    offset: u64,
+    input_len: u64,
+    samples_dropped: Option<u64>,
+    error: InputError,
+}
+
+impl TruncatedTail {
+    /// A cut: the input is `input_len` bytes long and ends inside the unit `error` names.
+    pub(crate) fn new(
+        offset: u64,
+        input_len: u64,
+        samples_dropped: Option<u64>,
+        error: InputError,
+    ) -> Self {
+        Self {
+            offset,
+            input_len,
+            samples_dropped,
+            error,
+        }
+    }
+
+    /// Absolute byte offset where the cut unit (IVF frame header, Matroska element, MP4
+    /// sample or box) begins.
+    pub fn offset(&self) -> u64 {
+        self.offset
+    }
+
+    /// The input's length in bytes.
+    pub fn input_len(&self) -> u64 {
+        self.input_len
+    }
+
+    /// Bytes of the input from [`offset`](Self::offset) to its end, present but unused (0
+    /// when the cut unit begins at or past the end).
+    pub fn bytes_unused(&self) -> u64 {
+        self.input_len.saturating_sub(self.offset)
+    }
+
+    /// Samples the container declares at or past the cut and the index leaves out, where it
+    /// declares them (a progressive MP4's sample table); `None` where the cut unit's sample
+    /// count is not known (IVF, Matroska, fragmented MP4: at least the one cut).
+    pub fn samples_dropped(&self) -> Option<u64> {
+        self.samples_dropped
+    }
+
+    /// The error a pass over the input ends in at the cut (an [`InputError::Truncated`]
+    /// naming the unit and the bytes missing).
+    pub fn error(&self) -> &InputError {
+        &self.error
+    }
 }
 
 /// A compact table of a track's samples in decode order, for exact seeks and
@@ -121,6 +206,8 @@ pub struct SampleIndex {
     key: Vec<u64>,
     /// One bit a sample: no frame is output for it (see [`SampleIndex::is_shown`]).
     hidden: Vec<u64>,
+    /// Where the input was cut short, if it was.
+    truncated: Option<Box<TruncatedTail>>,
 }
 
 impl SampleIndex {
@@ -193,6 +280,36 @@ impl SampleIndex {
         self.hidden.reserve(n / 64 + 1);
     }
 
+    /// Keeps the first `n` samples (all when there are fewer).
+    pub(crate) fn truncate(&mut self, n: usize) {
+        if n >= self.len() {
+            return;
+        }
+        self.offset.truncate(n);
+        self.size.truncate(n);
+        self.pts.truncate(n);
+        for bits in [&mut self.key, &mut self.hidden] {
+            bits.truncate(n.div_ceil(64));
+            if let Some(word) = bits.last_mut().filter(|_| n % 64 != 0) {
+                *word &= (1u64 << (n % 64)) - 1;
+            }
+        }
+    }
+
+    /// Records that the input was cut short at `tail`; a cut recorded before is kept (it is
+    /// the earlier one).
+    pub(crate) fn set_truncated(&mut self, tail: TruncatedTail) {
+        if self.truncated.is_none() {
+            self.truncated = Some(Box::new(tail));
+        }
+    }
+
+    /// Where the input was cut short, when the index covers only the complete samples before
+    /// a cut (see [`TruncatedTail`]); `None` for an input that ends where its last unit does.
+    pub fn truncated(&self) -> Option<&TruncatedTail> {
+        self.truncated.as_deref()
+    }
+
     /// Number of samples.
     pub fn len(&self) -> usize {
         self.offset.len()
@@ -257,6 +374,13 @@ impl SampleIndex {
             + self.pts.capacity() * 8
             + self.key.capacity() * 8
             + self.hidden.capacity() * 8
+            + self.truncated.as_ref().map_or(0, |t| {
+                let what = match &t.error {
+                    InputError::Truncated { what, .. } => what.capacity(),
+                    _ => 0,
+                };
+                size_of::<TruncatedTail>().saturating_add(what)
+            })
     }
 }
 
@@ -295,5 +419,32 @@ mod tests {
         assert!(!index.is_shown(1) && index.is_shown(2) && !index.is_shown(69));
         index.set_shown(69);
         assert!(index.is_shown(69) && !index.is_shown(70));
+    }
+
+    #[test]
+    fn truncating_keeps_a_prefix_and_clears_the_key_bits_after_it() {
+        let mut index = SampleIndex::new();
+        for i in 0..130u64 {
+            index.push(i * 10, 10, i as i64, i % 10 == 0);
+        }
+        index.truncate(75);
+        let mut expected = SampleIndex::new();
+        for i in 0..75u64 {
+            expected.push(i * 10, 10, i as i64, i % 10 == 0);
+        }
+        assert_eq!(index, expected);
+        index.truncate(64);
+        assert_eq!(index.len(), 64);
+        assert_eq!(index.key_at_or_before(100), Some(60));
+        let mut hidden = SampleIndex::new();
+        for i in 0..130u64 {
+            hidden.push_sample(i, 1, i as i64, false, i % 3 != 0);
+        }
+        hidden.truncate(70);
+        hidden.push_sample(70, 1, 70, false, true);
+        assert!(hidden.is_shown(70), "no hidden bit survives past a cut");
+        assert!(!hidden.is_shown(69));
+        index.truncate(1000);
+        assert_eq!(index.len(), 64);
     }
 }

@@ -208,7 +208,7 @@ pub type Result<T, E = ReadError> = std::result::Result<T, E>;
 /// Why a reader failed, grouped by who is at fault: the bytes ([`Input`](Self::Input)) or the
 /// source that delivers them ([`Io`](Self::Io)).
 ///
-/// `nvcodec-guard` turns it into its own error (`Error::Input` / `Error::Io`) with `?`.
+/// `nvcodec-guard` turns it into its own error (`ReadError::Input` / `ReadError::Io`) with `?`.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum ReadError {

@@ -57,7 +57,7 @@ mod track;
 mod vpx;
 
 pub use annexb::AccessUnits;
-pub use demux::SampleIndex;
+pub use demux::{SampleIndex, TruncatedTail};
 pub use detect::{FormatHint, StreamFormat};
 pub use error::{InputError, ReadError, Result};
 pub use ivf::{IvfFrames, IvfHeader, IvfReader};

@@ -3,7 +3,8 @@
 //!
 //! Invariant: an implementation's index lists every sample of the track in decode order
 //! (20 bytes each, [`SampleIndex`]), and after `seek_to_sample(i)` the next `read_sample`
-//! returns sample `i`. It lives here, beside the readers, so that `decode` depends on
+//! returns sample `i`. An input cut short lists the complete samples before the cut and
+//! reports the loss ([`SampleIndex::truncated`]). It lives here, beside the readers, so that `decode` depends on
 //! `input` and never the other way round.
 
 use super::SampleIndex;
@@ -82,7 +83,8 @@ impl DisplayRanks {
 /// Implemented by [`ElementaryStream`](super::ElementaryStream) for inputs with an index
 /// (MP4, Matroska/WebM, and raw streams once scanned); implement it for a demuxer of your own.
 pub trait RandomAccessSource {
-    /// The index of every sample of the track, in decode order.
+    /// The index of every sample of the track, in decode order; for an input cut short, of
+    /// every complete sample before the cut, with the cut in [`SampleIndex::truncated`].
     ///
     /// # Errors
     /// When the source has no index and cannot build one (e.g. a live feed).
@@ -96,7 +98,8 @@ pub trait RandomAccessSource {
     fn seek_to_sample(&mut self, sample: usize) -> Result<()>;
 
     /// Reads the next sample's packet bytes (as the decoder wants them: Annex-B for
-    /// H.264/HEVC) into `out`, returning its decode index, or `None` at the end.
+    /// H.264/HEVC) into `out`, returning its decode index, or `None` after the last sample of
+    /// the index.
     ///
     /// # Errors
     /// Malformed input or I/O errors.

@@ -311,6 +311,28 @@ impl Input {
         own.saturating_add(self.buf.capacity())
     }
 
+    /// The source's length in bytes: for bytes in memory, their length; for a seekable
+    /// source, where its end is (one seek to the end and one back, so the bytes already
+    /// buffered stay valid); for others, known once their end has been reached.
+    ///
+    /// # Errors
+    /// The source's I/O errors while seeking.
+    pub(crate) fn len(&mut self) -> Result<Option<u64>> {
+        let buffered_end = self
+            .pos
+            .saturating_add(self.buf.len().saturating_sub(self.start) as u64);
+        match &mut self.source {
+            Source::Memory(bytes) => Ok(Some(bytes.len() as u64)),
+            Source::Seekable(reader) => {
+                let here = reader.stream_position()?;
+                let end = reader.seek(SeekFrom::End(0))?;
+                reader.seek(SeekFrom::Start(here))?;
+                Ok(Some(end))
+            }
+            Source::Stream(_) | Source::Live => Ok(self.eof.then_some(buffered_end)),
+        }
+    }
+
     /// Whether the source can go back to its start.
     pub(crate) fn can_rewind(&self) -> bool {
         matches!(self.source, Source::Memory(_) | Source::Seekable(_))

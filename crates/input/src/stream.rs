@@ -23,7 +23,7 @@ use super::annexb::index::RawIndexer;
 use super::container::WholeFileDemux;
 #[cfg(feature = "containers")]
 use super::container::{MkvDemux, Mp4Demux};
-use super::demux::{Demux, PacketInfo, SampleIndex};
+use super::demux::{Demux, PacketInfo, SampleIndex, TruncatedTail};
 use super::detect::{self, FormatHint, StreamFormat};
 use super::ivf::{IvfDemux, IvfHeader};
 use super::mpeg2::Mpeg2Demux;
@@ -300,15 +300,22 @@ impl ElementaryStream {
     /// and the parameter-set tables (bounded by the standards' id ranges), freed at its end;
     /// plus the reader's usual window of one packet. Time: one pass over the bytes.
     ///
+    /// **Cut inputs.** An IVF file cut inside a frame gives the index of the complete frames
+    /// before it, the cut recorded in [`SampleIndex::truncated`]; a progressive MP4 whose
+    /// sample table lists bytes past the end of the source (a cut `mdat`) loses those samples
+    /// and every one after them from the index, likewise recorded.
+    ///
     /// # Errors
     /// [`InputError::NeedsSeek`] for a source that cannot go back to its start (a pipe, a live
     /// feed); [`InputError::Unsupported`] for MPEG-2 and for containers without an index;
-    /// the input's errors met during the scan (malformed or truncated input, I/O errors),
-    /// after which the stream is at its end ([`rewind`](Self::rewind) to read it again).
+    /// the input's errors met during the scan (malformed input, input cut before its first
+    /// complete sample, I/O errors), after which the stream is at its end
+    /// ([`rewind`](Self::rewind) to read it again).
     pub fn build_index(&mut self) -> Result<&SampleIndex> {
         if self.driver.demux.index().is_none() {
             self.scan_for_index()?;
         }
+        self.cut_index_to_source()?;
         self.driver.demux.index().ok_or_else(|| {
             ReadError::from(InputError::Internal {
                 what: format!("{}: the index scan ended without an index", self.what),
@@ -343,9 +350,49 @@ impl ElementaryStream {
         self.driver.input.seek(0)?;
         let input = std::mem::replace(&mut self.driver.input, Input::new(Source::Live));
         self.driver = Driver::new(input, demux);
-        while let Pulled::Packet(_) = self.driver.advance().map_err(|e| in_input(e, &self.what))? {}
+        self.read_to_end_for_index()?;
         if self.driver.demux.index().is_some_and(|i| !i.is_empty()) {
             self.seek_to_sample(0)?;
+        }
+        Ok(())
+    }
+
+    /// Reads the rest of the input with the reader that indexes it. An input cut inside a
+    /// unit after complete samples is not an error here: the reader keeps the index of those,
+    /// with the cut recorded ([`SampleIndex::truncated`]); any other error stands.
+    fn read_to_end_for_index(&mut self) -> Result<()> {
+        loop {
+            match self.next_info() {
+                Ok(Some(_)) => {}
+                Ok(None) => return Ok(()),
+                Err(e) => return self.seal_or(e),
+            }
+        }
+    }
+
+    /// After `e` ended a pass that indexed every sample: when `e` is a truncation, lets the
+    /// reader keep its index of the complete samples before it; otherwise `e`.
+    fn seal_or(&mut self, e: ReadError) -> Result<()> {
+        if let ReadError::Input(cut @ InputError::Truncated { offset, .. }) = &e {
+            let offset = *offset;
+            let error = cut.clone().in_input(&self.what);
+            let len = self.driver.input.len()?.unwrap_or(offset);
+            let tail = TruncatedTail::new(offset, len, None, error);
+            if self.driver.demux.seal_truncated(tail) {
+                return Ok(());
+            }
+        }
+        Err(in_input(e, &self.what))
+    }
+
+    /// Drops from a table-made index (progressive MP4) the samples past the end of the
+    /// source, where its length is known, recording the cut.
+    fn cut_index_to_source(&mut self) -> Result<()> {
+        if self.format != StreamFormat::Mp4 || self.driver.demux.index().is_none() {
+            return Ok(());
+        }
+        if let Some(len) = self.driver.input.len()? {
+            self.driver.demux.cut_index_at(len);
         }
         Ok(())
     }
@@ -561,6 +608,15 @@ impl std::iter::FusedIterator for Packets<'_> {}
 /// [`display_ranks`](RandomAccessSource::display_ranks) reads the samples once more, on its
 /// first call, for the bitstream's display order.
 ///
+/// An input cut inside a unit (an IVF frame, a Matroska element, a fragmented MP4's `moof`
+/// or sample) after complete samples is indexed up to the cut, the loss in
+/// [`SampleIndex::truncated`], exactly when a plain pass would end in
+/// [`InputError::Truncated`] there; a progressive MP4's table is cut where its samples run
+/// past the end of the source (its length is read with one seek to the end for a
+/// `Read + Seek` source). `read_sample` then ends (`None`) after the last complete sample
+/// instead of repeating the truncation error; `next_packet` still reports it. An input cut
+/// before its first complete sample is refused with that error.
+///
 /// [`build_index`]: ElementaryStream::build_index
 impl RandomAccessSource for ElementaryStream {
     fn sample_index(&mut self) -> Result<&SampleIndex> {
@@ -575,8 +631,9 @@ impl RandomAccessSource for ElementaryStream {
                 .into());
             }
             self.rewind()?;
-            while self.next_info()?.is_some() {}
+            self.read_to_end_for_index()?;
         }
+        self.cut_index_to_source()?;
         let what = &self.what;
         self.per_frame_index().ok_or_else(|| {
             InputError::unsupported(format!(
@@ -611,9 +668,21 @@ impl RandomAccessSource for ElementaryStream {
         Ok(self.ranks.as_ref())
     }
 
+    /// After the last sample of an index that ends at a cut ([`SampleIndex::truncated`]),
+    /// `None`: the truncation was reported there.
     fn read_sample(&mut self, out: &mut Vec<u8>) -> Result<Option<usize>> {
-        let Some(info) = self.next_info()? else {
-            return Ok(None);
+        let info = match self.next_info() {
+            Ok(Some(info)) => info,
+            Ok(None) => return Ok(None),
+            Err(ReadError::Input(InputError::Truncated { offset, .. }))
+                if self
+                    .index()
+                    .and_then(SampleIndex::truncated)
+                    .is_some_and(|cut| offset >= cut.offset()) =>
+            {
+                return Ok(None);
+            }
+            Err(e) => return Err(e),
         };
         out.clear();
         out.extend_from_slice(self.driver.packet());

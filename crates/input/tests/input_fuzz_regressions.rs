@@ -60,3 +60,124 @@ fn every_kept_container_input_stays_within_the_output_bound() {
     }
     assert!(replayed > 0, "no inputs under {}", root.display());
 }
+
+/// The inputs kept for `target` (seeds and crashes), sorted.
+fn kept(target: &str) -> Vec<(std::path::PathBuf, Vec<u8>)> {
+    let dir = common::data("fuzz-regressions").join(target);
+    let mut paths: Vec<_> = std::fs::read_dir(&dir)
+        .unwrap_or_else(|e| panic!("{}: {e}", dir.display()))
+        .flatten()
+        .map(|e| e.path())
+        .filter(|p| p.is_file() && p.extension().is_none_or(|e| e != "md"))
+        .collect();
+    paths.sort();
+    paths
+        .into_iter()
+        .map(|p| {
+            let data = std::fs::read(&p).unwrap();
+            (p, data)
+        })
+        .collect()
+}
+
+/// Deterministic mutations of `data` past its first `keep` bytes (the target's selector
+/// bytes, varied separately): cuts at 6 points, bytes flipped at 12, a run of bytes
+/// duplicated and one removed.
+fn mutations(data: &[u8], keep: usize) -> Vec<Vec<u8>> {
+    let len = data.len();
+    let body = len.saturating_sub(keep).max(1);
+    let mut out = Vec::new();
+    for i in 1..6 {
+        out.push(data[..keep + body * i / 6].to_vec());
+    }
+    for i in 0..12 {
+        let mut m = data.to_vec();
+        if let Some(b) = m.get_mut(keep + body * i / 12 + i) {
+            *b ^= [0x01, 0x80, 0xff][i % 3];
+        }
+        out.push(m);
+    }
+    if len > keep + 64 {
+        let at = keep + body / 3;
+        let mut dup = data[..at + 32].to_vec();
+        dup.extend_from_slice(&data[at..]);
+        out.push(dup);
+        let mut cut = data[..at].to_vec();
+        cut.extend_from_slice(&data[at + 17..]);
+        out.push(cut);
+    }
+    out
+}
+
+/// Runs `check` over every kept input of `target` and its mutations, with the selector
+/// bytes (`keep` of them) also varied; names the input that fails.
+fn replay_with_mutations(target: &str, keep: usize, check: fn(&[u8])) {
+    let inputs = kept(target);
+    assert!(!inputs.is_empty(), "no inputs kept for {target}");
+    for (path, data) in inputs {
+        let mut cases = vec![data.clone()];
+        cases.extend(mutations(&data, keep));
+        for k in 0..keep.min(data.len()) {
+            for v in [1u8, 2, 0xff] {
+                let mut m = data.clone();
+                m[k] = v;
+                cases.push(m);
+            }
+        }
+        for (i, case) in cases.iter().enumerate() {
+            let run = std::panic::catch_unwind(|| check(case));
+            assert!(
+                run.is_ok(),
+                "{} (case {i}) fails the {target} checks",
+                path.display()
+            );
+        }
+    }
+}
+
+#[test]
+fn random_access_checks_pass_on_the_kept_inputs_and_mutations() {
+    replay_with_mutations("random_access", 2, |d| {
+        checks::check_random_access(d, false)
+    });
+}
+
+#[test]
+fn mp4_seek_checks_pass_on_the_kept_inputs_and_mutations() {
+    replay_with_mutations("mp4_seek", 2, |d| checks::check_random_access(d, true));
+}
+
+#[test]
+fn short_reads_checks_pass_on_the_kept_inputs_and_mutations() {
+    replay_with_mutations("short_reads", 2, checks::check_short_reads);
+}
+
+#[test]
+fn truncated_checks_pass_on_the_kept_inputs_and_mutations() {
+    replay_with_mutations("truncated", 2, checks::check_truncated);
+}
+
+/// Found by `mkv_cues_first`: a Matroska file whose `Cues` element, read in file order, holds
+/// a child claiming more bytes than the `Cues` has. Its frames all read; the `Cues` are
+/// optional, so they are dropped and random access works (before: the whole pass, and so
+/// `sample_index`, ended in "a CuePoint runs past the Cues' end").
+#[test]
+fn a_broken_cues_element_met_in_file_order_is_dropped_not_an_error() {
+    let data = std::fs::read(common::data(
+        "fuzz-regressions/mkv_cues_first/crash-96e92a1cd9e626151c7a6da74d8cb569896ecc77",
+    ))
+    .unwrap();
+    let file = &data[1..];
+    let (packets, error) = checks::whole_pass(nvcodec_input::ElementaryStream::from_bytes(
+        file.to_vec(),
+        nvcodec_input::FormatHint::Unknown,
+    ));
+    assert!(error.is_none(), "{error:?}");
+    let mut stream = nvcodec_input::ElementaryStream::from_bytes(
+        file.to_vec(),
+        nvcodec_input::FormatHint::Unknown,
+    )
+    .unwrap();
+    let index = nvcodec_input::RandomAccessSource::sample_index(&mut stream).unwrap();
+    assert_eq!(index.len(), packets.len());
+}

@@ -48,7 +48,9 @@
 //!
 //! **Index**: with the whole file scanned from its start ([`MkvDemux::new`]), every frame
 //! handed out is indexed (offset and size of the frame's stored bytes, pts, key flag) and
-//! [`Demux::index`] returns it at the end. Before that, once a `Cues` element has been read
+//! [`Demux::index`] returns it at the end; a file cut inside an element returns it at the
+//! cut, holding the frames of the complete blocks before it ([`Demux::seal_truncated`]).
+//! Before that, once a `Cues` element has been read
 //! (in file order, or first with [`MkvDemux::with_cues_first`] on a seekable source), the
 //! index is the cue points of the video track: key frames only, each entry's offset the
 //! start of its `Cluster` element and its size 0 (not known before the cluster is read);
@@ -85,7 +87,7 @@ use super::{ContainerKind, ContainerTrack};
 #[cfg(doc)]
 use super::{EXPANSION_SLACK, MAX_CONFIG_RECORD, MAX_EXPANSION};
 use crate::InputError;
-use crate::demux::{Demux, PacketInfo, SampleIndex, Step};
+use crate::demux::{Demux, PacketInfo, SampleIndex, Step, TruncatedTail};
 use crate::{Codec, ReadError, Result};
 use ebml::MAX_HEADER_LEN;
 
@@ -376,9 +378,10 @@ impl Demux for MkvDemux {
     fn step(&mut self, input: &[u8], pos: u64, eof: bool, out: &mut Vec<u8>) -> Result<Step> {
         let result = self.step_inner(input, pos, eof, out);
         if result.is_err() {
-            if self.return_to.is_some() {
-                // Whatever SeekHead pointed at could not be read as Cues: go back and read
-                // the file without them.
+            if self.return_to.is_some() || self.cues_end.is_some() {
+                // Whatever SeekHead pointed at, or the Cues element met in file order, could
+                // not be read as Cues: drop them and read the file on without them, as the
+                // frames do not depend on them.
                 return Ok(self.abandon_cues());
             }
             self.phase = Phase::Done;
@@ -453,6 +456,19 @@ impl Demux for MkvDemux {
             converter.reset();
         }
         Ok(cluster)
+    }
+
+    /// A full scan cut inside an element keeps the frames handed out before it as the
+    /// complete index (a cut block's frames are not among them: a block is handed out only
+    /// once its whole element is there).
+    fn seal_truncated(&mut self, tail: TruncatedTail) -> bool {
+        if !self.scanning || self.blocks_complete || self.blocks.is_empty() {
+            return false;
+        }
+        self.blocks.set_truncated(tail);
+        self.blocks_complete = true;
+        self.scanning = false;
+        true
     }
 
     fn max_window(&self) -> usize {

@@ -90,6 +90,12 @@ pub use mp4::fuzz_demux as fuzz_mp4;
 #[doc(hidden)]
 pub use mkv::fuzz_hooks::fuzz_streaming as fuzz_mkv_streaming;
 
+/// The Matroska reader with `Cues` read first, against one in file order (only in builds
+/// with `--cfg fuzzing`): see `fuzz/fuzz_targets/mkv_cues_first.rs`.
+#[cfg(all(fuzzing, feature = "containers"))]
+#[doc(hidden)]
+pub use mkv::fuzz_hooks::fuzz_cues_first as fuzz_mkv_cues_first;
+
 /// A packet table's bytes may grow to at most this many times the file size (plus
 /// [`EXPANSION_SLACK`]): Annex-B start codes can outgrow 1- or 2-byte length prefixes, and
 /// parameter sets are repeated before key frames. A larger need means a corrupt or hostile

@@ -58,7 +58,10 @@
 //! **Seeking.** [`Demux::index`] is the whole progressive index once `moov` is read, and for
 //! a fragmented file once its end is reached; [`Demux::seek_to_sample`] works for any
 //! sample indexed so far (in a fragment: back to its `moof`, passing over the samples before
-//! it). H.264/HEVC parameter sets go before the first key frame after a seek again.
+//! it). H.264/HEVC parameter sets go before the first key frame after a seek again. A cut
+//! file keeps random access over its complete samples: a fragmented one's index ends at the
+//! cut ([`Demux::seal_truncated`]); a progressive one's table loses the samples from the
+//! first that runs past the end of the source on ([`Demux::cut_index_at`]).
 //!
 //! Timestamps: `pts = dts + ctts/trun offset - edit-list media time` (the first edit; an
 //! initial empty edit delays), in the `mdhd` timescale, as before and as ffmpeg gives them.
@@ -83,7 +86,7 @@ use super::nal::Converter;
 use super::{Builder, ContainerKind, ContainerTrack, Demuxed, invalid};
 use crate::InputError;
 use crate::Rational;
-use crate::demux::{Demux, PacketInfo, SampleIndex, Step};
+use crate::demux::{Demux, PacketInfo, SampleIndex, Step, TruncatedTail};
 use crate::{Codec, ReadError, Result};
 
 /// The most bytes the parser asks a driver to hold at once: its largest sample.
@@ -245,6 +248,9 @@ pub(crate) struct Mp4Demux {
     /// The last jump asked for (from, to): where the file may have ended, for the error
     /// when no `moov` box came.
     jumped: Option<(u64, u64)>,
+    /// The source length the progressive index was last checked against
+    /// ([`Demux::cut_index_at`]).
+    len_checked: Option<u64>,
 }
 
 impl Default for Mp4Demux {
@@ -288,6 +294,7 @@ impl Mp4Demux {
             fragment: None,
             traf: None,
             finished: false,
+            len_checked: None,
             sought: None,
             jumped: None,
         }
@@ -1057,7 +1064,6 @@ impl Demux for Mp4Demux {
         self.fragment = None;
         self.traf = None;
         self.stack.clear();
-        self.finished = false;
         let number = sample as u64;
         if sample < self.progressive_len {
             self.handed_out = number;
@@ -1078,6 +1084,64 @@ impl Demux for Mp4Demux {
         self.next_dts = mark.dts_before;
         self.state = State::Boxes;
         Ok(mark.moof_start)
+    }
+
+    /// A fragmented file cut inside a fragment (its `moof`, or a sample of its `mdat`) keeps
+    /// the samples handed out before the cut as its complete index. The index grows only
+    /// with the next sample in decode order, so it always holds samples `0..len` however
+    /// often the pass was sought back.
+    fn seal_truncated(&mut self, tail: TruncatedTail) -> bool {
+        if self.moov_end.is_none()
+            || !self.has_mvex
+            || self.finished
+            || self.index_capped
+            || self.index.len() <= self.progressive_len
+        {
+            return false;
+        }
+        self.index.set_truncated(tail);
+        self.finished = true;
+        self.fragment = None;
+        self.state = State::Done;
+        true
+    }
+
+    /// Drops the progressive samples from the first whose bytes run past `len` on (samples
+    /// lie in decode order without overlapping, so the ones before it end inside the file).
+    fn cut_index_at(&mut self, len: u64) {
+        if self.moov_end.is_none()
+            || self.index.truncated().is_some()
+            || self.len_checked == Some(len)
+        {
+            return;
+        }
+        self.len_checked = Some(len);
+        let past_end = |i: usize| match (self.index.offset(i), self.index.size(i)) {
+            (Some(offset), Some(size)) => offset.saturating_add(u64::from(size)) > len,
+            _ => false,
+        };
+        let Some(cut) = (0..self.progressive_len).find(|&i| past_end(i)) else {
+            return;
+        };
+        let (offset, size) = (
+            self.index.offset(cut).unwrap_or(len),
+            self.index.size(cut).unwrap_or(0),
+        );
+        let dropped = self.index.len().saturating_sub(cut) as u64;
+        let error = InputError::truncated(
+            offset,
+            format!(
+                "MP4 sample {cut} ({size} bytes) lies outside the file: {} bytes remain;                  {dropped} samples from it on are left out of the index",
+                len.saturating_sub(offset)
+            ),
+        );
+        self.index.truncate(cut);
+        self.index
+            .set_truncated(TruncatedTail::new(offset, len, Some(dropped), error));
+        self.progressive_len = cut;
+        if let Some(track) = &mut self.track {
+            track.packet_count = cut;
+        }
     }
 
     fn max_window(&self) -> usize {

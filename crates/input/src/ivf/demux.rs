@@ -16,10 +16,13 @@
 //! shows a frame (not for a packet of hidden frames only, [`vpx::shows_frame`](crate::vpx)),
 //! the key bit
 //! of [`key::is_key`](super::key::is_key)): 20 bytes a frame, complete after the last one;
-//! [`seek_to_sample`](Demux::seek_to_sample) then restarts at any frame's header.
+//! [`seek_to_sample`](Demux::seek_to_sample) then restarts at any frame's header. A file cut
+//! inside a frame (header or data) after complete frames keeps the index of those, the cut
+//! recorded ([`Demux::seal_truncated`]); reading on past the last of them ends in the same
+//! truncation error as before.
 
 use super::super::InputError;
-use super::super::demux::{Demux, PacketInfo, SampleIndex, Step};
+use super::super::demux::{Demux, PacketInfo, SampleIndex, Step, TruncatedTail};
 use super::{
     FRAME_HEADER_LEN, HEADER_LEN, IvfHeader, MAX_FRAME_SIZE, key, le_u16, le_u32, parse_frame,
 };
@@ -150,6 +153,18 @@ impl Demux for IvfDemux {
         self.index = sample as u64;
         self.ended = false;
         Ok(offset.saturating_sub(FRAME_HEADER_LEN as u64))
+    }
+
+    /// An indexing reader keeps the frames before a cut frame as its complete index.
+    fn seal_truncated(&mut self, tail: TruncatedTail) -> bool {
+        match &mut self.samples {
+            Some(samples) if !self.complete && !samples.is_empty() => {
+                samples.set_truncated(tail);
+                self.complete = true;
+                true
+            }
+            _ => false,
+        }
     }
 
     fn max_window(&self) -> usize {

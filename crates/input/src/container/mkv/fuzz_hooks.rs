@@ -56,6 +56,63 @@ pub fn fuzz_streaming(data: &[u8]) {
     }
 }
 
+/// Runs the reader with `Cues` read first (as over a seekable source) over `data[1..]`, in
+/// chunks `data[0]` picks (as [`fuzz_streaming`]): it hands out exactly the frames a reader in
+/// file order does, and a seek by each of (up to 16 of) the cue points it read lands on a
+/// frame of the file (where the file reads to its end without error).
+///
+/// # Panics
+/// When the two readers disagree, or either breaks the [`Demux`] contract or its memory
+/// bound.
+pub fn fuzz_cues_first(data: &[u8]) {
+    let Some((&mode, file)) = data.split_first() else {
+        return;
+    };
+    let chunk = if mode == 0 {
+        usize::MAX
+    } else {
+        usize::from(mode)
+    };
+    let mut in_order = MkvDemux::new();
+    let plain = run(&mut in_order, file, 0, chunk, usize::MAX);
+    let mut cues_first = MkvDemux::new().with_cues_first();
+    let first = run(&mut cues_first, file, 0, chunk, usize::MAX);
+    assert_eq!(
+        first, plain,
+        "reading Cues first changed the frames handed out"
+    );
+    // The frame index is the same; the Cues one may be there only when read first.
+    assert_eq!(cues_first.blocks_complete, in_order.blocks_complete);
+    if in_order.blocks_complete {
+        assert_eq!(
+            cues_first.index(),
+            in_order.index(),
+            "reading Cues first changed the index"
+        );
+    }
+    // A reader stopped at its first frame: its index, if any, is the cue points.
+    let mut parser = MkvDemux::new().with_cues_first();
+    if run(&mut parser, file, 0, chunk, 1).is_empty() || parser.blocks_complete {
+        return;
+    }
+    let Some(points) = parser.index().map(|i| i.len()) else {
+        return;
+    };
+    for point in (0..points).step_by(points.div_ceil(16).max(1)) {
+        let Ok(at) = parser.seek_to_sample(point) else {
+            continue;
+        };
+        let first = run(&mut parser, file, at, chunk, 1).first().copied();
+        // Checked where the file order run read the whole file.
+        if let Some((_, pts)) = first.filter(|_| in_order.blocks_complete) {
+            assert!(
+                plain.iter().any(|&(_, p)| p == pts),
+                "a seek by cue point {point} handed out a frame at pts {pts} the file has not"
+            );
+        }
+    }
+}
+
 /// Drives `parser` over `file` from `start`; returns the (index, pts) of the packets handed
 /// out (up to `max_packets`) — the run ends at `End` or the first error.
 fn run(
@@ -155,9 +212,11 @@ mod tests {
         }
         streamed.extend_from_slice(data);
         fuzz_streaming(&streamed);
+        fuzz_cues_first(&streamed);
         for mode in [0u8, 1, 2, 7, 64, 255] {
             streamed[0] = mode;
             fuzz_streaming(&streamed);
+            fuzz_cues_first(&streamed);
         }
     }
 
@@ -168,6 +227,34 @@ mod tests {
         for name in ["h264.mkv", "hevc.mkv", "vp8.webm", "vp9.webm", "av1.webm"] {
             replay(&std::fs::read(dir.join(name)).unwrap());
         }
+    }
+
+    /// The `mkv_cues_first` target's counterpart: its seeds and regressions, each cut at 16
+    /// points and with bytes flipped at 64, in two chunkings.
+    #[test]
+    fn the_cues_first_run_passes_on_its_seeds_and_their_mutations() {
+        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("../../tests/data/fuzz-regressions/mkv_cues_first");
+        let mut replayed = 0;
+        for entry in std::fs::read_dir(dir).unwrap() {
+            let data = std::fs::read(entry.unwrap().path()).unwrap();
+            fuzz_cues_first(&data);
+            let len = data.len();
+            for i in 1..16 {
+                fuzz_cues_first(&data[..len * i / 16]);
+            }
+            for i in 0..64 {
+                let mut mutated = data.clone();
+                let at = 1 + (len.saturating_sub(1)) * i / 64;
+                if let Some(b) = mutated.get_mut(at) {
+                    *b ^= 0x5a;
+                }
+                mutated[0] = (i as u8).wrapping_mul(37);
+                fuzz_cues_first(&mutated);
+            }
+            replayed += 1;
+        }
+        assert!(replayed >= 2);
     }
 
     #[test]
