@@ -103,6 +103,11 @@ pub(crate) trait Demux: Send {
     fn heap_bytes(&self) -> usize {
         self.index().map_or(0, SampleIndex::heap_bytes)
     }
+
+    /// What a transport-stream reader met (losses, repairs); `None` for other formats.
+    fn ts_stats(&self) -> Option<crate::TsStats> {
+        None
+    }
 }
 
 /// A compact table of a track's samples in decode order, for exact seeks and

@@ -18,6 +18,8 @@ pub enum ContainerKind {
     Matroska,
     /// WebM (Matroska with DocType `webm`).
     WebM,
+    /// MPEG transport stream (`.ts`) or M2TS; the track id is the video PID.
+    MpegTs,
 }
 
 impl fmt::Display for ContainerKind {
@@ -26,6 +28,7 @@ impl fmt::Display for ContainerKind {
             ContainerKind::Mp4 => "MP4",
             ContainerKind::Matroska => "Matroska",
             ContainerKind::WebM => "WebM",
+            ContainerKind::MpegTs => "MPEG-TS",
         })
     }
 }
