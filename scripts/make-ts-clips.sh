@@ -13,7 +13,7 @@
 #   h264_wrap.ts     H.264 whose 33-bit PTS wraps around mid-clip (-output_ts_offset just
 #                    under 2^33 / 90000 s)
 #   h264_pmt.ts      two TS files back to back: the second has another PMT version
-#                    (-tables_version 1) and another video PID, its timestamps continue the first's
+#                    (-tables_version 1) and another video PID, its timestamps follow the first's
 #   h264_lossy.ts    a 320x240 H.264 clip (keyframe every 10 frames) with 1 in 40 TS packets
 #                    deleted at random (fixed seed); h264_lossy.ts.dropped lists each deleted
 #                    packet's number and PID
@@ -22,8 +22,8 @@
 #                       (pts/dts in 1/90000, size, MD5 of the Annex-B / MPEG-2 bytes), decode order
 #   CLIP.nv12.framemd5  ffmpeg's decode (-copyts: pts in 1/90000 as in the file, unwrapped), NV12
 #                       (P010 for 10-bit), what the GPU test compares NVDEC's frames with
-# h264_pmt.ts's packet reference is the concatenation of its two halves' references
-# (ffmpeg's own demux of the joined file sees two streams).
+# h264_pmt.ts's references are the concatenations of its two halves' references (ffmpeg's
+# own demux of the joined file sees two streams and would decode only the first).
 #
 # The committed files are the truth (encoder and muxer output differ across versions);
 # existing outputs are kept unless FORCE=1. Made with ffmpeg 5.1.
@@ -61,11 +61,14 @@ mux() {
 # refs NAME PIXFMT: the packet and frame references of a clip.
 refs() {
     local in="$OUT/$1" fmt=$2
-    if [[ "$1" != h264_pmt.ts ]]; then
-        "${FF[@]}" -copyts -i "$in" -map 0:v:0 -c:v copy -f framemd5 "$in.framemd5"
-    fi
-    "${FF[@]}" -copyts -i "$in" -map 0:v:0 -fps_mode passthrough -autoscale 0 \
-        -pix_fmt "$fmt" -enc_time_base -1 -fflags +bitexact -f framemd5 "$in.nv12.framemd5"
+    "${FF[@]}" -copyts -i "$in" -map 0:v:0 -c:v copy -f framemd5 "$in.framemd5"
+    decoded "$in" "$fmt" > "$in.nv12.framemd5"
+}
+
+# decoded FILE PIXFMT: ffmpeg's decode of FILE's first video stream, as framemd5 on stdout.
+decoded() {
+    "${FF[@]}" -threads 1 -copyts -i "$1" -map 0:v:0 -fps_mode passthrough -autoscale 0 \
+        -pix_fmt "$2" -enc_time_base -1 -fflags +bitexact -f framemd5 -
 }
 
 mux h264_b3.ts "${H264[@]}"
@@ -81,11 +84,13 @@ if want h264_pmt.ts; then
     "${FF[@]}" "${SRC[@]}" "${H264[@]}" "${EXACT[@]}" -f mpegts -mpegts_start_pid 0x100 \
         "$TMP/a.ts"
     "${FF[@]}" "${SRC[@]}" "${H264[@]}" "${EXACT[@]}" -f mpegts -mpegts_start_pid 0x200 \
-        -tables_version 1 -output_ts_offset 2 "$TMP/b.ts"
+        -tables_version 1 -output_ts_offset 3 "$TMP/b.ts"
     cat "$TMP/a.ts" "$TMP/b.ts" > "$OUT/h264_pmt.ts"
     { "${FF[@]}" -copyts -i "$TMP/a.ts" -map 0:v:0 -c:v copy -f framemd5 -
       "${FF[@]}" -copyts -i "$TMP/b.ts" -map 0:v:0 -c:v copy -f framemd5 - | grep -v '^#'
     } > "$OUT/h264_pmt.ts.framemd5"
+    { decoded "$TMP/a.ts" nv12; decoded "$TMP/b.ts" nv12 | grep -v '^#'; } \
+        > "$OUT/h264_pmt.ts.nv12.framemd5"
 fi
 
 if want h264_lossy.ts; then
@@ -112,6 +117,5 @@ refs h264_b3.m2ts nv12
 refs hevc_main10.ts p010le
 refs mpeg2.ts nv12
 refs h264_wrap.ts nv12
-refs h264_pmt.ts nv12
 refs h264_lossy.ts nv12
 du -ch "$OUT"/* | tail -1
