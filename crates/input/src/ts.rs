@@ -28,7 +28,8 @@
 //! the elementary stream, which is then cut by the same splitters as raw streams
 //! ([`AccessUnits`](crate::AccessUnits) rules for H.264/HEVC, [`Mpeg2Pictures`](crate::Mpeg2Pictures)
 //! rules for MPEG-2), not by PES boundaries. AV1 is carried one temporal unit per PES, which
-//! is one packet. A packet's pts is the PTS of the PES in which its access unit begins,
+//! is one packet, converted from the carriage's start-code format (`00 00 01` before each
+//! OBU, emulation prevention) to the low-overhead format decoders take. A packet's pts is the PTS of the PES in which its access unit begins,
 //! when that PES's PTS was not already given to an earlier access unit (H.222.0 2.4.3.7); an
 //! access unit without one gets the previous packet's pts plus one tick.
 //!
@@ -187,3 +188,6 @@ pub(crate) fn has_sync_bytes(head: &[u8]) -> bool {
         places.len() >= 2 && places.iter().all(|&i| head.get(i) == Some(&0x47))
     })
 }
+
+#[cfg(test)]
+mod tests;
