@@ -1118,7 +1118,12 @@ impl Demux for TsDemux {
             }
             let rest = input.get(used..).unwrap_or(&[]);
             let size = match self.packet_size {
-                Some(size) if rest.get(size - TS_PACKET) == Some(&SYNC) || rest.len() < size => {
+                // In sync: a packet begins here (an unconfirmed sync byte is trusted only
+                // while in sync, so any chunking finds the same packets).
+                Some(size)
+                    if !self.lost_sync
+                        && (rest.get(size - TS_PACKET) == Some(&SYNC) || rest.len() < size) =>
+                {
                     size
                 }
                 _ => {
@@ -1218,6 +1223,8 @@ impl Demux for TsDemux {
         self.sample = sample as u64;
         self.ts_eof = false;
         self.ended = false;
+        // The index says a packet begins at `offset`: read on in sync from there.
+        self.lost_sync = false;
         self.pat = SectionBuffer::default();
         for (_, _, buffer, _) in &mut self.pmts {
             *buffer = SectionBuffer::default();
