@@ -247,7 +247,7 @@ impl ElementaryStream {
         self.codec
     }
 
-    /// How the bytes are framed (Annex-B, MPEG-2 ES, IVF, MP4 or Matroska).
+    /// How the bytes are framed (Annex-B, MPEG-2 ES, IVF, MP4, Matroska or MPEG-TS).
     pub fn format(&self) -> StreamFormat {
         self.format
     }
@@ -287,7 +287,7 @@ impl ElementaryStream {
     }
 
     /// The sample index, built by one scan of the whole input where the input has none of its
-    /// own (raw H.264/HEVC Annex-B and IVF), and cached: later calls return it at once. After
+    /// own (raw H.264/HEVC Annex-B, IVF and MPEG-TS, whose packets keep their pts), and cached: later calls return it at once. After
     /// the scan the stream is positioned at its first packet (use
     /// [`seek_to_sample`](Self::seek_to_sample) to go elsewhere), and from then on packets of
     /// raw Annex-B input carry the index's pts, the **display rank** of their picture (0, 1,
@@ -361,7 +361,8 @@ impl ElementaryStream {
     }
 
     /// Seconds per [`Packet::pts`] tick, where the input has timestamps (IVF, MP4,
-    /// Matroska/WebM); `None` for raw streams, whose packets are numbered instead.
+    /// Matroska/WebM, MPEG-TS: 1/90000); `None` for raw streams, whose packets are numbered
+    /// instead.
     pub fn time_base(&self) -> Option<Rational> {
         if let Some(track) = self.container() {
             return Some(track.time_base);

@@ -18,7 +18,9 @@ pub enum ContainerKind {
     Matroska,
     /// WebM (Matroska with DocType `webm`).
     WebM,
-    /// MPEG transport stream (`.ts`) or M2TS; the track id is the video PID.
+    /// MPEG transport stream (`.ts`) or M2TS; the track id is the video PID, the time base
+    /// 1/90000; no dimensions, frame rate, duration or packet count (the multiplex does not
+    /// declare them; `packet_count` is 0).
     MpegTs,
 }
 

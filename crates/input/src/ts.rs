@@ -1,73 +1,86 @@
-//! MPEG transport streams (`.ts`, 188-byte packets) and BDAV M2TS (`.m2ts`, 192-byte packets
-//! with a 4-byte arrival-time prefix): one video elementary stream read out of the multiplex
-//! as one packet per access unit, with its PTS.
+//! MPEG transport streams (`.ts`, 188-byte packets) and BDAV M2TS (`.m2ts`, 192-byte packets with a
+//! 4-byte arrival-time prefix): one video elementary stream read out of the multiplex as one packet
+//! per access unit, with its PTS.
 //!
-//! Invariant: whatever the bytes, the reader never hands out an access unit that lost bytes
-//! (it is dropped and counted in [`TsStats`]), never aborts for lost, duplicated or damaged
-//! transport packets (it resynchronises and goes on), and holds bounded memory (below). The
-//! same bytes give the same packets whatever the chunking, from a file, a `Read` or a
+//! Invariant: whatever the bytes, the reader never hands out an access unit that lost bytes (it is
+//! dropped and counted in [`TsStats`]), never aborts for lost, duplicated or damaged transport
+//! packets (it resynchronises and goes on), and holds bounded memory (below). The same bytes give
+//! the same packets whatever the chunking, from a file, a `Read` or a
 //! [`LiveStream`](crate::LiveStream).
 //!
-//! **Which stream.** The PAT lists the programs, each program's PMT its elementary streams.
-//! By default the first PMT that lists a supported video stream decides, and its first such
-//! stream is read; [`TsSelect`] (given as [`FormatHint::MpegTs`](crate::FormatHint)) names a
-//! program, a PID or a codec instead, and a [`FormatHint::Codec`](crate::FormatHint) hint
-//! selects the first video stream of that codec. Read: H.264 (`stream_type` 0x1B), HEVC
-//! (0x24), MPEG-2 video (0x02) and AV1 (private data 0x06 with the registration descriptor
-//! `AV01`). A selected program whose video is another kind (VC-1, MPEG-4 Part 2, VVC, ...)
-//! or that has no video is [`InputError::Unsupported`](crate::InputError::Unsupported),
-//! naming what it has. Scrambled packets on the selected PID are `Unsupported` too.
+//! **Which stream.** The PAT lists the programs, each program's PMT its elementary streams. By
+//! default the first PMT that lists a supported video stream decides, and its first such stream is
+//! read; [`TsSelect`] (given as [`FormatHint::MpegTs`](crate::FormatHint)) names a program, a PID
+//! or a codec instead, and a [`FormatHint::Codec`](crate::FormatHint) hint selects the first video
+//! stream of that codec. Read: H.264 (`stream_type` 0x1B), HEVC (0x24), MPEG-2 video (0x02) and AV1
+//! (private data 0x06 with the registration descriptor `AV01`). A selected program whose video is
+//! another kind (VC-1, MPEG-4 Part 2, VVC, ...) or that has no video is
+//! [`InputError::Unsupported`](crate::InputError::Unsupported), naming what it has. Scrambled
+//! packets on the selected PID are `Unsupported` too.
 //!
-//! **PMT changes.** A new PMT version (or a PMT on a new PID after a PAT change) is parsed
-//! and the selection made again; if the selected stream moves to another PID, the access
-//! unit in progress is completed (as at the end of a stream) and reading goes on on the
-//! new PID. The codec cannot change mid-stream: a new PMT whose selected stream has
-//! another codec is `Unsupported`.
+//! **PMT changes.** A new PMT version (or a PMT on a new PID after a PAT change) is parsed and the
+//! selection made again; if the selected stream moves to another PID, the access unit in progress
+//! is completed (as at the end of a stream) and reading goes on on the new PID. The codec cannot
+//! change mid-stream: a new PMT whose selected stream has another codec is `Unsupported`.
 //!
-//! **Access units.** PES packets are reassembled (with or without `PES_packet_length`) into
-//! the elementary stream, which is then cut by the same splitters as raw streams
-//! ([`AccessUnits`](crate::AccessUnits) rules for H.264/HEVC, [`Mpeg2Pictures`](crate::Mpeg2Pictures)
-//! rules for MPEG-2), not by PES boundaries. AV1 is carried one temporal unit per PES, which
-//! is one packet, converted from the carriage's start-code format (`00 00 01` before each
-//! OBU, emulation prevention) to the low-overhead format decoders take. A packet's pts is the PTS of the PES in which its access unit begins,
-//! when that PES's PTS was not already given to an earlier access unit (H.222.0 2.4.3.7); an
-//! access unit without one gets the previous packet's pts plus one tick.
+//! **Access units.** PES packets are reassembled (with or without `PES_packet_length`) into the
+//! elementary stream, which is then cut by the same splitters as raw streams
+//! ([`AccessUnits`](crate::AccessUnits) rules for H.264/HEVC,
+//! [`Mpeg2Pictures`](crate::Mpeg2Pictures) rules for MPEG-2), not by PES boundaries. AV1 is carried
+//! one temporal unit per PES, which is one packet, converted from the carriage's start-code format
+//! (`00 00 01` before each OBU, emulation prevention) to the low-overhead format decoders take. A
+//! packet's pts is the PTS of the PES in which its access unit begins, when that PES's PTS was not
+//! already given to an earlier access unit (H.222.0 2.4.3.7); an access unit without one gets the
+//! previous packet's pts plus one tick.
 //!
-//! **Timestamps.** Time base 1/90000 ([`ElementaryStream::time_base`](crate::ElementaryStream::time_base)).
-//! The 33-bit PTS is unwrapped into an `i64` that keeps increasing past 2^33 ticks (26.5 h):
-//! each PTS is taken as the nearest value, modulo 2^33, to the one before (so B-frame
-//! reordering, which steps back a little, is not mistaken for a wrap). At a
-//! `discontinuity_indicator` on the video PID or its program's PCR PID, a PTS more than 10 s
-//! away from the one before starts a new time base: it is mapped to the largest pts so far
-//! plus the smallest step seen between PTS values, so the output does not jump.
+//! **Timestamps.** Time base 1/90000
+//! ([`ElementaryStream::time_base`](crate::ElementaryStream::time_base)). The 33-bit PTS is
+//! unwrapped into an `i64` that keeps increasing past 2^33 ticks (26.5 h): each PTS is taken as the
+//! nearest value, modulo 2^33, to the one before (so B-frame reordering, which steps back a little,
+//! is not mistaken for a wrap). At a `discontinuity_indicator` on the video PID or its program's
+//! PCR PID, a PTS more than 10 s away from the one before starts a new time base: it is mapped to
+//! the largest pts so far plus the smallest step seen between PTS values, so the output does not
+//! jump.
 //!
-//! **Losses.** Continuity counters are checked on the video PID (a repeated packet is
-//! dropped as a duplicate; a `discontinuity_indicator` excuses a jump); a gap, a packet with
-//! `transport_error_indicator`, or a PES that ends short starts a resynchronisation: every
-//! access unit that began before the gap is dropped, and so are those after it until one
-//! begins in a PES whose first packet arrived after the gap; each is counted. Lost sync bytes
-//! are found again by scanning for two sync bytes one packet apart. PSI sections with a CRC
-//! error or a gap are dropped (counted) and wait for their next repetition. Counts:
-//! [`TsStats`], from [`ElementaryStream::transport_stats`](crate::ElementaryStream::transport_stats).
+//! **Losses.** Continuity counters are checked on the video PID: a repeated packet (same counter,
+//! same bytes) is dropped as a duplicate; a `discontinuity_indicator` excuses a jump. A counter
+//! gap, a packet with `transport_error_indicator`, a PES that ends short of its length or an
+//! invalid PES header is a gap: the access unit in progress (begun before the gap, whether or not
+//! it was already complete: its end is only known when the next begins) is dropped and counted, the
+//! rest of that PES is skipped, and reading goes on at the next PES start, whose first access unit
+//! is handed out only if it begins as one does (an access-unit delimiter, parameter set, SEI or
+//! first slice; for MPEG-2 a sequence, GOP or picture header), else dropped and counted too. An
+//! access unit whose first packet was lost never began and is not counted (the lost packets are).
+//! Elementary-stream bytes the splitter refuses are handled the same way. Lost sync is found again
+//! by scanning for three sync bytes a packet apart (fewer at the end of the input); until then no
+//! packet is trusted, so any chunking finds the same packets. PSI sections with a CRC error or a
+//! gap are dropped (counted) and wait for their next repetition. Counts: [`TsStats`], from
+//! [`ElementaryStream::transport_stats`](crate::ElementaryStream::transport_stats) and
+//! [`LiveStream::transport_stats`](crate::LiveStream::transport_stats).
 //!
-//! **Memory.** The reader asks the driver for one transport packet at a time (three while
-//! looking for sync); its own state is: the elementary-stream buffer (the access unit in
-//! progress: at most [`MAX_ACCESS_UNIT`] bytes, or [`InputError::LimitExceeded`](crate::InputError::LimitExceeded),
-//! held in a `Vec` that may reach twice that), one PSI section buffer of at most 1 KiB per
-//! PMT PID the PAT names (at most 8192 PIDs, in practice a few), a PES header of at most
-//! 264 bytes, and the start offsets and PTS of the PES packets inside the buffer (at most
-//! [`MAX_PES_STARTS`], oldest forgotten first). With [`build_index`](crate::ElementaryStream::build_index):
-//! the index, [`SampleIndex::BYTES_PER_SAMPLE`](crate::SampleIndex::BYTES_PER_SAMPLE) + 4 bytes a
-//! sample, and during the scan the transport-packet offsets of the access unit in progress
-//! (16 bytes a packet). Work is linear in the bytes: each byte is copied once into the
-//! buffer and scanned once for start codes.
+//! **Memory.** The reader asks the driver for one transport packet at a time (three while looking
+//! for sync), so a file or `Read` is held one 64 KiB read at a time; a
+//! [`LiveStream`](crate::LiveStream) may hold up to 1 MiB fed and not yet read (the reader's window
+//! bound; `feed` refuses more). Its own state is: the elementary-stream buffer (the access unit in
+//! progress: at most [`MAX_ACCESS_UNIT`] bytes, else
+//! [`InputError::LimitExceeded`](crate::InputError::LimitExceeded), held in a `Vec` that may reach
+//! twice that), one PSI section buffer of at most 1 KiB per PMT PID the PAT names (at most 8192
+//! PIDs, in practice a few), a PES header of at most 264 bytes, the last video packet's payload
+//! (184 bytes, to tell duplicates), and the start offsets and PTS of the PES packets inside the
+//! buffer (at most [`MAX_PES_STARTS`], oldest forgotten first). With
+//! [`build_index`](crate::ElementaryStream::build_index): the index,
+//! [`SampleIndex::BYTES_PER_SAMPLE`](crate::SampleIndex::BYTES_PER_SAMPLE) + 4 bytes a sample, and
+//! during the scan the transport-packet offsets of the access unit in progress (24 bytes a packet,
+//! at most 2^19 packets an access unit, else `LimitExceeded`). Work is linear in the bytes: each
+//! byte is copied once into the buffer and scanned once for start codes.
 //!
-//! **Index and seeks.** On a seekable source, `build_index` reads the file once and
-//! records each access unit's transport packet, its offset in that packet's payload, its
-//! PID, pts and whether it is a key frame: an IDR (H.264) or IRAP (HEVC) picture, a
-//! sequence header with an I picture (MPEG-2), or the `random_access_indicator` (AV1).
-//! Seeking to a sample restarts the reader at that packet; the packets that follow carry
-//! the index's pts and key flags.
+//! **Index and seeks.** On a seekable source, `build_index` reads the file once and records each
+//! access unit's transport packet (the index's offset: the access unit's bytes are spread over the
+//! packets from there, its size is their elementary-stream length), its offset in that packet's
+//! payload, its PID, pts and whether it is a key frame: an IDR (H.264) or IRAP (HEVC) picture, a
+//! sequence header with an I picture (MPEG-2), or the `random_access_indicator` (AV1). Seeking to a
+//! sample restarts the reader at that packet; the packets that follow carry the index's pts and key
+//! flags.
 
 mod demux;
 mod psi;
