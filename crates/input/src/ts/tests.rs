@@ -77,8 +77,23 @@ impl Mux {
         );
     }
 
+    /// A PAT listing `programs` as (program_number, PMT PID).
+    fn pat_of(&mut self, programs: &[(u16, u16)]) {
+        let mut section = vec![0, 0xb0, (9 + 4 * programs.len()) as u8, 0, 1, 0xc1, 0, 0];
+        for (program, pid) in programs {
+            section.extend_from_slice(&program.to_be_bytes());
+            section.extend_from_slice(&[0xe0 | (pid >> 8) as u8, *pid as u8]);
+        }
+        self.section(0, section);
+    }
+
     /// A PMT for program 1 listing `streams` (stream_type, PID, ES descriptors).
     fn pmt(&mut self, version: u8, streams: &[(u8, u16, &[u8])]) {
+        self.pmt_of(PMT, 1, version, streams);
+    }
+
+    /// A PMT on `pid` for `program` listing `streams` (stream_type, PID, ES descriptors).
+    fn pmt_of(&mut self, pid: u16, program: u16, version: u8, streams: &[(u8, u16, &[u8])]) {
         let mut body = vec![0xe0 | (VIDEO >> 8) as u8, VIDEO as u8, 0xf0, 0];
         for (stream_type, pid, descriptors) in streams {
             body.extend_from_slice(&[
@@ -91,9 +106,10 @@ impl Mux {
             body.extend_from_slice(descriptors);
         }
         let len = 5 + body.len() + 4;
-        let mut section = vec![2, 0xb0, len as u8, 0, 1, 0xc1 | version << 1, 0, 0];
+        let [hi, lo] = program.to_be_bytes();
+        let mut section = vec![2, 0xb0, len as u8, hi, lo, 0xc1 | version << 1, 0, 0];
         section.extend_from_slice(&body);
-        self.section(PMT, section);
+        self.section(pid, section);
     }
 
     fn tables(&mut self, stream_type: u8) {
@@ -415,6 +431,43 @@ fn a_scrambled_video_pid_is_unsupported() {
     };
     assert!(
         matches!(err, ReadError::Input(InputError::Unsupported { .. })),
+        "{err}"
+    );
+}
+
+#[test]
+fn the_first_program_with_video_is_read_unless_another_is_chosen() {
+    let mut mux = Mux::default();
+    mux.pat_of(&[(1, 0x1000), (2, 0x1001)]);
+    // Program 1: audio only. Program 2: HEVC, then H.264.
+    mux.pmt_of(0x1000, 1, 0, &[(0x0f, 0x110, &[])]);
+    mux.pmt_of(0x1001, 2, 0, &[(0x24, 0x120, &[]), (0x1b, 0x121, &[])]);
+    let hevc = [0, 0, 0, 1, 0x46, 1, 0x50, 0, 0, 0, 1, 0x26, 1, 0xaf, 9, 9];
+    let h264 = h264_au(true, 30, 3);
+    for i in 0..2 {
+        mux.pes(0x120, Some(i), &hevc, false, Flags::default());
+        mux.pes(0x121, Some(i), &h264, false, Flags::default());
+    }
+    let open = |hint| ElementaryStream::from_bytes(mux.out.clone(), hint).unwrap();
+    let first = open(FormatHint::Unknown);
+    assert_eq!(
+        (first.codec(), first.container().unwrap().track_id),
+        (Codec::Hevc, 0x120)
+    );
+    let mut h264_stream = open(FormatHint::Codec(Codec::H264));
+    assert_eq!(h264_stream.container().unwrap().track_id, 0x121);
+    let packets: Vec<OwnedPacket> = h264_stream.packets().map(|p| p.unwrap()).collect();
+    assert_eq!(packets.len(), 2);
+    assert!(packets.iter().all(|p| p.data == h264));
+    let by_pid = open(FormatHint::MpegTs(crate::TsSelect::default().pid(0x121)));
+    assert_eq!(by_pid.codec(), Codec::H264);
+    let err = ElementaryStream::from_bytes(
+        mux.out.clone(),
+        FormatHint::MpegTs(crate::TsSelect::default().program(1)),
+    )
+    .unwrap_err();
+    assert!(
+        matches!(&err, ReadError::Input(InputError::Unsupported { what }) if what.contains("program 1")),
         "{err}"
     );
 }
