@@ -248,7 +248,10 @@ fn has_i_picture(au: &[u8]) -> bool {
 /// appending to `out`. A payload that does not begin with a start code is taken as already
 /// low-overhead and copied.
 fn av1_low_overhead(pes: &[u8], out: &mut Vec<u8>) {
-    let Some(first) = start_code::find(pes, 0).filter(|&p| pes[..p].iter().all(|&b| b == 0)) else {
+    let Some(first) = start_code::find(pes, 0).filter(|&p| {
+        pes.get(..p)
+            .is_some_and(|lead| lead.iter().all(|&b| b == 0))
+    }) else {
         out.extend_from_slice(pes);
         return;
     };
