@@ -21,7 +21,7 @@ use std::io::Read;
 use nvcodec_input::Codec;
 use nvcodec_input::container::{MAX_CONFIG_RECORD, MAX_EXPANSION};
 use nvcodec_input::{
-    AccessUnits, ElementaryStream, FormatHint, IvfReader, LiveStream, Mpeg2Pictures,
+    AccessUnits, ElementaryStream, FormatHint, IvfReader, LiveStream, Mpeg2Pictures, TsSelect,
 };
 
 /// Which reader a target aims at.
@@ -32,6 +32,8 @@ pub enum Target {
     Ivf,
     /// Any format `ElementaryStream` detects, containers included.
     Any,
+    /// MPEG-TS / M2TS (see [`check_ts`]).
+    Ts,
 }
 
 type Outcome = (Vec<(Vec<u8>, i64)>, bool);
@@ -232,6 +234,9 @@ pub fn check(target: Target, data: &[u8]) {
         [a, b, rest @ ..] => (*a, *b, rest),
         _ => return,
     };
+    if target == Target::Ts {
+        return check_ts(select, seed, payload);
+    }
     let hint = match target {
         Target::AnnexB if select & 1 == 0 => FormatHint::Codec(Codec::H264),
         Target::AnnexB => FormatHint::Codec(Codec::Hevc),
@@ -245,6 +250,7 @@ pub fn check(target: Target, data: &[u8]) {
             4 => FormatHint::Codec(Codec::Mpeg2),
             _ => FormatHint::Codec(Codec::Vp9),
         },
+        Target::Ts => FormatHint::Unknown,
     };
     let sizes = chunk_sizes(seed);
     let whole = drain(
@@ -675,4 +681,45 @@ pub fn check_truncated(data: &[u8]) {
     }
     let mut rng = Rng::new(data[0] ^ data[1]);
     seek_around(&mut stream, &index, &plain, &mut rng, 6);
+}
+
+/// The checks for transport streams: byte 0 picks the selection (first video stream, a TS
+/// hint, an H.264 hint, program 1), byte 1 the chunk sizes. The same packets (and the same
+/// end, error or not) from memory, a trickling `Read` and live feeding; the heap within its
+/// bound; and, where a transport stream reads without error, the packets after
+/// `build_index` are the same, with the same pts.
+pub fn check_ts(select: u8, seed: u8, payload: &[u8]) {
+    let hint = match select % 4 {
+        0 => FormatHint::Unknown,
+        1 => FormatHint::MpegTs(TsSelect::default()),
+        2 => FormatHint::Codec(Codec::H264),
+        _ => FormatHint::MpegTs(TsSelect::default().program(1)),
+    };
+    let sizes = chunk_sizes(seed);
+    let whole = drain(
+        ElementaryStream::from_bytes(payload.to_vec(), hint),
+        payload.len(),
+    );
+    let reader = Trickle {
+        data: payload.to_vec(),
+        at: 0,
+        sizes: sizes.clone(),
+        call: 0,
+    };
+    let trickled = drain(ElementaryStream::from_stream(reader, hint), payload.len());
+    assert_same_or_needed_seek(&trickled, &whole, "a trickling Read");
+    let live = live(payload, hint, &sizes);
+    assert_same_or_needed_seek(&live, &whole, "live feeding");
+    if whole.1 {
+        return;
+    }
+    let Ok(mut stream) = ElementaryStream::from_bytes(payload.to_vec(), hint) else {
+        panic!("opening failed the second time");
+    };
+    // Raw streams (a codec hint on bytes without sync) number packets by display rank
+    // once indexed; transport streams keep their pts.
+    if stream.format() == nvcodec_input::StreamFormat::MpegTs && stream.build_index().is_ok() {
+        let indexed = drain(Ok(stream), payload.len());
+        assert_eq!(indexed, whole, "packets after build_index differ");
+    }
 }

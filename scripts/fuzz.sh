@@ -48,6 +48,12 @@ for target in $targets; do
         elementary_stream)
             seed elementary_stream "$root/tests/data/av1_320x240.ivf" '\001\002'
             seed elementary_stream "$root/tests/data/containers/h264_frag.mp4" '\000\004' ;;
+        ts)
+            seed ts "$root/tests/data/ts/h264_b3.ts" '\000\007'
+            seed ts "$root/tests/data/ts/h264_b3.m2ts" '\001\003'
+            seed ts "$root/tests/data/ts/hevc_main10.ts" '\002\011'
+            seed ts "$root/tests/data/ts/mpeg2.ts" '\000\005'
+            seed ts "$root/tests/data/ts/h264_pmt.ts" '\003\002' ;;
         raw_index)
             seed raw_index "$root/tests/data/index/h264_opengop.h264" '\000'
             seed raw_index "$root/tests/data/index/hevc_cra_start.hevc" '\001'

@@ -121,6 +121,11 @@ pub(crate) trait Demux: Send {
     fn cut_index_at(&mut self, len: u64) {
         let _ = len;
     }
+
+    /// What a transport-stream reader met (losses, repairs); `None` for other formats.
+    fn ts_stats(&self) -> Option<crate::TsStats> {
+        None
+    }
 }
 
 /// What an index of an input cut short leaves out: the unit (frame, block, box, sample) the
@@ -194,7 +199,10 @@ impl TruncatedTail {
 /// frames-at-indices: [`SampleIndex::BYTES_PER_SAMPLE`] bytes a sample.
 ///
 /// Invariant: all columns have the same length; `offset[i]..offset[i] + size[i]` is
-/// where sample `i`'s stored bytes lie in the source (before any Annex-B conversion); whether
+/// where sample `i`'s stored bytes lie in the source (before any Annex-B conversion) —
+/// except in MPEG-TS, whose samples are spread over transport packets: there `offset[i]` is
+/// the first transport packet that carries sample `i` (where a seek resumes) and `size[i]`
+/// its elementary-stream length (see the `ts` module); whether
 /// a sample shows a frame is its own bit, never a pts value, so every pts a file can hold
 /// stays a pts.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]

@@ -17,7 +17,8 @@ pub(crate) const SUPPORTED: &str = "MP4 (magic ftyp: H.264, HEVC, VP8, VP9, AV1)
      Matroska/WebM (EBML magic: H.264, HEVC, VP8, VP9, AV1), \
      IVF (.ivf, magic DKIF: VP8, VP9, AV1), \
      H.264 Annex-B (.h264, .264, .avc), HEVC Annex-B (.hevc, .h265, .265), \
-     MPEG-2 video elementary stream (.m2v, .mpg2, .mpeg2)";
+     MPEG-2 video elementary stream (.m2v, .mpg2, .mpeg2), \
+     MPEG-TS/M2TS (sync bytes 0x47; .ts, .m2ts, .mts: H.264, HEVC, MPEG-2, AV1)";
 
 /// What the caller knows about the bytes' format before they are looked at.
 ///
@@ -33,8 +34,13 @@ pub enum FormatHint {
     /// An IVF file (e.g. from a `.ivf` extension): a missing magic is reported as such.
     Ivf,
     /// A stream of this codec: raw Annex-B for H.264/HEVC, an elementary stream for MPEG-2;
-    /// VP8, VP9 and AV1 are accepted only inside IVF.
+    /// VP8, VP9 and AV1 are accepted only inside IVF. In a transport stream: its first
+    /// video stream of this codec.
     Codec(Codec),
+    /// An MPEG transport stream (e.g. from a `.ts`/`.m2ts` extension), and which of its
+    /// streams to read. Sync bytes make a stream TS whatever the hint; this hint also picks
+    /// the stream (see [`TsSelect`](crate::TsSelect)).
+    MpegTs(crate::TsSelect),
 }
 
 impl FormatHint {
@@ -52,6 +58,7 @@ impl FormatHint {
             "hevc" | "h265" | "265" => Self::Codec(Codec::Hevc),
             "m2v" | "mpg2" | "mpeg2" => Self::Codec(Codec::Mpeg2),
             "ivf" => Self::Ivf,
+            "ts" | "m2ts" | "mts" | "m2t" | "trp" => Self::MpegTs(crate::TsSelect::default()),
             _ => Self::Unknown,
         }
     }
@@ -71,6 +78,8 @@ pub enum StreamFormat {
     Mp4,
     /// Matroska or WebM (recognised by the EBML magic).
     Matroska,
+    /// MPEG transport stream or M2TS (recognised by sync bytes 0x47 a packet apart).
+    MpegTs,
 }
 
 /// Whether `bytes` begin with the IVF magic.
@@ -89,7 +98,11 @@ pub(crate) fn detect(bytes: &[u8], hint: FormatHint, what: &str) -> Result<Strea
     if has_ivf_magic(bytes) {
         return Ok(StreamFormat::Ivf);
     }
+    if crate::ts::has_sync_bytes(bytes) {
+        return Ok(StreamFormat::MpegTs);
+    }
     match hint {
+        FormatHint::MpegTs(_) => Ok(StreamFormat::MpegTs),
         FormatHint::Ivf => Ok(StreamFormat::Ivf),
         FormatHint::Codec(Codec::H264 | Codec::Hevc) => Ok(StreamFormat::AnnexB),
         FormatHint::Codec(Codec::Mpeg2) => Ok(StreamFormat::Mpeg2),

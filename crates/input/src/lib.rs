@@ -31,6 +31,8 @@
 //! * **IVF** files (`DKIF` magic; VP8, VP9 or AV1), read by [`IvfReader`].
 //! * **MP4** (progressive and fragmented) and **Matroska/WebM** files (H.264, HEVC, VP8, VP9,
 //!   AV1), demuxed by [`container`] (cargo feature `containers`, on by default).
+//! * **MPEG-TS** (188-byte packets) and **M2TS** (192-byte), recognised by their sync bytes:
+//!   H.264, HEVC, MPEG-2 and AV1 video, read by [`ts`].
 //!
 //! [`ElementaryStream`] reads a file or stream incrementally, detects which of these it is
 //! from its first bytes (container magic first, then the file extension or a [`FormatHint`])
@@ -54,6 +56,7 @@ mod source;
 mod start_code;
 mod stream;
 mod track;
+pub mod ts;
 mod vpx;
 
 pub use annexb::AccessUnits;
@@ -67,6 +70,7 @@ pub use nvcodec_media::{Codec, Rational};
 pub use random_access::{DisplayRanks, RandomAccessSource};
 pub use stream::{ElementaryStream, Packets};
 pub use track::{ContainerKind, ContainerTrack};
+pub use ts::{TsSelect, TsStats};
 
 /// One compressed picture (access unit / frame) and its timestamp, borrowed from the input
 /// (the splitters over a slice) or from the reader's packet buffer

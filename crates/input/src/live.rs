@@ -129,8 +129,10 @@ impl LiveStream {
             let ready = self.undetected.as_ref().is_some_and(|input| {
                 let (window, eof) = input.window();
                 // Container magics are in the first 8 bytes; IVF's fixed header takes 32.
+                // A transport stream's sync bytes, three packets' worth.
+                let maybe_ts = window.first() == Some(&0x47) || window.get(4) == Some(&0x47);
                 eof || window.len() >= DETECT_LEN
-                    || (window.len() >= 8 && !super::detect::has_ivf_magic(window))
+                    || (window.len() >= 8 && !super::detect::has_ivf_magic(window) && !maybe_ts)
             });
             if !ready {
                 return Ok(None);
@@ -206,6 +208,14 @@ impl LiveStream {
     /// The format, once told.
     pub fn format(&self) -> Option<StreamFormat> {
         self.running.as_ref().map(|r| r.format)
+    }
+
+    /// What the transport-stream reader met so far, for MPEG-TS/M2TS input; `None` for
+    /// other formats or before the format is known.
+    pub fn transport_stats(&self) -> Option<crate::TsStats> {
+        self.running
+            .as_ref()
+            .and_then(|r| r.driver.demux.ts_stats())
     }
 
     /// Heap bytes held now: the bytes waiting, the packet buffer and the reader's state.

@@ -28,13 +28,15 @@ use super::detect::{self, FormatHint, StreamFormat};
 use super::ivf::{IvfDemux, IvfHeader};
 use super::mpeg2::Mpeg2Demux;
 use super::source::{Driver, Input, Pulled, Source};
+use super::ts::{TsDemux, TsSelect, TsStats};
 use super::{DisplayRanks, InputError, OwnedPacket, Packet, RandomAccessSource};
 use crate::Rational;
 use crate::track::ContainerTrack;
 use crate::{Codec, ReadError, Result};
 
-/// Bytes looked at to tell the format (container magics, the fixed IVF header).
-pub(crate) const DETECT_LEN: usize = 32;
+/// Bytes looked at to tell the format (container magics, the fixed IVF header, three
+/// transport-stream sync bytes).
+pub(crate) const DETECT_LEN: usize = crate::ts::DETECT_LEN;
 
 /// A compressed video file or stream, read packet by packet with bounded memory.
 ///
@@ -217,7 +219,11 @@ impl ElementaryStream {
             .into());
         }
         self.driver.input.seek(0)?;
-        let demux = make_demux(self.format, FormatHint::Codec(self.codec), &self.what)?;
+        let hint = match self.format {
+            StreamFormat::MpegTs => self.hint,
+            _ => FormatHint::Codec(self.codec),
+        };
+        let demux = make_demux(self.format, hint, &self.what)?;
         let input = std::mem::replace(&mut self.driver.input, Input::new(Source::Live));
         self.driver = Driver::new(input, demux);
         self.pending = prime(&mut self.driver, &self.what)?;
@@ -245,7 +251,7 @@ impl ElementaryStream {
         self.codec
     }
 
-    /// How the bytes are framed (Annex-B, MPEG-2 ES, IVF, MP4 or Matroska).
+    /// How the bytes are framed (Annex-B, MPEG-2 ES, IVF, MP4, Matroska or MPEG-TS).
     pub fn format(&self) -> StreamFormat {
         self.format
     }
@@ -285,7 +291,7 @@ impl ElementaryStream {
     }
 
     /// The sample index, built by one scan of the whole input where the input has none of its
-    /// own (raw H.264/HEVC Annex-B and IVF), and cached: later calls return it at once. After
+    /// own (raw H.264/HEVC Annex-B, IVF and MPEG-TS, whose packets keep their pts), and cached: later calls return it at once. After
     /// the scan the stream is positioned at its first packet (use
     /// [`seek_to_sample`](Self::seek_to_sample) to go elsewhere), and from then on packets of
     /// raw Annex-B input carry the index's pts, the **display rank** of their picture (0, 1,
@@ -328,6 +334,7 @@ impl ElementaryStream {
         let demux: Box<dyn Demux> = match self.format {
             StreamFormat::AnnexB => Box::new(AnnexBDemux::indexing(self.codec)?),
             StreamFormat::Ivf => Box::new(IvfDemux::indexing()),
+            StreamFormat::MpegTs => Box::new(TsDemux::indexing(ts_select(self.hint))),
             other => {
                 return Err(InputError::unsupported(format!(
                     "{}: building a sample index of {other:?} input (raw Annex-B H.264/HEVC and \
@@ -399,12 +406,15 @@ impl ElementaryStream {
 
     /// Whether this is raw Annex-B or IVF input whose index `build_index` has built.
     fn raw_index_built(&self) -> bool {
-        matches!(self.format, StreamFormat::AnnexB | StreamFormat::Ivf)
-            && self.driver.demux.index().is_some_and(|i| !i.is_empty())
+        matches!(
+            self.format,
+            StreamFormat::AnnexB | StreamFormat::Ivf | StreamFormat::MpegTs
+        ) && self.driver.demux.index().is_some_and(|i| !i.is_empty())
     }
 
     /// Seconds per [`Packet::pts`] tick, where the input has timestamps (IVF, MP4,
-    /// Matroska/WebM); `None` for raw streams, whose packets are numbered instead.
+    /// Matroska/WebM, MPEG-TS: 1/90000); `None` for raw streams, whose packets are numbered
+    /// instead.
     pub fn time_base(&self) -> Option<Rational> {
         if let Some(track) = self.container() {
             return Some(track.time_base);
@@ -432,6 +442,12 @@ impl ElementaryStream {
         Some(std::time::Duration::from_nanos(
             u64::try_from(nanos).unwrap_or(u64::MAX),
         ))
+    }
+
+    /// What the transport-stream reader met so far (packets lost, access units dropped,
+    /// resynchronisations, PMT changes), for MPEG-TS/M2TS input; `None` for other formats.
+    pub fn transport_stats(&self) -> Option<TsStats> {
+        self.driver.demux.ts_stats()
     }
 
     /// Heap bytes this value holds now: the input window (for bytes in memory: the bytes),
@@ -494,6 +510,7 @@ pub(crate) fn make_demux(
         (StreamFormat::AnnexB, FormatHint::Codec(codec)) => Box::new(AnnexBDemux::new(codec)?),
         (StreamFormat::Mpeg2, _) => Box::new(Mpeg2Demux::new()),
         (StreamFormat::Ivf, _) => Box::new(IvfDemux::new()),
+        (StreamFormat::MpegTs, hint) => Box::new(TsDemux::new(ts_select(hint))),
         #[cfg(feature = "containers")]
         (StreamFormat::Mp4, _) => Box::new(Mp4Demux::new()),
         #[cfg(feature = "containers")]
@@ -512,6 +529,15 @@ pub(crate) fn make_demux(
             .into());
         }
     })
+}
+
+/// The transport-stream selection a hint asks for.
+fn ts_select(hint: FormatHint) -> TsSelect {
+    match hint {
+        FormatHint::MpegTs(select) => select,
+        FormatHint::Codec(codec) => TsSelect::default().codec(codec),
+        _ => TsSelect::default(),
+    }
 }
 
 /// Steps the reader until it knows the codec; a packet read on the way is returned to be
@@ -620,7 +646,10 @@ impl std::iter::FusedIterator for Packets<'_> {}
 /// [`build_index`]: ElementaryStream::build_index
 impl RandomAccessSource for ElementaryStream {
     fn sample_index(&mut self) -> Result<&SampleIndex> {
-        if matches!(self.format, StreamFormat::AnnexB | StreamFormat::Ivf) {
+        if matches!(
+            self.format,
+            StreamFormat::AnnexB | StreamFormat::Ivf | StreamFormat::MpegTs
+        ) {
             return self.build_index();
         }
         if self.per_frame_index().is_none() {

@@ -18,6 +18,10 @@ pub enum ContainerKind {
     Matroska,
     /// WebM (Matroska with DocType `webm`).
     WebM,
+    /// MPEG transport stream (`.ts`) or M2TS; the track id is the video PID, the time base
+    /// 1/90000; no dimensions, frame rate, duration or packet count (the multiplex does not
+    /// declare them; `packet_count` is 0).
+    MpegTs,
 }
 
 impl fmt::Display for ContainerKind {
@@ -26,6 +30,7 @@ impl fmt::Display for ContainerKind {
             ContainerKind::Mp4 => "MP4",
             ContainerKind::Matroska => "Matroska",
             ContainerKind::WebM => "WebM",
+            ContainerKind::MpegTs => "MPEG-TS",
         })
     }
 }

@@ -20,6 +20,7 @@ fn every_kept_fuzz_input_passes_the_fuzz_checks() {
         ("mpeg2", Target::Mpeg2),
         ("ivf", Target::Ivf),
         ("elementary_stream", Target::Any),
+        ("ts", Target::Ts),
     ] {
         let Ok(entries) = std::fs::read_dir(root.join(dir)) else {
             continue;
