@@ -220,18 +220,34 @@ fn open_input(input: Input) -> Result<ElementaryStream> {
     }
 }
 
-/// The bytes of an unrecognised raw stream, retried as Annex-B H.264, HEVC, then MPEG-2.
+/// The codec of raw Annex-B H.264/HEVC or MPEG-2 bytes, told from the first unit after the
+/// first start code; `None` when it looks like neither.
+fn sniff_raw(bytes: &[u8]) -> Option<Codec> {
+    let start = bytes.windows(3).take(1024).position(|w| w == [0, 0, 1])? + 3;
+    let (&first, second) = (bytes.get(start)?, bytes.get(start + 1).copied());
+    if first == 0xB3 {
+        return Some(Codec::Mpeg2); // sequence_header_code
+    }
+    if first & 0x80 != 0 {
+        return None; // forbidden_zero_bit
+    }
+    // HEVC: a two-byte header, VPS/SPS/PPS/AUD/SEI (32..=40) first, nuh_layer_id 0, tid 1.
+    if (32..=40).contains(&((first >> 1) & 0x3f)) && second == Some(0x01) {
+        return Some(Codec::Hevc);
+    }
+    // H.264: SPS, PPS, AUD, SEI or a slice first.
+    matches!(first & 0x1f, 1 | 5 | 6 | 7 | 8 | 9).then_some(Codec::H264)
+}
+
+/// Bytes of a file: a container or IVF told by its magic, else a raw stream told by its
+/// first unit.
 fn open_bytes(bytes: Vec<u8>) -> Result<ElementaryStream> {
     match ElementaryStream::from_bytes(bytes.clone(), FormatHint::Unknown) {
         Ok(stream) => Ok(stream),
-        Err(first) => {
-            for codec in [Codec::H264, Codec::Hevc, Codec::Mpeg2] {
-                if let Ok(stream) = ElementaryStream::from_bytes(bytes.clone(), FormatHint::Codec(codec)) {
-                    return Ok(stream);
-                }
-            }
-            Err(first.into())
-        }
+        Err(first) => match sniff_raw(&bytes) {
+            Some(codec) => Ok(ElementaryStream::from_bytes(bytes, FormatHint::Codec(codec))?),
+            None => Err(first.into()),
+        },
     }
 }
 

@@ -581,9 +581,10 @@ impl Frame {
 
     fn __repr__(&self) -> String {
         let shape = self.tensor.as_ref().map(|t| t.shape.clone()).unwrap_or_default();
+        let index = self.index.map_or("None".to_string(), |i| i.to_string());
         format!(
-            "Frame(pts={}, index={:?}, format={}, {}x{}, shape={:?})",
-            self.pts, self.index, self.format, self.width, self.height, shape
+            "Frame(pts={}, index={index}, format={}, {}x{}, shape={shape:?})",
+            self.pts, self.format, self.width, self.height
         )
     }
 }

@@ -1,0 +1,16 @@
+#!/usr/bin/env bash
+# Builds the abi3 wheel of the Python package (one wheel for CPython 3.9+) into
+# stage/wheels/, with the test files beside it, for a GPU machine without Rust or internet:
+#   pip install --no-deps stage/wheels/nvcodec_guard-*.whl
+#   NVCG_REPO=<repo with tests/data> python -m pytest -q stage/python-tests
+set -euo pipefail
+cd "$(dirname "$0")/.."
+venv="${NVCG_PY_VENV:-target/python-ci-venv}"
+if [ ! -x "$venv/bin/maturin" ]; then
+  "${PYTHON:-python3}" -m venv "$venv"
+  "$venv/bin/python" -m pip install --quiet --disable-pip-version-check maturin
+fi
+mkdir -p stage/wheels stage/python-tests
+(cd crates/python && "../../$venv/bin/maturin" build --release --out ../../stage/wheels)
+cp crates/python/python/tests/*.py stage/python-tests/
+ls -l stage/wheels
