@@ -23,8 +23,8 @@ use guard::convert::{ConvertSpec, Converter, RgbFramePool, RgbLayout, SampleType
 use guard::cuda::DeviceBuffer;
 use guard::decode::{
     CropRect, DecoderBuilder, DecoderConfig, DecoderPool as CratePool, DecoderPools, DecoderSpec,
-    DeviceFramePool, DisplayOrder, Frame as CrateFrame, OutputGeometry, PoolConfig,
-    PooledDecoder, RandomAccessSource,
+    DeviceFramePool, DisplayOrder, Frame as CrateFrame, OutputGeometry, PoolConfig, PooledDecoder,
+    RandomAccessSource,
 };
 use guard::input::{ElementaryStream, FormatHint};
 use pyo3::exceptions::{PyTypeError, PyValueError};
@@ -58,7 +58,10 @@ fn parse_dtype(obj: Option<&Bound<'_, PyAny>>) -> PyResult<Option<SampleType>> {
     } else {
         obj.str()?.extract()?
     };
-    let name = text.trim().trim_start_matches("torch.").to_ascii_lowercase();
+    let name = text
+        .trim()
+        .trim_start_matches("torch.")
+        .to_ascii_lowercase();
     match name.as_str() {
         "uint8" | "u8" | "|u1" => Ok(Some(SampleType::U8)),
         "float16" | "f16" | "half" | "<f2" => Ok(Some(SampleType::F16)),
@@ -82,7 +85,12 @@ fn parse_triple(obj: Option<&Bound<'_, PyAny>>, what: &'static str) -> PyResult<
         .map_err(|_| caller(what, "expected a number or three numbers (R, G, B)"))?;
     <[f32; 3]>::try_from(values.as_slice())
         .map(Some)
-        .map_err(|_| caller(what, format!("expected three numbers (R, G, B), got {}", values.len())))
+        .map_err(|_| {
+            caller(
+                what,
+                format!("expected three numbers (R, G, B), got {}", values.len()),
+            )
+        })
 }
 
 fn parse_pair(obj: Option<&Bound<'_, PyAny>>, what: &'static str) -> PyResult<Option<(u32, u32)>> {
@@ -105,7 +113,8 @@ fn settings(
     mean: Option<&Bound<'_, PyAny>>,
     std: Option<&Bound<'_, PyAny>>,
 ) -> PyResult<Settings> {
-    let gpu = u32::try_from(gpu).map_err(|_| caller("gpu", format!("{gpu} is not a GPU ordinal")))?;
+    let gpu =
+        u32::try_from(gpu).map_err(|_| caller("gpu", format!("{gpu} is not a GPU ordinal")))?;
     let dtype = parse_dtype(dtype)?;
     let mean = parse_triple(mean, "mean")?;
     let std = parse_triple(std, "std")?;
@@ -131,7 +140,10 @@ fn settings(
                 ));
             }
             if mean.is_some() || std.is_some() {
-                return Err(caller("mean", "mean/std apply to rgb, bgr or planar output"));
+                return Err(caller(
+                    "mean",
+                    "mean/std apply to rgb, bgr or planar output",
+                ));
             }
             None
         }
@@ -147,7 +159,10 @@ fn settings(
                 }
                 let std = std.unwrap_or([1.0; 3]);
                 if std.iter().any(|&s| s == 0.0 || !s.is_finite()) {
-                    return Err(caller("std", format!("{std:?}: every value must be finite and non-zero")));
+                    return Err(caller(
+                        "std",
+                        format!("{std:?}: every value must be finite and non-zero"),
+                    ));
                 }
                 spec = spec.with_normalization(mean.unwrap_or([0.0; 3]), std);
             }
@@ -159,8 +174,12 @@ fn settings(
     if let Some((x, y, w, h)) = crop
         .filter(|c| !c.is_none())
         .map(|c| {
-            c.extract::<(u32, u32, u32, u32)>()
-                .map_err(|_| caller("crop", "expected (x, y, width, height) as four non-negative ints"))
+            c.extract::<(u32, u32, u32, u32)>().map_err(|_| {
+                caller(
+                    "crop",
+                    "expected (x, y, width, height) as four non-negative ints",
+                )
+            })
         })
         .transpose()?
     {
@@ -193,7 +212,9 @@ fn read_source(py: Python<'_>, source: &Bound<'_, PyAny>) -> PyResult<Input> {
         || source.is_instance_of::<pyo3::types::PyMemoryView>()
     {
         let bytes = py.import("builtins")?.getattr("bytes")?.call1((source,))?;
-        return Ok(Input::Bytes(bytes.downcast::<PyBytes>()?.as_bytes().to_vec()));
+        return Ok(Input::Bytes(
+            bytes.downcast::<PyBytes>()?.as_bytes().to_vec(),
+        ));
     }
     if source.hasattr("read")? && !source.is_instance_of::<pyo3::types::PyString>() {
         let data = source.call_method0("read")?;
@@ -202,11 +223,15 @@ fn read_source(py: Python<'_>, source: &Bound<'_, PyAny>) -> PyResult<Input> {
         })?;
         return Ok(Input::Bytes(bytes.as_bytes().to_vec()));
     }
-    let path = py.import("os")?.getattr("fspath")?.call1((source,)).map_err(|_| {
-        PyTypeError::new_err(
-            "source must be a path (str or os.PathLike), bytes, or a binary file-like object",
-        )
-    })?;
+    let path = py
+        .import("os")?
+        .getattr("fspath")?
+        .call1((source,))
+        .map_err(|_| {
+            PyTypeError::new_err(
+                "source must be a path (str or os.PathLike), bytes, or a binary file-like object",
+            )
+        })?;
     let path: std::path::PathBuf = path.extract().map_err(|_| {
         PyTypeError::new_err("source must be a str path (bytes paths are taken as file contents)")
     })?;
@@ -245,7 +270,10 @@ fn open_bytes(bytes: Vec<u8>) -> Result<ElementaryStream> {
     match ElementaryStream::from_bytes(bytes.clone(), FormatHint::Unknown) {
         Ok(stream) => Ok(stream),
         Err(first) => match sniff_raw(&bytes) {
-            Some(codec) => Ok(ElementaryStream::from_bytes(bytes, FormatHint::Codec(codec))?),
+            Some(codec) => Ok(ElementaryStream::from_bytes(
+                bytes,
+                FormatHint::Codec(codec),
+            )?),
             None => Err(first.into()),
         },
     }
@@ -408,10 +436,15 @@ impl Session {
 
     /// Display index of the frame shown at or first after `seconds`.
     fn index_at_time(&mut self, seconds: f64) -> Result<usize> {
-        let base = self.stream.time_base().ok_or_else(|| Error::InvalidConfig {
-            parameter: "seconds",
-            reason: "the input has no timestamps (a raw stream): use frames_at with a frame index".into(),
-        })?;
+        let base = self
+            .stream
+            .time_base()
+            .ok_or_else(|| Error::InvalidConfig {
+                parameter: "seconds",
+                reason:
+                    "the input has no timestamps (a raw stream): use frames_at with a frame index"
+                        .into(),
+            })?;
         if !seconds.is_finite() || seconds < 0.0 || base.num == 0 {
             return Err(Error::InvalidConfig {
                 parameter: "seconds",
@@ -420,7 +453,11 @@ impl Session {
         }
         // pts ticks = seconds / (num / den), rounded down to whole ticks (at or after).
         let ticks = (seconds * base.den as f64 / base.num as f64).floor();
-        let pts = if ticks >= i64::MAX as f64 { i64::MAX } else { ticks as i64 };
+        let pts = if ticks >= i64::MAX as f64 {
+            i64::MAX
+        } else {
+            ticks as i64
+        };
         self.restart = true;
         let index = self.stream.sample_index()?;
         let order = DisplayOrder::new(index)?;
@@ -724,11 +761,18 @@ impl Decoder {
         d.set_item("width", size.map(|s| s.0))?;
         d.set_item("height", size.map(|s| s.1))?;
         d.set_item("bit_depth", stream_info.map(|i| i.bit_depth))?;
-        d.set_item("pixel_format", stream_info.map(|i| format_name(i.pixel_format)))?;
-        let rate = self
-            .container_rate
-            .or(stream_info.and_then(|i| i.frame_rate).map(|r| (r.num, r.den)));
-        d.set_item("frame_rate", rate.filter(|r| r.1 != 0).map(|(n, den)| n as f64 / den as f64))?;
+        d.set_item(
+            "pixel_format",
+            stream_info.map(|i| format_name(i.pixel_format)),
+        )?;
+        let rate = self.container_rate.or(stream_info
+            .and_then(|i| i.frame_rate)
+            .map(|r| (r.num, r.den)));
+        d.set_item(
+            "frame_rate",
+            rate.filter(|r| r.1 != 0)
+                .map(|(n, den)| n as f64 / den as f64),
+        )?;
         d.set_item("frame_rate_fraction", rate)?;
         match stream_info {
             Some(i) => {
@@ -787,7 +831,8 @@ impl Decoder {
     /// Whether ``close()`` was called.
     #[getter]
     fn closed(&self, py: Python<'_>) -> PyResult<bool> {
-        py.allow_threads(|| self.lock().map(|g| g.is_none())).map_err(to_py)
+        py.allow_threads(|| self.lock().map(|g| g.is_none()))
+            .map_err(to_py)
     }
 
     fn __enter__(slf: PyRef<'_, Self>) -> PyRef<'_, Self> {
@@ -935,7 +980,16 @@ impl DecoderPool {
         mean: Option<&Bound<'_, PyAny>>,
         std: Option<&Bound<'_, PyAny>>,
     ) -> PyResult<Decoder> {
-        let settings = settings(i64::from(gpu.unwrap_or(0)), output, dtype, size, crop, false, mean, std)?;
+        let settings = settings(
+            i64::from(gpu.unwrap_or(0)),
+            output,
+            dtype,
+            size,
+            crop,
+            false,
+            mean,
+            std,
+        )?;
         let input = read_source(py, source)?;
         let session = py
             .allow_threads(|| -> Result<Session> {
@@ -987,7 +1041,11 @@ impl DecoderPool {
 }
 
 impl Session {
-    fn with_decoder(stream: ElementaryStream, settings: &Settings, decoder: Held) -> Result<Session> {
+    fn with_decoder(
+        stream: ElementaryStream,
+        settings: &Settings,
+        decoder: Held,
+    ) -> Result<Session> {
         let context = decoder.get_ref().context().clone();
         let convert = match settings.convert {
             None => None,

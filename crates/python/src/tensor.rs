@@ -326,7 +326,12 @@ unsafe extern "C" fn capsule_destructor(capsule: *mut pyo3::ffi::PyObject) {
     }
 }
 
-fn capsule(py: Python<'_>, tensor: &Arc<Tensor>, stream: usize, versioned: bool) -> PyResult<PyObject> {
+fn capsule(
+    py: Python<'_>,
+    tensor: &Arc<Tensor>,
+    stream: usize,
+    versioned: bool,
+) -> PyResult<PyObject> {
     let mut holder = Holder {
         tensor: Arc::clone(tensor),
         shape: tensor.shape.clone(),
@@ -377,7 +382,10 @@ fn capsule(py: Python<'_>, tensor: &Arc<Tensor>, stream: usize, versioned: bool)
         return Err(PyErr::fetch(py));
     }
     // SAFETY: `raw` is a new reference to a capsule.
-    Ok(unsafe { Bound::from_owned_ptr(py, raw) }.downcast_into::<PyCapsule>()?.into_any().unbind())
+    Ok(unsafe { Bound::from_owned_ptr(py, raw) }
+        .downcast_into::<PyCapsule>()?
+        .into_any()
+        .unbind())
 }
 
 /// `__dlpack__` of frames and batches.
@@ -580,7 +588,11 @@ impl Frame {
     }
 
     fn __repr__(&self) -> String {
-        let shape = self.tensor.as_ref().map(|t| t.shape.clone()).unwrap_or_default();
+        let shape = self
+            .tensor
+            .as_ref()
+            .map(|t| t.shape.clone())
+            .unwrap_or_default();
         let index = self.index.map_or("None".to_string(), |i| i.to_string());
         format!(
             "Frame(pts={}, index={index}, format={}, {}x{}, shape={shape:?})",
@@ -690,7 +702,11 @@ impl Batch {
     }
 
     fn __repr__(&self) -> String {
-        let shape = self.tensor.as_ref().map(|t| t.shape.clone()).unwrap_or_default();
+        let shape = self
+            .tensor
+            .as_ref()
+            .map(|t| t.shape.clone())
+            .unwrap_or_default();
         format!("Batch(len={}, shape={:?})", self.pts.len(), shape)
     }
 }
