@@ -321,11 +321,10 @@ struct Session {
     flushed: bool,
     /// Random access moved the input: sequential reading starts again from the start.
     restart: bool,
+    /// Frames of sequential reading taken from the decoder but not handed out yet (a batch
+    /// ended before them at a change of size); they come first.
+    carry: std::collections::VecDeque<Produced>,
 }
-
-// SAFETY: every field is `Send` in the crate (decoder, stream, pools, converter); the
-// session is only reached through the `Mutex` of its `Decoder`.
-unsafe impl Send for Session {}
 
 fn layout_name(layout: RgbLayout) -> &'static str {
     match layout {
@@ -368,8 +367,15 @@ impl Session {
             self.next_index = 0;
             self.flushed = false;
             self.restart = false;
+            self.carry.clear();
         }
         let mut out = Vec::with_capacity(want.min(64));
+        while out.len() < want {
+            let Some(p) = self.carry.pop_front() else {
+                break;
+            };
+            out.push(p);
+        }
         loop {
             {
                 let Session {
@@ -406,6 +412,20 @@ impl Session {
                 }
             }
         }
+    }
+
+    /// The next up to `want` frames of sequential reading that share the first one's shape;
+    /// frames after a change of size stay for the next call.
+    fn next_uniform(&mut self, want: usize) -> Result<Vec<Produced>> {
+        let mut got = self.next(want)?;
+        if let Some(shape) = got.first().map(|p| p.tensor.shape.clone()) {
+            if let Some(cut) = got.iter().position(|p| p.tensor.shape != shape) {
+                for p in got.split_off(cut).into_iter().rev() {
+                    self.carry.push_front(p);
+                }
+            }
+        }
+        Ok(got)
     }
 
     fn frames_at(&mut self, indices: &[usize]) -> Result<Vec<Produced>> {
@@ -451,8 +471,9 @@ impl Session {
                 reason: format!("{seconds}: expected a finite time >= 0"),
             });
         }
-        // pts ticks = seconds / (num / den), rounded down to whole ticks (at or after).
-        let ticks = (seconds * base.den as f64 / base.num as f64).floor();
+        // pts ticks = seconds / (num / den), rounded up to whole ticks (the frame at or
+        // after), with a millionth of a tick of slack for the float arithmetic.
+        let ticks = (seconds * base.den as f64 / base.num as f64 - 1e-6).ceil();
         let pts = if ticks >= i64::MAX as f64 {
             i64::MAX
         } else {
@@ -572,7 +593,7 @@ fn stack(produced: Vec<Produced>) -> PyResult<Batch> {
         crate::cuda::copy_device(&context, dst, p.tensor.ptr, each)
             .map_err(|(call, status)| driver_call(call, status))?;
     }
-    let mut batch_shape = vec![produced.len() as i64];
+    let mut batch_shape = vec![crate::tensor::dim(produced.len())];
     batch_shape.extend_from_slice(&shape);
     let pts = produced.iter().map(|p| p.pts).collect();
     let indices = produced.iter().map(|p| p.index).collect();
@@ -678,14 +699,16 @@ impl Decoder {
     }
 
     /// The next ``n`` frames of sequential reading (fewer at the end; none after it).
-    /// ``stack=True``: one ``Batch`` tensor ``(N, …)`` (``None`` at the end);
-    /// ``stack=False``: a list of frames.
+    /// ``stack=True``: one ``Batch`` tensor ``(N, …)`` (``None`` at the end), its frames
+    /// copied into one allocation; a change of frame size ends it early, and the frames
+    /// after the change come with the next call. ``stack=False``: a list of frames (no
+    /// copy).
     #[pyo3(signature = (n, *, stack=true))]
     fn batch(&self, py: Python<'_>, n: usize, stack: bool) -> PyResult<PyObject> {
         if n == 0 {
             return Err(caller("n", "a batch of 0 frames"));
         }
-        let produced = self.with(py, |s| s.next(n))?;
+        let produced = self.with(py, |s| if stack { s.next_uniform(n) } else { s.next(n) })?;
         if stack {
             if produced.is_empty() {
                 return Ok(py.None());
@@ -883,10 +906,6 @@ pub(crate) struct DecoderPool {
     max_size: (u32, u32),
 }
 
-// SAFETY: the crate's pools are shared between threads by design (an `Arc` around a
-// mutex-guarded state).
-unsafe impl Sync for DecoderPool {}
-
 impl DecoderPool {
     fn spec(&self, codec: Codec, size: Option<(u32, u32)>, bit_depth: u8) -> DecoderSpec {
         let (w, h) = size.map_or(self.max_size, |(w, h)| {
@@ -1061,6 +1080,7 @@ impl Session {
             next_index: 0,
             flushed: false,
             restart: false,
+            carry: std::collections::VecDeque::new(),
         })
     }
 }

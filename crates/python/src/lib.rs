@@ -10,6 +10,8 @@
 //! Array Interface export without a copy), `cuda` (stream-ordered release of exported
 //! memory), `errors` (the crate's errors as a Python exception hierarchy).
 
+#![warn(clippy::undocumented_unsafe_blocks)]
+
 mod cuda;
 mod decoder;
 mod errors;

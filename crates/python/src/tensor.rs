@@ -92,13 +92,6 @@ pub(crate) struct Tensor {
     pub(crate) context: Context,
 }
 
-// SAFETY: `Pixels` owns device memory only (pooled buffers and their pool handles), which the
-// crate makes `Send`; nothing in it is touched through `&Tensor` except plain reads of
-// immutable fields, so sharing references between threads is sound.
-unsafe impl Sync for Tensor {}
-// SAFETY: see above; the crate's frames and batches are `Send`.
-unsafe impl Send for Tensor {}
-
 impl Tensor {
     fn bytes(&self) -> usize {
         self.shape
@@ -118,10 +111,10 @@ pub(crate) fn native_tensor(frame: OwnedFrame, device: i32) -> Tensor {
     let shape = if layout.chroma_row_bytes() == layout.luma_row_bytes() {
         let rows = (layout.height as usize)
             .saturating_add(layout.chroma_rows().saturating_mul(layout.chroma_planes()));
-        vec![rows as i64, i64::from(layout.width)]
+        vec![dim(rows), i64::from(layout.width)]
     } else {
         // An odd width: chroma rows are one sample longer than luma rows; flat.
-        vec![(layout.packed_size() / bps) as i64]
+        vec![dim(layout.packed_size() / bps)]
     };
     Tensor {
         ptr: frame.device_ptr(),
@@ -131,6 +124,11 @@ pub(crate) fn native_tensor(frame: OwnedFrame, device: i32) -> Tensor {
         dtype,
         device,
     }
+}
+
+/// A dimension as DLPack's `int64_t` (saturating: no real buffer is that large).
+pub(crate) fn dim(n: usize) -> i64 {
+    i64::try_from(n).unwrap_or(i64::MAX)
 }
 
 /// Element type of converted pictures.
@@ -144,7 +142,7 @@ pub(crate) fn sample_dtype(sample: guard::convert::SampleType) -> DType {
 
 /// `(C, H, W)` for planar pictures, `(H, W, C)` for interleaved ones.
 pub(crate) fn picture_shape(planar: bool, width: u32, height: u32, channels: usize) -> Vec<i64> {
-    let (h, w, c) = (i64::from(height), i64::from(width), channels as i64);
+    let (h, w, c) = (i64::from(height), i64::from(width), dim(channels));
     if planar { vec![c, h, w] } else { vec![h, w, c] }
 }
 
@@ -319,10 +317,9 @@ unsafe extern "C" fn capsule_destructor(capsule: *mut pyo3::ffi::PyObject) {
         } else if pyo3::ffi::PyCapsule_IsValid(capsule, NAME.as_ptr()) == 1 {
             let ptr = pyo3::ffi::PyCapsule_GetPointer(capsule, NAME.as_ptr());
             delete_unversioned(ptr.cast());
-        } else {
-            // Taken by a consumer, whose tensor calls the deleter; or not ours.
-            pyo3::ffi::PyErr_Clear();
         }
+        // Otherwise a consumer took the tensor (renaming the capsule `used_dltensor*`): its
+        // tensor calls the deleter. `PyCapsule_IsValid` sets no exception either way.
     }
 }
 

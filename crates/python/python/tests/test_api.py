@@ -361,3 +361,52 @@ def test_standin_threads_share_one_decoder_and_one_pool(run_with_standin):
             """
         ),
     )
+
+
+def test_standin_capsule_layout_and_ownership(run_with_standin):
+    # A consumer's view of the DLPack 1.0 capsule: the struct fields, then ownership: once
+    # the capsule is renamed "used_…" the capsule frees nothing, and the memory goes back to
+    # the pool only when the consumer calls the deleter (after its stream's work).
+    _ok(
+        run_with_standin(
+            f"""
+            import ctypes, gc
+            api = ctypes.pythonapi
+            api.PyCapsule_GetPointer.restype = ctypes.c_void_p
+            api.PyCapsule_GetPointer.argtypes = [ctypes.py_object, ctypes.c_char_p]
+            api.PyCapsule_SetName.argtypes = [ctypes.py_object, ctypes.c_char_p]
+            d = nv.Decoder(os.path.join(DATA, "{CLIP}"))
+            f = next(d)
+            data_ptr = f.data_ptr
+            cap = f.__dlpack__(max_version=(1, 0), stream=1)
+            p = api.PyCapsule_GetPointer(cap, b"dltensor_versioned")
+            u32 = lambda off: ctypes.c_uint32.from_address(p + off).value
+            i32 = lambda off: ctypes.c_int32.from_address(p + off).value
+            ptr = lambda off: ctypes.c_void_p.from_address(p + off).value or 0
+            assert (u32(0), u32(4)) == (1, 0)                 # DLPack 1.0
+            assert ptr(8) == p                                # manager_ctx
+            assert ctypes.c_uint64.from_address(p + 24).value == 0  # flags
+            assert ptr(32) == data_ptr                        # dl_tensor.data
+            assert (i32(40), i32(44)) == (2, 0)               # kDLCUDA, device 0
+            assert i32(48) == 2                               # ndim
+            dt = (ctypes.c_uint8.from_address(p + 52).value,
+                  ctypes.c_uint8.from_address(p + 53).value,
+                  ctypes.c_uint16.from_address(p + 54).value)
+            assert dt == (1, 8, 1), dt                        # uint8, 1 lane
+            shape = ctypes.cast(ptr(56), ctypes.POINTER(ctypes.c_int64))
+            assert (shape[0], shape[1]) == (540, 640)
+            assert ptr(64) == 0 and ctypes.c_uint64.from_address(p + 72).value == 0
+            deleter = ctypes.CFUNCTYPE(None, ctypes.c_void_p)(ptr(16))
+            api.PyCapsule_SetName(cap, b"used_dltensor_versioned")
+            del cap, f
+            gc.collect()
+            for _ in d:  # decode the rest: the consumer's frame must not be reused
+                pass
+            free_before = d.memory_stats()["frame_buffers_free"]
+            deleter(p)  # the consumer drops its tensor
+            stats = d.memory_stats()
+            assert stats["pending_releases"] == 0, stats
+            assert stats["frame_buffers_free"] == free_before + 1, (free_before, stats)
+            """
+        )
+    )
