@@ -556,7 +556,7 @@ fn into_frame(p: Produced) -> Frame {
 
 /// Stacks pictures of one shape into one contiguous `N×…` tensor (a device-to-device copy
 /// each, waited for).
-fn stack(produced: Vec<Produced>) -> PyResult<Batch> {
+fn stack_frames(produced: Vec<Produced>) -> PyResult<Batch> {
     let Some(first) = produced.first() else {
         return Err(caller("batch", "no frames to stack (the stream has ended)"));
     };
@@ -713,7 +713,7 @@ impl Decoder {
             if produced.is_empty() {
                 return Ok(py.None());
             }
-            let batch = py.allow_threads(|| stack_batch(produced))?;
+            let batch = py.allow_threads(|| stack_frames(produced))?;
             Ok(Py::new(py, batch)?.into_any())
         } else {
             let frames: Vec<Frame> = produced.into_iter().map(into_frame).collect();
@@ -738,7 +738,7 @@ impl Decoder {
         }
         let produced = self.with(py, |s| s.frames_at(&indices))?;
         if stack {
-            let batch = py.allow_threads(|| stack_batch(produced))?;
+            let batch = py.allow_threads(|| stack_frames(produced))?;
             Ok(Py::new(py, batch)?.into_any())
         } else {
             let frames: Vec<Frame> = produced.into_iter().map(into_frame).collect();
@@ -871,10 +871,6 @@ impl Decoder {
     fn __repr__(&self) -> String {
         format!("Decoder(codec={}, size={:?})", self.codec, self.dimensions)
     }
-}
-
-fn stack_batch(produced: Vec<Produced>) -> PyResult<Batch> {
-    stack(produced)
 }
 
 fn parse_codec(name: &str) -> PyResult<Codec> {
