@@ -12,15 +12,16 @@
 //!   the read position, so sequential reading after it starts again at the first frame.
 //!
 //! Trade-offs: a file-like source is read into memory whole at construction (simple, and
-//! random access needs a seekable source anyway); a path is read incrementally. Batches
-//! are one contiguous allocation per batch, the frames copied into it (device to device).
+//! random access needs a seekable source anyway); a path is read incrementally. A batch is
+//! one contiguous buffer from the decoder's batch pool: RGB pictures of `batch(n)` are
+//! converted straight into it; native frames, `frames_at` results (which come in decode
+//! order) and frames left over from a change of size are copied in (device to device).
 
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use guard::Codec;
 use guard::Error;
 use guard::convert::{ConvertSpec, Converter, RgbFramePool, RgbLayout, SampleType};
-use guard::cuda::DeviceBuffer;
 use guard::decode::{
     CropRect, DecoderBuilder, DecoderConfig, DecoderPool as CratePool, DecoderPools, DecoderSpec,
     DeviceFramePool, DisplayOrder, Frame as CrateFrame, OutputGeometry, PoolConfig, PooledDecoder,
@@ -32,7 +33,9 @@ use pyo3::prelude::*;
 use pyo3::types::{PyBytes, PyDict};
 
 use crate::errors::{caller, driver_call, to_py};
-use crate::tensor::{Batch, DType, Frame, Pixels, Tensor, native_tensor, rgb_tensor};
+use crate::tensor::{
+    Batch, BatchPool, DType, Frame, Pixels, PooledBatch, Tensor, native_tensor, rgb_tensor,
+};
 
 type Result<T> = std::result::Result<T, Error>;
 
@@ -324,6 +327,8 @@ struct Session {
     /// Frames of sequential reading taken from the decoder but not handed out yet (a batch
     /// ended before them at a change of size); they come first.
     carry: std::collections::VecDeque<Produced>,
+    /// Buffers of stacked batches.
+    batches: Arc<BatchPool>,
 }
 
 fn layout_name(layout: RgbLayout) -> &'static str {
@@ -358,8 +363,8 @@ impl Session {
         Session::with_decoder(stream, settings, decoder)
     }
 
-    /// The next `want` frames of sequential reading (fewer at the end of the stream).
-    fn next(&mut self, want: usize) -> Result<Vec<Produced>> {
+    /// After random access: back to the input's start with a fresh decoder state.
+    fn restart_if_needed(&mut self) -> Result<()> {
         crate::cuda::reap();
         if self.restart {
             self.stream.rewind()?;
@@ -369,14 +374,17 @@ impl Session {
             self.restart = false;
             self.carry.clear();
         }
-        let mut out = Vec::with_capacity(want.min(64));
-        while out.len() < want {
-            let Some(p) = self.carry.pop_front() else {
-                break;
-            };
-            out.push(p);
-        }
+        Ok(())
+    }
+
+    /// Hands frames of sequential reading to `sink` (with their display index) until it
+    /// says [`Flow::Done`] or the stream ends.
+    fn pump(
+        &mut self,
+        mut sink: impl FnMut(&Keeper<'_>, &CrateFrame<'_>, usize) -> Result<Flow>,
+    ) -> Result<()> {
         loop {
+            let mut done = false;
             {
                 let Session {
                     decoder,
@@ -392,15 +400,16 @@ impl Session {
                     device: *device,
                 };
                 let mut queued = decoder.get().queued();
-                while out.len() < want {
+                while !done {
                     let Some(frame) = queued.next() else { break };
                     let frame = frame?;
-                    out.push(keeper.keep(&frame, Some(*next_index))?);
+                    let index = *next_index;
                     *next_index += 1;
+                    done = matches!(sink(&keeper, &frame, index)?, Flow::Done);
                 }
             }
-            if out.len() >= want || self.flushed {
-                return Ok(out);
+            if done || self.flushed {
+                return Ok(());
             }
             match self.stream.next_packet()? {
                 Some(packet) => {
@@ -412,6 +421,110 @@ impl Session {
                 }
             }
         }
+    }
+
+    /// The next `want` frames of sequential reading (fewer at the end of the stream).
+    fn next(&mut self, want: usize) -> Result<Vec<Produced>> {
+        self.restart_if_needed()?;
+        let mut out = Vec::with_capacity(want.min(64));
+        while out.len() < want {
+            let Some(p) = self.carry.pop_front() else {
+                break;
+            };
+            out.push(p);
+        }
+        if out.len() < want {
+            self.pump(|keeper, frame, index| {
+                out.push(keeper.keep(frame, Some(index))?);
+                Ok(if out.len() >= want {
+                    Flow::Done
+                } else {
+                    Flow::More
+                })
+            })?;
+        }
+        Ok(out)
+    }
+
+    /// The next up to `want` frames of RGB output, converted straight into one batch buffer
+    /// (no copy); a frame of another size ends the batch and waits for the next call.
+    /// Frames left from such a change are stacked by copy instead ([`BatchOut::Copy`]).
+    fn next_rgb_batch(&mut self, want: usize) -> Result<BatchOut> {
+        self.restart_if_needed()?;
+        if !self.carry.is_empty() || self.convert.is_none() {
+            return self.next_uniform(want).map(BatchOut::Copy);
+        }
+        let batches = Arc::clone(&self.batches);
+        let mut target: Option<(PooledBatch, (u32, u32), usize)> = None;
+        let (mut pts, mut indices) = (Vec::new(), Vec::new());
+        let mut overflow = None;
+        self.pump(|keeper, frame, index| {
+            let Some((converter, _, spec)) = keeper.convert else {
+                return Err(Error::Internal {
+                    what: "RGB batch without a converter",
+                });
+            };
+            let size = (frame.width(), frame.height());
+            let (buffer, at_size, each) = match &mut target {
+                Some(t) => t,
+                None => {
+                    let each = spec.packed_size(size.0, size.1);
+                    let total = each.checked_mul(want).ok_or(Error::InvalidConfig {
+                        parameter: "n",
+                        reason: format!("a batch of {want} pictures of {each} bytes"),
+                    })?;
+                    target.insert((batches.take(frame.context(), total)?, size, each))
+                }
+            };
+            if *at_size != size {
+                overflow = Some(keeper.keep(frame, Some(index))?);
+                return Ok(Flow::Done);
+            }
+            let Some(dst) = buffer.buffer_mut() else {
+                return Err(Error::Internal {
+                    what: "a batch buffer taken twice",
+                });
+            };
+            // pts.len() < want, so the offset is below the buffer's length.
+            let offset = pts.len() * *each;
+            converter.convert_into(frame, spec, dst, offset, spec.row_bytes(size.0))?;
+            pts.push(frame.pts());
+            indices.push(Some(index));
+            Ok(if pts.len() >= want {
+                Flow::Done
+            } else {
+                Flow::More
+            })
+        })?;
+        if let Some(p) = overflow {
+            self.carry.push_back(p);
+        }
+        let (Some((buffer, (w, h), _)), Some((_, _, spec))) = (target, &self.convert) else {
+            return Ok(BatchOut::Copy(Vec::new()));
+        };
+        let Some(ptr) = buffer.buffer().map(|b| b.device_ptr()) else {
+            return Ok(BatchOut::Copy(Vec::new()));
+        };
+        let mut shape = vec![crate::tensor::dim(pts.len())];
+        shape.extend(crate::tensor::picture_shape(
+            spec.layout.is_planar(),
+            w,
+            h,
+            spec.layout.channels(),
+        ));
+        let context = self.decoder.get_ref().context().clone();
+        Ok(BatchOut::Ready(Batch {
+            tensor: Some(Arc::new(Tensor {
+                ptr,
+                pixels: Pixels::Stacked(buffer),
+                shape,
+                dtype: crate::tensor::sample_dtype(spec.sample),
+                device: self.device,
+                context,
+            })),
+            pts,
+            indices,
+        }))
     }
 
     /// The next up to `want` frames of sequential reading that share the first one's shape;
@@ -501,6 +614,18 @@ impl Session {
     }
 }
 
+/// Whether [`Session::pump`] goes on.
+enum Flow {
+    More,
+    Done,
+}
+
+/// What a batch call produced: a batch written in place, or frames to stack by copy.
+enum BatchOut {
+    Ready(Batch),
+    Copy(Vec<Produced>),
+}
+
 /// What `keep` needs, borrowed apart from the decoder.
 struct Keeper<'a> {
     frames: &'a DeviceFramePool,
@@ -556,7 +681,7 @@ fn into_frame(p: Produced) -> Frame {
 
 /// Stacks pictures of one shape into one contiguous `N×…` tensor (a device-to-device copy
 /// each, waited for).
-fn stack_frames(produced: Vec<Produced>) -> PyResult<Batch> {
+fn stack_frames(produced: Vec<Produced>, pool: &Arc<BatchPool>) -> PyResult<Batch> {
     let Some(first) = produced.first() else {
         return Err(caller("batch", "no frames to stack (the stream has ended)"));
     };
@@ -587,9 +712,14 @@ fn stack_frames(produced: Vec<Produced>) -> PyResult<Batch> {
     let total = each
         .checked_mul(produced.len())
         .ok_or_else(|| caller("batch", "the batch is too large"))?;
-    let buffer = DeviceBuffer::alloc(&context, total).map_err(to_py)?;
+    let buffer = pool.take(&context, total).map_err(to_py)?;
+    let Some(base) = buffer.buffer().map(|b| b.device_ptr()) else {
+        return Err(to_py(Error::Internal {
+            what: "a batch buffer taken twice",
+        }));
+    };
     for (i, p) in produced.iter().enumerate() {
-        let dst = buffer.device_ptr() + (i * each) as u64; // i × each ≤ total: no overflow
+        let dst = base + (i * each) as u64; // i × each < total: no overflow
         crate::cuda::copy_device(&context, dst, p.tensor.ptr, each)
             .map_err(|(call, status)| driver_call(call, status))?;
     }
@@ -598,7 +728,7 @@ fn stack_frames(produced: Vec<Produced>) -> PyResult<Batch> {
     let pts = produced.iter().map(|p| p.pts).collect();
     let indices = produced.iter().map(|p| p.index).collect();
     let tensor = Tensor {
-        ptr: buffer.device_ptr(),
+        ptr: base,
         pixels: Pixels::Stacked(buffer),
         shape: batch_shape,
         dtype,
@@ -708,14 +838,23 @@ impl Decoder {
         if n == 0 {
             return Err(caller("n", "a batch of 0 frames"));
         }
-        let produced = self.with(py, |s| if stack { s.next_uniform(n) } else { s.next(n) })?;
         if stack {
-            if produced.is_empty() {
-                return Ok(py.None());
-            }
-            let batch = py.allow_threads(|| stack_frames(produced))?;
+            let (out, pool) = self.with(py, |s| {
+                let out = match s.convert {
+                    Some(_) => s.next_rgb_batch(n)?,
+                    None => BatchOut::Copy(s.next_uniform(n)?),
+                };
+                Ok((out, Arc::clone(&s.batches)))
+            })?;
+            let batch = match out {
+                BatchOut::Ready(batch) if batch.pts.is_empty() => return Ok(py.None()),
+                BatchOut::Ready(batch) => batch,
+                BatchOut::Copy(produced) if produced.is_empty() => return Ok(py.None()),
+                BatchOut::Copy(produced) => py.allow_threads(|| stack_frames(produced, &pool))?,
+            };
             Ok(Py::new(py, batch)?.into_any())
         } else {
+            let produced = self.with(py, |s| s.next(n))?;
             let frames: Vec<Frame> = produced.into_iter().map(into_frame).collect();
             Ok(frames.into_pyobject(py)?.into_any().unbind())
         }
@@ -736,9 +875,10 @@ impl Decoder {
         if indices.is_empty() {
             return Err(caller("indices", "no index given"));
         }
-        let produced = self.with(py, |s| s.frames_at(&indices))?;
+        let (produced, pool) =
+            self.with(py, |s| Ok((s.frames_at(&indices)?, Arc::clone(&s.batches))))?;
         if stack {
-            let batch = py.allow_threads(|| stack_frames(produced))?;
+            let batch = py.allow_threads(|| stack_frames(produced, &pool))?;
             Ok(Py::new(py, batch)?.into_any())
         } else {
             let frames: Vec<Frame> = produced.into_iter().map(into_frame).collect();
@@ -824,6 +964,7 @@ impl Decoder {
                 s.frames.free(),
                 s.convert.as_ref().map_or(0, |c| c.1.allocated()),
                 s.convert.as_ref().map_or(0, |c| c.1.free()),
+                s.batches.free(),
             ))
         })?;
         let d = PyDict::new(py);
@@ -831,6 +972,7 @@ impl Decoder {
         d.set_item("frame_buffers_free", stats.1)?;
         d.set_item("rgb_buffers_allocated", stats.2)?;
         d.set_item("rgb_buffers_free", stats.3)?;
+        d.set_item("batch_buffers_free", stats.4)?;
         d.set_item("pending_releases", crate::cuda::pending())?;
         Ok(d)
     }
@@ -1077,6 +1219,7 @@ impl Session {
             flushed: false,
             restart: false,
             carry: std::collections::VecDeque::new(),
+            batches: Arc::new(BatchPool::default()),
         })
     }
 }

@@ -78,8 +78,85 @@ impl DType {
 pub(crate) enum Pixels {
     Native(OwnedFrame),
     Rgb(RgbFrame),
-    /// A batch stacked from frames.
-    Stacked(guard::cuda::DeviceBuffer),
+    /// A batch's buffer, back to its decoder's [`BatchPool`] on drop.
+    Stacked(PooledBatch),
+}
+
+/// Reusable device buffers for batches, so that a steady stream of batches allocates (and,
+/// worse, frees: `cuMemFree` waits for the whole device) nothing once warm.
+///
+/// Invariant: a buffer is in the free list or owned by exactly one [`PooledBatch`]; at most
+/// [`BatchPool::MAX_FREE`] are kept free (the most recently returned), others are freed.
+#[derive(Default)]
+pub(crate) struct BatchPool {
+    free: std::sync::Mutex<Vec<guard::cuda::DeviceBuffer>>,
+}
+
+impl BatchPool {
+    /// Free buffers kept at most.
+    pub(crate) const MAX_FREE: usize = 4;
+
+    /// A buffer of exactly `len` bytes in `context`: a free one, or a new allocation.
+    pub(crate) fn take(
+        self: &Arc<Self>,
+        context: &Context,
+        len: usize,
+    ) -> guard::Result<PooledBatch> {
+        let reused = {
+            let mut free = self.free.lock().unwrap_or_else(|e| e.into_inner());
+            free.iter()
+                .position(|b| b.len() == len)
+                .map(|i| free.swap_remove(i))
+        };
+        let buffer = match reused {
+            Some(buffer) => buffer,
+            None => guard::cuda::DeviceBuffer::alloc(context, len)?,
+        };
+        Ok(PooledBatch {
+            buffer: Some(buffer),
+            pool: Arc::downgrade(self),
+        })
+    }
+
+    /// Buffers free right now.
+    pub(crate) fn free(&self) -> usize {
+        self.free.lock().unwrap_or_else(|e| e.into_inner()).len()
+    }
+}
+
+/// A batch buffer taken from a [`BatchPool`].
+pub(crate) struct PooledBatch {
+    buffer: Option<guard::cuda::DeviceBuffer>,
+    pool: std::sync::Weak<BatchPool>,
+}
+
+impl PooledBatch {
+    pub(crate) fn buffer(&self) -> Option<&guard::cuda::DeviceBuffer> {
+        self.buffer.as_ref()
+    }
+    pub(crate) fn buffer_mut(&mut self) -> Option<&mut guard::cuda::DeviceBuffer> {
+        self.buffer.as_mut()
+    }
+}
+
+impl Drop for PooledBatch {
+    fn drop(&mut self) {
+        let (Some(buffer), Some(pool)) = (self.buffer.take(), self.pool.upgrade()) else {
+            return; // the pool is gone: the buffer is freed
+        };
+        let mut free = pool.free.lock().unwrap_or_else(|e| e.into_inner());
+        if free.len() >= BatchPool::MAX_FREE {
+            let oldest = free.remove(0);
+            drop(free);
+            drop(oldest);
+            pool.free
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .push(buffer);
+        } else {
+            free.push(buffer);
+        }
+    }
 }
 
 /// Device memory with its shape: what every holder shares.
@@ -577,7 +654,10 @@ impl Frame {
             .allow_threads(|| match &tensor.pixels {
                 Pixels::Native(f) => f.to_vec(),
                 Pixels::Rgb(f) => f.to_vec(),
-                Pixels::Stacked(b) => b.to_vec(),
+                Pixels::Stacked(b) => match b.buffer() {
+                    Some(buffer) => buffer.to_vec(),
+                    None => Ok(Vec::new()),
+                },
             })
             .map_err(crate::errors::to_py)?;
         let n = tensor.bytes().min(bytes.len());
@@ -691,7 +771,10 @@ impl Batch {
             .allow_threads(|| match &tensor.pixels {
                 Pixels::Native(f) => f.to_vec(),
                 Pixels::Rgb(f) => f.to_vec(),
-                Pixels::Stacked(b) => b.to_vec(),
+                Pixels::Stacked(b) => match b.buffer() {
+                    Some(buffer) => buffer.to_vec(),
+                    None => Ok(Vec::new()),
+                },
             })
             .map_err(crate::errors::to_py)?;
         let n = tensor.bytes().min(bytes.len());

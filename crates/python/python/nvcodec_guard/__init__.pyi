@@ -54,6 +54,7 @@ class MemoryStats(TypedDict):
     frame_buffers_free: int
     rgb_buffers_allocated: int
     rgb_buffers_free: int
+    batch_buffers_free: int
     pending_releases: int
 
 class PoolStats(TypedDict):

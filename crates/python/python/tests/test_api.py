@@ -410,3 +410,20 @@ def test_standin_capsule_layout_and_ownership(run_with_standin):
             """
         )
     )
+
+
+def test_standin_converter_failure_is_a_driver_error(run_with_standin):
+    # The stand-in has no kernels to load: the RGB converter's failure names the call.
+    out = _ok(
+        run_with_standin(
+            f"""
+            try:
+                nv.Decoder(os.path.join(DATA, "{CLIP}"), output="planar", dtype="float32")
+            except nv.DriverError as e:
+                print(e.call, e.fault)
+            else:
+                raise AssertionError("no error")
+            """
+        )
+    )
+    assert "cuModuleLoadData platform" in out
