@@ -123,7 +123,7 @@ def test_rgb_outputs_agree(data):
 
 def test_rgb_is_the_converters_bt601_limited(data):
     # The same frame as NV12, converted on the CPU with BT.601 limited range (what the
-    # crate's converter applies to an untagged stream below 720 rows): within 2 levels on
+    # crate's converter applies to an untagged stream below 720 rows): within 3 levels on
     # average (chroma interpolation differs slightly from nearest).
     path = data / "h264_640x360_b3.h264"
     nv12 = torch.from_dlpack(next(nv.Decoder(path))).cpu().double()
@@ -137,7 +137,7 @@ def test_rgb_is_the_converters_bt601_limited(data):
     b = yy + 2 * (1 - kb) * u
     g = (yy - kr * r - kb * b) / (1 - kr - kb)
     ref = torch.stack([r, g, b], -1).clamp(0, 255)
-    assert (rgb - ref).abs().mean().item() < 2.0
+    assert (rgb - ref).abs().mean().item() < 3.0
 
 
 def test_batch_stacks_frames(data):
