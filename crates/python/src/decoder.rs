@@ -743,10 +743,34 @@ fn stack_frames(produced: Vec<Produced>, pool: &Arc<BatchPool>) -> PyResult<Batc
     })
 }
 
-/// A GPU video decoder over one input, yielding frames as GPU tensors.
+/// A GPU video decoder over one input, yielding frames as GPU tensors (no copy).
 ///
 /// ``Decoder(source, *, gpu=0, output="native", dtype=None, size=None, crop=None,
-/// low_latency=False, mean=None, std=None)``. See the package documentation.
+/// low_latency=False, mean=None, std=None)``
+///
+/// - ``source``: a path (``str``/``os.PathLike``, read incrementally), ``bytes``/
+///   ``bytearray``/``memoryview`` or a binary file-like object (read into memory whole):
+///   MP4, Matroska/WebM, IVF, raw H.264/HEVC Annex-B or MPEG-2.
+/// - ``gpu``: the GPU's ordinal.
+/// - ``output``: ``"native"`` (the decoder's NV12/P016/4:4:4 samples, one 2-D tensor
+///   ``(H + ceil(H/2), W)``: luma rows then interleaved UV rows; ``t[:H]`` is Y,
+///   ``t[H:].view(H // 2, W // 2, 2)`` is UV), ``"rgb"``/``"bgr"`` (``(H, W, 3)``) or
+///   ``"planar"`` (``(3, H, W)``), converted on the GPU with the stream's colour description.
+/// - ``dtype``: ``uint8`` (default), ``float16`` or ``float32`` (RGB outputs; floats are
+///   0..1), as a string or a numpy/torch dtype; ``mean``/``std``: per-channel (R, G, B)
+///   normalisation ``(x - mean) / std`` of float outputs.
+/// - ``size``: ``(width, height)`` to scale to, ``crop``: ``(x, y, width, height)`` of the
+///   display area, both in NVDEC's hardware (even values).
+/// - ``low_latency``: each packet is one whole picture, output as soon as decoded.
+///
+/// Iterating yields `Frame` objects in display order; ``batch(n)`` and ``frames_at`` give
+/// `Batch` tensors ``(N, …)``. Safe to share between threads (calls run one at a time);
+/// the GIL is released while decoding. Use ``with`` or ``close()`` to release the decoder
+/// early.
+///
+/// Raises ``InputError`` for unreadable media, ``CallerError`` for wrong arguments,
+/// ``PlatformError`` (``LibraryNotFoundError`` without a driver, ``DriverError`` for a
+/// failing driver call).
 #[pyclass(frozen, module = "nvcodec_guard._native")]
 pub(crate) struct Decoder {
     session: Mutex<Option<Session>>,
@@ -1038,6 +1062,21 @@ enum Pools {
 /// Decoders built ahead of demand, on one GPU or several; ``checkout`` hands one out for a
 /// source (a hit costs no driver call) and takes it back when the decoder is closed or its
 /// ``with`` block ends. Safe to share between threads.
+///
+/// ``DecoderPool(*, gpu=0, gpus=None, max_width=1920, max_height=1080, max_per_key=None,
+/// max_total=None, checkout_timeout=None)``: ``gpus=[0, 1, …]`` spreads checkouts over
+/// several GPUs; decoders are sized for streams up to ``max_width``×``max_height`` (larger
+/// streams get larger decoders); ``max_per_key``/``max_total`` bound the decoders kept and
+/// in use; a checkout waits up to ``checkout_timeout`` seconds at the limit, then raises
+/// ``PoolExhaustedError``.
+///
+/// ```python
+/// pool = DecoderPool(max_width=1920, max_height=1080)
+/// pool.prewarm("h264", 8)
+/// with pool.checkout("clip.mp4", output="planar", dtype="float16") as dec:
+///     for frame in dec:
+///         x = torch.from_dlpack(frame)
+/// ```
 #[pyclass(frozen, module = "nvcodec_guard._native")]
 pub(crate) struct DecoderPool {
     pools: Pools,
