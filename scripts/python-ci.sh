@@ -6,16 +6,18 @@
 # if it is missing. pytest's exit status 5 ("no tests collected") is a failure here.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+root="$PWD"
 venv="${NVCG_PY_VENV:-target/python-ci-venv}"
+case "$venv" in /*) ;; *) venv="$root/$venv" ;; esac
 python="${PYTHON:-python3}"
 if [ ! -x "$venv/bin/python" ]; then
   "$python" -m venv "$venv"
 fi
 "$venv/bin/python" -m pip install --quiet --disable-pip-version-check maturin pytest numpy
-(cd crates/python && VIRTUAL_ENV="$PWD/../../$venv" PATH="$PWD/../../$venv/bin:$PATH" \
-  maturin develop --quiet)
+(cd crates/python && VIRTUAL_ENV="$venv" PATH="$venv/bin:$PATH" maturin develop --quiet)
 set +e
-(cd /tmp && "$OLDPWD/$venv/bin/python" -m pytest -q -p no:cacheprovider "$OLDPWD/crates/python/python/tests")
+# From outside the source tree, so the installed package (not the source folder) is imported.
+(cd /tmp && "$venv/bin/python" -m pytest -q -p no:cacheprovider "$root/crates/python/python/tests")
 status=$?
 set -e
 if [ "$status" -eq 5 ]; then

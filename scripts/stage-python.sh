@@ -6,11 +6,12 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 venv="${NVCG_PY_VENV:-target/python-ci-venv}"
+case "$venv" in /*) ;; *) venv="$PWD/$venv" ;; esac
 if [ ! -x "$venv/bin/maturin" ]; then
   "${PYTHON:-python3}" -m venv "$venv"
   "$venv/bin/python" -m pip install --quiet --disable-pip-version-check maturin
 fi
 mkdir -p stage/wheels stage/python-tests
-(cd crates/python && "../../$venv/bin/maturin" build --release --out ../../stage/wheels)
+(cd crates/python && "$venv/bin/maturin" build --release --out ../../stage/wheels)
 cp crates/python/python/tests/*.py stage/python-tests/
 ls -l stage/wheels
