@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Builds the abi3 wheel of the Python package (one wheel for CPython 3.9+) into
-# stage/wheels/, with the test files beside it, for a GPU machine without Rust or internet:
-#   pip install --no-deps stage/wheels/nvcodec_guard-*.whl
-#   NVCG_REPO=<repo with tests/data> python -m pytest -q stage/python-tests
+# stage/wheels/, with pytest's wheels (for a machine without it) and the test files beside
+# it, for a GPU machine without Rust or internet:
+#   pip install --no-index --find-links stage/wheels nvcodec-guard pytest
+#   cd /tmp && NVCG_REPO=<repo with tests/data> python -m pytest -q -rs <stage>/python-tests
 set -euo pipefail
 cd "$(dirname "$0")/.."
 venv="${NVCG_PY_VENV:-target/python-ci-venv}"
@@ -13,5 +14,8 @@ if [ ! -x "$venv/bin/maturin" ]; then
 fi
 mkdir -p stage/wheels stage/python-tests
 (cd crates/python && "$venv/bin/maturin" build --release --out ../../stage/wheels)
+# pytest and its dependencies as wheels (pure Python, any CPython 3.9+).
+"$venv/bin/python" -m pip download --quiet --disable-pip-version-check --only-binary=:all: \
+  --dest stage/wheels pytest
 cp crates/python/python/tests/*.py stage/python-tests/
 ls -l stage/wheels
