@@ -1013,7 +1013,10 @@ impl Decoder {
         let session = py
             .allow_threads(|| self.lock().map(|mut g| g.take()))
             .map_err(to_py)?;
-        py.allow_threads(move || drop(session));
+        py.allow_threads(move || {
+            drop(session);
+            crate::cuda::reap();
+        });
         Ok(())
     }
 
