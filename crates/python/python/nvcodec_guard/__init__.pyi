@@ -1,0 +1,227 @@
+"""Type stubs of nvcodec_guard (see the module docstring of ``__init__.py``)."""
+
+from __future__ import annotations
+
+import os
+from types import TracebackType
+from typing import IO, Any, Dict, Iterator, List, Literal, Optional, Sequence, Tuple, TypedDict, Union, overload
+
+from ._errors import (
+    BitstreamError as BitstreamError,
+    BusyError as BusyError,
+    CallerError as CallerError,
+    DriverError as DriverError,
+    FrameOutOfRangeError as FrameOutOfRangeError,
+    InitLockTimeoutError as InitLockTimeoutError,
+    InputError as InputError,
+    InternalError as InternalError,
+    LibraryNotFoundError as LibraryNotFoundError,
+    NvcodecError as NvcodecError,
+    PlatformError as PlatformError,
+    PoolExhaustedError as PoolExhaustedError,
+    UnsupportedError as UnsupportedError,
+)
+
+__version__: str
+
+Source = Union[str, "os.PathLike[str]", bytes, bytearray, memoryview, IO[bytes]]
+Output = Literal["native", "rgb", "bgr", "planar"]
+# "uint8" | "float16" | "float32", or a numpy/torch dtype or numpy scalar type of those.
+DType = Any
+Triple = Union[float, Sequence[float]]
+
+class Colour(TypedDict):
+    primaries: str
+    transfer: str
+    matrix: str
+    range: str
+
+class StreamInfo(TypedDict):
+    codec: str
+    width: Optional[int]
+    height: Optional[int]
+    bit_depth: Optional[int]
+    pixel_format: Optional[str]
+    frame_rate: Optional[float]
+    frame_rate_fraction: Optional[Tuple[int, int]]
+    colour: Optional[Colour]
+    frame_count: Optional[int]
+    time_base: Optional[Tuple[int, int]]
+    duration: Optional[float]
+
+class MemoryStats(TypedDict):
+    frame_buffers_allocated: int
+    frame_buffers_free: int
+    rgb_buffers_allocated: int
+    rgb_buffers_free: int
+    batch_buffers_free: int
+    pending_releases: int
+
+class PoolStats(TypedDict):
+    checkouts: int
+    hits: int
+    misses: int
+    creations: int
+    reconfigurations: int
+    evictions: int
+    discarded: int
+    in_use: int
+    idle: int
+    memory_held: int
+
+def driver_available() -> bool:
+    """Whether libcuda.so.1 can be loaded here (touches no device)."""
+
+def driver_error() -> Optional[str]:
+    """Why the driver cannot be loaded, or None when it can."""
+
+class Frame:
+    """One decoded frame on the GPU (DLPack / CUDA Array Interface, no copy).
+
+    Native output: 2-D uint8 (NV12) / uint16 (P016) of shape (H + ceil(H/2), W), luma rows
+    then interleaved UV rows; (3H, W) for 4:4:4; 1-D for odd widths. RGB: (H, W, 3) for
+    "rgb"/"bgr", (3, H, W) for "planar".
+    """
+
+    def __dlpack__(
+        self,
+        *,
+        stream: Optional[int] = None,
+        max_version: Optional[Tuple[int, int]] = None,
+        dl_device: Optional[Tuple[int, int]] = None,
+        copy: Optional[bool] = None,
+    ) -> Any: ...
+    def __dlpack_device__(self) -> Tuple[int, int]: ...
+    @property
+    def __cuda_array_interface__(self) -> Dict[str, Any]: ...
+    @property
+    def shape(self) -> List[int]: ...
+    @property
+    def dtype(self) -> str: ...
+    @property
+    def device(self) -> int: ...
+    @property
+    def data_ptr(self) -> int: ...
+    @property
+    def nbytes(self) -> int: ...
+    @property
+    def pts(self) -> int: ...
+    @property
+    def index(self) -> Optional[int]: ...
+    @property
+    def format(self) -> str: ...
+    @property
+    def width(self) -> int: ...
+    @property
+    def height(self) -> int: ...
+    def to_bytes(self) -> bytes:
+        """Copies the pixels to host memory (packed)."""
+
+class Batch:
+    """N frames of one shape in one contiguous GPU tensor (N, ...), exported like Frame."""
+
+    def __dlpack__(
+        self,
+        *,
+        stream: Optional[int] = None,
+        max_version: Optional[Tuple[int, int]] = None,
+        dl_device: Optional[Tuple[int, int]] = None,
+        copy: Optional[bool] = None,
+    ) -> Any: ...
+    def __dlpack_device__(self) -> Tuple[int, int]: ...
+    @property
+    def __cuda_array_interface__(self) -> Dict[str, Any]: ...
+    @property
+    def shape(self) -> List[int]: ...
+    @property
+    def dtype(self) -> str: ...
+    @property
+    def device(self) -> int: ...
+    @property
+    def pts(self) -> List[int]: ...
+    @property
+    def indices(self) -> List[Optional[int]]: ...
+    def __len__(self) -> int: ...
+    def to_bytes(self) -> bytes: ...
+
+class Decoder:
+    """A GPU decoder over one input; iterate for frames in display order."""
+
+    def __init__(
+        self,
+        source: Source,
+        *,
+        gpu: int = 0,
+        output: Output = "native",
+        dtype: DType = None,
+        size: Optional[Tuple[int, int]] = None,
+        crop: Optional[Tuple[int, int, int, int]] = None,
+        low_latency: bool = False,
+        mean: Optional[Triple] = None,
+        std: Optional[Triple] = None,
+    ) -> None: ...
+    def __iter__(self) -> Iterator[Frame]: ...
+    def __next__(self) -> Frame: ...
+    @overload
+    def batch(self, n: int, *, stack: Literal[True] = ...) -> Optional[Batch]: ...
+    @overload
+    def batch(self, n: int, *, stack: Literal[False]) -> List[Frame]: ...
+    @overload
+    def frames_at(self, indices: Sequence[int], *, stack: Literal[True] = ...) -> Batch: ...
+    @overload
+    def frames_at(self, indices: Sequence[int], *, stack: Literal[False]) -> List[Frame]: ...
+    def frame_at_time(self, seconds: float) -> Frame: ...
+    def count_frames(self) -> int: ...
+    @property
+    def info(self) -> StreamInfo: ...
+    def memory_stats(self) -> MemoryStats: ...
+    @property
+    def gpu(self) -> int: ...
+    def close(self) -> None: ...
+    @property
+    def closed(self) -> bool: ...
+    def __enter__(self) -> Decoder: ...
+    def __exit__(
+        self,
+        exc_type: Optional[type[BaseException]],
+        exc: Optional[BaseException],
+        tb: Optional[TracebackType],
+    ) -> bool: ...
+
+class DecoderPool:
+    """Decoders built ahead of demand on one GPU (gpu=) or several (gpus=)."""
+
+    def __init__(
+        self,
+        *,
+        gpu: int = 0,
+        gpus: Optional[Sequence[int]] = None,
+        max_width: int = 1920,
+        max_height: int = 1080,
+        max_per_key: Optional[int] = None,
+        max_total: Optional[int] = None,
+        checkout_timeout: Optional[float] = None,
+    ) -> None: ...
+    def prewarm(
+        self,
+        codec: str,
+        n: int,
+        *,
+        max_width: Optional[int] = None,
+        max_height: Optional[int] = None,
+        bit_depth: int = 8,
+    ) -> None: ...
+    def checkout(
+        self,
+        source: Source,
+        *,
+        gpu: Optional[int] = None,
+        output: Output = "native",
+        dtype: DType = None,
+        size: Optional[Tuple[int, int]] = None,
+        crop: Optional[Tuple[int, int, int, int]] = None,
+        mean: Optional[Triple] = None,
+        std: Optional[Triple] = None,
+    ) -> Decoder: ...
+    def stats(self) -> PoolStats: ...
+    def trim(self) -> None: ...

@@ -1,0 +1,1267 @@
+//! `Decoder` and `DecoderPool` for Python.
+//!
+//! Invariants:
+//! - The GIL is released around every call that decodes, reads the input, waits for the
+//!   init lock or the GPU; Python objects are built only after it is taken again.
+//! - A `Decoder` may be used from many Python threads: its state sits behind a `Mutex`,
+//!   taken only while the GIL is released (so a thread holding the state never waits for the
+//!   GIL, and no deadlock between the two locks is possible). Calls on one decoder run one at
+//!   a time; calls on different decoders run in parallel.
+//! - Sequential reading (iteration, `batch`) and random access (`frames_at`,
+//!   `frame_at_time`, `count_frames`) share one input and one decoder: random access moves
+//!   the read position, so sequential reading after it starts again at the first frame.
+//!
+//! Trade-offs: a file-like source is read into memory whole at construction (simple, and
+//! random access needs a seekable source anyway); a path is read incrementally. A batch is
+//! one contiguous buffer from the decoder's batch pool: RGB pictures of `batch(n)` are
+//! converted straight into it; native frames, `frames_at` results (which come in decode
+//! order) and frames left over from a change of size are copied in (device to device).
+
+use std::sync::{Arc, Mutex, MutexGuard};
+
+use guard::Codec;
+use guard::Error;
+use guard::convert::{ConvertSpec, Converter, RgbFramePool, RgbLayout, SampleType};
+use guard::decode::{
+    CropRect, DecoderBuilder, DecoderConfig, DecoderPool as CratePool, DecoderSpec,
+    DeviceFramePool, DisplayOrder, Frame as CrateFrame, MultiGpuDecoderPool, OutputGeometry,
+    PoolConfig, PooledDecoder, RandomAccessSource,
+};
+use guard::input::{ElementaryStream, FormatHint};
+use pyo3::exceptions::{PyTypeError, PyValueError};
+use pyo3::prelude::*;
+use pyo3::types::{PyBytes, PyDict};
+
+use crate::errors::{caller, driver_call, to_py};
+use crate::tensor::{
+    Batch, BatchPool, DType, Frame, Pixels, PooledBatch, Tensor, native_tensor, rgb_tensor,
+};
+
+type Result<T> = std::result::Result<T, Error>;
+
+/// What the frames look like.
+#[derive(Debug, Clone, Copy)]
+struct Settings {
+    gpu: u32,
+    /// `None`: the decoder's own format (NV12/P016/4:4:4).
+    convert: Option<ConvertSpec>,
+    geometry: OutputGeometry,
+    low_latency: bool,
+}
+
+fn parse_dtype(obj: Option<&Bound<'_, PyAny>>) -> PyResult<Option<SampleType>> {
+    let Some(obj) = obj.filter(|o| !o.is_none()) else {
+        return Ok(None);
+    };
+    // A string, a numpy/torch dtype, or a numpy scalar type (np.float32).
+    let text: String = if let Ok(s) = obj.extract::<String>() {
+        s
+    } else if let Ok(name) = obj.getattr("__name__").and_then(|n| n.extract::<String>()) {
+        name
+    } else {
+        obj.str()?.extract()?
+    };
+    let name = text
+        .trim()
+        .trim_start_matches("torch.")
+        .to_ascii_lowercase();
+    match name.as_str() {
+        "uint8" | "u8" | "|u1" => Ok(Some(SampleType::U8)),
+        "float16" | "f16" | "half" | "<f2" => Ok(Some(SampleType::F16)),
+        "float32" | "f32" | "float" | "<f4" => Ok(Some(SampleType::F32)),
+        _ => Err(caller(
+            "dtype",
+            format!("{text:?}: expected uint8, float16 or float32"),
+        )),
+    }
+}
+
+fn parse_triple(obj: Option<&Bound<'_, PyAny>>, what: &'static str) -> PyResult<Option<[f32; 3]>> {
+    let Some(obj) = obj.filter(|o| !o.is_none()) else {
+        return Ok(None);
+    };
+    if let Ok(v) = obj.extract::<f32>() {
+        return Ok(Some([v; 3]));
+    }
+    let values: Vec<f32> = obj
+        .extract()
+        .map_err(|_| caller(what, "expected a number or three numbers (R, G, B)"))?;
+    <[f32; 3]>::try_from(values.as_slice())
+        .map(Some)
+        .map_err(|_| {
+            caller(
+                what,
+                format!("expected three numbers (R, G, B), got {}", values.len()),
+            )
+        })
+}
+
+fn parse_pair(obj: Option<&Bound<'_, PyAny>>, what: &'static str) -> PyResult<Option<(u32, u32)>> {
+    let Some(obj) = obj.filter(|o| !o.is_none()) else {
+        return Ok(None);
+    };
+    obj.extract::<(u32, u32)>()
+        .map(Some)
+        .map_err(|_| caller(what, "expected (width, height) as two non-negative ints"))
+}
+
+#[allow(clippy::too_many_arguments)]
+fn settings(
+    gpu: i64,
+    output: &str,
+    dtype: Option<&Bound<'_, PyAny>>,
+    size: Option<&Bound<'_, PyAny>>,
+    crop: Option<&Bound<'_, PyAny>>,
+    low_latency: bool,
+    mean: Option<&Bound<'_, PyAny>>,
+    std: Option<&Bound<'_, PyAny>>,
+) -> PyResult<Settings> {
+    let gpu =
+        u32::try_from(gpu).map_err(|_| caller("gpu", format!("{gpu} is not a GPU ordinal")))?;
+    let dtype = parse_dtype(dtype)?;
+    let mean = parse_triple(mean, "mean")?;
+    let std = parse_triple(std, "std")?;
+    let layout = match output.to_ascii_lowercase().as_str() {
+        "native" | "nv12" | "yuv" => None,
+        "rgb" => Some(RgbLayout::Rgb),
+        "bgr" => Some(RgbLayout::Bgr),
+        "planar" | "rgbp" | "planar_rgb" => Some(RgbLayout::PlanarRgb),
+        _ => {
+            return Err(caller(
+                "output",
+                format!("{output:?}: expected \"native\", \"rgb\", \"bgr\" or \"planar\""),
+            ));
+        }
+    };
+    let convert = match layout {
+        None => {
+            if dtype.is_some_and(|d| d != SampleType::U8) {
+                return Err(caller(
+                    "dtype",
+                    "native output is the decoder's own samples (uint8 NV12 / uint16 P016); \
+                     dtype applies to output=\"rgb\", \"bgr\" or \"planar\"",
+                ));
+            }
+            if mean.is_some() || std.is_some() {
+                return Err(caller(
+                    "mean",
+                    "mean/std apply to rgb, bgr or planar output",
+                ));
+            }
+            None
+        }
+        Some(layout) => {
+            let sample = dtype.unwrap_or(SampleType::U8);
+            let mut spec = ConvertSpec::new(layout, sample);
+            if mean.is_some() || std.is_some() {
+                if sample == SampleType::U8 {
+                    return Err(caller(
+                        "mean",
+                        "normalisation needs a float dtype (float16 or float32)",
+                    ));
+                }
+                let std = std.unwrap_or([1.0; 3]);
+                if std.iter().any(|&s| s == 0.0 || !s.is_finite()) {
+                    return Err(caller(
+                        "std",
+                        format!("{std:?}: every value must be finite and non-zero"),
+                    ));
+                }
+                spec = spec.with_normalization(mean.unwrap_or([0.0; 3]), std);
+            }
+            spec.validate().map_err(to_py)?;
+            Some(spec)
+        }
+    };
+    let mut geometry = OutputGeometry::new();
+    if let Some((x, y, w, h)) = crop
+        .filter(|c| !c.is_none())
+        .map(|c| {
+            c.extract::<(u32, u32, u32, u32)>().map_err(|_| {
+                caller(
+                    "crop",
+                    "expected (x, y, width, height) as four non-negative ints",
+                )
+            })
+        })
+        .transpose()?
+    {
+        geometry = geometry.with_crop(CropRect::new(x, y, w, h));
+    }
+    if let Some((w, h)) = parse_pair(size, "size")? {
+        geometry = geometry.with_size(w, h);
+    }
+    // Odd or zero values are refused here, before any GPU work.
+    geometry.validate(u32::MAX, u32::MAX).map_err(to_py)?;
+    Ok(Settings {
+        gpu,
+        convert,
+        geometry,
+        low_latency,
+    })
+}
+
+/// The input, as Python gave it.
+enum Input {
+    Path(std::path::PathBuf),
+    Bytes(Vec<u8>),
+}
+
+fn read_source(py: Python<'_>, source: &Bound<'_, PyAny>) -> PyResult<Input> {
+    if let Ok(bytes) = source.downcast::<PyBytes>() {
+        return Ok(Input::Bytes(bytes.as_bytes().to_vec()));
+    }
+    if source.is_instance_of::<pyo3::types::PyByteArray>()
+        || source.is_instance_of::<pyo3::types::PyMemoryView>()
+    {
+        let bytes = py.import("builtins")?.getattr("bytes")?.call1((source,))?;
+        return Ok(Input::Bytes(
+            bytes.downcast::<PyBytes>()?.as_bytes().to_vec(),
+        ));
+    }
+    if source.hasattr("read")? && !source.is_instance_of::<pyo3::types::PyString>() {
+        let data = source.call_method0("read")?;
+        let bytes = data.downcast::<PyBytes>().map_err(|_| {
+            PyTypeError::new_err("source.read() must return bytes (open the file in binary mode)")
+        })?;
+        return Ok(Input::Bytes(bytes.as_bytes().to_vec()));
+    }
+    let path = py
+        .import("os")?
+        .getattr("fspath")?
+        .call1((source,))
+        .map_err(|_| {
+            PyTypeError::new_err(
+                "source must be a path (str or os.PathLike), bytes, or a binary file-like object",
+            )
+        })?;
+    let path: std::path::PathBuf = path.extract().map_err(|_| {
+        PyTypeError::new_err("source must be a str path (bytes paths are taken as file contents)")
+    })?;
+    Ok(Input::Path(path))
+}
+
+fn open_input(input: Input) -> Result<ElementaryStream> {
+    match input {
+        Input::Path(path) => Ok(ElementaryStream::open(path)?),
+        Input::Bytes(bytes) => open_bytes(bytes),
+    }
+}
+
+/// The codec of raw Annex-B H.264/HEVC or MPEG-2 bytes, told from the first unit after the
+/// first start code; `None` when it looks like neither.
+fn sniff_raw(bytes: &[u8]) -> Option<Codec> {
+    let start = bytes.windows(3).take(1024).position(|w| w == [0, 0, 1])? + 3;
+    let (&first, second) = (bytes.get(start)?, bytes.get(start + 1).copied());
+    if first == 0xB3 {
+        return Some(Codec::Mpeg2); // sequence_header_code
+    }
+    if first & 0x80 != 0 {
+        return None; // forbidden_zero_bit
+    }
+    // HEVC: a two-byte header, VPS/SPS/PPS/AUD/SEI (32..=40) first, nuh_layer_id 0, tid 1.
+    if (32..=40).contains(&((first >> 1) & 0x3f)) && second == Some(0x01) {
+        return Some(Codec::Hevc);
+    }
+    // H.264: SPS, PPS, AUD, SEI or a slice first.
+    matches!(first & 0x1f, 1 | 5 | 6 | 7 | 8 | 9).then_some(Codec::H264)
+}
+
+/// Bytes of a file: a container or IVF told by its magic, else a raw stream told by its
+/// first unit.
+fn open_bytes(bytes: Vec<u8>) -> Result<ElementaryStream> {
+    match ElementaryStream::from_bytes(bytes.clone(), FormatHint::Unknown) {
+        Ok(stream) => Ok(stream),
+        Err(first) => match sniff_raw(&bytes) {
+            Some(codec) => Ok(ElementaryStream::from_bytes(
+                bytes,
+                FormatHint::Codec(codec),
+            )?),
+            None => Err(first.into()),
+        },
+    }
+}
+
+enum Held {
+    Own(guard::decode::Decoder),
+    Pooled(PooledDecoder),
+}
+
+impl Held {
+    fn get(&mut self) -> &mut guard::decode::Decoder {
+        match self {
+            Held::Own(d) => d,
+            Held::Pooled(d) => d,
+        }
+    }
+    fn get_ref(&self) -> &guard::decode::Decoder {
+        match self {
+            Held::Own(d) => d,
+            Held::Pooled(d) => d,
+        }
+    }
+}
+
+/// One decoded picture, ready to become a Python `Frame`.
+struct Produced {
+    tensor: Tensor,
+    pts: i64,
+    index: Option<usize>,
+    format: &'static str,
+    width: u32,
+    height: u32,
+}
+
+struct Session {
+    stream: ElementaryStream,
+    decoder: Held,
+    frames: DeviceFramePool,
+    convert: Option<(Converter, RgbFramePool, ConvertSpec)>,
+    device: i32,
+    /// Display index of the next frame of sequential reading.
+    next_index: usize,
+    /// End of stream was signalled to the decoder.
+    flushed: bool,
+    /// Random access moved the input: sequential reading starts again from the start.
+    restart: bool,
+    /// Frames of sequential reading taken from the decoder but not handed out yet (a batch
+    /// ended before them at a change of size); they come first.
+    carry: std::collections::VecDeque<Produced>,
+    /// Buffers of stacked batches.
+    batches: Arc<BatchPool>,
+}
+
+fn layout_name(layout: RgbLayout) -> &'static str {
+    match layout {
+        RgbLayout::Rgb => "RGB",
+        RgbLayout::Bgr => "BGR",
+        RgbLayout::PlanarRgb => "RGBP",
+        _ => "RGB",
+    }
+}
+
+fn format_name(format: guard::decode::PixelFormat) -> &'static str {
+    match format {
+        guard::decode::PixelFormat::Nv12 => "NV12",
+        guard::decode::PixelFormat::P016 => "P016",
+        guard::decode::PixelFormat::Yuv444 => "YUV444",
+        _ => "YUV444_16Bit",
+    }
+}
+
+impl Session {
+    fn open(input: Input, settings: &Settings) -> Result<Session> {
+        let stream = open_input(input)?;
+        let mut config = DecoderConfig::new(stream.codec())
+            .with_device(settings.gpu)
+            .with_low_latency(settings.low_latency);
+        if let Some((w, h)) = stream.dimensions() {
+            config = config.with_max_size(w.max(48), h.max(16));
+        }
+        config = apply_geometry(config, settings.geometry);
+        let decoder = Held::Own(DecoderBuilder::new(config).build()?);
+        Session::with_decoder(stream, settings, decoder)
+    }
+
+    /// After random access: back to the input's start with a fresh decoder state.
+    fn restart_if_needed(&mut self) -> Result<()> {
+        crate::cuda::reap();
+        if self.restart {
+            self.stream.rewind()?;
+            self.decoder.get().reset()?;
+            self.next_index = 0;
+            self.flushed = false;
+            self.restart = false;
+            self.carry.clear();
+        }
+        Ok(())
+    }
+
+    /// Hands frames of sequential reading to `sink` (with their display index) until it
+    /// says [`Flow::Done`] or the stream ends.
+    fn pump(
+        &mut self,
+        mut sink: impl FnMut(&Keeper<'_>, &CrateFrame<'_>, usize) -> Result<Flow>,
+    ) -> Result<()> {
+        loop {
+            let mut done = false;
+            {
+                let Session {
+                    decoder,
+                    frames,
+                    convert,
+                    device,
+                    next_index,
+                    ..
+                } = self;
+                let keeper = Keeper {
+                    frames,
+                    convert,
+                    device: *device,
+                };
+                let mut queued = decoder.get().take_queued();
+                while !done {
+                    let Some(frame) = queued.next() else { break };
+                    let frame = frame?;
+                    let index = *next_index;
+                    *next_index += 1;
+                    done = matches!(sink(&keeper, &frame, index)?, Flow::Done);
+                }
+            }
+            if done || self.flushed {
+                return Ok(());
+            }
+            match self.stream.next_packet()? {
+                Some(packet) => {
+                    let _queued = self.decoder.get().decode(packet.data, packet.pts)?;
+                }
+                None => {
+                    let _queued = self.decoder.get().flush()?;
+                    self.flushed = true;
+                }
+            }
+        }
+    }
+
+    /// The next `want` frames of sequential reading (fewer at the end of the stream).
+    fn next(&mut self, want: usize) -> Result<Vec<Produced>> {
+        self.restart_if_needed()?;
+        let mut out = Vec::with_capacity(want.min(64));
+        while out.len() < want {
+            let Some(p) = self.carry.pop_front() else {
+                break;
+            };
+            out.push(p);
+        }
+        if out.len() < want {
+            self.pump(|keeper, frame, index| {
+                out.push(keeper.keep(frame, Some(index))?);
+                Ok(if out.len() >= want {
+                    Flow::Done
+                } else {
+                    Flow::More
+                })
+            })?;
+        }
+        Ok(out)
+    }
+
+    /// The next up to `want` frames of RGB output, converted straight into one batch buffer
+    /// (no copy); a frame of another size ends the batch and waits for the next call.
+    /// Frames left from such a change are stacked by copy instead ([`BatchOut::Copy`]).
+    fn next_rgb_batch(&mut self, want: usize) -> Result<BatchOut> {
+        self.restart_if_needed()?;
+        if !self.carry.is_empty() || self.convert.is_none() {
+            return self.next_uniform(want).map(BatchOut::Copy);
+        }
+        let batches = Arc::clone(&self.batches);
+        let mut target: Option<(PooledBatch, (u32, u32), usize)> = None;
+        let (mut pts, mut indices) = (Vec::new(), Vec::new());
+        let mut overflow = None;
+        self.pump(|keeper, frame, index| {
+            let Some((converter, _, spec)) = keeper.convert else {
+                return Err(Error::Internal {
+                    what: "RGB batch without a converter",
+                });
+            };
+            let size = (frame.width(), frame.height());
+            let (buffer, at_size, each) = match &mut target {
+                Some(t) => t,
+                None => {
+                    let each = spec.packed_size(size.0, size.1)?;
+                    let total = each.checked_mul(want).ok_or(Error::InvalidConfig {
+                        parameter: "n",
+                        reason: format!("a batch of {want} pictures of {each} bytes"),
+                    })?;
+                    target.insert((batches.take(frame.context(), total)?, size, each))
+                }
+            };
+            if *at_size != size {
+                overflow = Some(keeper.keep(frame, Some(index))?);
+                return Ok(Flow::Done);
+            }
+            let Some(dst) = buffer.buffer_mut() else {
+                return Err(Error::Internal {
+                    what: "a batch buffer taken twice",
+                });
+            };
+            // pts.len() < want, so the offset is below the buffer's length.
+            let offset = pts.len() * *each;
+            converter.convert_into(frame, spec, dst, offset, spec.row_bytes(size.0)?)?;
+            pts.push(frame.pts());
+            indices.push(Some(index));
+            Ok(if pts.len() >= want {
+                Flow::Done
+            } else {
+                Flow::More
+            })
+        })?;
+        if let Some(p) = overflow {
+            self.carry.push_back(p);
+        }
+        let (Some((buffer, (w, h), _)), Some((_, _, spec))) = (target, &self.convert) else {
+            return Ok(BatchOut::Copy(Vec::new()));
+        };
+        let Some(ptr) = buffer.buffer().map(|b| b.device_ptr()) else {
+            return Ok(BatchOut::Copy(Vec::new()));
+        };
+        let mut shape = vec![crate::tensor::dim(pts.len())];
+        shape.extend(crate::tensor::picture_shape(
+            spec.layout.is_planar(),
+            w,
+            h,
+            spec.layout.channels(),
+        ));
+        let context = self.decoder.get_ref().context().clone();
+        Ok(BatchOut::Ready(Batch {
+            tensor: Some(Arc::new(Tensor {
+                ptr,
+                pixels: Pixels::Stacked(buffer),
+                shape,
+                dtype: crate::tensor::sample_dtype(spec.sample),
+                device: self.device,
+                context,
+            })),
+            pts,
+            indices,
+        }))
+    }
+
+    /// The next up to `want` frames of sequential reading that share the first one's shape;
+    /// frames after a change of size stay for the next call.
+    fn next_uniform(&mut self, want: usize) -> Result<Vec<Produced>> {
+        let mut got = self.next(want)?;
+        if let Some(shape) = got.first().map(|p| p.tensor.shape.clone()) {
+            if let Some(cut) = got.iter().position(|p| p.tensor.shape != shape) {
+                for p in got.split_off(cut).into_iter().rev() {
+                    self.carry.push_front(p);
+                }
+            }
+        }
+        Ok(got)
+    }
+
+    fn frames_at(&mut self, indices: &[usize]) -> Result<Vec<Produced>> {
+        crate::cuda::reap();
+        self.restart = true;
+        let Session {
+            stream,
+            decoder,
+            frames,
+            convert,
+            device,
+            ..
+        } = self;
+        let keeper = Keeper {
+            frames,
+            convert,
+            device: *device,
+        };
+        // Display indices ride along in request order.
+        let mut produced = decoder
+            .get()
+            .frames_at_with(stream, indices, |frame| keeper.keep(frame, None))?;
+        for (p, &i) in produced.iter_mut().zip(indices) {
+            p.index = Some(i);
+        }
+        Ok(produced)
+    }
+
+    /// Display index of the frame shown at or first after `seconds`.
+    fn index_at_time(&mut self, seconds: f64) -> Result<usize> {
+        let base = self
+            .stream
+            .time_base()
+            .ok_or_else(|| Error::InvalidConfig {
+                parameter: "seconds",
+                reason:
+                    "the input has no timestamps (a raw stream): use frames_at with a frame index"
+                        .into(),
+            })?;
+        if !seconds.is_finite() || seconds < 0.0 || base.num == 0 {
+            return Err(Error::InvalidConfig {
+                parameter: "seconds",
+                reason: format!("{seconds}: expected a finite time >= 0"),
+            });
+        }
+        // pts ticks = seconds / (num / den), rounded up to whole ticks (the frame at or
+        // after), with a millionth of a tick of slack for the float arithmetic.
+        let ticks = (seconds * base.den as f64 / base.num as f64 - 1e-6).ceil();
+        let pts = if ticks >= i64::MAX as f64 {
+            i64::MAX
+        } else {
+            ticks as i64
+        };
+        self.restart = true;
+        let index = self.stream.sample_index()?;
+        let order = DisplayOrder::new(index)?;
+        order.at_or_after(index, pts).ok_or(Error::FrameOutOfRange {
+            index: order.len(),
+            frames: order.len(),
+        })
+    }
+
+    fn count_frames(&mut self) -> Result<usize> {
+        self.restart = true;
+        let index = self.stream.sample_index()?;
+        Ok(DisplayOrder::new(index)?.len())
+    }
+
+    /// Frames in the stream when the input already knows (a container's index).
+    fn known_frame_count(&self) -> Option<usize> {
+        let index = self.stream.index()?;
+        DisplayOrder::new(index).ok().map(|o| o.len())
+    }
+}
+
+/// Whether [`Session::pump`] goes on.
+enum Flow {
+    More,
+    Done,
+}
+
+/// What a batch call produced: a batch written in place, or frames to stack by copy.
+enum BatchOut {
+    Ready(Batch),
+    Copy(Vec<Produced>),
+}
+
+/// What `keep` needs, borrowed apart from the decoder.
+struct Keeper<'a> {
+    frames: &'a DeviceFramePool,
+    convert: &'a Option<(Converter, RgbFramePool, ConvertSpec)>,
+    device: i32,
+}
+
+impl Keeper<'_> {
+    fn keep(&self, frame: &CrateFrame<'_>, index: Option<usize>) -> Result<Produced> {
+        let (width, height) = (frame.width(), frame.height());
+        let (tensor, format) = match self.convert {
+            None => (
+                native_tensor(frame.copy_to_pool(self.frames)?, self.device),
+                format_name(frame.pixel_format()),
+            ),
+            Some((converter, pool, spec)) => (
+                rgb_tensor(converter.convert_to_pool(frame, spec, pool)?, self.device),
+                layout_name(spec.layout),
+            ),
+        };
+        Ok(Produced {
+            tensor,
+            pts: frame.pts(),
+            index,
+            format,
+            width,
+            height,
+        })
+    }
+}
+
+fn apply_geometry(config: DecoderConfig, geometry: OutputGeometry) -> DecoderConfig {
+    let mut config = config;
+    if let Some(crop) = geometry.crop {
+        config = config.with_crop(crop);
+    }
+    if let Some((w, h)) = geometry.size {
+        config = config.with_output_size(w, h);
+    }
+    config
+}
+
+fn into_frame(p: Produced) -> Frame {
+    Frame {
+        tensor: Some(Arc::new(p.tensor)),
+        pts: p.pts,
+        index: p.index,
+        format: p.format,
+        width: p.width,
+        height: p.height,
+    }
+}
+
+/// Stacks pictures of one shape into one contiguous `N×…` tensor (a device-to-device copy
+/// each, waited for).
+fn stack_frames(produced: Vec<Produced>, pool: &Arc<BatchPool>) -> PyResult<Batch> {
+    let Some(first) = produced.first() else {
+        return Err(caller("batch", "no frames to stack (the stream has ended)"));
+    };
+    let (shape, dtype, context, device) = (
+        first.tensor.shape.clone(),
+        first.tensor.dtype,
+        first.tensor.context.clone(),
+        first.tensor.device,
+    );
+    if let Some(other) = produced.iter().find(|p| p.tensor.shape != shape) {
+        return Err(caller(
+            "stack",
+            format!(
+                "pictures of shapes {:?} and {:?} cannot be stacked (the stream changes size): pass stack=False",
+                shape, other.tensor.shape
+            ),
+        ));
+    }
+    let each = shape
+        .iter()
+        .map(|&d| usize::try_from(d).unwrap_or(0))
+        .product::<usize>()
+        .saturating_mul(match dtype {
+            DType::U8 => 1,
+            DType::U16 | DType::F16 => 2,
+            DType::F32 => 4,
+        });
+    let total = each
+        .checked_mul(produced.len())
+        .ok_or_else(|| caller("batch", "the batch is too large"))?;
+    let buffer = pool.take(&context, total).map_err(to_py)?;
+    let Some(base) = buffer.buffer().map(|b| b.device_ptr()) else {
+        return Err(to_py(Error::Internal {
+            what: "a batch buffer taken twice",
+        }));
+    };
+    for (i, p) in produced.iter().enumerate() {
+        let dst = base + (i * each) as u64; // i × each < total: no overflow
+        crate::cuda::copy_device(&context, dst, p.tensor.ptr, each)
+            .map_err(|(call, status)| driver_call(call, status))?;
+    }
+    let mut batch_shape = vec![crate::tensor::dim(produced.len())];
+    batch_shape.extend_from_slice(&shape);
+    let pts = produced.iter().map(|p| p.pts).collect();
+    let indices = produced.iter().map(|p| p.index).collect();
+    let tensor = Tensor {
+        ptr: base,
+        pixels: Pixels::Stacked(buffer),
+        shape: batch_shape,
+        dtype,
+        device,
+        context,
+    };
+    drop(produced); // back to their pools (complete: the copies were waited for)
+    Ok(Batch {
+        tensor: Some(Arc::new(tensor)),
+        pts,
+        indices,
+    })
+}
+
+/// A GPU video decoder over one input, yielding frames as GPU tensors (no copy).
+///
+/// ``Decoder(source, *, gpu=0, output="native", dtype=None, size=None, crop=None,
+/// low_latency=False, mean=None, std=None)``
+///
+/// - ``source``: a path (``str``/``os.PathLike``, read incrementally), ``bytes``/
+///   ``bytearray``/``memoryview`` or a binary file-like object (read into memory whole):
+///   MP4, Matroska/WebM, IVF, raw H.264/HEVC Annex-B or MPEG-2.
+/// - ``gpu``: the GPU's ordinal.
+/// - ``output``: ``"native"`` (the decoder's NV12/P016/4:4:4 samples, one 2-D tensor
+///   ``(H + ceil(H/2), W)``: luma rows then interleaved UV rows; ``t[:H]`` is Y,
+///   ``t[H:].view(H // 2, W // 2, 2)`` is UV), ``"rgb"``/``"bgr"`` (``(H, W, 3)``) or
+///   ``"planar"`` (``(3, H, W)``), converted on the GPU with the stream's colour description.
+/// - ``dtype``: ``uint8`` (default), ``float16`` or ``float32`` (RGB outputs; floats are
+///   0..1), as a string or a numpy/torch dtype; ``mean``/``std``: per-channel (R, G, B)
+///   normalisation ``(x - mean) / std`` of float outputs.
+/// - ``size``: ``(width, height)`` to scale to, ``crop``: ``(x, y, width, height)`` of the
+///   display area, both in NVDEC's hardware (even values).
+/// - ``low_latency``: each packet is one whole picture, output as soon as decoded.
+///
+/// Iterating yields `Frame` objects in display order; ``batch(n)`` and ``frames_at`` give
+/// `Batch` tensors ``(N, …)``. Safe to share between threads (calls run one at a time);
+/// the GIL is released while decoding. Use ``with`` or ``close()`` to release the decoder
+/// early.
+///
+/// Raises ``InputError`` for unreadable media, ``CallerError`` for wrong arguments,
+/// ``PlatformError`` (``LibraryNotFoundError`` without a driver, ``DriverError`` for a
+/// failing driver call).
+#[pyclass(frozen, module = "nvcodec_guard._native")]
+pub(crate) struct Decoder {
+    session: Mutex<Option<Session>>,
+    codec: &'static str,
+    dimensions: Option<(u32, u32)>,
+    time_base: Option<(u64, u64)>,
+    container_rate: Option<(u64, u64)>,
+    duration: Option<f64>,
+}
+
+impl Decoder {
+    fn lock(&self) -> Result<MutexGuard<'_, Option<Session>>> {
+        self.session.lock().map_err(|_| Error::Internal {
+            what: "a decoder call panicked earlier; this decoder is unusable",
+        })
+    }
+
+    /// Runs `f` on the session with the GIL released.
+    fn with<T: Send>(
+        &self,
+        py: Python<'_>,
+        f: impl FnOnce(&mut Session) -> Result<T> + Send,
+    ) -> PyResult<T> {
+        py.allow_threads(|| {
+            let mut guard = self.lock()?;
+            let session = guard.as_mut().ok_or(Error::InvalidConfig {
+                parameter: "decoder",
+                reason: "the decoder was closed".into(),
+            })?;
+            f(session)
+        })
+        .map_err(to_py)
+    }
+
+    fn from_session(session: Session) -> Decoder {
+        let stream = &session.stream;
+        Decoder {
+            codec: stream.codec().name(),
+            dimensions: stream.dimensions(),
+            time_base: stream.time_base().map(|r| (r.num, r.den)),
+            container_rate: stream.frame_rate().map(|r| (r.num, r.den)),
+            duration: stream.duration().map(|d| d.as_secs_f64()),
+            session: Mutex::new(Some(session)),
+        }
+    }
+}
+
+#[pymethods]
+impl Decoder {
+    #[new]
+    #[pyo3(signature = (source, *, gpu=0, output="native", dtype=None, size=None, crop=None, low_latency=false, mean=None, std=None))]
+    #[allow(clippy::too_many_arguments)]
+    fn new(
+        py: Python<'_>,
+        source: &Bound<'_, PyAny>,
+        gpu: i64,
+        output: &str,
+        dtype: Option<&Bound<'_, PyAny>>,
+        size: Option<&Bound<'_, PyAny>>,
+        crop: Option<&Bound<'_, PyAny>>,
+        low_latency: bool,
+        mean: Option<&Bound<'_, PyAny>>,
+        std: Option<&Bound<'_, PyAny>>,
+    ) -> PyResult<Decoder> {
+        let settings = settings(gpu, output, dtype, size, crop, low_latency, mean, std)?;
+        let input = read_source(py, source)?;
+        let session = py
+            .allow_threads(|| Session::open(input, &settings))
+            .map_err(to_py)?;
+        Ok(Decoder::from_session(session))
+    }
+
+    fn __iter__(slf: PyRef<'_, Self>) -> PyRef<'_, Self> {
+        slf
+    }
+
+    fn __next__(&self, py: Python<'_>) -> PyResult<Option<Frame>> {
+        let mut got = self.with(py, |s| s.next(1))?;
+        Ok(got.pop().map(into_frame))
+    }
+
+    /// The next ``n`` frames of sequential reading (fewer at the end; none after it).
+    /// ``stack=True``: one ``Batch`` tensor ``(N, …)`` (``None`` at the end), its frames
+    /// copied into one allocation; a change of frame size ends it early, and the frames
+    /// after the change come with the next call. ``stack=False``: a list of frames (no
+    /// copy).
+    #[pyo3(signature = (n, *, stack=true))]
+    fn batch(&self, py: Python<'_>, n: usize, stack: bool) -> PyResult<PyObject> {
+        if n == 0 {
+            return Err(caller("n", "a batch of 0 frames"));
+        }
+        if stack {
+            let (out, pool) = self.with(py, |s| {
+                let out = match s.convert {
+                    Some(_) => s.next_rgb_batch(n)?,
+                    None => BatchOut::Copy(s.next_uniform(n)?),
+                };
+                Ok((out, Arc::clone(&s.batches)))
+            })?;
+            let batch = match out {
+                BatchOut::Ready(batch) if batch.pts.is_empty() => return Ok(py.None()),
+                BatchOut::Ready(batch) => batch,
+                BatchOut::Copy(produced) if produced.is_empty() => return Ok(py.None()),
+                BatchOut::Copy(produced) => py.allow_threads(|| stack_frames(produced, &pool))?,
+            };
+            Ok(Py::new(py, batch)?.into_any())
+        } else {
+            let produced = self.with(py, |s| s.next(n))?;
+            let frames: Vec<Frame> = produced.into_iter().map(into_frame).collect();
+            Ok(frames.into_pyobject(py)?.into_any().unbind())
+        }
+    }
+
+    /// The frames at display indices ``indices`` (0-based, line ``i`` of ffmpeg's framemd5
+    /// of the whole stream), exactly, in request order (repeats allowed); each GOP decoded at
+    /// most once. ``stack=True``: one ``Batch`` ``(N, …)``; ``stack=False``: a list of
+    /// frames. Sequential reading starts again at the first frame afterwards.
+    #[pyo3(signature = (indices, *, stack=true))]
+    fn frames_at(&self, py: Python<'_>, indices: Vec<i64>, stack: bool) -> PyResult<PyObject> {
+        let indices: Vec<usize> = indices
+            .into_iter()
+            .map(|i| {
+                usize::try_from(i).map_err(|_| caller("indices", format!("{i}: indices are >= 0")))
+            })
+            .collect::<PyResult<_>>()?;
+        if indices.is_empty() {
+            return Err(caller("indices", "no index given"));
+        }
+        let (produced, pool) =
+            self.with(py, |s| Ok((s.frames_at(&indices)?, Arc::clone(&s.batches))))?;
+        if stack {
+            let batch = py.allow_threads(|| stack_frames(produced, &pool))?;
+            Ok(Py::new(py, batch)?.into_any())
+        } else {
+            let frames: Vec<Frame> = produced.into_iter().map(into_frame).collect();
+            Ok(frames.into_pyobject(py)?.into_any().unbind())
+        }
+    }
+
+    /// The frame shown at or first after ``seconds`` (container or IVF timestamps; raw
+    /// streams have none: use ``frames_at``).
+    fn frame_at_time(&self, py: Python<'_>, seconds: f64) -> PyResult<Frame> {
+        let mut got = self.with(py, |s| {
+            let index = s.index_at_time(seconds)?;
+            s.frames_at(&[index])
+        })?;
+        got.pop()
+            .map(into_frame)
+            .ok_or_else(|| PyValueError::new_err("no frame"))
+    }
+
+    /// Frames in the stream, counting them by one pass over the input where the container
+    /// does not say (raw streams); sequential reading starts again afterwards.
+    fn count_frames(&self, py: Python<'_>) -> PyResult<usize> {
+        self.with(py, |s| s.count_frames())
+    }
+
+    /// What is known of the stream: ``codec``, ``width``, ``height`` (display size),
+    /// ``bit_depth``, ``pixel_format``, ``frame_rate`` (float) and ``frame_rate_fraction``,
+    /// ``colour`` (``primaries``, ``transfer``, ``matrix``, ``range``), ``frame_count``,
+    /// ``time_base``, ``duration``. Fields the decoder learns from the first sequence header
+    /// (bit depth, pixel format, colour, a raw stream's size and rate) are ``None`` until
+    /// the first frame was decoded; ``frame_count`` is ``None`` until known (a container's
+    /// index, or after random access or ``count_frames()``).
+    #[getter]
+    fn info<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyDict>> {
+        let (stream_info, frames) = self.with(py, |s| {
+            Ok((s.decoder.get_ref().stream_info(), s.known_frame_count()))
+        })?;
+        let d = PyDict::new(py);
+        d.set_item("codec", self.codec)?;
+        let size = stream_info
+            .map(|i| (i.display_width, i.display_height))
+            .or(self.dimensions);
+        d.set_item("width", size.map(|s| s.0))?;
+        d.set_item("height", size.map(|s| s.1))?;
+        d.set_item("bit_depth", stream_info.map(|i| i.bit_depth))?;
+        d.set_item(
+            "pixel_format",
+            stream_info.map(|i| format_name(i.pixel_format)),
+        )?;
+        let rate = self.container_rate.or(stream_info
+            .and_then(|i| i.frame_rate)
+            .map(|r| (r.num, r.den)));
+        d.set_item(
+            "frame_rate",
+            rate.filter(|r| r.1 != 0)
+                .map(|(n, den)| n as f64 / den as f64),
+        )?;
+        d.set_item("frame_rate_fraction", rate)?;
+        match stream_info {
+            Some(i) => {
+                let colour = PyDict::new(py);
+                colour.set_item("primaries", i.colour.primaries.to_string())?;
+                colour.set_item("transfer", i.colour.transfer.to_string())?;
+                colour.set_item("matrix", i.colour.matrix.to_string())?;
+                colour.set_item("range", i.colour.range.to_string())?;
+                d.set_item("colour", colour)?;
+            }
+            None => d.set_item("colour", py.None())?,
+        }
+        d.set_item("frame_count", frames)?;
+        d.set_item("time_base", self.time_base)?;
+        d.set_item("duration", self.duration)?;
+        Ok(d)
+    }
+
+    /// Device memory bookkeeping: buffers allocated by the frame and RGB pools, free ones,
+    /// and released frames whose consumers' GPU work is still running.
+    fn memory_stats<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyDict>> {
+        let stats = self.with(py, |s| {
+            crate::cuda::reap();
+            Ok((
+                s.frames.allocated(),
+                s.frames.free(),
+                s.convert.as_ref().map_or(0, |c| c.1.allocated()),
+                s.convert.as_ref().map_or(0, |c| c.1.free()),
+                s.batches.free(),
+            ))
+        })?;
+        let d = PyDict::new(py);
+        d.set_item("frame_buffers_allocated", stats.0)?;
+        d.set_item("frame_buffers_free", stats.1)?;
+        d.set_item("rgb_buffers_allocated", stats.2)?;
+        d.set_item("rgb_buffers_free", stats.3)?;
+        d.set_item("batch_buffers_free", stats.4)?;
+        d.set_item("pending_releases", crate::cuda::pending())?;
+        Ok(d)
+    }
+
+    /// The GPU's ordinal.
+    #[getter]
+    fn gpu(&self, py: Python<'_>) -> PyResult<i32> {
+        self.with(py, |s| Ok(s.device))
+    }
+
+    /// Releases the decoder (a pooled one goes back to its pool). Frames already handed
+    /// out stay valid. Further calls raise ``CallerError``.
+    fn close(&self, py: Python<'_>) -> PyResult<()> {
+        let session = py
+            .allow_threads(|| self.lock().map(|mut g| g.take()))
+            .map_err(to_py)?;
+        py.allow_threads(move || {
+            drop(session);
+            crate::cuda::reap();
+        });
+        Ok(())
+    }
+
+    /// Whether ``close()`` was called.
+    #[getter]
+    fn closed(&self, py: Python<'_>) -> PyResult<bool> {
+        py.allow_threads(|| self.lock().map(|g| g.is_none()))
+            .map_err(to_py)
+    }
+
+    fn __enter__(slf: PyRef<'_, Self>) -> PyRef<'_, Self> {
+        slf
+    }
+
+    #[pyo3(signature = (*_args))]
+    fn __exit__(&self, py: Python<'_>, _args: &Bound<'_, pyo3::types::PyTuple>) -> PyResult<bool> {
+        self.close(py)?;
+        Ok(false)
+    }
+
+    fn __repr__(&self) -> String {
+        format!("Decoder(codec={}, size={:?})", self.codec, self.dimensions)
+    }
+}
+
+fn parse_codec(name: &str) -> PyResult<Codec> {
+    match name.to_ascii_lowercase().as_str() {
+        "h264" | "avc" => Ok(Codec::H264),
+        "hevc" | "h265" => Ok(Codec::Hevc),
+        "vp8" => Ok(Codec::Vp8),
+        "vp9" => Ok(Codec::Vp9),
+        "av1" => Ok(Codec::Av1),
+        "mpeg2" => Ok(Codec::Mpeg2),
+        _ => Err(caller(
+            "codec",
+            format!("{name:?}: expected h264, hevc, vp8, vp9, av1 or mpeg2"),
+        )),
+    }
+}
+
+enum Pools {
+    One(CratePool),
+    Many(MultiGpuDecoderPool),
+}
+
+/// Decoders built ahead of demand, on one GPU or several; ``checkout`` hands one out for a
+/// source (a hit costs no driver call) and takes it back when the decoder is closed or its
+/// ``with`` block ends. Safe to share between threads.
+///
+/// ``DecoderPool(*, gpu=0, gpus=None, max_width=1920, max_height=1080, max_per_key=None,
+/// max_total=None, checkout_timeout=None)``: ``gpus=[0, 1, …]`` spreads checkouts over
+/// several GPUs; decoders are sized for streams up to ``max_width``×``max_height`` (larger
+/// streams get larger decoders); ``max_per_key``/``max_total`` bound the decoders kept and
+/// in use; a checkout waits up to ``checkout_timeout`` seconds at the limit, then raises
+/// ``PoolExhaustedError``.
+///
+/// ```python
+/// pool = DecoderPool(max_width=1920, max_height=1080)
+/// pool.prewarm("h264", 8)
+/// with pool.checkout("clip.mp4", output="planar", dtype="float16") as dec:
+///     for frame in dec:
+///         x = torch.from_dlpack(frame)
+/// ```
+#[pyclass(frozen, module = "nvcodec_guard._native")]
+pub(crate) struct DecoderPool {
+    pools: Pools,
+    max_size: (u32, u32),
+}
+
+impl DecoderPool {
+    fn spec(&self, codec: Codec, size: Option<(u32, u32)>, bit_depth: u8) -> DecoderSpec {
+        let (w, h) = size.map_or(self.max_size, |(w, h)| {
+            (w.max(self.max_size.0), h.max(self.max_size.1))
+        });
+        DecoderSpec::new(codec, w, h).with_bit_depth(bit_depth)
+    }
+}
+
+#[pymethods]
+impl DecoderPool {
+    #[new]
+    #[pyo3(signature = (*, gpu=0, gpus=None, max_width=1920, max_height=1080, max_per_key=None, max_total=None, checkout_timeout=None))]
+    #[allow(clippy::too_many_arguments)]
+    fn new(
+        gpu: u32,
+        gpus: Option<Vec<u32>>,
+        max_width: u32,
+        max_height: u32,
+        max_per_key: Option<usize>,
+        max_total: Option<usize>,
+        checkout_timeout: Option<f64>,
+    ) -> PyResult<DecoderPool> {
+        let mut config = PoolConfig::default();
+        if let Some(n) = max_per_key {
+            config = config.with_max_per_key(n);
+        }
+        if let Some(n) = max_total {
+            config = config.with_max_total(n);
+        }
+        if let Some(t) = checkout_timeout {
+            let t = std::time::Duration::try_from_secs_f64(t)
+                .map_err(|_| caller("checkout_timeout", format!("{t}: expected seconds >= 0")))?;
+            config = config.with_checkout_timeout(t);
+        }
+        if max_width == 0 || max_height == 0 {
+            return Err(caller("max_width", "the maximum size must be positive"));
+        }
+        let pools = match gpus {
+            Some(devices) if devices.is_empty() => {
+                return Err(caller("gpus", "an empty list of GPUs"));
+            }
+            Some(devices) => Pools::Many(MultiGpuDecoderPool::new(&devices, config)),
+            None => Pools::One(CratePool::new(config.with_device(gpu))),
+        };
+        Ok(DecoderPool {
+            pools,
+            max_size: (max_width, max_height),
+        })
+    }
+
+    /// Builds ``n`` decoders for ``codec`` streams up to the pool's maximum size (or
+    /// ``max_width``×``max_height``) and keeps them idle (on every GPU of a multi-GPU pool).
+    #[pyo3(signature = (codec, n, *, max_width=None, max_height=None, bit_depth=8))]
+    fn prewarm(
+        &self,
+        py: Python<'_>,
+        codec: &str,
+        n: usize,
+        max_width: Option<u32>,
+        max_height: Option<u32>,
+        bit_depth: u8,
+    ) -> PyResult<()> {
+        let codec = parse_codec(codec)?;
+        let size = match (max_width, max_height) {
+            (None, None) => None,
+            (w, h) => Some((w.unwrap_or(self.max_size.0), h.unwrap_or(self.max_size.1))),
+        };
+        let spec = self.spec(codec, size, bit_depth);
+        py.allow_threads(|| match &self.pools {
+            Pools::One(p) => p.prewarm(spec, n),
+            Pools::Many(p) => p.prewarm(spec, n),
+        })
+        .map_err(to_py)
+    }
+
+    /// A decoder from the pool for ``source`` (arguments as ``Decoder``; ``gpu`` picks the
+    /// GPU of a multi-GPU pool, else the least loaded). Use it as a context manager: the
+    /// decoder goes back to the pool at the end of the block.
+    #[pyo3(signature = (source, *, gpu=None, output="native", dtype=None, size=None, crop=None, mean=None, std=None))]
+    #[allow(clippy::too_many_arguments)]
+    fn checkout(
+        &self,
+        py: Python<'_>,
+        source: &Bound<'_, PyAny>,
+        gpu: Option<u32>,
+        output: &str,
+        dtype: Option<&Bound<'_, PyAny>>,
+        size: Option<&Bound<'_, PyAny>>,
+        crop: Option<&Bound<'_, PyAny>>,
+        mean: Option<&Bound<'_, PyAny>>,
+        std: Option<&Bound<'_, PyAny>>,
+    ) -> PyResult<Decoder> {
+        let settings = settings(
+            i64::from(gpu.unwrap_or(0)),
+            output,
+            dtype,
+            size,
+            crop,
+            false,
+            mean,
+            std,
+        )?;
+        let input = read_source(py, source)?;
+        let session = py
+            .allow_threads(|| -> Result<Session> {
+                let stream = open_input(input)?;
+                let spec = self
+                    .spec(stream.codec(), stream.dimensions(), 8)
+                    .with_output(settings.geometry);
+                let pooled = match (&self.pools, gpu) {
+                    (Pools::One(p), _) => p.checkout(spec)?,
+                    (Pools::Many(p), Some(device)) => p.checkout_on(device, spec)?,
+                    (Pools::Many(p), None) => p.checkout(spec)?,
+                };
+                Session::with_decoder(stream, &settings, Held::Pooled(pooled))
+            })
+            .map_err(to_py)?;
+        Ok(Decoder::from_session(session))
+    }
+
+    /// Counters: ``checkouts``, ``hits``, ``misses``, ``creations``, ``reconfigurations``,
+    /// ``evictions``, ``discarded``, ``in_use``, ``idle``, ``memory_held`` (summed over the
+    /// GPUs of a multi-GPU pool).
+    fn stats<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyDict>> {
+        let all: Vec<guard::decode::PoolStats> = match &self.pools {
+            Pools::One(p) => vec![p.stats()],
+            Pools::Many(p) => p.pools().iter().map(|p| p.stats()).collect(),
+        };
+        let d = PyDict::new(py);
+        let sum = |f: fn(&guard::decode::PoolStats) -> u64| all.iter().map(f).sum::<u64>();
+        d.set_item("checkouts", sum(|s| s.checkouts))?;
+        d.set_item("hits", sum(|s| s.hits))?;
+        d.set_item("misses", sum(|s| s.misses))?;
+        d.set_item("creations", sum(|s| s.creations))?;
+        d.set_item("reconfigurations", sum(|s| s.reconfigurations))?;
+        d.set_item("evictions", sum(|s| s.evictions))?;
+        d.set_item("discarded", sum(|s| s.discarded))?;
+        d.set_item("in_use", sum(|s| s.in_use as u64))?;
+        d.set_item("idle", sum(|s| s.idle as u64))?;
+        d.set_item("memory_held", sum(|s| s.memory_held))?;
+        Ok(d)
+    }
+
+    /// Destroys idle decoders beyond what the pool keeps.
+    fn trim(&self, py: Python<'_>) {
+        py.allow_threads(|| match &self.pools {
+            Pools::One(p) => p.trim(),
+            Pools::Many(p) => p.pools().iter().for_each(|p| p.trim()),
+        })
+    }
+}
+
+impl Session {
+    fn with_decoder(
+        stream: ElementaryStream,
+        settings: &Settings,
+        decoder: Held,
+    ) -> Result<Session> {
+        let context = decoder.get_ref().context().clone();
+        let convert = match settings.convert {
+            None => None,
+            Some(spec) => Some((Converter::new(&context)?, RgbFramePool::new(&context), spec)),
+        };
+        let device = i32::try_from(context.ordinal()).unwrap_or(i32::MAX);
+        Ok(Session {
+            stream,
+            frames: DeviceFramePool::new(&context),
+            decoder,
+            convert,
+            device,
+            next_index: 0,
+            flushed: false,
+            restart: false,
+            carry: std::collections::VecDeque::new(),
+            batches: Arc::new(BatchPool::default()),
+        })
+    }
+}
