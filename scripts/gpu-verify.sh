@@ -9,6 +9,8 @@
 #                                 in the same run (needs `.whl/` and the bench clips named below)
 #   scripts/gpu-verify.sh convert decode + planar f32 against decode only (issue 13), CLIPS
 #   scripts/gpu-verify.sh memory  peak RSS of a 2 GB stream against a 10 MB one (issue 14)
+#   scripts/gpu-verify.sh python  the Python package's tests with PyTorch (needs the wheel in
+#                                 stage/wheels and stage/python-tests: scripts/stage-python.sh)
 set -uo pipefail
 OUT=${OUT:-gpu-out}
 mkdir -p "$OUT"
@@ -165,5 +167,16 @@ PY
   done
   rm -f "$big"
   ;;
-*) echo "usage: scripts/gpu-verify.sh tests|bench|convert|memory" >&2; exit 2 ;;
+python)
+  machine
+  python3 -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --upgrade \
+    --target /tmp/nvcg-site stage/wheels/nvcodec_guard-*.whl || { echo "the wheel did not install"; exit 1; }
+  repo="$PWD"
+  # From outside the repository, so the installed package (not the source folder) is imported.
+  (cd /tmp && PYTHONPATH=/tmp/nvcg-site NVCG_REPO="$repo" PYTHONUNBUFFERED=1 \
+    timeout 400 python3 -m pytest -q -rs -p no:cacheprovider "$repo/stage/python-tests") \
+    2>&1 | tee "$OUT/python.log" | tail -40
+  exit "${PIPESTATUS[0]}"
+  ;;
+*) echo "usage: scripts/gpu-verify.sh tests|bench|convert|memory|python" >&2; exit 2 ;;
 esac
