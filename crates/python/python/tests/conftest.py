@@ -73,3 +73,7 @@ def run_with_standin(standin_dir):
         )
 
     return run
+
+
+def pytest_configure(config):
+    config.addinivalue_line("markers", "gpu: needs an NVIDIA GPU and PyTorch")

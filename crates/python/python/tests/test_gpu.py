@@ -118,7 +118,9 @@ def test_rgb_outputs_agree(data):
     assert (norm - ref).abs().max().item() < 0.5 / 255 / min(std) + 1e-3
     half = torch.from_dlpack(next(nv.Decoder(path, output="planar", dtype=torch.float16)))
     assert half.dtype == torch.float16
-    assert (half.float() - planar.float() / 255).abs().max().item() < 2e-3
+    # u8 rounds the converter's value to 1/255 (error <= 0.5/255); f16 rounds it to its own
+    # step, at most 2^-11 below 1.0 (error <= 2^-12): the two differ by at most their sum.
+    assert (half.float() - planar.float() / 255).abs().max().item() <= 0.5 / 255 + 2**-12 + 1e-6
 
 
 def test_rgb_is_the_converters_bt601_limited(data):
@@ -245,10 +247,11 @@ def test_one_decoder_shared_by_threads(data):
 
 
 def test_frame_at_time_on_a_container(data):
-    mp4s = sorted((data / "containers").glob("*.mp4"))
-    if not mp4s:
-        pytest.skip("no MP4 clip")
-    dec = nv.Decoder(mp4s[0])
+    # H.264: every NVDEC generation decodes it (AV1, say, not on an H100).
+    mp4 = data / "containers" / "h264.mp4"
+    if not mp4.exists():
+        pytest.skip("no H.264 MP4 clip")
+    dec = nv.Decoder(mp4)
     f = dec.frame_at_time(0.0)
     assert f.index == 0
     assert dec.info["time_base"] is not None
