@@ -76,9 +76,10 @@ mod loom_tests {
     use loom::sync::atomic::{AtomicU32, AtomicUsize};
     use loom::thread;
 
-    use super::super::{Admit, Busy, Idle, PoolConfig, State};
+    use super::super::PoolConfig;
+    use super::super::state::{Admit, Busy, Idle, State};
     use super::*;
-    use crate::codec::Codec;
+    use crate::Codec;
     use crate::decode::PixelFormat;
     use crate::decode::geometry::Shape;
 

@@ -4,6 +4,8 @@
 
 use super::model::{Case, check, frames_at};
 use super::*;
+use crate::Codec;
+use crate::error::{Error, Result};
 use crate::input::DisplayRanks;
 
 /// An index from (pts, key, shown) in decode order.

@@ -17,8 +17,9 @@
 
 use std::collections::BTreeMap;
 
-use super::{DisplayOrder, Error, Plan, Result, RunFeed, SampleAction, names_frames_by_order};
+use super::{DisplayOrder, Plan, RunFeed, SampleAction, names_frames_by_order};
 use crate::Codec;
+use crate::error::{Error, Result};
 use crate::input::{DisplayRanks, SampleIndex};
 
 /// One case: a track as its source describes it, and the requests.

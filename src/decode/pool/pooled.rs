@@ -1,0 +1,181 @@
+//! [`PooledDecoder`]: a decoder out of the pool, and its way back (reset, then idle).
+
+use std::mem::ManuallyDrop;
+use std::sync::Arc;
+use std::time::Instant;
+
+use super::PoolInner;
+use super::state::{Busy, Idle, estimate_bytes};
+use crate::decode::DecoderStats;
+use crate::decode::decoder::Decoder;
+use crate::error::Result;
+use crate::init::destroy_in_window;
+use crate::unwind::contained;
+
+/// Takes a decoder back from a checkout: discards its stream now, then renews its parser in
+/// an init window — at once if the lock is free, otherwise on the teardown thread — and only
+/// then makes it idle (see [`finish_checkin`]). Never waits for the lock.
+fn checkin(
+    inner: &Arc<PoolInner>,
+    mut decoder: Decoder,
+    reconfigurations_at_checkout: u32,
+    busy: Busy,
+) {
+    let closed = inner.state().closed;
+    if closed {
+        finish_checkin(
+            inner,
+            decoder,
+            Ok(()),
+            Some(reconfigurations_at_checkout),
+            busy,
+        );
+        return;
+    }
+    if let Err(error) = decoder.discard_stream() {
+        finish_checkin(
+            inner,
+            decoder,
+            Err(error),
+            Some(reconfigurations_at_checkout),
+            busy,
+        );
+        return;
+    }
+    let pool = Arc::clone(inner);
+    destroy_in_window("pooled decoder reset", move |window| {
+        let renewed = decoder.renew_parser_in(window);
+        finish_checkin(
+            &pool,
+            decoder,
+            renewed,
+            Some(reconfigurations_at_checkout),
+            busy,
+        );
+    });
+}
+
+/// Makes a returned (reset) decoder idle under its current shape and size — evicting idle
+/// decoders until the pool is back under its limits, in case it grew while checked out — or
+/// destroys it if the reset failed or the pool is closed. `reconfigurations_at_checkout` is
+/// `None` for a decoder fresh from `prewarm`.
+pub(super) fn finish_checkin(
+    inner: &PoolInner,
+    decoder: Decoder,
+    reset: Result<()>,
+    reconfigurations_at_checkout: Option<u32>,
+    busy: Busy,
+) {
+    let shape = decoder.shape();
+    let bytes = estimate_bytes(&shape, decoder.config().output_surfaces);
+    let stats: DecoderStats = decoder.stats();
+    let mut state = inner.state();
+    state.release(busy);
+    if let Some(before) = reconfigurations_at_checkout {
+        state.stats.reconfigurations += u64::from(stats.reconfigurations.saturating_sub(before));
+    }
+    let keep = match &reset {
+        Ok(()) => !state.closed,
+        Err(error) => {
+            contained(|| {
+                tracing::warn!(%error, "a pooled decoder could not be reset; destroying it");
+            });
+            state.stats.discarded += 1;
+            false
+        }
+    };
+    let doomed = if keep {
+        let idle = Idle {
+            decoder,
+            shape,
+            bytes,
+            since: Instant::now(),
+        };
+        state.keep(&inner.config, idle)
+    } else {
+        vec![decoder]
+    };
+    drop(state);
+    inner.gate.opened();
+    drop(doomed); // destroyed (in init windows, never waiting) outside the mutex
+}
+
+/// A decoder checked out of a [`DecoderPool`](super::DecoderPool): a [`Decoder`] (through `Deref`) that goes back
+/// to the pool when dropped, reset for the next stream. Dropping it never waits for the init
+/// lock (the reset's window is taken on the teardown thread when the lock is busy).
+///
+/// `Send`: check it out on one thread, decode on another. If another `Decoder` is swapped
+/// into it (`std::mem::swap` through `DerefMut`), that decoder is not taken into the pool on
+/// drop but destroyed, and counted in [`PoolStats::discarded`](super::PoolStats::discarded).
+pub struct PooledDecoder {
+    /// Taken only by `Drop`, which returns it to the pool.
+    decoder: ManuallyDrop<Decoder>,
+    /// [`Decoder::id`] of the decoder checked out.
+    id: u64,
+    pool: Arc<PoolInner>,
+    reconfigurations_at_checkout: u32,
+    busy: Busy,
+}
+
+impl PooledDecoder {
+    /// `decoder`, counted out of `pool` as `busy`, checked out now.
+    pub(super) fn new(decoder: Decoder, pool: Arc<PoolInner>, busy: Busy) -> Self {
+        PooledDecoder {
+            id: decoder.id(),
+            reconfigurations_at_checkout: decoder.stats().reconfigurations,
+            decoder: ManuallyDrop::new(decoder),
+            pool,
+            busy,
+        }
+    }
+}
+
+impl std::ops::Deref for PooledDecoder {
+    type Target = Decoder;
+
+    fn deref(&self) -> &Decoder {
+        &self.decoder
+    }
+}
+
+impl std::ops::DerefMut for PooledDecoder {
+    fn deref_mut(&mut self) -> &mut Decoder {
+        &mut self.decoder
+    }
+}
+
+impl Drop for PooledDecoder {
+    fn drop(&mut self) {
+        // SAFETY: `decoder` is taken exactly once, here, and never used afterwards.
+        let decoder = unsafe { ManuallyDrop::take(&mut self.decoder) };
+        if decoder.id() != self.id {
+            // Not the decoder checked out: whatever it is (another context, device or
+            // configuration), it never enters the pool. The pool's own decoder left with
+            // whoever swapped it out and is destroyed when they drop it.
+            contained(|| {
+                tracing::warn!("a foreign decoder was swapped into a pooled one; destroying it");
+            });
+            let mut state = self.pool.state();
+            state.release(self.busy);
+            state.stats.discarded += 1;
+            drop(state);
+            self.pool.gate.opened();
+            drop(decoder);
+            return;
+        }
+        checkin(
+            &self.pool,
+            decoder,
+            self.reconfigurations_at_checkout,
+            self.busy,
+        );
+    }
+}
+
+impl std::fmt::Debug for PooledDecoder {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PooledDecoder")
+            .field("decoder", &*self.decoder)
+            .finish()
+    }
+}
