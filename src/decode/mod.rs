@@ -29,10 +29,10 @@
 //!   ffmpeg's software decoder outputs too.
 //! - JPEG is not offered: NVDEC's JPEG path goes through nvJPEG in practice, and the
 //!   parser-based pipeline here is for video streams.
-//! - **No `unsafe` here, with two listed exceptions.** The parser, its callbacks and every
+//! - **No `unsafe` here, with one listed exception.** The parser, its callbacks and every
 //!   NVDEC handle are owned by `driver::{nvdec, nvdec_parser}`, whose functions are safe;
-//!   this module answers the callbacks through `ParserEvents`. Still allowed: `pool`, whose
-//!   `PooledDecoder` takes its decoder out in `Drop` (`driver::drop_with` can replace it), and
+//!   this module answers the callbacks through `ParserEvents`, and a `PooledDecoder` hands its
+//!   decoder back to the pool through `driver::drop_with`. Still allowed:
 //!   `planes::copy_planes`, whose plane copies rest on memory its callers describe as raw
 //!   addresses (a mapped surface, a buffer, a host slice) until those arrive as typed memory.
 
@@ -47,7 +47,6 @@ mod geometry;
 mod nvdec_objects;
 mod parser_events;
 mod planes;
-#[allow(unsafe_code)]
 mod pool;
 mod pool_config;
 mod seek;

@@ -1,6 +1,5 @@
 //! [`PooledDecoder`]: a decoder out of the pool, and its way back (reset, then idle).
 
-use std::mem::ManuallyDrop;
 use std::sync::Arc;
 use std::time::Instant;
 
@@ -8,6 +7,7 @@ use super::PoolInner;
 use super::state::{Busy, Idle, estimate_bytes};
 use crate::decode::DecoderStats;
 use crate::decode::decoder::Decoder;
+use crate::driver::drop_with::DropWith;
 use crate::error::Result;
 use crate::init::destroy_in_window;
 use crate::unwind::contained;
@@ -100,16 +100,22 @@ pub(super) fn finish_checkin(
     drop(doomed); // destroyed (in init windows, never waiting) outside the mutex
 }
 
-/// A decoder checked out of a [`DecoderPool`](super::DecoderPool): a [`Decoder`] (through `Deref`) that goes back
-/// to the pool when dropped, reset for the next stream. Dropping it never waits for the init
-/// lock (the reset's window is taken on the teardown thread when the lock is busy).
+/// A decoder checked out of a [`DecoderPool`](super::DecoderPool): a [`Decoder`] (through
+/// `Deref`) that goes back to the pool when dropped, reset for the next stream. Dropping it
+/// never waits for the init lock (the reset's window is taken on the teardown thread when the
+/// lock is busy).
 ///
 /// `Send`: check it out on one thread, decode on another. If another `Decoder` is swapped
 /// into it (`std::mem::swap` through `DerefMut`), that decoder is not taken into the pool on
 /// drop but destroyed, and counted in [`PoolStats::discarded`](super::PoolStats::discarded).
 pub struct PooledDecoder {
-    /// Taken only by `Drop`, which returns it to the pool.
-    decoder: ManuallyDrop<Decoder>,
+    /// Handed whole to [`give_back`] when the `PooledDecoder` drops.
+    out: DropWith<CheckedOut>,
+}
+
+/// A decoder out of the pool, with what its return needs.
+struct CheckedOut {
+    decoder: Decoder,
     /// [`Decoder::id`] of the decoder checked out.
     id: u64,
     pool: Arc<PoolInner>,
@@ -120,12 +126,15 @@ pub struct PooledDecoder {
 impl PooledDecoder {
     /// `decoder`, counted out of `pool` as `busy`, checked out now.
     pub(super) fn new(decoder: Decoder, pool: Arc<PoolInner>, busy: Busy) -> Self {
-        PooledDecoder {
+        let out = CheckedOut {
             id: decoder.id(),
             reconfigurations_at_checkout: decoder.stats().reconfigurations,
-            decoder: ManuallyDrop::new(decoder),
+            decoder,
             pool,
             busy,
+        };
+        PooledDecoder {
+            out: DropWith::new(out, give_back),
         }
     }
 }
@@ -134,48 +143,48 @@ impl std::ops::Deref for PooledDecoder {
     type Target = Decoder;
 
     fn deref(&self) -> &Decoder {
-        &self.decoder
+        &self.out.decoder
     }
 }
 
 impl std::ops::DerefMut for PooledDecoder {
     fn deref_mut(&mut self) -> &mut Decoder {
-        &mut self.decoder
+        &mut self.out.decoder
     }
 }
 
-impl Drop for PooledDecoder {
-    fn drop(&mut self) {
-        // SAFETY: `decoder` is taken exactly once, here, and never used afterwards.
-        let decoder = unsafe { ManuallyDrop::take(&mut self.decoder) };
-        if decoder.id() != self.id {
-            // Not the decoder checked out: whatever it is (another context, device or
-            // configuration), it never enters the pool. The pool's own decoder left with
-            // whoever swapped it out and is destroyed when they drop it.
-            contained(|| {
-                tracing::warn!("a foreign decoder was swapped into a pooled one; destroying it");
-            });
-            let mut state = self.pool.state();
-            state.release(self.busy);
-            state.stats.discarded += 1;
-            drop(state);
-            self.pool.gate.opened();
-            drop(decoder);
-            return;
-        }
-        checkin(
-            &self.pool,
-            decoder,
-            self.reconfigurations_at_checkout,
-            self.busy,
-        );
+/// What dropping a [`PooledDecoder`] does: the decoder checked out goes back to the pool
+/// ([`checkin`]); any other decoder swapped in is destroyed, and its room given back.
+fn give_back(out: CheckedOut) {
+    let CheckedOut {
+        decoder,
+        id,
+        pool,
+        reconfigurations_at_checkout,
+        busy,
+    } = out;
+    if decoder.id() != id {
+        // Not the decoder checked out: whatever it is (another context, device or
+        // configuration), it never enters the pool. The pool's own decoder left with
+        // whoever swapped it out and is destroyed when they drop it.
+        contained(|| {
+            tracing::warn!("a foreign decoder was swapped into a pooled one; destroying it");
+        });
+        let mut state = pool.state();
+        state.release(busy);
+        state.stats.discarded += 1;
+        drop(state);
+        pool.gate.opened();
+        drop(decoder);
+        return;
     }
+    checkin(&pool, decoder, reconfigurations_at_checkout, busy);
 }
 
 impl std::fmt::Debug for PooledDecoder {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("PooledDecoder")
-            .field("decoder", &*self.decoder)
+            .field("decoder", &self.out.decoder)
             .finish()
     }
 }
