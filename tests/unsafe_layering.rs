@@ -1,6 +1,6 @@
 //! Where `unsafe` may live: the layers above the driver owners deny it, and each exception
 //! they allow is one listed here, so a new one is a visible change to this test. Also keeps
-//! the files of the lower layers under 700 lines.
+//! the files of the lower layers under 700 lines, and the names of the root crate's types apart.
 
 use std::path::Path;
 
@@ -81,4 +81,40 @@ fn lower_layer_files_stay_under_700_lines() {
             assert!(lines <= 700, "{file} has {lines} lines");
         }
     }
+}
+
+/// Every struct, enum, trait and type alias declared at the top level of a file under `src/`
+/// (not inside a function, `impl` or test module), with the files that declare it.
+fn top_level_types() -> std::collections::BTreeMap<String, Vec<String>> {
+    let mut names: std::collections::BTreeMap<String, Vec<String>> = Default::default();
+    for file in rust_files("src") {
+        for line in read(&file).lines() {
+            let rest = line
+                .strip_prefix("pub(crate) ")
+                .or_else(|| line.strip_prefix("pub(super) "))
+                .or_else(|| line.strip_prefix("pub "))
+                .unwrap_or(line);
+            let Some(rest) = ["struct ", "enum ", "trait ", "type "]
+                .iter()
+                .find_map(|kind| rest.strip_prefix(kind))
+            else {
+                continue;
+            };
+            let name: String = rest
+                .chars()
+                .take_while(|c| c.is_alphanumeric() || *c == '_')
+                .collect();
+            names.entry(name).or_default().push(file.clone());
+        }
+    }
+    names
+}
+
+#[test]
+fn no_two_types_of_the_root_crate_share_a_name() {
+    let shared: Vec<_> = top_level_types()
+        .into_iter()
+        .filter(|(_, files)| files.len() > 1)
+        .collect();
+    assert!(shared.is_empty(), "types sharing a name: {shared:?}");
 }

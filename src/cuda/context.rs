@@ -20,7 +20,7 @@ use std::sync::{Arc, Mutex, PoisonError};
 use cudarc::driver::sys::{CUcontext, CUdevice};
 
 use crate::error::{Error, Result};
-use crate::ffi::cuda::Driver;
+use crate::ffi::cuda::LibCuda;
 use crate::init::{CudaInitGuard, WindowToken, destroy_in_window};
 use crate::unwind::contained;
 
@@ -48,7 +48,7 @@ struct ContextInner {
     ordinal: u32,
     name: String,
     mode: ContextMode,
-    driver: Driver,
+    driver: LibCuda,
 }
 
 // SAFETY: a CUcontext handle may be used from any thread (the driver is thread-safe and
@@ -82,7 +82,7 @@ impl Context {
     /// ```
     pub fn acquire(guard: &CudaInitGuard, ordinal: u32, mode: ContextMode) -> Result<Context> {
         let window = guard.token();
-        let driver = Driver::load()?;
+        let driver = LibCuda::load()?;
         driver.init()?;
         let count = driver.device_count()?;
         if ordinal >= count {
@@ -97,7 +97,7 @@ impl Context {
         }
     }
 
-    fn shared_primary(window: WindowToken<'_>, driver: Driver, ordinal: u32) -> Result<Context> {
+    fn shared_primary(window: WindowToken<'_>, driver: LibCuda, ordinal: u32) -> Result<Context> {
         let mut registry = PRIMARY.lock().unwrap_or_else(PoisonError::into_inner);
         let registry = registry.get_or_insert_with(HashMap::new);
         if let Some(ctx) = registry.get(&ordinal) {
@@ -121,7 +121,7 @@ impl Context {
         Ok(ctx)
     }
 
-    fn dedicated(window: WindowToken<'_>, driver: Driver, ordinal: u32) -> Result<Context> {
+    fn dedicated(window: WindowToken<'_>, driver: LibCuda, ordinal: u32) -> Result<Context> {
         let device = driver.device(ordinal)?;
         let name = driver.device_name(device)?;
         let raw = driver.context_create(window, device)?;
@@ -204,7 +204,7 @@ impl Context {
         self.inner.driver.mem_info()
     }
 
-    pub(crate) fn driver(&self) -> Driver {
+    pub(crate) fn driver(&self) -> LibCuda {
         self.inner.driver
     }
 }
@@ -222,7 +222,7 @@ impl std::fmt::Debug for Context {
 /// A dedicated context on its way to `cuCtxDestroy`.
 struct DedicatedTeardown {
     raw: CUcontext,
-    driver: Driver,
+    driver: LibCuda,
 }
 
 // SAFETY: a context handle may be destroyed from any thread; nothing else refers to it.

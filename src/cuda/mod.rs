@@ -13,7 +13,7 @@ pub(crate) use buffer_pool::{BufferPool, Limits, PooledBuffer};
 pub(crate) use enqueued::EnqueuedWork;
 
 use crate::error::Result;
-use crate::ffi::cuda::Driver;
+use crate::ffi::cuda::LibCuda;
 
 /// Checks that the CUDA driver library can be loaded, without touching a device. Cheap
 /// after the first call.
@@ -22,5 +22,5 @@ use crate::ffi::cuda::Driver;
 /// [`crate::Error::LibraryNotFound`] on machines without the NVIDIA driver;
 /// [`crate::Error::SymbolNotFound`] naming an entry point the driver lacks.
 pub fn driver_available() -> Result<()> {
-    Driver::load().map(|_| ())
+    LibCuda::load().map(|_| ())
 }

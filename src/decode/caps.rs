@@ -107,8 +107,8 @@ impl DecodeCaps {
     }
 }
 
-type Key = (u32, Codec, u8, bool);
-static CACHE: Mutex<Option<HashMap<Key, DecodeCaps>>> = Mutex::new(None);
+type CapsKey = (u32, Codec, u8, bool);
+static CACHE: Mutex<Option<HashMap<CapsKey, DecodeCaps>>> = Mutex::new(None);
 
 /// Queries (or recalls) the caps for `codec` at `bit_depth`, 4:2:0 or 4:4:4, on device
 /// `ordinal`.

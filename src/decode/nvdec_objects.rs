@@ -17,7 +17,7 @@ use super::geometry::{Geometry, Shape};
 use crate::cuda::Context;
 use crate::driver::nvdec::DecoderObject;
 pub(crate) use crate::driver::nvdec::{CtxLock, OwnedStream, WorkStream};
-use crate::driver::nvdec_parser::Picture;
+use crate::driver::nvdec_parser::ParsedPicture;
 use crate::error::{Error, Result};
 use crate::ffi::nvcuvid::Nvcuvid;
 use crate::init::WindowToken;
@@ -140,7 +140,7 @@ impl DecoderHandle {
     }
 
     /// Decodes the parser's picture (inside the decode callback).
-    pub(crate) fn decode_picture(&self, picture: &mut Picture<'_>) -> Result<()> {
+    pub(crate) fn decode_picture(&self, picture: &mut ParsedPicture<'_>) -> Result<()> {
         self.object.decode_picture(picture)
     }
 

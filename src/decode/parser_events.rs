@@ -10,7 +10,7 @@ use nvidia_video_codec_sdk::sys::nvcuvid::CUVIDPARSERDISPINFO;
 
 use super::sei::{MAX_SEI_MESSAGES, collect};
 use super::state::{DecoderState, SequenceFormat};
-use crate::driver::nvdec_parser::{ParserEvents, Picture, SeiInfo};
+use crate::driver::nvdec_parser::{ParsedPicture, ParserEvents, SeiInfo};
 use crate::error::{Error, Result};
 
 impl ParserEvents for DecoderState {
@@ -18,7 +18,7 @@ impl ParserEvents for DecoderState {
         self.on_sequence(format)
     }
 
-    fn picture(&self, picture: &mut Picture<'_>) -> Result<()> {
+    fn picture(&self, picture: &mut ParsedPicture<'_>) -> Result<()> {
         self.on_decode(picture)
     }
 

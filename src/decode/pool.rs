@@ -42,7 +42,7 @@ pub use multi_gpu::MultiGpuDecoderPool;
 pub use pooled::PooledDecoder;
 use pooled::finish_checkin;
 pub use spec::{DecoderSpec, PoolConfig, PoolStats};
-use state::{Admit, Busy, State, estimate_bytes, holds, spec_shape};
+use state::{Admit, Busy, PoolState, estimate_bytes, holds, spec_shape};
 
 mod gate;
 mod multi_gpu;
@@ -53,17 +53,17 @@ mod state;
 struct PoolInner {
     config: PoolConfig,
     /// The state, and the condition a checkout waits for when a limit is reached.
-    gate: Gate<State>,
+    gate: Gate<PoolState>,
 }
 
 impl PoolInner {
-    fn state(&self) -> MutexGuard<'_, State> {
+    fn state(&self) -> MutexGuard<'_, PoolState> {
         self.gate.lock()
     }
 
     /// Idle decoders past the idle timeout, removed from the pool (dropped by the caller,
     /// outside the mutex).
-    fn expire(&self, state: &mut State) -> Vec<Decoder> {
+    fn expire(&self, state: &mut PoolState) -> Vec<Decoder> {
         let Some(timeout) = self.config.idle_timeout else {
             return Vec::new();
         };
@@ -145,7 +145,7 @@ impl DecoderPool {
     pub fn new(config: PoolConfig) -> Self {
         let inner = Arc::new(PoolInner {
             config,
-            gate: Gate::new(State::default()),
+            gate: Gate::new(PoolState::default()),
         });
         DecoderPool {
             _closer: Arc::new(Closer(Arc::clone(&inner))),

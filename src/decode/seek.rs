@@ -3,7 +3,7 @@
 //! Invariant: the frame handed out for display index `d` is the `d`-th frame the decoder
 //! outputs when the whole stream is decoded from its start — the frame ffmpeg's framemd5 lists
 //! at line `d` — whatever the GOP structure and whatever the file's timestamps say, or the call
-//! fails with [`Error::FramesNotAddressable`](crate::Error::FramesNotAddressable) saying why; never another frame. Each GOP is
+//! fails with [`Error::FramesNotAddressable`] saying why; never another frame. Each GOP is
 //! decoded at most once per call.
 //!
 //! How (the plan is pure and tested on the CPU, against a model decoder too; the decode loop
@@ -14,7 +14,7 @@
 //!     in decode order. Display index `i` is the `i`-th shown sample in decode order, whatever
 //!     the timestamps are (repeated, out of order, saturated).
 //!   - H.264 and HEVC output pictures by coded video sequence and picture order count. Where
-//!     the source knows that order ([`RandomAccessSource::display_ranks`](crate::input::RandomAccessSource::display_ranks): raw streams from
+//!     the source knows that order ([`RandomAccessSource::display_ranks`]: raw streams from
 //!     their index scan, MP4 and Matroska/WebM from one pass over the samples' headers), it is
 //!     the display order; container timestamps only label the frames handed out. A muxer that
 //!     wrote pts = dts for a stream with B-frames, repeated or saturated timestamps and laced
@@ -52,14 +52,14 @@
 //!   a run is the run's k-th sample that shows a frame. Either way a frame out of the decoder
 //!   whose name was not given in its run (one frame more than the run's shown samples), or a
 //!   shown sample fed that gives no frame by the run's end, ends the call with
-//!   [`Error::FramesNotAddressable`](crate::Error::FramesNotAddressable) (a frame too many and one too few in one run cancel out:
+//!   [`Error::FramesNotAddressable`] (a frame too many and one too few in one run cancel out:
 //!   counting cannot see that). Frames handed out carry the index's pts of their sample.
 //! - **What is not decoded**: a sample nobody asked for whose pictures no other picture
 //!   references (H.264 `nal_ref_idc` 0, HEVC sub-layer non-reference pictures of the top
-//!   sub-layer; see [`Disposable`](crate::input::annexb::Disposable)) is not fed, and frames nobody asked for are dropped without
+//!   sub-layer; see [`Disposable`]) is not fed, and frames nobody asked for are dropped without
 //!   being mapped, so NVDEC's post-processing never runs for them. With x264's two B-frames a
 //!   third of the pictures between a key frame and a target are left out.
-//! - **By time** ([`Decoder::frame_at_time`](crate::decode::Decoder::frame_at_time)): the first frame in display order whose pts is at
+//! - **By time** ([`Decoder::frame_at_time`]): the first frame in display order whose pts is at
 //!   or after the time asked for, for streams whose shown samples' pts never decrease along
 //!   display order; for others a time names no one frame, and the call fails.
 //!
@@ -73,6 +73,11 @@
 //! such files instead of using the bitstream's order would fail them for no reason. That order
 //! has the raw index's documented limits (H.264 MMCO 5 and HEVC `no_output_of_prior_pics_flag`
 //! are not followed; see [`annexb::index`](crate::input::annexb::index)).
+//!
+//! [`Error::FramesNotAddressable`]: crate::Error::FramesNotAddressable
+//! [`RandomAccessSource::display_ranks`]: crate::input::RandomAccessSource::display_ranks
+//! [`Disposable`]: crate::input::annexb::Disposable
+//! [`Decoder::frame_at_time`]: crate::decode::Decoder::frame_at_time
 
 mod decoder;
 mod feed;

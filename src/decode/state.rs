@@ -34,7 +34,7 @@ use super::planes::{FrameLayout, copy_planes};
 use super::sei::SeiMessage;
 
 use crate::cuda::{Context, DeviceBuffer};
-use crate::driver::nvdec_parser::Picture;
+use crate::driver::nvdec_parser::ParsedPicture;
 pub(crate) use crate::driver::nvdec_parser::SequenceFormat;
 use crate::error::{BitstreamError, Error, Result};
 use crate::ffi::cuda::Mem;
@@ -433,7 +433,7 @@ impl DecoderState {
     }
 
     /// The decode callback.
-    pub(crate) fn on_decode(&self, picture: &mut Picture<'_>) -> Result<()> {
+    pub(crate) fn on_decode(&self, picture: &mut ParsedPicture<'_>) -> Result<()> {
         let index = picture.index();
         let reused = self
             .pending

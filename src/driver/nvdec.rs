@@ -22,7 +22,7 @@ use nvidia_video_codec_sdk::sys::cuviddec::{
     CUvideodecoder,
 };
 
-use super::nvdec_parser::Picture;
+use super::nvdec_parser::ParsedPicture;
 use crate::cuda::Context;
 use crate::error::{Error, Result};
 use crate::ffi::nvcuvid::Nvcuvid;
@@ -284,9 +284,9 @@ impl DecoderObject {
     }
 
     /// `cuvidDecodePicture` of the picture the parser handed to the decode callback.
-    pub(crate) fn decode_picture(&self, picture: &mut Picture<'_>) -> Result<()> {
+    pub(crate) fn decode_picture(&self, picture: &mut ParsedPicture<'_>) -> Result<()> {
         // SAFETY: the decoder is live; `picture` is the parser's, valid during the callback
-        // (`Picture`'s invariant).
+        // (`ParsedPicture`'s invariant).
         unsafe { self.api.decode_picture(self.raw, picture.as_mut_ptr()) }
     }
 

@@ -55,12 +55,12 @@ pub(crate) struct SequenceFormat {
 ///
 /// Invariant: `raw` is the parser's live, non-null `CUVIDPICPARAMS` for `'a`, the duration
 /// of one decode callback; only the callback below makes one.
-pub(crate) struct Picture<'a> {
+pub(crate) struct ParsedPicture<'a> {
     raw: *mut CUVIDPICPARAMS,
     _callback: std::marker::PhantomData<&'a mut CUVIDPICPARAMS>,
 }
 
-impl Picture<'_> {
+impl ParsedPicture<'_> {
     /// `CurrPicIdx`: the decode surface the picture is decoded into.
     pub(crate) fn index(&self) -> i32 {
         // SAFETY: a live struct for the callback's duration (the invariant); only its
@@ -158,7 +158,7 @@ pub(crate) trait ParserEvents {
     /// `pfnSequenceCallback`: the value the parser gets back (the decode surfaces to use).
     fn sequence(&self, format: &SequenceFormat) -> Result<c_int>;
     /// `pfnDecodePicture`.
-    fn picture(&self, picture: &mut Picture<'_>) -> Result<()>;
+    fn picture(&self, picture: &mut ParsedPicture<'_>) -> Result<()>;
     /// `pfnGetSEIMsg`.
     fn sei(&self, info: &SeiInfo<'_>);
     /// `pfnDisplayPicture`; `None` marks the end of the stream.
@@ -277,7 +277,7 @@ unsafe extern "C" fn on_decode<T: ParserEvents>(
             });
         }
         // The parser's live picture for this callback, as the callback contract says.
-        let mut picture = Picture {
+        let mut picture = ParsedPicture {
             raw: params,
             _callback: std::marker::PhantomData,
         };

@@ -27,7 +27,7 @@ use crate::error::{DriverError, Error, Result};
 use crate::ffi::cuda::{Copy2d, Mem};
 use crate::ffi::nvenc::{
     EncodeCodec, EncodeConfig, EncodeStatus, EncoderPtr, LockedBitstream, LockedInput, Nvenc,
-    Picture,
+    PictureToEncode,
 };
 use crate::init::{WindowToken, destroy_in_window, in_runtime_window};
 
@@ -477,7 +477,11 @@ impl SessionHandle {
     }
 
     /// `NvEncEncodePicture` into the bitstream buffer of `slot`.
-    pub(crate) fn encode(&mut self, slot: usize, mut picture: Picture) -> Result<EncodeStatus> {
+    pub(crate) fn encode(
+        &mut self,
+        slot: usize,
+        mut picture: PictureToEncode,
+    ) -> Result<EncodeStatus> {
         let o = &mut *self.objects;
         picture.output = *o.outputs.get(slot).ok_or_else(|| bad_slot(slot))?;
         let _current = o.context.make_current()?;

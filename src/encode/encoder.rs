@@ -14,7 +14,7 @@ use super::session::EncoderSession;
 use crate::cuda::Context;
 use crate::driver::nvenc_session::SessionHandle;
 use crate::error::{Error, FrameError, Result, SessionKind};
-use crate::ffi::nvenc::{EncodeStatus, Picture};
+use crate::ffi::nvenc::{EncodeStatus, PictureToEncode};
 use crate::init::WindowTiming;
 
 /// An NVENC encoder with frame methods. Built only through
@@ -141,7 +141,7 @@ impl Encoder {
             flags |= NV_ENC_PIC_FLAGS::NV_ENC_PIC_FLAG_FORCEIDR as u32
                 | NV_ENC_PIC_FLAGS::NV_ENC_PIC_FLAG_OUTPUT_SPSPPS as u32;
         }
-        let picture = Picture {
+        let picture = PictureToEncode {
             input,
             output: std::ptr::null_mut(),
             width: self.config.width,

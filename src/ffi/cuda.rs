@@ -25,7 +25,7 @@ use std::ffi::{CStr, c_char, c_int, c_uint, c_void};
 
 use cudarc::driver::sys::{self, CUcontext, CUdevice, CUdeviceptr, CUfunction, CUmodule, CUstream};
 
-use super::loader::{Library, LoadFailure, Loaded};
+use super::loader::{DynamicLibrary, LoadFailure, Loaded};
 use crate::error::{Error, Result};
 use crate::init::WindowToken;
 
@@ -94,12 +94,12 @@ struct Api {
     module_get_function: ModuleGetFunction,
     launch_kernel: LaunchKernel,
     /// Keeps the library mapped for the life of the process (the `Api` is a `static`).
-    _library: Library,
+    _library: DynamicLibrary,
 }
 
 impl Api {
     fn load() -> Result<Api, LoadFailure> {
-        let library = Library::open(LIBCUDA)?;
+        let library = DynamicLibrary::open(LIBCUDA)?;
         // SAFETY: for every `symbol` call below, the type alias spells the documented C
         // signature of the symbol it is resolved for, with `CUresult` returned as `u32`.
         unsafe {
@@ -133,21 +133,21 @@ impl Api {
 
 /// Proof that `libcuda.so.1` is loaded with every entry point this crate uses.
 #[derive(Clone, Copy)]
-pub(crate) struct Driver {
+pub(crate) struct LibCuda {
     api: &'static Api,
 }
 
-impl std::fmt::Debug for Driver {
+impl std::fmt::Debug for LibCuda {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("Driver(libcuda.so.1)")
+        f.write_str("LibCuda(libcuda.so.1)")
     }
 }
 
-impl Driver {
+impl LibCuda {
     /// Opens the driver library once per process; later calls return the cached outcome.
-    pub(crate) fn load() -> Result<Driver> {
+    pub(crate) fn load() -> Result<LibCuda> {
         static LOADED: Loaded<Api> = Loaded::new(LIBCUDA, Api::load);
-        LOADED.get().map(|api| Driver { api })
+        LOADED.get().map(|api| LibCuda { api })
     }
 
     /// `cuInit(0)`; cheap after the first call.
@@ -350,7 +350,7 @@ impl Driver {
     }
 }
 
-impl Driver {
+impl LibCuda {
     /// `cuModuleLoadData` of a NUL-terminated PTX image into the current context, a
     /// lifecycle call (it creates a context-level resource and may JIT-compile; see
     /// `convert::launch` for why it takes a window).

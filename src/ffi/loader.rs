@@ -4,7 +4,7 @@
 //! Invariants:
 //! - **Opened once, by soname, kept.** Each library is opened by the file name the driver
 //!   installs (`libcuda.so.1`, ...), once per process: its function table holds the
-//!   [`Library`] and lives in a `static` [`Loaded`], so the library is never unloaded and
+//!   [`DynamicLibrary`] and lives in a `static` [`Loaded`], so the library is never unloaded and
 //!   the function pointers never dangle.
 //! - **Resolved up front.** Every entry point a module uses is resolved when its table is
 //!   built, into a typed fn pointer; a driver lacking one is one clear
@@ -49,14 +49,14 @@ impl Failure for LoadFailure {
 
 /// An opened library, kept mapped for as long as this value lives (in a function table
 /// inside a [`Loaded`] `static`: for the life of the process).
-pub(crate) struct Library(libloading::Library);
+pub(crate) struct DynamicLibrary(libloading::Library);
 
-impl Library {
+impl DynamicLibrary {
     /// Opens `soname` (no search of other names or paths beyond the dynamic loader's own).
-    pub(crate) fn open(soname: &'static str) -> Result<Library, LoadFailure> {
+    pub(crate) fn open(soname: &'static str) -> Result<DynamicLibrary, LoadFailure> {
         // SAFETY: opening an NVIDIA driver library runs only its (trusted) initializers.
         unsafe { libloading::Library::new(soname) }
-            .map(Library)
+            .map(DynamicLibrary)
             .map_err(|e| LoadFailure::Missing(e.to_string()))
     }
 

@@ -22,7 +22,7 @@ use nvidia_video_codec_sdk::sys::nvcuvid::{
 };
 
 use super::cuda::check_in;
-use super::loader::{Library, LoadFailure, Loaded};
+use super::loader::{DynamicLibrary, LoadFailure, Loaded};
 use crate::error::{Error, Result};
 use crate::init::WindowToken;
 
@@ -69,7 +69,7 @@ pub(crate) struct Nvcuvid {
     parse_video_data: ParseVideoData,
     destroy_video_parser: DestroyVideoParser,
     /// Keeps the library mapped for as long as the function pointers above are used.
-    _library: Library,
+    _library: DynamicLibrary,
 }
 
 impl std::fmt::Debug for Nvcuvid {
@@ -86,7 +86,7 @@ impl Nvcuvid {
     }
 
     fn load() -> Result<Nvcuvid, LoadFailure> {
-        let library = Library::open(LIBNVCUVID)?;
+        let library = DynamicLibrary::open(LIBNVCUVID)?;
         // SAFETY: for every `symbol` call below, the type alias spells the C signature
         // NVIDIA's cuviddec.h / nvcuvid.h document for that symbol, with `CUresult` returned
         // as `u32`.

@@ -11,7 +11,7 @@
 //!
 //! Model check: the primitives come from `init::sync`, so under `--cfg loom` the model below
 //! runs this code with loom's (in `.ci/run`), together with the pool's own bookkeeping
-//! (`State::admit`, `release`, `keep`) over stand-in decoders: checkouts hitting, reserving
+//! (`PoolState::admit`, `release`, `keep`) over stand-in decoders: checkouts hitting, reserving
 //! and waiting, a build that fails, check-ins, in every interleaving up to the preemption
 //! bound. It checks that the room is never exceeded and that every checkout is served (a
 //! checkout left waiting is a deadlock loom reports: its `wait_timeout` never times out).
@@ -64,10 +64,10 @@ impl<S> Gate<S> {
 #[cfg(all(test, loom))]
 mod loom_tests {
     //! The pool's check-out and check-in on the gate, with its own bookkeeping
-    //! ([`State::admit`], [`State::release`], [`State::keep`]) over stand-in decoders (`u32`),
-    //! and room for one decoder: checkouts hit an idle decoder or reserve room and build
-    //! outside the lock (a build may fail and give the room back), or wait; check-ins give the
-    //! room back and keep the decoder idle.
+    //! ([`PoolState::admit`], [`PoolState::release`], [`PoolState::keep`]) over stand-in
+    //! decoders (`u32`), and room for one decoder: checkouts hit an idle decoder or reserve
+    //! room and build outside the lock (a build may fail and give the room back), or wait;
+    //! check-ins give the room back and keep the decoder idle.
     //! Run: `RUSTFLAGS="--cfg loom" LOOM_MAX_PREEMPTIONS=2 cargo test --lib --release loom`.
     use std::sync::atomic::Ordering::SeqCst;
     use std::time::Instant;
@@ -77,7 +77,7 @@ mod loom_tests {
     use loom::thread;
 
     use super::super::PoolConfig;
-    use super::super::state::{Admit, Busy, Idle, State};
+    use super::super::state::{Admit, Busy, Idle, PoolState};
     use super::*;
     use crate::Codec;
     use crate::decode::PixelFormat;
@@ -98,7 +98,7 @@ mod loom_tests {
     }
 
     struct Pool {
-        gate: Gate<State<u32>>,
+        gate: Gate<PoolState<u32>>,
         config: PoolConfig,
         /// Decoders out (checked out or being built), counted outside the lock.
         out: AtomicUsize,
@@ -168,7 +168,7 @@ mod loom_tests {
     fn loom_pool_checkouts_stay_within_room_and_every_waiter_is_served() {
         loom::model(|| {
             let pool = Arc::new(Pool {
-                gate: Gate::new(State::default()),
+                gate: Gate::new(PoolState::default()),
                 config: PoolConfig::default().with_max_total(ROOM),
                 out: AtomicUsize::new(0),
                 next: AtomicU32::new(0),

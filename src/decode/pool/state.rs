@@ -13,7 +13,7 @@ use crate::decode::decoder::Decoder;
 use crate::decode::geometry::Shape;
 use crate::unwind::contained;
 
-pub(super) type Key = (Codec, u8);
+pub(super) type PoolKey = (Codec, u8);
 
 /// An idle decoder (`D`: a [`Decoder`]; a stand-in in the model check).
 pub(super) struct Idle<D = Decoder> {
@@ -26,19 +26,21 @@ pub(super) struct Idle<D = Decoder> {
 /// The pool's bookkeeping, apart from the decoders themselves (`D`, as in [`Idle`]): what is
 /// idle, what is out, and the counters. Invariant: every decision that takes room (a hit, a
 /// reservation to build) and every one that gives it back is a method here, made under the
-/// pool's [`Gate`](super::gate::Gate), so the model check in `pool/gate.rs` runs the very decisions the pool makes.
-pub(super) struct State<D = Decoder> {
+/// pool's [`Gate`], so the model check in `pool/gate.rs` runs the very decisions the pool makes.
+///
+/// [`Gate`]: super::gate::Gate
+pub(super) struct PoolState<D = Decoder> {
     pub(super) idle: Vec<Idle<D>>,
     /// Decoders checked out or being built, per key.
-    pub(super) busy: HashMap<Key, usize>,
+    pub(super) busy: HashMap<PoolKey, usize>,
     pub(super) busy_bytes: u64,
     pub(super) closed: bool,
     pub(super) stats: PoolStats,
 }
 
-impl<D> Default for State<D> {
+impl<D> Default for PoolState<D> {
     fn default() -> Self {
-        State {
+        PoolState {
             idle: Vec::new(),
             busy: HashMap::new(),
             busy_bytes: 0,
@@ -48,7 +50,7 @@ impl<D> Default for State<D> {
     }
 }
 
-/// What one look at the pool decided for a checkout ([`State::admit`]).
+/// What one look at the pool decided for a checkout ([`PoolState::admit`]).
 pub(super) enum Admit<D> {
     /// An idle decoder that fits, now counted out.
     Hit(D, Busy),
@@ -58,8 +60,8 @@ pub(super) enum Admit<D> {
     Full,
 }
 
-impl<D> State<D> {
-    pub(super) fn count(&self, key: Key) -> usize {
+impl<D> PoolState<D> {
+    pub(super) fn count(&self, key: PoolKey) -> usize {
         self.busy.get(&key).copied().unwrap_or(0)
             + self
                 .idle
@@ -142,7 +144,7 @@ impl<D> State<D> {
         // A miss: make room by evicting idle decoders, least recently used first — others of
         // this key first when the key is full (they are too small).
         let key = (shape.codec, shape.bit_depth);
-        let fits = |state: &State<D>| {
+        let fits = |state: &PoolState<D>| {
             state.total() < config.max_total
                 && state.count(key) < config.max_per_key
                 && config
@@ -217,7 +219,7 @@ impl<D> State<D> {
 /// counted under when it left (its shape may change while out, e.g. to another bit depth).
 #[derive(Debug, Clone, Copy)]
 pub(super) struct Busy {
-    pub(super) key: Key,
+    pub(super) key: PoolKey,
     pub(super) bytes: u64,
 }
 

@@ -45,7 +45,7 @@ mod status;
 mod sys;
 
 pub(crate) use bindgen_enums::EncodeCodec;
-pub(crate) use result::{EncodeStatus, EncoderPtr, Picture};
+pub(crate) use result::{EncodeStatus, EncoderPtr, PictureToEncode};
 #[cfg(test)]
 pub(crate) use safe::CodecConfig;
 pub(crate) use safe::{CodecConfigMut, EncodeConfig, LockedBitstream, LockedInput};

@@ -71,7 +71,7 @@ pub(crate) struct BitstreamLock {
 
 /// One picture for `NvEncEncodePicture`.
 #[derive(Debug, Clone, Copy)]
-pub(crate) struct Picture {
+pub(crate) struct PictureToEncode {
     /// An input buffer of the session, or a mapped registered resource.
     pub(crate) input: *mut c_void,
     /// A bitstream buffer of the session.
@@ -363,7 +363,7 @@ impl Nvenc {
     pub(crate) unsafe fn encode_picture(
         &self,
         enc: EncoderPtr,
-        picture: &Picture,
+        picture: &PictureToEncode,
     ) -> Result<EncodeStatus> {
         let mut params = pic_params();
         params.inputWidth = picture.width;

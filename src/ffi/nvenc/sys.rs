@@ -25,7 +25,7 @@ use nvidia_video_codec_sdk::sys::nvEncodeAPI::{
 
 use super::status::{SUCCESS, status_error};
 use crate::error::{Error, Result};
-use crate::ffi::loader::{self, Library, Loaded};
+use crate::ffi::loader::{self, DynamicLibrary, Loaded};
 
 /// The NVENC library's file name.
 pub(crate) const LIBNVENC: &str = "libnvidia-encode.so.1";
@@ -115,7 +115,7 @@ pub(crate) struct Nvenc {
     /// The driver's largest supported API version (`major << 4 | minor`).
     driver_api_version: u32,
     /// Keeps the library mapped for as long as the function pointers above are used.
-    _library: Library,
+    _library: DynamicLibrary,
 }
 
 impl std::fmt::Debug for Nvenc {
@@ -131,30 +131,30 @@ impl std::fmt::Debug for Nvenc {
 
 /// Why NVENC could not be loaded: the shared loader's failures, plus NVENC's own.
 #[derive(Debug, Clone)]
-enum LoadFailure {
+enum NvencLoadFailure {
     Load(loader::LoadFailure),
     TooOld(u32),
     Call(&'static str, u32),
 }
 
-impl From<loader::LoadFailure> for LoadFailure {
+impl From<loader::LoadFailure> for NvencLoadFailure {
     fn from(failure: loader::LoadFailure) -> Self {
-        LoadFailure::Load(failure)
+        NvencLoadFailure::Load(failure)
     }
 }
 
-impl loader::Failure for LoadFailure {
+impl loader::Failure for NvencLoadFailure {
     fn to_error(&self, library: &'static str) -> Error {
         match self {
-            LoadFailure::Load(failure) => failure.to_error(library),
-            LoadFailure::TooOld(version) => match check_api_version(*version) {
+            NvencLoadFailure::Load(failure) => failure.to_error(library),
+            NvencLoadFailure::TooOld(version) => match check_api_version(*version) {
                 Err(error) => error,
                 Ok(()) => Error::Unsupported {
                     what: format!("{library} (API version {version:#x})"),
                     supported: "NVENC API 12.1 or newer".into(),
                 },
             },
-            LoadFailure::Call(call, code) => status_error(call, *code, None),
+            NvencLoadFailure::Call(call, code) => status_error(call, *code, None),
         }
     }
 }
@@ -164,7 +164,7 @@ impl loader::Failure for LoadFailure {
 macro_rules! entry {
     ($list:expr, $field:ident) => {{
         $list.$field.ok_or_else(|| {
-            LoadFailure::Load(loader::LoadFailure::Symbol(
+            NvencLoadFailure::Load(loader::LoadFailure::Symbol(
                 stringify!($field),
                 "NvEncodeAPICreateInstance left this entry empty".into(),
             ))
@@ -176,7 +176,7 @@ macro_rules! entry {
         // `Option<fn>` has the same layout for both (null is `None`).
         let f = unsafe { std::mem::transmute::<$header, Option<$ours>>($list.$field) };
         f.ok_or_else(|| {
-            LoadFailure::Load(loader::LoadFailure::Symbol(
+            NvencLoadFailure::Load(loader::LoadFailure::Symbol(
                 stringify!($field),
                 "NvEncodeAPICreateInstance left this entry empty".into(),
             ))
@@ -187,12 +187,12 @@ macro_rules! entry {
 impl Nvenc {
     /// Loads the library once per process; later calls return the cached outcome.
     pub(crate) fn get() -> Result<&'static Nvenc> {
-        static LOADED: Loaded<Nvenc, LoadFailure> = Loaded::new(LIBNVENC, Nvenc::load);
+        static LOADED: Loaded<Nvenc, NvencLoadFailure> = Loaded::new(LIBNVENC, Nvenc::load);
         LOADED.get()
     }
 
-    fn load() -> Result<Nvenc, LoadFailure> {
-        let library = Library::open(LIBNVENC)?;
+    fn load() -> Result<Nvenc, NvencLoadFailure> {
+        let library = DynamicLibrary::open(LIBNVENC)?;
         // SAFETY: both aliases spell the C signatures nvEncodeAPI.h documents for these
         // symbols, with NVENCSTATUS returned as its underlying u32.
         let (max_version, create_instance): (GetMaxSupportedVersion, CreateInstance) = unsafe {
@@ -206,13 +206,13 @@ impl Nvenc {
         // SAFETY: the out-pointer is a live local.
         let status = unsafe { max_version(&mut driver_api_version) };
         if status != SUCCESS {
-            return Err(LoadFailure::Call(
+            return Err(NvencLoadFailure::Call(
                 "NvEncodeAPIGetMaxSupportedVersion",
                 status,
             ));
         }
         if check_api_version(driver_api_version).is_err() {
-            return Err(LoadFailure::TooOld(driver_api_version));
+            return Err(NvencLoadFailure::TooOld(driver_api_version));
         }
 
         let mut list = NV_ENCODE_API_FUNCTION_LIST {
@@ -223,7 +223,7 @@ impl Nvenc {
         // header requires; the driver fills in the entry points.
         let status = unsafe { create_instance(&mut list) };
         if status != SUCCESS {
-            return Err(LoadFailure::Call("NvEncodeAPICreateInstance", status));
+            return Err(NvencLoadFailure::Call("NvEncodeAPICreateInstance", status));
         }
 
         Ok(Nvenc {
