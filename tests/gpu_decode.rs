@@ -155,8 +155,8 @@ fn vp9_resolution_changes_are_bit_exact() {
 #[test]
 #[ignore = "needs an NVIDIA GPU"]
 fn av1_is_reported_unsupported_on_a_gpu_without_av1_decode() {
-    // The H100 has no AV1 NVDEC. On GPUs that have it this test decodes instead, and
-    // checks the frame count, so it verifies something either way.
+    // Some data-centre GPUs have no AV1 NVDEC. On GPUs that have it this test decodes
+    // instead, and checks the frame count, so it verifies something either way.
     let started = Instant::now();
     let result =
         DecoderBuilder::new(DecoderConfig::new(Codec::Av1).with_max_size(320, 240)).build();

@@ -1,6 +1,6 @@
-//! The encoder's failure path on real hardware, for GPUs without NVENC (A100, H100): the
-//! build stops at `NvEncOpenEncodeSessionEx` (which answers `NV_ENC_ERR_UNSUPPORTED_DEVICE`
-//! on an H100) with `Error::NoEncodeDevice` naming the GPU,
+//! The encoder's failure path on real hardware, for GPUs without NVENC (some data-centre GPUs
+//! have none): the build stops at `NvEncOpenEncodeSessionEx` (which answers
+//! `NV_ENC_ERR_UNSUPPORTED_DEVICE` there) with `Error::NoEncodeDevice` naming the GPU,
 //! quickly, with the init lock released and no GPU memory or CUDA context leaked, however
 //! often it is tried. On a GPU with NVENC the builds succeed; the error-specific
 //! assertions are then skipped (said on stderr) and the leak checks still apply.

@@ -1,4 +1,5 @@
-//! Real NVENC output, checked by decoding it back with NVDEC; fails by design on GPUs without NVENC (A100, H100).
+//! Real NVENC output, checked by decoding it back with NVDEC; fails by design on GPUs without
+//! NVENC (some data-centre GPUs have none).
 //!
 //! Synthetic NV12 frames (a moving gradient) are encoded with H.264 and HEVC, the packets
 //! decoded with the crate's decoder, and every frame compared with its input (PSNR ≥ 40 dB),

@@ -1469,7 +1469,7 @@ enum Driver {
 }
 
 // ---------------------------------------------------------------------------------------
-// Decoder pool (issue 8): keys, LRU, limits, reset semantics, concurrency.
+// Decoder pool: keys, LRU, limits, reset semantics, concurrency.
 // ---------------------------------------------------------------------------------------
 
 fn spec(codec: Codec) -> DecoderSpec {
@@ -1944,8 +1944,8 @@ fn main() -> ExitCode {
 }
 
 // =======================================================================================
-// Issue 12 §3–§5, §7: enqueued copies always waited for, destructors that never wait for the
-// lock, the pool doing what its docs say, teardowns that yield to creations.
+// Enqueued copies always waited for, destructors that never wait for the lock, the pool
+// doing what its docs say, teardowns that yield to creations.
 
 /// The stand-in's control calls added for these scenarios (loaded apart from `Control`).
 struct RuntimeControl {
@@ -2031,7 +2031,7 @@ fn run_runtime_scenario(name: &str) -> bool {
     true
 }
 
-/// §3: when the chroma copy fails to enqueue, the luma copy already enqueued is waited for
+/// When the chroma copy fails to enqueue, the luma copy already enqueued is waited for
 /// before the call returns — for every frame copy (host, device, pool) and the NVENC staging
 /// upload — so no destination is written after it was handed back.
 fn failed_second_copy_waits_for_the_first() {
@@ -2112,7 +2112,7 @@ fn stream_size(s: &Control, width: i64, height: i64) {
     s.set_format("display_bottom", height);
 }
 
-/// §4: dropping a `PooledDecoder` while another thread holds the lock for 1.5 s returns at
+/// Dropping a `PooledDecoder` while another thread holds the lock for 1.5 s returns at
 /// once; the parser renewal happens later in a window of its own, and only then is the decoder
 /// idle again — reset, so the next checkout sees nothing of the old stream.
 fn pooled_decoder_drop_never_waits_for_the_lock() {
@@ -2197,7 +2197,7 @@ impl tracing::Subscriber for PanicsOnTheReaper {
     fn exit(&self, _: &tracing::span::Id) {}
 }
 
-/// §4: a subscriber that panics in the teardown thread's own tracing calls does not stop
+/// A subscriber that panics in the teardown thread's own tracing calls does not stop
 /// deferred teardowns: each one still runs, and `wait_for_teardowns` returns true.
 fn reaper_survives_a_panicking_subscriber() {
     let s = on_standin();
@@ -2218,7 +2218,7 @@ fn reaper_survives_a_panicking_subscriber() {
     lock_is_free();
 }
 
-/// §5: a `Decoder` swapped into a `PooledDecoder` is not taken into the pool on drop (it is
+/// A `Decoder` swapped into a `PooledDecoder` is not taken into the pool on drop (it is
 /// destroyed), so a later checkout never gets a decoder of another context or configuration.
 fn pool_refuses_a_swapped_in_decoder() {
     let s = on_standin();
@@ -2249,7 +2249,7 @@ fn pool_refuses_a_swapped_in_decoder() {
     assert_live(s, &baseline, "after the pool and both decoders are gone");
 }
 
-/// §5: `checkout_timeout(spec, ZERO)` is a checkout: it hits an idle decoder, evicts to make
+/// `checkout_timeout(spec, ZERO)` is a checkout: it hits an idle decoder, evicts to make
 /// room, and is counted.
 fn pool_zero_timeout_checkout_is_a_checkout() {
     let _s = on_standin();
@@ -2293,7 +2293,7 @@ fn pool_estimate(width: u32, height: u32) -> u64 {
     bytes
 }
 
-/// §5: a decoder that grew while checked out (a larger stream re-created it) is accounted at
+/// A decoder that grew while checked out (a larger stream re-created it) is accounted at
 /// its new size when it comes back, and idle decoders are evicted to stay within the budget.
 fn pool_budget_holds_after_a_decoder_grew() {
     let s = on_standin();
@@ -2321,7 +2321,7 @@ fn pool_budget_holds_after_a_decoder_grew() {
     settle();
 }
 
-/// §5: `MultiGpuDecoderPool::checkout` goes to the device with an idle decoder that fits, not to one
+/// `MultiGpuDecoderPool::checkout` goes to the device with an idle decoder that fits, not to one
 /// whose idle decoders do not.
 fn pools_prefer_a_device_with_an_idle_fit() {
     let _s = on_standin();
@@ -2346,7 +2346,7 @@ fn pools_prefer_a_device_with_an_idle_fit() {
     settle();
 }
 
-/// §5: idle decoders evicted to make room are destroyed before the checkout waits for a
+/// Idle decoders evicted to make room are destroyed before the checkout waits for a
 /// return, not kept alive for the whole wait.
 fn evicted_decoders_are_destroyed_before_a_checkout_waits() {
     let s = on_standin();
@@ -2386,7 +2386,7 @@ fn evicted_decoders_are_destroyed_before_a_checkout_waits() {
     settle();
 }
 
-/// §5: one packet carrying many pictures queues at most `MAX_QUEUED_FRAMES`; the excess is
+/// One packet carrying many pictures queues at most `MAX_QUEUED_FRAMES`; the excess is
 /// dropped with an error, the queued frames stay takeable, and decoding goes on afterwards.
 fn one_packet_with_many_pictures_is_bounded() {
     let s = on_standin();
@@ -2419,7 +2419,7 @@ fn one_packet_with_many_pictures_is_bounded() {
     settle();
 }
 
-/// §5: a `DeviceFramePool` that saw five frame sizes keeps free buffers of the most recent
+/// A `DeviceFramePool` that saw five frame sizes keeps free buffers of the most recent
 /// `KEPT_SIZES` only.
 fn frame_pool_keeps_recent_sizes_only() {
     let s = on_standin();
@@ -2455,7 +2455,7 @@ fn frame_pool_keeps_recent_sizes_only() {
     assert_eq!(s.live("alloc"), allocs);
 }
 
-/// §7: destroys deferred while the lock was busy wait behind creators that queued after them:
+/// Destroys deferred while the lock was busy wait behind creators that queued after them:
 /// with `cuvidDestroyDecoder` widened to 100 ms, six creations that queue behind four deferred
 /// teardowns all finish before the first destroy runs.
 fn teardowns_wait_behind_creations() {
@@ -2511,7 +2511,7 @@ fn teardowns_wait_behind_creations() {
     assert_eq!(s.overlaps(), 0, "{}", diagnostics(s));
 }
 
-/// §7: yielding to creators does not let teardowns pile up: eight threads creating, decoding
+/// Yielding to creators does not let teardowns pile up: eight threads creating, decoding
 /// and dropping decoders for 2.5 s (the lock always wanted) never have more than
 /// `MAX_YIELDING_TEARDOWNS` teardowns queued, plus two drops per thread (one while the reaper
 /// waits its turn in arrival order, one while it runs); and every one runs.

@@ -118,3 +118,48 @@ fn no_two_types_of_the_root_crate_share_a_name() {
         .collect();
     assert!(shared.is_empty(), "types sharing a name: {shared:?}");
 }
+
+/// Whether `line` names a card, a driver branch, an issue or an issue's section: history,
+/// which belongs in CHANGELOG.md and BENCHMARKS.md, not in the code. A standard's section
+/// (`H.273 §8.3`) is not history.
+fn names_history(line: &str) -> bool {
+    let lower = line.to_lowercase();
+    let cards = ["a1", "h1", "h2"].map(|card| format!("{card}00"));
+    let digit_after = |needle: &str| {
+        lower.match_indices(needle).any(|(at, _)| {
+            let before = &lower[..at];
+            let rest = &lower[at + needle.len()..];
+            rest.starts_with(|c: char| c.is_ascii_digit())
+                && !(needle == "\u{a7}" && before.trim_end().ends_with("h.273"))
+        })
+    };
+    cards.iter().any(|card| lower.contains(card.as_str()))
+        || digit_after("issue ")
+        || digit_after("\u{a7}")
+        || lower.match_indices("r5").any(|(at, _)| {
+            let rest = &lower.as_bytes()[at + 2..];
+            rest.len() >= 2
+                && rest[..2].iter().all(u8::is_ascii_digit)
+                && rest.get(2).is_none_or(|c| !c.is_ascii_digit())
+                && !lower[..at].ends_with(|c: char| c.is_ascii_alphanumeric())
+        })
+}
+
+#[test]
+fn code_and_its_comments_carry_no_history() {
+    let mut found = Vec::new();
+    for dir in ["src", "tests", "examples", "benches"] {
+        for file in rust_files(dir) {
+            for (n, line) in read(&file).lines().enumerate() {
+                if names_history(line) {
+                    found.push(format!("{file}:{}: {}", n + 1, line.trim()));
+                }
+            }
+        }
+    }
+    assert!(
+        found.is_empty(),
+        "history in the code:\n{}",
+        found.join("\n")
+    );
+}

@@ -23,8 +23,7 @@
 //! i.e. MPEG-2 siting, by default: chroma co-sited with even luma columns, halfway between
 //! rows), with edges clamped; 4:4:4 sources are converted pixel for pixel, with no
 //! upsampling. The trade-off against a longer filter (ffmpeg's `scale` uses bicubic by
-//! default): bilinear is what the issue asks for at least, costs four reads per plane, and
-//! keeps the kernel memory-bound.
+//! default): bilinear costs four reads per plane and keeps the kernel memory-bound.
 
 use nvcodec_media::{ColourRange, PixelFormat};
 use std::time::Duration;

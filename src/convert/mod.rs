@@ -17,8 +17,8 @@
 //! [`RgbBatch`] (N×C×H×W).
 //!
 //! Trade-offs: the kernels are PTX made by nvcc 13.0 (`.version 9.0`, `.target sm_75`),
-//! so they need a driver that can JIT PTX ISA 9.0 — R580 (CUDA 13.0) or newer — while the
-//! rest of the crate runs on R535+; on an older driver [`Converter::new`] fails with
+//! so they need a driver that can JIT PTX ISA 9.0 — version 580 (CUDA 13.0) or newer — while
+//! the rest of the crate runs on 535 and newer; on an older driver [`Converter::new`] fails with
 //! `CUDA_ERROR_UNSUPPORTED_PTX_VERSION` and nothing else is affected. sm_75 (Turing) is the
 //! oldest target nvcc 13 accepts; NVDEC GPUs older than Turing cannot run these kernels.
 //!

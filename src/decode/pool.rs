@@ -332,7 +332,7 @@ mod tests {
         let config =
             PoolConfig::default().decoder_config(&DecoderSpec::new(Codec::H264, 1920, 1080));
         let mib = estimate_bytes(&spec_shape(&config), config.output_surfaces) >> 20;
-        // Measured on H100 and H200: 46.6–46.7 MiB per extra 1080p H.264 session.
+        // Measured: 46.6–46.7 MiB per extra 1080p H.264 session.
         assert!((40..=60).contains(&mib), "{mib} MiB");
         let ten = Shape {
             format: PixelFormat::P016,

@@ -40,15 +40,15 @@
 //!   target, flush, and keep the target frames.
 //! - **Which frame is which**: by display index, never by a file's timestamp. NVDEC's parser
 //!   does not carry a packet's timestamp to that packet's picture: it hands the timestamps it
-//!   was given to the pictures it shows, smallest first (observed: decode indices fed as
-//!   timestamps came back sorted, on other pictures). So each packet of a shown sample
+//!   was given to the pictures it shows, smallest first (decode indices fed as timestamps
+//!   come back sorted, on other pictures). So each packet of a shown sample
 //!   is fed with its **display index** as timestamp — unique, and increasing in the order the
 //!   decoder outputs pictures — which then names its frame; pictures that are never shown are
 //!   fed without one, and the leading pictures of a run's first sync sample, which reference
 //!   the GOP before it, are not fed at all, so every timestamp given belongs to a picture that
 //!   is shown. VP8, VP9 and AV1 frames are named by place instead, since their hidden frames
-//!   (alt-ref frames inside a VP9 superframe) upset NVDEC's timestamps (observed: frames
-//!   after a superframe came out under other frames' timestamps): the k-th frame out of
+//!   (alt-ref frames inside a VP9 superframe) upset NVDEC's timestamps (frames after a
+//!   superframe come out under other frames' timestamps): the k-th frame out of
 //!   a run is the run's k-th sample that shows a frame. Either way a frame out of the decoder
 //!   whose name was not given in its run (one frame more than the run's shown samples), or a
 //!   shown sample fed that gives no frame by the run's end, ends the call with

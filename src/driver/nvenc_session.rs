@@ -130,8 +130,8 @@ impl SessionHandle {
                 }),
                 max_bitstream: 0,
             }),
-            // A GPU without NVENC: the header's status for it is NO_ENCODE_DEVICE, but the
-            // H100's driver answers UNSUPPORTED_DEVICE; both mean the same here.
+            // A GPU without NVENC: the header's status for it is NO_ENCODE_DEVICE, but drivers
+            // also answer UNSUPPORTED_DEVICE for it; both mean the same here.
             Err(Error::Driver(DriverError { status, .. })) if no_encoder_status(status.code()) => {
                 tracing::info!(
                     device = context.device_name(),
@@ -545,8 +545,8 @@ impl SessionHandle {
 }
 
 /// Whether an `NvEncOpenEncodeSessionEx` status means "this GPU has no NVENC engine":
-/// `NV_ENC_ERR_NO_ENCODE_DEVICE`, or `NV_ENC_ERR_UNSUPPORTED_DEVICE`, which is what an H100
-/// actually returns (observed with the 12.1 API).
+/// `NV_ENC_ERR_NO_ENCODE_DEVICE`, or `NV_ENC_ERR_UNSUPPORTED_DEVICE`, which is what a GPU
+/// without NVENC returns through the 12.1 API.
 pub(crate) fn no_encoder_status(code: u32) -> bool {
     code == NVENCSTATUS::NV_ENC_ERR_NO_ENCODE_DEVICE as u32
         || code == NVENCSTATUS::NV_ENC_ERR_UNSUPPORTED_DEVICE as u32
@@ -650,7 +650,7 @@ mod tests {
         assert!(no_encoder_status(1), "NV_ENC_ERR_NO_ENCODE_DEVICE");
         assert!(
             no_encoder_status(2),
-            "NV_ENC_ERR_UNSUPPORTED_DEVICE (what an H100 returns)"
+            "NV_ENC_ERR_UNSUPPORTED_DEVICE (what a GPU without NVENC returns)"
         );
         for other in [0, 3, 4, 5, 8, 10, 15, 20, 21] {
             assert!(!no_encoder_status(other), "{other}");

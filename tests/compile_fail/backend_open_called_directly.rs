@@ -1,4 +1,4 @@
-// Issue 12's walk-around: calling the backend's steps directly, skipping `validate` and
+// A walk-around of the typestate: calling the backend's steps directly, skipping `validate` and
 // getting a `Decoder` while the guard is still held, does not compile: `Backend` has no steps.
 use nvcodec_guard::Codec;
 use nvcodec_guard::cuda::{Context, ContextMode};

@@ -173,9 +173,9 @@ impl Decoder {
 
 /// Whether frames of `codec` are named by their place in the decoder's output rather than by
 /// timestamp: codecs without frame reordering, whose hidden frames (VP8/VP9 alt-ref frames
-/// inside a packet that shows another) make NVDEC's timestamps unreliable — on an H200 (R580)
-/// frames after a VP9 superframe came out under other frames' timestamps. Their frames come
-/// out in decode order, one for each packet that shows a frame.
+/// inside a packet that shows another) make NVDEC's timestamps unreliable: frames after a VP9
+/// superframe come out under other frames' timestamps. Their frames come out in decode order,
+/// one for each packet that shows a frame.
 pub(crate) fn names_frames_by_order(codec: Codec) -> bool {
     matches!(codec, Codec::Vp8 | Codec::Vp9 | Codec::Av1)
 }

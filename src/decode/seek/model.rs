@@ -11,7 +11,7 @@
 //! that reports none, in the order of its timestamps when they are unique (else no order is
 //! known, and the call must fail). The model decoder outputs a reordering codec's pictures at
 //! the end of each run in that order, each under the smallest timestamp fed and not yet handed
-//! out (what NVDEC was seen to do); a codec without reordering outputs each shown frame as it
+//! out (what NVDEC does); a codec without reordering outputs each shown frame as it
 //! is fed, under a timestamp that means nothing. A lying decoder outputs a frame for one sample
 //! the index says is not shown, or none for one it says is shown.
 

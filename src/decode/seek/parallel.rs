@@ -8,7 +8,7 @@ use crate::input::RandomAccessSource;
 
 /// [`Decoder::frames_at`] on several decoders at once: the runs (GOP stretches) are shared
 /// among `decoders`, each reading its own source from `open_source`, one thread each. NVDEC
-/// has several engines (7 on an H100/H200) and one decoder keeps one busy, so with that many
+/// has several engines (up to 7 on a data-centre GPU) and one decoder keeps one busy, so with that many
 /// decoders a request spanning many GOPs takes about that many times less; each GOP is still
 /// decoded once. Frames come back in request order, as from `frames_at`.
 ///
