@@ -13,9 +13,7 @@ mod common;
 
 use std::collections::{BTreeMap, HashMap};
 
-use common::{
-    Decoded, RefFrame, assert_bit_exact, config_for, data, decode_clip, decode_stream,
-};
+use common::{Decoded, RefFrame, assert_bit_exact, config_for, data, decode_clip, decode_stream};
 use nvcodec_guard::decode::DecoderBuilder;
 use nvcodec_guard::input::ElementaryStream;
 
@@ -64,7 +62,11 @@ fn every_ts_clip_decodes_bit_exact_with_the_streams_pts() {
         let (stream, got) = decode(clip);
         if clip == "mpeg2.ts" {
             let (es, _decoder) = decode_clip(&format!("ts/{clip}.m2v"), None, false);
-            assert_eq!(es.frames.len(), 60, "{clip}: frames of the elementary stream");
+            assert_eq!(
+                es.frames.len(),
+                60,
+                "{clip}: frames of the elementary stream"
+            );
             assert_eq!(
                 got.frames, es.frames,
                 "{clip}: frames equal to NVDEC's decode of ffmpeg's demux"
