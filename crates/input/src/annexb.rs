@@ -40,12 +40,12 @@ pub use disposable::Disposable;
 pub use index::NOT_SHOWN;
 
 use super::InputError;
-use super::start_code;
+use crate::slice_cuts::SliceCuts;
 use crate::{Codec, ReadError, Result};
 
 /// NAL-header syntax of the stream being split.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Syntax {
+pub(crate) enum Syntax {
     H264,
     Hevc,
 }
@@ -60,7 +60,7 @@ struct NalClass {
 }
 
 impl Syntax {
-    fn codec(self) -> Codec {
+    pub(crate) fn codec(self) -> Codec {
         match self {
             Syntax::H264 => Codec::H264,
             Syntax::Hevc => Codec::Hevc,
@@ -125,19 +125,6 @@ impl Syntax {
     }
 }
 
-/// Where the iterator stands between two calls to `next`.
-#[derive(Debug)]
-enum State {
-    /// Nothing read yet: the first start code has not been searched for.
-    NotStarted,
-    /// The next access unit begins with the NAL whose `00 00 01` is at this offset.
-    At(usize),
-    /// The last access unit was yielded; this error comes next, then the end.
-    Failed(ReadError),
-    /// Finished (end of data, or after an error).
-    Done,
-}
-
 /// Iterator over the access units of an H.264 or HEVC Annex-B stream, as sub-slices of it.
 ///
 /// Invariant: the slices are non-empty, in stream order, and each one ends exactly where the
@@ -146,25 +133,19 @@ enum State {
 /// the boundary rules. After an `Err` the iterator is exhausted.
 #[derive(Debug)]
 pub struct AccessUnits<'a> {
-    data: &'a [u8],
-    syntax: Syntax,
-    state: State,
+    cuts: SliceCuts<'a, AnnexBDemux>,
 }
 
 impl<'a> AccessUnits<'a> {
     /// Splits `data` as an Annex-B stream of `codec`, which must be H.264 or HEVC.
     ///
-    /// Errors with [`InputError::Unsupported`] for any other codec, since only those two use
-    /// Annex-B NAL framing.
+    /// # Errors
+    /// [`InputError::Unsupported`] for any other codec, since only those two use Annex-B NAL
+    /// framing.
     pub fn new(data: &'a [u8], codec: Codec) -> Result<Self> {
-        match codec {
-            Codec::H264 => Ok(Self::h264(data)),
-            Codec::Hevc => Ok(Self::hevc(data)),
-            other => Err(InputError::unsupported(format!(
-                "Annex-B access-unit splitting is defined for h264 and hevc, not {other}"
-            ))
-            .into()),
-        }
+        Ok(Self {
+            cuts: SliceCuts::new(data, AnnexBDemux::new(codec)?),
+        })
     }
 
     /// Splits `data` as an H.264 Annex-B stream (1-byte NAL headers).
@@ -179,66 +160,13 @@ impl<'a> AccessUnits<'a> {
 
     fn with_syntax(data: &'a [u8], syntax: Syntax) -> Self {
         Self {
-            data,
-            syntax,
-            state: State::NotStarted,
+            cuts: SliceCuts::new(data, AnnexBDemux::with_syntax(syntax)),
         }
     }
 
     /// The codec whose NAL syntax this iterator reads.
     pub fn codec(&self) -> Codec {
-        self.syntax.codec()
-    }
-
-    /// Offset where a slice should begin for the NAL whose `00 00 01` is at `prefix`: one
-    /// byte earlier when that byte is zero (a 4-byte start code's `zero_byte`).
-    fn cut_before(&self, prefix: usize) -> usize {
-        match prefix.checked_sub(1) {
-            Some(before) if self.data.get(before) == Some(&0) => before,
-            _ => prefix,
-        }
-    }
-
-    /// The NAL unit whose `00 00 01` is at `prefix`, without trailing zero bytes, and the
-    /// position of the next start code prefix, if any.
-    fn nal_at(&self, prefix: usize) -> (&'a [u8], Option<usize>) {
-        let body = prefix.saturating_add(start_code::PREFIX.len());
-        let next = start_code::find(self.data, body);
-        let end = next.unwrap_or(self.data.len());
-        let raw = self.data.get(body..end).unwrap_or(&[]);
-        let trimmed_len = raw
-            .iter()
-            .rposition(|&b| b != 0)
-            .map_or(0, |last| last.saturating_add(1));
-        (raw.get(..trimmed_len).unwrap_or(&[]), next)
-    }
-
-    /// Reads the access unit whose first NAL's `00 00 01` is at `first`.
-    fn read_au(&mut self, first: usize) -> Result<&'a [u8]> {
-        let start = self.cut_before(first);
-        let mut has_vcl = false;
-        let mut prefix = first;
-        loop {
-            let (nal, next) = self.nal_at(prefix);
-            let offset = prefix.saturating_add(start_code::PREFIX.len());
-            match self.syntax.classify(nal, offset as u64) {
-                Ok(class) if class.starts_au && has_vcl => {
-                    self.state = State::At(prefix);
-                    return start_code::slice(self.data, start, self.cut_before(prefix));
-                }
-                Ok(class) => has_vcl |= class.vcl,
-                Err(e) if prefix == first => return Err(e),
-                Err(e) => {
-                    // Hand out the access unit read so far, then the error.
-                    self.state = State::Failed(e);
-                    return start_code::slice(self.data, start, self.cut_before(prefix));
-                }
-            }
-            match next {
-                Some(n) => prefix = n,
-                None => return start_code::slice(self.data, start, self.data.len()),
-            }
-        }
+        self.cuts.cutter().syntax().codec()
     }
 }
 
@@ -246,28 +174,7 @@ impl<'a> Iterator for AccessUnits<'a> {
     type Item = Result<&'a [u8]>;
 
     fn next(&mut self) -> Option<Self::Item> {
-        let first = match std::mem::replace(&mut self.state, State::Done) {
-            State::Done => return None,
-            State::Failed(e) => return Some(Err(e)),
-            State::At(prefix) => prefix,
-            State::NotStarted => match start_code::find(self.data, 0) {
-                Some(prefix) => prefix,
-                None if self.data.is_empty() => return None,
-                None => {
-                    return Some(Err(InputError::malformed_at(
-                        0,
-                        format!(
-                            "no Annex-B start code (00 00 01) in {} bytes: not an {} \
-                             elementary stream",
-                            self.data.len(),
-                            self.syntax.codec()
-                        ),
-                    )
-                    .into()));
-                }
-            },
-        };
-        Some(self.read_au(first))
+        self.cuts.next()
     }
 }
 

@@ -18,8 +18,9 @@
 //! Every format has one sans-I/O parser (`demux.rs`: handed bytes, it says what it needs
 //! next), run by a driver over bytes in memory, a `Read + Seek`, a plain `Read` or a live
 //! feed ([`LiveStream`]); the same bytes give the same packets whatever the chunking. The
-//! whole-slice splitters ([`AccessUnits`], [`Mpeg2Pictures`], [`IvfReader`]) remain for data
-//! already in memory and are the reference the streaming readers are tested against.
+//! whole-slice splitters [`AccessUnits`] and [`Mpeg2Pictures`] are those same parsers run
+//! over a slice (`slice_cuts.rs`), yielding zero-copy sub-slices, so each format's packet
+//! boundaries are decided in one place; [`IvfReader`] reads IVF already in memory.
 //!
 //! One packet is one access unit (one picture), the unit NVDEC's `cuvidParseVideoData`
 //! expects. Supported formats:
@@ -52,6 +53,7 @@ pub mod ivf;
 mod live;
 pub mod mpeg2;
 mod random_access;
+mod slice_cuts;
 mod source;
 mod start_code;
 mod stream;

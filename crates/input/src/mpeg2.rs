@@ -24,7 +24,7 @@ mod demux;
 pub(crate) use demux::Mpeg2Demux;
 
 use super::InputError;
-use super::start_code;
+use crate::slice_cuts::SliceCuts;
 use crate::{ReadError, Result};
 
 /// `picture_start_code`'s code byte.
@@ -35,19 +35,6 @@ const SEQUENCE_HEADER: u8 = 0xb3;
 const GROUP: u8 = 0xb8;
 /// First code byte of the system (multiplex) start codes, which end at `FF`.
 const FIRST_SYSTEM_CODE: u8 = 0xb9;
-
-/// Where the iterator stands between two calls to `next`.
-#[derive(Debug)]
-enum State {
-    /// Nothing read yet: the first start code has not been searched for.
-    NotStarted,
-    /// The next packet begins with the start code whose `00 00 01` is at this offset.
-    At(usize),
-    /// The last packet was yielded; this error comes next, then the end.
-    Failed(ReadError),
-    /// Finished (end of data, or after an error).
-    Done,
-}
 
 /// The error for a start code at absolute offset `prefix` that the stream's end cuts off.
 fn cut_off_start_code(prefix: u64) -> ReadError {
@@ -79,52 +66,14 @@ fn check_code(code: u8, prefix: u64) -> Result<u8> {
 /// the grouping rules. After an `Err` the iterator is exhausted.
 #[derive(Debug)]
 pub struct Mpeg2Pictures<'a> {
-    data: &'a [u8],
-    state: State,
+    cuts: SliceCuts<'a, Mpeg2Demux>,
 }
 
 impl<'a> Mpeg2Pictures<'a> {
     /// Splits `data`, an MPEG-1/MPEG-2 video elementary stream, into picture packets.
     pub fn new(data: &'a [u8]) -> Self {
         Self {
-            data,
-            state: State::NotStarted,
-        }
-    }
-
-    /// The code byte of the start code whose `00 00 01` is at `prefix`.
-    fn code_at(&self, prefix: usize) -> Result<u8> {
-        let at = prefix.saturating_add(start_code::PREFIX.len());
-        let code = *self
-            .data
-            .get(at)
-            .ok_or_else(|| cut_off_start_code(prefix as u64))?;
-        check_code(code, prefix as u64)
-    }
-
-    /// Reads the packet whose first start code's `00 00 01` is at `first`.
-    fn read_packet(&mut self, first: usize) -> Result<&'a [u8]> {
-        let mut has_picture = false;
-        let mut prefix = first;
-        loop {
-            match self.code_at(prefix) {
-                Ok(PICTURE | SEQUENCE_HEADER | GROUP) if has_picture => {
-                    self.state = State::At(prefix);
-                    return start_code::slice(self.data, first, prefix);
-                }
-                Ok(code) => has_picture |= code == PICTURE,
-                Err(e) if prefix == first => return Err(e),
-                Err(e) => {
-                    self.state = State::Failed(e);
-                    return start_code::slice(self.data, first, prefix);
-                }
-            }
-            // The code byte is part of this start code: search after it.
-            let body = prefix.saturating_add(start_code::PREFIX.len() + 1);
-            match start_code::find(self.data, body) {
-                Some(next) => prefix = next,
-                None => return start_code::slice(self.data, first, self.data.len()),
-            }
+            cuts: SliceCuts::new(data, Mpeg2Demux::new()),
         }
     }
 }
@@ -133,27 +82,7 @@ impl<'a> Iterator for Mpeg2Pictures<'a> {
     type Item = Result<&'a [u8]>;
 
     fn next(&mut self) -> Option<Self::Item> {
-        let first = match std::mem::replace(&mut self.state, State::Done) {
-            State::Done => return None,
-            State::Failed(e) => return Some(Err(e)),
-            State::At(prefix) => prefix,
-            State::NotStarted => match start_code::find(self.data, 0) {
-                Some(prefix) => prefix,
-                None if self.data.is_empty() => return None,
-                None => {
-                    return Some(Err(InputError::malformed_at(
-                        0,
-                        format!(
-                            "no start code (00 00 01) in {} bytes: not an MPEG-2 video \
-                             elementary stream",
-                            self.data.len()
-                        ),
-                    )
-                    .into()));
-                }
-            },
-        };
-        Some(self.read_packet(first))
+        self.cuts.next()
     }
 }
 

@@ -27,19 +27,6 @@ pub(crate) fn find(data: &[u8], from: usize) -> Option<usize> {
     None
 }
 
-/// `data[from..to]`, or an [`InputError::Internal`](super::InputError::Internal) instead of a panic if the range is
-/// not inside `data` (which would be a bug in a splitter, reported rather than crashed on).
-pub(crate) fn slice(data: &[u8], from: usize, to: usize) -> crate::Result<&[u8]> {
-    data.get(from..to).ok_or_else(|| {
-        crate::ReadError::from(super::InputError::Internal {
-            what: format!(
-                "splitter range {from}..{to} outside a {}-byte stream",
-                data.len()
-            ),
-        })
-    })
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -1,9 +1,9 @@
 //! [`AnnexBDemux`]: the Annex-B access-unit splitter as a sans-I/O [`Demux`], for streams that
 //! arrive in pieces.
 //!
-//! Invariant: fed the same bytes in any chunking, it hands out exactly the packets that
-//! [`AccessUnits`](super::AccessUnits) cuts from the whole stream, and the same error after the
-//! same packets. A packet is complete when the first NAL unit of the next access unit has
+//! Invariant: fed the same bytes in any chunking, it hands out the same packets, and the same
+//! error after the same packets. It is the one Annex-B boundary finder:
+//! [`AccessUnits`](super::AccessUnits) runs it over a whole slice (`slice_cuts.rs`). A packet is complete when the first NAL unit of the next access unit has
 //! begun (its start code and the one to three header bytes that classify it have arrived), or
 //! at the end of the stream; so a live feed gets each picture one NAL header after it ends,
 //! not one picture later.
@@ -27,6 +27,7 @@ use super::super::demux::{Demux, PacketInfo, SampleIndex, Step};
 use super::super::start_code;
 use super::index::RawIndexer;
 use super::{NalClass, Syntax};
+use crate::slice_cuts::{SliceCutter, step_copying};
 use crate::track::ContainerTrack;
 use crate::{Codec, ReadError, Result};
 
@@ -70,17 +71,19 @@ impl AnnexBDemux {
     /// # Errors
     /// [`InputError::Unsupported`] for other codecs.
     pub(crate) fn new(codec: Codec) -> Result<Self> {
-        let syntax = match codec {
-            Codec::H264 => Syntax::H264,
-            Codec::Hevc => Syntax::Hevc,
-            other => {
-                return Err(InputError::unsupported(format!(
-                    "Annex-B access-unit splitting is defined for h264 and hevc, not {other}"
-                ))
-                .into());
-            }
-        };
-        Ok(Self {
+        match codec {
+            Codec::H264 => Ok(Self::with_syntax(Syntax::H264)),
+            Codec::Hevc => Ok(Self::with_syntax(Syntax::Hevc)),
+            other => Err(InputError::unsupported(format!(
+                "Annex-B access-unit splitting is defined for h264 and hevc, not {other}"
+            ))
+            .into()),
+        }
+    }
+
+    /// A splitter for the NAL syntax `syntax`.
+    pub(crate) fn with_syntax(syntax: Syntax) -> Self {
+        Self {
             syntax,
             started: false,
             skipped: 0,
@@ -94,7 +97,12 @@ impl AnnexBDemux {
             ended: false,
             indexer: None,
             complete: None,
-        })
+        }
+    }
+
+    /// The NAL syntax it reads.
+    pub(crate) fn syntax(&self) -> Syntax {
+        self.syntax
     }
 
     /// A splitter for `codec` that builds the stream's sample index while splitting it from
@@ -138,10 +146,8 @@ impl AnnexBDemux {
     }
 
     /// Hands out `input[..end]`, which begins at absolute offset `pos`, as the next packet.
-    fn emit(&mut self, input: &[u8], pos: u64, end: usize, out: &mut Vec<u8>) -> Result<Step> {
+    fn emit(&mut self, input: &[u8], pos: u64, end: usize) -> Result<Step> {
         let data = input.get(..end).ok_or_else(|| internal(end, input.len()))?;
-        out.clear();
-        out.extend_from_slice(data);
         if let Some(indexer) = &mut self.indexer {
             indexer.push(data, pos);
         }
@@ -252,8 +258,8 @@ fn internal(at: impl std::fmt::Display, len: usize) -> ReadError {
     .into()
 }
 
-impl Demux for AnnexBDemux {
-    fn step(&mut self, input: &[u8], pos: u64, eof: bool, out: &mut Vec<u8>) -> Result<Step> {
+impl SliceCutter for AnnexBDemux {
+    fn cut(&mut self, input: &[u8], pos: u64, eof: bool) -> Result<Step> {
         if self.ended {
             return Ok(Step::End);
         }
@@ -307,10 +313,10 @@ impl Demux for AnnexBDemux {
                     }
                     // Hand out the access unit read so far; the next step meets the error again
                     // as the first NAL unit of its access unit.
-                    Err(_) => return self.emit(input, pos, cut_before(input, nal), out),
+                    Err(_) => return self.emit(input, pos, cut_before(input, nal)),
                 };
                 if class.starts_au && self.has_vcl {
-                    return self.emit(input, pos, cut_before(input, nal), out);
+                    return self.emit(input, pos, cut_before(input, nal));
                 }
                 self.has_vcl |= class.vcl;
                 self.key |= class.vcl && self.is_key(header);
@@ -327,7 +333,7 @@ impl Demux for AnnexBDemux {
                     self.applied = false;
                 }
                 None if eof => {
-                    let step = self.emit(input, pos, input.len(), out)?;
+                    let step = self.emit(input, pos, input.len())?;
                     self.end();
                     return Ok(step);
                 }
@@ -339,6 +345,12 @@ impl Demux for AnnexBDemux {
                 }
             }
         }
+    }
+}
+
+impl Demux for AnnexBDemux {
+    fn step(&mut self, input: &[u8], pos: u64, eof: bool, out: &mut Vec<u8>) -> Result<Step> {
+        step_copying(self, input, pos, eof, out)
     }
 
     fn codec(&self) -> Option<Codec> {

@@ -18,10 +18,10 @@
 //!   stays proportional to its size instead of multiplying by the record.
 
 use super::invalid;
+use crate::start_code;
 use crate::{Codec, Result};
 
 const START4: [u8; 4] = [0, 0, 0, 1];
-const START3: [u8; 3] = [0, 0, 1];
 
 /// Parameter sets and NAL length size of a track, from `avcC` / `hvcC` (or CodecPrivate).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -358,7 +358,7 @@ impl Converter {
                 self.params_written = true;
             }
             let long = out.len() == packet_start || t == 7 || t == 8;
-            let start: &[u8] = if long { &START4 } else { &START3 };
+            let start: &[u8] = if long { &START4 } else { &start_code::PREFIX };
             self.put(out, &[start, nal], index)?;
             if !self.new_idr && t == 1 {
                 self.new_idr = true;

@@ -1,9 +1,9 @@
 //! [`Mpeg2Demux`]: the MPEG-2 picture splitter as a sans-I/O [`Demux`], for streams that arrive
 //! in pieces.
 //!
-//! Invariant: fed the same bytes in any chunking, it hands out exactly the packets that
-//! [`Mpeg2Pictures`](super::Mpeg2Pictures) cuts from the whole stream, and the same error after
-//! the same packets. A packet is complete when the start code that begins the next one (and
+//! Invariant: fed the same bytes in any chunking, it hands out the same packets, and the same
+//! error after the same packets. It is the one MPEG-2 boundary finder:
+//! [`Mpeg2Pictures`](super::Mpeg2Pictures) runs it over a whole slice (`slice_cuts.rs`). A packet is complete when the start code that begins the next one (and
 //! its code byte) has arrived, or at the end of the stream.
 //!
 //! Memory: the window it asks for is one packet plus four bytes, at most [`MAX_PICTURE`]
@@ -14,6 +14,7 @@ use super::super::InputError;
 use super::super::demux::{Demux, PacketInfo, SampleIndex, Step};
 use super::super::start_code;
 use super::{GROUP, PICTURE, SEQUENCE_HEADER, check_code, cut_off_start_code};
+use crate::slice_cuts::{SliceCutter, step_copying};
 use crate::track::ContainerTrack;
 use crate::{Codec, ReadError, Result};
 
@@ -47,10 +48,11 @@ impl Mpeg2Demux {
         Self::default()
     }
 
-    fn emit(&mut self, input: &[u8], end: usize, out: &mut Vec<u8>) -> Result<Step> {
-        let data = input.get(..end).ok_or_else(|| internal(end, input.len()))?;
-        out.clear();
-        out.extend_from_slice(data);
+    /// Hands out `input[..end]` as the next packet.
+    fn emit(&mut self, input: &[u8], end: usize) -> Result<Step> {
+        if end > input.len() {
+            return Err(internal(end, input.len()));
+        }
         let info = PacketInfo {
             pts: i64::try_from(self.index).unwrap_or(i64::MAX),
             key: self.key,
@@ -87,8 +89,8 @@ fn internal(at: impl std::fmt::Display, len: usize) -> ReadError {
     .into()
 }
 
-impl Demux for Mpeg2Demux {
-    fn step(&mut self, input: &[u8], pos: u64, eof: bool, out: &mut Vec<u8>) -> Result<Step> {
+impl SliceCutter for Mpeg2Demux {
+    fn cut(&mut self, input: &[u8], pos: u64, eof: bool) -> Result<Step> {
         if self.ended {
             return Ok(Step::End);
         }
@@ -152,7 +154,7 @@ impl Demux for Mpeg2Demux {
             match code {
                 None => {}
                 Some(Ok(PICTURE | SEQUENCE_HEADER | GROUP)) if self.has_picture => {
-                    return self.emit(input, at, out);
+                    return self.emit(input, at);
                 }
                 Some(Ok(code)) => {
                     self.has_picture |= code == PICTURE;
@@ -164,7 +166,7 @@ impl Demux for Mpeg2Demux {
                     return Err(e);
                 }
                 // The packet read so far first; the next step meets the error again.
-                Some(Err(_)) => return self.emit(input, at, out),
+                Some(Err(_)) => return self.emit(input, at),
             }
             let from = rel(self.search.min(pos.saturating_add(input.len() as u64)))?;
             let from = from.max(at.saturating_add(4));
@@ -175,7 +177,7 @@ impl Demux for Mpeg2Demux {
                     self.applied = false;
                 }
                 None if eof => {
-                    let step = self.emit(input, input.len(), out)?;
+                    let step = self.emit(input, input.len())?;
                     self.ended = true;
                     return Ok(step);
                 }
@@ -186,6 +188,12 @@ impl Demux for Mpeg2Demux {
                 }
             }
         }
+    }
+}
+
+impl Demux for Mpeg2Demux {
+    fn step(&mut self, input: &[u8], pos: u64, eof: bool, out: &mut Vec<u8>) -> Result<Step> {
+        step_copying(self, input, pos, eof, out)
     }
 
     fn codec(&self) -> Option<Codec> {
