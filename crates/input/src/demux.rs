@@ -38,7 +38,8 @@ pub(crate) enum Step {
     /// never more than [`Demux::max_window`].
     NeedMore(usize),
     /// Continue with the bytes at absolute offset `pos` (skip forward over data not needed,
-    /// or jump to a box/element/cluster elsewhere in the file).
+    /// or jump to a box/element/cluster elsewhere in the file). Only the containers ask it.
+    #[cfg_attr(not(feature = "containers"), allow(dead_code))]
     SeekTo(u64),
     /// One packet (one picture, the unit NVDEC's parser wants) was written to `out`, which
     /// the parser cleared first; `consumed` bytes of `input` were used.
@@ -280,6 +281,7 @@ impl SampleIndex {
     }
 
     /// Reserves room for `n` more samples; the caller has checked `n` against its bound.
+    #[cfg_attr(not(feature = "containers"), allow(dead_code))]
     pub(crate) fn reserve(&mut self, n: usize) {
         self.offset.reserve(n);
         self.size.reserve(n);
@@ -289,6 +291,7 @@ impl SampleIndex {
     }
 
     /// Keeps the first `n` samples (all when there are fewer).
+    #[cfg_attr(not(feature = "containers"), allow(dead_code))]
     pub(crate) fn truncate(&mut self, n: usize) {
         if n >= self.len() {
             return;

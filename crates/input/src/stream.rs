@@ -19,8 +19,6 @@ use std::path::Path;
 
 use super::annexb::AnnexBDemux;
 use super::annexb::index::RawIndexer;
-#[cfg(not(feature = "containers"))]
-use super::container::WholeFileDemux;
 #[cfg(feature = "containers")]
 use super::container::{MkvDemux, Mp4Demux};
 use super::demux::{Demux, PacketInfo, SampleIndex, TruncatedTail};
@@ -515,9 +513,20 @@ pub(crate) fn make_demux(
         (StreamFormat::Mp4, _) => Box::new(Mp4Demux::new()),
         #[cfg(feature = "containers")]
         (StreamFormat::Matroska, _) => Box::new(MkvDemux::new()),
-        // Without the `containers` feature: refuses both with an error naming the feature.
+        // Without the `containers` feature: refused at once, naming the feature.
         #[cfg(not(feature = "containers"))]
-        (StreamFormat::Mp4 | StreamFormat::Matroska, _) => Box::new(WholeFileDemux::new()),
+        (StreamFormat::Mp4 | StreamFormat::Matroska, _) => {
+            let kind = if format == StreamFormat::Mp4 {
+                "MP4"
+            } else {
+                "Matroska/WebM"
+            };
+            return Err(InputError::unsupported(format!(
+                "{what}: {kind} input needs this crate's `containers` cargo feature, which \
+                 this build was made without"
+            ))
+            .into());
+        }
         // `detect` returns Annex-B only for a codec hint.
         (_, _) => {
             return Err(InputError::Unrecognized {

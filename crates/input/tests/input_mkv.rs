@@ -1,5 +1,5 @@
 //! Matroska/WebM input under hostile bytes, through the public whole-file path, with every
-//! allocation counted: the issue-12 WebM (relative timestamp −32768), absurd element sizes,
+//! allocation counted: a WebM with a relative timestamp of −32768, absurd element sizes,
 //! deeply nested unknown sizes and huge lace counts each stay within the documented bound
 //! (the file, plus the packet table's `MAX_EXPANSION` × file + `EXPANSION_SLACK`, plus a
 //! small constant), and each fails — if it fails — with a typed `InputError`. The fuzzer's
@@ -166,7 +166,7 @@ fn cluster(timestamp: u64, blocks: &[Vec<u8>]) -> Vec<u8> {
 // ---- Specifications ----
 
 #[test]
-fn the_issue_12_webm_gives_its_packets_without_panic_within_its_bound() {
+fn a_webm_at_minus_32768_gives_its_packets_without_panic_within_its_bound() {
     let mut file = webm_header();
     file.extend(cluster(
         0,

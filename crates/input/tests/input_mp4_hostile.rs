@@ -1,6 +1,6 @@
-//! Hostile MP4 files through the public API, with every heap byte counted: issue 12 §2's
-//! 1.07 MB fragmented file whose `trun` boxes declare 4,096 empty samples each (4 GB and an
-//! abort with `mp4-atom`), and sample tables declaring billions of entries. Each must be read
+//! Hostile MP4 files through the public API, with every heap byte counted: a 1.07 MB
+//! fragmented file whose `trun` boxes declare 4,096 empty samples each (4 GB for a parser that
+//! decodes whole boxes first), and sample tables declaring billions of entries. Each must be read
 //! or refused within a small bound over the file's own bytes, in well under a second.
 #![cfg(feature = "containers")]
 
@@ -137,7 +137,7 @@ fn input_error(e: &ReadError) -> &InputError {
 }
 
 #[test]
-fn issue_12s_trun_bomb_is_read_in_a_bounded_heap() {
+fn a_trun_bomb_is_read_in_a_bounded_heap() {
     // One moof whose traf holds 66,000 16-byte truns, each declaring 4,096 samples of the
     // default size 0: 270 million samples in a 1.07 MB file.
     let mut file = header(&empty_tables(), true);

@@ -32,7 +32,7 @@
 //! kept the previous cluster's, which a seek could not reproduce) plus
 //! the block's signed 16-bit relative timestamp, in `TimestampScale` units; all frames of a
 //! lace share the block's timestamp. A sum below 0 is clamped to 0 (ffmpeg marks such a
-//! packet as having no timestamp; the old crate negated −32768 and panicked: issue 12) and a
+//! packet as having no timestamp; negating −32768 would overflow) and a
 //! sum above `i64::MAX` is an error naming the block, never a wrap.
 //!
 //! **Structure read**: the EBML header (`DocType` `matroska` or `webm`), one `Segment` of
@@ -76,8 +76,10 @@ mod header;
 mod segment;
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
 mod whole_file;
 
+#[cfg(test)]
 pub(super) use whole_file::demux;
 
 use std::fmt::Display;

@@ -11,15 +11,15 @@
 //! box parser (`container/mp4.rs`): it holds one small box at a time, reads the sample tables
 //! (`stts`/`ctts`/`stss`/`stsc`/`stsz`/`stco`) entry by entry into a 20-byte-a-sample index,
 //! keeps a fragment's `trun`s as runs rather than one record per sample, and checks every
-//! count against the bytes that carry it; see that module for its memory bound. It replaced
-//! `mp4-atom`, which decoded whole boxes before any check of ours (a 1 MB fragmented file
-//! declaring empty samples took 4 GB). Not chosen either: `re_mp4` (MIT only, Rust 1.92, and
+//! count against the bytes that carry it; see that module for its memory bound. Not
+//! `mp4-atom`: it decodes whole boxes before any check of ours could run (a 1 MB fragmented
+//! file declaring empty samples takes 4 GB). Nor `re_mp4` (MIT only, Rust 1.92, and
 //! its sample-table code indexes and allocates from unchecked box counts), `mp4` 0.14
 //! (unmaintained since 2023, same sample-table code), `mp4parse` (MPL-2.0).
 //!
 //! **Matroska/WebM** is read by this crate's own EBML parser (`mkv`: a sans-I/O reader with a
-//! documented memory bound; `matroska-demuxer` 0.8 panicked on a relative block timestamp of
-//! −32768, issue 12).
+//! documented memory bound; not `matroska-demuxer` 0.8, which panics on a relative block
+//! timestamp of −32768).
 //!
 //! **Conversions.** H.264 and HEVC samples are length-prefixed NAL units; they become Annex-B
 //! exactly as ffmpeg's `h264_mp4toannexb` / `hevc_mp4toannexb` (5.x) write them, so packets are
@@ -57,8 +57,10 @@
 //! edits beyond an initial empty one, and MP4 data references to other files are ignored.
 
 use super::InputError;
+#[cfg(feature = "containers")]
+use crate::Result;
 pub use crate::track::{ContainerKind, ContainerTrack};
-use crate::{Codec, ReadError, Result};
+use crate::{Codec, ReadError};
 
 #[cfg(feature = "containers")]
 mod mkv;
@@ -66,16 +68,11 @@ mod mkv;
 mod mp4;
 #[cfg(feature = "containers")]
 mod nal;
-// Without the `containers` feature: refuses MP4/Matroska through the `Demux` shape.
-#[cfg(not(feature = "containers"))]
-mod whole_file;
 
 #[cfg(feature = "containers")]
 pub(crate) use mkv::MkvDemux;
 #[cfg(feature = "containers")]
 pub(crate) use mp4::Mp4Demux;
-#[cfg(not(feature = "containers"))]
-pub(crate) use whole_file::WholeFileDemux;
 
 /// The MP4 reader's fuzz entry (only in builds with `--cfg fuzzing`, as `cargo fuzz` makes):
 /// see `fuzz/fuzz_targets/mp4.rs`.
@@ -112,7 +109,7 @@ pub const MAX_CONFIG_RECORD: usize = 64 << 10;
 /// Where an [`Entry`]'s bytes live.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[cfg_attr(not(feature = "containers"), allow(dead_code))]
-pub(crate) enum Source {
+pub(crate) enum EntryBytes {
     /// A range of the file's bytes (pass-through samples; unused since the MP4 reader
     /// hands packets out one at a time).
     #[allow(dead_code)]
@@ -124,14 +121,14 @@ pub(crate) enum Source {
 /// One packet of the table.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) struct Entry {
-    pub(crate) source: Source,
+    pub(crate) bytes_in: EntryBytes,
     pub(crate) start: usize,
     pub(crate) end: usize,
     pub(crate) pts: i64,
 }
 
-// The whole-file packet table: the parsers' own tests still compare against it; the
-// streaming path (`Mp4Demux`, `MkvDemux` under the drivers) replaced it for reading.
+// The whole-file packet table: the reference the parsers' tests compare the streaming path
+// (`Mp4Demux`, `MkvDemux` under the drivers) against; reading never builds it.
 #[allow(dead_code)]
 /// A demuxed container track: packets in decode order, then possibly the error that stopped
 /// demuxing (yielded after them).
@@ -144,8 +141,8 @@ pub(crate) struct Demuxed {
     pub(crate) error: Option<InputError>,
 }
 
-// The whole-file packet table: the parsers' own tests still compare against it; the
-// streaming path (`Mp4Demux`, `MkvDemux` under the drivers) replaced it for reading.
+// The whole-file packet table: the reference the parsers' tests compare the streaming path
+// (`Mp4Demux`, `MkvDemux` under the drivers) against; reading never builds it.
 #[allow(dead_code)]
 impl Demuxed {
     /// Bytes held by the table (packet bytes plus entries), for [`memory_footprint`].
@@ -160,9 +157,9 @@ impl Demuxed {
 
     /// The packet bytes of `entry`, given the file's bytes.
     pub(crate) fn bytes<'a>(&'a self, file: &'a [u8], entry: &Entry) -> &'a [u8] {
-        let from = match entry.source {
-            Source::File => file,
-            Source::Data => &self.data,
+        let from = match entry.bytes_in {
+            EntryBytes::File => file,
+            EntryBytes::Data => &self.data,
         };
         from.get(entry.start..entry.end).unwrap_or(&[])
     }
@@ -171,18 +168,18 @@ impl Demuxed {
 /// Builds a [`Demuxed`] packet table sample by sample, converting H.264/HEVC to Annex-B.
 #[cfg(feature = "containers")]
 #[derive(Debug)]
-pub(crate) struct Builder {
+pub(crate) struct PacketTableBuilder {
     converter: Option<nal::Converter>,
     data: Vec<u8>,
     entries: Vec<Entry>,
     budget: usize,
 }
 
-// The whole-file packet table: the parsers' own tests still compare against it; the
-// streaming path (`Mp4Demux`, `MkvDemux` under the drivers) replaced it for reading.
+// The whole-file packet table: the reference the parsers' tests compare the streaming path
+// (`Mp4Demux`, `MkvDemux` under the drivers) against; reading never builds it.
 #[allow(dead_code)]
 #[cfg(feature = "containers")]
-impl Builder {
+impl PacketTableBuilder {
     /// A table for `codec`; `config` (required for H.264/HEVC) gives the parameter sets.
     pub(crate) fn new(codec: Codec, config: Option<&nal::NalConfig>, file_len: usize) -> Self {
         let budget = byte_budget(file_len);
@@ -216,7 +213,7 @@ impl Builder {
         pts: i64,
     ) -> Result<()> {
         if self.converter.is_none() {
-            self.push_entry(Source::File, start, end, pts)
+            self.push_entry(EntryBytes::File, start, end, pts)
         } else {
             let sample = file.get(start..end).unwrap_or(&[]);
             self.push_copy(sample, pts)
@@ -240,15 +237,15 @@ impl Builder {
             }
         }
         let end = self.data.len();
-        self.push_entry(Source::Data, start, end, pts)
+        self.push_entry(EntryBytes::Data, start, end, pts)
     }
 
-    fn push_entry(&mut self, source: Source, start: usize, end: usize, pts: i64) -> Result<()> {
+    fn push_entry(&mut self, source: EntryBytes, start: usize, end: usize, pts: i64) -> Result<()> {
         if self.entries.len() == self.entries.capacity() {
             self.reserve(self.entries.len().max(64))?;
         }
         self.entries.push(Entry {
-            source,
+            bytes_in: source,
             start,
             end,
             pts,
@@ -289,48 +286,10 @@ pub(crate) fn has_ebml_magic(bytes: &[u8]) -> bool {
     bytes.starts_with(&[0x1a, 0x45, 0xdf, 0xa3])
 }
 
-// The whole-file packet table: the parsers' own tests still compare against it; the
-// streaming path (`Mp4Demux`, `MkvDemux` under the drivers) replaced it for reading.
-#[allow(dead_code)]
-/// Demuxes the first video track of the MP4 or Matroska file `bytes`.
-pub(crate) fn demux_table(bytes: &[u8]) -> Result<Demuxed> {
-    #[cfg(feature = "containers")]
-    {
-        // Belt and braces: a panic inside a parser on hostile bytes (none is known) becomes
-        // an error instead of unwinding through the caller.
-        std::panic::catch_unwind(|| {
-            if has_mp4_magic(bytes) {
-                mp4::demux(bytes)
-            } else {
-                mkv::demux(bytes)
-            }
-        })
-        .unwrap_or_else(|_| {
-            Err(invalid(
-                "the demuxer failed on malformed data (a panic inside it was caught)",
-            ))
-        })
-    }
-    #[cfg(not(feature = "containers"))]
-    {
-        let kind = if has_mp4_magic(bytes) {
-            "MP4"
-        } else {
-            "Matroska/WebM"
-        };
-        Err(InputError::unsupported(format!(
-            "{kind} input needs this crate's `containers` cargo feature, which this \
-             build was made without"
-        ))
-        .into())
-    }
-}
-
-// The whole-file packet table: the parsers' own tests still compare against it; the
-// streaming path (`Mp4Demux`, `MkvDemux` under the drivers) replaced it for reading.
+// The whole-file packet table: the reference the parsers' tests compare the streaming path
+// (`Mp4Demux`, `MkvDemux` under the drivers) against; reading never builds it.
 #[allow(dead_code)]
 /// The allocation limit for a file of `file_len` bytes.
-#[cfg_attr(not(feature = "containers"), allow(dead_code))]
 pub(crate) fn byte_budget(file_len: usize) -> usize {
     file_len
         .saturating_mul(MAX_EXPANSION)

@@ -24,20 +24,20 @@
 //! - the current fragment's runs: a few numbers a `trun` plus a copy of its per-sample
 //!   records, at most [`MAX_FRAGMENT_STATE`](fragment::MAX_FRAGMENT_STATE) = 32 MiB. A `trun`
 //!   of 16 bytes declaring 4,096 empty samples is not stored and costs O(1) (see
-//!   [`fragment`]); issue 12's 1.07 MB file of them is read in under 64 KiB of parser heap.
+//!   [`fragment`]); a 1.07 MB file of them is read in under 64 KiB of parser heap.
 //!
 //! **Output bound.** The packets from a start or seek on hold at most
 //! [`MAX_EXPANSION`](super::MAX_EXPANSION) × the sample bytes read plus one copy of the
 //! parameter sets (≤ 2 × [`MAX_CONFIG_RECORD`](boxes::MAX_CONFIG_RECORD)): parameter sets
 //! are repeated before later key frames only within that bound (see [`container`](super)).
 //!
-//! Tests hold it to this: `tests.rs` (`the_trun_bomb_of_issue_12_costs_o_of_its_bytes`,
+//! Tests hold it to this: `tests.rs` (`a_trun_bomb_costs_o_of_its_bytes`,
 //! `huge_table_claims_cost_only_the_bytes_present`, the fuzz checks) and
 //! `crates/input/tests/input_mp4_hostile.rs` (a counting allocator around the public API).
 //!
-//! Why an own parser: `mp4-atom` (used before) decodes whole boxes into owned structs, so a
-//! 1 MB `moof` of 16-byte `trun`s declaring 4,096 samples each became 4 GB before any check
-//! of ours could run (issue 12 §2), and it needs the whole `moov`/`moof` in memory; reading
+//! Why an own parser: `mp4-atom` decodes whole boxes into owned structs, so a 1 MB `moof`
+//! of 16-byte `trun`s declaring 4,096 samples each becomes 4 GB before any check of ours
+//! could run, and it needs the whole `moov`/`moof` in memory; reading
 //! only the boxes that matter, field by field, costs about as much code as driving it.
 //!
 //! **Layouts.** A progressive file with `moov` before `mdat` is read straight through (a
@@ -83,7 +83,9 @@ use self::boxes::{BoxHeader, HeaderRead, SampleDefaults, SampleEntry, name, read
 use self::fragment::{Cursor, Fragment, Traf};
 use self::sample_table::{Durations, Table, Tables, build_index};
 use super::nal::Converter;
-use super::{Builder, ContainerKind, ContainerTrack, Demuxed, invalid};
+use super::{ContainerKind, ContainerTrack, invalid};
+#[cfg(test)]
+use super::{Demuxed, PacketTableBuilder};
 use crate::InputError;
 use crate::Rational;
 use crate::demux::{Demux, PacketInfo, SampleIndex, Step, TruncatedTail};
@@ -1162,12 +1164,14 @@ impl Demux for Mp4Demux {
 }
 
 /// Demuxes the first video track of the MP4 file `bytes` into a packet table, driving
-/// [`Mp4Demux`] over the bytes in memory.
+/// [`Mp4Demux`] over the bytes in memory: the whole-file reference the tests compare the
+/// streaming drivers against.
+#[cfg(test)]
 pub(super) fn demux(bytes: &[u8]) -> Result<Demuxed> {
     let mut parser = Mp4Demux::new();
     let mut out = Vec::new();
     let mut pos = 0u64;
-    let mut builder: Option<Builder> = None;
+    let mut builder: Option<PacketTableBuilder> = None;
     let mut stalls = 0u32;
     let error = loop {
         let from = usize::try_from(pos).map_or(bytes.len(), |p| p.min(bytes.len()));
@@ -1179,7 +1183,7 @@ pub(super) fn demux(bytes: &[u8]) -> Result<Demuxed> {
         if builder.is_none() {
             builder = parser
                 .codec()
-                .map(|codec| Builder::new(codec, None, bytes.len()));
+                .map(|codec| PacketTableBuilder::new(codec, None, bytes.len()));
         }
         match step {
             Step::Consumed(n) => {

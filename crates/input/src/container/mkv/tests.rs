@@ -1,5 +1,5 @@
 //! The Matroska reader as a specification: the same packets whole and in any chunking, the
-//! issue-12 timestamps, hostile sizes and laces within a measured memory bound, live
+//! relative timestamps of −32768, hostile sizes and laces within a measured memory bound, live
 //! input, Cues and seeking.
 //!
 //! A tiny driver stands in for `source.rs`: it keeps a window of the file from `pos`, reads
@@ -276,9 +276,9 @@ fn the_clips_give_the_packet_table_s_packets_whole_and_in_random_chunks() {
 }
 
 #[test]
-fn the_issue_12_webm_with_relative_timestamp_minus_32768_does_not_panic_or_wrap() {
-    // Cluster at 0 with a SimpleBlock at −32768 (the old crate negated it: "attempt to
-    // negate with overflow"), then a cluster at 40,000 with the same relative timestamp.
+fn a_webm_with_relative_timestamp_minus_32768_does_not_panic_or_wrap() {
+    // Cluster at 0 with a SimpleBlock at −32768 (negating it overflows: "attempt to negate
+    // with overflow"), then a cluster at 40,000 with the same relative timestamp.
     let mut file = webm(&[
         cluster(0, &[simple_block(1, i16::MIN, true, &[0x10, 0x02, 0x00])]),
         cluster(
@@ -286,7 +286,7 @@ fn the_issue_12_webm_with_relative_timestamp_minus_32768_does_not_panic_or_wrap(
             &[simple_block(1, i16::MIN, false, &[0x31, 0x02, 0x00])],
         ),
     ]);
-    // Padded with a Void element to the issue's 308 bytes.
+    // Padded with a Void element to 308 bytes.
     let rest = 308 - file.len();
     let pad = if rest - 2 < 127 { rest - 2 } else { rest - 9 };
     file.extend(el(0xEC, &vec![0; pad]));

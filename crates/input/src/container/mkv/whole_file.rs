@@ -1,20 +1,20 @@
-//! The whole-file path: [`MkvDemux`] run over a file held in memory into the packet
-//! table `ElementaryStream` keeps today (until the streaming drivers replace it).
+//! The whole-file reference: [`MkvDemux`] run over a file held in memory into a packet
+//! table, which the tests compare the streaming drivers against.
 //!
-//! Invariant: the table stays within the container budget (`Builder`); a parser that stops
+//! Invariant: the table stays within the container budget (`PacketTableBuilder`); a parser that stops
 //! making progress is reported as an internal error, never looped on.
 
 use super::{MkvDemux, Step, internal, truncated};
 use crate::Result;
-use crate::container::{Builder, Demuxed};
+use crate::container::{Demuxed, PacketTableBuilder};
 use crate::demux::Demux;
 
 /// Demuxes the first video track of the Matroska/WebM file `bytes` into a packet table
-/// (the whole-file path of `ElementaryStream`), by running [`MkvDemux`] over it.
+/// (the whole-file reference for tests), by running [`MkvDemux`] over it.
 pub(crate) fn demux(bytes: &[u8]) -> Result<Demuxed> {
     let mut parser = MkvDemux::new().without_frame_index();
     let mut out = Vec::new();
-    let mut builder: Option<Builder> = None;
+    let mut builder: Option<PacketTableBuilder> = None;
     let mut pos = 0usize;
     let mut error = None;
     // Steps in a row that neither moved nor handed out a packet: a parser bug if many.
@@ -36,7 +36,8 @@ pub(crate) fn demux(bytes: &[u8]) -> Result<Demuxed> {
                 let Some(codec) = parser.codec() else {
                     return Err(internal("a packet before the track"));
                 };
-                let b = builder.get_or_insert_with(|| Builder::new(codec, None, bytes.len()));
+                let b = builder
+                    .get_or_insert_with(|| PacketTableBuilder::new(codec, None, bytes.len()));
                 if let Err(e) = b.push_copy(&out, info.pts) {
                     error = Some(e);
                     break;
@@ -67,6 +68,6 @@ pub(crate) fn demux(bytes: &[u8]) -> Result<Demuxed> {
     let (Some(codec), Some(track)) = (parser.codec(), parser.track().cloned()) else {
         return Err(error.unwrap_or_else(|| internal("ended without a track or an error")));
     };
-    let builder = builder.unwrap_or_else(|| Builder::new(codec, None, bytes.len()));
+    let builder = builder.unwrap_or_else(|| PacketTableBuilder::new(codec, None, bytes.len()));
     Ok(builder.finish(codec, track, error))
 }
