@@ -87,6 +87,12 @@ fn show_fourcc(fourcc: [u8; 4]) -> String {
 impl IvfHeader {
     /// Parses the header at the start of `data`, checking the magic, fourcc and header length
     /// against `data.len()`.
+    ///
+    /// # Errors
+    /// [`InputError::Unrecognized`] without the `DKIF` magic; [`InputError::Unsupported`]
+    /// for a fourcc other than `VP80`, `VP90` or `AV01`; [`InputError::Truncated`] when
+    /// `data` is shorter than the 32-byte header or the header length it declares;
+    /// [`InputError::Malformed`] for a declared header length under 32 bytes.
     pub fn parse(data: &[u8]) -> Result<Self> {
         let header = Self::parse_fixed(data)?;
         if usize::from(header.header_len) > data.len() {
@@ -178,6 +184,9 @@ pub struct IvfReader<'a> {
 
 impl<'a> IvfReader<'a> {
     /// Parses the header of the IVF file `data` (the whole file).
+    ///
+    /// # Errors
+    /// As [`IvfHeader::parse`].
     pub fn new(data: &'a [u8]) -> Result<Self> {
         let header = IvfHeader::parse(data)?;
         Ok(Self { header, data })

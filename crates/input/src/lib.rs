@@ -41,6 +41,7 @@
 //! The format modules ([`annexb`], [`ivf`], [`mpeg2`], [`container`]) document exactly where
 //! packets are cut and what counts as malformed.
 #![deny(missing_docs)]
+#![warn(clippy::missing_errors_doc)]
 #![forbid(unsafe_code)]
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
