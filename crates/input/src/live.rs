@@ -18,7 +18,7 @@
 use super::demux::PacketInfo;
 use super::detect::{FormatHint, StreamFormat};
 use super::ivf::IvfHeader;
-use super::source::{Driver, Input, Pulled, READ_CHUNK, Source};
+use super::source::{ByteSource, DemuxDriver, Input, Pulled, READ_CHUNK};
 use super::stream::{DETECT_LEN, checked_codec, detect_head, make_demux, prime};
 use super::{InputError, Packet};
 use crate::{Codec, Result};
@@ -64,7 +64,7 @@ pub struct LiveStream {
 
 #[derive(Debug)]
 struct Running {
-    driver: Driver,
+    driver: DemuxDriver,
     format: StreamFormat,
     ivf: Option<IvfHeader>,
     codec: Option<Codec>,
@@ -77,7 +77,7 @@ impl LiveStream {
     pub fn new(hint: FormatHint) -> Self {
         Self {
             hint,
-            undetected: Some(Input::new(Source::Live)),
+            undetected: Some(Input::new(ByteSource::Live)),
             running: None,
             ended: false,
         }
@@ -186,7 +186,7 @@ impl LiveStream {
         let (format, ivf) = detect_head(&input, self.hint, "live input")?;
         let demux = make_demux(format, self.hint, "live input")?;
         self.running = Some(Running {
-            driver: Driver::new(input, demux),
+            driver: DemuxDriver::new(input, demux),
             format,
             ivf,
             codec: None,

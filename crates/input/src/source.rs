@@ -43,7 +43,7 @@ pub(crate) trait ReadSeek: Read + Seek + Send {}
 impl<T: Read + Seek + Send> ReadSeek for T {}
 
 /// Where the bytes come from.
-pub(crate) enum Source {
+pub(crate) enum ByteSource {
     /// The whole input, in memory (read in place).
     Memory(Vec<u8>),
     /// A seekable source, read incrementally.
@@ -54,13 +54,13 @@ pub(crate) enum Source {
     Live,
 }
 
-impl std::fmt::Debug for Source {
+impl std::fmt::Debug for ByteSource {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str(match self {
-            Source::Memory(_) => "Memory",
-            Source::Seekable(_) => "Seekable",
-            Source::Stream(_) => "Stream",
-            Source::Live => "Live",
+            ByteSource::Memory(_) => "Memory",
+            ByteSource::Seekable(_) => "Seekable",
+            ByteSource::Stream(_) => "Stream",
+            ByteSource::Live => "Live",
         })
     }
 }
@@ -76,7 +76,7 @@ pub(crate) enum Fill {
 
 /// A source and the window of its bytes the parser is looking at.
 ///
-/// Invariant: the window is `buf[start..filled]` (or, for [`Source::Memory`], the bytes from
+/// Invariant: the window is `buf[start..filled]` (or, for [`ByteSource::Memory`], the bytes from
 /// `pos` on) and begins at absolute offset `pos`; `buf[filled..]` is spare room already
 /// initialised, which `read` calls write into; `eof` is set once the source has no more bytes
 /// after the window.
@@ -87,7 +87,7 @@ pub(crate) enum Fill {
 /// the buffer grows, so reading costs O(bytes) whatever sizes `read` returns.
 #[derive(Debug)]
 pub(crate) struct Input {
-    source: Source,
+    source: ByteSource,
     buf: Vec<u8>,
     start: usize,
     /// End of the window's bytes in `buf`; `buf[filled..]` is initialised spare room.
@@ -101,8 +101,8 @@ pub(crate) struct Input {
 
 impl Input {
     /// A window at the start of `source`.
-    pub(crate) fn new(source: Source) -> Self {
-        let eof = matches!(source, Source::Memory(_));
+    pub(crate) fn new(source: ByteSource) -> Self {
+        let eof = matches!(source, ByteSource::Memory(_));
         Self {
             source,
             buf: Vec::new(),
@@ -117,7 +117,7 @@ impl Input {
     /// The bytes of the window and whether the source ends after them.
     pub(crate) fn window(&self) -> (&[u8], bool) {
         match &self.source {
-            Source::Memory(bytes) => {
+            ByteSource::Memory(bytes) => {
                 let at = usize::try_from(self.pos).unwrap_or(usize::MAX);
                 (bytes.get(at..).unwrap_or(&[]), true)
             }
@@ -136,7 +136,7 @@ impl Input {
     /// Drops the window's first `n` bytes (the caller checked `n <= window().0.len()`).
     pub(crate) fn consume(&mut self, n: usize) {
         self.pos = self.pos.saturating_add(n as u64);
-        if !matches!(self.source, Source::Memory(_)) {
+        if !matches!(self.source, ByteSource::Memory(_)) {
             self.start = self.start.saturating_add(n).min(self.filled);
             if self.start == self.filled {
                 self.empty();
@@ -164,21 +164,21 @@ impl Input {
     /// # Errors
     /// The source's I/O errors (`Interrupted` is retried).
     pub(crate) fn fill(&mut self, min: usize) -> Result<Fill> {
-        if matches!(self.source, Source::Seekable(_) | Source::Stream(_)) {
+        if matches!(self.source, ByteSource::Seekable(_) | ByteSource::Stream(_)) {
             self.compact();
         }
         let reader: &mut dyn Read = match &mut self.source {
-            Source::Memory(_) => return Ok(Fill::Done),
-            Source::Live if self.eof => return Ok(Fill::Done),
-            Source::Live => {
+            ByteSource::Memory(_) => return Ok(Fill::Done),
+            ByteSource::Live if self.eof => return Ok(Fill::Done),
+            ByteSource::Live => {
                 return Ok(if self.filled.saturating_sub(self.start) >= min {
                     Fill::Done
                 } else {
                     Fill::NeedInput
                 });
             }
-            Source::Seekable(r) => r,
-            Source::Stream(r) => r,
+            ByteSource::Seekable(r) => r,
+            ByteSource::Stream(r) => r,
         };
         while self.skip > 0 && !self.eof {
             let mut scratch = [0u8; 4096];
@@ -227,21 +227,21 @@ impl Input {
         match &mut self.source {
             // Past the end too: the window is then empty (and at its end), at the offset the
             // parser asked for, as a file sought past its end reads nothing.
-            Source::Memory(_) => self.pos = target,
+            ByteSource::Memory(_) => self.pos = target,
             // Past any file a `Seek` can reach (`File` refuses such offsets with `EINVAL`):
             // at its end, as above, so the parser reports the size field that led here.
-            Source::Seekable(_) if target > i64::MAX as u64 => {
+            ByteSource::Seekable(_) if target > i64::MAX as u64 => {
                 self.empty();
                 self.pos = target;
                 self.eof = true;
             }
-            Source::Seekable(reader) => {
+            ByteSource::Seekable(reader) => {
                 reader.seek(SeekFrom::Start(target))?;
                 self.empty();
                 self.pos = target;
                 self.eof = false;
             }
-            Source::Stream(_) | Source::Live => {
+            ByteSource::Stream(_) | ByteSource::Live => {
                 if target < self.pos {
                     return Err(InputError::NeedsSeek {
                         what: format!(
@@ -267,7 +267,7 @@ impl Input {
     /// [`InputError::LimitExceeded`] (nothing is taken), or [`InputError::Internal`] after
     /// [`finish`](Self::finish) or on a source that is not live.
     pub(crate) fn feed(&mut self, mut bytes: &[u8], limit: usize) -> Result<()> {
-        if !matches!(self.source, Source::Live) || self.eof {
+        if !matches!(self.source, ByteSource::Live) || self.eof {
             return Err(InputError::Internal {
                 what: "bytes fed after the end of a live stream".into(),
             }
@@ -305,7 +305,7 @@ impl Input {
     /// Heap bytes held by the window (and, for bytes in memory, the bytes).
     pub(crate) fn heap_bytes(&self) -> usize {
         let own = match &self.source {
-            Source::Memory(bytes) => bytes.capacity(),
+            ByteSource::Memory(bytes) => bytes.capacity(),
             _ => 0,
         };
         own.saturating_add(self.buf.capacity())
@@ -322,20 +322,20 @@ impl Input {
             .pos
             .saturating_add(self.buf.len().saturating_sub(self.start) as u64);
         match &mut self.source {
-            Source::Memory(bytes) => Ok(Some(bytes.len() as u64)),
-            Source::Seekable(reader) => {
+            ByteSource::Memory(bytes) => Ok(Some(bytes.len() as u64)),
+            ByteSource::Seekable(reader) => {
                 let here = reader.stream_position()?;
                 let end = reader.seek(SeekFrom::End(0))?;
                 reader.seek(SeekFrom::Start(here))?;
                 Ok(Some(end))
             }
-            Source::Stream(_) | Source::Live => Ok(self.eof.then_some(buffered_end)),
+            ByteSource::Stream(_) | ByteSource::Live => Ok(self.eof.then_some(buffered_end)),
         }
     }
 
     /// Whether the source can go back to its start.
     pub(crate) fn can_rewind(&self) -> bool {
-        matches!(self.source, Source::Memory(_) | Source::Seekable(_))
+        matches!(self.source, ByteSource::Memory(_) | ByteSource::Seekable(_))
     }
 }
 
@@ -350,10 +350,10 @@ fn read_some(reader: &mut dyn Read, buf: &mut [u8]) -> Result<usize> {
     }
 }
 
-/// What [`Driver::advance`] produced.
+/// What [`DemuxDriver::advance`] produced.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Pulled {
-    /// A packet; its bytes are [`Driver::packet`].
+    /// A packet; its bytes are [`DemuxDriver::packet`].
     Packet(PacketInfo),
     /// Live input: feed more bytes.
     NeedInput,
@@ -362,7 +362,7 @@ pub(crate) enum Pulled {
 }
 
 /// A parser run over an [`Input`]. See the [module docs](self).
-pub(crate) struct Driver {
+pub(crate) struct DemuxDriver {
     pub(crate) input: Input,
     pub(crate) demux: Box<dyn Demux>,
     out: Vec<u8>,
@@ -371,9 +371,9 @@ pub(crate) struct Driver {
     stopped: bool,
 }
 
-impl std::fmt::Debug for Driver {
+impl std::fmt::Debug for DemuxDriver {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Driver")
+        f.debug_struct("DemuxDriver")
             .field("input", &self.input)
             .field("codec", &self.demux.codec())
             .field("stopped", &self.stopped)
@@ -381,7 +381,7 @@ impl std::fmt::Debug for Driver {
     }
 }
 
-impl Driver {
+impl DemuxDriver {
     /// `demux` over `input`.
     pub(crate) fn new(input: Input, demux: Box<dyn Demux>) -> Self {
         Self {

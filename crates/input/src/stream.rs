@@ -25,7 +25,7 @@ use super::demux::{Demux, PacketInfo, SampleIndex, TruncatedTail};
 use super::detect::{self, FormatHint, StreamFormat};
 use super::ivf::{IvfDemux, IvfHeader};
 use super::mpeg2::Mpeg2Demux;
-use super::source::{Driver, Input, Pulled, Source};
+use super::source::{ByteSource, DemuxDriver, Input, Pulled};
 use super::ts::{TsDemux, TsSelect, TsStats};
 use super::{DisplayRanks, InputError, OwnedPacket, Packet, RandomAccessSource};
 use crate::Rational;
@@ -58,7 +58,7 @@ pub(crate) const DETECT_LEN: usize = crate::ts::DETECT_LEN;
 /// was read while the header was.
 #[derive(Debug)]
 pub struct ElementaryStream {
-    driver: Driver,
+    driver: DemuxDriver,
     format: StreamFormat,
     codec: Codec,
     ivf: Option<IvfHeader>,
@@ -87,7 +87,7 @@ impl ElementaryStream {
             ))
         })?;
         Self::start(
-            Input::new(Source::Seekable(Box::new(file))),
+            Input::new(ByteSource::Seekable(Box::new(file))),
             FormatHint::from_path(path),
             path.display().to_string(),
         )
@@ -104,7 +104,7 @@ impl ElementaryStream {
     /// As [`open`](Self::open), without I/O errors.
     pub fn from_bytes(bytes: impl Into<Vec<u8>>, hint: FormatHint) -> Result<Self> {
         Self::start(
-            Input::new(Source::Memory(bytes.into())),
+            Input::new(ByteSource::Memory(bytes.into())),
             hint,
             "input".into(),
         )
@@ -121,7 +121,7 @@ impl ElementaryStream {
     ) -> Result<Self> {
         reader.seek(std::io::SeekFrom::Start(0))?;
         Self::start(
-            Input::new(Source::Seekable(Box::new(reader))),
+            Input::new(ByteSource::Seekable(Box::new(reader))),
             hint,
             "input".into(),
         )
@@ -135,7 +135,7 @@ impl ElementaryStream {
     /// As [`open`](Self::open).
     pub fn from_stream<R: Read + Send + 'static>(reader: R, hint: FormatHint) -> Result<Self> {
         Self::start(
-            Input::new(Source::Stream(Box::new(reader))),
+            Input::new(ByteSource::Stream(Box::new(reader))),
             hint,
             "input".into(),
         )
@@ -145,7 +145,7 @@ impl ElementaryStream {
         input.fill(DETECT_LEN)?;
         let (format, ivf) = detect_head(&input, hint, &what)?;
         let demux = make_demux(format, hint, &what)?;
-        let mut driver = Driver::new(input, demux);
+        let mut driver = DemuxDriver::new(input, demux);
         let pending = prime(&mut driver, &what)?;
         let codec = checked_codec(&driver, format, ivf.as_ref(), hint, &what)?;
         Ok(Self {
@@ -222,8 +222,8 @@ impl ElementaryStream {
             _ => FormatHint::Codec(self.codec),
         };
         let demux = make_demux(self.format, hint, &self.what)?;
-        let input = std::mem::replace(&mut self.driver.input, Input::new(Source::Live));
-        self.driver = Driver::new(input, demux);
+        let input = std::mem::replace(&mut self.driver.input, Input::new(ByteSource::Live));
+        self.driver = DemuxDriver::new(input, demux);
         self.pending = prime(&mut self.driver, &self.what)?;
         Ok(())
     }
@@ -353,8 +353,8 @@ impl ElementaryStream {
         }
         self.pending = None;
         self.driver.input.seek(0)?;
-        let input = std::mem::replace(&mut self.driver.input, Input::new(Source::Live));
-        self.driver = Driver::new(input, demux);
+        let input = std::mem::replace(&mut self.driver.input, Input::new(ByteSource::Live));
+        self.driver = DemuxDriver::new(input, demux);
         self.read_to_end_for_index()?;
         if self.driver.demux.index().is_some_and(|i| !i.is_empty()) {
             self.seek_to_sample(0)?;
@@ -551,7 +551,7 @@ fn ts_select(hint: FormatHint) -> TsSelect {
 
 /// Steps the reader until it knows the codec; a packet read on the way is returned to be
 /// handed out first.
-pub(crate) fn prime(driver: &mut Driver, what: &str) -> Result<Option<PacketInfo>> {
+pub(crate) fn prime(driver: &mut DemuxDriver, what: &str) -> Result<Option<PacketInfo>> {
     while driver.demux.codec().is_none() {
         match driver.step_once().map_err(|e| in_input(e, what))? {
             Some(Pulled::Packet(info)) => return Ok(Some(info)),
@@ -564,7 +564,7 @@ pub(crate) fn prime(driver: &mut Driver, what: &str) -> Result<Option<PacketInfo
 
 /// The codec the reader found, checked against a codec hint for self-describing formats.
 pub(crate) fn checked_codec(
-    driver: &Driver,
+    driver: &DemuxDriver,
     format: StreamFormat,
     ivf: Option<&IvfHeader>,
     hint: FormatHint,

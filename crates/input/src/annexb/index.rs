@@ -64,7 +64,7 @@ pub const NOT_SHOWN: i64 = SampleIndex::NOT_SHOWN;
 
 /// What the index needs to know of one access unit.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub(crate) struct Picture {
+pub(crate) struct IndexedPicture {
     /// Picture order count within its coded video sequence.
     pub(crate) poc: i64,
     /// This picture starts a new coded video sequence (display order restarts after it).
@@ -459,7 +459,7 @@ impl H264Order {
         Some((slice, pps.sps_id))
     }
 
-    fn access_unit(&mut self, au: &[u8]) -> Picture {
+    fn access_unit(&mut self, au: &[u8]) -> IndexedPicture {
         let mut recovery_zero = false;
         let mut slice = None;
         for nal in nal_units(au) {
@@ -477,11 +477,11 @@ impl H264Order {
             }
         }
         let Some(Some((slice, sps_id))) = slice else {
-            return Picture::default();
+            return IndexedPicture::default();
         };
         // Taken out for the derivation and put back: no copy of its offset table.
         let Some(sps) = self.sps.get_mut(usize::from(sps_id)).and_then(Option::take) else {
-            return Picture::default();
+            return IndexedPicture::default();
         };
         let second_field = slice.field_pic
             && self.open_field.is_some_and(|(num, bottom)| {
@@ -505,7 +505,7 @@ impl H264Order {
             self.recovery_floor = (!slice.idr).then_some(poc);
         }
         let leading = self.recovery_floor.is_some_and(|floor| poc < floor);
-        Picture {
+        IndexedPicture {
             poc,
             new_sequence,
             shown: !second_field && self.recovered && !leading,
@@ -770,7 +770,7 @@ impl HevcOrder {
         self.pps.capacity() * std::mem::size_of::<Option<HevcPps>>()
     }
 
-    fn access_unit(&mut self, au: &[u8]) -> Picture {
+    fn access_unit(&mut self, au: &[u8]) -> IndexedPicture {
         let mut first = None;
         // An end of sequence ends this access unit: it concerns the next picture.
         let mut end_of_sequence = false;
@@ -807,7 +807,7 @@ impl HevcOrder {
         }
         let Some((nal_type, tid_plus1, Some((output, lsb, log2_max_lsb)))) = first else {
             self.sequence_start |= end_of_sequence;
-            return Picture::default();
+            return IndexedPicture::default();
         };
         let irap = (16..=23).contains(&nal_type);
         let rasl = matches!(nal_type, 8 | 9);
@@ -838,7 +838,7 @@ impl HevcOrder {
             self.prev_tid0_poc = poc;
         }
         self.sequence_start = end_of_sequence;
-        Picture {
+        IndexedPicture {
             poc,
             new_sequence: no_rasl_output,
             shown: output && !(rasl && self.skip_rasl),

@@ -84,7 +84,7 @@ pub(super) use whole_file::demux;
 
 use std::fmt::Display;
 
-use super::nal::Converter;
+use super::nal::AnnexBConverter;
 use super::{ContainerKind, ContainerTrack};
 #[cfg(doc)]
 use super::{EXPANSION_SLACK, MAX_CONFIG_RECORD, MAX_EXPANSION};
@@ -208,7 +208,7 @@ enum SeekMatch {
 struct Video {
     number: u64,
     codec: Codec,
-    converter: Option<Converter>,
+    converter: Option<AnnexBConverter>,
     /// Bytes of CodecPrivate the converter was made from (0 without converter).
     private_len: usize,
 }

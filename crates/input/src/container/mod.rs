@@ -169,7 +169,7 @@ impl Demuxed {
 #[cfg(feature = "containers")]
 #[derive(Debug)]
 pub(crate) struct PacketTableBuilder {
-    converter: Option<nal::Converter>,
+    converter: Option<nal::AnnexBConverter>,
     data: Vec<u8>,
     entries: Vec<Entry>,
     budget: usize,
@@ -184,7 +184,7 @@ impl PacketTableBuilder {
     pub(crate) fn new(codec: Codec, config: Option<&nal::NalConfig>, file_len: usize) -> Self {
         let budget = byte_budget(file_len);
         Self {
-            converter: config.map(|c| nal::Converter::new(codec, c, budget)),
+            converter: config.map(|c| nal::AnnexBConverter::new(codec, c, budget)),
             data: Vec::new(),
             entries: Vec::new(),
             budget,

@@ -82,7 +82,7 @@ use std::fmt::Display;
 use self::boxes::{BoxHeader, HeaderRead, SampleDefaults, SampleEntry, name, read_header};
 use self::fragment::{Cursor, Fragment, Traf};
 use self::sample_table::{Durations, Table, Tables, build_index};
-use super::nal::Converter;
+use super::nal::AnnexBConverter;
 use super::{ContainerKind, ContainerTrack, invalid};
 #[cfg(test)]
 use super::{Demuxed, PacketTableBuilder};
@@ -215,7 +215,7 @@ pub(crate) struct Mp4Demux {
     // Known after `moov`:
     codec: Option<Codec>,
     track: Option<ContainerTrack>,
-    converter: Option<Converter>,
+    converter: Option<AnnexBConverter>,
     track_id: u32,
     timescale: u32,
     defaults: SampleDefaults,
@@ -760,7 +760,7 @@ impl Mp4Demux {
         self.converter = entry
             .config
             .as_ref()
-            .map(|config| Converter::new(entry.codec, config, 0));
+            .map(|config| AnnexBConverter::new(entry.codec, config, 0));
         let duration = match trak.duration {
             0 | 0xffff_ffff | u64::MAX => self.fragment_duration.filter(|&d| d != 0).map(|d| {
                 let t = u128::from(d) * u128::from(trak.timescale)

@@ -6,7 +6,7 @@
 //! sample, or a bad record, is an error naming the sample, never a panic. Across all packets
 //! of one converter, the bytes written are at most [`MAX_EXPANSION`](super::MAX_EXPANSION) ×
 //! the sample bytes converted, plus one copy of the parameter sets (≤ 2 ×
-//! [`MAX_CONFIG_RECORD`](super::MAX_CONFIG_RECORD)) per start or [`Converter::reset`]:
+//! [`MAX_CONFIG_RECORD`](super::MAX_CONFIG_RECORD)) per start or [`AnnexBConverter::reset`]:
 //!
 //! * start codes: a NAL unit of `L ≥ 1` bytes behind a length prefix of at least 1 byte
 //!   becomes at most `4 + L` bytes, ≤ 2.5 × its `1 + L` input bytes (empty NAL units vanish);
@@ -140,7 +140,7 @@ impl<'a> Reader<'a> {
 
 /// Converts one track's samples, keeping the state ffmpeg's filters keep between packets.
 #[derive(Debug)]
-pub(crate) struct Converter {
+pub(crate) struct AnnexBConverter {
     hevc: bool,
     length_size: usize,
     /// H.264: SPS then PPS; HEVC: all arrays. 4-byte start codes.
@@ -182,7 +182,7 @@ fn annexb(nals: &[Vec<u8>]) -> Vec<u8> {
     out
 }
 
-impl Converter {
+impl AnnexBConverter {
     /// A converter for `codec` (H.264 or HEVC) whose output stays within `budget` bytes.
     pub(crate) fn new(codec: Codec, config: &NalConfig, budget: usize) -> Self {
         let hevc = codec == Codec::Hevc;
@@ -390,7 +390,7 @@ mod tests {
 
     #[test]
     fn h264_parameter_sets_go_before_the_idr_slice_as_ffmpeg_puts_them() {
-        let mut c = Converter::new(Codec::H264, &h264_config(), 1000);
+        let mut c = AnnexBConverter::new(Codec::H264, &h264_config(), 1000);
         let mut out = Vec::new();
         c.convert(&sample(&[&[6, 9], &[0x65, 0x88]]), &mut out, 0)
             .unwrap();
@@ -411,7 +411,7 @@ mod tests {
 
     #[test]
     fn h264_in_band_parameter_sets_are_not_duplicated() {
-        let mut c = Converter::new(Codec::H264, &h264_config(), 1000);
+        let mut c = AnnexBConverter::new(Codec::H264, &h264_config(), 1000);
         let mut out = Vec::new();
         c.convert(
             &sample(&[&[0x67, 7], &[0x68, 8], &[0x65, 0x88]]),
@@ -429,7 +429,7 @@ mod tests {
 
     #[test]
     fn a_stream_starting_without_idr_still_gets_its_parameter_sets() {
-        let mut c = Converter::new(Codec::H264, &h264_config(), 1000);
+        let mut c = AnnexBConverter::new(Codec::H264, &h264_config(), 1000);
         let mut out = Vec::new();
         c.convert(&sample(&[&[0x41, 0x9a]]), &mut out, 0).unwrap();
         assert!(out.starts_with(&[0, 0, 0, 1, 0x67, 1]), "{out:?}");
@@ -438,7 +438,7 @@ mod tests {
     #[test]
     fn hevc_records_go_before_the_first_irap_nal_with_long_start_codes() {
         let config = NalConfig::checked(2, vec![vec![0x40, 1], vec![0x42, 1]], vec![]).unwrap();
-        let mut c = Converter::new(Codec::Hevc, &config, 1000);
+        let mut c = AnnexBConverter::new(Codec::Hevc, &config, 1000);
         let mut out = Vec::new();
         let s = [0, 2, 0x2a, 1, 0, 2, 0x2a, 1]; // two CRA (type 21) NAL units
         c.convert(&s, &mut out, 0).unwrap();
@@ -450,12 +450,12 @@ mod tests {
 
     #[test]
     fn bad_lengths_and_budgets_are_errors() {
-        let mut c = Converter::new(Codec::H264, &h264_config(), 1000);
+        let mut c = AnnexBConverter::new(Codec::H264, &h264_config(), 1000);
         let mut out = Vec::new();
         let err = c.convert(&[0, 0, 0, 9, 0x65], &mut out, 3).unwrap_err();
         assert!(err.to_string().contains("sample 3"), "{err}");
         assert!(c.convert(&[0, 0], &mut out, 4).is_err());
-        let mut tight = Converter::new(Codec::H264, &h264_config(), 8);
+        let mut tight = AnnexBConverter::new(Codec::H264, &h264_config(), 8);
         let err = tight
             .convert(&sample(&[&[0x65, 0x88]]), &mut Vec::new(), 0)
             .unwrap_err();
@@ -464,7 +464,7 @@ mod tests {
 
     #[test]
     fn a_packet_at_a_time_is_bounded_by_its_sample_and_reset_repeats_the_parameter_sets() {
-        let mut c = Converter::new(Codec::H264, &h264_config(), 0);
+        let mut c = AnnexBConverter::new(Codec::H264, &h264_config(), 0);
         let mut out = vec![9, 9, 9];
         let idr = sample(&[&[0x65, 0x88]]);
         c.convert_packet(&idr, &mut out, 0).unwrap();
@@ -488,7 +488,7 @@ mod tests {
         let big = vec![0x42; 1000];
         let config =
             NalConfig::checked(4, vec![[&[0x67][..], &big].concat()], vec![vec![0x68, 2]]).unwrap();
-        let mut c = Converter::new(Codec::H264, &config, 0);
+        let mut c = AnnexBConverter::new(Codec::H264, &config, 0);
         let idr = sample(&[&[0x65, 0x88]]);
         let (mut out, mut total, mut read, mut with) = (Vec::new(), 0usize, 0usize, 0usize);
         for i in 0..1000 {

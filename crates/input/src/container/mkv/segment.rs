@@ -13,7 +13,7 @@ use super::{
 };
 use crate::Rational;
 use crate::container::MAX_CONFIG_RECORD;
-use crate::container::nal::{Converter, NalConfig};
+use crate::container::nal::{AnnexBConverter, NalConfig};
 use crate::track::{ContainerKind, ContainerTrack};
 use crate::{Codec, ReadError, Result};
 
@@ -433,7 +433,7 @@ impl MkvDemux {
                 })?;
                 // Packets are converted one at a time (`convert_packet`), each bounded by
                 // its own frame; the whole-stream budget of `new` is not used.
-                Some(Converter::new(codec, &config, 0))
+                Some(AnnexBConverter::new(codec, &config, 0))
             }
             _ => None,
         };
