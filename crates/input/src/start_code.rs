@@ -1,7 +1,12 @@
-//! Start-code scanning shared by the Annex-B and MPEG-2 splitters.
+//! Start-code scanning and window bookkeeping shared by the Annex-B and MPEG-2 splitters.
 //!
 //! Invariant: every function here returns positions inside the slice it was given (or
-//! `None`) and never indexes out of bounds, whatever the bytes are.
+//! `None`, or an error) and never indexes out of bounds, whatever the bytes are.
+
+use std::fmt::Display;
+
+use crate::demux::Step;
+use crate::{InputError, ReadError, Result};
 
 /// The three-byte prefix `00 00 01` that precedes every NAL unit (H.264/HEVC Annex-B) and
 /// every MPEG-2 video start code.
@@ -25,6 +30,43 @@ pub(crate) fn find(data: &[u8], from: usize) -> Option<usize> {
         }
     }
     None
+}
+
+/// The error for a splitter position `at` outside its `len`-byte window: a bug in the
+/// splitter named `splitter`, reported rather than crashed on.
+pub(crate) fn outside_window(splitter: &str, at: impl Display, len: usize) -> ReadError {
+    InputError::Internal {
+        what: format!("{splitter} splitter position {at} outside a {len}-byte window"),
+    }
+    .into()
+}
+
+/// Where absolute offset `abs` lies in `window`, whose first byte is at absolute offset
+/// `pos` (`window.len()` for its end).
+///
+/// # Errors
+/// [`outside_window`] when `abs` is not in `pos..=pos + window.len()`.
+pub(crate) fn in_window(splitter: &str, abs: u64, pos: u64, window: &[u8]) -> Result<usize> {
+    abs.checked_sub(pos)
+        .and_then(|r| usize::try_from(r).ok())
+        .filter(|&r| r <= window.len())
+        .ok_or_else(|| outside_window(splitter, abs, window.len()))
+}
+
+/// Asks for one byte more than the `have` bytes of the packet `what` begun at absolute
+/// offset `pos`.
+///
+/// # Errors
+/// [`InputError::LimitExceeded`] once `have` reaches `limit`, the splitter's window bound.
+pub(crate) fn need_more(have: usize, limit: usize, what: impl Display, pos: u64) -> Result<Step> {
+    if have >= limit {
+        return Err(InputError::limit(
+            format!("{what} at byte offset {pos} of more than {have} bytes"),
+            limit as u64,
+        )
+        .into());
+    }
+    Ok(Step::NeedMore(have.saturating_add(1)))
 }
 
 #[cfg(test)]

@@ -218,17 +218,13 @@ impl AnnexBDemux {
 
     /// More bytes are needed to go on; refused past [`MAX_ACCESS_UNIT`].
     fn need_more(&self, have: usize, pos: u64) -> Result<Step> {
-        if have >= MAX_ACCESS_UNIT {
-            return Err(InputError::limit(
-                format!(
-                    "{} access unit at byte offset {pos} of more than {have} bytes",
-                    self.syntax.codec()
-                ),
-                MAX_ACCESS_UNIT as u64,
-            )
-            .into());
-        }
-        Ok(Step::NeedMore(have.saturating_add(1)))
+        let codec = self.syntax.codec();
+        start_code::need_more(
+            have,
+            MAX_ACCESS_UNIT,
+            format_args!("{codec} access unit"),
+            pos,
+        )
     }
 }
 
@@ -252,10 +248,7 @@ fn trimmed(input: &[u8], from: usize, to: usize) -> &[u8] {
 }
 
 fn internal(at: impl std::fmt::Display, len: usize) -> ReadError {
-    InputError::Internal {
-        what: format!("Annex-B splitter position {at} outside a {len}-byte window"),
-    }
-    .into()
+    start_code::outside_window("Annex-B", at, len)
 }
 
 impl SliceCutter for AnnexBDemux {
@@ -270,12 +263,7 @@ impl SliceCutter for AnnexBDemux {
             self.end();
             return Ok(Step::End);
         }
-        let rel = |abs: u64| {
-            abs.checked_sub(pos)
-                .and_then(|r| usize::try_from(r).ok())
-                .filter(|&r| r <= input.len())
-                .ok_or_else(|| internal(abs, input.len()))
-        };
+        let rel = |abs: u64| start_code::in_window("Annex-B", abs, pos, input);
         loop {
             let nal = rel(self.nal)?;
             let body = nal.saturating_add(start_code::PREFIX.len());

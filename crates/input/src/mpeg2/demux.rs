@@ -70,23 +70,14 @@ impl Mpeg2Demux {
         })
     }
 
+    /// More bytes are needed to go on; refused past [`MAX_PICTURE`].
     fn need_more(have: usize, pos: u64) -> Result<Step> {
-        if have >= MAX_PICTURE {
-            return Err(InputError::limit(
-                format!("MPEG-2 packet at byte offset {pos} of more than {have} bytes"),
-                MAX_PICTURE as u64,
-            )
-            .into());
-        }
-        Ok(Step::NeedMore(have.saturating_add(1)))
+        start_code::need_more(have, MAX_PICTURE, "MPEG-2 packet", pos)
     }
 }
 
 fn internal(at: impl std::fmt::Display, len: usize) -> ReadError {
-    InputError::Internal {
-        what: format!("MPEG-2 splitter position {at} outside a {len}-byte window"),
-    }
-    .into()
+    start_code::outside_window("MPEG-2", at, len)
 }
 
 impl SliceCutter for Mpeg2Demux {
@@ -132,12 +123,7 @@ impl SliceCutter for Mpeg2Demux {
             self.ended = true;
             return Ok(Step::End);
         }
-        let rel = |abs: u64| {
-            abs.checked_sub(pos)
-                .and_then(|r| usize::try_from(r).ok())
-                .filter(|&r| r <= input.len())
-                .ok_or_else(|| internal(abs, input.len()))
-        };
+        let rel = |abs: u64| start_code::in_window("MPEG-2", abs, pos, input);
         loop {
             let at = rel(self.code)?;
             let code = if self.applied {
