@@ -32,6 +32,20 @@ pub(crate) fn find(data: &[u8], from: usize) -> Option<usize> {
     None
 }
 
+/// The units of `data` after each start code (for Annex-B: the NAL units, header included,
+/// start code excluded; trailing zero bytes stay with the unit before the next start code).
+/// Bytes before the first start code are not a unit.
+pub(crate) fn units(data: &[u8]) -> impl Iterator<Item = &[u8]> {
+    let mut at = find(data, 0);
+    std::iter::from_fn(move || {
+        let prefix = at?;
+        let body = prefix.checked_add(PREFIX.len())?;
+        let next = find(data, body);
+        at = next;
+        data.get(body..next.unwrap_or(data.len()))
+    })
+}
+
 /// The error for a splitter position `at` outside its `len`-byte window: a bug in the
 /// splitter named `splitter`, reported rather than crashed on.
 pub(crate) fn outside_window(splitter: &str, at: impl Display, len: usize) -> ReadError {

@@ -18,10 +18,9 @@
 //! picture that is not a sub-layer non-reference one, as ffmpeg's `-skip_frame nonref` relies
 //! on too.
 
-use super::index::{
-    h264_sps_frames_only, hevc_base_layer_nal_units, hevc_sps_top_temporal_id, nal_units,
-};
+use super::index::{h264_sps_frames_only, hevc_base_layer_nal_units, hevc_sps_top_temporal_id};
 use crate::Codec;
+use crate::start_code;
 
 /// Tells, sample by sample, which H.264/HEVC samples no other picture references: the ones
 /// a random-access decode may leave out when nobody asked for their frames.
@@ -69,7 +68,7 @@ impl Disposable {
 
     fn check_h264(&mut self, sample: &[u8]) -> bool {
         let (mut slices, mut all_non_ref) = (0usize, true);
-        for nal in nal_units(sample) {
+        for nal in start_code::units(sample) {
             let Some(&header) = nal.first() else { continue };
             match header & 0x1f {
                 7 => {

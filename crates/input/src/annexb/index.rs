@@ -84,23 +84,11 @@ pub(crate) struct IndexedPicture {
     pub(crate) key: bool,
 }
 
-/// The NAL unit payloads (header included, start code excluded) of an access unit.
-pub(crate) fn nal_units(au: &[u8]) -> impl Iterator<Item = &[u8]> {
-    let mut at = start_code::find(au, 0);
-    std::iter::from_fn(move || {
-        let prefix = at?;
-        let body = prefix.checked_add(start_code::PREFIX.len())?;
-        let next = start_code::find(au, body);
-        at = next;
-        au.get(body..next.unwrap_or(au.len()))
-    })
-}
-
 /// The base-layer NAL units of an HEVC access unit: (`nal_unit_type`,
 /// `nuh_temporal_id_plus1`, payload after the two header bytes); units of other layers and
 /// units too short for a header are skipped.
 pub(crate) fn hevc_base_layer_nal_units(au: &[u8]) -> impl Iterator<Item = (u8, u8, &[u8])> {
-    nal_units(au).filter_map(|nal| {
+    start_code::units(au).filter_map(|nal| {
         let (&b0, &b1) = (nal.first()?, nal.get(1)?);
         let layer = ((b0 & 1) << 5) | (b1 >> 3);
         (layer == 0).then(|| ((b0 >> 1) & 0x3f, b1 & 7, nal.get(2..).unwrap_or(&[])))

@@ -270,7 +270,7 @@ impl H264Order {
     pub(super) fn access_unit(&mut self, au: &[u8]) -> IndexedPicture {
         let mut recovery_zero = false;
         let mut slice = None;
-        for nal in nal_units(au) {
+        for nal in start_code::units(au) {
             let Some((&header, payload)) = nal.split_first() else {
                 continue;
             };
