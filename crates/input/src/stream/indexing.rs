@@ -5,7 +5,11 @@
 //! Invariant: a scan reads the input without decoding it, once per stream, and keeps its
 //! index; a cut input is indexed up to its last complete sample, the loss reported.
 
-use super::*;
+use super::{
+    AnnexBDemux, ByteSource, Codec, Demux, DemuxDriver, DisplayRanks, ElementaryStream, Input,
+    InputError, IvfDemux, RandomAccessSource, RawIndexer, ReadError, Result, SampleIndex,
+    StreamFormat, TruncatedTail, TsDemux, in_input, ts_select,
+};
 
 impl ElementaryStream {
     /// The track's sample index (offsets, sizes, timestamps, key frames), where the reader

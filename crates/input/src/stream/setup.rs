@@ -4,7 +4,12 @@
 //! Invariant: a stream is only handed out with a known codec and format; what cannot be
 //! read is refused here, with an error naming the input.
 
-use super::*;
+use super::{
+    AnnexBDemux, Codec, Demux, DemuxDriver, FormatHint, Input, InputError, IvfDemux, IvfHeader,
+    Mpeg2Demux, PacketInfo, Pulled, ReadError, Result, StreamFormat, TsDemux, TsSelect, detect,
+};
+#[cfg(feature = "containers")]
+use super::{MkvDemux, Mp4Demux};
 
 /// Tells the format from the window's first bytes; for IVF, parses the fixed header.
 pub(crate) fn detect_head(

@@ -4,7 +4,7 @@
 //! Invariant: every field is read through a bounds-checked [`BitReader`]; a unit too short
 //! or out of range is ignored (the picture keeps the POC state it had), never a panic.
 
-use super::*;
+use super::{BitReader, IndexedPicture, start_code};
 
 /// The SPS fields POC derivation needs.
 #[derive(Debug, Clone, Default)]

@@ -4,7 +4,7 @@
 //! Invariant: every field is read through a bounds-checked [`BitReader`]; a unit too short
 //! or out of range is ignored, never a panic.
 
-use super::*;
+use super::{BitReader, IndexedPicture, hevc_base_layer_nal_units};
 
 /// The SPS fields POC derivation needs.
 #[derive(Debug, Clone, Copy, Default)]

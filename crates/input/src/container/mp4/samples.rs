@@ -4,7 +4,10 @@
 //! Invariant: a packet is written only once its sample's bytes are all in the window, and
 //! at most [`MAX_WINDOW`](super::MAX_WINDOW) bytes are asked for.
 
-use super::*;
+use super::{
+    Cursor, MAX_FRAGMENT_INDEX, MAX_SILENT_TRANSITIONS, MAX_WINDOW, Mp4Demux, PacketInfo, Result,
+    State, Step, go_to, internal, invalid, limit_exceeded, malformed, truncated,
+};
 
 impl Mp4Demux {
     /// The end of the file (or of a box running to it) where a box was due.

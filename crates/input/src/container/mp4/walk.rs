@@ -4,7 +4,13 @@
 //! Invariant: as the parent module's: one held box at a time, at most
 //! [`MAX_HELD_BOX`](super::MAX_HELD_BOX) bytes; every count checked against its bytes first.
 
-use super::*;
+use super::{
+    AnnexBConverter, BoxHeader, ContainerKind, ContainerTrack, Durations, Fragment, FragmentMark,
+    HeaderRead, MAX_HANDLERS, MAX_HELD_BOX, MAX_TREX, Mp4Demux, Open, Rational, Result,
+    SAMPLE_ALLOWANCE, SampleDefaults, State, Step, TABLE_BATCH, Table, Traf, Trak, boxes,
+    build_index, go_to, invalid, limit_exceeded, malformed, name, read_header, truncated,
+    unsupported,
+};
 
 impl Mp4Demux {
     /// Reads box headers: enters containers, holds small boxes, starts tables, skips the

@@ -1,7 +1,7 @@
 //! The whole-file reference: [`Mp4Demux`] run over a file held in memory into a packet
 //! table, which the tests compare the streaming drivers against.
 
-use super::*;
+use super::{Demux, Mp4Demux, Result, Step, internal, invalid};
 use crate::container::{Demuxed, PacketTableBuilder};
 
 /// Demuxes the first video track of the MP4 file `bytes` into a packet table, driving

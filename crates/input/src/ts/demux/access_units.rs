@@ -4,7 +4,10 @@
 //! Invariant: a packet handed out is one whole access unit of the selected stream, or it
 //! is dropped and the loss counted.
 
-use super::*;
+use super::{
+    Codec, InputError, MAX_INNER_STALLS, PacketInfo, PesStart, ReadError, Result, Step, TsDemux,
+    av1_low_overhead, has_i_picture, internal, starts_access_unit,
+};
 
 impl TsDemux {
     /// The PES start an access unit beginning at `start` begins in, if its PTS is unused.

@@ -4,7 +4,7 @@
 //!
 //! Invariant: every function reads only inside the slice it is given and never panics.
 
-use super::*;
+use super::{Codec, start_code};
 
 /// Whether `au` begins as an access unit does (its first NAL unit or start code is one
 /// that opens an access unit), so that it did not lose its head.

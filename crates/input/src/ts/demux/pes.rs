@@ -4,7 +4,10 @@
 //! Invariant: a lost or damaged packet is counted and drops only the access unit it falls
 //! in; the elementary-stream buffer never exceeds the window bound.
 
-use super::*;
+use super::{
+    InputError, MAX_ACCESS_UNIT, MAX_PACKETS_PER_AU, MAX_PES_STARTS, Pes, PesStart, Result,
+    TS_PACKET, TsDemux, timestamp,
+};
 
 impl TsDemux {
     /// One transport packet (188 bytes from its sync byte) at absolute offset `offset` (of

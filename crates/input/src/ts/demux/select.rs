@@ -4,7 +4,10 @@
 //! Invariant: a stream is chosen once per program version; a change of PMT resets the
 //! elementary-stream state rather than mixing two streams in one packet.
 
-use super::*;
+use super::{
+    Codec, ContainerKind, ContainerTrack, InputError, Kind, Pes, Pmt, PmtStream, Rational, Result,
+    SectionBuffer, Selected, TsDemux, psi,
+};
 
 impl TsDemux {
     pub(super) fn select_stream(&mut self, selected: Selected) {
