@@ -24,8 +24,8 @@ impl ElementaryStream {
     /// the scan the stream is positioned at its first packet (use
     /// [`seek_to_sample`](Self::seek_to_sample) to go elsewhere), and from then on packets of
     /// raw Annex-B input carry the index's pts, the **display rank** of their picture (0, 1,
-    /// 2, ... in display order, [`NOT_SHOWN`](super::annexb::NOT_SHOWN) for an access unit the
-    /// decoder outputs no frame for; see [`annexb::index`](super::annexb::index)); IVF
+    /// 2, ... in display order, [`NOT_SHOWN`](crate::annexb::NOT_SHOWN) for an access unit the
+    /// decoder outputs no frame for; see [`annexb::index`](crate::annexb::index)); IVF
     /// packets keep the file's pts, as does the index, where a packet of hidden VP8/VP9 frames
     /// only is marked not shown ([`SampleIndex::is_shown`]). Containers with an index of their
     /// own return it.

@@ -2,7 +2,7 @@
 //! as they arrive, the end of the file, and the state machine's step loop.
 //!
 //! Invariant: a packet is written only once its sample's bytes are all in the window, and
-//! at most [`MAX_WINDOW`](super::MAX_WINDOW) bytes are asked for.
+//! at most [`MAX_WINDOW`] bytes are asked for.
 
 use super::{
     Cursor, MAX_FRAGMENT_INDEX, MAX_SILENT_TRANSITIONS, MAX_WINDOW, Mp4Demux, PacketInfo, Result,

@@ -2,7 +2,7 @@
 //! parsed, sample tables read entry by entry, and the track chosen once `moov` is read.
 //!
 //! Invariant: as the parent module's: one held box at a time, at most
-//! [`MAX_HELD_BOX`](super::MAX_HELD_BOX) bytes; every count checked against its bytes first.
+//! [`MAX_HELD_BOX`] bytes; every count checked against its bytes first.
 
 use super::{
     AnnexBConverter, BoxHeader, ContainerKind, ContainerTrack, Durations, Fragment, FragmentMark,

@@ -1,5 +1,5 @@
 //! Program selection: PAT and PMT sections read, and the video stream chosen (by the
-//! caller's [`TsSelect`] or the first supported one).
+//! caller's [`TsSelect`](crate::TsSelect) or the first supported one).
 //!
 //! Invariant: a stream is chosen once per program version; a change of PMT resets the
 //! elementary-stream state rather than mixing two streams in one packet.
