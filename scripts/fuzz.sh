@@ -63,7 +63,7 @@ for target in $targets; do
     rm -rf "artifacts/$target"
     if ! cargo +nightly fuzz run -O "$target" "corpus/$target" \
         "$root/tests/data/fuzz-regressions/$target" -- \
-        -max_total_time="$secs" -rss_limit_mb=2048 -max_len=65536 -timeout=10; then
+        -max_total_time="$secs" -rss_limit_mb=2048 -max_len=65536 -timeout=2; then
         status=1
     fi
     for found in artifacts/"$target"/*; do
