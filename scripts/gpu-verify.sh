@@ -13,6 +13,10 @@
 #                                 the same call (needs `.whl/` and the bench clips; see the mode)
 #   scripts/gpu-verify.sh python  the Python package's tests with PyTorch (needs the wheel in
 #                                 stage/wheels and stage/python-tests: scripts/stage-python.sh)
+#   scripts/gpu-verify.sh pybench the Python benchmarks of issue 20 against PyNvVideoCodec in one
+#                                 process, with the Rust throughput runs they compare with (needs
+#                                 the wheel in stage/wheels, stage/examples/decode_bench, `.whl/`
+#                                 and bench-clips/h264_1080p30_4M.h264 + the LONG=1 5-minute file)
 set -uo pipefail
 OUT=${OUT:-gpu-out}
 mkdir -p "$OUT"
@@ -265,5 +269,66 @@ python)
     2>&1 | tee "$OUT/python.log" | tail -40
   exit "${PIPESTATUS[0]}"
   ;;
-*) echo "usage: scripts/gpu-verify.sh tests|bench|convert|memory|long|python" >&2; exit 2 ;;
+pybench)
+  # Issue 20: scripts/bench-python.py --compare (throughput at 1, 7 and 28 threads with frames
+  # consumed as torch tensors, planar f32 at one decoder, 32 random frames of the 5-minute
+  # file, 32 streams from a pool; ours and PyNvVideoCodec in the same process), right after
+  # the Rust runs it is compared with: `BENCH_PASSES=K decode_bench throughput CLIP N` for N = 1
+  # and 7 with the same K (script's --print-passes), frames mapped (`map`) and copied into a
+  # reused buffer (`BENCH_KEEP=pool`, what the package does with every native frame).
+  # BUDGET_S (390) bounds the whole mode: a Rust run or Python step that would end past it is
+  # skipped and recorded as skipped; the Python script is also killed at the budget + 30 s.
+  # Writes $OUT/pybench.jsonl (every run), $OUT/pybench.log (stderr) and prints the table last
+  # ($OUT/pybench-summary.txt). DRY=1 prints the plan and runs nothing.
+  t_start=$SECONDS
+  BUDGET_S=${BUDGET_S:-390}
+  CLIP=${CLIP:-bench-clips/h264_1080p30_4M.h264}
+  LONGCLIP=${LONGCLIP:-bench-clips/h264_1080p30_5min_400k.mp4}
+  B=stage/examples/decode_bench
+  R="$OUT/pybench.jsonl"
+  [[ -s $CLIP ]] || { echo "no $CLIP (SMALL=1 scripts/make-bench-clips.sh)"; exit 1; }
+  [[ -s $LONGCLIP ]] || echo "no $LONGCLIP (LONG=1 scripts/make-bench-clips.sh): random access will be skipped"
+  k1=$(python3 scripts/bench-python.py --print-passes 1) && k7=$(python3 scripts/bench-python.py --print-passes 7) \
+    || { echo "bench-python.py --print-passes failed"; exit 1; }
+  echo "pybench: clip $CLIP, long $LONGCLIP; K = $k1 passes at N=1, $k7 at N=7 (Rust and Python); budget ${BUDGET_S} s"
+  [[ ${DRY:-0} == 1 ]] && exit 0
+  machine
+  : > "$R"
+  python3 -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --upgrade \
+    --target /tmp/nvcg-site stage/wheels/nvcodec_guard-*.whl || { echo "the wheel did not install"; exit 1; }
+  python3 -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --upgrade \
+    --target /tmp/site .whl/pynvvideocodec-*.whl || { echo "PyNvVideoCodec wheel did not install"; exit 1; }
+  echo "pybench: wheels installed after $((SECONDS - t_start)) s"
+  for n in 1 7; do
+    k=$k1; [[ $n == 7 ]] && k=$k7
+    for keep in map pool; do
+      est=$(( k * 300 * n / (n == 1 ? 670 : 4600) + 3 ))
+      used=$((SECONDS - t_start))
+      if (( used + est > BUDGET_S )); then
+        echo "{\"who\":\"rust\",\"mode\":\"throughput\",\"n\":$n,\"keep\":\"$keep\",\"passes\":$k,\"skipped\":\"budget: $used s used of $BUDGET_S, ~$est s needed\"}" | tee -a "$R"
+        continue
+      fi
+      envs=(BENCH_PASSES=$k); [[ $keep == pool ]] && envs+=(BENCH_KEEP=pool)
+      line=$(env "${envs[@]}" timeout 90 $B throughput "$CLIP" $n 2>>"$OUT/pybench.log" | grep '^{' | tail -1)
+      [[ -n $line ]] || line="{\"mode\":\"throughput\",\"n\":$n,\"keep\":\"$keep\",\"passes\":$k,\"error\":\"no result (stderr in pybench.log)\"}"
+      echo "$line" | sed 's/^{/{"who":"rust",/' | tee -a "$R"
+    done
+  done
+  left=$((BUDGET_S - (SECONDS - t_start))); (( left > 1 )) || left=1
+  echo "pybench: Rust runs done after $((SECONDS - t_start)) s; Python script budget ${left} s"
+  # From outside the repository root's crates/ (the installed package is imported); the script
+  # finds bench/pynv_bench.py beside scripts/ by its own path.
+  PYTHONPATH=/tmp/nvcg-site:/tmp/site PYTHONUNBUFFERED=1 timeout $((left + 30)) \
+    python3 scripts/bench-python.py --compare --clip "$CLIP" --long "$LONGCLIP" --out "$R" \
+      --budget-s "$left" 2>>"$OUT/pybench.log" | cut -c1-600
+  rc=${PIPESTATUS[0]}
+  [[ $rc == 0 ]] || { echo "bench-python.py exit $rc (stderr, last lines:)"; tail -20 "$OUT/pybench.log"; }
+  echo "pybench: $((SECONDS - t_start)) s in all"
+  echo
+  python3 scripts/bench-python.py --table "$R" | tee "$OUT/pybench-summary.txt"
+  status=${PIPESTATUS[0]}
+  [[ $rc == 0 ]] || status=1
+  exit $status
+  ;;
+*) echo "usage: scripts/gpu-verify.sh tests|bench|convert|memory|long|python|pybench" >&2; exit 2 ;;
 esac

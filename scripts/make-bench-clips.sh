@@ -10,6 +10,15 @@
 #   h264_1080p30_4M.h264   libx264, 4 Mb/s (maxrate 4M, bufsize 8M), otherwise as above
 #   hevc_1080p30_3M.hevc   libx265, 3 Mb/s, otherwise as above
 # (a different bitrate from the earlier benchmarks' clips: fewer bits per frame to decode).
+# LONG=1 makes only the 5-minute file for scripts/bench-python.py's random access (issue 20):
+#   h264_1080p30_5min_400k.mp4  libx264 preset veryfast, 400 kb/s (maxrate 400k, bufsize 800k),
+#                               9000 frames of 1920x1080 testsrc2 at 30 fps, a key frame every
+#                               250 frames (-g 250 -keyint_min 250, no scene cuts), default B-frames
+#                               (~15 MB, to fit the 64 MiB carry beside both wheels and the 10 s clip)
+#   h264_1080p30_5min_400k.mp4.framemd5  ffmpeg's NV12 MD5 of every frame, in display order
+# Its bitrate differs from the earlier random-access benchmark's GOP 250 file
+# (scripts/make-access-clips.sh: testsrc, crf 30, ~5 MB) and from the 8 Mb/s throughput clip:
+# compare its seconds only with runs on this same file.
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -25,6 +34,25 @@ mkdir -p "$OUT"
 
 FF=(ffmpeg -nostdin -hide_banner -loglevel error -y)
 SRC=(-f lavfi -i testsrc2=size=1920x1080:rate=30 -frames:v 300 -pix_fmt yuv420p)
+
+if [[ "${LONG:-0}" == 1 ]]; then
+    f="$OUT/h264_1080p30_5min_400k.mp4"
+    if [[ "$FORCE" == 1 || ! -s "$f" ]]; then
+        echo "making $(basename "$f") (9000 frames; a few minutes)"
+        "${FF[@]}" -f lavfi -i testsrc2=size=1920x1080:rate=30 -frames:v 9000 -pix_fmt yuv420p \
+            -c:v libx264 -preset veryfast -b:v 400k -maxrate 400k -bufsize 800k \
+            -g 250 -keyint_min 250 -sc_threshold 0 -movflags +faststart "$f"
+        rm -f "$f.framemd5"
+    fi
+    if [[ ! -s "$f.framemd5" ]]; then
+        echo "making $(basename "$f").framemd5"
+        "${FF[@]}" -i "$f" -map 0:v:0 -fps_mode passthrough -autoscale 0 -pix_fmt nv12 \
+            -fflags +bitexact -f framemd5 "$f.framemd5"
+    fi
+    n="$(grep -vc '^#' "$f.framemd5")"
+    printf '%-32s %10d bytes %5s frames (framemd5 lines)\n' "$(basename "$f")" "$(stat -c %s "$f")" "$n"
+    exit 0
+fi
 
 if [[ "${SMALL:-0}" == 1 ]]; then
     if [[ "$FORCE" == 1 || ! -s "$OUT/h264_1080p30_4M.h264" ]]; then
