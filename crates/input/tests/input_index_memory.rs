@@ -9,54 +9,15 @@
 
 mod common;
 
-use std::alloc::{GlobalAlloc, Layout, System};
 use std::io::{Read, Seek, SeekFrom};
-use std::sync::atomic::{AtomicUsize, Ordering};
 
 use nvcodec_input::Codec;
 use nvcodec_input::{ElementaryStream, FormatHint, SampleIndex};
 
-struct Counting;
-
-static CURRENT: AtomicUsize = AtomicUsize::new(0);
-static PEAK: AtomicUsize = AtomicUsize::new(0);
-
-fn grew(by: usize) {
-    let now = CURRENT.fetch_add(by, Ordering::Relaxed) + by;
-    PEAK.fetch_max(now, Ordering::Relaxed);
-}
-
-// SAFETY: every call is forwarded to the system allocator unchanged; only sizes are counted.
-unsafe impl GlobalAlloc for Counting {
-    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
-        // SAFETY: the caller's contract is the system allocator's.
-        let p = unsafe { System.alloc(layout) };
-        if !p.is_null() {
-            grew(layout.size());
-        }
-        p
-    }
-
-    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
-        // SAFETY: the caller's contract is the system allocator's.
-        unsafe { System.dealloc(ptr, layout) };
-        CURRENT.fetch_sub(layout.size(), Ordering::Relaxed);
-    }
-
-    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
-        // SAFETY: the caller's contract is the system allocator's.
-        let p = unsafe { System.realloc(ptr, layout, new_size) };
-        if !p.is_null() {
-            // Counted as a fresh block while the old one is live: a realloc may copy.
-            grew(new_size);
-            CURRENT.fetch_sub(layout.size(), Ordering::Relaxed);
-        }
-        p
-    }
-}
+use common::counting::{peak_since, reset_peak};
 
 #[global_allocator]
-static ALLOCATOR: Counting = Counting;
+static ALLOCATOR: common::counting::Counting<true> = common::counting::Counting;
 
 /// `clip` repeated up to `len` bytes, as a `Read + Seek` that allocates nothing when read.
 struct Repeated {
@@ -101,11 +62,7 @@ fn indexing_a_long_stream_holds_the_index_and_one_window_only() {
     let per_clip = one.len();
     let len = clip.len() as u64 * TIMES;
 
-    let base = {
-        let now = CURRENT.load(Ordering::Relaxed);
-        PEAK.store(now, Ordering::Relaxed);
-        now
-    };
+    let base = reset_peak();
     let source = Repeated {
         clip: clip.clone(),
         len,
@@ -114,7 +71,7 @@ fn indexing_a_long_stream_holds_the_index_and_one_window_only() {
     let mut es = ElementaryStream::from_reader(source, FormatHint::Codec(Codec::H264)).unwrap();
     let index = es.build_index().unwrap();
     let samples = index.len();
-    let peak = PEAK.load(Ordering::Relaxed) - base;
+    let peak = peak_since(base);
 
     assert_eq!(samples, per_clip * TIMES as usize);
     // Every repetition starts with an IDR: its samples have the first clip's ranks, shifted.

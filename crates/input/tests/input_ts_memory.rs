@@ -11,92 +11,15 @@
 
 mod common;
 
-use std::alloc::{GlobalAlloc, Layout, System};
 use std::io::Read;
-use std::sync::atomic::{AtomicUsize, Ordering};
 
 use nvcodec_input::{ElementaryStream, FormatHint, LiveStream};
 
-struct Counting;
-
-static CURRENT: AtomicUsize = AtomicUsize::new(0);
-static PEAK: AtomicUsize = AtomicUsize::new(0);
-
-// SAFETY: forwards every call to the system allocator unchanged; only counts sizes.
-unsafe impl GlobalAlloc for Counting {
-    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
-        // SAFETY: same contract as the caller's.
-        let p = unsafe { System.alloc(layout) };
-        if !p.is_null() {
-            let now = CURRENT.fetch_add(layout.size(), Ordering::Relaxed) + layout.size();
-            PEAK.fetch_max(now, Ordering::Relaxed);
-        }
-        p
-    }
-
-    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
-        // SAFETY: same contract as the caller's.
-        unsafe { System.dealloc(ptr, layout) };
-        CURRENT.fetch_sub(layout.size(), Ordering::Relaxed);
-    }
-
-    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
-        // SAFETY: same contract as the caller's.
-        let p = unsafe { System.realloc(ptr, layout, new_size) };
-        if !p.is_null() {
-            if new_size >= layout.size() {
-                let grow = new_size - layout.size();
-                let now = CURRENT.fetch_add(grow, Ordering::Relaxed) + grow;
-                PEAK.fetch_max(now, Ordering::Relaxed);
-            } else {
-                CURRENT.fetch_sub(layout.size() - new_size, Ordering::Relaxed);
-            }
-        }
-        p
-    }
-}
+use common::counting::{peak_since, reset_peak};
+use common::generated::Generated;
 
 #[global_allocator]
-static ALLOCATOR: Counting = Counting;
-
-/// Heap bytes now, and a fresh peak from here on.
-fn reset_peak() -> usize {
-    let now = CURRENT.load(Ordering::Relaxed);
-    PEAK.store(now, Ordering::Relaxed);
-    now
-}
-
-/// A `Read` of `len` bytes: `head`, then `body` repeated, then the first bytes of
-/// `body` to fill up; allocates nothing while read.
-struct Generated {
-    head: Vec<u8>,
-    body: Vec<u8>,
-    len: u64,
-    pos: u64,
-}
-
-impl Read for Generated {
-    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
-        let mut n = 0;
-        while n < buf.len() && self.pos < self.len {
-            let pos = self.pos;
-            let (src, at) = if pos < self.head.len() as u64 {
-                (&self.head[..], pos as usize)
-            } else {
-                (
-                    &self.body[..],
-                    ((pos - self.head.len() as u64) % self.body.len() as u64) as usize,
-                )
-            };
-            let left = (self.len - pos).min(usize::MAX as u64) as usize;
-            let take = (src.len() - at).min(buf.len() - n).min(left);
-            buf[n..n + take].copy_from_slice(&src[at..at + take]);
-            n += take;
-            self.pos += take as u64;
-        }
-        Ok(n)
-    }
-}
+static ALLOCATOR: common::counting::Counting<false> = common::counting::Counting;
 
 const MIB: u64 = 1 << 20;
 const READ_CHUNK: usize = 64 << 10;
@@ -132,7 +55,7 @@ fn a_long_transport_stream_is_read_within_the_documented_heap_bound() {
         assert!(p.data.len() <= largest);
         packets += 1;
     }
-    let peak = PEAK.load(Ordering::Relaxed) - base;
+    let peak = peak_since(base);
     let stats = stream.transport_stats().unwrap();
     eprintln!("TS {len} bytes: {packets} packets, {stats:?}, peak heap {peak} bytes");
     assert!(packets >= repeats * 50, "{packets} packets");
@@ -168,7 +91,7 @@ fn a_long_transport_stream_is_read_within_the_documented_heap_bound() {
             break;
         }
     }
-    let peak = PEAK.load(Ordering::Relaxed) - base;
+    let peak = peak_since(base);
     eprintln!(
         "live TS {} bytes: {live_packets} packets, peak heap {peak} bytes",
         len / 4

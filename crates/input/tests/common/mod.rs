@@ -1,4 +1,5 @@
-//! Helpers shared by the input crate's tests: where the workspace's test clips are.
+//! Helpers shared by the input crate's tests: where the workspace's test clips are, a
+//! counting allocator and a generated input for the memory bounds.
 #![allow(dead_code)]
 
 use std::path::{Path, PathBuf};
@@ -12,3 +13,6 @@ pub fn data_dir() -> PathBuf {
 pub fn data(name: &str) -> PathBuf {
     data_dir().join(name)
 }
+
+pub mod counting;
+pub mod generated;
