@@ -256,6 +256,11 @@ pub enum Error {
     /// File I/O.
     #[error(transparent)]
     Io(#[from] std::io::Error),
+
+    /// A network source (`udp://`, `rtsp://`) failed; see
+    /// [`NetworkError`](crate::input::NetworkError).
+    #[error("network: {0}")]
+    Network(#[from] crate::input::NetworkError),
 }
 
 /// The kind of session an [`Error::Poisoned`] names. (Its variants are not named `Decoder`
@@ -285,6 +290,7 @@ impl From<crate::input::ReadError> for Error {
         match error {
             crate::input::ReadError::Input(e) => Error::Input(e),
             crate::input::ReadError::Io(e) => Error::Io(e),
+            crate::input::ReadError::Network(e) => Error::Network(e),
             // `ReadError` may grow; a failure this crate does not know yet is still an input
             // failure, with its message.
             other => Error::Input(crate::input::InputError::Malformed {

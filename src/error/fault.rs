@@ -17,10 +17,12 @@ pub enum Fault {
     Input,
     /// The calling program: an invalid configuration or argument, or a call in the wrong
     /// state (frames not taken, too many mapped, re-entrant lock, a window ended by its own
-    /// code while a lifecycle call needed it). Fix the call.
+    /// code while a lifecycle call needed it), a network address or credentials that cannot
+    /// be used. Fix the call.
     Caller,
     /// The machine: no driver or GPU, a driver call that failed, a capability the GPU lacks,
-    /// a driver that broke its contract, a session left unusable by such a failure, or I/O.
+    /// a driver that broke its contract, a session left unusable by such a failure, I/O, or a
+    /// network peer that went silent, closed or broke its protocol.
     Platform,
     /// Contention: the init lock or a decoder pool was not free in time. Retry later or
     /// raise the limit.
@@ -63,6 +65,11 @@ impl Error {
             | Error::DriverContract { .. }
             | Error::Poisoned { .. }
             | Error::Io(_) => Fault::Platform,
+            Error::Network(e) => match e {
+                crate::input::NetworkError::Address { .. }
+                | crate::input::NetworkError::Unauthorized { .. } => Fault::Caller,
+                _ => Fault::Platform,
+            },
             Error::InitLockTimeout { .. } | Error::PoolExhausted { .. } => Fault::Busy,
             Error::Internal { .. } | Error::CallbackPanicked { .. } => Fault::Internal,
         }

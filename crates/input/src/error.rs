@@ -218,6 +218,70 @@ pub enum ReadError {
     /// Reading from the source failed.
     #[error("I/O error: {0}")]
     Io(#[from] std::io::Error),
+    /// A network source (`udp://`, `rtsp://`) failed: an address, a peer, a timeout.
+    #[error("network: {0}")]
+    Network(#[from] NetworkError),
+}
+
+/// Why a network source failed, naming the URL or peer involved.
+///
+/// Grouped by who can act: the caller's address or credentials ([`Address`](Self::Address),
+/// [`Unauthorized`](Self::Unauthorized)), the peer or the path to it
+/// ([`Timeout`](Self::Timeout), [`Closed`](Self::Closed), [`Protocol`](Self::Protocol)),
+/// or this machine's sockets ([`Socket`](Self::Socket)). What the peer sends as media
+/// (a codec this crate does not read, a malformed access unit) is an [`InputError`].
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum NetworkError {
+    /// The URL or address cannot be used (bad syntax, an unknown scheme, a name that does
+    /// not resolve, a multicast group on a unicast-only option).
+    #[error("{url}: {what}")]
+    Address {
+        /// The URL as given.
+        url: String,
+        /// What is wrong with it.
+        what: String,
+    },
+    /// The peer refused the credentials (RTSP 401/403).
+    #[error("{peer}: {what}")]
+    Unauthorized {
+        /// The peer (URL without credentials).
+        peer: String,
+        /// The server's answer.
+        what: String,
+    },
+    /// Nothing arrived for `after`: the peer stopped sending or the path dropped it.
+    #[error("{peer}: no data for {after:?}")]
+    Timeout {
+        /// The peer or the local address listened on.
+        peer: String,
+        /// How long nothing arrived.
+        after: std::time::Duration,
+    },
+    /// The peer ended the session or closed the connection.
+    #[error("{peer}: closed: {what}")]
+    Closed {
+        /// The peer.
+        peer: String,
+        /// How it ended.
+        what: String,
+    },
+    /// The peer broke its protocol (an RTSP or RTP message this crate cannot follow).
+    #[error("{peer}: protocol: {what}")]
+    Protocol {
+        /// The peer.
+        peer: String,
+        /// What was wrong.
+        what: String,
+    },
+    /// A socket call on this machine failed.
+    #[error("{what}: {source}")]
+    Socket {
+        /// The call and the address.
+        what: String,
+        /// The operating system's error.
+        source: std::io::Error,
+    },
 }
 
 impl ReadError {
@@ -225,7 +289,7 @@ impl ReadError {
     pub fn input(&self) -> Option<&InputError> {
         match self {
             ReadError::Input(e) => Some(e),
-            ReadError::Io(_) => None,
+            ReadError::Io(_) | ReadError::Network(_) => None,
         }
     }
 }

@@ -68,7 +68,7 @@ mod vpx;
 pub use annexb::AccessUnits;
 pub use demux::{SampleIndex, TruncatedTail};
 pub use detect::{FormatHint, StreamFormat};
-pub use error::{InputError, ReadError, Result};
+pub use error::{InputError, NetworkError, ReadError, Result};
 pub use ivf::{IvfFrames, IvfHeader, IvfReader};
 pub use live::LiveStream;
 pub use mpeg2::Mpeg2Pictures;
