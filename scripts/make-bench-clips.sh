@@ -19,6 +19,12 @@
 # Its bitrate differs from the earlier random-access benchmark's GOP 250 file
 # (scripts/make-access-clips.sh: testsrc, crf 30, ~5 MB) and from the 8 Mb/s throughput clip:
 # compare its seconds only with runs on this same file.
+# LIVE=1 makes only the live-benchmark clips (examples/live_bench.rs, bench/pynv_live.py):
+#   h264_1080p30_live.ts   libx264 preset veryfast, tune zerolatency (no B-frames), 3 Mb/s
+#                          (maxrate 3M, bufsize 1.5M), a key frame every 60 frames, 360 frames
+#                          (12 s) of 1920x1080 testsrc2 at 30 fps, in MPEG-TS as ffmpeg muxes it
+#   hevc_1080p30_live.ts   libx265 preset veryfast, tune zerolatency, 2 Mb/s, otherwise as above
+#   *.ts.framemd5          ffmpeg's NV12 MD5 of every frame
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -34,6 +40,28 @@ mkdir -p "$OUT"
 
 FF=(ffmpeg -nostdin -hide_banner -loglevel error -y)
 SRC=(-f lavfi -i testsrc2=size=1920x1080:rate=30 -frames:v 300 -pix_fmt yuv420p)
+
+if [[ "${LIVE:-0}" == 1 ]]; then
+    LSRC=(-f lavfi -i testsrc2=size=1920x1080:rate=30 -frames:v 360 -pix_fmt yuv420p)
+    for spec in "h264_1080p30_live.ts|libx264|-b:v 3M -maxrate 3M -bufsize 1500k" \
+                "hevc_1080p30_live.ts|libx265|-b:v 2M -maxrate 2M -bufsize 1000k -x265-params log-level=error"; do
+        IFS='|' read -r name enc rate <<<"$spec"
+        f="$OUT/$name"
+        if [[ "$FORCE" == 1 || ! -s "$f" ]]; then
+            echo "making $name"
+            # shellcheck disable=SC2086
+            "${FF[@]}" "${LSRC[@]}" -c:v "$enc" -preset veryfast -tune zerolatency $rate \
+                -g 60 -keyint_min 60 -sc_threshold 0 -f mpegts "$f"
+            rm -f "$f.framemd5"
+        fi
+        if [[ ! -s "$f.framemd5" ]]; then
+            "${FF[@]}" -i "$f" -map 0:v:0 -fps_mode passthrough -autoscale 0 -pix_fmt nv12 \
+                -fflags +bitexact -f framemd5 "$f.framemd5"
+        fi
+        printf '%-24s %10d bytes %5s frames\n' "$name" "$(stat -c %s "$f")" "$(grep -vc '^#' "$f.framemd5")"
+    done
+    exit 0
+fi
 
 if [[ "${LONG:-0}" == 1 ]]; then
     f="$OUT/h264_1080p30_5min_400k.mp4"

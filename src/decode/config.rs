@@ -175,8 +175,19 @@ pub struct DecoderConfig {
     /// Output pixel layout.
     pub output_format: OutputFormat,
     /// Decode surfaces (reference frames + in flight). `None`: a per-codec default, raised
-    /// automatically if the stream needs more.
+    /// automatically if the stream needs more. With
+    /// [`surfaces_from_stream`](Self::surfaces_from_stream), only the count the decoder is
+    /// created with.
     pub decode_surfaces: Option<u32>,
+    /// Fit the decode surfaces to each stream: at every sequence header the decoder is
+    /// reconfigured to exactly the surfaces the stream needs (NVDEC's
+    /// `min_num_decode_surfaces`, from the SPS's reorder and reference depth), down as well
+    /// as up, instead of keeping the largest count seen. Saves device memory on streams with
+    /// shallow reference structures (a live camera stream needs 2–4 surfaces, not 8) at the
+    /// cost of one `cuvidReconfigureDecoder` (a few ms, in a run-time init window) when a
+    /// stream's count differs from the decoder's. On by default in
+    /// [`with_low_latency`](Self::with_low_latency); off otherwise.
+    pub surfaces_from_stream: bool,
     /// Output surfaces: how many frames can be mapped at the same time.
     pub output_surfaces: u32,
     /// Frames the parser holds back before display; more overlaps decoding with your
@@ -226,6 +237,7 @@ impl DecoderConfig {
             bit_depth: 8,
             output_format: OutputFormat::Auto,
             decode_surfaces: None,
+            surfaces_from_stream: false,
             output_surfaces: 2,
             display_delay: 1,
             device: 0,
@@ -277,9 +289,20 @@ impl DecoderConfig {
     /// [`decode`](super::Decoder::decode) call (NVIDIA's low-latency sample does the same).
     /// Each packet must then hold exactly one whole picture, which every reader of
     /// [`input`](crate::input) guarantees. Streams with B-frames still hold frames back for
-    /// reordering; that is the stream's own delay.
+    /// reordering; that is the stream's own delay. It also sets
+    /// [`surfaces_from_stream`](Self::surfaces_from_stream), so a session holds only the
+    /// surfaces its stream needs.
     pub fn with_low_latency(mut self, on: bool) -> Self {
         self.low_latency = on;
+        self.surfaces_from_stream = on;
+        self
+    }
+
+    /// Sets [`surfaces_from_stream`](Self::surfaces_from_stream): decode surfaces fitted to
+    /// each stream. Call it after [`with_low_latency`](Self::with_low_latency), which sets it
+    /// too.
+    pub fn with_surfaces_from_stream(mut self, on: bool) -> Self {
+        self.surfaces_from_stream = on;
         self
     }
 

@@ -66,6 +66,22 @@ impl PoolConfig {
         self
     }
 
+    /// Makes the pooled decoders low-latency ([`low_latency`](Self::low_latency)): a live
+    /// source's pipeline, one frame out per packet in, decode surfaces fitted to each stream.
+    pub fn with_low_latency(mut self, on: bool) -> Self {
+        self.low_latency = on;
+        self
+    }
+
+    /// Sets the decode surfaces the pooled decoders are created with
+    /// ([`decode_surfaces`](Self::decode_surfaces)). With low latency, a small count (the
+    /// streams' usual need) keeps idle decoders small; a stream that needs more gets a new
+    /// handle once, which the pool then keeps.
+    pub fn with_decode_surfaces(mut self, surfaces: Option<u32>) -> Self {
+        self.decode_surfaces = surfaces;
+        self
+    }
+
     /// Sets the output surfaces of the pooled decoders
     /// ([`output_surfaces`](Self::output_surfaces)).
     pub fn with_output_surfaces(mut self, surfaces: u32) -> Self {
@@ -90,7 +106,9 @@ mod tests {
             .with_checkout_timeout(Duration::from_millis(13))
             .with_lock_timeout(Duration::from_millis(17))
             .with_display_delay(0)
-            .with_output_surfaces(4);
+            .with_output_surfaces(4)
+            .with_decode_surfaces(Some(3))
+            .with_low_latency(true);
         let expected = PoolConfig {
             device: 1,
             context_mode: ContextMode::Dedicated,
@@ -102,6 +120,8 @@ mod tests {
             lock_timeout: Duration::from_millis(17),
             display_delay: 0,
             output_surfaces: 4,
+            decode_surfaces: Some(3),
+            low_latency: true,
             ..PoolConfig::default()
         };
         assert_eq!(config, expected);

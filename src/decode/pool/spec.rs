@@ -74,12 +74,18 @@ pub struct PoolConfig {
     pub display_delay: u32,
     /// Output surfaces of the pooled decoders (see [`DecoderConfig::output_surfaces`]).
     pub output_surfaces: u32,
+    /// Decode surfaces the pooled decoders are created with (see
+    /// [`DecoderConfig::decode_surfaces`]); `None`: the codec's default.
+    pub decode_surfaces: Option<u32>,
+    /// Low-latency pooled decoders (see [`DecoderConfig::with_low_latency`]), whose decode
+    /// surfaces are fitted to each stream; off by default.
+    pub low_latency: bool,
 }
 
 impl Default for PoolConfig {
     /// Device 0, shared primary context, 64 decoders per key and in all, no memory budget,
-    /// no idle timeout, 30 s checkout and lock timeouts, the decoder's default display delay
-    /// and output surfaces.
+    /// no idle timeout, 30 s checkout and lock timeouts, the decoder's default display delay,
+    /// output and decode surfaces, not low-latency.
     fn default() -> Self {
         let base = DecoderConfig::new(Codec::H264);
         PoolConfig {
@@ -93,6 +99,8 @@ impl Default for PoolConfig {
             lock_timeout: Duration::from_secs(30),
             display_delay: base.display_delay,
             output_surfaces: base.output_surfaces,
+            decode_surfaces: None,
+            low_latency: false,
         }
     }
 }
@@ -107,7 +115,9 @@ impl PoolConfig {
             .with_context_mode(self.context_mode)
             .with_display_delay(self.display_delay)
             .with_output_surfaces(self.output_surfaces)
-            .with_output_format(OutputFormat::Auto);
+            .with_output_format(OutputFormat::Auto)
+            .with_low_latency(self.low_latency);
+        config.decode_surfaces = self.decode_surfaces;
         config.runtime_lock_timeout = self.lock_timeout;
         config
     }
