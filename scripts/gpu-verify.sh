@@ -17,6 +17,12 @@
 #                                 process, with the Rust throughput runs they compare with (needs
 #                                 the wheel in stage/wheels, stage/examples/decode_bench, `.whl/`
 #                                 and bench-clips/h264_1080p30_4M.h264 + the LONG=1 5-minute file)
+#   scripts/gpu-verify.sh live    issue 19: device memory per session (surfaces fitted or not),
+#                                 file throughput with fitted surfaces against without (>= 5 s
+#                                 runs), the live benchmark (N paced 1080p30 TS-over-UDP streams)
+#                                 and PyNvVideoCodec's low-latency decoder on the same paced
+#                                 packets (needs `LIVE=1 scripts/make-bench-clips.sh`, the 4M clip,
+#                                 stage/, and `.whl/` unless PYNV=0)
 set -uo pipefail
 OUT=${OUT:-gpu-out}
 mkdir -p "$OUT"
@@ -153,6 +159,47 @@ for (codec, n), g in sorted(groups.items()):
         m = statistics.median(v)
         print(f"{codec} {n:>2} decoders {k[0]:>8} {k[1]:>10}: {m:7.1f} fps ({m / base:.3f}x of decode only) {v}")
 PY
+  ;;
+live)
+  machine
+  B=stage/examples/decode_bench
+  L=stage/examples/live_bench
+  R="$OUT/live.jsonl"
+  : > "$R"
+  H=bench-clips/h264_1080p30_live.ts
+  V=bench-clips/hevc_1080p30_live.ts
+  F=bench-clips/h264_1080p30_4M.h264
+  echo "== gpu_live and gpu_ts"
+  for t in gpu_live gpu_ts; do
+    timeout 200 stage/tests/$t --include-ignored --test-threads=1 --nocapture > "$OUT/$t.log" 2>&1
+    echo "$t exit $?: $(grep -E '^test result' "$OUT/$t.log")"
+  done
+  echo "== memory per session (8 decoders, 10 frames each)"
+  for clip in $H $V $F; do
+    for env in "BENCH_FIT=0" "BENCH_FIT=1" "BENCH_LOW_LATENCY=1 BENCH_OUTPUT_SURFACES=1" \
+               "BENCH_LOW_LATENCY=1 BENCH_OUTPUT_SURFACES=1 BENCH_SURFACES=4"; do
+      echo "{\"env\":\"$env\"}" >> "$R"
+      env $env timeout 60 $B memory "$clip" | tee -a "$R"
+    done
+  done
+  echo "== file throughput, surfaces fitted or not (7 decoders, 12 passes: >= 5 s)"
+  for rep in 1 2; do
+    for fit in 0 1; do
+      echo "{\"env\":\"BENCH_FIT=$fit\",\"rep\":$rep}" >> "$R"
+      BENCH_FIT=$fit BENCH_PASSES=12 timeout 90 $B throughput $F 7 | tee -a "$R"
+    done
+  done
+  echo "== live: TS over UDP, pooled low-latency decoders"
+  timeout 200 $L $H --ns ${LIVE_NS:-50,100,150,175} --seconds 10 | tee -a "$R"
+  timeout 120 $L $V --ns ${LIVE_NS_HEVC:-150,200} --seconds 10 | tee -a "$R"
+  echo "== live: paced packets (the PyNvVideoCodec workload)"
+  timeout 120 $L $H --ns ${LIVE_NS_PACKETS:-100,150} --seconds 10 --mode packets | tee -a "$R"
+  if [[ ${PYNV:-1} == 1 ]]; then
+    python3 -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --upgrade \
+      --target /tmp/site .whl/*.whl || { echo "PyNvVideoCodec wheel did not install"; exit 1; }
+    PYTHONPATH=/tmp/site PYTHONUNBUFFERED=1 timeout 200 python3 bench/pynv_live.py $H \
+      --ns ${LIVE_NS_PACKETS:-100,150} --seconds 10 | tee -a "$R"
+  fi
   ;;
 memory)
   # Issue 14: peak resident memory decoding a >= 2 GB file through the streaming path against
@@ -330,5 +377,5 @@ pybench)
   [[ $rc == 0 ]] || status=1
   exit $status
   ;;
-*) echo "usage: scripts/gpu-verify.sh tests|bench|convert|memory|long|python|pybench" >&2; exit 2 ;;
+*) echo "usage: scripts/gpu-verify.sh tests|bench|convert|memory|long|python|pybench|live" >&2; exit 2 ;;
 esac

@@ -14,6 +14,9 @@
 #                    under 2^33 / 90000 s)
 #   h264_pmt.ts      two TS files back to back: the second has another PMT version
 #                    (-tables_version 1) and another video PID, its timestamps follow the first's
+#   h264_live.ts     H.264 as a live encoder makes it: -tune zerolatency (no B-frames, one
+#                    reference), what the UDP and low-latency tests stream
+#   hevc_live.ts     HEVC, -tune zerolatency, 8-bit
 #   h264_lossy.ts    a 320x240 H.264 clip (keyframe every 10 frames) with 1 in 40 TS packets
 #                    deleted at random (fixed seed); h264_lossy.ts.dropped lists each deleted
 #                    packet's number and PID
@@ -47,6 +50,9 @@ H264=(-pix_fmt yuv420p -c:v libx264 -preset veryfast -crf 30 -g 30 -bf 3 -thread
 HEVC=(-pix_fmt yuv420p10le -c:v libx265 -preset veryfast -crf 30
       -x265-params log-level=error:keyint=30:bframes=3:pools=1:frame-threads=1)
 MPEG2=(-pix_fmt yuv420p -c:v mpeg2video -q:v 6 -g 15 -bf 2 -threads 1)
+LIVE264=(-pix_fmt yuv420p -c:v libx264 -preset veryfast -tune zerolatency -crf 30 -g 30 -threads 1)
+LIVE265=(-pix_fmt yuv420p -c:v libx265 -preset veryfast -tune zerolatency -crf 30
+         -x265-params log-level=error:keyint=30:pools=1:frame-threads=1)
 
 # mux NAME ENCODER-ARGS... [-- MUXER-ARGS...]: an encode of SRC straight into MPEG-TS.
 mux() {
@@ -75,6 +81,8 @@ mux h264_b3.ts "${H264[@]}"
 mux h264_b3.m2ts "${H264[@]}" -mpegts_m2ts_mode 1
 mux hevc_main10.ts "${HEVC[@]}"
 mux mpeg2.ts "${MPEG2[@]}"
+mux h264_live.ts "${LIVE264[@]}"
+mux hevc_live.ts "${LIVE265[@]}"
 # 2^33 / 90000 = 95443.7176 s; ffmpeg's muxer adds 1.4 s: the first PTS is 2^33 - 90000 (1 s
 # before the wrap), so the PTS wraps 1 s into the 2 s clip.
 mux h264_wrap.ts "${H264[@]}" -output_ts_offset 95441.3177
@@ -121,4 +129,6 @@ refs mpeg2.ts nv12
 ffmpeg -loglevel error -y -i "$OUT/mpeg2.ts" -map 0:v -c copy -f mpeg2video "$OUT/mpeg2.ts.m2v"
 refs h264_wrap.ts nv12
 refs h264_lossy.ts nv12
+refs h264_live.ts nv12
+refs hevc_live.ts nv12
 du -ch "$OUT"/* | tail -1
