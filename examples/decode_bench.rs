@@ -38,8 +38,8 @@
 //! BENCH_SIZE=224x224`). `BENCH_STREAM=1` makes each throughput decoder read the clip itself
 //! through `ElementaryStream` (the streaming path) instead of from packets loaded before timing.
 //! Every mode's decoders take `BENCH_SURFACES=N` (decode surfaces created),
-//! `BENCH_FIT=1|0` (surfaces fitted to the stream, or not), `BENCH_LOW_LATENCY=1` and
-//! `BENCH_OUTPUT_SURFACES=N`; the memory mode also prints the surfaces each decoder ends with.
+//! `BENCH_LOW_LATENCY=1` (with its live sizing) and `BENCH_OUTPUT_SURFACES=N` (set after
+//! it); the memory mode also prints the surfaces each decoder ends with.
 
 use std::process::ExitCode;
 use std::sync::{Arc, Barrier};
@@ -123,9 +123,6 @@ fn config(codec: Codec, delay: Option<u32>) -> DecoderConfig {
     }
     if std::env::var("BENCH_LOW_LATENCY").as_deref() == Ok("1") {
         c = c.with_low_latency(true);
-    }
-    if let Ok(fit) = std::env::var("BENCH_FIT") {
-        c = c.with_surfaces_from_stream(fit == "1");
     }
     if let Some(n) = std::env::var("BENCH_OUTPUT_SURFACES")
         .ok()
@@ -610,14 +607,13 @@ fn memory(codec: Codec, packets: Packets) -> nvcodec_guard::Result<String> {
     let (_, total) = decoders[0].context().memory_info()?;
     let c = decoders[0].config();
     Ok(format!(
-        r#"{{"mode":"memory","codec":"{codec}","first_session_free_mib":{:.1},"eight_sessions_free_mib":{:.1},"total_mib":{:.1},"mib_per_extra_session":{per:.1},"decode_surfaces_created":{},"decode_surfaces_now":{},"output_surfaces":{},"fit":{},"low_latency":{}}}"#,
+        r#"{{"mode":"memory","codec":"{codec}","first_session_free_mib":{:.1},"eight_sessions_free_mib":{:.1},"total_mib":{:.1},"mib_per_extra_session":{per:.1},"decode_surfaces_created":{},"decode_surfaces_now":{},"output_surfaces":{},"low_latency":{}}}"#,
         free[0] as f64 / 1048576.0,
         free[7] as f64 / 1048576.0,
         total as f64 / 1048576.0,
         c.effective_decode_surfaces(),
         decoders[0].decode_surfaces(),
         c.output_surfaces,
-        c.surfaces_from_stream,
         c.low_latency,
     ))
 }

@@ -787,42 +787,36 @@ fn too_many_surfaces_requested() {
     );
 }
 
-/// With `surfaces_from_stream` the decoder's decode surfaces follow each stream's
-/// `min_num_decode_surfaces`: down by `cuvidReconfigureDecoder`, up to the count the handle
-/// was created with the same way, past it by a new handle; without it they never shrink.
-fn surfaces_fit_the_stream() {
+/// Low-latency decoders are created with the live default (4 H.264 surfaces, 1 output
+/// surface) and grow, by a new handle, only when a stream needs more; the count never shrinks.
+fn low_latency_decoders_are_created_small() {
     let s = on_standin();
-    for fit in [true, false] {
-        let config = h264(ContextMode::SharedPrimary).with_surfaces_from_stream(fit);
+    for low_latency in [true, false] {
+        let config = h264(ContextMode::SharedPrimary).with_low_latency(low_latency);
+        assert_eq!(config.output_surfaces, if low_latency { 1 } else { 2 });
         let mut decoder = DecoderBuilder::new(config).build().expect("build");
-        let created = decoder.decode_surfaces();
-        assert_eq!(created, 8, "the H.264 default the decoder is created with");
-        let mut seen = Vec::new();
-        for (pts, needs) in [(1, 3_i64), (2, 3), (3, 12), (4, 5)] {
+        let mut seen = vec![(decoder.decode_surfaces(), 0, 0)];
+        for (pts, needs) in [(1, 2_i64), (2, 6), (3, 3)] {
             s.reset();
             s.set_format("min_num_decode_surfaces", needs);
             let frames = decoder.decode(PACKET, pts).expect("decode");
             frames.for_each(|f| drop(f.expect("a frame")));
             seen.push((
                 decoder.decode_surfaces(),
-                s.calls("cuvidReconfigureDecoder"),
                 s.calls("cuvidCreateDecoder"),
+                s.calls("cuvidDestroyDecoder"),
             ));
         }
         s.reset();
-        let expected = if fit {
-            // 8 -> 3 (reconfigured), 3 (same: nothing), 12 (past the 8 created: a new
-            // handle), 12 -> 5 (reconfigured).
-            vec![(3, 1, 0), (3, 0, 0), (12, 0, 1), (5, 1, 0)]
+        let expected = if low_latency {
+            // 4 created; a stream of 2 fits; 6 needs a new handle; 3 fits the 6.
+            vec![(4, 0, 0), (4, 0, 0), (6, 1, 1), (6, 0, 0)]
         } else {
-            // Never below the created 8 (the first reconfiguration is the stand-in's stream
-            // geometry, smaller than the 1920x1088 created); 12 needs a new handle, which
-            // stays at 12.
-            vec![(8, 1, 0), (8, 0, 0), (12, 0, 1), (12, 0, 0)]
+            vec![(8, 0, 0), (8, 0, 0), (8, 0, 0), (8, 0, 0)]
         };
         assert_eq!(
             seen, expected,
-            "surfaces_from_stream = {fit}: (surfaces, reconfigures, creates) per packet"
+            "low latency {low_latency}: (surfaces, creates, destroys) after each packet"
         );
     }
 }
@@ -1758,7 +1752,7 @@ fn scenarios() -> Vec<(String, Driver)> {
         "huge_coded_size/coded_width",
         "huge_coded_size/coded_height",
         "too_many_surfaces_requested",
-        "surfaces_fit_the_stream",
+        "low_latency_decoders_are_created_small",
         "forgotten_frame_is_unmapped",
         "ignored_frames_are_bounded",
         "map_failure_keeps_the_frame",
@@ -1805,7 +1799,7 @@ fn run_scenario(name: &str) {
         ["driver_written_enums", field, value] => driver_written_enum(field, i64::from(num(value))),
         ["huge_coded_size", field] => huge_coded_size(field),
         ["too_many_surfaces_requested"] => too_many_surfaces_requested(),
-        ["surfaces_fit_the_stream"] => surfaces_fit_the_stream(),
+        ["low_latency_decoders_are_created_small"] => low_latency_decoders_are_created_small(),
         ["forgotten_frame_is_unmapped"] => forgotten_frame_is_unmapped(),
         ["ignored_frames_are_bounded"] => ignored_frames_are_bounded(),
         ["map_failure_keeps_the_frame"] => map_failure_keeps_the_frame(),

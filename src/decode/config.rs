@@ -174,20 +174,12 @@ pub struct DecoderConfig {
     pub bit_depth: u8,
     /// Output pixel layout.
     pub output_format: OutputFormat,
-    /// Decode surfaces (reference frames + in flight). `None`: a per-codec default, raised
-    /// automatically if the stream needs more. With
-    /// [`surfaces_from_stream`](Self::surfaces_from_stream), only the count the decoder is
-    /// created with.
+    /// Decode surfaces (reference frames + in flight) the decoder is created with. `None`: a
+    /// per-codec default (see [`effective_decode_surfaces`](Self::effective_decode_surfaces)).
+    /// A stream that needs more re-creates the decoder with its count (one run-time window);
+    /// the count never shrinks, since `cuvidReconfigureDecoder` to fewer surfaces frees no
+    /// device memory (measured): size it for the streams expected.
     pub decode_surfaces: Option<u32>,
-    /// Fit the decode surfaces to each stream: at every sequence header the decoder is
-    /// reconfigured to exactly the surfaces the stream needs (NVDEC's
-    /// `min_num_decode_surfaces`, from the SPS's reorder and reference depth), down as well
-    /// as up, instead of keeping the largest count seen. Saves device memory on streams with
-    /// shallow reference structures (a live camera stream needs 2–4 surfaces, not 8) at the
-    /// cost of one `cuvidReconfigureDecoder` (a few ms, in a run-time init window) when a
-    /// stream's count differs from the decoder's. On by default in
-    /// [`with_low_latency`](Self::with_low_latency); off otherwise.
-    pub surfaces_from_stream: bool,
     /// Output surfaces: how many frames can be mapped at the same time.
     pub output_surfaces: u32,
     /// Frames the parser holds back before display; more overlaps decoding with your
@@ -237,7 +229,6 @@ impl DecoderConfig {
             bit_depth: 8,
             output_format: OutputFormat::Auto,
             decode_surfaces: None,
-            surfaces_from_stream: false,
             output_surfaces: 2,
             display_delay: 1,
             device: 0,
@@ -289,20 +280,19 @@ impl DecoderConfig {
     /// [`decode`](super::Decoder::decode) call (NVIDIA's low-latency sample does the same).
     /// Each packet must then hold exactly one whole picture, which every reader of
     /// [`input`](crate::input) guarantees. Streams with B-frames still hold frames back for
-    /// reordering; that is the stream's own delay. It also sets
-    /// [`surfaces_from_stream`](Self::surfaces_from_stream), so a session holds only the
-    /// surfaces its stream needs.
+    /// reordering; that is the stream's own delay.
+    ///
+    /// A live session is also sized small: unless [`decode_surfaces`](Self::decode_surfaces)
+    /// is set, the decoder is created with the live default of
+    /// [`effective_decode_surfaces`](Self::effective_decode_surfaces), and turning it on sets
+    /// one output surface, so hold one frame at a time (call
+    /// [`with_output_surfaces`](Self::with_output_surfaces) after this for more). A 1080p
+    /// H.264 session then holds about 27 MiB of device memory instead of 47.
     pub fn with_low_latency(mut self, on: bool) -> Self {
         self.low_latency = on;
-        self.surfaces_from_stream = on;
-        self
-    }
-
-    /// Sets [`surfaces_from_stream`](Self::surfaces_from_stream): decode surfaces fitted to
-    /// each stream. Call it after [`with_low_latency`](Self::with_low_latency), which sets it
-    /// too.
-    pub fn with_surfaces_from_stream(mut self, on: bool) -> Self {
-        self.surfaces_from_stream = on;
+        if on {
+            self.output_surfaces = 1;
+        }
         self
     }
 
@@ -365,15 +355,22 @@ impl DecoderConfig {
     }
 
     /// The decode surfaces the decoder is created with: the configured number, or a default
-    /// sized for the codec's largest reference structure plus the display delay.
+    /// by codec: for files, sized for common reference structures with B-frames (8 for
+    /// H.264/HEVC, 10 for VP9/AV1, 6 otherwise); in [low-latency](Self::with_low_latency)
+    /// mode, sized for live streams without B-frames: 4 for H.264 (x264's zero-latency
+    /// tuning needs 2, a camera's IPPP stream with a few references up to 4), 6 for HEVC
+    /// (x265's needs 6). The parser asks for more when a stream needs it, and the decoder is
+    /// then re-created with that count.
     pub fn effective_decode_surfaces(&self) -> u32 {
-        let base = self.decode_surfaces.unwrap_or(match self.codec {
-            // H.264/HEVC: up to 16 references for small pictures; the parser asks for more
-            // when a stream needs it and the decoder is then re-created.
-            Codec::H264 | Codec::Hevc => 8,
-            Codec::Vp9 | Codec::Av1 => 10,
-            _ => 6,
-        });
+        let base = self
+            .decode_surfaces
+            .unwrap_or(match (self.codec, self.low_latency) {
+                (Codec::H264, true) => 4,
+                (Codec::Hevc, true) => 6,
+                (Codec::H264 | Codec::Hevc, false) => 8,
+                (Codec::Vp9 | Codec::Av1, _) => 10,
+                _ => 6,
+            });
         base.clamp(1, MAX_SURFACES)
     }
 

@@ -19,17 +19,12 @@ pub(crate) struct Shape {
 impl Shape {
     /// Whether a stream of `needs` fits this handle (so `cuvidReconfigureDecoder` suffices).
     pub(crate) fn fits(&self, needs: &Shape) -> bool {
-        self.holds_pictures_of(needs) && needs.surfaces <= self.surfaces
-    }
-
-    /// Whether pictures of `needs` fit this handle whatever its surface count (which
-    /// `cuvidReconfigureDecoder` can change).
-    pub(crate) fn holds_pictures_of(&self, needs: &Shape) -> bool {
         self.codec == needs.codec
             && self.bit_depth == needs.bit_depth
             && self.format == needs.format
             && needs.max_width <= self.max_width
             && needs.max_height <= self.max_height
+            && needs.surfaces <= self.surfaces
     }
 
     /// The smallest shape that holds both `self` and `needs` (for re-creation).

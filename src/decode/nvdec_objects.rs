@@ -27,9 +27,6 @@ pub(crate) struct DecoderHandle {
     object: DecoderObject,
     shape: Shape,
     configured: Geometry,
-    /// The decode surfaces `cuvidCreateDecoder` allocated: a reconfiguration may ask for
-    /// fewer, never more.
-    created_surfaces: u32,
 }
 
 fn surface_format(format: PixelFormat) -> Result<cudaVideoSurfaceFormat> {
@@ -93,19 +90,15 @@ impl DecoderHandle {
             object,
             shape,
             configured: geometry,
-            created_surfaces: shape.surfaces,
         })
     }
 
-    /// `cuvidReconfigureDecoder` to a new geometry within this handle's shape, with
-    /// `surfaces` decode surfaces (at most [`created_surfaces`](Self::created_surfaces)). No
-    /// frame of this decoder may be mapped (callers unmap leaked ones and materialize queued
-    /// ones).
+    /// `cuvidReconfigureDecoder` to a new geometry within this handle's shape. No frame of
+    /// this decoder may be mapped (callers unmap leaked ones and materialize queued ones).
     pub(crate) fn reconfigure(
         &mut self,
         window: WindowToken<'_>,
         geometry: Geometry,
-        surfaces: u32,
     ) -> Result<()> {
         let area = geometry.display_area_i16();
         let mut info = CUVIDRECONFIGUREDECODERINFO {
@@ -113,7 +106,7 @@ impl DecoderHandle {
             ulHeight: geometry.coded_height,
             ulTargetWidth: geometry.target_width(),
             ulTargetHeight: geometry.target_height(),
-            ulNumDecodeSurfaces: surfaces,
+            ulNumDecodeSurfaces: self.shape.surfaces,
             ..Default::default()
         };
         info.display_area.left = area.0;
@@ -122,7 +115,6 @@ impl DecoderHandle {
         info.display_area.bottom = area.3;
         self.object.reconfigure(window, &mut info)?;
         self.configured = geometry;
-        self.shape.surfaces = surfaces;
         Ok(())
     }
 
@@ -154,12 +146,6 @@ impl DecoderHandle {
 
     pub(crate) fn shape(&self) -> Shape {
         self.shape
-    }
-
-    /// The decode surfaces the handle was created with: the most a reconfiguration may ask
-    /// for (NVIDIA documents no growth through `cuvidReconfigureDecoder`).
-    pub(crate) fn created_surfaces(&self) -> u32 {
-        self.created_surfaces
     }
 
     /// The geometry the output surfaces are configured for.

@@ -67,16 +67,21 @@ impl PoolConfig {
     }
 
     /// Makes the pooled decoders low-latency ([`low_latency`](Self::low_latency)): a live
-    /// source's pipeline, one frame out per packet in, decode surfaces fitted to each stream.
+    /// source's pipeline, one frame out per packet in, sized for live streams (the live
+    /// default of [`DecoderConfig::effective_decode_surfaces`]); turning it on also sets one
+    /// output surface (call [`with_output_surfaces`](Self::with_output_surfaces) after this
+    /// for more).
     pub fn with_low_latency(mut self, on: bool) -> Self {
         self.low_latency = on;
+        if on {
+            self.output_surfaces = 1;
+        }
         self
     }
 
     /// Sets the decode surfaces the pooled decoders are created with
-    /// ([`decode_surfaces`](Self::decode_surfaces)). With low latency, a small count (the
-    /// streams' usual need) keeps idle decoders small; a stream that needs more gets a new
-    /// handle once, which the pool then keeps.
+    /// ([`decode_surfaces`](Self::decode_surfaces)); `None`: the codec's default. A stream
+    /// that needs more re-creates its decoder once, and the pool keeps the larger one.
     pub fn with_decode_surfaces(mut self, surfaces: Option<u32>) -> Self {
         self.decode_surfaces = surfaces;
         self
@@ -106,9 +111,9 @@ mod tests {
             .with_checkout_timeout(Duration::from_millis(13))
             .with_lock_timeout(Duration::from_millis(17))
             .with_display_delay(0)
+            .with_low_latency(true)
             .with_output_surfaces(4)
-            .with_decode_surfaces(Some(3))
-            .with_low_latency(true);
+            .with_decode_surfaces(Some(3));
         let expected = PoolConfig {
             device: 1,
             context_mode: ContextMode::Dedicated,

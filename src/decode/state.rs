@@ -321,13 +321,9 @@ impl DecoderState {
     pub(crate) fn on_sequence(&self, format: &SequenceFormat) -> Result<i32> {
         let (stream_geometry, bit_depth, surfaces, chroma_444) = self.validate(format)?;
         let geometry = stream_geometry.with_output(self.output.get());
-        let (current, configured, created_surfaces) = {
+        let (current, configured) = {
             let handle = self.decoder.borrow();
-            (
-                handle.shape(),
-                handle.configured(),
-                handle.created_surfaces(),
-            )
+            (handle.shape(), handle.configured())
         };
         let needs = Shape {
             codec: self.config.codec,
@@ -342,34 +338,14 @@ impl DecoderState {
             && geometry.left == 0
             && geometry.top == 0
             && !geometry.is_scaled();
-        let fit = self.config.surfaces_from_stream;
-        let (holds, surfaces) = if fit {
-            (
-                current.holds_pictures_of(&needs) && needs.surfaces <= created_surfaces,
-                needs.surfaces,
-            )
-        } else {
-            (current.fits(&needs), current.surfaces)
-        };
-        if !holds {
-            let grown = Shape {
-                surfaces: if fit {
-                    needs.surfaces
-                } else {
-                    current.surfaces.max(needs.surfaces)
-                },
-                ..current.grown_to(&needs)
-            };
+        if !current.fits(&needs) {
             self.materialize(None)?;
-            self.in_window(|window| self.recreate(window, grown, geometry))?;
-        } else if (configured != geometry && !crops_in_place) || surfaces != current.surfaces {
+            self.in_window(|window| self.recreate(window, current.grown_to(&needs), geometry))?;
+        } else if configured != geometry && !crops_in_place {
             self.materialize(None)?;
             self.in_window(|window| {
                 // Bind first: the handle's borrow must end before `recreate` replaces it.
-                let reconfigured = self
-                    .decoder
-                    .borrow_mut()
-                    .reconfigure(window, geometry, surfaces);
+                let reconfigured = self.decoder.borrow_mut().reconfigure(window, geometry);
                 match reconfigured {
                     Ok(()) => {
                         self.bump(|s| s.reconfigurations += 1);
@@ -377,14 +353,7 @@ impl DecoderState {
                     }
                     Err(error) => {
                         tracing::warn!(%error, "reconfigure failed; re-creating the decoder");
-                        self.recreate(
-                            window,
-                            Shape {
-                                surfaces,
-                                ..current
-                            },
-                            geometry,
-                        )
+                        self.recreate(window, current, geometry)
                     }
                 }
             })?;

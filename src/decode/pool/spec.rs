@@ -77,8 +77,8 @@ pub struct PoolConfig {
     /// Decode surfaces the pooled decoders are created with (see
     /// [`DecoderConfig::decode_surfaces`]); `None`: the codec's default.
     pub decode_surfaces: Option<u32>,
-    /// Low-latency pooled decoders (see [`DecoderConfig::with_low_latency`]), whose decode
-    /// surfaces are fitted to each stream; off by default.
+    /// Low-latency pooled decoders (see [`DecoderConfig::with_low_latency`]): one frame out
+    /// per packet in, and sized for live streams; off by default.
     pub low_latency: bool,
 }
 
@@ -114,9 +114,9 @@ impl PoolConfig {
             .with_device(self.device)
             .with_context_mode(self.context_mode)
             .with_display_delay(self.display_delay)
+            .with_low_latency(self.low_latency)
             .with_output_surfaces(self.output_surfaces)
-            .with_output_format(OutputFormat::Auto)
-            .with_low_latency(self.low_latency);
+            .with_output_format(OutputFormat::Auto);
         config.decode_surfaces = self.decode_surfaces;
         config.runtime_lock_timeout = self.lock_timeout;
         config
