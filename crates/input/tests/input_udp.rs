@@ -147,6 +147,58 @@ fn multicast_ts_on_loopback_gives_the_packets_of_the_file_read_whole() {
 }
 
 #[test]
+fn source_specific_multicast_takes_the_named_senders_only() {
+    let clip = clip();
+    let whole = read_whole(&clip);
+    let port = sender().local_addr().unwrap().port();
+    let group = Ipv4Addr::new(232, 1, 19, 1);
+    let open_from = |source: &str| {
+        let url =
+            format!("udp://{group}:{port}?localaddr=127.0.0.1&sources={source}&timeout=2000000");
+        UdpSource::open(&UdpUrl::parse(&url).unwrap(), FormatHint::Unknown).unwrap_or_else(|e| {
+            panic!(
+                "joining {group} from {source} on lo failed: {e}; lo flags {}",
+                lo_flags()
+            )
+        })
+    };
+    let mut wanted = open_from("127.0.0.1");
+    let mut other = open_from("127.0.0.2");
+    let tx = socket2::Socket::new(socket2::Domain::IPV4, socket2::Type::DGRAM, None).unwrap();
+    tx.set_multicast_if_v4(&Ipv4Addr::LOCALHOST).unwrap();
+    tx.bind(&SocketAddr::from((Ipv4Addr::LOCALHOST, 0)).into())
+        .unwrap();
+    let tx: UdpSocket = tx.into();
+    let to = SocketAddr::from((group, port));
+    let mut got = Vec::new();
+    for d in clip.chunks(DATAGRAM) {
+        tx.send_to(d, to).unwrap();
+        drain(&mut wanted, &mut got);
+    }
+    finish(&mut wanted, &mut got);
+    assert_eq!(got, whole);
+    assert!(other.try_next_packet().unwrap().is_none());
+    assert_eq!(other.stats().datagrams, 0);
+}
+
+#[test]
+fn a_stream_the_reader_refuses_ends_the_source_with_its_error() {
+    let mut source = open("udp://127.0.0.1:0?timeout=2000000");
+    let tx = sender();
+    tx.send_to(b"not a video stream, nor a container", source.local_addr())
+        .unwrap();
+    match source.next_packet() {
+        Err(ReadError::Input(e)) => eprintln!("refused: {e}"),
+        other => panic!("expected the reader's error, got {other:?}"),
+    }
+    // Ended: later pulls give `None` at once, whatever arrives.
+    tx.send_to(&clip()[..DATAGRAM], source.local_addr())
+        .unwrap();
+    assert!(source.next_packet().unwrap().is_none());
+    assert!(source.try_next_packet().unwrap().is_none());
+}
+
+#[test]
 fn a_burst_over_a_small_receive_buffer_is_counted_and_the_stream_resynchronises() {
     let clip = clip();
     let whole = read_whole(&clip);
@@ -287,6 +339,11 @@ fn bad_urls_and_addresses_are_address_errors() {
         "udp://127.0.0.1:5000?reuse=2",
         "udp://127.0.0.1:5000?ttl=4",
         "udp://127.0.0.1:5000/path",
+        "udp://127.0.0.1:5000?sources=127.0.0.1",
+        "udp://[ff15::1]:5000?sources=127.0.0.1",
+        "udp://239.1.1.1:5000?sources=",
+        "udp://239.1.1.1:5000?sources=239.1.1.2",
+        "udp://239.1.1.1:5000?sources=127.0.0.1,,127.0.0.2",
         "srt://127.0.0.1:5000",
     ] {
         match SourceUrl::parse(url) {

@@ -38,7 +38,7 @@ proptest! {
     fn url_shaped_text_parses_or_is_an_address_error(
         text in "(udp|UDP|rtsp|srt|file|x y)://@?(\\[[0-9a-f:.]{0,16}\\]?|[0-9.]{0,16}|[a-z]{0,5})\
                  (:[0-9+-]{0,7})?/?(\\?((localaddr|buffer_size|timeout|pkt_size|reuse|fifo_size|\
-                 overrun_nonfatal|ttl)(=[0-9a-f.:]{0,22})?&?){0,5})?"
+                 overrun_nonfatal|sources|ttl)(=[0-9a-f.:,]{0,22})?&?){0,5})?"
     ) {
         check(&text)?;
     }
@@ -53,6 +53,7 @@ proptest! {
         timeout_us in proptest::option::of(1u64..),
         pkt_size in proptest::option::of(1usize..=65536),
         reuse in proptest::option::of(any::<bool>()),
+        sources in proptest::collection::vec(any::<[u8; 4]>(), 0..4),
         at in any::<bool>(),
     ) {
         let [a, b, c, d] = octets;
@@ -61,6 +62,11 @@ proptest! {
         let local = local
             .filter(|_| multicast)
             .map(|[a, b, c, d]| Ipv4Addr::new(1 + a % 223, b, c, d));
+        let sources: Vec<Ipv4Addr> = sources
+            .into_iter()
+            .filter(|_| multicast)
+            .map(|[a, b, c, d]| Ipv4Addr::new(1 + a % 223, b, c, d))
+            .collect();
         let mut options = Vec::new();
         if let Some(l) = local {
             options.push(format!("localaddr={l}"));
@@ -76,6 +82,10 @@ proptest! {
         }
         if let Some(r) = reuse {
             options.push(format!("reuse={}", u8::from(r)));
+        }
+        if !sources.is_empty() {
+            let list: Vec<String> = sources.iter().map(Ipv4Addr::to_string).collect();
+            options.push(format!("sources={}", list.join(",")));
         }
         let text = format!(
             "udp://{}{host}:{port}{}{}",
@@ -94,6 +104,7 @@ proptest! {
         );
         prop_assert_eq!(url.pkt_size, pkt_size.unwrap_or(nvcodec_input::net::MAX_DATAGRAM));
         prop_assert_eq!(url.reuse, reuse.unwrap_or(multicast));
+        prop_assert_eq!(&url.sources, &sources);
         prop_assert_eq!(UdpUrl::parse(&url.to_string()).ok(), Some(url));
     }
 }

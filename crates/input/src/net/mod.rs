@@ -15,5 +15,6 @@ mod url;
 
 pub use udp::{UdpSource, UdpStats};
 pub use url::{
-    DEFAULT_RECV_BUFFER, DEFAULT_TIMEOUT, MAX_DATAGRAM, MAX_RECV_BUFFER, SourceUrl, UdpUrl,
+    DEFAULT_RECV_BUFFER, DEFAULT_TIMEOUT, MAX_DATAGRAM, MAX_RECV_BUFFER, MAX_SOURCES, SourceUrl,
+    UdpUrl,
 };

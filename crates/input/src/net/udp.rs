@@ -89,6 +89,8 @@ pub struct UdpSource {
     stats: UdpStats,
     nonblocking: bool,
     finished: bool,
+    /// A stream error ended the source.
+    failed: bool,
     #[cfg(target_os = "linux")]
     control: Vec<u8>,
     #[cfg(target_os = "linux")]
@@ -153,7 +155,12 @@ impl UdpSource {
                     Some(IpAddr::V4(ip)) => ip,
                     _ => Ipv4Addr::UNSPECIFIED,
                 };
-                socket.join_multicast_v4(&group, &interface).map_err(|e| {
+                let joined = if url.sources.is_empty() {
+                    socket.join_multicast_v4(&group, &interface)
+                } else {
+                    join_sources(&socket, url, group, interface)
+                };
+                joined.map_err(|e| {
                     socket_error(
                         &format!(
                             "joining {group} on the interface of {interface} (a loopback \
@@ -194,6 +201,7 @@ impl UdpSource {
             },
             nonblocking: false,
             finished: false,
+            failed: false,
             #[cfg(target_os = "linux")]
             control: nix::cmsg_space!(u32),
             #[cfg(target_os = "linux")]
@@ -203,25 +211,21 @@ impl UdpSource {
 
     /// The next complete packet, receiving datagrams until one completes, each waited for at
     /// most the URL's `timeout`. `None` only after [`finish`](Self::finish), once the packets
-    /// of what was received are all out. The packet borrows the source until the next call.
+    /// of what was received are all out, or after a stream error. The packet borrows the
+    /// source until the next call.
     ///
     /// # Errors
-    /// [`NetworkError::Timeout`] when no datagram arrived for the timeout (the source stays
-    /// usable: call again to keep waiting); [`NetworkError::Socket`] when receiving fails;
-    /// the stream's errors ([`LiveStream::next_packet`], [`LiveStream::feed`]), after which
-    /// the source has ended.
+    /// [`NetworkError::Timeout`] when no datagram arrived for the timeout, and
+    /// [`NetworkError::Socket`] when receiving fails: the source stays usable, call again to
+    /// keep waiting. The stream's errors ([`LiveStream::next_packet`]'s, or
+    /// [`LiveStream::feed`]'s refusal of a datagram past the stream's bound): the source has
+    /// ended then, and later pulls give `None`.
     pub fn next_packet(&mut self) -> Result<Option<Packet<'_>>> {
-        self.set_nonblocking(false)?;
-        while !self.live.has_packet()? && !self.finished && !self.live.is_ended() {
-            if let Received::Nothing = self.receive()? {
-                return Err(NetworkError::Timeout {
-                    peer: self.url.to_string(),
-                    after: self.url.timeout,
-                }
-                .into());
-            }
+        if self.fill(true)? {
+            self.live.next_packet()
+        } else {
+            Ok(None)
         }
-        self.live.next_packet()
     }
 
     /// The next complete packet from the datagrams already waiting, without blocking: `None`
@@ -231,13 +235,42 @@ impl UdpSource {
     /// # Errors
     /// As [`next_packet`](Self::next_packet), but never a timeout.
     pub fn try_next_packet(&mut self) -> Result<Option<Packet<'_>>> {
-        self.set_nonblocking(true)?;
-        while !self.live.has_packet()? && !self.finished && !self.live.is_ended() {
-            if let Received::Nothing = self.receive()? {
-                return Ok(None);
+        if self.fill(false)? {
+            self.live.next_packet()
+        } else {
+            Ok(None)
+        }
+    }
+
+    /// Receives until a packet is ready (`true`), nothing more is waiting (non-blocking) or
+    /// will be taken (`false`), or the wait timed out (blocking: the timeout error).
+    fn fill(&mut self, blocking: bool) -> Result<bool> {
+        if self.failed {
+            return Ok(false);
+        }
+        self.set_nonblocking(!blocking)?;
+        loop {
+            match self.live.has_packet() {
+                Ok(true) => return Ok(true),
+                Ok(false) if self.finished || self.live.is_ended() => return Ok(false),
+                Ok(false) => {}
+                Err(e) => {
+                    self.failed = true;
+                    return Err(e);
+                }
+            }
+            match self.receive()? {
+                Received::Datagram => {}
+                Received::Nothing if blocking => {
+                    return Err(NetworkError::Timeout {
+                        peer: self.url.to_string(),
+                        after: self.url.timeout,
+                    }
+                    .into());
+                }
+                Received::Nothing => return Ok(false),
             }
         }
-        self.live.next_packet()
     }
 
     /// No more datagrams will be taken: the last packet completes at the end of what was
@@ -310,7 +343,10 @@ impl UdpSource {
             return Ok(Received::Datagram);
         }
         let bytes = self.datagram.get(..len).unwrap_or_default();
-        self.live.feed(bytes)?;
+        if let Err(e) = self.live.feed(bytes) {
+            self.failed = true;
+            return Err(e);
+        }
         self.stats.bytes = self.stats.bytes.saturating_add(len as u64);
         Ok(Received::Datagram)
     }
@@ -391,6 +427,42 @@ impl UdpSource {
             }
         }
     }
+}
+
+/// Joins `group` for each of the URL's senders (`IP_ADD_SOURCE_MEMBERSHIP`).
+#[cfg(any(
+    target_os = "linux",
+    target_os = "android",
+    target_os = "macos",
+    target_os = "ios",
+    target_os = "freebsd",
+    windows
+))]
+fn join_sources(
+    socket: &Socket,
+    url: &UdpUrl,
+    group: Ipv4Addr,
+    interface: Ipv4Addr,
+) -> std::io::Result<()> {
+    url.sources
+        .iter()
+        .try_for_each(|source| socket.join_ssm_v4(source, &group, &interface))
+}
+
+/// Source-specific multicast is not offered here on this system.
+#[cfg(not(any(
+    target_os = "linux",
+    target_os = "android",
+    target_os = "macos",
+    target_os = "ios",
+    target_os = "freebsd",
+    windows
+)))]
+fn join_sources(_: &Socket, _: &UdpUrl, _: Ipv4Addr, _: Ipv4Addr) -> std::io::Result<()> {
+    Err(std::io::Error::new(
+        std::io::ErrorKind::Unsupported,
+        "source-specific multicast (`sources=`) is not supported on this system",
+    ))
 }
 
 /// The address bound: the group's port for multicast (on Unix bound to the group itself,

@@ -26,6 +26,9 @@ pub const DEFAULT_RECV_BUFFER: usize = 4 << 20;
 /// The largest receive buffer a URL may ask for (`buffer_size`): 1 GiB.
 pub const MAX_RECV_BUFFER: usize = 1 << 30;
 
+/// The most senders a `sources=` option may name.
+pub const MAX_SOURCES: usize = 64;
+
 /// How long a blocking receive waits for a datagram by default: 5 s.
 pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(5);
 
@@ -103,7 +106,8 @@ impl std::str::FromStr for SourceUrl {
 /// leading `@` is allowed. `PORT` may be 0 for a unicast receiver (the system picks one:
 /// [`UdpSource::local_addr`](super::UdpSource::local_addr)). Unlike ffmpeg, which binds the
 /// wildcard address for a unicast HOST and treats HOST as the sender, HOST here is the
-/// address bound (as VLC's `udp://@HOST:PORT`); datagrams from any sender are taken.
+/// address bound (as VLC's `udp://@HOST:PORT`); datagrams from any sender are taken, unless
+/// `sources=` names them. HOST is an IP literal: names are not resolved (parsing does no I/O).
 ///
 /// Options (`&`-separated, ffmpeg's names and units):
 ///
@@ -113,6 +117,7 @@ impl std::str::FromStr for SourceUrl {
 /// | `buffer_size=BYTES` | the receive buffer asked of the kernel (`SO_RCVBUF`), 1 to 1 GiB | [`DEFAULT_RECV_BUFFER`] |
 /// | `timeout=MICROSECONDS` | how long a blocking receive waits for a datagram, > 0 | [`DEFAULT_TIMEOUT`] |
 /// | `pkt_size=BYTES` | the largest datagram taken whole (1 to 65536); a longer one is counted as truncated and dropped | [`MAX_DATAGRAM`] |
+/// | `sources=IP[,IP…]` | IPv4 multicast: take the group's datagrams from these senders only (source-specific multicast, IGMPv3), at most [`MAX_SOURCES`] | any sender |
 /// | `reuse=0\|1` | `SO_REUSEADDR`, so several receivers share the port | 1 for multicast, 0 for unicast |
 /// | `fifo_size=N`, `overrun_nonfatal=0\|1` | accepted and ignored: there is no receive thread and FIFO; datagrams wait in the kernel's buffer, and an overrun is never fatal (drops are counted) | |
 ///
@@ -141,6 +146,8 @@ pub struct UdpUrl {
     pub pkt_size: usize,
     /// Whether the port is bound with `SO_REUSEADDR`.
     pub reuse: bool,
+    /// IPv4 multicast: the only senders whose datagrams are taken (empty: any).
+    pub sources: Vec<Ipv4Addr>,
 }
 
 impl UdpUrl {
@@ -149,7 +156,7 @@ impl UdpUrl {
     /// # Errors
     /// [`NetworkError::Address`] naming the fault: another scheme, a host that is not an IP
     /// literal, a missing or bad port, port 0 for a multicast group, an unknown option, a
-    /// value out of range, `localaddr` on a unicast or IPv6 URL or of another family.
+    /// value out of range, `localaddr` or `sources` on a unicast or IPv6 URL.
     pub fn parse(text: &str) -> Result<Self, NetworkError> {
         let bad = |what: String| address(text, what);
         let rest = match text.split_once("://") {
@@ -203,6 +210,7 @@ impl UdpUrl {
             timeout: DEFAULT_TIMEOUT,
             pkt_size: MAX_DATAGRAM,
             reuse: multicast,
+            sources: Vec::new(),
         };
         for option in query.into_iter().flat_map(|q| q.split('&')) {
             if option.is_empty() {
@@ -210,6 +218,11 @@ impl UdpUrl {
             }
             let (key, value) = option.split_once('=').unwrap_or((option, ""));
             url.set_option(key, value).map_err(bad)?;
+        }
+        if !(url.sources.is_empty() || multicast && host.is_ipv4()) {
+            return Err(bad(
+                "`sources` filters the senders of an IPv4 multicast group".into(),
+            ));
         }
         if let Some(local) = url.local_addr {
             if !multicast {
@@ -250,6 +263,21 @@ impl UdpUrl {
             "timeout" => self.timeout = Duration::from_micros(number(1, u64::MAX)?),
             "pkt_size" => self.pkt_size = to_usize(number(1, MAX_DATAGRAM as u64)?),
             "reuse" => self.reuse = number(0, 1)? == 1,
+            "sources" => {
+                let mut sources = Vec::new();
+                for source in value.split(',') {
+                    if sources.len() == MAX_SOURCES {
+                        return Err(format!("`sources`: more than {MAX_SOURCES} senders"));
+                    }
+                    let ip = source.parse::<Ipv4Addr>().ok().filter(|ip| {
+                        !ip.is_multicast() && !ip.is_unspecified() && !ip.is_broadcast()
+                    });
+                    sources.push(ip.ok_or_else(|| {
+                        format!("`sources`: `{source}` is not an IPv4 sender address")
+                    })?);
+                }
+                self.sources = sources;
+            }
             "fifo_size" => {
                 number(0, u64::MAX)?;
             }
@@ -259,7 +287,7 @@ impl UdpUrl {
             _ => {
                 return Err(format!(
                     "unknown option `{key}`: localaddr, buffer_size, timeout, pkt_size, \
-                     reuse (fifo_size and overrun_nonfatal are ignored)"
+                     reuse, sources (fifo_size and overrun_nonfatal are ignored)"
                 ));
             }
         }
@@ -297,6 +325,10 @@ impl fmt::Display for UdpUrl {
         }
         if self.reuse != self.is_multicast() {
             option(f, format!("reuse={}", u8::from(self.reuse)))?;
+        }
+        if !self.sources.is_empty() {
+            let list: Vec<String> = self.sources.iter().map(Ipv4Addr::to_string).collect();
+            option(f, format!("sources={}", list.join(",")))?;
         }
         Ok(())
     }
