@@ -9,7 +9,7 @@
 mod common;
 
 use std::net::{Ipv4Addr, SocketAddr, UdpSocket};
-use std::time::{Duration, Instant};
+use std::time::{Duration, Instant, SystemTime};
 
 use nvcodec_input::net::{SourceUrl, UdpSource, UdpUrl};
 use nvcodec_input::{ElementaryStream, FormatHint, NetworkError, OwnedPacket, ReadError};
@@ -58,11 +58,24 @@ fn unicast_ts_gives_the_packets_of_the_file_read_whole() {
     let to = source.local_addr();
     let tx = sender();
     let datagrams: Vec<&[u8]> = clip.chunks(DATAGRAM).collect();
+    assert!(source.packet_arrival().is_none());
+    let before = SystemTime::now();
     for d in &datagrams {
         tx.send_to(d, to).unwrap();
     }
+    // Queued for 50 ms before they are read: on Linux the kernel's receive time counts that.
+    std::thread::sleep(Duration::from_millis(50));
     let mut got = Vec::new();
     drain(&mut source, &mut got);
+    let arrival = source.packet_arrival().unwrap();
+    assert!(
+        arrival >= before && arrival <= SystemTime::now(),
+        "{arrival:?}"
+    );
+    if cfg!(target_os = "linux") {
+        let queued = SystemTime::now().duration_since(arrival).unwrap();
+        assert!(queued >= Duration::from_millis(40), "queued {queued:?}");
+    }
     let stats = source.stats();
     assert_eq!(stats.datagrams, datagrams.len() as u64);
     assert_eq!(stats.bytes, clip.len() as u64);

@@ -29,9 +29,16 @@
 //!   (`SO_RXQ_OVFL`), read through `nix`'s safe `recvmsg`; drops after the last datagram
 //!   show with the next one. Elsewhere the count is `None` and only the transport stream's
 //!   counters tell losses.
-//! * A datagram from any sender on the port is taken (as ffmpeg without `connect=1`).
+//! * Arrival times ([`UdpSource::packet_arrival`]) are the kernel's receive times on Linux
+//!   (`SO_TIMESTAMPNS`, in the same control message buffer), so a latency measured from them
+//!   includes the time a datagram waited in the receive buffer.
+//! * A datagram from any sender on the port is taken (as ffmpeg without `connect=1`), unless
+//!   the URL's `sources=` names the senders of a multicast group.
 
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr, UdpSocket};
+use std::time::SystemTime;
+#[cfg(target_os = "linux")]
+use std::time::{Duration, UNIX_EPOCH};
 
 use socket2::{Domain, Protocol, Socket, Type};
 
@@ -95,6 +102,10 @@ pub struct UdpSource {
     control: Vec<u8>,
     #[cfg(target_os = "linux")]
     last_drop_counter: u32,
+    /// When the last datagram arrived.
+    arrival: Option<SystemTime>,
+    /// When the datagram that completed the packet ready (or last handed out) arrived.
+    packet_arrival: Option<SystemTime>,
 }
 
 /// What one receive gave.
@@ -185,8 +196,13 @@ impl UdpSource {
             .local_addr()
             .map_err(|e| socket_error("getsockname()", e))?;
         #[cfg(target_os = "linux")]
-        nix::sys::socket::setsockopt(&socket, nix::sys::socket::sockopt::RxqOvfl, &1)
-            .map_err(|e| socket_error("setting SO_RXQ_OVFL", e.into()))?;
+        {
+            use nix::sys::socket::{setsockopt, sockopt};
+            setsockopt(&socket, sockopt::RxqOvfl, &1)
+                .map_err(|e| socket_error("setting SO_RXQ_OVFL", e.into()))?;
+            setsockopt(&socket, sockopt::ReceiveTimestampns, &true)
+                .map_err(|e| socket_error("setting SO_TIMESTAMPNS", e.into()))?;
+        }
         Ok(Self {
             socket,
             url: url.clone(),
@@ -203,9 +219,11 @@ impl UdpSource {
             finished: false,
             failed: false,
             #[cfg(target_os = "linux")]
-            control: nix::cmsg_space!(u32),
+            control: nix::cmsg_space!(u32, nix::sys::time::TimeSpec),
             #[cfg(target_os = "linux")]
             last_drop_counter: 0,
+            arrival: None,
+            packet_arrival: None,
         })
     }
 
@@ -251,7 +269,12 @@ impl UdpSource {
         self.set_nonblocking(!blocking)?;
         loop {
             match self.live.has_packet() {
-                Ok(true) => return Ok(true),
+                Ok(true) => {
+                    // Every packet ready was completed by the last datagram fed: the loop
+                    // stops feeding as soon as one is.
+                    self.packet_arrival = self.arrival;
+                    return Ok(true);
+                }
                 Ok(false) if self.finished || self.live.is_ended() => return Ok(false),
                 Ok(false) => {}
                 Err(e) => {
@@ -278,6 +301,16 @@ impl UdpSource {
     pub fn finish(&mut self) {
         self.finished = true;
         self.live.finish();
+    }
+
+    /// When the datagram that completed the packet last handed out arrived: the kernel's
+    /// receive time on Linux (`SO_TIMESTAMPNS`, so time spent queued in the receive buffer
+    /// counts), elsewhere when it was read; `None` before the first datagram. For a latency
+    /// measurement, this is the packet's "in" time. A transport stream's video access unit
+    /// (a PES without a length) completes only when the next one's first datagram arrives,
+    /// so this is up to one frame interval after its own last byte came.
+    pub fn packet_arrival(&self) -> Option<SystemTime> {
+        self.packet_arrival
     }
 
     /// What was received and lost so far.
@@ -381,15 +414,24 @@ impl UdpSource {
                 }
             };
             let mut counter = None;
+            let mut stamp = None;
             // A control buffer too small only loses the counter, never the datagram.
             if let Ok(cmsgs) = msg.cmsgs() {
                 for cmsg in cmsgs {
-                    if let ControlMessageOwned::RxqOvfl(n) = cmsg {
-                        counter = Some(n);
+                    match cmsg {
+                        ControlMessageOwned::RxqOvfl(n) => counter = Some(n),
+                        ControlMessageOwned::ScmTimestampns(t) => {
+                            stamp = u64::try_from(t.tv_sec()).ok().and_then(|secs| {
+                                let nanos = u32::try_from(t.tv_nsec()).ok()?;
+                                UNIX_EPOCH.checked_add(Duration::new(secs, nanos))
+                            });
+                        }
+                        _ => {}
                     }
                 }
             }
             let result = (msg.bytes, msg.flags.contains(MsgFlags::MSG_TRUNC));
+            self.arrival = Some(stamp.unwrap_or_else(SystemTime::now));
             if let Some(n) = counter {
                 // The kernel's counter is the socket's total since it was made, 32 bits.
                 let new = n.wrapping_sub(self.last_drop_counter);
@@ -412,7 +454,10 @@ impl UdpSource {
         use std::io::ErrorKind;
         loop {
             match self.socket.recv(&mut self.datagram) {
-                Ok(len) => return Ok(Some((len, false))),
+                Ok(len) => {
+                    self.arrival = Some(SystemTime::now());
+                    return Ok(Some((len, false)));
+                }
                 Err(e) if e.kind() == ErrorKind::Interrupted => continue,
                 Err(e) if matches!(e.kind(), ErrorKind::WouldBlock | ErrorKind::TimedOut) => {
                     return Ok(None);
