@@ -367,6 +367,25 @@ fn bad_urls_and_addresses_are_address_errors() {
             other => panic!("{url}: expected an address error, got {other:?}"),
         }
     }
+    // Fields set by hand out of the parser's ranges are refused before any socket is made.
+    let good = UdpUrl::parse("udp://127.0.0.1:0").unwrap();
+    let mut huge = good.clone();
+    huge.pkt_size = usize::MAX;
+    let mut zero = good.clone();
+    zero.timeout = Duration::ZERO;
+    let mut unicast_sources = good.clone();
+    unicast_sources.sources = vec![Ipv4Addr::LOCALHOST];
+    for url in [huge, zero, unicast_sources] {
+        match UdpSource::open(&url, FormatHint::Unknown) {
+            Err(ReadError::Network(NetworkError::Address { what, .. })) => {
+                assert!(!what.is_empty());
+            }
+            other => panic!("{url}: expected an address error, got {other:?}"),
+        }
+    }
+    let mut fine = good;
+    fine.timeout = Duration::from_nanos(1500);
+    assert!(fine.check().is_ok());
     // An address that is not this machine's (TEST-NET-1) is refused at bind.
     let url = UdpUrl::parse("udp://192.0.2.1:5000").unwrap();
     match UdpSource::open(&url, FormatHint::Unknown) {

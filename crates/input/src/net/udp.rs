@@ -123,10 +123,13 @@ impl UdpSource {
     /// format `hint` ([`FormatHint::Unknown`] detects it; MPEG-TS is told by its sync bytes).
     ///
     /// # Errors
-    /// [`NetworkError::Address`] when the host is not an address of this machine;
+    /// [`NetworkError::Address`] when a field of `url` is out of the range
+    /// [`UdpUrl::parse`] allows ([`UdpUrl::check`]), or the host is not an address of this
+    /// machine;
     /// [`NetworkError::Socket`] naming the call (`socket`, `bind`, joining the group,
     /// setting an option) when the system refuses it, e.g. a port in use.
     pub fn open(url: &UdpUrl, hint: FormatHint) -> Result<Self> {
+        url.check()?;
         let name = url.to_string();
         let socket_error = |what: &str, source: std::io::Error| NetworkError::Socket {
             what: format!("{name}: {what}"),

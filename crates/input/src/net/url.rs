@@ -294,6 +294,27 @@ impl UdpUrl {
         Ok(())
     }
 
+    /// `Ok` when the fields are what [`parse`](Self::parse) could have made (they are public,
+    /// so a caller may have set any value): the same ranges and rules, any non-zero timeout.
+    ///
+    /// # Errors
+    /// [`NetworkError::Address`] naming the first field out of range.
+    pub fn check(&self) -> Result<(), NetworkError> {
+        let text = self.to_string();
+        if self.timeout.is_zero() {
+            return Err(address(&text, "the timeout must be more than 0"));
+        }
+        let mut reparsed = Self::parse(&text)?;
+        reparsed.timeout = self.timeout;
+        if reparsed != *self {
+            return Err(address(
+                &text,
+                "an address no URL gives (an IPv6 scope or flow label)",
+            ));
+        }
+        Ok(())
+    }
+
     /// Whether the host is a multicast group (joined) rather than a local address (bound).
     pub fn is_multicast(&self) -> bool {
         self.addr.ip().is_multicast()
@@ -302,7 +323,7 @@ impl UdpUrl {
 
 impl fmt::Display for UdpUrl {
     /// The URL with every option that is not its default, so it parses back to `self`
-    /// (`timeout` in whole microseconds).
+    /// (`timeout` in whole microseconds, at least 1).
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "udp://{}", self.addr)?;
         let mut sep = '?';
@@ -318,7 +339,7 @@ impl fmt::Display for UdpUrl {
             option(f, format!("buffer_size={}", self.buffer_size))?;
         }
         if self.timeout != DEFAULT_TIMEOUT {
-            option(f, format!("timeout={}", self.timeout.as_micros()))?;
+            option(f, format!("timeout={}", self.timeout.as_micros().max(1)))?;
         }
         if self.pkt_size != MAX_DATAGRAM {
             option(f, format!("pkt_size={}", self.pkt_size))?;
