@@ -38,6 +38,10 @@
 //! * **MPEG-TS** (188-byte packets) and **M2TS** (192-byte), recognised by their sync bytes:
 //!   H.264, HEVC, MPEG-2 and AV1 video, read by [`ts`].
 //!
+//! Live input: [`LiveStream`] takes bytes as they arrive; [`net`] receives them from the
+//! network: `udp://` unicast and multicast ([`UdpSource`], MPEG-TS as IPTV sends it), with
+//! the URL forms in [`SourceUrl`].
+//!
 //! [`ElementaryStream`] reads a file or stream incrementally, detects which of these it is
 //! from its first bytes (container magic first, then the file extension or a [`FormatHint`])
 //! and lends out [`Packet`]s with timestamps.
@@ -56,6 +60,7 @@ mod error;
 pub mod ivf;
 mod live;
 pub mod mpeg2;
+pub mod net;
 mod random_access;
 mod slice_cuts;
 mod source;
@@ -72,6 +77,7 @@ pub use error::{InputError, NetworkError, ReadError, Result};
 pub use ivf::{IvfFrames, IvfHeader, IvfReader};
 pub use live::LiveStream;
 pub use mpeg2::Mpeg2Pictures;
+pub use net::{SourceUrl, UdpSource, UdpStats, UdpUrl};
 pub use nvcodec_media::{Codec, Rational};
 pub use random_access::{DisplayRanks, RandomAccessSource};
 pub use stream::{ElementaryStream, Packets};

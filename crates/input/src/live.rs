@@ -122,8 +122,30 @@ impl LiveStream {
     /// As [`ElementaryStream::next_packet`](super::ElementaryStream::next_packet), and format
     /// detection's errors once enough bytes arrived. After an error the stream has ended.
     pub fn next_packet(&mut self) -> Result<Option<Packet<'_>>> {
-        if self.ended {
+        if !self.has_packet()? {
             return Ok(None);
+        }
+        let Some(run) = &mut self.running else {
+            return Ok(None);
+        };
+        let Some(info) = run.pending.take() else {
+            return Ok(None);
+        };
+        Ok(Some(Packet {
+            data: run.driver.packet(),
+            pts: info.pts,
+        }))
+    }
+
+    /// Whether a complete packet is ready: the next [`next_packet`](Self::next_packet)
+    /// returns it without more bytes. It is parsed now and kept, so a caller that must not
+    /// hold the packet's borrow while deciding (a receive loop) asks this first.
+    ///
+    /// # Errors
+    /// As [`next_packet`](Self::next_packet).
+    pub(crate) fn has_packet(&mut self) -> Result<bool> {
+        if self.ended {
+            return Ok(false);
         }
         if self.running.is_none() {
             let ready = self.undetected.as_ref().is_some_and(|input| {
@@ -135,7 +157,7 @@ impl LiveStream {
                     || (window.len() >= 8 && !super::detect::has_ivf_magic(window) && !maybe_ts)
             });
             if !ready {
-                return Ok(None);
+                return Ok(false);
             }
             let started = self.start();
             if started.is_err() {
@@ -144,9 +166,9 @@ impl LiveStream {
             started?;
         }
         let Some(run) = &mut self.running else {
-            return Ok(None);
+            return Ok(false);
         };
-        if run.codec.is_none() {
+        if run.codec.is_none() && run.pending.is_none() {
             run.pending = prime(&mut run.driver, "live input")?;
             if run.driver.demux.codec().is_some() {
                 run.codec = Some(checked_codec(
@@ -158,25 +180,24 @@ impl LiveStream {
                 )?);
             }
         }
-        let info = match run.pending.take() {
-            Some(info) => info,
-            None => match run.driver.advance() {
-                Ok(Pulled::Packet(info)) => info,
-                Ok(Pulled::NeedInput) => return Ok(None),
-                Ok(Pulled::End) => {
-                    self.ended = true;
-                    return Ok(None);
-                }
-                Err(e) => {
-                    self.ended = true;
-                    return Err(e);
-                }
-            },
-        };
-        Ok(Some(Packet {
-            data: run.driver.packet(),
-            pts: info.pts,
-        }))
+        if run.pending.is_some() {
+            return Ok(true);
+        }
+        match run.driver.advance() {
+            Ok(Pulled::Packet(info)) => {
+                run.pending = Some(info);
+                Ok(true)
+            }
+            Ok(Pulled::NeedInput) => Ok(false),
+            Ok(Pulled::End) => {
+                self.ended = true;
+                Ok(false)
+            }
+            Err(e) => {
+                self.ended = true;
+                Err(e)
+            }
+        }
     }
 
     fn start(&mut self) -> Result<()> {
