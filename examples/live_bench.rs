@@ -10,16 +10,19 @@
 //! 188-byte packets a datagram, one burst per frame (the TS packets from one frame's PES start
 //! to the next's, as an encoder emits them), burst `k` of stream `s` due at
 //! `start + s/N × interval + k × interval`, by 4 sender threads; each receiver reads its socket
-//! through the crate's `udp://` source into a `LiveStream` and decodes on a decoder checked out
-//! of a pool prewarmed with N low-latency decoders. `packets`: no network, each stream thread
+//! through the crate's `udp://` source (`UdpSource`: 4 MiB receive buffer, kernel drops counted)
+//! and decodes on a decoder checked out of a pool prewarmed with N low-latency decoders (the
+//! live sizing: 4 decode surfaces for H.264, 6 for HEVC, 1 output surface; `--decode-surfaces`
+//! overrides). `packets`: no network, each stream thread
 //! feeds the clip's access units (read before timing) at the same times: the workload
 //! `bench/pynv_live.py` gives PyNvVideoCodec.
 //!
 //! Per frame: `latency` = frame out − its burst sent (udp) or its packet due (packets): packet
 //! in → frame out. In udp mode the TS reader can hand out an access unit only when the next one
 //! begins (MPEG-TS marks no end of an access unit), so that latency includes one frame
-//! interval of the container's own; `after_reader` = frame out − the access unit handed out by
-//! the reader, the decoder's part alone. A frame is *late* past `--late-ms` and *lost* if it
+//! interval of the container's own; `after_reader` = frame out − the kernel's receive time of
+//! the datagram that completed the access unit (udp; in packets mode, its feed): packet in →
+//! frame out for the decoder's packet, the reader, the receiving thread and the decoder. A frame is *late* past `--late-ms` and *lost* if it
 //! never comes out. Memory per session: free device memory before the pool is prewarmed against
 //! after every stream has its first frame, over N. CPU per stream: the process's CPU seconds
 //! over the run's wall seconds, over N.
@@ -35,7 +38,7 @@ use std::time::{Duration, Instant};
 use nvcodec_guard::Codec;
 use nvcodec_guard::cuda::{Context, ContextMode};
 use nvcodec_guard::decode::{DecoderPool, DecoderSpec, PoolConfig};
-use nvcodec_guard::init::CudaInitGuard;
+use nvcodec_guard::init::{CudaInitGuard, wait_for_teardowns};
 use nvcodec_guard::input::{ElementaryStream, OwnedPacket};
 
 #[path = "support/live_source.rs"]
@@ -277,7 +280,7 @@ impl Run<'_> {
             loop {
                 let (packet, handed) = if let Some(source) = &mut source {
                     match source.next_packet(deadline)? {
-                        Some(p) => (p, Instant::now()),
+                        Some(received) => received,
                         None => break,
                     }
                 } else {
@@ -346,18 +349,21 @@ fn run(args: &Args, clip: &Clip, n: usize) -> Result<String, String> {
         .len()
         .saturating_sub(1)
         .min((args.seconds * args.fps) as usize);
+    // The previous run's decoders are destroyed on the teardown thread: let it finish, so
+    // that their memory is not counted against this run's.
+    if !wait_for_teardowns(Duration::from_secs(60)) {
+        return Err("the previous run's decoders were not destroyed within 60 s".into());
+    }
     let guard = CudaInitGuard::acquire().map_err(|e| e.to_string())?;
     let context =
         Context::acquire(&guard, 0, ContextMode::SharedPrimary).map_err(|e| e.to_string())?;
     drop(guard);
     let (free_before, _) = context.memory_info().map_err(|e| e.to_string())?;
-    let mut config = PoolConfig::default()
+    let config = PoolConfig::default()
         .with_max_per_key(n)
         .with_max_total(n)
         .with_low_latency(true)
-        .with_output_surfaces(1)
         .with_decode_surfaces(args.decode_surfaces);
-    config.display_delay = 0;
     let pool = DecoderPool::new(config);
     let spec = DecoderSpec::new(clip.codec, 1920, 1088);
     let t = Instant::now();

@@ -17,9 +17,9 @@
 #                                 process, with the Rust throughput runs they compare with (needs
 #                                 the wheel in stage/wheels, stage/examples/decode_bench, `.whl/`
 #                                 and bench-clips/h264_1080p30_4M.h264 + the LONG=1 5-minute file)
-#   scripts/gpu-verify.sh live    issue 19: device memory per session (surfaces fitted or not),
-#                                 file throughput with fitted surfaces against without (>= 5 s
-#                                 runs), the live benchmark (N paced 1080p30 TS-over-UDP streams)
+#   scripts/gpu-verify.sh live    issue 19: device memory per session (live sizing or not),
+#                                 full-speed throughput of low-latency decoders against default
+#                                 ones (>= 5 s runs), the live benchmark (N paced 1080p30 TS-over-UDP streams)
 #                                 and PyNvVideoCodec's low-latency decoder on the same paced
 #                                 packets (needs `LIVE=1 scripts/make-bench-clips.sh`, the 4M clip,
 #                                 stage/, and `.whl/` unless PYNV=0)
@@ -176,17 +176,16 @@ live)
   done
   echo "== memory per session (8 decoders, 10 frames each)"
   for clip in $H $V $F; do
-    for env in "BENCH_FIT=0" "BENCH_FIT=1" "BENCH_LOW_LATENCY=1 BENCH_OUTPUT_SURFACES=1" \
-               "BENCH_LOW_LATENCY=1 BENCH_OUTPUT_SURFACES=1 BENCH_SURFACES=4"; do
+    for env in "BENCH_LOW_LATENCY=0" "BENCH_LOW_LATENCY=1" "BENCH_LOW_LATENCY=1 BENCH_SURFACES=2"; do
       echo "{\"env\":\"$env\"}" >> "$R"
       env $env timeout 60 $B memory "$clip" | tee -a "$R"
     done
   done
-  echo "== file throughput, surfaces fitted or not (7 decoders, 12 passes: >= 5 s)"
+  echo "== file throughput at full speed, low-latency sizing or not (7 decoders, >= 5 s)"
   for rep in 1 2; do
-    for fit in 0 1; do
-      echo "{\"env\":\"BENCH_FIT=$fit\",\"rep\":$rep}" >> "$R"
-      BENCH_FIT=$fit BENCH_PASSES=12 timeout 90 $B throughput $F 7 | tee -a "$R"
+    for ll in 0 1; do
+      echo "{\"env\":\"BENCH_LOW_LATENCY=$ll\",\"rep\":$rep}" >> "$R"
+      BENCH_LOW_LATENCY=$ll BENCH_PASSES=10 timeout 90 $B throughput $H 7 | tee -a "$R"
     done
   done
   echo "== live: TS over UDP, pooled low-latency decoders"

@@ -1,49 +1,53 @@
-//! The live benchmark's receiver: one stream's MPEG-TS over UDP on `127.0.0.1:PORT`, read into
-//! a [`LiveStream`] and pulled out as access units.
+//! The live benchmark's receiver: one stream's MPEG-TS over UDP on `127.0.0.1:PORT`, read by
+//! the crate's `udp://` source and pulled out as access units.
 
-use std::net::UdpSocket;
-use std::time::Instant;
+use std::time::{Instant, SystemTime};
 
-use nvcodec_guard::input::{FormatHint, LiveStream, OwnedPacket, TsSelect};
+use nvcodec_guard::input::{
+    FormatHint, NetworkError, OwnedPacket, ReadError, TsSelect, UdpSource, UdpUrl,
+};
 
 /// One receiving socket and the stream it feeds.
 pub struct UdpTs {
-    socket: UdpSocket,
-    live: LiveStream,
-    buf: Vec<u8>,
+    source: UdpSource,
 }
 
 impl UdpTs {
-    /// Binds `127.0.0.1:port`.
+    /// Listens on `udp://127.0.0.1:port` (4 MiB receive buffer asked, 0.2 s pulls).
     pub fn bind(port: u16) -> Result<Self, String> {
-        let socket =
-            UdpSocket::bind(("127.0.0.1", port)).map_err(|e| format!("bind {port}: {e}"))?;
-        Ok(UdpTs {
-            socket,
-            live: LiveStream::new(FormatHint::MpegTs(TsSelect::default())),
-            buf: vec![0; 65_536],
-        })
+        let url = UdpUrl::parse(&format!("udp://127.0.0.1:{port}?timeout=200000"))
+            .map_err(|e| e.to_string())?;
+        let source = UdpSource::open(&url, FormatHint::MpegTs(TsSelect::default()))
+            .map_err(|e| e.to_string())?;
+        Ok(UdpTs { source })
     }
 
-    /// The next access unit, waiting until `deadline`; `None` at the deadline.
-    pub fn next_packet(&mut self, deadline: Instant) -> Result<Option<OwnedPacket>, String> {
+    /// The next access unit and when the datagram that completed it arrived (the kernel's
+    /// receive time, as an `Instant`), waiting until `deadline`; `None` at the deadline or the
+    /// end.
+    pub fn next_packet(
+        &mut self,
+        deadline: Instant,
+    ) -> Result<Option<(OwnedPacket, Instant)>, String> {
         loop {
-            if let Some(p) = self.live.next_packet().map_err(|e| e.to_string())? {
-                return Ok(Some(p.to_owned_packet()));
-            }
-            let Some(left) = deadline.checked_duration_since(Instant::now()) else {
-                return Ok(None);
-            };
-            self.socket
-                .set_read_timeout(Some(left.max(std::time::Duration::from_millis(1))))
-                .map_err(|e| e.to_string())?;
-            match self.socket.recv(&mut self.buf) {
-                Ok(n) => self.live.feed(&self.buf[..n]).map_err(|e| e.to_string())?,
-                Err(e)
-                    if matches!(
-                        e.kind(),
-                        std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
-                    ) => {}
+            match self.source.next_packet() {
+                Ok(None) => return Ok(None),
+                Ok(Some(p)) => {
+                    let packet = p.to_owned_packet();
+                    let now = Instant::now();
+                    let arrived = self
+                        .source
+                        .packet_arrival()
+                        .and_then(|t| SystemTime::now().duration_since(t).ok())
+                        .and_then(|ago| now.checked_sub(ago))
+                        .unwrap_or(now);
+                    return Ok(Some((packet, arrived)));
+                }
+                Err(ReadError::Network(NetworkError::Timeout { .. })) => {
+                    if Instant::now() >= deadline {
+                        return Ok(None);
+                    }
+                }
                 Err(e) => return Err(e.to_string()),
             }
         }
@@ -51,11 +55,11 @@ impl UdpTs {
 
     /// Video packets the TS reader found lost (continuity counters).
     pub fn transport_lost(&self) -> u64 {
-        self.live.transport_stats().map_or(0, |s| s.lost_packets)
+        self.source.transport_stats().map_or(0, |s| s.lost_packets)
     }
 
-    /// Datagrams the kernel dropped (not known through a plain socket: 0).
+    /// Datagrams the kernel dropped (`SO_RXQ_OVFL`).
     pub fn kernel_drops(&self) -> u64 {
-        0
+        self.source.stats().kernel_drops.unwrap_or(0)
     }
 }
