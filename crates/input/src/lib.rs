@@ -56,6 +56,7 @@ mod error;
 pub mod ivf;
 mod live;
 pub mod mpeg2;
+pub mod net;
 mod random_access;
 mod slice_cuts;
 mod source;
@@ -72,6 +73,9 @@ pub use error::{InputError, NetworkError, ReadError, Result};
 pub use ivf::{IvfFrames, IvfHeader, IvfReader};
 pub use live::LiveStream;
 pub use mpeg2::Mpeg2Pictures;
+#[cfg(feature = "rtsp")]
+#[cfg_attr(docsrs, doc(cfg(feature = "rtsp")))]
+pub use net::rtsp::{RtspCredentials, RtspOptions, RtspSource, RtspTransport};
 pub use nvcodec_media::{Codec, Rational};
 pub use random_access::{DisplayRanks, RandomAccessSource};
 pub use stream::{ElementaryStream, Packets};
