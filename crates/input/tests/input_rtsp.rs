@@ -447,3 +447,34 @@ fn access_units_over_the_limit_are_refused_and_the_stream_goes_on() {
     );
     assert_eq!(refused + delivered, want.len());
 }
+
+/// For the GPU machine, which has no GStreamer: writes what arrived over RTSP (TCP) from the
+/// two MPEG-TS clips as Annex-B files, `h264_b3.rtsp.h264` and `hevc_main10.rtsp.hevc`, into
+/// `$NVCG_RTSP_DUMP` (default `target/rtsp-dump`). Decoded there with
+/// `examples/decode FILE --md5`, each frame's MD5 (column 6) must equal ffmpeg's decode of the
+/// clip, `tests/data/ts/CLIP.ts.nv12.framemd5`. Run with
+/// `cargo test -p nvcodec-input --features rtsp --test input_rtsp -- --ignored --exact received_clips_written_for_the_gpu`.
+#[test]
+#[ignore = "writes files for a GPU decode; run by hand"]
+fn received_clips_written_for_the_gpu() {
+    let dir = std::env::var_os("NVCG_RTSP_DUMP").map_or_else(
+        || std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../target/rtsp-dump"),
+        std::path::PathBuf::from,
+    );
+    std::fs::create_dir_all(&dir).unwrap();
+    for (clip, codec, name) in [
+        (H264_TS, "h264", "h264_b3.rtsp.h264"),
+        (HEVC_TS, "h265", "hevc_main10.rtsp.hevc"),
+    ] {
+        let got = serve_and_compare(clip, codec, RtspTransport::Tcp);
+        let bytes: Vec<u8> = got.iter().flat_map(|p| p.data.iter().copied()).collect();
+        let path = dir.join(name);
+        std::fs::write(&path, &bytes).unwrap();
+        println!(
+            "{}: {} access units, {} bytes",
+            path.display(),
+            got.len(),
+            bytes.len()
+        );
+    }
+}

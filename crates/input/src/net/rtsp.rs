@@ -71,9 +71,11 @@ use url::Url;
 use crate::{Codec, InputError, NetworkError, Packet, ReadError, Result};
 
 /// Largest access unit [`RtspOptions::default`] accepts: 64 MiB, the Annex-B reader's limit.
+#[cfg_attr(docsrs, doc(cfg(feature = "rtsp")))]
 pub const DEFAULT_MAX_ACCESS_UNIT: usize = 64 << 20;
 
 /// How RTP travels from the server.
+#[cfg_attr(docsrs, doc(cfg(feature = "rtsp")))]
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 #[non_exhaustive]
 pub enum RtspTransport {
@@ -87,6 +89,7 @@ pub enum RtspTransport {
 }
 
 /// A user name and password for RTSP authentication (Basic or Digest, as the server asks).
+#[cfg_attr(docsrs, doc(cfg(feature = "rtsp")))]
 #[derive(Clone, PartialEq, Eq)]
 pub struct RtspCredentials {
     /// The user name.
@@ -107,6 +110,7 @@ impl std::fmt::Debug for RtspCredentials {
 /// How [`RtspSource::open`] connects and what it accepts. `RtspOptions::default()` is TCP,
 /// 10 s to open, 5 s between access units, 1 s for the teardown, the first H.264 or HEVC
 /// video stream, access units up to [`DEFAULT_MAX_ACCESS_UNIT`].
+#[cfg_attr(docsrs, doc(cfg(feature = "rtsp")))]
 #[derive(Debug, Clone)]
 #[non_exhaustive]
 pub struct RtspOptions {
@@ -185,6 +189,7 @@ impl RtspOptions {
 
 /// One H.264 or HEVC stream of an RTSP presentation, pulled as Annex-B access units with
 /// RTP timestamps; see the [module documentation](self) for the bounds and what reconnects.
+#[cfg_attr(docsrs, doc(cfg(feature = "rtsp")))]
 pub struct RtspSource {
     runtime: Runtime,
     group: Arc<SessionGroup>,
