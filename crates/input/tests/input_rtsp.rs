@@ -354,6 +354,22 @@ fn a_server_killed_mid_stream_is_closed_or_timeout_not_a_hang() {
     }
 }
 
+/// Dropped inside a tokio runtime (async code that got a source from a blocking thread): no
+/// panic; the session is torn down without waiting.
+#[test]
+fn a_source_dropped_inside_async_code_does_not_panic() {
+    let server = RtspServer::start(&common::data(H264_TS), "h264", Serve::default());
+    let mut source = RtspSource::open(&server.url(), RtspOptions::default()).unwrap();
+    assert!(source.next_packet().unwrap().is_some());
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .build()
+        .unwrap();
+    runtime.block_on(async move {
+        assert!(matches!(source.next_packet(), Err(ReadError::Io(_))));
+        drop(source);
+    });
+}
+
 #[test]
 fn credentials_are_checked_from_the_url_and_the_options() {
     let serve = Serve {

@@ -43,8 +43,11 @@
 //! [`NetworkError::Closed`]); the error says why ([`NetworkError::Timeout`]: nothing
 //! arrived; [`NetworkError::Closed`]: the server closed the connection or the session;
 //! [`NetworkError::Protocol`]: it sent what `retina` cannot follow), and the caller decides
-//! whether to [`open`](RtspSource::open) again. A session the server ends cleanly (the RTSP
-//! connection closes after the stream) ends with `Ok(None)`. Packets lost on the way (UDP) are
+//! whether to [`open`](RtspSource::open) again. A stream the server ends cleanly (an RTCP
+//! BYE from its sender; what still arrives within 200 ms after it is delivered, since over
+//! UDP the BYE can overtake the last RTP packets) ends with `Ok(None)`; the RTSP connection
+//! closing without a BYE is [`NetworkError::Closed`], since a server that crashed looks the
+//! same. Packets lost on the way (UDP) are
 //! not retried: `retina` drops the damaged access unit and the loss is counted.
 //!
 //! **Errors** map from `retina`'s, which are opaque values with a message: the status of an
@@ -191,7 +194,8 @@ impl RtspOptions {
 /// RTP timestamps; see the [module documentation](self) for the bounds and what reconnects.
 #[cfg_attr(docsrs, doc(cfg(feature = "rtsp")))]
 pub struct RtspSource {
-    runtime: Runtime,
+    /// `None` only while dropping.
+    runtime: Option<Runtime>,
     group: Arc<SessionGroup>,
     session: Option<Demuxed>,
     stream_id: usize,
@@ -203,6 +207,8 @@ pub struct RtspSource {
     max_access_unit: usize,
     packet: Vec<u8>,
     lost_packets: u64,
+    /// An RTCP BYE came: what is still on the way is taken until [`BYE_LINGER`] passes.
+    draining: bool,
     ended: bool,
 }
 
@@ -265,7 +271,7 @@ impl RtspSource {
             }
         };
         Ok(Self {
-            runtime,
+            runtime: Some(runtime),
             group,
             session: Some(session),
             stream_id,
@@ -277,6 +283,7 @@ impl RtspSource {
             max_access_unit: options.max_access_unit,
             packet: Vec::new(),
             lost_packets: 0,
+            draining: false,
             ended: false,
         })
     }
@@ -319,7 +326,7 @@ impl RtspSource {
     }
 
     /// The next access unit of the stream, waiting for it at most
-    /// [`RtspOptions::data_timeout`]; `None` once the server has ended the session.
+    /// [`RtspOptions::data_timeout`]; `None` once the server has ended the stream (RTCP BYE).
     ///
     /// The packet is Annex-B (4-byte start codes), parameter sets before each random-access
     /// access unit (see the [module documentation](self)); `pts` is its RTP timestamp in
@@ -342,7 +349,7 @@ impl RtspSource {
             return Ok(None);
         }
         refuse_inside_runtime(&self.peer)?;
-        let Some(session) = self.session.as_mut() else {
+        let (Some(session), Some(runtime)) = (self.session.as_mut(), self.runtime.as_ref()) else {
             return Err(NetworkError::Closed {
                 peer: self.peer.clone(),
                 what: "an earlier error ended the session; open the source again".to_owned(),
@@ -350,9 +357,18 @@ impl RtspSource {
             .into());
         };
         let stream_id = self.stream_id;
+        let draining = &mut self.draining;
         let next_frame = async {
             loop {
-                match session.next().await {
+                let item = if *draining {
+                    match tokio::time::timeout(BYE_LINGER, session.next()).await {
+                        Ok(item) => item,
+                        Err(_) => return Pulled::Bye,
+                    }
+                } else {
+                    session.next().await
+                };
+                match item {
                     Some(Ok(CodecItem::VideoFrame(frame))) if frame.stream_id() == stream_id => {
                         return Pulled::Frame(frame);
                     }
@@ -360,17 +376,16 @@ impl RtspSource {
                         if rtcp.stream_id() == stream_id
                             && rtcp.pkts().any(|p| p.payload_type() == RTCP_BYE) =>
                     {
-                        return Pulled::Bye;
+                        *draining = true;
                     }
                     Some(Ok(_)) => {}
                     Some(Err(e)) => return Pulled::Failed(e),
+                    None if *draining => return Pulled::Bye,
                     None => return Pulled::ConnectionClosed,
                 }
             }
         };
-        let outcome = self
-            .runtime
-            .block_on(with_deadline(self.data_timeout, next_frame));
+        let outcome = runtime.block_on(with_deadline(self.data_timeout, next_frame));
         let frame = match outcome {
             Some(Pulled::Frame(frame)) => frame,
             Some(Pulled::Bye) => {
@@ -460,25 +475,32 @@ impl RtspSource {
 
     /// Ends the session: drops it inside the runtime (`retina` tears it down on a task of
     /// that runtime) and waits for the teardown at most `teardown_timeout`.
+    /// Inside another tokio runtime (the source dropped in async code) it does not wait.
     fn close(&mut self) {
-        if let Some(session) = self.session.take() {
-            let guard = self.runtime.enter();
-            drop(session);
-            drop(guard);
-            if tokio::runtime::Handle::try_current().is_err() {
-                let group = self.group.clone();
-                let wait = async move { group.await_teardown().await };
-                let _ = self
-                    .runtime
-                    .block_on(with_deadline(self.teardown_timeout, wait));
-            }
+        let (Some(session), Some(runtime)) = (self.session.take(), self.runtime.as_ref()) else {
+            return;
+        };
+        let guard = runtime.enter();
+        drop(session);
+        drop(guard);
+        if tokio::runtime::Handle::try_current().is_err() {
+            let group = self.group.clone();
+            let wait = async move { group.await_teardown().await };
+            let _ = runtime.block_on(with_deadline(self.teardown_timeout, wait));
         }
     }
 }
 
 impl Drop for RtspSource {
+    /// Tears the session down (see `close`), then stops the runtime; inside another tokio
+    /// runtime, where dropping a runtime would panic, without waiting for its tasks.
     fn drop(&mut self) {
         self.close();
+        if let Some(runtime) = self.runtime.take() {
+            if tokio::runtime::Handle::try_current().is_ok() {
+                runtime.shutdown_background();
+            }
+        }
     }
 }
 
@@ -494,6 +516,10 @@ fn starts_decoding(codec: Codec, au: &[u8]) -> bool {
 
 /// RTCP packet type of a BYE (RFC 3550, 6.6): the sender leaves the session.
 const RTCP_BYE: u8 = 203;
+
+/// How long the source still takes access units after the sender's RTCP BYE: over UDP the
+/// BYE (on the RTCP socket) can overtake the last RTP packets (on the other socket).
+const BYE_LINGER: Duration = Duration::from_millis(200);
 
 /// What one wait in [`RtspSource::next_packet`] ended with.
 enum Pulled {
