@@ -354,6 +354,49 @@ fn a_server_killed_mid_stream_is_closed_or_timeout_not_a_hang() {
     }
 }
 
+/// A server that stops sending but keeps its sockets open (the process frozen): the next
+/// call ends in `Timeout` after the data timeout, and dropping the source (whose `TEARDOWN`
+/// gets no answer) takes at most the teardown timeout.
+#[test]
+fn a_server_that_hangs_is_a_timeout_after_the_data_timeout() {
+    for transport in [RtspTransport::Tcp, RtspTransport::Udp] {
+        let mut server = RtspServer::start(&common::data(H264_TS), "h264", Serve::default());
+        let data_timeout = Duration::from_millis(700);
+        let options = RtspOptions::default()
+            .transport(transport)
+            .timeouts(Duration::from_secs(5), data_timeout);
+        let mut source = RtspSource::open(&server.url(), options).unwrap();
+        assert!(source.next_packet().unwrap().is_some());
+        server.freeze();
+        let frozen = Instant::now();
+        let error = loop {
+            match source.next_packet() {
+                Ok(Some(_)) => assert!(frozen.elapsed() < Duration::from_secs(2)),
+                other => break other.unwrap_err(),
+            }
+        };
+        match error {
+            ReadError::Network(NetworkError::Timeout { after, .. }) => {
+                assert_eq!(after, data_timeout)
+            }
+            other => panic!("{transport:?}: {other:?}"),
+        }
+        let took = frozen.elapsed();
+        assert!(
+            took >= data_timeout && took < Duration::from_secs(2),
+            "{took:?}"
+        );
+        let dropping = Instant::now();
+        drop(source);
+        assert!(
+            dropping.elapsed() < Duration::from_millis(1500),
+            "{:?}",
+            dropping.elapsed()
+        );
+        server.kill();
+    }
+}
+
 /// Dropped inside a tokio runtime (async code that got a source from a blocking thread): no
 /// panic; the session is torn down without waiting.
 #[test]

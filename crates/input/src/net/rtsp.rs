@@ -26,17 +26,20 @@
 //! **Time.** [`RtspOptions::connect_timeout`] bounds `open` as a whole (TCP connect,
 //! `DESCRIBE`, `SETUP`, `PLAY`); [`RtspOptions::data_timeout`] bounds each `next_packet`:
 //! no complete access unit of the chosen stream within it is [`NetworkError::Timeout`]
-//! (RTCP and other traffic do not count); `drop` waits at most
-//! [`RtspOptions::teardown_timeout`] for the `TEARDOWN` to be answered.
+//! (RTCP and other traffic do not count); `drop`, and an error that ends the session, wait
+//! at most [`RtspOptions::teardown_timeout`] more for the `TEARDOWN` to be answered.
 //!
-//! **Memory.** The source holds one access unit (the packet lent out, at most
-//! [`RtspOptions::max_access_unit`] bytes, else [`InputError::LimitExceeded`]); `retina` holds
-//! its receive buffers (for TCP one RTSP message, at most 64 KiB of interleaved data; for UDP
-//! one datagram buffer per socket) and the access unit it is assembling. That last one is
-//! bounded by nothing in `retina`: a server that never ends an access unit grows it until
-//! [`RtspOptions::data_timeout`] passes without a frame, so the bound there is the bytes the
-//! server can send within `data_timeout`. The limit check happens once `retina` hands the
-//! access unit over.
+//! **Memory.** The source holds the access unit lent out (at most
+//! [`RtspOptions::max_access_unit`] bytes, else [`InputError::LimitExceeded`]). `retina`
+//! holds a receive ring buffer for the RTSP connection and one per UDP socket (64 KiB each
+//! to start), which grows in powers of two, and does not shrink, to keep the RTP payloads
+//! of the access unit being assembled, plus that access unit's copy when it is complete:
+//! the peak is about three times the largest access unit plus the initial buffers. Nothing
+//! in `retina` caps an access unit: one the server never ends grows until
+//! [`RtspOptions::data_timeout`] passes without a complete access unit, which ends the
+//! session and frees it all. So the bound there is what the server can send within
+//! `data_timeout`; `max_access_unit` caps what is handed out, checked once `retina` has
+//! assembled the access unit.
 //!
 //! **What reconnects: nothing.** An error from `next_packet` other than
 //! [`InputError::LimitExceeded`] ends the session (later calls return
@@ -443,12 +446,18 @@ impl RtspSource {
             )
             .into());
         }
-        self.packet.clear();
-        self.packet.extend_from_slice(parameters);
-        self.packet.extend_from_slice(frame.data());
+        let pts = frame.timestamp().elapsed();
+        if parameters.is_empty() {
+            self.packet = frame.into_data();
+        } else {
+            self.packet.clear();
+            self.packet.reserve(len);
+            self.packet.extend_from_slice(parameters);
+            self.packet.extend_from_slice(frame.data());
+        }
         Ok(Some(Packet {
             data: &self.packet,
-            pts: frame.timestamp().elapsed(),
+            pts,
         }))
     }
 

@@ -88,6 +88,16 @@ impl RtspServer {
         format!("rtsp://127.0.0.1:{}/clip", self.port)
     }
 
+    /// Stops the server process (SIGSTOP): its sockets stay open and nothing more is sent or
+    /// answered, as a peer that hangs.
+    pub fn freeze(&mut self) {
+        let status = Command::new("kill")
+            .args(["-STOP", &self.child.id().to_string()])
+            .status()
+            .expect("run kill -STOP");
+        assert!(status.success());
+    }
+
     /// Kills the server now.
     pub fn kill(&mut self) {
         let _ = self.child.kill();
