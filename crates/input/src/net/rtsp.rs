@@ -6,10 +6,9 @@
 //! with the stream's current parameter sets (SPS and PPS; VPS, SPS and PPS for HEVC), so a
 //! decoder can start at the first one (and before any access unit after which they changed);
 //! parameter sets the server sends inside the stream are removed from where they were and
-//! put there instead, as the latest the session has seen (`retina` keeps them; the server
-//! also announces them in the session description). The RTSP client is `retina`; this
-//! module picks the stream, drives `retina` and turns what it reports into this crate's
-//! errors.
+//! put there instead, as the latest the session has seen (`retina` keeps one of each; so a
+//! stream that uses several PPSs or SPSs at once cannot be read through it). The RTSP
+//! client is `retina`; this module picks the stream, drives it and maps its errors.
 //!
 //! **Why a private runtime.** `retina` is asynchronous (tokio). The source owns a
 //! current-thread tokio runtime and runs it only inside [`RtspSource::open`],
@@ -50,8 +49,8 @@
 //! BYE from its sender; what still arrives within 200 ms after it is delivered, since over
 //! UDP the BYE can overtake the last RTP packets) ends with `Ok(None)`; the RTSP connection
 //! closing without a BYE is [`NetworkError::Closed`], since a server that crashed looks the
-//! same. Packets lost on the way (UDP) are
-//! not retried: `retina` drops the damaged access unit and the loss is counted.
+//! same. Packets lost on the way (UDP) are not retried: `retina` drops the damaged access
+//! unit and the loss is counted.
 //!
 //! **Errors** map from `retina`'s, which are opaque values with a message: the status of an
 //! RTSP response (401 and 403 are [`NetworkError::Unauthorized`], 404 is
