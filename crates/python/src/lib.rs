@@ -12,6 +12,7 @@
 
 #![warn(clippy::undocumented_unsafe_blocks)]
 
+mod ahead;
 mod cuda;
 mod decoder;
 mod errors;
