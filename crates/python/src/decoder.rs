@@ -384,7 +384,7 @@ impl Session {
         }
         config = apply_geometry(config, settings.geometry);
         let decoder = Held::Own(DecoderBuilder::new(config).build()?);
-        Session::with_decoder(stream, settings, decoder)
+        Session::with_decoder(stream, settings, decoder, None)
     }
 
     /// After random access: back to the input's start with a fresh decoder state.
@@ -1130,8 +1130,9 @@ impl Decoder {
         Ok(d)
     }
 
-    /// Device memory bookkeeping: buffers allocated by the frame and RGB pools, free ones,
-    /// and released frames whose consumers' GPU work is still running.
+    /// Device memory bookkeeping: buffers allocated by the frame and RGB pools (a pooled
+    /// decoder's frame pool is the one its ``DecoderPool`` shares between checkouts), free
+    /// ones, and released frames whose consumers' GPU work is still running.
     fn memory_stats<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyDict>> {
         let stats = self.with(py, |s| {
             crate::cuda::reap();
@@ -1235,9 +1236,28 @@ enum Pools {
 pub(crate) struct DecoderPool {
     pools: Pools,
     max_size: (u32, u32),
+    /// One frame buffer pool per CUDA context, shared by every checkout on it, so that a
+    /// stream started from the pool reuses the buffers of the streams before it instead of
+    /// allocating its own (and freeing them at its end: `cuMemFree` waits for the device).
+    /// Its free buffers are at most as many as the checkouts had frames alive at once;
+    /// `trim()` lets them go.
+    frame_pools: Mutex<Vec<(usize, DeviceFramePool)>>,
 }
 
 impl DecoderPool {
+    /// The shared frame buffer pool of `context`.
+    fn frame_pool(&self, context: &guard::cuda::Context) -> DeviceFramePool {
+        // Contexts by address: the pool's decoders keep theirs alive, so it is not reused.
+        let key = context.raw() as usize;
+        let mut pools = self.frame_pools.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some((_, pool)) = pools.iter().find(|(k, _)| *k == key) {
+            return pool.clone();
+        }
+        let pool = DeviceFramePool::new(context);
+        pools.push((key, pool.clone()));
+        pool
+    }
+
     fn spec(&self, codec: Codec, size: Option<(u32, u32)>, bit_depth: u8) -> DecoderSpec {
         let (w, h) = size.map_or(self.max_size, |(w, h)| {
             (w.max(self.max_size.0), h.max(self.max_size.1))
@@ -1285,6 +1305,7 @@ impl DecoderPool {
         Ok(DecoderPool {
             pools,
             max_size: (max_width, max_height),
+            frame_pools: Mutex::new(Vec::new()),
         })
     }
 
@@ -1355,7 +1376,8 @@ impl DecoderPool {
                     (Pools::Many(p), Some(device)) => p.checkout_on(device, spec)?,
                     (Pools::Many(p), None) => p.checkout(spec)?,
                 };
-                Session::with_decoder(stream, &settings, Held::Pooled(pooled))
+                let frames = self.frame_pool(pooled.context());
+                Session::with_decoder(stream, &settings, Held::Pooled(pooled), Some(frames))
             })
             .map_err(to_py)?;
         Ok(Decoder::from_session(session, prefetch))
@@ -1384,20 +1406,29 @@ impl DecoderPool {
         Ok(d)
     }
 
-    /// Destroys idle decoders beyond what the pool keeps.
+    /// Destroys idle decoders beyond what the pool keeps, and lets go of the free frame
+    /// buffers its checkouts share (frames alive keep theirs).
     fn trim(&self, py: Python<'_>) {
-        py.allow_threads(|| match &self.pools {
-            Pools::One(p) => p.trim(),
-            Pools::Many(p) => p.pools().iter().for_each(|p| p.trim()),
+        py.allow_threads(|| {
+            let frame_pools =
+                std::mem::take(&mut *self.frame_pools.lock().unwrap_or_else(|e| e.into_inner()));
+            drop(frame_pools);
+            match &self.pools {
+                Pools::One(p) => p.trim(),
+                Pools::Many(p) => p.pools().iter().for_each(|p| p.trim()),
+            }
         })
     }
 }
 
 impl Session {
+    /// A session over `decoder`; its frames go to `frames` (a pool's shared buffers) or to a
+    /// frame pool of its own.
     fn with_decoder(
         stream: ElementaryStream,
         settings: &Settings,
         decoder: Held,
+        frames: Option<DeviceFramePool>,
     ) -> Result<Session> {
         let context = decoder.get_ref().context().clone();
         let convert = match settings.convert {
@@ -1407,7 +1438,7 @@ impl Session {
         let device = i32::try_from(context.ordinal()).unwrap_or(i32::MAX);
         Ok(Session {
             stream,
-            frames: DeviceFramePool::new(&context),
+            frames: frames.unwrap_or_else(|| DeviceFramePool::new(&context)),
             decoder,
             convert,
             device,

@@ -621,3 +621,31 @@ def test_standin_prefetch_early_drop_and_close_return_the_pooled_decoder(run_wit
             """
         )
     )
+
+
+def test_standin_pool_checkouts_share_frame_buffers(run_with_standin):
+    # Streams started one after another from a pool reuse the frame buffers of the streams
+    # before them: no allocation (and no cuMemFree, which waits for the device) per stream.
+    _ok(
+        run_with_standin(
+            f"""
+            path = os.path.join(DATA, "{CLIP}")
+            pool = nv.DecoderPool(max_width=640, max_height=368)
+            pool.prewarm("h264", 1)
+            allocs = []
+            for depth in [0, 2] * 10:
+                before = standin.standin_calls(b"cuMemAlloc_v2")
+                with pool.checkout(path, prefetch=depth) as d:
+                    n = sum(1 for _ in d)
+                allocs.append(standin.standin_calls(b"cuMemAlloc_v2") - before)
+            # At most the peak of frames alive at once (2 ahead, 1 being made, the consumer's,
+            # a release or two in flight), not some per stream: 20 streams of their own
+            # buffers would allocate 20 times or more.
+            assert allocs[0] > 0 and sum(allocs) <= 8, allocs
+            frees = standin.standin_calls(b"cuMemFree_v2")
+            pool.trim()
+            assert standin.standin_calls(b"cuMemFree_v2") > frees
+            assert standin.standin_misuse() == 0
+            """
+        )
+    )
