@@ -45,7 +45,10 @@ new_decoder, cold_start_threads):
               Time to the last first frame.
 A step whose estimate would end past --budget-s (from the script's start) is skipped and
 recorded as skipped.  Lines of `decode_bench throughput` tagged "who":"rust" in the --out file
-(gpu-verify.sh pybench writes them first, with the same K) give the Python / Rust ratios.
+(gpu-verify.sh pybench writes them first, with the same K) give the Python / Rust ratios: the
+same workload is `BENCH_POOL=1 BENCH_KEEP=pool` ("decoders":"pool": a checkout from a prewarmed
+pool per pass, the clip read from its path, every frame copied into a shared pool buffer); the
+`map` and `pool-copy` runs (one decoder per thread, packets in memory before the clock) do less.
 """
 
 from __future__ import annotations
@@ -625,15 +628,20 @@ def table(path, min_wall=5.0, limit_source=None):
                             f"frames/thread {r.get('frames_per_thread_min')}..{r.get('frames_per_thread_max')} "
                             f"(expected {r.get('expected_per_thread')}); bad pass counts {r.get('bad_pass_counts')}")
 
-    def last(bench, who, n=None, keep=None):
+    any_depth = object()
+
+    def last(bench, who, n=None, keep=None, decoders="own", prefetch=any_depth):
         found = None
         for r in rows:
             if r.get("who") != who:
                 continue
             if who == "rust":
-                if r.get("mode") != "throughput" or r.get("n") != n or r.get("keep", "map") != keep:
+                if (r.get("mode") != "throughput" or r.get("n") != n or r.get("keep", "map") != keep
+                        or r.get("decoders", "own") != decoders):
                     continue
             elif r.get("bench") != bench or (n is not None and r.get("n") != n):
+                continue
+            if prefetch is not any_depth and r.get("prefetch") != prefetch:
                 continue
             found = r
         return found
@@ -650,37 +658,54 @@ def table(path, min_wall=5.0, limit_source=None):
     limit, limit_who = max(measured) if measured else (None, None)
     L.append(f"Throughput, every frame consumed as torch.from_dlpack(frame).sum() on the "
              f"{env.get('torch_stream', 'default')} torch stream (H.264 1080p):")
-    L.append("| N | passes | ours fps | PyNv fps | ours / PyNv | ours / limit | PyNv / limit "
-             "| Rust map fps | Python / Rust map | Rust pool-copy fps | Python / Rust pool-copy | wall s ours, PyNv, Rust map, Rust pool |")
-    L.append("|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|")
+    L.append("| N | ours prefetch | passes | ours fps | PyNv fps | ours / PyNv | ours / limit | PyNv / limit "
+             "| Rust same workload fps | Python / Rust same workload "
+             "| Rust map fps | Python / Rust map | Rust pool-copy fps | Python / Rust pool-copy "
+             "| wall s ours, PyNv, Rust same, Rust map, Rust pool |")
+    L.append("|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|")
     for n in ns:
-        o, p = last("throughput", "ours", n), last("throughput", "pynv", n)
+        depths = []  # ours' decode-ahead depths in this run, in order (None: not recorded)
+        for r in rows:
+            if r.get("bench") == "throughput" and r.get("who") == "ours" and r.get("n") == n:
+                if r.get("prefetch") not in depths:
+                    depths.append(r.get("prefetch"))
+        p = last("throughput", "pynv", n)
+        rs = last(None, "rust", n, "pool", decoders="pool")
         rm, rp = last(None, "rust", n, "map"), last(None, "rust", n, "pool")
-        bad(o, f"throughput ours N={n}")
         bad(p, f"throughput PyNv N={n}")
-        for r, lab in ((rm, "Rust map"), (rp, "Rust pool")):
+        for r, lab in ((rs, "Rust same workload"), (rm, "Rust map"), (rp, "Rust pool")):
             if r is not None and r.get("skipped"):
                 skipped.append(f"throughput {lab} N={n}: {r['skipped']}")
             elif r is not None and r.get("error"):
                 problems.append(f"throughput {lab} N={n}: {r['error']}")
-        ws = []
-        for r, lab in ((o, "ours"), (p, "PyNv"), (rm, "Rust map"), (rp, "Rust pool")):
-            w = r.get("wall_s") if r else None
-            ws.append(fmt(w, ".1f"))
-            if w is not None:
-                walls.append((f"throughput {lab} N={n}", w))
-        k = (o or p or {}).get("passes")
-        L.append(f"| {n} | {fmt(k, 'd')} | {fmt(fps(o))} | {fmt(fps(p))} | {fmt(ratio(fps(o), fps(p)), '.2f')} "
-                 f"| {fmt(ratio(fps(o), limit), '.3f')} | {fmt(ratio(fps(p), limit), '.3f')} "
-                 f"| {fmt(fps(rm))} | {fmt(ratio(fps(o), fps(rm)), '.3f')} "
-                 f"| {fmt(fps(rp))} | {fmt(ratio(fps(o), fps(rp)), '.3f')} | {', '.join(ws)} |")
+        for i, d in enumerate(depths or [None]):
+            o = last("throughput", "ours", n, prefetch=d) if depths else None
+            bad(o, f"throughput ours N={n} prefetch={d}")
+            ws = []
+            for r, lab in ((o, f"ours prefetch={d}"), (p, "PyNv"), (rs, "Rust same workload"),
+                           (rm, "Rust map"), (rp, "Rust pool")):
+                w = r.get("wall_s") if r else None
+                ws.append(fmt(w, ".1f"))
+                if w is not None and (i == 0 or r is o):
+                    walls.append((f"throughput {lab} N={n}", w))
+            k = (o or p or {}).get("passes")
+            L.append(f"| {n} | {'-' if d is None else d} | {fmt(k, 'd')} | {fmt(fps(o))} | {fmt(fps(p))} "
+                     f"| {fmt(ratio(fps(o), fps(p)), '.2f')} "
+                     f"| {fmt(ratio(fps(o), limit), '.3f')} | {fmt(ratio(fps(p), limit), '.3f')} "
+                     f"| {fmt(fps(rs))} | {fmt(ratio(fps(o), fps(rs)), '.3f')} "
+                     f"| {fmt(fps(rm))} | {fmt(ratio(fps(o), fps(rm)), '.3f')} "
+                     f"| {fmt(fps(rp))} | {fmt(ratio(fps(o), fps(rp)), '.3f')} | {', '.join(ws)} |")
     if limit:
         L.append(f"NVDEC limit: the highest aggregate fps measured in this run for this codec, "
                  f"{limit:,.0f} fps ({limit_who}); a lower bound on the true limit. "
                  f"Goal at many decoders: ours >= 0.95 of it.")
-    L.append("Rust: `BENCH_PASSES=K decode_bench throughput CLIP N`, same K; map = frames mapped and "
-             "released, pool-copy = BENCH_KEEP=pool (a copy of each frame into a reused buffer, as "
-             "the Python package makes for every native frame). Goal: Python / Rust >= 0.95.")
+    L.append("Rust: `BENCH_PASSES=K decode_bench throughput CLIP N`, same K. Same workload = "
+             "BENCH_POOL=1 BENCH_KEEP=pool: per pass a checkout from a pool prewarmed with N, the clip "
+             "read from its path, every frame copied into a buffer of one shared frame pool, as the "
+             "Python run does (less its torch reduction); map and pool-copy: one decoder per thread "
+             "fed packets read into memory before the clock, frames mapped and released (map) or "
+             "copied into a reused buffer (pool-copy). Ours prefetch = decode-ahead depth "
+             "(0 = off, - = not recorded). Goal: Python / Rust same workload >= 0.95.")
     L.append("")
 
     # Planar f32

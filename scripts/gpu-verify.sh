@@ -275,7 +275,10 @@ pybench)
   # file, 32 streams from a pool; ours and PyNvVideoCodec in the same process), right after
   # the Rust runs it is compared with: `BENCH_PASSES=K decode_bench throughput CLIP N` for N = 1
   # and 7 with the same K (script's --print-passes), frames mapped (`map`) and copied into a
-  # reused buffer (`BENCH_KEEP=pool`, what the package does with every native frame).
+  # reused buffer (`BENCH_KEEP=pool`, what the package does with every native frame), both with
+  # one decoder per thread and packets read before the clock, and the same workload as the
+  # Python runs (`same`: BENCH_POOL=1 BENCH_KEEP=pool, a pool checkout and the clip read from
+  # its path per pass).
   # BUDGET_S (390) bounds the whole mode: a Rust run or Python step that would end past it is
   # skipped and recorded as skipped; the Python script is also killed at the budget + 30 s.
   # Writes $OUT/pybench.jsonl (every run), $OUT/pybench.log (stderr) and prints the table last
@@ -301,16 +304,19 @@ pybench)
   echo "pybench: wheels installed after $((SECONDS - t_start)) s"
   for n in 1 7; do
     k=$k1; [[ $n == 7 ]] && k=$k7
-    for keep in map pool; do
+    for keep in same map pool; do
+      tag="\"keep\":\"$keep\",\"decoders\":\"own\""
+      [[ $keep == same ]] && tag="\"keep\":\"pool\",\"decoders\":\"pool\""
       est=$(( k * 300 * n / (n == 1 ? 670 : 4600) + 3 ))
       used=$((SECONDS - t_start))
       if (( used + est > BUDGET_S )); then
-        echo "{\"who\":\"rust\",\"mode\":\"throughput\",\"n\":$n,\"keep\":\"$keep\",\"passes\":$k,\"skipped\":\"budget: $used s used of $BUDGET_S, ~$est s needed\"}" | tee -a "$R"
+        echo "{\"who\":\"rust\",\"mode\":\"throughput\",\"n\":$n,$tag,\"passes\":$k,\"skipped\":\"budget: $used s used of $BUDGET_S, ~$est s needed\"}" | tee -a "$R"
         continue
       fi
       envs=(BENCH_PASSES=$k); [[ $keep == pool ]] && envs+=(BENCH_KEEP=pool)
+      [[ $keep == same ]] && envs+=(BENCH_KEEP=pool BENCH_POOL=1)
       line=$(env "${envs[@]}" timeout 90 $B throughput "$CLIP" $n 2>>"$OUT/pybench.log" | grep '^{' | tail -1)
-      [[ -n $line ]] || line="{\"mode\":\"throughput\",\"n\":$n,\"keep\":\"$keep\",\"passes\":$k,\"error\":\"no result (stderr in pybench.log)\"}"
+      [[ -n $line ]] || line="{\"mode\":\"throughput\",\"n\":$n,$tag,\"passes\":$k,\"error\":\"no result (stderr in pybench.log)\"}"
       echo "$line" | sed 's/^{/{"who":"rust",/' | tee -a "$R"
     done
   done
