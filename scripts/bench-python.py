@@ -13,6 +13,8 @@ Against PyNvVideoCodec 2.2.4 in the same process (issue 20; `scripts/gpu-verify.
 
     python scripts/bench-python.py --compare --clip bench-clips/h264_1080p30_4M.h264 \\
         --long bench-clips/h264_1080p30_5min_400k.mp4 --out OUT/pybench.jsonl [--budget-s S]
+    python scripts/bench-python.py --compare --steps throughput --ns 7 --prefetch 0,4 ...
+                                    # ours with decode-ahead off and at depth 4, same call
     python scripts/bench-python.py --table OUT/pybench.jsonl     # the table (no GPU needed)
     python scripts/bench-python.py --print-passes N               # K for N threads (no GPU)
 
@@ -21,7 +23,9 @@ new_decoder, cold_start_threads):
   throughput  N = 1, 7, 28 threads; each decodes the clip K passes back to back and consumes
               every frame as `torch.from_dlpack(frame).sum()` (on torch's current stream, the
               legacy default one; --torch-stream per-thread: a torch stream per thread).  Ours: a DecoderPool prewarmed
-              with N decoders, one checkout per pass (the clip read from its path).  PyNv: one
+              with N decoders, one checkout per pass (the clip read from its path); with
+              --prefetch D1,D2,.. one run per decode-ahead depth (`checkout(..., prefetch=D)`,
+              0 = off), else one with the package's default.  PyNv: one
               decoder per thread (built before the clock; its NVDEC session is made lazily on
               the first sequence header, inside the clock, once), the clip demuxed into memory
               before timing, the end-of-stream packet and SyncOnCUStream() after every pass
@@ -371,9 +375,11 @@ class Compare:
         return passes_for(n, a.frames, a.target_s, a.gen, a.rate1, a.rate_agg)
 
     # -- throughput --------------------------------------------------------------------
-    def ours_throughput(self, n, passes, planar=False):
+    def ours_throughput(self, n, passes, planar=False, prefetch=None):
         clip, timeout = self.args.clip, self.args.run_timeout_s
         kw = dict(output="planar", dtype="float32", mean=MEAN, std=STD) if planar else {}
+        if prefetch is not None:
+            kw["prefetch"] = prefetch
         pool = nv.DecoderPool()
         pool.prewarm(self.codec_name(), n)
 
@@ -394,6 +400,9 @@ class Compare:
         t0, results, alive = run_threads(n, body, timeout)
         out = summarize_run({}, t0, results, alive, timeout, self.per_pass, passes)
         out["pool"] = dict(pool.stats())
+        if prefetch is None:  # the package's default, as the installed version has it
+            with pool.checkout(clip, **kw) as dec:
+                out["prefetch"] = getattr(dec, "prefetch", "none")
         return out
 
     def pynv_throughput(self, n, passes, planar=False):
@@ -555,10 +564,17 @@ class Compare:
         if "throughput" in steps:
             for n in a.ns:
                 k = self.passes(n)
-                for who in ("ours", "pynv"):
-                    fn = self.ours_throughput if who == "ours" else self.pynv_throughput
-                    self.step({"bench": "throughput", "who": who, "n": n, "passes": k},
-                              self.est_throughput(who, n, k), lambda fn=fn, n=n, k=k: fn(n, k))
+                if "ours" in a.who:
+                    for d in a.prefetch or [None]:
+                        base = {"bench": "throughput", "who": "ours", "n": n, "passes": k}
+                        if d is not None:
+                            base["prefetch"] = d
+                        self.step(base, self.est_throughput("ours", n, k),
+                                  lambda n=n, k=k, d=d: self.ours_throughput(n, k, prefetch=d))
+                if "pynv" in a.who:
+                    self.step({"bench": "throughput", "who": "pynv", "n": n, "passes": k},
+                              self.est_throughput("pynv", n, k),
+                              lambda n=n, k=k: self.pynv_throughput(n, k))
         if "planar" in steps:
             k = self.passes(1)
             for who in ("ours", "pynv"):
@@ -826,6 +842,10 @@ def main():
     ap.add_argument("--streams", type=int, default=32)
     ap.add_argument("--run-timeout-s", type=float, default=90.0, help="per timed run")
     ap.add_argument("--min-wall-s", type=float, default=5.0)
+    ap.add_argument("--prefetch", default="",
+                    help="(--compare) decode-ahead depths of our throughput runs, e.g. 0,4 "
+                         "(one run each; default: one run with the package's default)")
+    ap.add_argument("--who", default="ours,pynv", help="(--compare) ours, pynv or both")
     ap.add_argument("--torch-stream", choices=("default", "per-thread"), default="default",
                     help="(--compare) the stream of the reductions: torch's current (legacy "
                          "default) stream, or one of each thread's own")
@@ -834,6 +854,15 @@ def main():
         args.ns = [int(x) for x in args.ns.split(",") if x.strip()]
     except ValueError:
         ap.error(f"--ns {args.ns!r}: expected numbers like 1,7,28")
+    try:
+        args.prefetch = [int(x) for x in args.prefetch.split(",") if x.strip()]
+    except ValueError:
+        ap.error(f"--prefetch {args.prefetch!r}: expected depths like 0,4")
+    if any(d < 0 for d in args.prefetch):
+        ap.error("--prefetch: depths are >= 0")
+    args.who = [w.strip() for w in args.who.split(",") if w.strip()]
+    if not args.who or set(args.who) - {"ours", "pynv"}:
+        ap.error(f"--who {','.join(args.who)!r}: expected ours, pynv or ours,pynv")
     args.steps = [s.strip() for s in args.steps.split(",") if s.strip()]
     unknown = set(args.steps) - {"throughput", "planar", "random", "pool"}
     if unknown:
