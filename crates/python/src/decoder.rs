@@ -38,6 +38,7 @@ use pyo3::types::{PyBytes, PyDict};
 
 use crate::ahead::{Ahead, Got};
 use crate::errors::{caller, driver_call, to_py};
+use crate::frames::{FrameBuffers, SharedFramePools};
 use crate::tensor::{
     Batch, BatchPool, DType, Frame, Pixels, PooledBatch, Tensor, native_tensor, rgb_tensor,
 };
@@ -337,7 +338,7 @@ pub(crate) struct Produced {
 pub(crate) struct Session {
     stream: ElementaryStream,
     decoder: Held,
-    frames: DeviceFramePool,
+    frames: FrameBuffers,
     convert: Option<(Converter, RgbFramePool, ConvertSpec)>,
     device: i32,
     /// Display index of the next frame of sequential reading.
@@ -663,7 +664,7 @@ enum BatchOut {
 
 /// What `keep` needs, borrowed apart from the decoder.
 struct Keeper<'a> {
-    frames: &'a DeviceFramePool,
+    frames: &'a FrameBuffers,
     convert: &'a Option<(Converter, RgbFramePool, ConvertSpec)>,
     device: i32,
 }
@@ -673,7 +674,7 @@ impl Keeper<'_> {
         let (width, height) = (frame.width(), frame.height());
         let (tensor, format) = match self.convert {
             None => (
-                native_tensor(frame.copy_to_pool(self.frames)?, self.device),
+                native_tensor(self.frames.copy(frame)?, self.device),
                 format_name(frame.pixel_format()),
             ),
             Some((converter, pool, spec)) => (
@@ -1236,28 +1237,11 @@ enum Pools {
 pub(crate) struct DecoderPool {
     pools: Pools,
     max_size: (u32, u32),
-    /// One frame buffer pool per CUDA context, shared by every checkout on it, so that a
-    /// stream started from the pool reuses the buffers of the streams before it instead of
-    /// allocating its own (and freeing them at its end: `cuMemFree` waits for the device).
-    /// Its free buffers are at most as many as the checkouts had frames alive at once;
-    /// `trim()` lets them go.
-    frame_pools: Mutex<Vec<(usize, DeviceFramePool)>>,
+    /// Frame buffer pools shared by the checkouts (see [`crate::frames`]).
+    frame_pools: Arc<SharedFramePools>,
 }
 
 impl DecoderPool {
-    /// The shared frame buffer pool of `context`.
-    fn frame_pool(&self, context: &guard::cuda::Context) -> DeviceFramePool {
-        // Contexts by address: the pool's decoders keep theirs alive, so it is not reused.
-        let key = context.raw() as usize;
-        let mut pools = self.frame_pools.lock().unwrap_or_else(|e| e.into_inner());
-        if let Some((_, pool)) = pools.iter().find(|(k, _)| *k == key) {
-            return pool.clone();
-        }
-        let pool = DeviceFramePool::new(context);
-        pools.push((key, pool.clone()));
-        pool
-    }
-
     fn spec(&self, codec: Codec, size: Option<(u32, u32)>, bit_depth: u8) -> DecoderSpec {
         let (w, h) = size.map_or(self.max_size, |(w, h)| {
             (w.max(self.max_size.0), h.max(self.max_size.1))
@@ -1305,7 +1289,7 @@ impl DecoderPool {
         Ok(DecoderPool {
             pools,
             max_size: (max_width, max_height),
-            frame_pools: Mutex::new(Vec::new()),
+            frame_pools: Arc::new(SharedFramePools::default()),
         })
     }
 
@@ -1376,7 +1360,7 @@ impl DecoderPool {
                     (Pools::Many(p), Some(device)) => p.checkout_on(device, spec)?,
                     (Pools::Many(p), None) => p.checkout(spec)?,
                 };
-                let frames = self.frame_pool(pooled.context());
+                let frames = FrameBuffers::shared(Arc::clone(&self.frame_pools));
                 Session::with_decoder(stream, &settings, Held::Pooled(pooled), Some(frames))
             })
             .map_err(to_py)?;
@@ -1410,9 +1394,7 @@ impl DecoderPool {
     /// buffers its checkouts share (frames alive keep theirs).
     fn trim(&self, py: Python<'_>) {
         py.allow_threads(|| {
-            let frame_pools =
-                std::mem::take(&mut *self.frame_pools.lock().unwrap_or_else(|e| e.into_inner()));
-            drop(frame_pools);
+            self.frame_pools.clear();
             match &self.pools {
                 Pools::One(p) => p.trim(),
                 Pools::Many(p) => p.pools().iter().for_each(|p| p.trim()),
@@ -1428,7 +1410,7 @@ impl Session {
         stream: ElementaryStream,
         settings: &Settings,
         decoder: Held,
-        frames: Option<DeviceFramePool>,
+        frames: Option<FrameBuffers>,
     ) -> Result<Session> {
         let context = decoder.get_ref().context().clone();
         let convert = match settings.convert {
@@ -1438,7 +1420,7 @@ impl Session {
         let device = i32::try_from(context.ordinal()).unwrap_or(i32::MAX);
         Ok(Session {
             stream,
-            frames: frames.unwrap_or_else(|| DeviceFramePool::new(&context)),
+            frames: frames.unwrap_or_else(|| FrameBuffers::Own(DeviceFramePool::new(&context))),
             decoder,
             convert,
             device,

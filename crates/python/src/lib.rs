@@ -16,6 +16,7 @@ mod ahead;
 mod cuda;
 mod decoder;
 mod errors;
+mod frames;
 mod tensor;
 
 use pyo3::prelude::*;

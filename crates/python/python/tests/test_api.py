@@ -649,3 +649,40 @@ def test_standin_pool_checkouts_share_frame_buffers(run_with_standin):
             """
         )
     )
+
+
+def test_standin_streams_of_other_sizes_do_not_evict_each_others_buffers(run_with_standin):
+    # Three sizes in turn: each size's streams share a frame pool of their own, so after the
+    # first round nothing is allocated or freed (one shared pool keeps two sizes only and
+    # would free and allocate at every change).
+    _ok(
+        run_with_standin(
+            """
+            # The stand-in's parser reports the size it is told, whatever the clip says.
+            clips = [("h264_640x360_b3.h264", 640, 368, 640, 360),
+                     ("h264_1280x720_bt601.h264", 1280, 720, 1280, 720),
+                     ("h264_1920x1080.h264", 1920, 1088, 1920, 1080)]
+            setf = standin.standin_set_format
+            pool = nv.DecoderPool()
+            pool.prewarm("h264", 1)
+            calls = lambda: (standin.standin_calls(b"cuMemAlloc_v2"),
+                             standin.standin_calls(b"cuMemFree_v2"))
+            shapes = set()
+            for rnd in range(4):
+                if rnd == 1:
+                    start = calls()
+                for clip, cw, ch, w, h in clips:
+                    for field, v in (("coded_width", cw), ("coded_height", ch),
+                                     ("display_right", w), ("display_bottom", h)):
+                        assert setf(field.encode(), v) == 0
+                    with pool.checkout(os.path.join(DATA, clip), prefetch=0) as d:
+                        for f in d:
+                            shapes.add(tuple(f.shape))
+                        del f
+            end = calls()
+            assert len(shapes) == 3, shapes
+            assert end == start, (start, end)
+            assert standin.standin_misuse() == 0
+            """
+        )
+    )
