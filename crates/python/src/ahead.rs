@@ -20,9 +20,11 @@
 //!   calls sequential reading makes (decode, flush, parser renewal inside the crate's init
 //!   windows); it never touches Python objects or the GIL.
 //!
-//! Trade-off: one thread per decoder while it is read sequentially (started at the first
-//! `__next__` after construction, random access, a batch or the end of a stream), and one
-//! channel hand-off per frame, against an engine that idles while the GIL is busy.
+//! Trade-off: one thread per decoder while it is read sequentially (started at the second
+//! frame of a pass, and again after random access, a batch or another call that parked it),
+//! and one channel hand-off per frame, against an engine that idles while the GIL is busy.
+//! The first frame of a pass is decoded in the caller's call: a caller that takes one frame
+//! (to start a stream, or to look at it) sets no work going that it did not ask for.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};

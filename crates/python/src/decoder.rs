@@ -865,8 +865,12 @@ impl Slot {
                 Slot::Closed => return Err(closed_error()),
                 Slot::Here(session) => {
                     // Left-over frames, a held error and the end of the stream are served
-                    // here; a worker starts only for decoding.
+                    // here; a worker starts only for decoding, from the second frame of a
+                    // pass on (a caller that takes one frame, as to start a stream, makes
+                    // the engines do no work it does not ask for).
                     if depth == 0
+                        || session.restart
+                        || session.next_index == 0
                         || session.flushed
                         || !session.carry.is_empty()
                         || session.held_error.is_some()

@@ -510,11 +510,15 @@ def test_standin_prefetch_memory_is_bounded_by_its_depth(run_with_standin):
             import time
             for depth in (1, 3, 6):
                 d = nv.Decoder(os.path.join(DATA, "{CLIP}"), prefetch=depth)
-                f = next(d)
+                f = next(d)       # the first frame of a pass: decoded in the call
+                assert d.memory_stats()["frame_buffers_allocated"] == 1
+                f = next(d)       # from the second on: the worker
                 del f
                 time.sleep(0.3)   # the worker fills its queue and waits
+                assert next(d).index == 2
                 allocated = d.memory_stats()["frame_buffers_allocated"]
-                assert allocated <= depth + 2, (depth, allocated)
+                # depth ahead, the consumer's frame, one waiting in the release queue
+                assert depth <= allocated <= depth + 3, (depth, allocated)
                 d.close()
             """
         )
@@ -585,7 +589,7 @@ def test_standin_prefetch_early_drop_and_close_return_the_pooled_decoder(run_wit
             s = pool.stats()
             assert s["in_use"] == 0 and s["idle"] == 2, s
             d = pool.checkout(path, prefetch=4)
-            next(d)
+            next(d); next(d)   # the second frame starts the worker
             d.close()
             assert pool.stats()["in_use"] == 0, pool.stats()
             try:
@@ -596,6 +600,7 @@ def test_standin_prefetch_early_drop_and_close_return_the_pooled_decoder(run_wit
                 raise AssertionError("closed decoder")
             for _ in range(20):   # dropped without close: the worker returns it itself
                 d = pool.checkout(path, prefetch=2)
+                next(d)
                 f = next(d)
                 del d
                 gc.collect()
@@ -607,7 +612,7 @@ def test_standin_prefetch_early_drop_and_close_return_the_pooled_decoder(run_wit
             del f
             # A decoder of its own dropped mid-stream with frames queued ahead.
             d = nv.Decoder(path, prefetch=8)
-            next(d)
+            next(d); next(d)
             time.sleep(0.1)
             del d
             gc.collect()
