@@ -40,6 +40,10 @@
 //! Every mode's decoders take `BENCH_SURFACES=N` (decode surfaces created),
 //! `BENCH_LOW_LATENCY=1` (with its live sizing) and `BENCH_OUTPUT_SURFACES=N` (set after
 //! it); the memory mode also prints the surfaces each decoder ends with.
+//! `BENCH_POOL=1` makes each throughput pass check a decoder out of a `DecoderPool` prewarmed
+//! with N (before the clock) and read the clip from its path (implies `BENCH_STREAM=1`), with
+//! one `DeviceFramePool` shared by all threads for `BENCH_KEEP=pool`: the workload of the
+//! Python package's `with pool.checkout(path) as dec: for frame in dec` per pass.
 
 use std::process::ExitCode;
 use std::sync::{Arc, Barrier};
@@ -50,8 +54,8 @@ use nvcodec_guard::Codec;
 use nvcodec_guard::convert::{ConvertSpec, Converter, RgbFramePool, RgbLayout, SampleType};
 use nvcodec_guard::cuda::DeviceBuffer;
 use nvcodec_guard::decode::{
-    CropRect, Decoder, DecoderBuilder, DecoderConfig, DecoderSpec, DeviceFramePool, Frame,
-    MultiGpuDecoderPool, PoolConfig,
+    CropRect, Decoder, DecoderBuilder, DecoderConfig, DecoderPool, DecoderSpec, DeviceFramePool,
+    Frame, MultiGpuDecoderPool, PoolConfig,
 };
 use nvcodec_guard::init::{init_lock_stats, wait_for_teardowns};
 use nvcodec_guard::input::ElementaryStream;
@@ -155,12 +159,25 @@ fn parse_list(var: &str, sep: char) -> Option<Vec<u32>> {
 
 impl Keep {
     fn for_decoder(decoder: &Decoder) -> Keep {
+        Keep::for_context(decoder.context(), None)
+    }
+
+    /// What `BENCH_KEEP` asks for in `context`; `shared` is the frame pool to copy into (one
+    /// of its own otherwise).
+    fn for_context(
+        context: &nvcodec_guard::cuda::Context,
+        shared: Option<&DeviceFramePool>,
+    ) -> Keep {
         match std::env::var("BENCH_KEEP").as_deref() {
-            Ok("pool") => Keep::Pool(DeviceFramePool::new(decoder.context())),
+            Ok("pool") => Keep::Pool(
+                shared
+                    .cloned()
+                    .unwrap_or_else(|| DeviceFramePool::new(context)),
+            ),
             Ok("device") => Keep::Device,
             Ok("rgb") => Keep::Rgb(
-                Converter::new(decoder.context()).expect("conversion kernels"),
-                RgbFramePool::new(decoder.context()),
+                Converter::new(context).expect("conversion kernels"),
+                RgbFramePool::new(context),
                 planar_f32(),
             ),
             Ok("rgb-into") => {
@@ -168,10 +185,10 @@ impl Keep {
                     .map(|v| (v[0], v[1]))
                     .unwrap_or((1920, 1080));
                 Keep::RgbInto(
-                    Converter::new(decoder.context()).expect("conversion kernels"),
+                    Converter::new(context).expect("conversion kernels"),
                     std::cell::RefCell::new(
                         DeviceBuffer::alloc(
-                            decoder.context(),
+                            context,
                             planar_f32().packed_size(w, h).expect("output size"),
                         )
                         .expect("output buffer"),
@@ -270,7 +287,8 @@ fn throughput(
     n: usize,
     delay: Option<u32>,
 ) -> nvcodec_guard::Result<String> {
-    let streaming = std::env::var("BENCH_STREAM").is_ok_and(|v| v == "1");
+    let pooled = std::env::var("BENCH_POOL").is_ok_and(|v| v == "1");
+    let streaming = pooled || std::env::var("BENCH_STREAM").is_ok_and(|v| v == "1");
     let passes: usize = std::env::var("BENCH_PASSES")
         .ok()
         .and_then(|v| v.parse().ok())
@@ -279,23 +297,58 @@ fn throughput(
     let barrier = Arc::new(Barrier::new(n + 1));
     let mut handles = Vec::new();
     let mut hold_ms = Vec::new();
+    // BENCH_POOL=1: a pool prewarmed with n decoders, and one frame pool for all threads, in
+    // the decoders' (primary) context.
+    let pool = if pooled {
+        let pool = DecoderPool::new(PoolConfig::default());
+        pool.prewarm(spec_of(codec), n)?;
+        let context = {
+            let guard = nvcodec_guard::init::CudaInitGuard::acquire()?;
+            nvcodec_guard::cuda::Context::acquire(&guard, 0, Default::default())?
+        };
+        let frames = DeviceFramePool::new(&context);
+        Some((pool, context, frames))
+    } else {
+        None
+    };
     for _ in 0..n {
-        let mut decoder = DecoderBuilder::new(config(codec, delay)).build()?;
-        hold_ms.push(decoder.init_window().hold.as_secs_f64() * 1e3);
+        let mut own = match &pool {
+            Some(_) => None,
+            None => {
+                let decoder = DecoderBuilder::new(config(codec, delay)).build()?;
+                hold_ms.push(decoder.init_window().hold.as_secs_f64() * 1e3);
+                Some(decoder)
+            }
+        };
+        let shared = pool
+            .as_ref()
+            .map(|(p, c, f)| (p.clone(), c.clone(), f.clone()));
         let (packets, barrier, clip) =
             (Arc::clone(&packets), Arc::clone(&barrier), clip.to_owned());
         handles.push(thread::spawn(move || {
             barrier.wait();
             let t0 = Instant::now();
-            let keep = Keep::for_decoder(&decoder);
-            // BENCH_PASSES=k: the clip k times over (a flush between passes), for runs long
-            // enough to steady the figure.
+            let keep = match (&own, &shared) {
+                (Some(decoder), _) => Keep::for_decoder(decoder),
+                (None, Some((_, context, frames))) => Keep::for_context(context, Some(frames)),
+                (None, None) => Keep::Map,
+            };
+            // BENCH_PASSES=k: the clip k times over (a flush between passes, or a checkout
+            // per pass with BENCH_POOL=1), for runs long enough to steady the figure.
             let mut r = Ok((0, None));
+            let mut shape = (0, 0);
             for _ in 0..passes {
-                let pass = if streaming {
-                    run_streaming(&mut decoder, &clip, &keep)
-                } else {
-                    run_keeping(&mut decoder, &packets, t0, false, &keep)
+                let pass = match (&mut own, &shared) {
+                    (Some(decoder), _) if streaming => run_streaming(decoder, &clip, &keep),
+                    (Some(decoder), _) => run_keeping(decoder, &packets, t0, false, &keep),
+                    (None, Some((pool, _, _))) => {
+                        pool.checkout(spec_of(codec)).and_then(|mut decoder| {
+                            let pass = run_streaming(&mut decoder, &clip, &keep);
+                            shape = (decoder.decode_surfaces(), decoder.stats().recreations);
+                            pass
+                        })
+                    }
+                    (None, None) => Ok((0, None)),
                 };
                 r = match (r, pass) {
                     (Ok((a, first)), Ok((b, f))) => Ok((a + b, first.or(f))),
@@ -305,7 +358,9 @@ fn throughput(
             // Stop the clock before the decoder drops: teardown (cuvidDestroyDecoder,
             // ~0.2 s) is not decoding.
             let finished = Instant::now();
-            let shape = (decoder.decode_surfaces(), decoder.stats().recreations);
+            if let Some(decoder) = &own {
+                shape = (decoder.decode_surfaces(), decoder.stats().recreations);
+            }
             (r.map(|r| (r, shape)), finished)
         }));
     }
@@ -326,6 +381,9 @@ fn throughput(
         per.push(frames);
     }
     let wall = (last_finish - t0).as_secs_f64();
+    if hold_ms.is_empty() {
+        hold_ms.push(0.0); // pooled: built before the clock by prewarm
+    }
     hold_ms.sort_by(f64::total_cmp);
     let output = format!(
         "crop {} size {}",
@@ -333,8 +391,9 @@ fn throughput(
         std::env::var("BENCH_SIZE").unwrap_or_else(|_| "-".into())
     );
     Ok(format!(
-        r#"{{"mode":"throughput","passes":{passes},"input":"{}","frame_stream":"{}","keep":"{}","output":"{}","codec":"{codec}","n":{n},"display_delay":{},"surfaces":{},"recreations":{},"init_hold_median_ms":{:.1},"frames":{total},"frames_per_decoder_min":{},"frames_per_decoder_max":{},"wall_s":{wall:.4},"fps":{:.1}}}"#,
+        r#"{{"mode":"throughput","passes":{passes},"input":"{}","decoders":"{}","frame_stream":"{}","keep":"{}","output":"{}","codec":"{codec}","n":{n},"display_delay":{},"surfaces":{},"recreations":{},"init_hold_median_ms":{:.1},"frames":{total},"frames_per_decoder_min":{},"frames_per_decoder_max":{},"wall_s":{wall:.4},"fps":{:.1}}}"#,
         if streaming { "streamed" } else { "preloaded" },
+        if pooled { "pool" } else { "own" },
         std::env::var("BENCH_FRAME_STREAM").unwrap_or_else(|_| "wait".into()),
         Keep::name(),
         output,

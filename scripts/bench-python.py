@@ -13,6 +13,8 @@ Against PyNvVideoCodec 2.2.4 in the same process (issue 20; `scripts/gpu-verify.
 
     python scripts/bench-python.py --compare --clip bench-clips/h264_1080p30_4M.h264 \\
         --long bench-clips/h264_1080p30_5min_400k.mp4 --out OUT/pybench.jsonl [--budget-s S]
+    python scripts/bench-python.py --compare --steps throughput --ns 7 --prefetch 0,4 ...
+                                    # ours with decode-ahead off and at depth 4, same call
     python scripts/bench-python.py --table OUT/pybench.jsonl     # the table (no GPU needed)
     python scripts/bench-python.py --print-passes N               # K for N threads (no GPU)
 
@@ -21,7 +23,9 @@ new_decoder, cold_start_threads):
   throughput  N = 1, 7, 28 threads; each decodes the clip K passes back to back and consumes
               every frame as `torch.from_dlpack(frame).sum()` (on torch's current stream, the
               legacy default one; --torch-stream per-thread: a torch stream per thread).  Ours: a DecoderPool prewarmed
-              with N decoders, one checkout per pass (the clip read from its path).  PyNv: one
+              with N decoders, one checkout per pass (the clip read from its path); with
+              --prefetch D1,D2,.. one run per decode-ahead depth (`checkout(..., prefetch=D)`,
+              0 = off), else one with the package's default.  PyNv: one
               decoder per thread (built before the clock; its NVDEC session is made lazily on
               the first sequence header, inside the clock, once), the clip demuxed into memory
               before timing, the end-of-stream packet and SyncOnCUStream() after every pass
@@ -45,7 +49,10 @@ new_decoder, cold_start_threads):
               Time to the last first frame.
 A step whose estimate would end past --budget-s (from the script's start) is skipped and
 recorded as skipped.  Lines of `decode_bench throughput` tagged "who":"rust" in the --out file
-(gpu-verify.sh pybench writes them first, with the same K) give the Python / Rust ratios.
+(gpu-verify.sh pybench writes them first, with the same K) give the Python / Rust ratios: the
+same workload is `BENCH_POOL=1 BENCH_KEEP=pool` ("decoders":"pool": a checkout from a prewarmed
+pool per pass, the clip read from its path, every frame copied into a shared pool buffer); the
+`map` and `pool-copy` runs (one decoder per thread, packets in memory before the clock) do less.
 """
 
 from __future__ import annotations
@@ -368,9 +375,11 @@ class Compare:
         return passes_for(n, a.frames, a.target_s, a.gen, a.rate1, a.rate_agg)
 
     # -- throughput --------------------------------------------------------------------
-    def ours_throughput(self, n, passes, planar=False):
+    def ours_throughput(self, n, passes, planar=False, prefetch=None):
         clip, timeout = self.args.clip, self.args.run_timeout_s
         kw = dict(output="planar", dtype="float32", mean=MEAN, std=STD) if planar else {}
+        if prefetch is not None:
+            kw["prefetch"] = prefetch
         pool = nv.DecoderPool()
         pool.prewarm(self.codec_name(), n)
 
@@ -391,6 +400,9 @@ class Compare:
         t0, results, alive = run_threads(n, body, timeout)
         out = summarize_run({}, t0, results, alive, timeout, self.per_pass, passes)
         out["pool"] = dict(pool.stats())
+        if prefetch is None:  # the package's default, as the installed version has it
+            with pool.checkout(clip, **kw) as dec:
+                out["prefetch"] = getattr(dec, "prefetch", "none")
         return out
 
     def pynv_throughput(self, n, passes, planar=False):
@@ -552,10 +564,17 @@ class Compare:
         if "throughput" in steps:
             for n in a.ns:
                 k = self.passes(n)
-                for who in ("ours", "pynv"):
-                    fn = self.ours_throughput if who == "ours" else self.pynv_throughput
-                    self.step({"bench": "throughput", "who": who, "n": n, "passes": k},
-                              self.est_throughput(who, n, k), lambda fn=fn, n=n, k=k: fn(n, k))
+                if "ours" in a.who:
+                    for d in a.prefetch or [None]:
+                        base = {"bench": "throughput", "who": "ours", "n": n, "passes": k}
+                        if d is not None:
+                            base["prefetch"] = d
+                        self.step(base, self.est_throughput("ours", n, k),
+                                  lambda n=n, k=k, d=d: self.ours_throughput(n, k, prefetch=d))
+                if "pynv" in a.who:
+                    self.step({"bench": "throughput", "who": "pynv", "n": n, "passes": k},
+                              self.est_throughput("pynv", n, k),
+                              lambda n=n, k=k: self.pynv_throughput(n, k))
         if "planar" in steps:
             k = self.passes(1)
             for who in ("ours", "pynv"):
@@ -625,15 +644,20 @@ def table(path, min_wall=5.0, limit_source=None):
                             f"frames/thread {r.get('frames_per_thread_min')}..{r.get('frames_per_thread_max')} "
                             f"(expected {r.get('expected_per_thread')}); bad pass counts {r.get('bad_pass_counts')}")
 
-    def last(bench, who, n=None, keep=None):
+    any_depth = object()
+
+    def last(bench, who, n=None, keep=None, decoders="own", prefetch=any_depth):
         found = None
         for r in rows:
             if r.get("who") != who:
                 continue
             if who == "rust":
-                if r.get("mode") != "throughput" or r.get("n") != n or r.get("keep", "map") != keep:
+                if (r.get("mode") != "throughput" or r.get("n") != n or r.get("keep", "map") != keep
+                        or r.get("decoders", "own") != decoders):
                     continue
             elif r.get("bench") != bench or (n is not None and r.get("n") != n):
+                continue
+            if prefetch is not any_depth and r.get("prefetch") != prefetch:
                 continue
             found = r
         return found
@@ -650,37 +674,54 @@ def table(path, min_wall=5.0, limit_source=None):
     limit, limit_who = max(measured) if measured else (None, None)
     L.append(f"Throughput, every frame consumed as torch.from_dlpack(frame).sum() on the "
              f"{env.get('torch_stream', 'default')} torch stream (H.264 1080p):")
-    L.append("| N | passes | ours fps | PyNv fps | ours / PyNv | ours / limit | PyNv / limit "
-             "| Rust map fps | Python / Rust map | Rust pool-copy fps | Python / Rust pool-copy | wall s ours, PyNv, Rust map, Rust pool |")
-    L.append("|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|")
+    L.append("| N | ours prefetch | passes | ours fps | PyNv fps | ours / PyNv | ours / limit | PyNv / limit "
+             "| Rust same workload fps | Python / Rust same workload "
+             "| Rust map fps | Python / Rust map | Rust pool-copy fps | Python / Rust pool-copy "
+             "| wall s ours, PyNv, Rust same, Rust map, Rust pool |")
+    L.append("|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|")
     for n in ns:
-        o, p = last("throughput", "ours", n), last("throughput", "pynv", n)
+        depths = []  # ours' decode-ahead depths in this run, in order (None: not recorded)
+        for r in rows:
+            if r.get("bench") == "throughput" and r.get("who") == "ours" and r.get("n") == n:
+                if r.get("prefetch") not in depths:
+                    depths.append(r.get("prefetch"))
+        p = last("throughput", "pynv", n)
+        rs = last(None, "rust", n, "pool", decoders="pool")
         rm, rp = last(None, "rust", n, "map"), last(None, "rust", n, "pool")
-        bad(o, f"throughput ours N={n}")
         bad(p, f"throughput PyNv N={n}")
-        for r, lab in ((rm, "Rust map"), (rp, "Rust pool")):
+        for r, lab in ((rs, "Rust same workload"), (rm, "Rust map"), (rp, "Rust pool")):
             if r is not None and r.get("skipped"):
                 skipped.append(f"throughput {lab} N={n}: {r['skipped']}")
             elif r is not None and r.get("error"):
                 problems.append(f"throughput {lab} N={n}: {r['error']}")
-        ws = []
-        for r, lab in ((o, "ours"), (p, "PyNv"), (rm, "Rust map"), (rp, "Rust pool")):
-            w = r.get("wall_s") if r else None
-            ws.append(fmt(w, ".1f"))
-            if w is not None:
-                walls.append((f"throughput {lab} N={n}", w))
-        k = (o or p or {}).get("passes")
-        L.append(f"| {n} | {fmt(k, 'd')} | {fmt(fps(o))} | {fmt(fps(p))} | {fmt(ratio(fps(o), fps(p)), '.2f')} "
-                 f"| {fmt(ratio(fps(o), limit), '.3f')} | {fmt(ratio(fps(p), limit), '.3f')} "
-                 f"| {fmt(fps(rm))} | {fmt(ratio(fps(o), fps(rm)), '.3f')} "
-                 f"| {fmt(fps(rp))} | {fmt(ratio(fps(o), fps(rp)), '.3f')} | {', '.join(ws)} |")
+        for i, d in enumerate(depths or [None]):
+            o = last("throughput", "ours", n, prefetch=d) if depths else None
+            bad(o, f"throughput ours N={n} prefetch={d}")
+            ws = []
+            for r, lab in ((o, f"ours prefetch={d}"), (p, "PyNv"), (rs, "Rust same workload"),
+                           (rm, "Rust map"), (rp, "Rust pool")):
+                w = r.get("wall_s") if r else None
+                ws.append(fmt(w, ".1f"))
+                if w is not None and (i == 0 or r is o):
+                    walls.append((f"throughput {lab} N={n}", w))
+            k = (o or p or {}).get("passes")
+            L.append(f"| {n} | {'-' if d is None else d} | {fmt(k, 'd')} | {fmt(fps(o))} | {fmt(fps(p))} "
+                     f"| {fmt(ratio(fps(o), fps(p)), '.2f')} "
+                     f"| {fmt(ratio(fps(o), limit), '.3f')} | {fmt(ratio(fps(p), limit), '.3f')} "
+                     f"| {fmt(fps(rs))} | {fmt(ratio(fps(o), fps(rs)), '.3f')} "
+                     f"| {fmt(fps(rm))} | {fmt(ratio(fps(o), fps(rm)), '.3f')} "
+                     f"| {fmt(fps(rp))} | {fmt(ratio(fps(o), fps(rp)), '.3f')} | {', '.join(ws)} |")
     if limit:
         L.append(f"NVDEC limit: the highest aggregate fps measured in this run for this codec, "
                  f"{limit:,.0f} fps ({limit_who}); a lower bound on the true limit. "
                  f"Goal at many decoders: ours >= 0.95 of it.")
-    L.append("Rust: `BENCH_PASSES=K decode_bench throughput CLIP N`, same K; map = frames mapped and "
-             "released, pool-copy = BENCH_KEEP=pool (a copy of each frame into a reused buffer, as "
-             "the Python package makes for every native frame). Goal: Python / Rust >= 0.95.")
+    L.append("Rust: `BENCH_PASSES=K decode_bench throughput CLIP N`, same K. Same workload = "
+             "BENCH_POOL=1 BENCH_KEEP=pool: per pass a checkout from a pool prewarmed with N, the clip "
+             "read from its path, every frame copied into a buffer of one shared frame pool, as the "
+             "Python run does (less its torch reduction); map and pool-copy: one decoder per thread "
+             "fed packets read into memory before the clock, frames mapped and released (map) or "
+             "copied into a reused buffer (pool-copy). Ours prefetch = decode-ahead depth "
+             "(0 = off, - = not recorded). Goal: Python / Rust same workload >= 0.95.")
     L.append("")
 
     # Planar f32
@@ -801,6 +842,10 @@ def main():
     ap.add_argument("--streams", type=int, default=32)
     ap.add_argument("--run-timeout-s", type=float, default=90.0, help="per timed run")
     ap.add_argument("--min-wall-s", type=float, default=5.0)
+    ap.add_argument("--prefetch", default="",
+                    help="(--compare) decode-ahead depths of our throughput runs, e.g. 0,4 "
+                         "(one run each; default: one run with the package's default)")
+    ap.add_argument("--who", default="ours,pynv", help="(--compare) ours, pynv or both")
     ap.add_argument("--torch-stream", choices=("default", "per-thread"), default="default",
                     help="(--compare) the stream of the reductions: torch's current (legacy "
                          "default) stream, or one of each thread's own")
@@ -809,6 +854,15 @@ def main():
         args.ns = [int(x) for x in args.ns.split(",") if x.strip()]
     except ValueError:
         ap.error(f"--ns {args.ns!r}: expected numbers like 1,7,28")
+    try:
+        args.prefetch = [int(x) for x in args.prefetch.split(",") if x.strip()]
+    except ValueError:
+        ap.error(f"--prefetch {args.prefetch!r}: expected depths like 0,4")
+    if any(d < 0 for d in args.prefetch):
+        ap.error("--prefetch: depths are >= 0")
+    args.who = [w.strip() for w in args.who.split(",") if w.strip()]
+    if not args.who or set(args.who) - {"ours", "pynv"}:
+        ap.error(f"--who {','.join(args.who)!r}: expected ours, pynv or ours,pynv")
     args.steps = [s.strip() for s in args.steps.split(",") if s.strip()]
     unknown = set(args.steps) - {"throughput", "planar", "random", "pool"}
     if unknown:

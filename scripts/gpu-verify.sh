@@ -321,7 +321,11 @@ pybench)
   # file, 32 streams from a pool; ours and PyNvVideoCodec in the same process), right after
   # the Rust runs it is compared with: `BENCH_PASSES=K decode_bench throughput CLIP N` for N = 1
   # and 7 with the same K (script's --print-passes), frames mapped (`map`) and copied into a
-  # reused buffer (`BENCH_KEEP=pool`, what the package does with every native frame).
+  # reused buffer (`BENCH_KEEP=pool`, what the package does with every native frame), both with
+  # one decoder per thread and packets read before the clock, and the same workload as the
+  # Python runs (`same`: BENCH_POOL=1 BENCH_KEEP=pool, a pool checkout and the clip read from
+  # its path per pass). NS (1,7,28), STEPS (all) and PREFETCH (e.g. 0,4: one run of ours per
+  # decode-ahead depth) go to the script; the Rust runs are those of NS among 1 and 7.
   # BUDGET_S (390) bounds the whole mode: a Rust run or Python step that would end past it is
   # skipped and recorded as skipped; the Python script is also killed at the budget + 30 s.
   # Writes $OUT/pybench.jsonl (every run), $OUT/pybench.log (stderr) and prints the table last
@@ -336,6 +340,12 @@ pybench)
   [[ -s $LONGCLIP ]] || echo "no $LONGCLIP (LONG=1 scripts/make-bench-clips.sh): random access will be skipped"
   k1=$(python3 scripts/bench-python.py --print-passes 1) && k7=$(python3 scripts/bench-python.py --print-passes 7) \
     || { echo "bench-python.py --print-passes failed"; exit 1; }
+  NS=${NS:-1,7,28}
+  STEPS=${STEPS:-throughput,planar,random,pool}
+  rust_ns=$(echo "$NS" | tr ',' '\n' | grep -xE '1|7' | tr '\n' ' ')
+  [[ ,$STEPS, == *,throughput,* ]] || rust_ns=""
+  pyargs=(--ns "$NS" --steps "$STEPS")
+  [[ -n ${PREFETCH:-} ]] && pyargs+=(--prefetch "$PREFETCH")
   echo "pybench: clip $CLIP, long $LONGCLIP; K = $k1 passes at N=1, $k7 at N=7 (Rust and Python); budget ${BUDGET_S} s"
   [[ ${DRY:-0} == 1 ]] && exit 0
   machine
@@ -345,18 +355,21 @@ pybench)
   python3 -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --upgrade \
     --target /tmp/site .whl/pynvvideocodec-*.whl || { echo "PyNvVideoCodec wheel did not install"; exit 1; }
   echo "pybench: wheels installed after $((SECONDS - t_start)) s"
-  for n in 1 7; do
+  for n in $rust_ns; do
     k=$k1; [[ $n == 7 ]] && k=$k7
-    for keep in map pool; do
+    for keep in same map pool; do
+      tag="\"keep\":\"$keep\",\"decoders\":\"own\""
+      [[ $keep == same ]] && tag="\"keep\":\"pool\",\"decoders\":\"pool\""
       est=$(( k * 300 * n / (n == 1 ? 670 : 4600) + 3 ))
       used=$((SECONDS - t_start))
       if (( used + est > BUDGET_S )); then
-        echo "{\"who\":\"rust\",\"mode\":\"throughput\",\"n\":$n,\"keep\":\"$keep\",\"passes\":$k,\"skipped\":\"budget: $used s used of $BUDGET_S, ~$est s needed\"}" | tee -a "$R"
+        echo "{\"who\":\"rust\",\"mode\":\"throughput\",\"n\":$n,$tag,\"passes\":$k,\"skipped\":\"budget: $used s used of $BUDGET_S, ~$est s needed\"}" | tee -a "$R"
         continue
       fi
       envs=(BENCH_PASSES=$k); [[ $keep == pool ]] && envs+=(BENCH_KEEP=pool)
+      [[ $keep == same ]] && envs+=(BENCH_KEEP=pool BENCH_POOL=1)
       line=$(env "${envs[@]}" timeout 90 $B throughput "$CLIP" $n 2>>"$OUT/pybench.log" | grep '^{' | tail -1)
-      [[ -n $line ]] || line="{\"mode\":\"throughput\",\"n\":$n,\"keep\":\"$keep\",\"passes\":$k,\"error\":\"no result (stderr in pybench.log)\"}"
+      [[ -n $line ]] || line="{\"mode\":\"throughput\",\"n\":$n,$tag,\"passes\":$k,\"error\":\"no result (stderr in pybench.log)\"}"
       echo "$line" | sed 's/^{/{"who":"rust",/' | tee -a "$R"
     done
   done
@@ -366,7 +379,7 @@ pybench)
   # finds bench/pynv_bench.py beside scripts/ by its own path.
   PYTHONPATH=/tmp/nvcg-site:/tmp/site PYTHONUNBUFFERED=1 timeout $((left + 30)) \
     python3 scripts/bench-python.py --compare --clip "$CLIP" --long "$LONGCLIP" --out "$R" \
-      --budget-s "$left" 2>>"$OUT/pybench.log" | cut -c1-600
+      --budget-s "$left" "${pyargs[@]}" 2>>"$OUT/pybench.log" | cut -c1-600
   rc=${PIPESTATUS[0]}
   [[ $rc == 0 ]] || { echo "bench-python.py exit $rc (stderr, last lines:)"; tail -20 "$OUT/pybench.log"; }
   echo "pybench: $((SECONDS - t_start)) s in all"

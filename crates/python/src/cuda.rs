@@ -5,8 +5,9 @@
 //! that a consumer queued on it before releasing it has finished. Each holder (the Python
 //! `Frame`, each DLPack capsule's tensor) records an event on the stream its consumer works
 //! on when it lets go, and the memory is kept (in [`Graveyard`]) until that event has
-//! completed. Completed entries are reaped whenever a frame is produced or released, and at
-//! most [`MAX_PENDING`] wait: past that the oldest is waited for.
+//! completed. Completed entries are reaped whenever a frame is produced or released; when a
+//! reaper takes the entries out to scan them and finds more than [`MAX_PENDING`], it waits
+//! for the oldest until that many are left.
 //!
 //! Trade-off: one `cuEventCreate`/`cuEventRecord` per release (microseconds) instead of a
 //! context-wide synchronisation, and no thread of its own: memory of released frames comes
@@ -136,39 +137,52 @@ pub(crate) fn release_after(context: &Context, stream: usize, held: Held) {
 
 /// Frees the memory of every released holder whose consumers' work has finished; waits for
 /// the oldest while more than [`MAX_PENDING`] wait.
+///
+/// Called for every frame produced and released, from every thread. The graveyard's mutex is
+/// held only to take the entries out and to put the running ones back, never across the
+/// driver calls, so threads do not queue behind each other's event queries: a reaper that
+/// finds the graveyard empty (another is scanning it) returns at once.
 pub(crate) fn reap() {
     let Some(api) = api() else { return };
-    let done: Vec<Pending> = {
+    let taken = {
         let mut yard = graveyard().lock().unwrap_or_else(|e| e.into_inner());
-        let mut done = Vec::new();
-        let mut keep = VecDeque::with_capacity(yard.pending.len());
-        let over = yard.pending.len().saturating_sub(MAX_PENDING);
-        for (i, entry) in yard.pending.drain(..).enumerate() {
-            let finished = match entry.context.make_current() {
-                Ok(_current) => {
-                    let event = entry.event as Event;
-                    // SAFETY: the event is live (destroyed only below, once) and belongs to
-                    // the current context.
-                    let status = unsafe {
-                        if i < over {
-                            (api.synchronize)(event)
-                        } else {
-                            (api.query)(event)
-                        }
-                    };
-                    status != CUDA_ERROR_NOT_READY
-                }
-                Err(_) => true,
-            };
-            if finished {
-                done.push(entry);
-            } else {
-                keep.push_back(entry);
-            }
-        }
-        yard.pending = keep;
-        done
+        std::mem::take(&mut yard.pending)
     };
+    if taken.is_empty() {
+        return;
+    }
+    let over = taken.len().saturating_sub(MAX_PENDING);
+    let mut done = Vec::new();
+    let mut running = VecDeque::with_capacity(taken.len());
+    for (i, entry) in taken.into_iter().enumerate() {
+        let finished = match entry.context.make_current() {
+            Ok(_current) => {
+                let event = entry.event as Event;
+                // SAFETY: the event is live (destroyed only below, once, by the reaper that
+                // took its entry out of the graveyard) and belongs to the current context.
+                let status = unsafe {
+                    if i < over {
+                        (api.synchronize)(event)
+                    } else {
+                        (api.query)(event)
+                    }
+                };
+                status != CUDA_ERROR_NOT_READY
+            }
+            Err(_) => true,
+        };
+        if finished {
+            done.push(entry);
+        } else {
+            running.push_back(entry);
+        }
+    }
+    if !running.is_empty() {
+        let mut yard = graveyard().lock().unwrap_or_else(|e| e.into_inner());
+        // Older first: entries released while this scan ran go after the ones it kept.
+        let newer = std::mem::replace(&mut yard.pending, running);
+        yard.pending.extend(newer);
+    }
     for entry in done {
         if let Ok(_current) = entry.context.make_current() {
             // SAFETY: the event is live and no longer referenced by the graveyard.

@@ -10,6 +10,10 @@
 //! - Sequential reading (iteration, `batch`) and random access (`frames_at`,
 //!   `frame_at_time`, `count_frames`) share one input and one decoder: random access moves
 //!   the read position, so sequential reading after it starts again at the first frame.
+//! - Iteration decodes up to `prefetch` frames ahead on a worker thread ([`crate::ahead`]),
+//!   which owns the session while it runs; every other call parks the worker first (its
+//!   frames, and an error after them, stay first in line), so results and their order are
+//!   those of `prefetch=0`.
 //!
 //! Trade-offs: a file-like source is read into memory whole at construction (simple, and
 //! random access needs a seekable source anyway); a path is read incrementally. A batch is
@@ -32,12 +36,31 @@ use pyo3::exceptions::{PyTypeError, PyValueError};
 use pyo3::prelude::*;
 use pyo3::types::{PyBytes, PyDict};
 
+use crate::ahead::{Ahead, Got};
 use crate::errors::{caller, driver_call, to_py};
+use crate::frames::{FrameBuffers, SharedFramePools};
 use crate::tensor::{
     Batch, BatchPool, DType, Frame, Pixels, PooledBatch, Tensor, native_tensor, rgb_tensor,
 };
 
 type Result<T> = std::result::Result<T, Error>;
+
+/// Frames iteration decodes ahead by default (see [`crate::ahead`]).
+const DEFAULT_PREFETCH: i64 = 4;
+/// The most frames a decoder may decode ahead.
+const MAX_PREFETCH: usize = 64;
+
+fn parse_prefetch(prefetch: i64) -> PyResult<usize> {
+    usize::try_from(prefetch)
+        .ok()
+        .filter(|&p| p <= MAX_PREFETCH)
+        .ok_or_else(|| {
+            caller(
+                "prefetch",
+                format!("{prefetch}: expected 0 (off) to {MAX_PREFETCH} frames"),
+            )
+        })
+}
 
 /// What the frames look like.
 #[derive(Debug, Clone, Copy)]
@@ -303,7 +326,7 @@ impl Held {
 }
 
 /// One decoded picture, ready to become a Python `Frame`.
-struct Produced {
+pub(crate) struct Produced {
     tensor: Tensor,
     pts: i64,
     index: Option<usize>,
@@ -312,10 +335,10 @@ struct Produced {
     height: u32,
 }
 
-struct Session {
+pub(crate) struct Session {
     stream: ElementaryStream,
     decoder: Held,
-    frames: DeviceFramePool,
+    frames: FrameBuffers,
     convert: Option<(Converter, RgbFramePool, ConvertSpec)>,
     device: i32,
     /// Display index of the next frame of sequential reading.
@@ -325,8 +348,10 @@ struct Session {
     /// Random access moved the input: sequential reading starts again from the start.
     restart: bool,
     /// Frames of sequential reading taken from the decoder but not handed out yet (a batch
-    /// ended before them at a change of size); they come first.
-    carry: std::collections::VecDeque<Produced>,
+    /// ended before them at a change of size, or decode-ahead was parked); they come first.
+    pub(crate) carry: std::collections::VecDeque<Produced>,
+    /// An error of sequential reading met by decode-ahead, delivered after `carry`.
+    pub(crate) held_error: Option<Error>,
     /// Buffers of stacked batches.
     batches: Arc<BatchPool>,
 }
@@ -360,7 +385,7 @@ impl Session {
         }
         config = apply_geometry(config, settings.geometry);
         let decoder = Held::Own(DecoderBuilder::new(config).build()?);
-        Session::with_decoder(stream, settings, decoder)
+        Session::with_decoder(stream, settings, decoder, None)
     }
 
     /// After random access: back to the input's start with a fresh decoder state.
@@ -373,6 +398,7 @@ impl Session {
             self.flushed = false;
             self.restart = false;
             self.carry.clear();
+            self.held_error = None;
         }
         Ok(())
     }
@@ -424,7 +450,7 @@ impl Session {
     }
 
     /// The next `want` frames of sequential reading (fewer at the end of the stream).
-    fn next(&mut self, want: usize) -> Result<Vec<Produced>> {
+    pub(crate) fn next(&mut self, want: usize) -> Result<Vec<Produced>> {
         self.restart_if_needed()?;
         let mut out = Vec::with_capacity(want.min(64));
         while out.len() < want {
@@ -432,6 +458,16 @@ impl Session {
                 break;
             };
             out.push(p);
+        }
+        if out.len() < want && self.held_error.is_some() {
+            // The error comes at its place: after the frames before it.
+            return match (out.is_empty(), self.held_error.take()) {
+                (true, Some(error)) => Err(error),
+                (_, error) => {
+                    self.held_error = error;
+                    Ok(out)
+                }
+            };
         }
         if out.len() < want {
             self.pump(|keeper, frame, index| {
@@ -451,7 +487,7 @@ impl Session {
     /// Frames left from such a change are stacked by copy instead ([`BatchOut::Copy`]).
     fn next_rgb_batch(&mut self, want: usize) -> Result<BatchOut> {
         self.restart_if_needed()?;
-        if !self.carry.is_empty() || self.convert.is_none() {
+        if !self.carry.is_empty() || self.held_error.is_some() || self.convert.is_none() {
             return self.next_uniform(want).map(BatchOut::Copy);
         }
         let batches = Arc::clone(&self.batches);
@@ -628,7 +664,7 @@ enum BatchOut {
 
 /// What `keep` needs, borrowed apart from the decoder.
 struct Keeper<'a> {
-    frames: &'a DeviceFramePool,
+    frames: &'a FrameBuffers,
     convert: &'a Option<(Converter, RgbFramePool, ConvertSpec)>,
     device: i32,
 }
@@ -638,7 +674,7 @@ impl Keeper<'_> {
         let (width, height) = (frame.width(), frame.height());
         let (tensor, format) = match self.convert {
             None => (
-                native_tensor(frame.copy_to_pool(self.frames)?, self.device),
+                native_tensor(self.frames.copy(frame)?, self.device),
                 format_name(frame.pixel_format()),
             ),
             Some((converter, pool, spec)) => (
@@ -746,7 +782,7 @@ fn stack_frames(produced: Vec<Produced>, pool: &Arc<BatchPool>) -> PyResult<Batc
 /// A GPU video decoder over one input, yielding frames as GPU tensors (no copy).
 ///
 /// ``Decoder(source, *, gpu=0, output="native", dtype=None, size=None, crop=None,
-/// low_latency=False, mean=None, std=None)``
+/// low_latency=False, mean=None, std=None, prefetch=4)``
 ///
 /// - ``source``: a path (``str``/``os.PathLike``, read incrementally), ``bytes``/
 ///   ``bytearray``/``memoryview`` or a binary file-like object (read into memory whole):
@@ -762,6 +798,14 @@ fn stack_frames(produced: Vec<Produced>, pool: &Arc<BatchPool>) -> PyResult<Batc
 /// - ``size``: ``(width, height)`` to scale to, ``crop``: ``(x, y, width, height)`` of the
 ///   display area, both in NVDEC's hardware (even values).
 /// - ``low_latency``: each packet is one whole picture, output as soon as decoded.
+/// - ``prefetch``: frames iteration decodes ahead of you on a worker thread of the decoder
+///   (0 to 64; 0: decode inside each ``next()``), so the GPU's decoder keeps working while
+///   Python uses a frame or waits for the GIL. At most that many frames wait (each a buffer
+///   of the frame's size); order, pixels and errors (each at the frame where it happened)
+///   are those of ``prefetch=0``. Other calls (``batch``, ``frames_at``, ``info``…) stop the
+///   worker first and go on from where iteration stands. ``close()`` or the end of a
+///   ``with`` block stops it at once; a decoder dropped mid-stream stops it after its
+///   current frame (a pooled decoder then returns to its pool from the worker).
 ///
 /// Iterating yields `Frame` objects in display order; ``batch(n)`` and ``frames_at`` give
 /// `Batch` tensors ``(N, …)``. Safe to share between threads (calls run one at a time);
@@ -773,7 +817,9 @@ fn stack_frames(produced: Vec<Produced>, pool: &Arc<BatchPool>) -> PyResult<Batc
 /// failing driver call).
 #[pyclass(frozen, module = "nvcodec_guard._native")]
 pub(crate) struct Decoder {
-    session: Mutex<Option<Session>>,
+    slot: Mutex<Slot>,
+    /// Frames iteration decodes ahead of the consumer (0: none).
+    prefetch: usize,
     codec: &'static str,
     dimensions: Option<(u32, u32)>,
     time_base: Option<(u64, u64)>,
@@ -781,14 +827,117 @@ pub(crate) struct Decoder {
     duration: Option<f64>,
 }
 
+/// Where a decoder's session is: here, lent to its decode-ahead worker, or gone.
+enum Slot {
+    Here(Box<Session>),
+    Ahead(Ahead),
+    Closed,
+}
+
+fn closed_error() -> Error {
+    Error::InvalidConfig {
+        parameter: "decoder",
+        reason: "the decoder was closed".into(),
+    }
+}
+
+impl Slot {
+    /// The session, its decode-ahead worker parked first (what it decoded stays first in
+    /// line for sequential reading).
+    fn session(&mut self) -> Result<&mut Session> {
+        if matches!(self, Slot::Ahead(_)) {
+            let Slot::Ahead(ahead) = std::mem::replace(self, Slot::Closed) else {
+                return Err(closed_error());
+            };
+            *self = Slot::Here(ahead.park()?);
+        }
+        match self {
+            Slot::Here(session) => Ok(session),
+            _ => Err(closed_error()),
+        }
+    }
+
+    /// The next frame of sequential reading, decoded up to `depth` frames ahead on a worker
+    /// thread (0: in this call). `None` at the end of the stream.
+    fn next_frame(&mut self, depth: usize) -> Result<Option<Produced>> {
+        loop {
+            match self {
+                Slot::Closed => return Err(closed_error()),
+                Slot::Here(session) => {
+                    // Left-over frames, a held error and the end of the stream are served
+                    // here; a worker starts only for decoding, from the second frame of a
+                    // pass on (a caller that takes one frame, as to start a stream, makes
+                    // the engines do no work it does not ask for).
+                    if depth == 0
+                        || session.restart
+                        || session.next_index == 0
+                        || session.flushed
+                        || !session.carry.is_empty()
+                        || session.held_error.is_some()
+                    {
+                        return session.next(1).map(|mut got| got.pop());
+                    }
+                    let Slot::Here(session) = std::mem::replace(self, Slot::Closed) else {
+                        return Err(closed_error());
+                    };
+                    match Ahead::start(session, depth) {
+                        Ok(ahead) => *self = Slot::Ahead(ahead),
+                        Err(mut session) => {
+                            // No thread to be had: decode in this call.
+                            let got = session.next(1).map(|mut got| got.pop());
+                            *self = Slot::Here(session);
+                            return got;
+                        }
+                    }
+                }
+                Slot::Ahead(ahead) => match ahead.next() {
+                    Got::Frame(frame) => return Ok(Some(frame)),
+                    Got::Stopped(error) => {
+                        // End of stream or an error: the worker is done; take the session
+                        // back (then the end is served from it, or the error returned).
+                        self.session()?;
+                        if let Some(error) = error {
+                            return Err(error);
+                        }
+                    }
+                },
+            }
+        }
+    }
+
+    /// Takes the session out (the worker stopped and joined, what it decoded ahead dropped).
+    fn take(&mut self) -> Result<Option<Box<Session>>> {
+        match std::mem::replace(self, Slot::Closed) {
+            Slot::Here(session) => Ok(Some(session)),
+            Slot::Ahead(ahead) => ahead.finish().map(Some),
+            Slot::Closed => Ok(None),
+        }
+    }
+}
+
+impl Drop for Decoder {
+    /// A worker still decoding ahead is stopped without waiting for it (the interpreter
+    /// holds the GIL here): it returns the session — a pooled decoder to its pool — from its
+    /// own thread after its current step. `close()` (or a `with` block) does it at once.
+    fn drop(&mut self) {
+        let slot = match self.slot.get_mut() {
+            Ok(slot) => slot,
+            Err(poisoned) => poisoned.into_inner(),
+        };
+        if let Slot::Ahead(ahead) = std::mem::replace(slot, Slot::Closed) {
+            ahead.detach();
+        }
+    }
+}
+
 impl Decoder {
-    fn lock(&self) -> Result<MutexGuard<'_, Option<Session>>> {
-        self.session.lock().map_err(|_| Error::Internal {
+    fn lock(&self) -> Result<MutexGuard<'_, Slot>> {
+        self.slot.lock().map_err(|_| Error::Internal {
             what: "a decoder call panicked earlier; this decoder is unusable",
         })
     }
 
-    /// Runs `f` on the session with the GIL released.
+    /// Runs `f` on the session with the GIL released (decode-ahead parked first).
     fn with<T: Send>(
         &self,
         py: Python<'_>,
@@ -796,16 +945,12 @@ impl Decoder {
     ) -> PyResult<T> {
         py.allow_threads(|| {
             let mut guard = self.lock()?;
-            let session = guard.as_mut().ok_or(Error::InvalidConfig {
-                parameter: "decoder",
-                reason: "the decoder was closed".into(),
-            })?;
-            f(session)
+            f(guard.session()?)
         })
         .map_err(to_py)
     }
 
-    fn from_session(session: Session) -> Decoder {
+    fn from_session(session: Session, prefetch: usize) -> Decoder {
         let stream = &session.stream;
         Decoder {
             codec: stream.codec().name(),
@@ -813,7 +958,8 @@ impl Decoder {
             time_base: stream.time_base().map(|r| (r.num, r.den)),
             container_rate: stream.frame_rate().map(|r| (r.num, r.den)),
             duration: stream.duration().map(|d| d.as_secs_f64()),
-            session: Mutex::new(Some(session)),
+            slot: Mutex::new(Slot::Here(Box::new(session))),
+            prefetch,
         }
     }
 }
@@ -821,7 +967,7 @@ impl Decoder {
 #[pymethods]
 impl Decoder {
     #[new]
-    #[pyo3(signature = (source, *, gpu=0, output="native", dtype=None, size=None, crop=None, low_latency=false, mean=None, std=None))]
+    #[pyo3(signature = (source, *, gpu=0, output="native", dtype=None, size=None, crop=None, low_latency=false, mean=None, std=None, prefetch=DEFAULT_PREFETCH))]
     #[allow(clippy::too_many_arguments)]
     fn new(
         py: Python<'_>,
@@ -834,13 +980,15 @@ impl Decoder {
         low_latency: bool,
         mean: Option<&Bound<'_, PyAny>>,
         std: Option<&Bound<'_, PyAny>>,
+        prefetch: i64,
     ) -> PyResult<Decoder> {
+        let prefetch = parse_prefetch(prefetch)?;
         let settings = settings(gpu, output, dtype, size, crop, low_latency, mean, std)?;
         let input = read_source(py, source)?;
         let session = py
             .allow_threads(|| Session::open(input, &settings))
             .map_err(to_py)?;
-        Ok(Decoder::from_session(session))
+        Ok(Decoder::from_session(session, prefetch))
     }
 
     fn __iter__(slf: PyRef<'_, Self>) -> PyRef<'_, Self> {
@@ -848,8 +996,17 @@ impl Decoder {
     }
 
     fn __next__(&self, py: Python<'_>) -> PyResult<Option<Frame>> {
-        let mut got = self.with(py, |s| s.next(1))?;
-        Ok(got.pop().map(into_frame))
+        let depth = self.prefetch;
+        let got = py
+            .allow_threads(|| self.lock()?.next_frame(depth))
+            .map_err(to_py)?;
+        Ok(got.map(into_frame))
+    }
+
+    /// Frames iteration decodes ahead of the consumer on a worker thread (0: none).
+    #[getter]
+    fn prefetch(&self) -> usize {
+        self.prefetch
     }
 
     /// The next ``n`` frames of sequential reading (fewer at the end; none after it).
@@ -978,8 +1135,9 @@ impl Decoder {
         Ok(d)
     }
 
-    /// Device memory bookkeeping: buffers allocated by the frame and RGB pools, free ones,
-    /// and released frames whose consumers' GPU work is still running.
+    /// Device memory bookkeeping: buffers allocated by the frame and RGB pools (a pooled
+    /// decoder's frame pool is the one its ``DecoderPool`` shares between checkouts), free
+    /// ones, and released frames whose consumers' GPU work is still running.
     fn memory_stats<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyDict>> {
         let stats = self.with(py, |s| {
             crate::cuda::reap();
@@ -1010,20 +1168,19 @@ impl Decoder {
     /// Releases the decoder (a pooled one goes back to its pool). Frames already handed
     /// out stay valid. Further calls raise ``CallerError``.
     fn close(&self, py: Python<'_>) -> PyResult<()> {
-        let session = py
-            .allow_threads(|| self.lock().map(|mut g| g.take()))
-            .map_err(to_py)?;
-        py.allow_threads(move || {
-            drop(session);
+        py.allow_threads(|| -> Result<()> {
+            let session = self.lock()?.take();
+            drop(session?);
             crate::cuda::reap();
-        });
-        Ok(())
+            Ok(())
+        })
+        .map_err(to_py)
     }
 
     /// Whether ``close()`` was called.
     #[getter]
     fn closed(&self, py: Python<'_>) -> PyResult<bool> {
-        py.allow_threads(|| self.lock().map(|g| g.is_none()))
+        py.allow_threads(|| self.lock().map(|g| matches!(*g, Slot::Closed)))
             .map_err(to_py)
     }
 
@@ -1084,6 +1241,8 @@ enum Pools {
 pub(crate) struct DecoderPool {
     pools: Pools,
     max_size: (u32, u32),
+    /// Frame buffer pools shared by the checkouts (see [`crate::frames`]).
+    frame_pools: Arc<SharedFramePools>,
 }
 
 impl DecoderPool {
@@ -1134,6 +1293,7 @@ impl DecoderPool {
         Ok(DecoderPool {
             pools,
             max_size: (max_width, max_height),
+            frame_pools: Arc::new(SharedFramePools::default()),
         })
     }
 
@@ -1162,10 +1322,11 @@ impl DecoderPool {
         .map_err(to_py)
     }
 
-    /// A decoder from the pool for ``source`` (arguments as ``Decoder``; ``gpu`` picks the
-    /// GPU of a multi-GPU pool, else the least loaded). Use it as a context manager: the
-    /// decoder goes back to the pool at the end of the block.
-    #[pyo3(signature = (source, *, gpu=None, output="native", dtype=None, size=None, crop=None, mean=None, std=None))]
+    /// A decoder from the pool for ``source`` (arguments as ``Decoder``, ``prefetch``
+    /// included; ``gpu`` picks the GPU of a multi-GPU pool, else the least loaded). Use it as
+    /// a context manager: the decoder goes back to the pool at the end of the block (its
+    /// decode-ahead worker stopped first).
+    #[pyo3(signature = (source, *, gpu=None, output="native", dtype=None, size=None, crop=None, mean=None, std=None, prefetch=DEFAULT_PREFETCH))]
     #[allow(clippy::too_many_arguments)]
     fn checkout(
         &self,
@@ -1178,7 +1339,9 @@ impl DecoderPool {
         crop: Option<&Bound<'_, PyAny>>,
         mean: Option<&Bound<'_, PyAny>>,
         std: Option<&Bound<'_, PyAny>>,
+        prefetch: i64,
     ) -> PyResult<Decoder> {
+        let prefetch = parse_prefetch(prefetch)?;
         let settings = settings(
             i64::from(gpu.unwrap_or(0)),
             output,
@@ -1201,10 +1364,11 @@ impl DecoderPool {
                     (Pools::Many(p), Some(device)) => p.checkout_on(device, spec)?,
                     (Pools::Many(p), None) => p.checkout(spec)?,
                 };
-                Session::with_decoder(stream, &settings, Held::Pooled(pooled))
+                let frames = FrameBuffers::shared(Arc::clone(&self.frame_pools));
+                Session::with_decoder(stream, &settings, Held::Pooled(pooled), Some(frames))
             })
             .map_err(to_py)?;
-        Ok(Decoder::from_session(session))
+        Ok(Decoder::from_session(session, prefetch))
     }
 
     /// Counters: ``checkouts``, ``hits``, ``misses``, ``creations``, ``reconfigurations``,
@@ -1230,20 +1394,27 @@ impl DecoderPool {
         Ok(d)
     }
 
-    /// Destroys idle decoders beyond what the pool keeps.
+    /// Destroys idle decoders beyond what the pool keeps, and lets go of the free frame
+    /// buffers its checkouts share (frames alive keep theirs).
     fn trim(&self, py: Python<'_>) {
-        py.allow_threads(|| match &self.pools {
-            Pools::One(p) => p.trim(),
-            Pools::Many(p) => p.pools().iter().for_each(|p| p.trim()),
+        py.allow_threads(|| {
+            self.frame_pools.clear();
+            match &self.pools {
+                Pools::One(p) => p.trim(),
+                Pools::Many(p) => p.pools().iter().for_each(|p| p.trim()),
+            }
         })
     }
 }
 
 impl Session {
+    /// A session over `decoder`; its frames go to `frames` (a pool's shared buffers) or to a
+    /// frame pool of its own.
     fn with_decoder(
         stream: ElementaryStream,
         settings: &Settings,
         decoder: Held,
+        frames: Option<FrameBuffers>,
     ) -> Result<Session> {
         let context = decoder.get_ref().context().clone();
         let convert = match settings.convert {
@@ -1253,7 +1424,7 @@ impl Session {
         let device = i32::try_from(context.ordinal()).unwrap_or(i32::MAX);
         Ok(Session {
             stream,
-            frames: DeviceFramePool::new(&context),
+            frames: frames.unwrap_or_else(|| FrameBuffers::Own(DeviceFramePool::new(&context))),
             decoder,
             convert,
             device,
@@ -1261,6 +1432,7 @@ impl Session {
             flushed: false,
             restart: false,
             carry: std::collections::VecDeque::new(),
+            held_error: None,
             batches: Arc::new(BatchPool::default()),
         })
     }

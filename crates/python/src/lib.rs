@@ -12,9 +12,11 @@
 
 #![warn(clippy::undocumented_unsafe_blocks)]
 
+mod ahead;
 mod cuda;
 mod decoder;
 mod errors;
+mod frames;
 mod tensor;
 
 use pyo3::prelude::*;

@@ -26,6 +26,9 @@ Guarantees:
   after the GPU work queued on it (on the consumer's stream) before that has finished.
 - The GIL is released while decoding and waiting; ``Decoder`` and ``DecoderPool`` objects may
   be shared between threads (calls on one decoder run one at a time).
+- Iteration decodes ahead (``prefetch=4`` frames by default, on a worker thread of the
+  decoder), so the GPU keeps decoding while Python uses a frame; order, pixels and errors are
+  those of ``prefetch=0``, and at most ``prefetch`` frames wait.
 
 Inputs: a path (``str`` / ``os.PathLike``) is read incrementally; ``bytes``/``bytearray``/
 ``memoryview`` and binary file-like objects (anything with ``read()``) are read into memory

@@ -145,7 +145,16 @@ class Batch:
     def to_bytes(self) -> bytes: ...
 
 class Decoder:
-    """A GPU decoder over one input; iterate for frames in display order."""
+    """A GPU decoder over one input; iterate for frames in display order.
+
+    ``prefetch`` (default 4, 0 = off): while you use a frame, a worker thread of the decoder
+    decodes up to that many next frames (each in a pool buffer of the frame's size), so the
+    NVDEC engine keeps working while Python runs or waits for the GIL. Order, pixels and
+    errors are those of ``prefetch=0``: an error comes at the frame where it happened.
+    Calls other than iteration (``batch``, ``frames_at``, ``info``, ...) stop the worker
+    first and continue where iteration stands. ``close()`` (or the end of a ``with`` block)
+    stops it at once; a decoder dropped mid-stream stops it after its current frame.
+    """
 
     def __init__(
         self,
@@ -159,7 +168,10 @@ class Decoder:
         low_latency: bool = False,
         mean: Optional[Triple] = None,
         std: Optional[Triple] = None,
+        prefetch: int = 4,
     ) -> None: ...
+    @property
+    def prefetch(self) -> int: ...
     def __iter__(self) -> Iterator[Frame]: ...
     def __next__(self) -> Frame: ...
     @overload
@@ -222,6 +234,7 @@ class DecoderPool:
         crop: Optional[Tuple[int, int, int, int]] = None,
         mean: Optional[Triple] = None,
         std: Optional[Triple] = None,
+        prefetch: int = 4,
     ) -> Decoder: ...
     def stats(self) -> PoolStats: ...
     def trim(self) -> None: ...

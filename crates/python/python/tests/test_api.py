@@ -427,3 +427,267 @@ def test_standin_converter_failure_is_a_driver_error(run_with_standin):
         )
     )
     assert "cuModuleLoadData platform" in out
+
+
+# --- decode-ahead (prefetch) --------------------------------------------------------------
+
+
+def test_prefetch_argument_errors(data):
+    for bad in (-1, 65):
+        with pytest.raises(nv.CallerError) as err:
+            nv.Decoder(str(data / CLIP), prefetch=bad)
+        assert err.value.parameter == "prefetch"
+        with pytest.raises(nv.CallerError) as err:
+            nv.DecoderPool().checkout(str(data / CLIP), prefetch=bad)
+        assert err.value.parameter == "prefetch"
+
+
+def test_standin_prefetch_keeps_order_and_pixels(run_with_standin):
+    # Every depth yields the same frames, in display order, with the same pixels; the
+    # standin's mapped surfaces and copies are all accounted for afterwards.
+    _ok(
+        run_with_standin(
+            f"""
+            import hashlib
+            path = os.path.join(DATA, "{CLIP}")
+            assert nv.Decoder(path).prefetch == 4
+            runs = {{}}
+            for depth in (0, 1, 2, 4, 64):
+                d = nv.Decoder(path, prefetch=depth)
+                assert d.prefetch == depth
+                got = [(f.index, f.pts, hashlib.md5(f.to_bytes()).hexdigest()) for f in d]
+                assert next(d, None) is None and next(d, None) is None  # the end stays the end
+                d.close()
+                runs[depth] = got
+            n = len(runs[0])
+            assert n > 8, n
+            assert [i for i, _, _ in runs[0]] == list(range(n))
+            for depth, got in runs.items():
+                assert got == runs[0], depth
+            # Kept frames: a consumer holding every frame while the worker decodes ahead.
+            d = nv.Decoder(path, prefetch=3)
+            kept = list(d)
+            assert [f.index for f in kept] == list(range(n))
+            assert [hashlib.md5(f.to_bytes()).hexdigest() for f in kept] == [h for _, _, h in runs[0]]
+            del kept
+            d.close()
+            assert standin.standin_live(b"mapped") == 0
+            assert standin.standin_misuse() == 0
+            assert standin.standin_overlaps() == 0
+            assert standin.standin_unsynced_copies() == 0
+            """
+        )
+    )
+
+
+def test_standin_prefetch_then_other_calls_continue_in_order(run_with_standin):
+    # Calls other than iteration park the worker: what it decoded ahead comes next, in order.
+    _ok(
+        run_with_standin(
+            f"""
+            d = nv.Decoder(os.path.join(DATA, "{CLIP}"), prefetch=4)
+            assert [next(d).index for _ in range(3)] == [0, 1, 2]
+            assert d.info["codec"] == "h264"          # parks the worker
+            assert [f.index for f in d.batch(2, stack=False)] == [3, 4]
+            assert next(d).index == 5                 # a new worker, after what was kept
+            assert d.memory_stats()["frame_buffers_allocated"] <= 4 + 8
+            assert next(d).index == 6
+            assert [f.index for f in d.frames_at([2, 0], stack=False)] == [2, 0]
+            assert next(d).index == 0                 # random access: sequential starts again
+            assert d.count_frames() > 7
+            assert [next(d).index for _ in range(2)] == [0, 1]
+            """
+        )
+    )
+
+
+def test_standin_prefetch_memory_is_bounded_by_its_depth(run_with_standin):
+    # The consumer holds nothing: the worker may be at most `depth` frames ahead, so the pool
+    # never needs more buffers than depth + the one being copied + the consumer's one.
+    _ok(
+        run_with_standin(
+            f"""
+            import time
+            for depth in (1, 3, 6):
+                d = nv.Decoder(os.path.join(DATA, "{CLIP}"), prefetch=depth)
+                f = next(d)       # the first frame of a pass: decoded in the call
+                assert d.memory_stats()["frame_buffers_allocated"] == 1
+                f = next(d)       # from the second on: the worker
+                del f
+                time.sleep(0.3)   # the worker fills its queue and waits
+                assert next(d).index == 2
+                allocated = d.memory_stats()["frame_buffers_allocated"]
+                # depth ahead, the consumer's frame, one waiting in the release queue
+                assert depth <= allocated <= depth + 3, (depth, allocated)
+                d.close()
+            """
+        )
+    )
+
+
+def test_standin_prefetch_error_mid_stream_comes_at_its_frame(run_with_standin):
+    # The 5th map fails: frames 0-3 come first, then the DriverError, then (the frame stayed
+    # queued in the decoder) reading goes on from frame 4, as without decode-ahead.
+    out = _ok(
+        run_with_standin(
+            f"""
+            failnth = standin.standin_fail_nth
+            path = os.path.join(DATA, "{CLIP}")
+            total = nv.Decoder(path, prefetch=0).count_frames()
+            for depth in (0, 1, 4):
+                d = nv.Decoder(path, prefetch=depth)
+                failnth(b"cuvidMapVideoFrame64", 5, 999)
+                seen = []
+                while len(seen) < 4:
+                    seen.append(next(d).index)
+                try:
+                    next(d)
+                except nv.DriverError as e:
+                    assert e.call == "cuvidMapVideoFrame64", e.call
+                else:
+                    raise AssertionError(f"no error at depth {{depth}}")
+                seen += [f.index for f in d]
+                assert seen == list(range(total)), (depth, seen)
+                d.close()
+            # An input error (garbage after the first frames) arrives after the frames
+            # before it, at depth 0 and 4 alike.
+            raw = open(path, "rb").read()
+            for depth in (0, 4):
+                d = nv.Decoder(path, prefetch=depth)
+                failnth(b"cuvidParseVideoData", 6, 999)
+                got, error = [], None
+                try:
+                    for f in d:
+                        got.append(f.index)
+                except nv.NvcodecError as e:
+                    error = type(e).__name__
+                assert error is not None and got == list(range(len(got))), (depth, got, error)
+                print(depth, len(got), error)
+                d.close()
+            assert standin.standin_live(b"mapped") == 0
+            assert standin.standin_misuse() == 0
+            """
+        )
+    )
+    lines = [ln.split() for ln in out.strip().splitlines()]
+    assert len(lines) == 2 and lines[0][1:] == lines[1][1:], lines
+
+
+def test_standin_prefetch_early_drop_and_close_return_the_pooled_decoder(run_with_standin):
+    # A decoder left mid-stream — closed, ended by `with`, or dropped without close —
+    # stops its worker and goes back to the pool: nothing stays in use or mapped, and every
+    # lifecycle call stayed inside its window (no overlap, no misuse).
+    _ok(
+        run_with_standin(
+            f"""
+            import gc, time
+            path = os.path.join(DATA, "{CLIP}")
+            pool = nv.DecoderPool(max_width=640, max_height=368)
+            pool.prewarm("h264", 2)
+            with pool.checkout(path, prefetch=4) as d:
+                next(d); next(d)
+            s = pool.stats()
+            assert s["in_use"] == 0 and s["idle"] == 2, s
+            d = pool.checkout(path, prefetch=4)
+            next(d); next(d)   # the second frame starts the worker
+            d.close()
+            assert pool.stats()["in_use"] == 0, pool.stats()
+            try:
+                next(d)
+            except nv.CallerError:
+                pass
+            else:
+                raise AssertionError("closed decoder")
+            for _ in range(20):   # dropped without close: the worker returns it itself
+                d = pool.checkout(path, prefetch=2)
+                next(d)
+                f = next(d)
+                del d
+                gc.collect()
+            deadline = time.monotonic() + 5
+            while pool.stats()["in_use"] and time.monotonic() < deadline:
+                time.sleep(0.01)
+            s = pool.stats()
+            assert s["in_use"] == 0 and s["discarded"] == 0, s
+            del f
+            # A decoder of its own dropped mid-stream with frames queued ahead.
+            d = nv.Decoder(path, prefetch=8)
+            next(d); next(d)
+            time.sleep(0.1)
+            del d
+            gc.collect()
+            deadline = time.monotonic() + 5
+            while standin.standin_live(b"decoder") > s["idle"] and time.monotonic() < deadline:
+                time.sleep(0.01)
+            assert standin.standin_live(b"decoder") == s["idle"], standin.standin_live(b"decoder")
+            assert standin.standin_live(b"mapped") == 0
+            assert standin.standin_misuse() == 0
+            assert standin.standin_overlaps() == 0
+            """
+        )
+    )
+
+
+def test_standin_pool_checkouts_share_frame_buffers(run_with_standin):
+    # Streams started one after another from a pool reuse the frame buffers of the streams
+    # before them: no allocation (and no cuMemFree, which waits for the device) per stream.
+    _ok(
+        run_with_standin(
+            f"""
+            path = os.path.join(DATA, "{CLIP}")
+            pool = nv.DecoderPool(max_width=640, max_height=368)
+            pool.prewarm("h264", 1)
+            allocs = []
+            for depth in [0, 2] * 10:
+                before = standin.standin_calls(b"cuMemAlloc_v2")
+                with pool.checkout(path, prefetch=depth) as d:
+                    n = sum(1 for _ in d)
+                allocs.append(standin.standin_calls(b"cuMemAlloc_v2") - before)
+            # At most the peak of frames alive at once (2 ahead, 1 being made, the consumer's,
+            # a release or two in flight), not some per stream: 20 streams of their own
+            # buffers would allocate 20 times or more.
+            assert allocs[0] > 0 and sum(allocs) <= 8, allocs
+            frees = standin.standin_calls(b"cuMemFree_v2")
+            pool.trim()
+            assert standin.standin_calls(b"cuMemFree_v2") > frees
+            assert standin.standin_misuse() == 0
+            """
+        )
+    )
+
+
+def test_standin_streams_of_other_sizes_do_not_evict_each_others_buffers(run_with_standin):
+    # Three sizes in turn: each size's streams share a frame pool of their own, so after the
+    # first round nothing is allocated or freed (one shared pool keeps two sizes only and
+    # would free and allocate at every change).
+    _ok(
+        run_with_standin(
+            """
+            # The stand-in's parser reports the size it is told, whatever the clip says.
+            clips = [("h264_640x360_b3.h264", 640, 368, 640, 360),
+                     ("h264_1280x720_bt601.h264", 1280, 720, 1280, 720),
+                     ("h264_1920x1080.h264", 1920, 1088, 1920, 1080)]
+            setf = standin.standin_set_format
+            pool = nv.DecoderPool()
+            pool.prewarm("h264", 1)
+            calls = lambda: (standin.standin_calls(b"cuMemAlloc_v2"),
+                             standin.standin_calls(b"cuMemFree_v2"))
+            shapes = set()
+            for rnd in range(4):
+                if rnd == 1:
+                    start = calls()
+                for clip, cw, ch, w, h in clips:
+                    for field, v in (("coded_width", cw), ("coded_height", ch),
+                                     ("display_right", w), ("display_bottom", h)):
+                        assert setf(field.encode(), v) == 0
+                    with pool.checkout(os.path.join(DATA, clip), prefetch=0) as d:
+                        for f in d:
+                            shapes.add(tuple(f.shape))
+                        del f
+            end = calls()
+            assert len(shapes) == 3, shapes
+            assert end == start, (start, end)
+            assert standin.standin_misuse() == 0
+            """
+        )
+    )
