@@ -77,10 +77,10 @@ pub use error::{InputError, NetworkError, ReadError, Result};
 pub use ivf::{IvfFrames, IvfHeader, IvfReader};
 pub use live::LiveStream;
 pub use mpeg2::Mpeg2Pictures;
-pub use net::{SourceUrl, UdpSource, UdpStats, UdpUrl};
 #[cfg(feature = "rtsp")]
 #[cfg_attr(docsrs, doc(cfg(feature = "rtsp")))]
 pub use net::rtsp::{RtspCredentials, RtspOptions, RtspSource, RtspTransport};
+pub use net::{SourceUrl, UdpSource, UdpStats, UdpUrl};
 pub use nvcodec_media::{Codec, Rational};
 pub use random_access::{DisplayRanks, RandomAccessSource};
 pub use stream::{ElementaryStream, Packets};
