@@ -66,7 +66,7 @@ fn parse_args() -> Result<Args, String> {
 /// Where packets come from, and when each came in.
 enum Source {
     File {
-        stream: ElementaryStream,
+        stream: Box<ElementaryStream>,
         pace: Option<Duration>,
         start: Instant,
         fed: u32,
@@ -80,7 +80,7 @@ impl Source {
     fn open(text: &str, pace: Option<f64>) -> Result<Self, String> {
         match SourceUrl::parse(text).map_err(|e| e.to_string())? {
             SourceUrl::File(path) => Ok(Source::File {
-                stream: ElementaryStream::open(&path).map_err(|e| e.to_string())?,
+                stream: Box::new(ElementaryStream::open(&path).map_err(|e| e.to_string())?),
                 pace: pace.map(|fps| Duration::from_secs_f64(1.0 / fps)),
                 start: Instant::now(),
                 fed: 0,
