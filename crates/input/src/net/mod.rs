@@ -8,7 +8,7 @@
 //! [`ReadError::Network`](crate::ReadError::Network).
 //!
 //! * [`udp`]: `udp://HOST:PORT`, unicast or multicast, as an IPTV receiver reads MPEG-TS.
-//! * [`rtsp`] (cargo feature `rtsp`): H.264 and HEVC from an RTSP server or camera, through
+//! * `rtsp` (cargo feature `rtsp`): H.264 and HEVC from an RTSP server or camera, through
 //!   the `retina` client.
 
 #[cfg(feature = "rtsp")]
