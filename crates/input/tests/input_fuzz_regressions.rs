@@ -8,6 +8,8 @@ mod common;
 
 #[path = "../../../fuzz/checks.rs"]
 mod checks;
+#[path = "../../../fuzz/url_checks.rs"]
+mod url_checks;
 
 use checks::Target;
 
@@ -181,4 +183,31 @@ fn a_broken_cues_element_met_in_file_order_is_dropped_not_an_error() {
     .unwrap();
     let index = nvcodec_input::RandomAccessSource::sample_index(&mut stream).unwrap();
     assert_eq!(index.len(), packets.len());
+}
+
+/// The `source_url` target's inputs (seeds and crashes) through its checks
+/// (`fuzz/url_checks.rs`), plus every one-byte deletion of each, so the replay also reaches
+/// the parser's error paths.
+#[test]
+fn every_kept_source_url_input_passes_the_url_checks() {
+    let dir = common::data("fuzz-regressions").join("source_url");
+    let mut replayed = 0;
+    let mut paths: Vec<_> = std::fs::read_dir(&dir)
+        .unwrap()
+        .flatten()
+        .map(|e| e.path())
+        .collect();
+    paths.sort();
+    for path in paths {
+        let data = std::fs::read(&path).unwrap();
+        for cut in 0..=data.len() {
+            let mut variant = data.clone();
+            if cut < data.len() {
+                variant.remove(cut);
+            }
+            url_checks::check_source_url(&variant);
+        }
+        replayed += 1;
+    }
+    assert!(replayed >= 5, "{replayed} inputs under {}", dir.display());
 }
