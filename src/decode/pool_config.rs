@@ -71,6 +71,8 @@ impl PoolConfig {
     /// default of [`DecoderConfig::effective_decode_surfaces`]); turning it on also sets one
     /// output surface (call [`with_output_surfaces`](Self::with_output_surfaces) after this
     /// for more).
+    ///
+    /// [`DecoderConfig::effective_decode_surfaces`]: crate::decode::DecoderConfig::effective_decode_surfaces
     pub fn with_low_latency(mut self, on: bool) -> Self {
         self.low_latency = on;
         if on {
