@@ -2042,6 +2042,7 @@ fn runtime_scenarios() -> Vec<&'static str> {
         "queued_teardowns_stay_bounded_under_churn",
         "pool_checkout_waits_for_a_decoder_being_reset",
         "pool_reset_wait_is_bounded_and_a_failed_reset_ends_it",
+        "pool_return_and_checkout_loop_never_grows_the_pool",
     ]
 }
 
@@ -2069,6 +2070,9 @@ fn run_runtime_scenario(name: &str) -> bool {
         }
         "pool_reset_wait_is_bounded_and_a_failed_reset_ends_it" => {
             pool_reset_wait_is_bounded_and_a_failed_reset_ends_it()
+        }
+        "pool_return_and_checkout_loop_never_grows_the_pool" => {
+            pool_return_and_checkout_loop_never_grows_the_pool()
         }
         _ => return false,
     }
@@ -2747,6 +2751,52 @@ fn pool_reset_wait_is_bounded_and_a_failed_reset_ends_it() {
     drop(pool);
     settle();
     s.fail_nth("cuvidCreateVideoParser", 0, 0);
+    assert_eq!(s.live("decoder"), baseline);
+    assert_eq!(s.overlaps(), 0, "{}", diagnostics(s));
+    assert_eq!(s.misuse(), 0, "{}", diagnostics(s));
+}
+
+/// Threads that each return their decoder and check out the next at once (a per-clip loop),
+/// the lock contended by the resets themselves (parser creation widened to 2 ms), never grow
+/// the pool: a checkout that finds no idle decoder waits for one on its way back. With as
+/// many decoders as threads, one is always idle or on its way back unclaimed.
+fn pool_return_and_checkout_loop_never_grows_the_pool() {
+    let s = on_standin();
+    let r = runtime_control();
+    settle();
+    let baseline = s.live("decoder");
+    r.set_call_delay_us("cuvidCreateVideoParser", 2_000);
+    let (threads, rounds) = (4usize, 25usize);
+    let pool = DecoderPool::new(PoolConfig::default().with_reset_wait(Duration::from_secs(5)));
+    pool.prewarm(spec(Codec::H264), threads).expect("prewarm");
+    let creations = s.calls("cuvidCreateDecoder");
+    std::thread::scope(|scope| {
+        for t in 0..threads {
+            let pool = &pool;
+            scope.spawn(move || {
+                for n in 0..rounds {
+                    let mut decoder = pool.checkout(spec(Codec::H264)).expect("checkout");
+                    let pts = (t * 1000 + n) as i64;
+                    assert_eq!(decode_pts(&mut decoder, pts), [pts], "only this stream's");
+                }
+            });
+        }
+    });
+    let stats = pool.stats();
+    eprintln!("{stats:?}");
+    r.set_call_delay_us("cuvidCreateVideoParser", 0);
+    assert_eq!(
+        s.calls("cuvidCreateDecoder"),
+        creations,
+        "the pool grew: {stats:?}"
+    );
+    assert_eq!(
+        (stats.misses, stats.hits),
+        (0, (threads * rounds) as u64),
+        "{stats:?}"
+    );
+    drop(pool);
+    settle();
     assert_eq!(s.live("decoder"), baseline);
     assert_eq!(s.overlaps(), 0, "{}", diagnostics(s));
     assert_eq!(s.misuse(), 0, "{}", diagnostics(s));
