@@ -1,6 +1,7 @@
 //! The decoder pool on real hardware: one pooled decoder serves stream after stream
 //! bit-exactly (sizes, crops and bit depths changing), and 32 threads checking decoders out
-//! and in keep every frame right, every lifecycle call inside a window, and memory bounded.
+//! and in keep every frame right, every lifecycle call inside a window, and memory bounded;
+//! threads that return and check out at once are served by the decoders pre-warmed.
 //!
 //! Run: `cargo test --release --test gpu_pool -- --include-ignored`. The two-GPU test runs
 //! only where asked for (`--ignored two_gpus`), on a machine with two GPUs.
@@ -279,4 +280,54 @@ fn two_gpus_serve_from_their_own_pools() {
         stats.iter().all(|s| s.hits == 4 && s.misses == 0),
         "{stats:?}"
     );
+}
+
+/// Seven threads each decoding clip after clip, returning the decoder and checking out the
+/// next at once (the per-clip loop of a server or the Python package), from a pool pre-warmed
+/// with seven: every checkout is served by one of the seven — a checkout that finds none idle
+/// waits for one being reset instead of building — and every clip stays bit-exact.
+#[test]
+#[ignore = "needs an NVIDIA GPU"]
+fn a_return_and_checkout_loop_is_served_by_the_prewarmed_decoders() {
+    const THREADS: usize = 7;
+    const ROUNDS: usize = 12;
+    const CLIP: &str = "h264_640x360_b3.h264";
+    let spec = DecoderSpec::new(Codec::H264, 1920, 1080);
+    // The wait is generous: other tests of this binary keep the lock busy with creations,
+    // which a deferred reset yields to.
+    let pool = DecoderPool::new(PoolConfig::default().with_reset_wait(Duration::from_secs(30)));
+    pool.prewarm(spec, THREADS).unwrap();
+    let before = pool.stats();
+    let barrier = Arc::new(Barrier::new(THREADS));
+    let handles: Vec<_> = (0..THREADS)
+        .map(|_| {
+            let (pool, barrier) = (pool.clone(), Arc::clone(&barrier));
+            thread::spawn(move || {
+                barrier.wait();
+                for _ in 0..ROUNDS {
+                    let mut decoder = pool.checkout(spec).unwrap();
+                    let mut stream = ElementaryStream::open(data(CLIP)).unwrap();
+                    let mut got = Decoded::default();
+                    decode_stream(&mut decoder, &mut stream, false, &mut got);
+                    assert_bit_exact(CLIP, &got);
+                }
+            })
+        })
+        .collect();
+    for handle in handles {
+        handle.join().unwrap();
+    }
+    let stats = pool.stats();
+    eprintln!("{stats:?}");
+    assert_eq!(
+        stats.creations, before.creations,
+        "the pool grew: {stats:?}"
+    );
+    assert_eq!(
+        (stats.misses, stats.hits),
+        (0, (THREADS * ROUNDS) as u64),
+        "{stats:?}"
+    );
+    assert!(wait_for_teardowns(Duration::from_secs(60)));
+    assert_eq!(init_lock_stats().max_concurrent_lifecycle_calls, 1);
 }

@@ -2040,6 +2040,9 @@ fn runtime_scenarios() -> Vec<&'static str> {
         "frame_pool_keeps_recent_sizes_only",
         "teardowns_wait_behind_creations",
         "queued_teardowns_stay_bounded_under_churn",
+        "pool_checkout_waits_for_a_decoder_being_reset",
+        "pool_reset_wait_is_bounded_and_a_failed_reset_ends_it",
+        "pool_return_and_checkout_loop_never_grows_the_pool",
     ]
 }
 
@@ -2062,6 +2065,15 @@ fn run_runtime_scenario(name: &str) -> bool {
         "frame_pool_keeps_recent_sizes_only" => frame_pool_keeps_recent_sizes_only(),
         "teardowns_wait_behind_creations" => teardowns_wait_behind_creations(),
         "queued_teardowns_stay_bounded_under_churn" => queued_teardowns_stay_bounded_under_churn(),
+        "pool_checkout_waits_for_a_decoder_being_reset" => {
+            pool_checkout_waits_for_a_decoder_being_reset()
+        }
+        "pool_reset_wait_is_bounded_and_a_failed_reset_ends_it" => {
+            pool_reset_wait_is_bounded_and_a_failed_reset_ends_it()
+        }
+        "pool_return_and_checkout_loop_never_grows_the_pool" => {
+            pool_return_and_checkout_loop_never_grows_the_pool()
+        }
         _ => return false,
     }
     true
@@ -2605,6 +2617,189 @@ fn queued_teardowns_stay_bounded_under_churn() {
     settle();
     assert_live(s, &baseline, "after the churn");
     assert_eq!(s.overlaps(), 0, "{}", diagnostics(s));
+}
+
+/// A decoder returned while another thread holds the lock (its reset deferred to the reaper)
+/// serves the very next checkout of its key: the checkout waits for that reset instead of
+/// building a second decoder.
+fn pool_checkout_waits_for_a_decoder_being_reset() {
+    let s = on_standin();
+    settle();
+    let baseline = s.live("decoder");
+    let pool = DecoderPool::new(PoolConfig::default().with_reset_wait(Duration::from_secs(3)));
+    pool.prewarm(spec(Codec::H264), 1).expect("prewarm");
+    let mut pooled = pool.checkout(spec(Codec::H264)).expect("checkout");
+    assert_eq!(decode_pts(&mut pooled, 1), [1]);
+    let creations = s.calls("cuvidCreateDecoder");
+    let parsers = s.calls("cuvidCreateVideoParser");
+    let holder = hold_lock_elsewhere(Duration::from_millis(200));
+    drop(pooled); // the lock is held: the reset is deferred to the reaper
+    assert_eq!(pool.stats().in_use, 1, "not idle before its reset ran");
+    let t = Instant::now();
+    let mut again = pool.checkout(spec(Codec::H264)).expect("the next checkout");
+    let waited = t.elapsed();
+    let stats = pool.stats();
+    assert_eq!(
+        s.calls("cuvidCreateDecoder"),
+        creations,
+        "a new decoder was built instead of waiting for the one being reset: {stats:?}"
+    );
+    assert_eq!(
+        s.calls("cuvidCreateVideoParser"),
+        parsers + 1,
+        "handed out after its reset"
+    );
+    assert_eq!(s.live("decoder"), baseline + 1, "the same decoder");
+    assert_eq!(
+        (
+            stats.hits,
+            stats.misses,
+            stats.creations,
+            stats.waited_for_reset
+        ),
+        (2, 0, 1, 1),
+        "{stats:?}"
+    );
+    assert!(
+        waited >= Duration::from_millis(100) && waited < Duration::from_secs(2),
+        "served when the holder let go and the reset ran, after {waited:?}"
+    );
+    assert_eq!(
+        decode_pts(&mut again, 100),
+        [100],
+        "only the new stream's frame"
+    );
+    holder.join().expect("holder");
+    drop(again);
+    drop(pool);
+    settle();
+    assert_eq!(s.live("decoder"), baseline);
+    assert_eq!(s.overlaps(), 0, "{}", diagnostics(s));
+    assert_eq!(s.misuse(), 0, "{}", diagnostics(s));
+}
+
+/// The wait for a decoder being reset is bounded: with the lock held for 600 ms and a 40 ms
+/// reset wait, the checkout stops waiting and builds (queued for the lock long before the
+/// holder lets go, so it waited about 40 ms, not 600, before it queued). And a reset that
+/// fails ends the wait at once: with a 5 s reset wait, the waiter builds as soon as the
+/// failed reset is counted, and the failed decoder is destroyed, not handed out.
+fn pool_reset_wait_is_bounded_and_a_failed_reset_ends_it() {
+    let s = on_standin();
+    settle();
+    let baseline = s.live("decoder");
+    // Bounded: the checkout waits 40 ms, then builds.
+    let pool = DecoderPool::new(PoolConfig::default().with_reset_wait(Duration::from_millis(40)));
+    pool.prewarm(spec(Codec::H264), 1).expect("prewarm");
+    let pooled = pool.checkout(spec(Codec::H264)).expect("checkout");
+    let creations = s.calls("cuvidCreateDecoder");
+    let holder = hold_lock_elsewhere(Duration::from_millis(600));
+    let t = Instant::now();
+    drop(pooled); // reset deferred
+    let built = pool
+        .checkout(spec(Codec::H264))
+        .expect("a checkout that builds");
+    let took = t.elapsed();
+    let queued_for = built.init_window().wait;
+    let stats = pool.stats();
+    assert_eq!(s.calls("cuvidCreateDecoder"), creations + 1, "{stats:?}");
+    assert_eq!((stats.misses, stats.waited_for_reset), (1, 1), "{stats:?}");
+    assert!(
+        took.saturating_sub(queued_for) < Duration::from_millis(300),
+        "waited {:?} before queueing for the lock (bound 40 ms)",
+        took.saturating_sub(queued_for)
+    );
+    holder.join().expect("holder");
+    settle();
+    let stats = pool.stats();
+    assert_eq!(
+        (stats.idle, stats.in_use),
+        (1, 1),
+        "the reset decoder came back: {stats:?}"
+    );
+    drop(built);
+    drop(pool);
+    settle();
+    assert_eq!(s.live("decoder"), baseline);
+
+    // A failed reset: the waiter builds as soon as it is counted, long before 5 s.
+    let pool = DecoderPool::new(PoolConfig::default().with_reset_wait(Duration::from_secs(5)));
+    pool.prewarm(spec(Codec::H264), 1).expect("prewarm");
+    let pooled = pool.checkout(spec(Codec::H264)).expect("checkout");
+    let creations = s.calls("cuvidCreateDecoder");
+    let holder = hold_lock_elsewhere(Duration::from_millis(150));
+    // The next parser creation is the deferred reset's, which fails.
+    s.fail_nth("cuvidCreateVideoParser", 1, 2);
+    let t = Instant::now();
+    drop(pooled);
+    let built = pool
+        .checkout(spec(Codec::H264))
+        .expect("a checkout after a failed reset");
+    let took = t.elapsed();
+    let stats = pool.stats();
+    assert_eq!(s.calls("cuvidCreateDecoder"), creations + 1, "{stats:?}");
+    assert_eq!(
+        (stats.discarded, stats.waited_for_reset, stats.misses),
+        (1, 1, 1),
+        "{stats:?}"
+    );
+    assert!(
+        took < Duration::from_secs(2),
+        "the failed reset did not end the wait: {took:?}"
+    );
+    holder.join().expect("holder");
+    drop(built);
+    drop(pool);
+    settle();
+    s.fail_nth("cuvidCreateVideoParser", 0, 0);
+    assert_eq!(s.live("decoder"), baseline);
+    assert_eq!(s.overlaps(), 0, "{}", diagnostics(s));
+    assert_eq!(s.misuse(), 0, "{}", diagnostics(s));
+}
+
+/// Threads that each return their decoder and check out the next at once (a per-clip loop),
+/// the lock contended by the resets themselves (parser creation widened to 2 ms), never grow
+/// the pool: a checkout that finds no idle decoder waits for one on its way back. With as
+/// many decoders as threads, one is always idle or on its way back unclaimed.
+fn pool_return_and_checkout_loop_never_grows_the_pool() {
+    let s = on_standin();
+    let r = runtime_control();
+    settle();
+    let baseline = s.live("decoder");
+    r.set_call_delay_us("cuvidCreateVideoParser", 2_000);
+    let (threads, rounds) = (4usize, 25usize);
+    let pool = DecoderPool::new(PoolConfig::default().with_reset_wait(Duration::from_secs(5)));
+    pool.prewarm(spec(Codec::H264), threads).expect("prewarm");
+    let creations = s.calls("cuvidCreateDecoder");
+    std::thread::scope(|scope| {
+        for t in 0..threads {
+            let pool = &pool;
+            scope.spawn(move || {
+                for n in 0..rounds {
+                    let mut decoder = pool.checkout(spec(Codec::H264)).expect("checkout");
+                    let pts = (t * 1000 + n) as i64;
+                    assert_eq!(decode_pts(&mut decoder, pts), [pts], "only this stream's");
+                }
+            });
+        }
+    });
+    let stats = pool.stats();
+    eprintln!("{stats:?}");
+    r.set_call_delay_us("cuvidCreateVideoParser", 0);
+    assert_eq!(
+        s.calls("cuvidCreateDecoder"),
+        creations,
+        "the pool grew: {stats:?}"
+    );
+    assert_eq!(
+        (stats.misses, stats.hits),
+        (0, (threads * rounds) as u64),
+        "{stats:?}"
+    );
+    drop(pool);
+    settle();
+    assert_eq!(s.live("decoder"), baseline);
+    assert_eq!(s.overlaps(), 0, "{}", diagnostics(s));
+    assert_eq!(s.misuse(), 0, "{}", diagnostics(s));
 }
 
 // =======================================================================================

@@ -16,6 +16,23 @@
 //!   free, otherwise on the teardown thread (`init::wait_for_teardowns` covers it). Until it
 //!   is done the decoder counts as in use, so a checkout that hits is still a mutex and a
 //!   `Vec` scan, and a drop costs microseconds however busy the lock is.
+//! - **Wait for a decoder on its way back rather than build a second one.** A checkout that
+//!   finds no idle decoder that fits, but one that fits being reset (returned, its parser
+//!   renewal not yet run — deferred because another thread held the lock), claims it and
+//!   waits for its reset instead of building: the common loop "drop the decoder, check out
+//!   the next stream's" would otherwise build (≈ 45 ms, serialized by the driver, and one
+//!   decoder more in the pool) exactly when the lock is busy. Each decoder being reset is
+//!   claimed by at most one checkout; a checkout that finds them all claimed builds. The
+//!   wait is bounded by [`PoolConfig::reset_wait`] (100 ms by default, about two decoder
+//!   creations: a reset that has not run by then is queued behind creations or long
+//!   destroys — the reaper yields to creators — and building then costs the checkout at
+//!   most that bound more than building at once would have) and by the checkout's timeout;
+//!   then the checkout goes on as if nothing were being reset (builds, or waits for room
+//!   and fails with [`Error::PoolExhausted`]). The end of every reset — done, failed, or its
+//!   job lost to a panic — wakes the waiters, so a failed reset costs a waiter no time. It
+//!   never waits while holding the pool's mutex, nor on a thread inside an init window (the
+//!   reset may need that window's lock): such a checkout builds as before. Counted in
+//!   [`PoolStats::waited_for_reset`].
 //! - **Best fit, then LRU.** A checkout takes the idle decoder of the same codec and bit depth
 //!   with the smallest maximum size that holds the request (least recently used among equals);
 //!   one whose maximum is too small is never handed out for a larger stream.
@@ -37,12 +54,13 @@ use super::DecoderBuilder;
 use super::decoder::Decoder;
 use crate::error::{Error, Result};
 use crate::init::sync::MutexGuard;
+use crate::unwind::contained;
 use gate::Gate;
 pub use multi_gpu::MultiGpuDecoderPool;
 pub use pooled::PooledDecoder;
 use pooled::finish_checkin;
 pub use spec::{DecoderSpec, PoolConfig, PoolStats};
-use state::{Admit, Busy, PoolState, estimate_bytes, holds, spec_shape};
+use state::{Admit, Ask, Busy, PoolState, estimate_bytes, spec_shape};
 
 mod gate;
 mod multi_gpu;
@@ -174,7 +192,7 @@ impl DecoderPool {
     pub fn prewarm(&self, spec: DecoderSpec, n: usize) -> Result<()> {
         for _ in 0..n {
             let (decoder, busy) = self.build(spec, Take::Prewarm)?;
-            finish_checkin(&self.inner, decoder, Ok(()), None, busy);
+            finish_checkin(&self.inner, decoder, Ok(()), None, busy, None);
         }
         Ok(())
     }
@@ -215,18 +233,25 @@ impl DecoderPool {
         drop(evicted);
     }
 
-    /// Whether an idle decoder that fits `spec` is in the pool now (what a checkout would hit).
+    /// Whether a checkout of `spec` would be served now without building: an idle decoder
+    /// that fits, or one being reset that it would wait for.
     fn has_idle_fit(&self, spec: &DecoderSpec) -> bool {
         let config = self.inner.config.decoder_config(spec);
         if config.validate().is_err() {
             return false;
         }
-        let wanted = spec_shape(&config);
-        self.inner
-            .state()
-            .idle
-            .iter()
-            .any(|idle| holds(&idle.shape, &wanted))
+        let ask = if self.may_await_reset() {
+            Ask::CheckoutOrAwait
+        } else {
+            Ask::Checkout
+        };
+        self.inner.state().has_fit(&spec_shape(&config), ask)
+    }
+
+    /// Whether a checkout on this thread may wait for a decoder being reset: waiting is
+    /// configured, and this thread is not inside an init window (the reset may need it).
+    fn may_await_reset(&self) -> bool {
+        !self.inner.config.reset_wait.is_zero() && !crate::init::held_by_current_thread()
     }
 
     /// Takes an idle decoder that fits `spec`, or builds one (counted busy either way).
@@ -258,14 +283,34 @@ impl DecoderPool {
             Take::Prewarm => (true, Duration::ZERO),
             Take::Checkout(wait) => (false, wait),
         };
-        // A timeout too large to represent is no timeout at all.
-        let deadline = Instant::now().checked_add(wait);
         let start = Instant::now();
+        // A timeout too large to represent is no timeout at all.
+        let deadline = start.checked_add(wait);
+        // Waiting for a decoder being reset ends at the reset wait or the checkout's timeout.
+        let reset_deadline = match start.checked_add(inner.config.reset_wait) {
+            Some(at) => Some(deadline.map_or(at, |deadline| deadline.min(at))),
+            None => deadline,
+        };
+        let may_await = !prewarm && self.may_await_reset();
+        // The decoder being reset that this checkout waits for, claimed under the mutex.
+        let mut claim: Option<u64> = None;
+        let mut waited = false;
         let mut doomed: Vec<Decoder> = Vec::new();
         let mut state = inner.state();
         let busy = loop {
+            if let Some(ticket) = claim.take() {
+                state.unclaim(ticket);
+            }
             doomed.extend(inner.expire(&mut state));
-            match state.admit(&inner.config, &shape, bytes, prewarm, &mut doomed) {
+            let now = Instant::now();
+            let ask = if prewarm {
+                Ask::Prewarm
+            } else if may_await && reset_deadline.is_none_or(|at| now < at) {
+                Ask::CheckoutOrAwait
+            } else {
+                Ask::Checkout
+            };
+            match state.admit(&inner.config, &shape, bytes, ask, &mut doomed) {
                 Admit::Hit(decoder, busy) => {
                     drop(state);
                     drop(doomed);
@@ -273,6 +318,29 @@ impl DecoderPool {
                     return Ok((decoder, busy));
                 }
                 Admit::Build(busy) => break busy,
+                Admit::Await(ticket) => {
+                    if !waited {
+                        waited = true;
+                        state.stats.waited_for_reset += 1;
+                        // Under the pool's mutex: a subscriber must not unwind out of here.
+                        contained(|| {
+                            tracing::debug!(?spec, "decoder pool waits for a decoder being reset");
+                        });
+                    }
+                    claim = Some(ticket);
+                    if !doomed.is_empty() {
+                        drop(state);
+                        doomed.clear();
+                        state = inner.state();
+                        continue;
+                    }
+                    let left = reset_deadline.map_or(Duration::from_secs(3600), |at| {
+                        at.saturating_duration_since(now)
+                    });
+                    // Woken by the end of any reset (this one's included) or any release.
+                    state = inner.gate.wait(state, left);
+                    continue;
+                }
                 Admit::Full => {}
             }
             if !doomed.is_empty() {

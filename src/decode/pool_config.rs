@@ -60,6 +60,13 @@ impl PoolConfig {
         self
     }
 
+    /// Sets how long a checkout waits for a fitting decoder being reset before it builds one
+    /// ([`reset_wait`](Self::reset_wait)); `Duration::ZERO`: never.
+    pub fn with_reset_wait(mut self, wait: Duration) -> Self {
+        self.reset_wait = wait;
+        self
+    }
+
     /// Sets the display delay of the pooled decoders ([`display_delay`](Self::display_delay)).
     pub fn with_display_delay(mut self, frames: u32) -> Self {
         self.display_delay = frames;
@@ -71,6 +78,8 @@ impl PoolConfig {
     /// default of [`DecoderConfig::effective_decode_surfaces`](crate::decode::DecoderConfig::effective_decode_surfaces)); turning it on also sets one
     /// output surface (call [`with_output_surfaces`](Self::with_output_surfaces) after this
     /// for more).
+    ///
+    /// [`DecoderConfig::effective_decode_surfaces`]: crate::decode::DecoderConfig::effective_decode_surfaces
     pub fn with_low_latency(mut self, on: bool) -> Self {
         self.low_latency = on;
         if on {
@@ -110,6 +119,7 @@ mod tests {
             .with_idle_timeout(Some(Duration::from_secs(11)))
             .with_checkout_timeout(Duration::from_millis(13))
             .with_lock_timeout(Duration::from_millis(17))
+            .with_reset_wait(Duration::from_millis(19))
             .with_display_delay(0)
             .with_low_latency(true)
             .with_output_surfaces(4)
@@ -123,6 +133,7 @@ mod tests {
             idle_timeout: Some(Duration::from_secs(11)),
             checkout_timeout: Duration::from_millis(13),
             lock_timeout: Duration::from_millis(17),
+            reset_wait: Duration::from_millis(19),
             display_delay: 0,
             output_surfaces: 4,
             decode_surfaces: Some(3),

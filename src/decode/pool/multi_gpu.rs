@@ -47,9 +47,10 @@ impl MultiGpuDecoderPool {
         self.pools.iter().try_for_each(|p| p.prewarm(spec, n))
     }
 
-    /// Checks out on a device with an idle decoder that fits `spec` (a hit), the one with the
-    /// fewest decoders in use among those; if no device has one, on the device with the fewest
-    /// decoders in use.
+    /// Checks out on a device with an idle decoder that fits `spec` (a hit), or one that fits
+    /// being reset that the checkout would wait for (see [`PoolConfig::reset_wait`]), the one
+    /// with the fewest decoders in use among those; if no device has one, on the device with
+    /// the fewest decoders in use.
     ///
     /// # Errors
     /// As [`DecoderPool::checkout`]; [`Error::InvalidConfig`] if the set has no device.

@@ -14,63 +14,112 @@ use crate::unwind::contained;
 
 /// Takes a decoder back from a checkout: discards its stream now, then renews its parser in
 /// an init window — at once if the lock is free, otherwise on the teardown thread — and only
-/// then makes it idle (see [`finish_checkin`]). Never waits for the lock.
+/// then makes it idle (see [`finish_checkin`]). Never waits for the lock. Until then it is
+/// counted as being reset, so a checkout of its key can wait for it instead of building.
 fn checkin(
     inner: &Arc<PoolInner>,
     mut decoder: Decoder,
     reconfigurations_at_checkout: u32,
     busy: Busy,
 ) {
-    let closed = inner.state().closed;
-    if closed {
+    let reconfigurations_at_checkout = Some(reconfigurations_at_checkout);
+    let ticket = {
+        let mut state = inner.state();
+        if state.closed {
+            None
+        } else {
+            Some(state.begin_reset(decoder.shape()))
+        }
+    };
+    let Some(ticket) = ticket else {
         finish_checkin(
             inner,
             decoder,
             Ok(()),
-            Some(reconfigurations_at_checkout),
+            reconfigurations_at_checkout,
             busy,
+            None,
         );
         return;
-    }
+    };
+    let pending = PendingReset {
+        pool: Arc::clone(inner),
+        ticket,
+        ended: false,
+    };
     if let Err(error) = decoder.discard_stream() {
-        finish_checkin(
-            inner,
-            decoder,
-            Err(error),
-            Some(reconfigurations_at_checkout),
-            busy,
-        );
+        pending.finish(decoder, Err(error), reconfigurations_at_checkout, busy);
         return;
     }
-    let pool = Arc::clone(inner);
     destroy_in_window("pooled decoder reset", move |window| {
         let renewed = decoder.renew_parser_in(window);
-        finish_checkin(
-            &pool,
-            decoder,
-            renewed,
-            Some(reconfigurations_at_checkout),
-            busy,
-        );
+        pending.finish(decoder, renewed, reconfigurations_at_checkout, busy);
     });
+}
+
+/// A returned decoder's reset, counted in the pool until it ends. Invariant: it ends exactly
+/// once that counts — through [`finish`](Self::finish), or, if the reset never gets there (a
+/// panic in it, its job dropped unrun), when this drops — so no checkout waits for a
+/// decoder that is not coming back, and every waiter is woken.
+struct PendingReset {
+    pool: Arc<PoolInner>,
+    ticket: u64,
+    ended: bool,
+}
+
+impl PendingReset {
+    fn finish(
+        mut self,
+        decoder: Decoder,
+        reset: Result<()>,
+        reconfigurations_at_checkout: Option<u32>,
+        busy: Busy,
+    ) {
+        self.ended = true;
+        finish_checkin(
+            &self.pool,
+            decoder,
+            reset,
+            reconfigurations_at_checkout,
+            busy,
+            Some(self.ticket),
+        );
+    }
+}
+
+impl Drop for PendingReset {
+    fn drop(&mut self) {
+        if !self.ended {
+            let mut state = self.pool.state();
+            state.end_reset(self.ticket);
+            drop(state);
+            self.pool.gate.opened();
+        }
+    }
 }
 
 /// Makes a returned (reset) decoder idle under its current shape and size — evicting idle
 /// decoders until the pool is back under its limits, in case it grew while checked out — or
 /// destroys it if the reset failed or the pool is closed. `reconfigurations_at_checkout` is
-/// `None` for a decoder fresh from `prewarm`.
+/// `None` for a decoder fresh from `prewarm`; `ticket` names its reset
+/// ([`PoolState::begin_reset`](super::state::PoolState::begin_reset)), ended here under the
+/// same lock, and the checkouts waiting for it woken, whatever the outcome.
 pub(super) fn finish_checkin(
     inner: &PoolInner,
     decoder: Decoder,
     reset: Result<()>,
     reconfigurations_at_checkout: Option<u32>,
     busy: Busy,
+    ticket: Option<u64>,
 ) {
     let shape = decoder.shape();
     let bytes = estimate_bytes(&shape, decoder.config().output_surfaces);
     let stats: DecoderStats = decoder.stats();
     let mut state = inner.state();
     state.release(busy);
+    if let Some(ticket) = ticket {
+        state.end_reset(ticket);
+    }
     if let Some(before) = reconfigurations_at_checkout {
         state.stats.reconfigurations += u64::from(stats.reconfigurations.saturating_sub(before));
     }

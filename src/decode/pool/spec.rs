@@ -70,6 +70,10 @@ pub struct PoolConfig {
     pub checkout_timeout: Duration,
     /// How long building, resetting or reconfiguring a decoder waits for the init lock.
     pub lock_timeout: Duration,
+    /// How long a checkout that finds no idle decoder that fits waits for one that fits and
+    /// is being reset (returned, its parser renewal not yet run) before it builds one; also
+    /// bounded by the checkout's timeout. `Duration::ZERO`: never wait, build at once.
+    pub reset_wait: Duration,
     /// Display delay of the pooled decoders (see [`DecoderConfig::display_delay`]).
     pub display_delay: u32,
     /// Output surfaces of the pooled decoders (see [`DecoderConfig::output_surfaces`]).
@@ -84,8 +88,9 @@ pub struct PoolConfig {
 
 impl Default for PoolConfig {
     /// Device 0, shared primary context, 64 decoders per key and in all, no memory budget,
-    /// no idle timeout, 30 s checkout and lock timeouts, the decoder's default display delay,
-    /// output and decode surfaces, not low-latency.
+    /// no idle timeout, 30 s checkout and lock timeouts, 100 ms reset wait (about two
+    /// decoder creations), the decoder's default display delay, output and decode surfaces,
+    /// not low-latency.
     fn default() -> Self {
         let base = DecoderConfig::new(Codec::H264);
         PoolConfig {
@@ -97,6 +102,7 @@ impl Default for PoolConfig {
             idle_timeout: None,
             checkout_timeout: Duration::from_secs(30),
             lock_timeout: Duration::from_secs(30),
+            reset_wait: Duration::from_millis(100),
             display_delay: base.display_delay,
             output_surfaces: base.output_surfaces,
             decode_surfaces: None,
@@ -143,6 +149,10 @@ pub struct PoolStats {
     /// Decoders destroyed on return instead of kept: their reset failed, or they were not
     /// the decoder checked out (swapped in through `DerefMut`).
     pub discarded: u64,
+    /// Checkouts that found no idle decoder that fits and waited for one being reset (served
+    /// by it when `hits` counts them, else they built one after
+    /// [`PoolConfig::reset_wait`] or when the reset failed).
+    pub waited_for_reset: u64,
     /// Decoders checked out now.
     pub in_use: usize,
     /// Decoders idle in the pool now.

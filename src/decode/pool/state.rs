@@ -23,8 +23,16 @@ pub(super) struct Idle<D = Decoder> {
     pub(super) since: Instant,
 }
 
+/// A returned decoder whose reset has not finished yet (still counted out, in `busy`).
+pub(super) struct Resetting {
+    pub(super) ticket: u64,
+    pub(super) shape: Shape,
+    /// Whether a checkout waits for this one (at most one does).
+    pub(super) claimed: bool,
+}
+
 /// The pool's bookkeeping, apart from the decoders themselves (`D`, as in [`Idle`]): what is
-/// idle, what is out, and the counters. Invariant: every decision that takes room (a hit, a
+/// idle, what is out, what is on its way back, and the counters. Invariant: every decision that takes room (a hit, a
 /// reservation to build) and every one that gives it back is a method here, made under the
 /// pool's [`Gate`], so the model check in `pool/gate.rs` runs the very decisions the pool makes.
 ///
@@ -34,6 +42,9 @@ pub(super) struct PoolState<D = Decoder> {
     /// Decoders checked out or being built, per key.
     pub(super) busy: HashMap<PoolKey, usize>,
     pub(super) busy_bytes: u64,
+    /// Returned decoders being reset (a subset of those counted in `busy`).
+    pub(super) resetting: Vec<Resetting>,
+    next_ticket: u64,
     pub(super) closed: bool,
     pub(super) stats: PoolStats,
 }
@@ -44,10 +55,24 @@ impl<D> Default for PoolState<D> {
             idle: Vec::new(),
             busy: HashMap::new(),
             busy_bytes: 0,
+            resetting: Vec::new(),
+            next_ticket: 0,
             closed: false,
             stats: PoolStats::default(),
         }
     }
+}
+
+/// What a look at the pool ([`PoolState::admit`]) is for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Ask {
+    /// Pre-warming: always build, never evict.
+    Prewarm,
+    /// A checkout: an idle fit, else build (evicting to make room).
+    Checkout,
+    /// A checkout that may still wait for a decoder being reset: an idle fit, else an
+    /// unclaimed decoder being reset that fits, else build.
+    CheckoutOrAwait,
 }
 
 /// What one look at the pool decided for a checkout ([`PoolState::admit`]).
@@ -56,6 +81,9 @@ pub(super) enum Admit<D> {
     Hit(D, Busy),
     /// Room reserved to build a decoder.
     Build(Busy),
+    /// No idle fit, but this decoder being reset fits; now claimed by the caller, who waits
+    /// for its reset to end and looks again (after [`PoolState::unclaim`]).
+    Await(u64),
     /// No room (idle decoders evicted to make some are in `doomed`).
     Full,
 }
@@ -87,6 +115,47 @@ impl<D> PoolState<D> {
         }
     }
 
+    /// Counts a returned decoder of `shape` as being reset; the ticket ends it
+    /// ([`end_reset`](Self::end_reset)).
+    pub(super) fn begin_reset(&mut self, shape: Shape) -> u64 {
+        let ticket = self.next_ticket;
+        self.next_ticket = self.next_ticket.wrapping_add(1);
+        self.resetting.push(Resetting {
+            ticket,
+            shape,
+            claimed: false,
+        });
+        ticket
+    }
+
+    /// The reset of `ticket` ended (the decoder is idle now, or destroyed).
+    pub(super) fn end_reset(&mut self, ticket: u64) {
+        self.resetting.retain(|r| r.ticket != ticket);
+    }
+
+    /// The checkout that claimed `ticket` no longer waits for it.
+    pub(super) fn unclaim(&mut self, ticket: u64) {
+        if let Some(r) = self.resetting.iter_mut().find(|r| r.ticket == ticket) {
+            r.claimed = false;
+        }
+    }
+
+    /// The decoder being reset that a checkout of `shape` would wait for: the smallest
+    /// maximum that holds it, among those no checkout waits for.
+    fn resetting_fit(&mut self, shape: &Shape) -> Option<&mut Resetting> {
+        self.resetting
+            .iter_mut()
+            .filter(|r| !r.claimed && holds(&r.shape, shape))
+            .min_by_key(|r| u64::from(r.shape.max_width) * u64::from(r.shape.max_height))
+    }
+
+    /// Whether a checkout of `shape` asking `ask` would be served without building: an idle
+    /// fit, or (for [`Ask::CheckoutOrAwait`]) a decoder being reset that it would wait for.
+    pub(super) fn has_fit(&mut self, shape: &Shape, ask: Ask) -> bool {
+        self.idle.iter().any(|idle| holds(&idle.shape, shape))
+            || (ask == Ask::CheckoutOrAwait && self.resetting_fit(shape).is_some())
+    }
+
     /// Removes and returns the least recently used idle decoder matching `pick`.
     pub(super) fn evict_lru(&mut self, pick: impl Fn(&Idle<D>) -> bool) -> Option<D> {
         let i = self
@@ -105,16 +174,18 @@ impl<D> PoolState<D> {
     }
 
     /// One look at the pool for a checkout of `shape` (estimated at `bytes`): the best idle
-    /// fit (not when pre-warming), else room reserved to build, evicting idle decoders into
-    /// `doomed` to make room (not when pre-warming); else [`Admit::Full`].
+    /// fit (not when pre-warming), else (for [`Ask::CheckoutOrAwait`]) a decoder being reset
+    /// that fits, claimed, else room reserved to build, evicting idle decoders into `doomed`
+    /// to make room (not when pre-warming); else [`Admit::Full`].
     pub(super) fn admit(
         &mut self,
         config: &PoolConfig,
         shape: &Shape,
         bytes: u64,
-        prewarm: bool,
+        ask: Ask,
         doomed: &mut Vec<D>,
     ) -> Admit<D> {
+        let prewarm = ask == Ask::Prewarm;
         if !prewarm {
             // Best fit: the smallest maximum that holds the spec, least recently used.
             let best = self
@@ -139,6 +210,12 @@ impl<D> PoolState<D> {
                 self.stats.checkouts += 1;
                 self.stats.hits += 1;
                 return Admit::Hit(idle.decoder, busy);
+            }
+        }
+        if ask == Ask::CheckoutOrAwait {
+            if let Some(resetting) = self.resetting_fit(shape) {
+                resetting.claimed = true;
+                return Admit::Await(resetting.ticket);
             }
         }
         // A miss: make room by evicting idle decoders, least recently used first — others of
