@@ -75,7 +75,7 @@ impl PoolConfig {
 
     /// Makes the pooled decoders low-latency ([`low_latency`](Self::low_latency)): a live
     /// source's pipeline, one frame out per packet in, sized for live streams (the live
-    /// default of [`DecoderConfig::effective_decode_surfaces`](crate::decode::DecoderConfig::effective_decode_surfaces)); turning it on also sets one
+    /// default of [`DecoderConfig::effective_decode_surfaces`]); turning it on also sets one
     /// output surface (call [`with_output_surfaces`](Self::with_output_surfaces) after this
     /// for more).
     ///
