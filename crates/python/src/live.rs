@@ -495,7 +495,8 @@ fn pull_udp(
     stop: &AtomicBool,
 ) -> std::result::Result<Pulled, ReadError> {
     let mut seen = source.stats().datagrams;
-    let mut deadline = Instant::now() + timeout;
+    // `None`: a timeout past what the clock can count (the URL allows any): no deadline.
+    let mut deadline = Instant::now().checked_add(timeout);
     let mut finished = false;
     loop {
         if stop.load(Ordering::Acquire) {
@@ -527,12 +528,13 @@ fn pull_udp(
         let now = Instant::now();
         if datagrams != seen {
             seen = datagrams;
-            deadline = now + timeout;
+            deadline = now.checked_add(timeout);
         }
-        let Some(left) = deadline
-            .checked_duration_since(now)
-            .filter(|d| !d.is_zero())
-        else {
+        let left = match deadline {
+            Some(deadline) => deadline.checked_duration_since(now),
+            None => Some(STOP_SLICE),
+        };
+        let Some(left) = left.filter(|d| !d.is_zero()) else {
             return Err(NetworkError::Timeout {
                 peer: peer.to_owned(),
                 after: timeout,

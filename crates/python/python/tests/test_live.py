@@ -167,8 +167,16 @@ def test_random_access_on_a_live_source_is_refused(call):
         assert "live source" in str(info.value) and call in str(info.value)
 
 
-def test_close_from_another_thread_ends_a_wait_promptly():
-    dec = nv.Decoder("udp://127.0.0.1:0", timeout=8.0)
+@pytest.mark.parametrize(
+    "url, kwargs",
+    [
+        ("udp://127.0.0.1:0", dict(timeout=8.0)),
+        # A timeout past what the clock counts (the URL allows any): no deadline, no panic.
+        ("udp://127.0.0.1:0?timeout=18446744073709551615", {}),
+    ],
+)
+def test_close_from_another_thread_ends_a_wait_promptly(url, kwargs):
+    dec = nv.Decoder(url, **kwargs)
     outcome = []
 
     def reader():
