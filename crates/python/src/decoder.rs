@@ -14,6 +14,10 @@
 //!   which owns the session while it runs; every other call parks the worker first (its
 //!   frames, and an error after them, stay first in line), so results and their order are
 //!   those of `prefetch=0`.
+//! - A `str` source with a `scheme://` is a URL: `udp://` and `rtsp://` open a live session
+//!   ([`crate::live`]: read in order in the caller's calls, no decode-ahead, random access
+//!   refused), `file://PATH` is a path, any other scheme an `AddressError`. `close()` of a live decoder sets its
+//!   stop flag before taking the lock, so it never waits for a call blocked on the network.
 //!
 //! Trade-offs: a file-like source is read into memory whole at construction (simple, and
 //! random access needs a seekable source anyway); a path is read incrementally. A batch is
@@ -236,10 +240,14 @@ enum Input {
 }
 
 fn read_source(py: Python<'_>, source: &Bound<'_, PyAny>) -> PyResult<Input> {
+    // (A `str` that is not valid UTF-8, from `os.fsdecode`, is a path: `os.fspath` below.)
     if let Ok(text) = source.downcast::<pyo3::types::PyString>()
-        && let Some(url) = url_of(&text.to_cow()?).map_err(to_py)?
+        && let Ok(text) = text.to_cow()
     {
-        return Ok(Input::Url(url));
+        return match url_of(&text).map_err(to_py)? {
+            SourceUrl::File(path) => Ok(Input::Path(path)),
+            url => Ok(Input::Url(url)),
+        };
     }
     if let Ok(bytes) = source.downcast::<PyBytes>() {
         return Ok(Input::Bytes(bytes.as_bytes().to_vec()));
@@ -830,7 +838,9 @@ pub(crate) fn stack_frames(produced: Vec<Produced>, pool: &Arc<BatchPool>) -> Py
 ///   current frame (a pooled decoder then returns to its pool from the worker).
 ///
 /// Iterating yields `Frame` objects in display order; ``batch(n)`` and ``frames_at`` give
-/// `Batch` tensors ``(N, …)``.
+/// `Batch` tensors ``(N, …)``. Safe to share between threads (calls run one at a time);
+/// the GIL is released while decoding and waiting. Use ``with`` or ``close()`` to release
+/// the decoder early.
 ///
 /// A live source is read in order as it arrives: each frame is decoded in the ``next()``
 /// that returns it (no decode-ahead; ``prefetch`` reads 0), ``batch(n)`` waits for ``n``
@@ -838,9 +848,7 @@ pub(crate) fn stack_frames(produced: Vec<Produced>, pool: &Arc<BatchPool>) -> Py
 /// ``info`` fills in at the first frame, the end of an RTSP stream ends iteration, and
 /// ``finish()`` ends a ``udp://`` one (after a ``NetworkTimeoutError``, say) with the
 /// frames in flight. ``close()`` does not wait for a call blocked on the network: that
-/// call returns within 50 ms (``udp://``) or the timeout (``rtsp://``) and ends iteration. Safe to share between threads (calls run one at a time);
-/// the GIL is released while decoding. Use ``with`` or ``close()`` to release the decoder
-/// early.
+/// call returns within 50 ms (``udp://``) or the timeout (``rtsp://``) and ends iteration.
 ///
 /// Raises ``InputError`` for unreadable media, ``CallerError`` for wrong arguments,
 /// ``PlatformError`` (``LibraryNotFoundError`` without a driver, ``DriverError`` for a

@@ -94,13 +94,11 @@ impl UrlOptions {
     }
 }
 
-/// Whether `text` names a network source (`udp://`, `rtsp://`, `rtsps://`, or another
-/// `scheme://` that is then refused), rather than a path.
-pub(crate) fn url_of(text: &str) -> Result<Option<SourceUrl>> {
-    match SourceUrl::parse(text)? {
-        SourceUrl::File(_) => Ok(None),
-        url => Ok(Some(url)),
-    }
+/// What a `str` source names: a path (text without `scheme://`, or `file://PATH`), a
+/// `udp://` or `rtsp://`/`rtsps://` source; another scheme is refused
+/// ([`NetworkError::Address`]).
+pub(crate) fn url_of(text: &str) -> Result<SourceUrl> {
+    Ok(SourceUrl::parse(text)?)
 }
 
 /// Refuses `timeout=`/`transport=` for a source that is not a URL.

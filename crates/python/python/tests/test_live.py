@@ -83,6 +83,21 @@ def test_bad_url_is_an_address_error(url):
     assert e.peer == url and url in str(e)
 
 
+def test_file_url_is_a_path(data, run_with_standin):
+    with pytest.raises(nv.NvcodecError) as info:
+        nv.Decoder("file:///nonexistent/dir/clip.ts")
+    assert not isinstance(info.value, nv.NetworkError), info.value
+    _ok(
+        run_with_standin(
+            f"""
+            d = nv.Decoder("file://" + os.path.join(DATA, "{CLIP}"))
+            assert d.url is None and d.info["live"] is False and d.info["codec"] == "h264"
+            assert len(list(d)) == 60
+            """
+        )
+    )
+
+
 def test_bad_keywords_are_caller_errors(data):
     for kwargs in (dict(timeout=0), dict(timeout=-1.0), dict(timeout=float("nan")),
                    dict(timeout=10 ** 9), dict(transport="sctp")):
