@@ -9,8 +9,9 @@
 //!   datagram, the URL's `timeout` or the `timeout=` argument; `rtsp://`: for an access unit,
 //!   `timeout=`, 5 s by default), then fails with the crate's `NetworkError::Timeout`
 //!   naming the URL; the source stays usable after a `udp://` timeout (call again to keep
-//!   waiting), an `rtsp://` session ends with it (the input crate does not reconnect).
-//! - Stopping: [`LiveSession::stop`] is an atomic flag, set by `close()` without the
+//!   waiting), an `rtsp://` session ends with it (the input crate does not reconnect): the
+//!   next call hands out what the decoder still holds, then the end.
+//! - Stopping: the session's `stop` is an atomic flag, set by `close()` without the
 //!   decoder's lock; a `udp://` wait polls the socket in slices of [`STOP_SLICE`] and ends
 //!   within one slice of it, an `rtsp://` wait within its timeout (the client's pull cannot
 //!   be cut short). The waiting call then drops the session and ends iteration.
