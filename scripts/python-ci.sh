@@ -4,6 +4,9 @@
 # pytest on `crates/python/python/tests`. No GPU needed: the GPU tests skip themselves; the
 # stand-in driver tests use target/standin (built by `cargo test --test standin`) and skip
 # if it is missing. pytest's exit status 5 ("no tests collected") is a failure here.
+# The package always includes `rtsp://` input (the input crate's `rtsp` feature, enabled in
+# crates/python/Cargo.toml), so building it needs Rust 1.88 or later (cargo says so when
+# older); its RTSP test runs against GStreamer's server where .ci/run installed it.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 root="$PWD"

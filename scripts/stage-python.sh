@@ -4,6 +4,8 @@
 # it, for a GPU machine without Rust or internet:
 #   pip install --no-index --find-links stage/wheels nvcodec-guard pytest
 #   cd /tmp && NVCG_REPO=<repo with tests/data> python -m pytest -q -rs <stage>/python-tests
+# The wheel reads udp:// and rtsp:// sources (the input crate's `rtsp` feature, always on in
+# crates/python/Cargo.toml), so building it needs Rust 1.88 or later.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 venv="${NVCG_PY_VENV:-target/python-ci-venv}"

@@ -14,6 +14,10 @@
 //!   which owns the session while it runs; every other call parks the worker first (its
 //!   frames, and an error after them, stay first in line), so results and their order are
 //!   those of `prefetch=0`.
+//! - A `str` source with a `scheme://` is a URL: `udp://` and `rtsp://` open a live session
+//!   ([`crate::live`]: read in order in the caller's calls, no decode-ahead, random access
+//!   refused), `file://PATH` is a path, any other scheme an `AddressError`. `close()` of a live decoder sets its
+//!   stop flag before taking the lock, so it never waits for a call blocked on the network.
 //!
 //! Trade-offs: a file-like source is read into memory whole at construction (simple, and
 //! random access needs a seekable source anyway); a path is read incrementally. A batch is
@@ -21,7 +25,8 @@
 //! converted straight into it; native frames, `frames_at` results (which come in decode
 //! order) and frames left over from a change of size are copied in (device to device).
 
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard, TryLockError};
 
 use guard::Codec;
 use guard::Error;
@@ -31,6 +36,7 @@ use guard::decode::{
     DeviceFramePool, DisplayOrder, Frame as CrateFrame, MultiGpuDecoderPool, OutputGeometry,
     PoolConfig, PooledDecoder, RandomAccessSource,
 };
+use guard::input::net::SourceUrl;
 use guard::input::{ElementaryStream, FormatHint};
 use pyo3::exceptions::{PyTypeError, PyValueError};
 use pyo3::prelude::*;
@@ -39,6 +45,7 @@ use pyo3::types::{PyBytes, PyDict};
 use crate::ahead::{Ahead, Got};
 use crate::errors::{caller, driver_call, to_py};
 use crate::frames::{FrameBuffers, SharedFramePools};
+use crate::live::{LiveSession, Maker, UrlOptions, check_file_options, not_live, url_of};
 use crate::tensor::{
     Batch, BatchPool, DType, Frame, Pixels, PooledBatch, Tensor, native_tensor, rgb_tensor,
 };
@@ -64,12 +71,12 @@ fn parse_prefetch(prefetch: i64) -> PyResult<usize> {
 
 /// What the frames look like.
 #[derive(Debug, Clone, Copy)]
-struct Settings {
-    gpu: u32,
+pub(crate) struct Settings {
+    pub(crate) gpu: u32,
     /// `None`: the decoder's own format (NV12/P016/4:4:4).
-    convert: Option<ConvertSpec>,
-    geometry: OutputGeometry,
-    low_latency: bool,
+    pub(crate) convert: Option<ConvertSpec>,
+    pub(crate) geometry: OutputGeometry,
+    pub(crate) low_latency: bool,
 }
 
 fn parse_dtype(obj: Option<&Bound<'_, PyAny>>) -> PyResult<Option<SampleType>> {
@@ -228,9 +235,20 @@ fn settings(
 enum Input {
     Path(std::path::PathBuf),
     Bytes(Vec<u8>),
+    /// A `str` naming a network source.
+    Url(SourceUrl),
 }
 
 fn read_source(py: Python<'_>, source: &Bound<'_, PyAny>) -> PyResult<Input> {
+    // (A `str` that is not valid UTF-8, from `os.fsdecode`, is a path: `os.fspath` below.)
+    if let Ok(text) = source.downcast::<pyo3::types::PyString>()
+        && let Ok(text) = text.to_cow()
+    {
+        return match url_of(&text).map_err(to_py)? {
+            SourceUrl::File(path) => Ok(Input::Path(path)),
+            url => Ok(Input::Url(url)),
+        };
+    }
     if let Ok(bytes) = source.downcast::<PyBytes>() {
         return Ok(Input::Bytes(bytes.as_bytes().to_vec()));
     }
@@ -268,6 +286,9 @@ fn open_input(input: Input) -> Result<ElementaryStream> {
     match input {
         Input::Path(path) => Ok(ElementaryStream::open(path)?),
         Input::Bytes(bytes) => open_bytes(bytes),
+        Input::Url(_) => Err(Error::Internal {
+            what: "a URL source opened as a file",
+        }),
     }
 }
 
@@ -305,19 +326,19 @@ fn open_bytes(bytes: Vec<u8>) -> Result<ElementaryStream> {
     }
 }
 
-enum Held {
+pub(crate) enum Held {
     Own(guard::decode::Decoder),
     Pooled(PooledDecoder),
 }
 
 impl Held {
-    fn get(&mut self) -> &mut guard::decode::Decoder {
+    pub(crate) fn get(&mut self) -> &mut guard::decode::Decoder {
         match self {
             Held::Own(d) => d,
             Held::Pooled(d) => d,
         }
     }
-    fn get_ref(&self) -> &guard::decode::Decoder {
+    pub(crate) fn get_ref(&self) -> &guard::decode::Decoder {
         match self {
             Held::Own(d) => d,
             Held::Pooled(d) => d,
@@ -567,11 +588,11 @@ impl Session {
     /// frames after a change of size stay for the next call.
     fn next_uniform(&mut self, want: usize) -> Result<Vec<Produced>> {
         let mut got = self.next(want)?;
-        if let Some(shape) = got.first().map(|p| p.tensor.shape.clone()) {
-            if let Some(cut) = got.iter().position(|p| p.tensor.shape != shape) {
-                for p in got.split_off(cut).into_iter().rev() {
-                    self.carry.push_front(p);
-                }
+        if let Some(shape) = got.first().map(|p| p.tensor.shape.clone())
+            && let Some(cut) = got.iter().position(|p| p.tensor.shape != shape)
+        {
+            for p in got.split_off(cut).into_iter().rev() {
+                self.carry.push_front(p);
             }
         }
         Ok(got)
@@ -663,14 +684,14 @@ enum BatchOut {
 }
 
 /// What `keep` needs, borrowed apart from the decoder.
-struct Keeper<'a> {
-    frames: &'a FrameBuffers,
-    convert: &'a Option<(Converter, RgbFramePool, ConvertSpec)>,
-    device: i32,
+pub(crate) struct Keeper<'a> {
+    pub(crate) frames: &'a FrameBuffers,
+    pub(crate) convert: &'a Option<(Converter, RgbFramePool, ConvertSpec)>,
+    pub(crate) device: i32,
 }
 
 impl Keeper<'_> {
-    fn keep(&self, frame: &CrateFrame<'_>, index: Option<usize>) -> Result<Produced> {
+    pub(crate) fn keep(&self, frame: &CrateFrame<'_>, index: Option<usize>) -> Result<Produced> {
         let (width, height) = (frame.width(), frame.height());
         let (tensor, format) = match self.convert {
             None => (
@@ -693,7 +714,7 @@ impl Keeper<'_> {
     }
 }
 
-fn apply_geometry(config: DecoderConfig, geometry: OutputGeometry) -> DecoderConfig {
+pub(crate) fn apply_geometry(config: DecoderConfig, geometry: OutputGeometry) -> DecoderConfig {
     let mut config = config;
     if let Some(crop) = geometry.crop {
         config = config.with_crop(crop);
@@ -704,7 +725,7 @@ fn apply_geometry(config: DecoderConfig, geometry: OutputGeometry) -> DecoderCon
     config
 }
 
-fn into_frame(p: Produced) -> Frame {
+pub(crate) fn into_frame(p: Produced) -> Frame {
     Frame {
         tensor: Some(Arc::new(p.tensor)),
         pts: p.pts,
@@ -717,7 +738,7 @@ fn into_frame(p: Produced) -> Frame {
 
 /// Stacks pictures of one shape into one contiguous `N×…` tensor (a device-to-device copy
 /// each, waited for).
-fn stack_frames(produced: Vec<Produced>, pool: &Arc<BatchPool>) -> PyResult<Batch> {
+pub(crate) fn stack_frames(produced: Vec<Produced>, pool: &Arc<BatchPool>) -> PyResult<Batch> {
     let Some(first) = produced.first() else {
         return Err(caller("batch", "no frames to stack (the stream has ended)"));
     };
@@ -782,11 +803,15 @@ fn stack_frames(produced: Vec<Produced>, pool: &Arc<BatchPool>) -> PyResult<Batc
 /// A GPU video decoder over one input, yielding frames as GPU tensors (no copy).
 ///
 /// ``Decoder(source, *, gpu=0, output="native", dtype=None, size=None, crop=None,
-/// low_latency=False, mean=None, std=None, prefetch=4)``
+/// low_latency=None, mean=None, std=None, prefetch=4, timeout=None, transport=None)``
 ///
 /// - ``source``: a path (``str``/``os.PathLike``, read incrementally), ``bytes``/
 ///   ``bytearray``/``memoryview`` or a binary file-like object (read into memory whole):
-///   MP4, Matroska/WebM, IVF, raw H.264/HEVC Annex-B or MPEG-2.
+///   MP4, Matroska/WebM, IVF, MPEG-TS, raw H.264/HEVC Annex-B or MPEG-2; or a live source,
+///   a ``str`` URL: ``udp://HOST:PORT?OPTIONS`` (MPEG-TS over UDP; the Rust crate's
+///   ``UdpUrl`` options: ``timeout`` in µs, ``buffer_size``, ``localaddr``, ``sources``,
+///   ``pkt_size``, ``reuse``) or ``rtsp://[user:pass@]host[:port]/path`` (H.264/HEVC).
+///   Another ``scheme://`` raises ``AddressError``.
 /// - ``gpu``: the GPU's ordinal.
 /// - ``output``: ``"native"`` (the decoder's NV12/P016/4:4:4 samples, one 2-D tensor
 ///   ``(H + ceil(H/2), W)``: luma rows then interleaved UV rows; ``t[:H]`` is Y,
@@ -797,7 +822,12 @@ fn stack_frames(produced: Vec<Produced>, pool: &Arc<BatchPool>) -> PyResult<Batc
 ///   normalisation ``(x - mean) / std`` of float outputs.
 /// - ``size``: ``(width, height)`` to scale to, ``crop``: ``(x, y, width, height)`` of the
 ///   display area, both in NVDEC's hardware (even values).
-/// - ``low_latency``: each packet is one whole picture, output as soon as decoded.
+/// - ``low_latency``: each packet is one whole picture, output as soon as decoded; on by
+///   default for live sources, off for files.
+/// - ``timeout`` (live sources): seconds a pull waits for input before
+///   ``NetworkTimeoutError`` (``udp://``: for a datagram, default the URL's ``timeout`` or
+///   5 s; ``rtsp://``: for an access unit, 5 s). ``transport`` (``rtsp://``): ``"tcp"``
+///   (default, interleaved) or ``"udp"``.
 /// - ``prefetch``: frames iteration decodes ahead of you on a worker thread of the decoder
 ///   (0 to 64; 0: decode inside each ``next()``), so the GPU's decoder keeps working while
 ///   Python uses a frame or waits for the GIL. At most that many frames wait (each a buffer
@@ -809,12 +839,21 @@ fn stack_frames(produced: Vec<Produced>, pool: &Arc<BatchPool>) -> PyResult<Batc
 ///
 /// Iterating yields `Frame` objects in display order; ``batch(n)`` and ``frames_at`` give
 /// `Batch` tensors ``(N, …)``. Safe to share between threads (calls run one at a time);
-/// the GIL is released while decoding. Use ``with`` or ``close()`` to release the decoder
-/// early.
+/// the GIL is released while decoding and waiting. Use ``with`` or ``close()`` to release
+/// the decoder early.
+///
+/// A live source is read in order as it arrives: each frame is decoded in the ``next()``
+/// that returns it (no decode-ahead; ``prefetch`` reads 0), ``batch(n)`` waits for ``n``
+/// frames, ``frames_at``/``frame_at_time``/``count_frames`` raise ``CallerError``,
+/// ``info`` fills in at the first frame, the end of an RTSP stream ends iteration, and
+/// ``finish()`` ends a ``udp://`` one (after a ``NetworkTimeoutError``, say) with the
+/// frames in flight. ``close()`` does not wait for a call blocked on the network: that
+/// call returns within 50 ms (``udp://``) or the timeout (``rtsp://``) and ends iteration.
 ///
 /// Raises ``InputError`` for unreadable media, ``CallerError`` for wrong arguments,
 /// ``PlatformError`` (``LibraryNotFoundError`` without a driver, ``DriverError`` for a
-/// failing driver call).
+/// failing driver call), and for live sources a ``NetworkError`` (``AddressError``,
+/// ``UnauthorizedError``, ``NetworkTimeoutError``, ``NetworkFailureError``) naming the URL.
 #[pyclass(frozen, module = "nvcodec_guard._native")]
 pub(crate) struct Decoder {
     slot: Mutex<Slot>,
@@ -825,12 +864,18 @@ pub(crate) struct Decoder {
     time_base: Option<(u64, u64)>,
     container_rate: Option<(u64, u64)>,
     duration: Option<f64>,
+    /// A live source's URL (without credentials); `None` for files and bytes.
+    url: Option<String>,
+    /// Set by `close()` without the lock, so a live source's wait ends (see [`crate::live`]).
+    stop: Arc<AtomicBool>,
 }
 
 /// Where a decoder's session is: here, lent to its decode-ahead worker, or gone.
 enum Slot {
     Here(Box<Session>),
     Ahead(Ahead),
+    /// A `udp://` or `rtsp://` source (see [`crate::live`]): read in the caller's calls.
+    Live(Box<LiveSession>),
     Closed,
 }
 
@@ -853,6 +898,7 @@ impl Slot {
         }
         match self {
             Slot::Here(session) => Ok(session),
+            Slot::Live(_) => Err(not_live("this call")),
             _ => Err(closed_error()),
         }
     }
@@ -863,6 +909,15 @@ impl Slot {
         loop {
             match self {
                 Slot::Closed => return Err(closed_error()),
+                Slot::Live(live) => {
+                    let got = live.next(1);
+                    if live.stopped() {
+                        // `close()` came while this call waited: the session ends here.
+                        *self = Slot::Closed;
+                        return Ok(None);
+                    }
+                    return got.map(|mut got| got.pop());
+                }
                 Slot::Here(session) => {
                     // Left-over frames, a held error and the end of the stream are served
                     // here; a worker starts only for decoding, from the second frame of a
@@ -910,7 +965,7 @@ impl Slot {
         match std::mem::replace(self, Slot::Closed) {
             Slot::Here(session) => Ok(Some(session)),
             Slot::Ahead(ahead) => ahead.finish().map(Some),
-            Slot::Closed => Ok(None),
+            Slot::Live(_) | Slot::Closed => Ok(None),
         }
     }
 }
@@ -924,8 +979,16 @@ impl Drop for Decoder {
             Ok(slot) => slot,
             Err(poisoned) => poisoned.into_inner(),
         };
-        if let Slot::Ahead(ahead) = std::mem::replace(slot, Slot::Closed) {
-            ahead.detach();
+        match std::mem::replace(slot, Slot::Closed) {
+            Slot::Ahead(ahead) => ahead.detach(),
+            // An RTSP session's teardown waits for the server (up to 1 s): not here, where
+            // the interpreter is held.
+            Slot::Live(live) => {
+                let _ = std::thread::Builder::new()
+                    .name("nvcg-live-close".into())
+                    .spawn(move || drop(live));
+            }
+            _ => {}
         }
     }
 }
@@ -960,14 +1023,119 @@ impl Decoder {
             duration: stream.duration().map(|d| d.as_secs_f64()),
             slot: Mutex::new(Slot::Here(Box::new(session))),
             prefetch,
+            url: None,
+            stop: Arc::new(AtomicBool::new(false)),
         }
+    }
+
+    fn from_live(session: LiveSession, stop: Arc<AtomicBool>) -> Decoder {
+        Decoder {
+            codec: "",
+            dimensions: None,
+            time_base: None,
+            container_rate: None,
+            duration: None,
+            url: Some(session.peer().to_owned()),
+            slot: Mutex::new(Slot::Live(Box::new(session))),
+            prefetch: 0,
+            stop,
+        }
+    }
+
+    /// Refuses a call that needs random access on a live source.
+    fn random_access(&self, call: &'static str) -> PyResult<()> {
+        if self.url.is_some() {
+            return Err(to_py(not_live(call)));
+        }
+        Ok(())
+    }
+
+    /// Runs `f` on a live session with the GIL released; a session `close()` stopped ends
+    /// here.
+    fn with_live<T: Send>(
+        &self,
+        py: Python<'_>,
+        f: impl FnOnce(&mut LiveSession) -> Result<T> + Send,
+    ) -> PyResult<T> {
+        py.allow_threads(|| {
+            let mut guard = self.lock()?;
+            let Slot::Live(session) = &mut *guard else {
+                return Err(closed_error());
+            };
+            if session.stopped() {
+                *guard = Slot::Closed;
+                return Err(closed_error());
+            }
+            let out = f(session);
+            if session.stopped() {
+                *guard = Slot::Closed;
+            }
+            out
+        })
+        .map_err(to_py)
+    }
+
+    /// `info` of a live source: what the decoder learnt so far.
+    fn live_info<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyDict>> {
+        let (codec, stream_info, clock, lost) = self.with_live(py, |s| {
+            Ok((
+                s.codec().map(|c| c.name()),
+                s.stream_info(),
+                s.clock_rate(),
+                s.lost_packets(),
+            ))
+        })?;
+        let d = PyDict::new(py);
+        d.set_item("codec", codec)?;
+        d.set_item("width", stream_info.map(|i| i.display_width))?;
+        d.set_item("height", stream_info.map(|i| i.display_height))?;
+        d.set_item("bit_depth", stream_info.map(|i| i.bit_depth))?;
+        d.set_item(
+            "pixel_format",
+            stream_info.map(|i| format_name(i.pixel_format)),
+        )?;
+        let rate = stream_info
+            .and_then(|i| i.frame_rate)
+            .map(|r| (r.num, r.den));
+        d.set_item(
+            "frame_rate",
+            rate.filter(|r| r.1 != 0)
+                .map(|(n, den)| n as f64 / den as f64),
+        )?;
+        d.set_item("frame_rate_fraction", rate)?;
+        set_colour(py, &d, stream_info)?;
+        d.set_item("frame_count", py.None())?;
+        d.set_item("time_base", (1u64, u64::from(clock)))?;
+        d.set_item("duration", py.None())?;
+        d.set_item("live", true)?;
+        d.set_item("url", self.url.as_deref())?;
+        d.set_item("lost_packets", lost)?;
+        Ok(d)
+    }
+}
+
+fn set_colour(
+    py: Python<'_>,
+    d: &Bound<'_, PyDict>,
+    stream_info: Option<guard::decode::StreamInfo>,
+) -> PyResult<()> {
+    match stream_info {
+        Some(i) => {
+            let colour = PyDict::new(py);
+            colour.set_item("primaries", i.colour.primaries.to_string())?;
+            colour.set_item("transfer", i.colour.transfer.to_string())?;
+            colour.set_item("matrix", i.colour.matrix.to_string())?;
+            colour.set_item("range", i.colour.range.to_string())?;
+            d.set_item("colour", colour)
+        }
+        None => d.set_item("colour", py.None()),
     }
 }
 
 #[pymethods]
 impl Decoder {
     #[new]
-    #[pyo3(signature = (source, *, gpu=0, output="native", dtype=None, size=None, crop=None, low_latency=false, mean=None, std=None, prefetch=DEFAULT_PREFETCH))]
+    #[pyo3(signature = (source, *, gpu=0, output="native", dtype=None, size=None, crop=None, low_latency=None, mean=None, std=None, prefetch=DEFAULT_PREFETCH, timeout=None, transport=None))]
     #[allow(clippy::too_many_arguments)]
     fn new(
         py: Python<'_>,
@@ -977,14 +1145,28 @@ impl Decoder {
         dtype: Option<&Bound<'_, PyAny>>,
         size: Option<&Bound<'_, PyAny>>,
         crop: Option<&Bound<'_, PyAny>>,
-        low_latency: bool,
+        low_latency: Option<bool>,
         mean: Option<&Bound<'_, PyAny>>,
         std: Option<&Bound<'_, PyAny>>,
         prefetch: i64,
+        timeout: Option<f64>,
+        transport: Option<&str>,
     ) -> PyResult<Decoder> {
         let prefetch = parse_prefetch(prefetch)?;
-        let settings = settings(gpu, output, dtype, size, crop, low_latency, mean, std)?;
+        let options = UrlOptions::parse(timeout, transport).map_err(to_py)?;
+        let mut settings = settings(gpu, output, dtype, size, crop, false, mean, std)?;
         let input = read_source(py, source)?;
+        // Low latency is the default for live sources, off for files.
+        settings.low_latency = low_latency.unwrap_or(matches!(input, Input::Url(_)));
+        if let Input::Url(url) = input {
+            let stop = Arc::new(AtomicBool::new(false));
+            let flag = Arc::clone(&stop);
+            let session = py
+                .allow_threads(|| LiveSession::open(url, options, settings, Maker::Own, flag))
+                .map_err(to_py)?;
+            return Ok(Decoder::from_live(session, stop));
+        }
+        check_file_options(&options).map_err(to_py)?;
         let session = py
             .allow_threads(|| Session::open(input, &settings))
             .map_err(to_py)?;
@@ -1018,6 +1200,28 @@ impl Decoder {
     fn batch(&self, py: Python<'_>, n: usize, stack: bool) -> PyResult<PyObject> {
         if n == 0 {
             return Err(caller("n", "a batch of 0 frames"));
+        }
+        if self.url.is_some() {
+            let (produced, pool) = self.with_live(py, |s| {
+                let mut got = s.next(n)?;
+                // Stacked: frames after a change of size wait for the next call.
+                if stack
+                    && let Some(shape) = got.first().map(|p| p.tensor.shape.clone())
+                    && let Some(cut) = got.iter().position(|p| p.tensor.shape != shape)
+                {
+                    s.put_back(got.split_off(cut));
+                }
+                Ok((got, Arc::clone(&s.batches)))
+            })?;
+            if !stack {
+                let frames: Vec<Frame> = produced.into_iter().map(into_frame).collect();
+                return Ok(frames.into_pyobject(py)?.into_any().unbind());
+            }
+            if produced.is_empty() {
+                return Ok(py.None());
+            }
+            let batch = py.allow_threads(|| stack_frames(produced, &pool))?;
+            return Ok(Py::new(py, batch)?.into_any());
         }
         if stack {
             let (out, pool) = self.with(py, |s| {
@@ -1056,6 +1260,7 @@ impl Decoder {
         if indices.is_empty() {
             return Err(caller("indices", "no index given"));
         }
+        self.random_access("frames_at")?;
         let (produced, pool) =
             self.with(py, |s| Ok((s.frames_at(&indices)?, Arc::clone(&s.batches))))?;
         if stack {
@@ -1070,6 +1275,7 @@ impl Decoder {
     /// The frame shown at or first after ``seconds`` (container or IVF timestamps; raw
     /// streams have none: use ``frames_at``).
     fn frame_at_time(&self, py: Python<'_>, seconds: f64) -> PyResult<Frame> {
+        self.random_access("frame_at_time")?;
         let mut got = self.with(py, |s| {
             let index = s.index_at_time(seconds)?;
             s.frames_at(&[index])
@@ -1082,6 +1288,7 @@ impl Decoder {
     /// Frames in the stream, counting them by one pass over the input where the container
     /// does not say (raw streams); sequential reading starts again afterwards.
     fn count_frames(&self, py: Python<'_>) -> PyResult<usize> {
+        self.random_access("count_frames")?;
         self.with(py, |s| s.count_frames())
     }
 
@@ -1094,6 +1301,9 @@ impl Decoder {
     /// index, or after random access or ``count_frames()``).
     #[getter]
     fn info<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyDict>> {
+        if self.url.is_some() {
+            return self.live_info(py);
+        }
         let (stream_info, frames) = self.with(py, |s| {
             Ok((s.decoder.get_ref().stream_info(), s.known_frame_count()))
         })?;
@@ -1118,20 +1328,11 @@ impl Decoder {
                 .map(|(n, den)| n as f64 / den as f64),
         )?;
         d.set_item("frame_rate_fraction", rate)?;
-        match stream_info {
-            Some(i) => {
-                let colour = PyDict::new(py);
-                colour.set_item("primaries", i.colour.primaries.to_string())?;
-                colour.set_item("transfer", i.colour.transfer.to_string())?;
-                colour.set_item("matrix", i.colour.matrix.to_string())?;
-                colour.set_item("range", i.colour.range.to_string())?;
-                d.set_item("colour", colour)?;
-            }
-            None => d.set_item("colour", py.None())?,
-        }
+        set_colour(py, &d, stream_info)?;
         d.set_item("frame_count", frames)?;
         d.set_item("time_base", self.time_base)?;
         d.set_item("duration", self.duration)?;
+        d.set_item("live", false)?;
         Ok(d)
     }
 
@@ -1139,16 +1340,25 @@ impl Decoder {
     /// decoder's frame pool is the one its ``DecoderPool`` shares between checkouts), free
     /// ones, and released frames whose consumers' GPU work is still running.
     fn memory_stats<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyDict>> {
-        let stats = self.with(py, |s| {
-            crate::cuda::reap();
-            Ok((
-                s.frames.allocated(),
-                s.frames.free(),
-                s.convert.as_ref().map_or(0, |c| c.1.allocated()),
-                s.convert.as_ref().map_or(0, |c| c.1.free()),
-                s.batches.free(),
-            ))
-        })?;
+        let live = self.url.is_some();
+        let stats = if live {
+            self.with_live(py, |s| {
+                crate::cuda::reap();
+                let (a, b, c, d) = s.buffer_stats();
+                Ok((a, b, c, d, s.batches.free()))
+            })?
+        } else {
+            self.with(py, |s| {
+                crate::cuda::reap();
+                Ok((
+                    s.frames.allocated(),
+                    s.frames.free(),
+                    s.convert.as_ref().map_or(0, |c| c.1.allocated()),
+                    s.convert.as_ref().map_or(0, |c| c.1.free()),
+                    s.batches.free(),
+                ))
+            })?
+        };
         let d = PyDict::new(py);
         d.set_item("frame_buffers_allocated", stats.0)?;
         d.set_item("frame_buffers_free", stats.1)?;
@@ -1162,12 +1372,56 @@ impl Decoder {
     /// The GPU's ordinal.
     #[getter]
     fn gpu(&self, py: Python<'_>) -> PyResult<i32> {
+        if self.url.is_some() {
+            return self.with_live(py, |s| Ok(s.device()));
+        }
         self.with(py, |s| Ok(s.device))
+    }
+
+    /// A live source's URL (an RTSP URL without its credentials); ``None`` for files.
+    #[getter]
+    fn url(&self) -> Option<String> {
+        self.url.clone()
+    }
+
+    /// Live sources: no more input is taken. The access unit in progress completes with
+    /// what arrived (a ``udp://`` transport stream's last access unit ends only when the
+    /// next begins, or here), the decoder is flushed, and iteration yields the frames left,
+    /// then ends. For a ``udp://`` sender that has finished, e.g. after a
+    /// ``NetworkTimeoutError``. Raises ``CallerError`` for a file (it ends by itself).
+    fn finish(&self, py: Python<'_>) -> PyResult<()> {
+        if self.url.is_none() {
+            return Err(caller(
+                "finish",
+                "finish() ends a live source (udp://, rtsp://); a file ends by itself",
+            ));
+        }
+        self.with_live(py, |s| {
+            s.finish();
+            Ok(())
+        })
     }
 
     /// Releases the decoder (a pooled one goes back to its pool). Frames already handed
     /// out stay valid. Further calls raise ``CallerError``.
     fn close(&self, py: Python<'_>) -> PyResult<()> {
+        if self.url.is_some() {
+            // Never waits for a call blocked on the network: the flag ends its wait (within
+            // 50 ms for udp://, the timeout for rtsp://) and that call drops the session.
+            self.stop.store(true, Ordering::Release);
+            let taken = match self.slot.try_lock() {
+                Ok(mut slot) => std::mem::replace(&mut *slot, Slot::Closed),
+                Err(TryLockError::Poisoned(poisoned)) => {
+                    std::mem::replace(&mut *poisoned.into_inner(), Slot::Closed)
+                }
+                Err(TryLockError::WouldBlock) => Slot::Closed,
+            };
+            py.allow_threads(move || {
+                drop(taken);
+                crate::cuda::reap();
+            });
+            return Ok(());
+        }
         py.allow_threads(|| -> Result<()> {
             let session = self.lock()?.take();
             drop(session?);
@@ -1180,6 +1434,9 @@ impl Decoder {
     /// Whether ``close()`` was called.
     #[getter]
     fn closed(&self, py: Python<'_>) -> PyResult<bool> {
+        if self.stop.load(Ordering::Acquire) {
+            return Ok(true);
+        }
         py.allow_threads(|| self.lock().map(|g| matches!(*g, Slot::Closed)))
             .map_err(to_py)
     }
@@ -1195,7 +1452,10 @@ impl Decoder {
     }
 
     fn __repr__(&self) -> String {
-        format!("Decoder(codec={}, size={:?})", self.codec, self.dimensions)
+        match &self.url {
+            Some(url) => format!("Decoder({url:?}, live)"),
+            None => format!("Decoder(codec={}, size={:?})", self.codec, self.dimensions),
+        }
     }
 }
 
@@ -1214,9 +1474,21 @@ fn parse_codec(name: &str) -> PyResult<Codec> {
     }
 }
 
-enum Pools {
+#[derive(Clone)]
+pub(crate) enum Pools {
     One(CratePool),
     Many(MultiGpuDecoderPool),
+}
+
+impl Pools {
+    /// A decoder for `spec`: on `gpu` of a multi-GPU pool, else the least loaded.
+    pub(crate) fn checkout(&self, spec: DecoderSpec, gpu: Option<u32>) -> Result<PooledDecoder> {
+        match (self, gpu) {
+            (Pools::One(p), _) => p.checkout(spec),
+            (Pools::Many(p), Some(device)) => p.checkout_on(device, spec),
+            (Pools::Many(p), None) => p.checkout(spec),
+        }
+    }
 }
 
 /// Decoders built ahead of demand, on one GPU or several; ``checkout`` hands one out for a
@@ -1224,11 +1496,12 @@ enum Pools {
 /// ``with`` block ends. Safe to share between threads.
 ///
 /// ``DecoderPool(*, gpu=0, gpus=None, max_width=1920, max_height=1080, max_per_key=None,
-/// max_total=None, checkout_timeout=None)``: ``gpus=[0, 1, …]`` spreads checkouts over
+/// max_total=None, checkout_timeout=None, low_latency=False)``: ``gpus=[0, 1, …]`` spreads checkouts over
 /// several GPUs; decoders are sized for streams up to ``max_width``×``max_height`` (larger
 /// streams get larger decoders); ``max_per_key``/``max_total`` bound the decoders kept and
 /// in use; a checkout waits up to ``checkout_timeout`` seconds at the limit, then raises
-/// ``PoolExhaustedError``.
+/// ``PoolExhaustedError``. ``low_latency=True``: the pool's decoders are built for live
+/// streams (one frame out per packet, fewer surfaces).
 ///
 /// ```python
 /// pool = DecoderPool(max_width=1920, max_height=1080)
@@ -1257,7 +1530,7 @@ impl DecoderPool {
 #[pymethods]
 impl DecoderPool {
     #[new]
-    #[pyo3(signature = (*, gpu=0, gpus=None, max_width=1920, max_height=1080, max_per_key=None, max_total=None, checkout_timeout=None))]
+    #[pyo3(signature = (*, gpu=0, gpus=None, max_width=1920, max_height=1080, max_per_key=None, max_total=None, checkout_timeout=None, low_latency=false))]
     #[allow(clippy::too_many_arguments)]
     fn new(
         gpu: u32,
@@ -1267,8 +1540,10 @@ impl DecoderPool {
         max_per_key: Option<usize>,
         max_total: Option<usize>,
         checkout_timeout: Option<f64>,
+        low_latency: bool,
     ) -> PyResult<DecoderPool> {
         let mut config = PoolConfig::default();
+        config.low_latency = low_latency;
         if let Some(n) = max_per_key {
             config = config.with_max_per_key(n);
         }
@@ -1325,8 +1600,10 @@ impl DecoderPool {
     /// A decoder from the pool for ``source`` (arguments as ``Decoder``, ``prefetch``
     /// included; ``gpu`` picks the GPU of a multi-GPU pool, else the least loaded). Use it as
     /// a context manager: the decoder goes back to the pool at the end of the block (its
-    /// decode-ahead worker stopped first).
-    #[pyo3(signature = (source, *, gpu=None, output="native", dtype=None, size=None, crop=None, mean=None, std=None, prefetch=DEFAULT_PREFETCH))]
+    /// decode-ahead worker stopped first). A live source's decoder is checked out when its
+    /// first access unit arrives (its codec is known then), so a full pool shows at the
+    /// first ``next()``; its latency mode is the pool's ``low_latency``.
+    #[pyo3(signature = (source, *, gpu=None, output="native", dtype=None, size=None, crop=None, mean=None, std=None, prefetch=DEFAULT_PREFETCH, timeout=None, transport=None))]
     #[allow(clippy::too_many_arguments)]
     fn checkout(
         &self,
@@ -1340,8 +1617,11 @@ impl DecoderPool {
         mean: Option<&Bound<'_, PyAny>>,
         std: Option<&Bound<'_, PyAny>>,
         prefetch: i64,
+        timeout: Option<f64>,
+        transport: Option<&str>,
     ) -> PyResult<Decoder> {
         let prefetch = parse_prefetch(prefetch)?;
+        let options = UrlOptions::parse(timeout, transport).map_err(to_py)?;
         let settings = settings(
             i64::from(gpu.unwrap_or(0)),
             output,
@@ -1353,17 +1633,29 @@ impl DecoderPool {
             std,
         )?;
         let input = read_source(py, source)?;
+        if let Input::Url(url) = input {
+            // The decoder is checked out when the first access unit tells the codec.
+            let maker = Maker::Pool {
+                pools: self.pools.clone(),
+                spec_size: self.max_size,
+                gpu,
+                frames: Arc::clone(&self.frame_pools),
+            };
+            let stop = Arc::new(AtomicBool::new(false));
+            let flag = Arc::clone(&stop);
+            let session = py
+                .allow_threads(|| LiveSession::open(url, options, settings, maker, flag))
+                .map_err(to_py)?;
+            return Ok(Decoder::from_live(session, stop));
+        }
+        check_file_options(&options).map_err(to_py)?;
         let session = py
             .allow_threads(|| -> Result<Session> {
                 let stream = open_input(input)?;
                 let spec = self
                     .spec(stream.codec(), stream.dimensions(), 8)
                     .with_output(settings.geometry);
-                let pooled = match (&self.pools, gpu) {
-                    (Pools::One(p), _) => p.checkout(spec)?,
-                    (Pools::Many(p), Some(device)) => p.checkout_on(device, spec)?,
-                    (Pools::Many(p), None) => p.checkout(spec)?,
-                };
+                let pooled = self.pools.checkout(spec, gpu)?;
                 let frames = FrameBuffers::shared(Arc::clone(&self.frame_pools));
                 Session::with_decoder(stream, &settings, Held::Pooled(pooled), Some(frames))
             })

@@ -8,7 +8,7 @@
 
 use guard::Error;
 use guard::error::Fault;
-use guard::input::InputError;
+use guard::input::{InputError, NetworkError};
 use pyo3::prelude::*;
 use pyo3::types::{PyDict, PyTuple};
 
@@ -39,6 +39,15 @@ fn class_of(error: &Error) -> &'static str {
         Error::FrameOutOfRange { .. } => "FrameOutOfRangeError",
         Error::PoolExhausted { .. } => "PoolExhaustedError",
         Error::InitLockTimeout { .. } => "InitLockTimeoutError",
+        Error::Network(network) => match network {
+            NetworkError::Address { .. } => "AddressError",
+            NetworkError::Unauthorized { .. } => "UnauthorizedError",
+            NetworkError::Timeout { .. } => "NetworkTimeoutError",
+            _ => match error.fault() {
+                Fault::Caller => "CallerError",
+                _ => "NetworkFailureError",
+            },
+        },
         _ => match error.fault() {
             Fault::Input => "InputError",
             Fault::Caller => "CallerError",
@@ -108,6 +117,18 @@ fn build(py: Python<'_>, error: &Error) -> PyResult<PyErr> {
             details.set_item("index", *index)?;
             details.set_item("sample", *sample)?;
         }
+        Error::Network(network) => match network {
+            NetworkError::Address { url, .. } => details.set_item("peer", url)?,
+            NetworkError::Unauthorized { peer, .. }
+            | NetworkError::Closed { peer, .. }
+            | NetworkError::Protocol { peer, .. } => details.set_item("peer", peer)?,
+            NetworkError::Timeout { peer, after } => {
+                details.set_item("peer", peer)?;
+                details.set_item("waited", after.as_secs_f64())?;
+            }
+            NetworkError::Socket { what, .. } => details.set_item("peer", what)?,
+            _ => {}
+        },
         Error::Input(input) => match input {
             InputError::Truncated { offset, .. } => details.set_item("offset", *offset)?,
             InputError::Malformed { offset, .. } => details.set_item("offset", *offset)?,

@@ -17,6 +17,7 @@ mod cuda;
 mod decoder;
 mod errors;
 mod frames;
+mod live;
 mod tensor;
 
 use pyo3::prelude::*;

@@ -32,8 +32,24 @@ Guarantees:
 
 Inputs: a path (``str`` / ``os.PathLike``) is read incrementally; ``bytes``/``bytearray``/
 ``memoryview`` and binary file-like objects (anything with ``read()``) are read into memory
-whole. Formats: MP4 (progressive and fragmented), Matroska/WebM, IVF, raw H.264/HEVC
-Annex-B and MPEG-2 elementary streams.
+whole. Formats: MP4 (progressive and fragmented), Matroska/WebM, IVF, MPEG-TS/M2TS, raw
+H.264/HEVC Annex-B and MPEG-2 elementary streams.
+
+Live sources: a ``str`` URL ``udp://HOST:PORT?OPTIONS`` (MPEG-TS over UDP, unicast or
+multicast; options as the Rust crate's ``UdpUrl``: ``timeout`` in microseconds,
+``buffer_size``, ``localaddr``, ``sources``, …) or ``rtsp://[user:pass@]host[:port]/path``
+(H.264/HEVC over RTP; ``transport="tcp"|"udp"``)::
+
+    with nv.Decoder("udp://239.1.1.1:5000?localaddr=192.168.1.10", timeout=2.0) as dec:
+        for frame in dec:                            # as each picture arrives
+            y = model(torch.from_dlpack(frame)[None])
+
+A live source is read in order, as it arrives: low latency is on unless
+``low_latency=False``; each frame is decoded in the ``next()`` that returns it (no
+decode-ahead; ``prefetch`` is ignored); ``frames_at``, ``frame_at_time`` and
+``count_frames`` raise :class:`CallerError`; ``batch(n)`` waits for ``n`` frames. Nothing
+arriving for the timeout raises :class:`NetworkTimeoutError`; ``close()`` from another
+thread ends a wait within 50 ms (``udp://``) or the timeout (``rtsp://``).
 """
 
 from __future__ import annotations
@@ -52,6 +68,11 @@ from ._errors import (
     PlatformError,
     PoolExhaustedError,
     UnsupportedError,
+    NetworkError,
+    AddressError,
+    UnauthorizedError,
+    NetworkTimeoutError,
+    NetworkFailureError,
 )
 from ._native import (
     Batch,
@@ -84,4 +105,9 @@ __all__ = [
     "PoolExhaustedError",
     "InitLockTimeoutError",
     "InternalError",
+    "NetworkError",
+    "AddressError",
+    "UnauthorizedError",
+    "NetworkTimeoutError",
+    "NetworkFailureError",
 ]

@@ -20,11 +20,19 @@ from ._errors import (
     PlatformError as PlatformError,
     PoolExhaustedError as PoolExhaustedError,
     UnsupportedError as UnsupportedError,
+    NetworkError as NetworkError,
+    AddressError as AddressError,
+    UnauthorizedError as UnauthorizedError,
+    NetworkTimeoutError as NetworkTimeoutError,
+    NetworkFailureError as NetworkFailureError,
 )
 
 __version__: str
 
+# A str with a scheme is a URL: "udp://HOST:PORT?OPTIONS", "rtsp://…" or "rtsps://…" (live
+# sources), "file://PATH"; any other scheme raises AddressError.
 Source = Union[str, "os.PathLike[str]", bytes, bytearray, memoryview, IO[bytes]]
+Transport = Literal["tcp", "udp"]
 Output = Literal["native", "rgb", "bgr", "planar"]
 # "uint8" | "float16" | "float32", or a numpy/torch dtype or numpy scalar type of those.
 DType = Any
@@ -37,7 +45,8 @@ class Colour(TypedDict):
     range: str
 
 class StreamInfo(TypedDict):
-    codec: str
+    # None for a live udp:// source until its program map was read.
+    codec: Optional[str]
     width: Optional[int]
     height: Optional[int]
     bit_depth: Optional[int]
@@ -48,6 +57,18 @@ class StreamInfo(TypedDict):
     frame_count: Optional[int]
     time_base: Optional[Tuple[int, int]]
     duration: Optional[float]
+    # True for udp:// and rtsp:// sources (then also the keys of LiveStreamInfo).
+    live: bool
+
+class LiveStreamInfo(StreamInfo):
+    """``info`` of a live source: size, bit depth, pixel format, colour and frame rate are
+    None until the first sequence header was decoded (the first frame); frame_count and
+    duration are always None; time_base is (1, 90000) (MPEG-TS) or (1, RTP clock rate)."""
+
+    url: str
+    # Packets lost on the way so far: MPEG-TS continuity gaps plus datagrams the kernel
+    # dropped (udp://), RTP sequence gaps (rtsp://).
+    lost_packets: int
 
 class MemoryStats(TypedDict):
     frame_buffers_allocated: int
@@ -147,6 +168,18 @@ class Batch:
 class Decoder:
     """A GPU decoder over one input; iterate for frames in display order.
 
+    Live sources (``"udp://…"``, ``"rtsp://…"``): frames come as they arrive, each decoded
+    in the ``next()`` that returns it (no decode-ahead: ``prefetch`` is ignored and reads
+    0), low latency on unless ``low_latency=False``. ``timeout`` (seconds): how long a pull
+    waits for input (``udp://``: for a datagram, default the URL's ``timeout`` option or
+    5 s; ``rtsp://``: for an access unit, default 5 s; opening an RTSP session has its own
+    10 s). Then ``NetworkTimeoutError``; a ``udp://`` source stays usable (iterate again,
+    or ``finish()`` to take what is in flight), an ``rtsp://`` session has ended. The end of
+    an RTSP stream (the server's BYE) ends iteration. ``frames_at``, ``frame_at_time`` and
+    ``count_frames`` raise ``CallerError``; ``batch(n)`` waits for ``n`` frames (fewer at
+    the end). ``close()`` never waits for a call blocked on the network: that call ends
+    within 50 ms (``udp://``) or the timeout (``rtsp://``) and iteration stops.
+
     ``prefetch`` (default 4, 0 = off): while you use a frame, a worker thread of the decoder
     decodes up to that many next frames (each in a pool buffer of the frame's size), so the
     NVDEC engine keeps working while Python runs or waits for the GIL. Order, pixels and
@@ -165,10 +198,12 @@ class Decoder:
         dtype: DType = None,
         size: Optional[Tuple[int, int]] = None,
         crop: Optional[Tuple[int, int, int, int]] = None,
-        low_latency: bool = False,
+        low_latency: Optional[bool] = None,
         mean: Optional[Triple] = None,
         std: Optional[Triple] = None,
         prefetch: int = 4,
+        timeout: Optional[float] = None,
+        transport: Optional[Transport] = None,
     ) -> None: ...
     @property
     def prefetch(self) -> int: ...
@@ -189,6 +224,12 @@ class Decoder:
     def memory_stats(self) -> MemoryStats: ...
     @property
     def gpu(self) -> int: ...
+    @property
+    def url(self) -> Optional[str]:
+        """A live source's URL (an RTSP URL without credentials); None for files."""
+    def finish(self) -> None:
+        """Live sources: take no more input; iteration yields the frames in flight, then
+        ends. CallerError for a file."""
     def close(self) -> None: ...
     @property
     def closed(self) -> bool: ...
@@ -213,6 +254,7 @@ class DecoderPool:
         max_per_key: Optional[int] = None,
         max_total: Optional[int] = None,
         checkout_timeout: Optional[float] = None,
+        low_latency: bool = False,
     ) -> None: ...
     def prewarm(
         self,
@@ -235,6 +277,11 @@ class DecoderPool:
         mean: Optional[Triple] = None,
         std: Optional[Triple] = None,
         prefetch: int = 4,
-    ) -> Decoder: ...
+        timeout: Optional[float] = None,
+        transport: Optional[Transport] = None,
+    ) -> Decoder:
+        """A decoder for ``source``. A live source's decoder is checked out when its first
+        access unit arrives (the codec is known then): a full pool shows at the first
+        ``next()``. Its low latency is the pool's (``DecoderPool(low_latency=True)``)."""
     def stats(self) -> PoolStats: ...
     def trim(self) -> None: ...

@@ -11,6 +11,12 @@ messages:
 - :class:`PlatformError` — the machine: :class:`LibraryNotFoundError` (no NVIDIA driver),
   :class:`DriverError` (a driver call failed: ``call``, ``status``, ``status_code``),
   :class:`UnsupportedError` (the GPU cannot decode this).
+- :class:`NetworkError` — a network source (``udp://``, ``rtsp://``); also one of the
+  above by fault: :class:`AddressError` and :class:`UnauthorizedError` are
+  :class:`CallerError` (a URL that cannot be used, credentials refused);
+  :class:`NetworkTimeoutError` (also a :class:`TimeoutError`: nothing arrived for
+  ``waited`` seconds) and :class:`NetworkFailureError` (the peer closed the session or broke
+  its protocol, or a socket call failed here, e.g. a port in use) are :class:`PlatformError`.
 - :class:`BusyError` — contention: try again later (:class:`PoolExhaustedError`,
   :class:`InitLockTimeoutError`).
 - :class:`InternalError` — a bug in nvcodec_guard: please report it.
@@ -19,7 +25,8 @@ Attributes present on every instance: ``fault`` (``"input"``, ``"caller"``, ``"p
 ``"busy"``, ``"internal"``) and ``kind`` (the Rust variant's name). Others are set where the
 error has them, else ``None``: ``library``, ``call``, ``status``, ``status_code``,
 ``last_error``, ``parameter``, ``offset`` (byte offset in the input), ``limit``, ``length``,
-``index``, ``frames``, ``sample``, ``waited`` (seconds).
+``index``, ``frames``, ``sample``, ``waited`` (seconds), ``peer`` (a network source's URL,
+without credentials, or its peer).
 """
 
 from __future__ import annotations
@@ -40,6 +47,11 @@ __all__ = [
     "PoolExhaustedError",
     "InitLockTimeoutError",
     "InternalError",
+    "NetworkError",
+    "AddressError",
+    "UnauthorizedError",
+    "NetworkTimeoutError",
+    "NetworkFailureError",
 ]
 
 
@@ -61,6 +73,7 @@ class NvcodecError(Exception):
     frames: Optional[int] = None
     sample: Optional[int] = None
     waited: Optional[float] = None
+    peer: Optional[str] = None
 
 
 class InputError(NvcodecError):
@@ -120,3 +133,31 @@ class InternalError(NvcodecError):
     """A bug in nvcodec_guard: please report it."""
 
     fault = "internal"
+
+
+class NetworkError(NvcodecError):
+    """A network source (``udp://``, ``rtsp://``) failed; ``peer`` names its URL (without
+    credentials) or peer. Every instance is also a :class:`CallerError` or a
+    :class:`PlatformError`, by who is at fault."""
+
+
+class AddressError(CallerError, NetworkError):
+    """The URL or address cannot be used: bad syntax, an unknown scheme or option, a value
+    out of range, an address not of this machine, a name that does not resolve, a path the
+    RTSP server does not have (404)."""
+
+
+class UnauthorizedError(CallerError, NetworkError):
+    """The RTSP server refused the credentials, or asked for some and none were given."""
+
+
+class NetworkTimeoutError(PlatformError, NetworkError, TimeoutError):
+    """Nothing arrived from ``peer`` for ``waited`` seconds (also a :class:`TimeoutError`).
+    A ``udp://`` source stays usable: iterate again to keep waiting, or call
+    ``Decoder.finish()`` to take the frames still in flight. An ``rtsp://`` session has
+    ended."""
+
+
+class NetworkFailureError(PlatformError, NetworkError):
+    """The peer closed the session or connection or broke its protocol, or a socket call on
+    this machine failed (``peer`` then names the call and address, e.g. a port in use)."""

@@ -275,3 +275,64 @@ def test_frame_at_time_on_a_container(data):
     f = dec.frame_at_time(0.0)
     assert f.index == 0
     assert dec.info["time_base"] is not None
+
+
+def _send_ts_over_udp(url, path, pace=0.0005):
+    """Sends a transport stream to a decoder's udp:// URL, seven 188-byte packets a
+    datagram (as an IPTV head-end does), paced so the loopback buffer never overflows."""
+    import socket
+    import time
+
+    host, port = url[len("udp://"):].split("?")[0].rsplit(":", 1)
+    data = path.read_bytes()
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+        for i in range(0, len(data), 7 * 188):
+            s.sendto(data[i:i + 7 * 188], (host, int(port)))
+            time.sleep(pace)
+
+
+@pytest.mark.parametrize("pooled", [False, True])
+def test_udp_live_source_is_bit_exact(data, pooled):
+    # MPEG-TS over loopback UDP into a low-latency decoder (the default for URL sources):
+    # every frame as ffmpeg decodes the file, through torch.from_dlpack, in order, with the
+    # file's timestamps; a stacked batch of the first frames too.
+    path = data / "ts" / "h264_live.ts"
+    lines = [
+        line.split(",")
+        for line in open(str(path) + ".nv12.framemd5")
+        if line.strip() and not line.startswith("#")
+    ]
+    want = [line[-1].strip() for line in lines]
+    want_pts = [int(line[2]) for line in lines]
+    url = "udp://127.0.0.1:0?timeout=500000"
+    pool = nv.DecoderPool(max_width=640, max_height=368, low_latency=True) if pooled else None
+    dec = pool.checkout(url) if pooled else nv.Decoder(url)
+    assert dec.info["codec"] is None  # nothing received yet
+    sender = threading.Thread(target=_send_ts_over_udp, args=(dec.url, path))
+    sender.start()
+    first = dec.batch(4)  # waits for four frames, stacked (4, H*3/2, W)
+    t = torch.from_dlpack(first)
+    assert t.shape[0] == 4 and t.is_cuda
+    got = [md5_of(row) for row in t]
+    pts = list(first.pts)
+    info = dec.info
+    assert (info["codec"], info["width"], info["height"]) == ("h264", 320, 240), info
+    try:
+        for frame in dec:
+            got.append(md5_of(torch.from_dlpack(frame)))
+            pts.append(frame.pts)
+    except nv.NetworkTimeoutError as e:
+        assert e.peer == dec.url  # the sender is done: the quiet after it is the end
+    sender.join()
+    dec.finish()  # the last access unit, and the decoder's flush
+    for frame in dec:
+        got.append(md5_of(torch.from_dlpack(frame)))
+        pts.append(frame.pts)
+    assert dec.info["lost_packets"] == 0
+    dec.close()
+    assert len(got) == len(want), (len(got), len(want))
+    bad = [i for i, (g, w) in enumerate(zip(got, want)) if g != w]
+    assert not bad, f"{len(bad)} frames differ, first {bad[:5]}"
+    assert pts == want_pts
+    if pooled:
+        assert pool.stats()["checkouts"] == 1 and pool.stats()["in_use"] == 0
